@@ -1,0 +1,70 @@
+//! `keepalive_starvation` — story 3 of FIELD-NOTES: a server with a
+//! concurrency cap (Go's netutil.LimitListener(l, 1)) whose slots are held
+//! by idle HTTP keep-alive connections, while new clients wait unaccepted.
+//!
+//! Kernel facts: `accept_stalled` (queued connections survive the interval)
+//! plus the owner's accepted connections on that port, whose tcp_info
+//! last_data_recv / last_data_sent show no data either way for >= idle_ms.
+//! False alarm avoided: a server busy serving its connections (data moving)
+//! is merely slow, and a server with no accepted connections is plain
+//! `accept_stalled`.
+
+use crate::{accept_stalled::Stalled, index::endpoint, Ctx};
+use serde_json::json;
+use unwedge_model::{Finding, Severity, Socket};
+
+fn idle_conns<'a>(ctx: &Ctx<'a>, st: &Stalled) -> Option<Vec<&'a Socket>> {
+    let held = ctx.last.accepted_by(st.listener, &st.owners);
+    let idle = |s: &&Socket| {
+        s.info.is_some_and(|i| i.last_data_recv_ms >= ctx.t.idle_ms && i.last_data_sent_ms >= ctx.t.idle_ms)
+    };
+    (!held.is_empty() && held.iter().all(idle)).then_some(held)
+}
+
+pub fn applies(ctx: &Ctx, st: &Stalled) -> bool {
+    idle_conns(ctx, st).is_some()
+}
+
+pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
+    for st in crate::accept_stalled::stalled(ctx) {
+        let Some(held) = idle_conns(ctx, &st) else { continue };
+        let l = st.listener;
+        let addr = endpoint(l.local, l.local_port);
+        let who = st.pid.map(|p| ctx.proc_label(p)).unwrap_or_else(|| "an unknown process".into());
+        let mut f = ctx.finding("keepalive_starvation", Severity::Critical, st.pid, Some(l.local_port), l.netns);
+        let (n_idle, n_wait) = (held.len(), st.waiting.len());
+        let min_idle =
+            held.iter().filter_map(|s| s.info.map(|i| i.last_data_recv_ms.min(i.last_data_sent_ms))).min().unwrap_or(0);
+        f.title = format!(
+            "{who} serves only {n_idle} idle keep-alive connection{} on {addr} while {}",
+            if n_idle == 1 { "" } else { "s" },
+            if n_wait == 1 {
+                "1 new client waits unaccepted".to_string()
+            } else {
+                format!("{n_wait} new clients wait unaccepted")
+            }
+        );
+        f.explanation = format!(
+            "Every connection {who} has accepted on {addr} is idle (no data either way for at least {}), yet it accepted none of the {n_wait} connections waiting in its queue during the {} between snapshots. \
+This is the signature of a concurrency cap (e.g. Go's netutil.LimitListener, a fixed worker pool, a single-threaded server) whose slots are held by HTTP keep-alive connections that a client or load balancer keeps open between requests: new clients get a TCP handshake from the kernel but never an answer, and time out; nothing is logged because no handler sees them. It looks random because it depends on which client holds the slot.",
+            crate::secs(min_idle as u64),
+            crate::secs(ctx.interval_ms)
+        );
+        f.evidence = json!({
+            "listen": addr,
+            "queued": l.recv_q,
+            "backlog": l.send_q,
+            "slots_held_by_idle": n_idle,
+            "idle_connections": held.iter().take(5).map(|s| json!({
+                "peer": endpoint(s.remote, s.remote_port),
+                "idle_recv_ms": s.info.map(|i| i.last_data_recv_ms),
+                "idle_sent_ms": s.info.map(|i| i.last_data_sent_ms),
+            })).collect::<Vec<_>>(),
+            "waiting_whole_interval": n_wait,
+            "waiting": crate::accept_stalled::waiting_evidence(&st),
+            "owners": st.owners,
+        });
+        f.fix = "Do not count idle keep-alive connections against a concurrency cap, or close idle ones when others wait: set an idle timeout (Go: http.Server{IdleTimeout}, nginx keepalive_timeout), disable keep-alive where the cap is tiny (Go: srv.SetKeepAlivesEnabled(false); or answer with `Connection: close`), or raise the cap / use a server that multiplexes idle connections cheaply.".into();
+        out.push(f);
+    }
+}

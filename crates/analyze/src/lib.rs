@@ -1,0 +1,119 @@
+//! Pure detectors over snapshots: `fn(&Scan, &Thresholds) -> Analysis`.
+//! Nothing here touches the OS, and nothing here can fail: missing data
+//! means no finding. One module per finding kind, named as its JSON `kind`.
+
+pub mod index;
+
+mod accept_queue_overflow;
+mod accept_stalled;
+mod close_wait_leak;
+mod fd_exhaustion;
+mod keepalive_starvation;
+
+use index::Index;
+use serde_json::Value;
+use unwedge_model::{sort_findings, Finding, Process, Scan, Severity, Snapshot};
+
+/// Every threshold a detector uses; each is a flag of `unwedge scan`.
+#[derive(Debug, Clone)]
+pub struct Thresholds {
+    /// CLOSE-WAIT sockets a process must hold to raise `close_wait_leak`.
+    pub close_wait_min: usize,
+    /// ... and to make it critical.
+    pub close_wait_critical: usize,
+    /// A keep-alive connection idle (no data either way) this long holds a slot.
+    pub idle_ms: u32,
+    /// Percent of the soft RLIMIT_NOFILE in use for a warning / critical.
+    pub fd_warning_pct: f64,
+    pub fd_critical_pct: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            close_wait_min: 8,
+            close_wait_critical: 100,
+            idle_ms: 1000,
+            fd_warning_pct: 80.0,
+            fd_critical_pct: 95.0,
+        }
+    }
+}
+
+pub struct Analysis {
+    pub findings: Vec<Finding>,
+    /// Detectors skipped and why (e.g. one snapshot only).
+    pub notes: Vec<String>,
+}
+
+/// What every detector sees: the newest snapshot, and the oldest one when
+/// the scan took two.
+pub struct Ctx<'a> {
+    pub last: Index<'a>,
+    pub first: Option<Index<'a>>,
+    pub t: &'a Thresholds,
+    pub interval_ms: u64,
+}
+
+impl Ctx<'_> {
+    /// A finding about process `pid` (or the host, for `None`), with its comm
+    /// and, when not the host's, the network namespace filled in.
+    pub fn finding(&self, kind: &str, severity: Severity, pid: Option<u32>, port: Option<u16>, netns: u64) -> Finding {
+        let comm = pid.and_then(|p| self.last.process(p)).map(|p| p.comm.clone());
+        Finding {
+            kind: kind.into(),
+            severity,
+            pid,
+            comm,
+            tid: None,
+            port,
+            netns: (netns != 0 && netns != self.last.snap.host_netns).then_some(netns),
+            title: String::new(),
+            explanation: String::new(),
+            evidence: Value::Null,
+            fix: String::new(),
+        }
+    }
+
+    pub fn snap(&self) -> &Snapshot {
+        self.last.snap
+    }
+
+    pub fn proc_label(&self, pid: u32) -> String {
+        match self.last.process(pid) {
+            Some(p) => describe(p),
+            None => format!("pid {pid}"),
+        }
+    }
+}
+
+pub fn describe(p: &Process) -> String {
+    format!("{} (pid {})", p.comm, p.pid)
+}
+
+pub fn analyze(scan: &Scan, t: &Thresholds) -> Analysis {
+    let mut notes = Vec::new();
+    let Some(last_snap) = scan.snapshots.last() else {
+        return Analysis { findings: Vec::new(), notes: vec!["no snapshot to analyse".into()] };
+    };
+    let first = (scan.snapshots.len() > 1).then(|| Index::new(&scan.snapshots[0]));
+    let interval_ms =
+        if scan.snapshots.len() > 1 { last_snap.taken_at_ms.saturating_sub(scan.snapshots[0].taken_at_ms) } else { 0 };
+    if first.is_none() {
+        notes.push("one snapshot only (--interval 0): accept_stalled and keepalive_starvation need two and were skipped; host overflow counters were not compared".into());
+    }
+    let ctx = Ctx { last: Index::new(last_snap), first, t, interval_ms };
+    let mut findings = Vec::new();
+    close_wait_leak::detect(&ctx, &mut findings);
+    accept_queue_overflow::detect(&ctx, &mut findings);
+    keepalive_starvation::detect(&ctx, &mut findings);
+    accept_stalled::detect(&ctx, &mut findings);
+    fd_exhaustion::detect(&ctx, &mut findings);
+    sort_findings(&mut findings);
+    Analysis { findings, notes }
+}
+
+/// Seconds with one decimal, for titles and explanations.
+pub(crate) fn secs(ms: u64) -> String {
+    format!("{:.1} s", ms as f64 / 1000.0)
+}

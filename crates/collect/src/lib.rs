@@ -1,0 +1,95 @@
+//! The only part of unwedge that reads the OS. It turns /proc and netlink
+//! sock_diag into a plain [`Snapshot`]; it never decides what is wrong.
+
+pub mod netns;
+pub mod parse;
+pub mod proc_walk;
+pub mod sock_diag;
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+use unwedge_model::{Scan, Snapshot};
+
+#[derive(Debug)]
+pub struct CollectError(pub String);
+
+impl std::fmt::Display for CollectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CollectError {}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// One snapshot of the whole host: every process and every TCP socket of
+/// every network namespace a process lives in.
+pub fn snapshot() -> Result<Snapshot, CollectError> {
+    let self_pid = std::process::id();
+    let mut snap = Snapshot {
+        taken_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+        uptime_s: read_uptime().unwrap_or(0.0),
+        // SAFETY: sysconf has no preconditions.
+        clk_tck: unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64,
+        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
+        ..Default::default()
+    };
+    snap.host_netns = std::fs::read_link("/proc/thread-self/ns/net")
+        .ok()
+        .and_then(|l| parse::sysctl::ns_inode(l.as_os_str().as_encoded_bytes()))
+        .unwrap_or(0);
+
+    let walk = proc_walk::walk(self_pid).map_err(|e| CollectError(format!("cannot read /proc: {e}")))?;
+    if walk.denied_fds > 0 {
+        snap.notes.push(format!(
+            "{} processes' fds were not readable: their sockets have no owner here (run as root, or with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)",
+            walk.denied_fds
+        ));
+    }
+    snap.processes = walk.processes;
+    snap.skipped = walk.skipped;
+
+    // One representative process per foreign namespace.
+    let mut foreign: BTreeMap<u64, u32> = BTreeMap::new();
+    for p in &snap.processes {
+        if p.netns != 0 && p.netns != snap.host_netns {
+            foreign.entry(p.netns).or_insert(p.pid);
+        }
+    }
+    let (host, sockets) = netns::collect_here(snap.host_netns, &mut snap.notes);
+    snap.netns.push(host);
+    snap.sockets = sockets;
+    for (inode, pid) in foreign {
+        match netns::collect_in(pid, inode) {
+            Ok((ns, socks, notes)) => {
+                snap.netns.push(ns);
+                snap.sockets.extend(socks);
+                snap.notes.extend(notes);
+            }
+            Err(e) => snap.notes.push(format!("netns {inode} (of pid {pid}) not scanned: {e}")),
+        }
+    }
+    Ok(snap)
+}
+
+fn read_uptime() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/uptime").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// Two snapshots `interval` apart (one if it is zero).
+pub fn scan(interval: std::time::Duration) -> Result<Scan, CollectError> {
+    let first = snapshot()?;
+    let mut snapshots = vec![first];
+    if !interval.is_zero() {
+        std::thread::sleep(interval);
+        snapshots.push(snapshot()?);
+    }
+    Ok(Scan { snapshots })
+}

@@ -1,0 +1,79 @@
+//! sock_diag answers for one network namespace only, so a host with
+//! containers hides their sockets from a naive scan. Each distinct namespace
+//! a process lives in is dumped from a short-lived helper thread that
+//! setns()es into it (namespaces are per thread, so the rest of the scan is
+//! untouched).
+
+use crate::{parse, sock_diag};
+use std::io;
+use std::sync::mpsc;
+use std::time::Duration;
+use unwedge_model::{NetNs, Socket};
+
+/// A namespace that does not answer within this is reported and skipped.
+const NETNS_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// Sockets and counters of the namespace the calling thread is in.
+pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>) {
+    let read = |p: &str| std::fs::read(p).ok();
+    let tcpext = read("/proc/thread-self/net/netstat").map(|b| parse::netstat::parse(&b)).unwrap_or_default();
+    let mut ns = NetNs {
+        inode,
+        listen_overflows: tcpext.listen_overflows,
+        listen_drops: tcpext.listen_drops,
+        ephemeral_ports: read("/proc/sys/net/ipv4/ip_local_port_range").and_then(|b| parse::sysctl::port_range(&b)),
+        fin_timeout_s: read("/proc/sys/net/ipv4/tcp_fin_timeout")
+            .and_then(|b| parse::sysctl::single(&b))
+            .map(|v| v as u32),
+        source: "sock_diag".into(),
+    };
+    let sockets = match sock_diag::dump(inode) {
+        Ok(s) => s,
+        Err(e) => {
+            ns.source = "proc_net_tcp".into();
+            notes.push(format!(
+                "netns {inode}: netlink sock_diag refused ({e}); read /proc/net/tcp instead (no tcp_info, no listener backlog)"
+            ));
+            sock_diag::read_proc_net_tcp(inode).unwrap_or_else(|e| {
+                notes.push(format!("netns {inode}: /proc/net/tcp unreadable too: {e}"));
+                Vec::new()
+            })
+        }
+    };
+    (ns, sockets)
+}
+
+/// Enters the namespace of `pid` on a helper thread and collects there.
+pub fn collect_in(pid: u32, inode: u64) -> Result<(NetNs, Vec<Socket>, Vec<String>), String> {
+    let (tx, rx) = mpsc::channel();
+    let spawned = std::thread::Builder::new().name(format!("netns-{inode}")).spawn(move || {
+        let res = enter(pid, inode).map(|()| {
+            let mut notes = Vec::new();
+            let (ns, socks) = collect_here(inode, &mut notes);
+            (ns, socks, notes)
+        });
+        let _ = tx.send(res.map_err(|e| e.to_string()));
+    });
+    if let Err(e) = spawned {
+        return Err(format!("cannot start a thread: {e}"));
+    }
+    match rx.recv_timeout(NETNS_TIMEOUT) {
+        Ok(r) => r,
+        Err(_) => Err(format!("no answer within {} s", NETNS_TIMEOUT.as_secs())),
+    }
+}
+
+fn enter(pid: u32, inode: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(format!("/proc/{pid}/ns/net"))?;
+    // The process may have moved on: make sure it is the namespace we mean.
+    let meta = f.metadata()?;
+    if std::os::unix::fs::MetadataExt::ino(&meta) != inode {
+        return Err(io::Error::new(io::ErrorKind::NotFound, "process left the namespace"));
+    }
+    // SAFETY: setns on a valid namespace fd; affects only this thread.
+    if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! /proc/PID/status and /proc/PID/task/TID/status: the uid and the signal sets.
+
+use super::{dec, hex};
+use unwedge_model::SignalMasks;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Status {
+    /// Real uid.
+    pub uid: Option<u32>,
+    /// `None` when the Sig* lines were missing (truncated text).
+    pub signals: Option<SignalMasks>,
+}
+
+pub fn parse(buf: &[u8]) -> Status {
+    let mut st = Status::default();
+    let mut m = SignalMasks::default();
+    let mut seen = 0u8;
+    for line in buf.split(|&b| b == b'\n') {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let (key, val) = (&line[..colon], super::trim(&line[colon + 1..]));
+        let slot = match key {
+            b"Uid" => {
+                st.uid = val.split(|b| b.is_ascii_whitespace()).next().and_then(dec).map(|u| u as u32);
+                continue;
+            }
+            b"SigPnd" => &mut m.pending,
+            b"ShdPnd" => &mut m.shared_pending,
+            b"SigBlk" => &mut m.blocked,
+            b"SigIgn" => &mut m.ignored,
+            b"SigCgt" => &mut m.caught,
+            _ => continue,
+        };
+        if let Some(v) = hex(val) {
+            *slot = v;
+            seen += 1;
+        }
+    }
+    if seen == 5 {
+        st.signals = Some(m);
+    }
+    st
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captured_hping3_masks() {
+        // From ../shared/captures/uwsgi-hping3-sigalrm.txt: SIGALRM (14) pending and blocked.
+        let text = b"Name:\thping3\nUid:\t0\t0\t0\t0\nSigQ:\t9/96365\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000002000\nSigBlk:\tfffffffe7ffbfeff\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000086002\n";
+        let st = parse(text);
+        assert_eq!(st.uid, Some(0));
+        let m = st.signals.unwrap();
+        assert_eq!(m.shared_pending, 1 << 13);
+        assert_eq!(m.blocked, 0xfffffffe7ffbfeff);
+        assert_eq!(m.caught, 0x86002);
+    }
+
+    #[test]
+    fn truncated() {
+        let st = parse(b"Uid:\t1000\t1000\nSigPnd:\t00\n");
+        assert_eq!(st.uid, Some(1000));
+        assert_eq!(st.signals, None);
+        assert_eq!(parse(b"").uid, None);
+    }
+}

@@ -1,0 +1,171 @@
+//! The /proc walk: every process, its threads, fds and limits. A process
+//! that exits mid-walk is skipped (and listed in `skipped`); one we may not
+//! read is reported as such, with whatever could be read kept.
+
+use crate::parse::{self, fd::Target, stat::PF_KTHREAD};
+use std::fs;
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
+use unwedge_model::{AnonFd, Process, Skipped, SocketFd, Thread};
+
+/// Longest cmdline kept; a hostile process can have megabytes of arguments.
+const CMDLINE_CAP: usize = 4096;
+/// Enough for any status, stat, limits or syscall file.
+const SMALL_CAP: usize = 64 * 1024;
+
+pub struct Walk {
+    pub processes: Vec<Process>,
+    pub skipped: Vec<Skipped>,
+    pub denied_fds: usize,
+}
+
+/// Why a read failed, in the two classes a scanner cares about.
+fn reason(e: &io::Error) -> Option<&'static str> {
+    match e.raw_os_error() {
+        Some(libc::ENOENT) | Some(libc::ESRCH) => None, // gone: not worth a line each
+        Some(libc::EACCES) | Some(libc::EPERM) => Some("permission denied"),
+        _ => Some("unreadable"),
+    }
+}
+
+fn read_capped(path: &str, buf: &mut Vec<u8>, cap: usize) -> io::Result<()> {
+    buf.clear();
+    let f = fs::File::open(path)?;
+    f.take(cap as u64).read_to_end(buf)?;
+    Ok(())
+}
+
+pub fn walk(self_pid: u32) -> io::Result<Walk> {
+    let mut w = Walk { processes: Vec::new(), skipped: Vec::new(), denied_fds: 0 };
+    let mut buf = Vec::with_capacity(4096);
+    for entry in fs::read_dir("/proc")? {
+        let Ok(entry) = entry else { continue };
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        match read_process(pid, self_pid, &mut buf, &mut w) {
+            Ok(Some(p)) => w.processes.push(p),
+            Ok(None) => {}
+            Err(e) => {
+                if let Some(r) = reason(&e) {
+                    w.skipped.push(Skipped { pid, reason: r.into() });
+                }
+            }
+        }
+    }
+    w.processes.sort_by_key(|p| p.pid);
+    Ok(w)
+}
+
+fn read_process(pid: u32, self_pid: u32, buf: &mut Vec<u8>, w: &mut Walk) -> io::Result<Option<Process>> {
+    read_capped(&format!("/proc/{pid}/stat"), buf, SMALL_CAP)?;
+    let Some(st) = parse::stat::parse(buf) else {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "malformed stat"));
+    };
+    let uid = fs::metadata(format!("/proc/{pid}")).map(|m| m.uid())?;
+    let mut p = Process {
+        pid,
+        ppid: st.ppid,
+        pgid: st.pgrp,
+        sid: st.session,
+        uid,
+        comm: st.comm,
+        state: st.state,
+        start_ticks: st.starttime,
+        ..Default::default()
+    };
+    if st.flags & PF_KTHREAD != 0 {
+        // Kernel threads own no fds, sockets or signal masks worth reading.
+        return Ok(Some(p));
+    }
+    if read_capped(&format!("/proc/{pid}/cmdline"), buf, CMDLINE_CAP).is_ok() {
+        let text: Vec<u8> = buf.iter().map(|&b| if b == 0 { b' ' } else { b }).collect();
+        p.cmdline = String::from_utf8_lossy(parse::trim(&text)).into_owned();
+    }
+    if read_capped(&format!("/proc/{pid}/limits"), buf, SMALL_CAP).is_ok() {
+        if let Some((soft, hard)) = parse::limits::parse_nofile(buf) {
+            p.nofile_soft = soft;
+            p.nofile_hard = hard;
+        }
+    }
+    if let Ok(link) = fs::read_link(format!("/proc/{pid}/ns/net")) {
+        p.netns = parse::sysctl::ns_inode(link.as_os_str().as_encoded_bytes()).unwrap_or(0);
+    }
+    let mut fds_denied = None;
+    if let Err(e) = read_fds(pid, &mut p) {
+        match reason(&e) {
+            None if st.state == 'Z' => {}
+            None => return Ok(None), // exited mid-walk
+            Some(r) => fds_denied = Some(r),
+        }
+    }
+    if let Some(r) = fds_denied {
+        if pid != self_pid {
+            w.denied_fds += 1;
+            w.skipped.push(Skipped { pid, reason: format!("fds: {r}") });
+        }
+    }
+    read_threads(pid, buf, &mut p);
+    Ok(Some(p))
+}
+
+fn read_fds(pid: u32, p: &mut Process) -> io::Result<()> {
+    let dir = format!("/proc/{pid}/fd");
+    let mut path = String::with_capacity(dir.len() + 12);
+    for entry in fs::read_dir(&dir)? {
+        let Ok(entry) = entry else { continue };
+        let name = entry.file_name();
+        let Some(fd) = name.to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        p.fd_count += 1;
+        path.clear();
+        path.push_str(&dir);
+        path.push('/');
+        path.push_str(name.to_str().unwrap_or_default());
+        // readlink never follows the target, so a dead NFS mount cannot hang it.
+        let Ok(target) = fs::read_link(&path) else { continue };
+        match parse::fd::classify(target.as_os_str().as_encoded_bytes()) {
+            Target::Socket(inode) => p.sockets.push(SocketFd { fd, inode }),
+            Target::Anon(kind) => p.anon_fds.push(AnonFd { fd, kind: String::from_utf8_lossy(kind).into_owned() }),
+            Target::Other => {}
+        }
+    }
+    p.sockets.sort_by_key(|s| s.fd);
+    p.anon_fds.sort_by_key(|a| a.fd);
+    Ok(())
+}
+
+fn read_threads(pid: u32, buf: &mut Vec<u8>, p: &mut Process) {
+    let Ok(dir) = fs::read_dir(format!("/proc/{pid}/task")) else { return };
+    for entry in dir {
+        let Ok(entry) = entry else { continue };
+        let Some(tid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let base = format!("/proc/{pid}/task/{tid}");
+        if read_capped(&format!("{base}/stat"), buf, SMALL_CAP).is_err() {
+            continue; // the thread exited
+        }
+        let Some(st) = parse::stat::parse(buf) else { continue };
+        let mut t =
+            Thread { tid, comm: st.comm, state: st.state, utime: st.utime, stime: st.stime, ..Default::default() };
+        if read_capped(&format!("{base}/status"), buf, SMALL_CAP).is_ok() {
+            t.signals = parse::status::parse(buf).signals;
+        }
+        if read_capped(&format!("{base}/wchan"), buf, SMALL_CAP).is_ok() {
+            let w = parse::trim(buf);
+            if !w.is_empty() && w != b"0" {
+                t.wchan = Some(String::from_utf8_lossy(w).into_owned());
+            }
+        }
+        if read_capped(&format!("{base}/syscall"), buf, SMALL_CAP).is_ok() {
+            let s = parse::trim(buf);
+            if !s.is_empty() {
+                t.syscall = Some(String::from_utf8_lossy(s).into_owned());
+            }
+        }
+        p.threads.push(t);
+    }
+    p.threads.sort_by_key(|t| t.tid);
+}

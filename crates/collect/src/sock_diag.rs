@@ -1,0 +1,132 @@
+//! TCP sockets of the calling thread's network namespace, from netlink
+//! sock_diag (what `ss` reads), with tcp_info for every socket. Falls back to
+//! /proc/net/tcp only when netlink is refused.
+
+use crate::parse;
+use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST};
+use netlink_packet_sock_diag::{
+    constants::{AF_INET, AF_INET6, IPPROTO_TCP},
+    inet::{nlas::Nla, ExtensionFlags, InetRequest, SocketId, StateFlags},
+    SockDiagMessage,
+};
+use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket as NlSocket, SocketAddr};
+use std::io;
+use std::os::fd::AsRawFd;
+use unwedge_model::{Socket, TcpState};
+
+/// A dump that takes longer than this is abandoned, never waited on forever.
+const RECV_TIMEOUT_S: libc::time_t = 5;
+/// Large enough for hundreds of messages per read; the kernel fills what it can.
+const RECV_BUF: usize = 256 * 1024;
+
+/// Every TCP socket (IPv4 and IPv6) in the current thread's network namespace.
+pub fn dump(netns: u64) -> io::Result<Vec<Socket>> {
+    let mut out = Vec::new();
+    let mut sock = NlSocket::new(NETLINK_SOCK_DIAG)?;
+    sock.bind_auto()?;
+    sock.connect(&SocketAddr::new(0, 0))?;
+    let _ = sock.set_rx_buf_sz(RECV_BUF);
+    set_recv_timeout(&sock)?;
+    let mut buf = vec![0u8; RECV_BUF];
+    for family in [AF_INET, AF_INET6] {
+        dump_family(&sock, family, netns, &mut buf, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn set_recv_timeout(sock: &NlSocket) -> io::Result<()> {
+    let tv = libc::timeval { tv_sec: RECV_TIMEOUT_S, tv_usec: 0 };
+    // SAFETY: a valid fd and a timeval of the size we pass.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            &tv as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn dump_family(sock: &NlSocket, family: u8, netns: u64, buf: &mut [u8], out: &mut Vec<Socket>) -> io::Result<()> {
+    let mut hdr = NetlinkHeader::default();
+    hdr.flags = NLM_F_REQUEST | NLM_F_DUMP;
+    let mut req = NetlinkMessage::new(
+        hdr,
+        SockDiagMessage::InetRequest(InetRequest {
+            family,
+            protocol: IPPROTO_TCP,
+            extensions: ExtensionFlags::INFO,
+            states: StateFlags::all(),
+            socket_id: if family == AF_INET { SocketId::new_v4() } else { SocketId::new_v6() },
+        })
+        .into(),
+    );
+    req.finalize();
+    let mut req_buf = vec![0u8; req.buffer_len()];
+    req.serialize(&mut req_buf);
+    sock.send(&req_buf, 0)?;
+
+    loop {
+        let n = sock.recv(&mut &mut buf[..], 0)?;
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "netlink closed during dump"));
+        }
+        let mut off = 0;
+        while off < n {
+            let msg = NetlinkMessage::<SockDiagMessage>::deserialize(&buf[off..n])
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("sock_diag: {e}")))?;
+            let len = msg.header.length as usize;
+            match msg.payload {
+                NetlinkPayload::Done(_) => return Ok(()),
+                NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
+                NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(r)) => {
+                    let h = &r.header;
+                    let info = r.nlas.iter().find_map(|nla| match nla {
+                        Nla::TcpInfo(bytes) => parse::tcp_info::parse(bytes),
+                        _ => None,
+                    });
+                    out.push(Socket {
+                        netns,
+                        state: TcpState::from_kernel(h.state),
+                        local: h.socket_id.source_address,
+                        local_port: h.socket_id.source_port,
+                        remote: h.socket_id.destination_address,
+                        remote_port: h.socket_id.destination_port,
+                        recv_q: h.recv_queue,
+                        send_q: h.send_queue,
+                        inode: h.inode as u64,
+                        uid: h.uid,
+                        info,
+                    });
+                }
+                _ => {}
+            }
+            // Messages are 4-byte aligned; a zero length would loop forever.
+            if len == 0 {
+                break;
+            }
+            off += (len + 3) & !3;
+        }
+    }
+}
+
+/// The fallback: /proc/thread-self/net/tcp{,6}, which show the calling
+/// thread's namespace.
+pub fn read_proc_net_tcp(netns: u64) -> io::Result<Vec<Socket>> {
+    let mut out = Vec::new();
+    for file in ["/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"] {
+        let text = match std::fs::read(file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        out.extend(text.split(|&b| b == b'\n').skip(1).filter_map(|l| parse::proc_net_tcp::parse_line(l, netns)));
+    }
+    Ok(out)
+}

@@ -1,0 +1,10 @@
+//! Plain serde data shared by every part of unwedge: the snapshots that
+//! collectors produce and detectors read, and the report they yield.
+//! No I/O lives here, so that `collect -> model <- analyze` is enforced by
+//! the crate graph.
+
+mod report;
+mod snapshot;
+
+pub use report::*;
+pub use snapshot::*;

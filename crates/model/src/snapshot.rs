@@ -1,0 +1,234 @@
+//! One moment of the host as the kernel reported it: sockets, processes,
+//! threads and host counters. Plain data with no handles, so that everything
+//! after collection can run from a JSON file on any machine.
+
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+/// The pair (or single) of snapshots a scan analyses, as `--save-snapshot`
+/// writes it and `--from-snapshot` reads it.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Scan {
+    /// Oldest first. One entry for `--interval 0`, otherwise two.
+    pub snapshots: Vec<Snapshot>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Snapshot {
+    /// Wall clock, milliseconds since the Unix epoch.
+    pub taken_at_ms: u64,
+    /// Seconds since boot (CLOCK_BOOTTIME, /proc/uptime), to age processes.
+    pub uptime_s: f64,
+    /// Clock ticks per second (`sysconf(_SC_CLK_TCK)`), the unit of utime and starttime.
+    pub clk_tck: u64,
+    pub hostname: String,
+    /// Inode of the network namespace unwedge itself runs in (the host's).
+    pub host_netns: u64,
+    pub netns: Vec<NetNs>,
+    pub sockets: Vec<Socket>,
+    pub processes: Vec<Process>,
+    /// What could not be read, and why.
+    pub skipped: Vec<Skipped>,
+    /// Notes about how the snapshot was taken (fallbacks, missing privileges).
+    pub notes: Vec<String>,
+}
+
+/// A network namespace and its per-namespace counters and sysctls.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct NetNs {
+    pub inode: u64,
+    /// TcpExt ListenOverflows: SYNs dropped because an accept queue was full.
+    pub listen_overflows: Option<u64>,
+    /// TcpExt ListenDrops: every SYN dropped at a listener, overflows included.
+    pub listen_drops: Option<u64>,
+    /// net.ipv4.ip_local_port_range.
+    pub ephemeral_ports: Option<(u16, u16)>,
+    /// net.ipv4.tcp_fin_timeout, seconds.
+    pub fin_timeout_s: Option<u32>,
+    /// How the sockets of this namespace were read: "sock_diag" or "proc_net_tcp".
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "SCREAMING-KEBAB-CASE")]
+pub enum TcpState {
+    Established,
+    SynSent,
+    SynRecv,
+    FinWait1,
+    FinWait2,
+    TimeWait,
+    Close,
+    CloseWait,
+    LastAck,
+    Listen,
+    Closing,
+    NewSynRecv,
+    Unknown,
+}
+
+impl TcpState {
+    /// The kernel's numbering (include/net/tcp_states.h).
+    pub fn from_kernel(n: u8) -> TcpState {
+        match n {
+            1 => TcpState::Established,
+            2 => TcpState::SynSent,
+            3 => TcpState::SynRecv,
+            4 => TcpState::FinWait1,
+            5 => TcpState::FinWait2,
+            6 => TcpState::TimeWait,
+            7 => TcpState::Close,
+            8 => TcpState::CloseWait,
+            9 => TcpState::LastAck,
+            10 => TcpState::Listen,
+            11 => TcpState::Closing,
+            12 => TcpState::NewSynRecv,
+            _ => TcpState::Unknown,
+        }
+    }
+
+    /// The name `ss` prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            TcpState::Established => "ESTAB",
+            TcpState::SynSent => "SYN-SENT",
+            TcpState::SynRecv => "SYN-RECV",
+            TcpState::FinWait1 => "FIN-WAIT-1",
+            TcpState::FinWait2 => "FIN-WAIT-2",
+            TcpState::TimeWait => "TIME-WAIT",
+            TcpState::Close => "CLOSE",
+            TcpState::CloseWait => "CLOSE-WAIT",
+            TcpState::LastAck => "LAST-ACK",
+            TcpState::Listen => "LISTEN",
+            TcpState::Closing => "CLOSING",
+            TcpState::NewSynRecv => "NEW-SYN-RECV",
+            TcpState::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+/// The idle times and health counters of `struct tcp_info` that detectors use.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct TcpInfo {
+    /// Milliseconds since data was last received on this socket.
+    pub last_data_recv_ms: u32,
+    /// Milliseconds since data was last sent.
+    pub last_data_sent_ms: u32,
+    /// Milliseconds since an ACK was last received.
+    pub last_ack_recv_ms: u32,
+    pub rtt_us: u32,
+    /// Retransmissions of the segment now at the head of the queue.
+    pub retransmits: u8,
+    pub total_retrans: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Socket {
+    pub netns: u64,
+    pub state: TcpState,
+    pub local: IpAddr,
+    pub local_port: u16,
+    pub remote: IpAddr,
+    pub remote_port: u16,
+    /// For LISTEN: connections waiting in the accept queue. Otherwise bytes
+    /// the application has not read (a received FIN counts as one).
+    pub recv_q: u32,
+    /// For LISTEN: the backlog (accept queue limit). Otherwise unacknowledged bytes.
+    pub send_q: u32,
+    /// 0 for a socket no file refers to: not yet accepted, or closed by its
+    /// application and left to the kernel.
+    pub inode: u64,
+    pub uid: u32,
+    /// Absent when the kernel gave none (the /proc/net/tcp fallback, listeners).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<TcpInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct Process {
+    pub pid: u32,
+    pub ppid: u32,
+    pub pgid: u32,
+    pub sid: u32,
+    pub uid: u32,
+    pub comm: String,
+    /// Arguments joined by spaces, truncated.
+    pub cmdline: String,
+    /// The one-letter state of /proc/PID/stat: R, S, D, Z, T, …
+    pub state: char,
+    /// Clock ticks after boot at which the process started.
+    pub start_ticks: u64,
+    pub netns: u64,
+    /// Number of open file descriptors.
+    pub fd_count: u32,
+    /// Soft and hard RLIMIT_NOFILE; `None` means unlimited.
+    pub nofile_soft: Option<u64>,
+    pub nofile_hard: Option<u64>,
+    pub sockets: Vec<SocketFd>,
+    /// fds that are not sockets, regular files or pipes worth naming
+    /// (anon inodes such as `[signalfd]`, `[eventfd]`).
+    pub anon_fds: Vec<AnonFd>,
+    pub threads: Vec<Thread>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SocketFd {
+    pub fd: u32,
+    pub inode: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AnonFd {
+    pub fd: u32,
+    /// What follows `anon_inode:`, e.g. `[signalfd]`.
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct Thread {
+    pub tid: u32,
+    pub comm: String,
+    pub state: char,
+    pub utime: u64,
+    pub stime: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signals: Option<SignalMasks>,
+    /// /proc/PID/task/TID/wchan, when readable and not "0".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wchan: Option<String>,
+    /// /proc/PID/task/TID/syscall as the kernel wrote it, when readable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syscall: Option<String>,
+}
+
+/// The signal sets of /proc/PID/task/TID/status; bit N-1 is signal N.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct SignalMasks {
+    /// Pending for this thread only.
+    pub pending: u64,
+    /// Pending for the whole process.
+    pub shared_pending: u64,
+    pub blocked: u64,
+    pub ignored: u64,
+    pub caught: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Skipped {
+    pub pid: u32,
+    pub reason: String,
+}
+
+impl Process {
+    /// Seconds the process has been alive at `snap`.
+    pub fn age_s(&self, snap: &Snapshot) -> f64 {
+        if snap.clk_tck == 0 {
+            return 0.0;
+        }
+        (snap.uptime_s - self.start_ticks as f64 / snap.clk_tck as f64).max(0.0)
+    }
+
+    pub fn cpu_ticks(&self) -> u64 {
+        self.threads.iter().map(|t| t.utime + t.stime).sum()
+    }
+}

@@ -1,0 +1,101 @@
+//! The command line (clap derive). Every flag's help says what it is for.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "unwedge",
+    version,
+    about = "Names why a Linux service hangs or why its clients time out",
+    long_about = "unwedge reads the kernel's own facts — TCP sockets and their queues (netlink sock_diag with tcp_info), \
+processes, threads and signal masks (/proc) — and names the root cause of a hang, with the evidence and the fix.\n\n\
+Start with `unwedge scan` (as root for the full view).",
+    after_help = "Exit status: 0 no warning or critical finding; 1 at least one; 2 bad usage or an error."
+)]
+pub struct Cli {
+    /// When to colour the human output (NO_COLOR is honoured by `auto`).
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, global = true)]
+    pub color: ColorWhen,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Snapshot the host twice, an interval apart, and report what is wedged.
+    #[command(
+        long_about = "Takes two snapshots of every TCP socket (every network namespace) and every process and thread, \
+--interval apart, and reports findings: CLOSE-WAIT leaks, full or stalled accept queues, keep-alive starvation, \
+fd exhaustion. Findings are grouped by process, most severe first.",
+        after_help = "Examples:\n  unwedge scan                 whole host, 1 s interval\n  unwedge scan --port 5000     findings about local port 5000 only\n  unwedge scan --pid 1234 --json\n  unwedge scan --interval 0    one snapshot (skips the findings that need two)\n  unwedge scan --save-snapshot incident.json   keep the raw data for a bug report"
+    )]
+    Scan(ScanArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// Time between the two snapshots (2, 0.5, 200ms, 2s); 0 takes one.
+    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub interval: Duration,
+    /// Print the report as one JSON document (the contract in CONTRACT.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Only findings about this process (and its threads).
+    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(u32).range(1..))]
+    pub pid: Option<u32>,
+    /// Only findings about this local port.
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    /// Write the raw snapshots to FILE (JSON), e.g. to attach to a bug report.
+    #[arg(long, value_name = "FILE")]
+    pub save_snapshot: Option<PathBuf>,
+    /// Analyse snapshots recorded with --save-snapshot instead of the live host.
+    #[arg(long, value_name = "FILE", conflicts_with = "save_snapshot")]
+    pub from_snapshot: Option<PathBuf>,
+    /// CLOSE-WAIT sockets a process must hold for close_wait_leak.
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub close_wait_min: u64,
+    /// CLOSE-WAIT sockets that make close_wait_leak critical.
+    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub close_wait_critical: u64,
+    /// How long a keep-alive connection must be idle to count as holding a slot.
+    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub idle: Duration,
+    /// Percent of the soft RLIMIT_NOFILE in use for an fd_exhaustion warning.
+    #[arg(long, default_value_t = 80.0, value_name = "PCT", value_parser = parse_percent)]
+    pub fd_warning: f64,
+    /// Percent of the soft RLIMIT_NOFILE in use for a critical fd_exhaustion.
+    #[arg(long, default_value_t = 95.0, value_name = "PCT", value_parser = parse_percent)]
+    pub fd_critical: f64,
+}
+
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    crate::duration::parse(s)
+}
+
+fn parse_percent(s: &str) -> Result<f64, String> {
+    match s.trim_end_matches('%').parse::<f64>() {
+        Ok(v) if (0.0..=100.0).contains(&v) && v > 0.0 => Ok(v),
+        _ => Err(format!("invalid percentage '{s}': use a number from 1 to 100")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

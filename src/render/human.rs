@@ -1,0 +1,213 @@
+//! The report for a person at a terminal: grouped by process, most severe
+//! first, wrapped to fit, coloured only when the writer supports it (the
+//! caller wraps stdout in anstream, which honours NO_COLOR and pipes).
+
+use anstyle::{AnsiColor, Style};
+use serde_json::Value;
+use std::io::{self, Write};
+use unwedge_model::{Finding, Report, Severity};
+
+const WIDTH: usize = 100;
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+
+fn sev_style(s: Severity) -> Style {
+    match s {
+        Severity::Critical => Style::new().bold().fg_color(Some(AnsiColor::Red.into())),
+        Severity::Warning => Style::new().bold().fg_color(Some(AnsiColor::Yellow.into())),
+        Severity::Info => Style::new().fg_color(Some(AnsiColor::Cyan.into())),
+    }
+}
+
+pub fn write(out: &mut dyn Write, r: &Report) -> io::Result<()> {
+    let c = &r.coverage;
+    writeln!(
+        out,
+        "{BOLD}unwedge {}{BOLD:#} on {} at {} (interval {:.1} s, took {:.2} s)",
+        r.unwedge_version,
+        r.host,
+        r.taken_at,
+        r.interval_ms as f64 / 1000.0,
+        r.duration_ms as f64 / 1000.0
+    )?;
+    writeln!(
+        out,
+        "{DIM}scanned {} processes, {} threads, {} TCP sockets in {} network namespace{}{}{DIM:#}",
+        c.processes,
+        c.threads,
+        c.sockets,
+        c.netns,
+        if c.netns == 1 { "" } else { "s" },
+        if c.skipped.is_empty() {
+            String::new()
+        } else {
+            format!("; {} processes not fully readable", c.skipped.len())
+        }
+    )?;
+    writeln!(out)?;
+    let count = |s: Severity| r.findings.iter().filter(|f| f.severity == s).count();
+    if r.findings.is_empty() {
+        writeln!(out, "No problems found.")?;
+    } else {
+        let parts: Vec<String> = [Severity::Critical, Severity::Warning, Severity::Info]
+            .into_iter()
+            .filter(|&s| count(s) > 0)
+            .map(|s| format!("{} {}", count(s), s.name()))
+            .collect();
+        writeln!(
+            out,
+            "{BOLD}{} finding{}{BOLD:#}: {}",
+            r.findings.len(),
+            if r.findings.len() == 1 { "" } else { "s" },
+            parts.join(", ")
+        )?;
+        for group in groups(&r.findings) {
+            writeln!(out)?;
+            let head = &group[0];
+            match (head.pid, &head.comm) {
+                (Some(pid), Some(comm)) => writeln!(out, "{BOLD}■ {comm} (pid {pid}){BOLD:#}")?,
+                (Some(pid), None) => writeln!(out, "{BOLD}■ pid {pid}{BOLD:#}")?,
+                (None, _) => writeln!(out, "{BOLD}■ host{BOLD:#}")?,
+            }
+            for f in group {
+                finding(out, f)?;
+            }
+        }
+    }
+    if !c.notes.is_empty() {
+        writeln!(out)?;
+        for n in &c.notes {
+            wrapped(out, "note: ", n, "      ", DIM)?;
+        }
+    }
+    Ok(())
+}
+
+/// Findings grouped by pid, groups in the order of their most severe finding.
+fn groups(findings: &[Finding]) -> Vec<Vec<&Finding>> {
+    let mut out: Vec<Vec<&Finding>> = Vec::new();
+    for f in findings {
+        match out.iter_mut().find(|g| g[0].pid == f.pid) {
+            Some(g) => g.push(f),
+            None => out.push(vec![f]),
+        }
+    }
+    out
+}
+
+fn finding(out: &mut dyn Write, f: &Finding) -> io::Result<()> {
+    let st = sev_style(f.severity);
+    let mut tags = vec![f.kind.clone()];
+    if let Some(p) = f.port {
+        tags.push(format!("port {p}"));
+    }
+    if let Some(t) = f.tid {
+        tags.push(format!("thread {t}"));
+    }
+    if let Some(ns) = f.netns {
+        tags.push(format!("netns {ns}"));
+    }
+    writeln!(out, "  {st}{:<8}{st:#} {DIM}{}{DIM:#}", f.severity.name().to_uppercase(), tags.join("  "))?;
+    wrapped(out, "    ", &f.title, "    ", BOLD)?;
+    wrapped(out, "    Why: ", &f.explanation, "         ", Style::new())?;
+    if let Value::Object(map) = &f.evidence {
+        writeln!(out, "    Evidence:")?;
+        for (k, v) in map {
+            if v.is_null() {
+                continue;
+            }
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let text = if text.chars().count() > WIDTH * 2 {
+                format!("{}…", text.chars().take(WIDTH * 2).collect::<String>())
+            } else {
+                text
+            };
+            wrapped(out, &format!("      {k}: "), &text, "        ", Style::new())?;
+        }
+    }
+    wrapped(out, "    Fix: ", &f.fix, "         ", Style::new())?;
+    Ok(())
+}
+
+/// Word-wraps `text` to WIDTH columns, the first line after `first`.
+fn wrapped(out: &mut dyn Write, first: &str, text: &str, rest: &str, style: Style) -> io::Result<()> {
+    let mut line = String::from(first);
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        if !empty && line.chars().count() + 1 + word.chars().count() > WIDTH {
+            writeln!(out, "{style}{line}{style:#}")?;
+            line = String::from(rest);
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    writeln!(out, "{style}{line}{style:#}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use unwedge_model::Coverage;
+
+    fn report(findings: Vec<Finding>) -> Report {
+        Report {
+            unwedge_version: "0.1.0".into(),
+            host: "h".into(),
+            taken_at: "2026-11-24T12:00:00Z".into(),
+            interval_ms: 1000,
+            duration_ms: 1040,
+            coverage: Coverage { processes: 3, threads: 4, sockets: 5, netns: 1, ..Default::default() },
+            findings,
+        }
+    }
+
+    fn f(kind: &str, sev: Severity, pid: Option<u32>) -> Finding {
+        Finding {
+            kind: kind.into(),
+            severity: sev,
+            pid,
+            comm: pid.map(|_| "srv".into()),
+            tid: None,
+            port: Some(5000),
+            netns: None,
+            title: "a title".into(),
+            explanation: "word ".repeat(60),
+            evidence: json!({"close_wait": 60, "none": null}),
+            fix: "close it".into(),
+        }
+    }
+
+    #[test]
+    fn groups_by_process_and_wraps() {
+        let r = report(vec![
+            f("close_wait_leak", Severity::Critical, Some(7)),
+            f("accept_queue_overflow", Severity::Warning, None),
+            f("fd_exhaustion", Severity::Warning, Some(7)),
+        ]);
+        let mut buf = Vec::new();
+        write(&mut buf, &r).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        assert!(text.contains("3 findings") && text.contains(": 1 critical, 2 warning"), "{text}");
+        let srv = text.find("■ srv (pid 7)").unwrap();
+        let host = text.find("■ host").unwrap();
+        assert!(srv < host, "most severe group first");
+        assert_eq!(text.matches("■ srv (pid 7)").count(), 1, "one group per process");
+        assert!(text.lines().all(|l| l.chars().count() <= WIDTH + 20), "{text}");
+        assert!(text.contains("close_wait: 60") && !text.contains("none:"));
+    }
+
+    #[test]
+    fn healthy() {
+        let mut buf = Vec::new();
+        write(&mut buf, &report(vec![])).unwrap();
+        assert!(String::from_utf8(buf).unwrap().contains("No problems found."));
+    }
+}

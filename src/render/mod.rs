@@ -1,0 +1,4 @@
+//! Renderers only format: they take a `&Report` and a writer.
+
+pub mod human;
+pub mod json;
