@@ -3,6 +3,7 @@
 //! means no finding. One module per finding kind, named as its JSON `kind`.
 
 pub mod index;
+pub mod process_tree;
 
 mod accept_queue_overflow;
 mod accept_stalled;
