@@ -1,0 +1,129 @@
+//! Helpers for the live tests: children that die with the test, scenario
+//! scripts that say when they are ready, polling against a deadline (never
+//! sleep-and-hope), and running the real `unwedge` binary.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A child process in its own process group; the whole group is SIGKILLed
+/// when the guard drops, so a failing test leaves nothing behind.
+pub struct Child {
+    pub child: std::process::Child,
+    /// The first line the child printed after "READY ", parsed as JSON.
+    pub ready: Value,
+}
+
+impl Child {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let pid = self.child.id() as i32;
+        // SAFETY: signalling the process group this guard created.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn scenario_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios").join(name)
+}
+
+/// Starts `cmd` in a new process group and waits (up to 20 s) for it to
+/// print `READY {json}` on stdout.
+pub fn start(mut cmd: Command) -> Child {
+    cmd.stdout(Stdio::piped()).stdin(Stdio::null()).process_group(0);
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.strip_prefix("READY") {
+                let _ = tx.send(rest.trim().to_string());
+            }
+        }
+    });
+    let mut guard = Child { child, ready: Value::Null };
+    match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(text) => guard.ready = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("READY json") },
+        Err(_) => panic!("{cmd:?} did not become ready within 20 s"),
+    }
+    guard
+}
+
+/// Runs a Python scenario script from tests/scenarios.
+pub fn python(script: &str, args: &[&str]) -> Child {
+    let mut cmd = Command::new("python3");
+    cmd.arg("-u").arg(scenario_path(script)).args(args);
+    start(cmd)
+}
+
+/// Polls `f` until it returns true or `limit` passes.
+pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+pub fn unwedge() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_unwedge"))
+}
+
+/// `unwedge scan --json ARGS`: the parsed report and the exit status.
+pub fn scan_json(args: &[&str]) -> (Value, i32) {
+    let out = unwedge().arg("scan").arg("--json").args(args).output().expect("run unwedge");
+    let code = out.status.code().unwrap_or(-1);
+    assert_ne!(code, 2, "unwedge scan failed: {}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    (report, code)
+}
+
+/// Findings of `kind` in a report.
+pub fn findings<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
+    report["findings"].as_array().map(|a| a.iter().filter(|f| f["kind"] == kind).collect()).unwrap_or_default()
+}
+
+/// Findings of severity warning or critical.
+pub fn alarms(report: &Value) -> Vec<&Value> {
+    report["findings"]
+        .as_array()
+        .map(|a| a.iter().filter(|f| f["severity"] == "warning" || f["severity"] == "critical").collect())
+        .unwrap_or_default()
+}
+
+/// Scans repeatedly (bounded) until `pred` holds on the report; returns the last report.
+pub fn scan_until(args: &[&str], limit: Duration, mut pred: impl FnMut(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (report, _) = scan_json(args);
+        if pred(&report) || Instant::now() >= deadline {
+            return report;
+        }
+    }
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
