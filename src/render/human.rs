@@ -116,20 +116,49 @@ fn finding(out: &mut dyn Write, f: &Finding) -> io::Result<()> {
             if v.is_null() {
                 continue;
             }
-            let text = match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            let text = if text.chars().count() > WIDTH * 2 {
-                format!("{}…", text.chars().take(WIDTH * 2).collect::<String>())
-            } else {
-                text
-            };
-            wrapped(out, &format!("      {k}: "), &text, "        ", Style::new())?;
+            match v {
+                // Lists (examples, peers): one item per line, a few at most.
+                Value::Array(items) if !items.is_empty() && !items.iter().all(|i| i.is_number()) => {
+                    writeln!(out, "      {k}:")?;
+                    for item in items.iter().take(5) {
+                        wrapped(out, "        - ", &inline(item), "          ", Style::new())?;
+                    }
+                    if items.len() > 5 {
+                        writeln!(out, "        … {} more", items.len() - 5)?;
+                    }
+                }
+                Value::Object(_) => wrapped(out, &format!("      {k}: "), &inline(v), "        ", Style::new())?,
+                other => {
+                    let text = scalar(other);
+                    let text = if text.chars().count() > WIDTH * 3 {
+                        format!("{}…", text.chars().take(WIDTH * 3).collect::<String>())
+                    } else {
+                        text
+                    };
+                    wrapped(out, &format!("      {k}: "), &text, "        ", Style::new())?;
+                }
+            }
         }
     }
     wrapped(out, "    Fix: ", &f.fix, "         ", Style::new())?;
     Ok(())
+}
+
+/// An evidence value on one line: objects as `key=value, …`.
+fn inline(v: &Value) -> String {
+    match v {
+        Value::Object(map) => {
+            map.iter().filter(|(_, x)| !x.is_null()).map(|(k, x)| format!("{k}={}", scalar(x))).collect::<Vec<_>>().join(", ")
+        }
+        other => scalar(other),
+    }
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// Word-wraps `text` to WIDTH columns, the first line after `first`.

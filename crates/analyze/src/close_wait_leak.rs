@@ -27,16 +27,31 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
     if close_wait.is_empty() {
         return;
     }
-    for p in &snap.processes {
-        let mine: Vec<&Socket> = p.sockets.iter().filter_map(|fd| close_wait.get(&fd.inode).copied()).collect();
+    // A socket shared after fork is one leak: blame the owner highest in the
+    // process tree and name the others.
+    let mut per_owner: BTreeMap<u32, Vec<&Socket>> = BTreeMap::new();
+    let mut shared_with: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for (inode, s) in &close_wait {
+        let owners = ctx.last.owners_of(*inode);
+        let Some(main) = ctx.last.main_owner(owners) else { continue };
+        per_owner.entry(main).or_default().push(s);
+        let others = shared_with.entry(main).or_default();
+        for &o in owners {
+            if o != main && !others.contains(&o) {
+                others.push(o);
+            }
+        }
+    }
+    for (pid, mut mine) in per_owner {
         if mine.len() < ctx.t.close_wait_min {
             continue;
         }
-        out.push(finding(ctx, p.pid, &mine));
+        mine.sort_by_key(|s| (s.local_port, s.remote_port));
+        out.push(finding(ctx, pid, &mine, shared_with.remove(&pid).unwrap_or_default()));
     }
 }
 
-fn finding(ctx: &Ctx, pid: u32, mine: &[&Socket]) -> Finding {
+fn finding(ctx: &Ctx, pid: u32, mine: &[&Socket], shared_with: Vec<u32>) -> Finding {
     let n = mine.len();
     let netns = mine[0].netns;
     let ns = ctx.snap().netns.iter().find(|x| x.inode == netns);
@@ -90,6 +105,7 @@ Either way every leaked socket costs an fd (towards EMFILE, after which accept()
         "local_ports": ports,
         "peers": peers,
         "oldest_idle_ms": oldest_idle_ms,
+        "shared_with": (!shared_with.is_empty()).then_some(shared_with),
         "open_fds": proc_.map(|p| p.fd_count),
         "fd_soft_limit": proc_.and_then(|p| p.nofile_soft),
         "examples": mine.iter().take(5).map(|s| format!("{} <- {} recv-q {}", endpoint(s.local, s.local_port), endpoint(s.remote, s.remote_port), s.recv_q)).collect::<Vec<_>>(),

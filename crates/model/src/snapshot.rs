@@ -50,20 +50,32 @@ pub struct NetNs {
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[serde(rename_all = "SCREAMING-KEBAB-CASE")]
 pub enum TcpState {
+    #[serde(rename = "ESTABLISHED")]
     Established,
+    #[serde(rename = "SYN-SENT")]
     SynSent,
+    #[serde(rename = "SYN-RECV")]
     SynRecv,
+    #[serde(rename = "FIN-WAIT-1")]
     FinWait1,
+    #[serde(rename = "FIN-WAIT-2")]
     FinWait2,
+    #[serde(rename = "TIME-WAIT")]
     TimeWait,
+    #[serde(rename = "CLOSE")]
     Close,
+    #[serde(rename = "CLOSE-WAIT")]
     CloseWait,
+    #[serde(rename = "LAST-ACK")]
     LastAck,
+    #[serde(rename = "LISTEN")]
     Listen,
+    #[serde(rename = "CLOSING")]
     Closing,
+    #[serde(rename = "NEW-SYN-RECV")]
     NewSynRecv,
+    #[serde(rename = "UNKNOWN")]
     Unknown,
 }
 

@@ -1,0 +1,112 @@
+//! Analysis of recorded snapshot pairs: the edge cases a live test cannot
+//! stage reliably, and a pair recorded from the live scenarios.
+
+use serde_json::Value;
+use unwedge_analyze::{analyze, Thresholds};
+use unwedge_model::{Finding, Scan, Severity};
+
+fn load(name: &str) -> Scan {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn run(name: &str) -> Vec<Finding> {
+    analyze(&load(name), &Thresholds::default()).findings
+}
+
+fn kinds(f: &[Finding]) -> Vec<(&str, Option<u32>, Option<u16>)> {
+    f.iter().map(|f| (f.kind.as_str(), f.pid, f.port)).collect()
+}
+
+#[test]
+fn ipv6_and_dual_stack() {
+    let f = run("edge-ipv6-dual-stack.json");
+    assert_eq!(kinds(&f), vec![("accept_stalled", Some(100), Some(8080)), ("close_wait_leak", Some(101), Some(9090))]);
+    let stalled = &f[0];
+    assert_eq!(stalled.evidence["waiting_whole_interval"], 2);
+    assert_eq!(stalled.evidence["listen"], "[::]:8080");
+    // IPv4 peers of a dual-stack listener are shown as IPv4.
+    assert_eq!(stalled.evidence["waiting"][0]["peer"], "127.0.0.1:40000");
+    let leak = &f[1];
+    assert_eq!(leak.evidence["close_wait"], 10);
+    assert_eq!(leak.evidence["peer_ports_in_ephemeral_range"], 10);
+    assert_eq!(leak.evidence["never_read_to_eof"], 10);
+}
+
+#[test]
+fn socket_shared_after_fork_is_one_finding_on_the_master() {
+    let f = run("edge-shared-after-fork.json");
+    assert_eq!(
+        kinds(&f),
+        vec![("accept_queue_overflow", Some(200), Some(7070)), ("close_wait_leak", Some(200), Some(7070))]
+    );
+    assert_eq!(f[0].evidence["owners"], serde_json::json!([200, 201, 202]));
+    assert_eq!(f[1].evidence["shared_with"], serde_json::json!([201, 202]));
+    assert_eq!(f[1].evidence["read_eof_not_closed"], 12);
+}
+
+#[test]
+fn kernel_orphans_have_no_owner_and_raise_nothing() {
+    assert!(run("edge-kernel-orphans.json").is_empty());
+}
+
+#[test]
+fn process_vanished_between_snapshots() {
+    // The leaker is gone with its sockets; the newcomer's CLOSE-WAIT sockets
+    // did not exist a second ago, so they are not (yet) a leak.
+    assert!(run("edge-vanished-process.json").is_empty());
+}
+
+#[test]
+fn busy_server_with_a_never_empty_queue_is_not_stalled() {
+    assert!(run("edge-busy-healthy.json").is_empty());
+}
+
+#[test]
+fn stalled_but_busy_is_not_keepalive_starvation_and_bursts_are_seen() {
+    let f = run("edge-stalled-busy-and-burst.json");
+    assert_eq!(kinds(&f), vec![("accept_stalled", Some(350), Some(3030)), ("accept_queue_overflow", None, None)]);
+    assert_eq!(f[1].severity, Severity::Warning);
+    assert_eq!(f[1].evidence["listen_overflows_rise"], 15);
+}
+
+#[test]
+fn recorded_live_incidents() {
+    // Recorded with `unwedge scan --save-snapshot` while tests/scenarios'
+    // one_slot_keepalive, never_accept, leaky_listener and healthy_keepalive ran.
+    let f = run("live-incidents.json");
+    let got: Vec<&str> = f.iter().map(|f| f.kind.as_str()).collect();
+    assert_eq!(got, vec!["keepalive_starvation", "accept_queue_overflow", "accept_stalled", "close_wait_leak"]);
+    assert!(f.iter().all(|f| f.pid.is_some() && f.port.is_some()));
+    assert!(f.iter().all(|f| f.pid != Some(10273)), "the healthy keep-alive server stays silent");
+    assert_eq!(f[0].evidence["slots_held_by_idle"], 1);
+    assert_eq!(f[3].evidence["close_wait"], 40);
+}
+
+#[test]
+fn one_snapshot_skips_two_snapshot_detectors() {
+    let mut scan = load("live-incidents.json");
+    scan.snapshots.remove(0);
+    let a = analyze(&scan, &Thresholds::default());
+    let got: Vec<&str> = a.findings.iter().map(|f| f.kind.as_str()).collect();
+    assert_eq!(got, vec!["accept_queue_overflow", "close_wait_leak"]);
+    assert!(a.notes.iter().any(|n| n.contains("accept_stalled")));
+}
+
+#[test]
+fn every_finding_is_complete() {
+    for name in ["live-incidents.json", "edge-ipv6-dual-stack.json", "edge-shared-after-fork.json"] {
+        for f in run(name) {
+            assert!(!f.title.is_empty() && !f.explanation.is_empty() && !f.fix.is_empty(), "{f:?}");
+            assert!(matches!(f.evidence, Value::Object(_)), "{f:?}");
+            assert!(f.comm.is_some() || f.pid.is_none());
+        }
+    }
+}
+
+#[test]
+fn empty_scan_is_not_a_panic() {
+    let a = analyze(&Scan::default(), &Thresholds::default());
+    assert!(a.findings.is_empty());
+}
