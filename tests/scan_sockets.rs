@@ -139,8 +139,13 @@ fn leaky_listener_inside_a_network_namespace_is_found_from_the_host() {
         return;
     }
     let mut cmd = std::process::Command::new("unshare");
-    cmd.args(["--net", "sh", "-c", "ip link set lo up 2>/dev/null || ifconfig lo up; exec python3 -u \"$0\" --count 30"])
-        .arg(scenario_path("leaky_listener.py"));
+    cmd.args([
+        "--net",
+        "sh",
+        "-c",
+        "ip link set lo up 2>/dev/null || ifconfig lo up; exec python3 -u \"$0\" --count 30",
+    ])
+    .arg(scenario_path("leaky_listener.py"));
     let srv = start(cmd);
     let pid = pid_of(&srv);
     let f = expect_finding("close_wait_leak", pid, &[]);
@@ -174,7 +179,9 @@ fn snapshot_round_trip_reproduces_the_finding() {
     let file = dir.path().join("snap.json");
     let file_s = file.to_str().unwrap();
     let pid_s = pid.to_string();
-    let live = scan_until(&["--pid", &pid_s, "--save-snapshot", file_s], LIMIT, |r| !findings(r, "close_wait_leak").is_empty());
+    let live = scan_until(&["--pid", &pid_s, "--save-snapshot", file_s], LIMIT, |r| {
+        !findings(r, "close_wait_leak").is_empty()
+    });
     let (replayed, code) = scan_json(&["--pid", &pid_s, "--from-snapshot", file_s]);
     assert_eq!(code, 1);
     assert_eq!(live["findings"], replayed["findings"]);

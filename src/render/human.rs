@@ -147,9 +147,12 @@ fn finding(out: &mut dyn Write, f: &Finding) -> io::Result<()> {
 /// An evidence value on one line: objects as `key=value, …`.
 fn inline(v: &Value) -> String {
     match v {
-        Value::Object(map) => {
-            map.iter().filter(|(_, x)| !x.is_null()).map(|(k, x)| format!("{k}={}", scalar(x))).collect::<Vec<_>>().join(", ")
-        }
+        Value::Object(map) => map
+            .iter()
+            .filter(|(_, x)| !x.is_null())
+            .map(|(k, x)| format!("{k}={}", scalar(x)))
+            .collect::<Vec<_>>()
+            .join(", "),
         other => scalar(other),
     }
 }

@@ -45,7 +45,7 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             }
         );
         f.explanation = format!(
-            "Every connection {who} has accepted on {addr} is idle (no data either way for at least {}), yet it accepted none of the {n_wait} connections waiting in its queue during the {} between snapshots. \
+            "Every connection {who} has accepted on {addr} is idle (no data either way for at least {}), yet during the {} between snapshots it accepted none of the connections waiting in its queue ({n_wait}). \
 This is the signature of a concurrency cap (e.g. Go's netutil.LimitListener, a fixed worker pool, a single-threaded server) whose slots are held by HTTP keep-alive connections that a client or load balancer keeps open between requests: new clients get a TCP handshake from the kernel but never an answer, and time out; nothing is logged because no handler sees them. It looks random because it depends on which client holds the slot.",
             crate::secs(min_idle as u64),
             crate::secs(ctx.interval_ms)
