@@ -107,11 +107,11 @@ fn fd_exhaustion_at_ninety_percent() {
 #[test]
 fn port_filter_keeps_only_that_port() {
     let srv = python("leaky_listener.py", &["--count", "10"]);
-    let port = port_of(&srv).to_string();
-    let report = scan_until(&["--port", &port], LIMIT, |r| !findings(r, "close_wait_leak").is_empty());
+    let port = port_of(&srv);
+    let report = scan_until(&["--port", &port.to_string()], LIMIT, |r| !findings(r, "close_wait_leak").is_empty());
     let all = report["findings"].as_array().unwrap();
     assert!(!all.is_empty());
-    assert!(all.iter().all(|f| f["port"].to_string() == port), "{report:#}");
+    assert!(all.iter().all(|f| f["port"] == port), "{report:#}");
 }
 
 #[test]
