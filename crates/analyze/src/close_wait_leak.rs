@@ -5,7 +5,8 @@
 //! fd on; recv-q tells whether the app read to EOF (a received FIN counts as
 //! one unread byte until read). False alarm avoided: a busy server passes
 //! through CLOSE-WAIT for microseconds on every connection, so with two
-//! snapshots only sockets in CLOSE-WAIT in both count.
+//! snapshots only sockets in CLOSE-WAIT in both count; with one, only those
+//! whose peer's last packet (the FIN at the latest) is older than `--idle`.
 
 use crate::{index::endpoint, Ctx};
 use serde_json::json;
@@ -21,7 +22,12 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
         .sockets
         .iter()
         .filter(|s| s.state == TcpState::CloseWait && s.inode != 0)
-        .filter(|s| persisted.as_ref().is_none_or(|p| p.contains(&s.inode)))
+        .filter(|s| match &persisted {
+            Some(p) => p.contains(&s.inode),
+            // One snapshot: the last packet from the peer (its FIN, at the
+            // latest) must be older than the idle threshold instead.
+            None => s.info.is_none_or(|i| i.last_ack_recv_ms >= ctx.t.idle_ms),
+        })
         .map(|s| (s.inode, s))
         .collect();
     if close_wait.is_empty() {

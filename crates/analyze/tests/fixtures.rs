@@ -110,3 +110,14 @@ fn empty_scan_is_not_a_panic() {
     let a = analyze(&Scan::default(), &Thresholds::default());
     assert!(a.findings.is_empty());
 }
+
+#[test]
+fn one_snapshot_counts_only_close_wait_older_than_idle() {
+    // The newcomer's CLOSE-WAIT sockets last heard from their peer 5 s ago.
+    let mut scan = load("edge-vanished-process.json");
+    scan.snapshots.remove(0);
+    let f = analyze(&scan, &Thresholds::default()).findings;
+    assert_eq!(kinds(&f), vec![("close_wait_leak", Some(401), Some(5151))]);
+    let fresh = Thresholds { idle_ms: 10_000, ..Thresholds::default() };
+    assert!(analyze(&scan, &fresh).findings.is_empty(), "a FIN that just arrived is not a leak yet");
+}
