@@ -45,6 +45,14 @@ pub fn snapshot() -> Result<Snapshot, CollectError> {
         .and_then(|l| parse::sysctl::ns_inode(l.as_os_str().as_encoded_bytes()))
         .unwrap_or(0);
 
+    // The host's socket dump and the /proc walk are independent: run them on
+    // both cores at once.
+    let host_ns = snap.host_netns;
+    let host_dump = std::thread::Builder::new().name("sock-diag".into()).spawn(move || {
+        let mut notes = Vec::new();
+        let (ns, sockets) = netns::collect_here(host_ns, &mut notes);
+        (ns, sockets, notes)
+    });
     let walk = proc_walk::walk(self_pid).map_err(|e| CollectError(format!("cannot read /proc: {e}")))?;
     if walk.denied_fds > 0 {
         snap.notes.push(format!(
@@ -62,7 +70,14 @@ pub fn snapshot() -> Result<Snapshot, CollectError> {
             foreign.entry(p.netns).or_insert(p.pid);
         }
     }
-    let (host, sockets) = netns::collect_here(snap.host_netns, &mut snap.notes);
+    let (host, sockets) = match host_dump.map(|h| h.join()) {
+        Ok(Ok((ns, sockets, notes))) => {
+            snap.notes.extend(notes);
+            (ns, sockets)
+        }
+        // No thread to spare, or it panicked: dump here instead.
+        _ => netns::collect_here(snap.host_netns, &mut snap.notes),
+    };
     snap.netns.push(host);
     snap.sockets = sockets;
     for (inode, pid) in foreign {
