@@ -49,7 +49,8 @@ sees SIGALRM or SIGTERM, and hangs in poll() or ignores `kill`. Prefixing the co
 starts it as a fresh shell would.\n\n\
 Exit status: CMD's own; 127 when CMD is not found, 126 when it cannot be executed (as shells do).",
         after_help = "Examples:\n  unwedge exec -- hping3 --syn -c 1 -p 80 10.0.0.5\n  subprocess.run([\"unwedge\", \"exec\", \"--\", \"hping3\", ...])     (Python, from any thread)\n  unwedge exec --close-fds -- ./worker     also close inherited fds above 2\n\n\
-Check a running process: grep -E 'SigBlk|SigIgn' /proc/PID/status (bit N-1 set = signal N; 2000 = SIGALRM)."
+Check a running process: grep -E 'SigBlk|SigIgn' /proc/PID/status (bit N-1 set = signal N; 0x2000 = SIGALRM).",
+        override_usage = "unwedge exec [--close-fds] -- CMD [ARGS]..."
     )]
     Exec(ExecArgs),
     /// SIGTERM a process or every holder of a port, SIGKILL after a grace period, check the port is free.

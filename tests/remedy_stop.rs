@@ -83,6 +83,27 @@ fn stop_port_clears_orphans_that_ignore_sigterm() {
 }
 
 #[test]
+fn stop_port_on_a_live_master_takes_its_workers_too() {
+    become_subreaper();
+    let g = python("remedy_orphans.py", &["2"]);
+    let port = g.ready["port"].as_u64().unwrap() as u16;
+    let master = g.ready["master"].as_u64().unwrap() as u32;
+    let workers = pids(&g.ready["workers"]);
+    let closed = g.ready["closed"].as_u64().unwrap() as u32;
+    let (code, report) = stop_json(&["--port", &port.to_string(), "--grace", "500ms"]);
+    assert_eq!(code, 0, "{report:#}");
+    let expected: BTreeSet<u32> = workers.iter().copied().chain([master]).collect();
+    assert_eq!(target_pids(&report), expected, "{report:#}");
+    let outcome = |pid: u32| report["targets"].as_array().unwrap().iter().find(|t| t["pid"] == pid).unwrap().clone();
+    assert_eq!(outcome(master)["outcome"], "exited_after_sigterm");
+    assert_eq!(outcome(closed)["outcome"], "killed");
+    assert!(outcome(closed)["reason"].as_str().unwrap().contains(&format!("worker of pid {master}")));
+    assert!(workers.iter().all(|&w| !alive(w)));
+    drop(g);
+    reap(&workers);
+}
+
+#[test]
 fn stop_pid_prints_steps_and_fails_when_the_port_stays_held() {
     become_subreaper();
     let g = python("remedy_orphans.py", &["2"]);

@@ -22,7 +22,7 @@ use unwedge_model::{Process, Snapshot, TcpState};
 /// How long to wait for processes to vanish after SIGKILL. Only a process in
 /// uninterruptible sleep (D) or a huge core dump takes longer.
 const KILL_WAIT: Duration = Duration::from_secs(5);
-/// Poll period while waiting; exits are timed to about this precision.
+/// Poll period while waiting without pidfds; exits are timed to about this precision.
 const POLL: Duration = Duration::from_millis(10);
 const SIGTERM_BIT: u64 = 1 << (libc::SIGTERM - 1);
 
@@ -100,7 +100,7 @@ pub enum Outcome {
 pub struct Step {
     /// Milliseconds since the command started.
     pub ms: u64,
-    /// target, dry_run, sigterm, sigcont, exited, grace_over, sigkill, still_running, port_free, port_busy
+    /// target, dry_run, sigterm, sigcont, exited, grace_over, sigkill, killed, still_running, port_free, port_busy
     pub action: &'static str,
     pub pid: Option<u32>,
     pub text: String,
@@ -366,6 +366,21 @@ fn by_port<'a>(idx: &Index<'a>, port: u16) -> Result<(Vec<Found<'a>>, Vec<u16>),
             }
         }
     }
+    // Workers of a master being stopped (its descendants in its group) would
+    // be orphaned the moment it exits: the very leftovers this command is for.
+    let mut i = 0;
+    while i < found.len() {
+        let (parent, pgid) = (found[i].0.pid, found[i].0.pgid);
+        for c in &idx.snap.processes {
+            if c.ppid == parent && c.pgid == pgid && c.state != 'Z' && seen.insert(c.pid) {
+                found.push((
+                    c,
+                    format!("worker of pid {parent} in its process group (orphaned once pid {parent} exits)"),
+                ));
+            }
+        }
+        i += 1;
+    }
     Ok((found, vec![port]))
 }
 
@@ -421,7 +436,7 @@ fn mark_gone(cx: &mut Ctx, t: &mut TargetReport, outcome: Outcome, what: &str) {
     t.outcome = outcome;
     t.gone_ms = Some(cx.ms());
     let text = format!("{} (pid {}) {what}", t.comm, t.pid);
-    cx.step("exited", Some(t.pid), text);
+    cx.step(if outcome == Outcome::Killed { "killed" } else { "exited" }, Some(t.pid), text);
 }
 
 /// Polls until every target in `waiting` has exited or `deadline` passes.
@@ -448,7 +463,20 @@ fn wait_gone(
         if waiting.is_empty() || now >= deadline {
             return;
         }
-        std::thread::sleep(POLL.min(deadline - now));
+        // pidfds wake us the moment one exits, so exits are timed to the
+        // millisecond; without them, poll /proc every POLL.
+        let mut fds: Vec<libc::pollfd> = waiting
+            .iter()
+            .filter_map(|&i| handles[i].as_ref()?.pidfd.as_ref())
+            .map(|fd| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 })
+            .collect();
+        if fds.len() == waiting.len() {
+            let ms = (deadline - now).as_millis().clamp(1, 100) as i32;
+            // SAFETY: a slice of valid pollfds and its length.
+            unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        } else {
+            std::thread::sleep(POLL.min(deadline - now));
+        }
     }
 }
 
