@@ -227,7 +227,14 @@ pub fn run(opts: &Options, on_step: &mut dyn FnMut(&Step)) -> Result<Report, Sto
                 }
                 waiting.push(i);
             }
-            Err(_) => mark_gone(&mut cx, &mut targets[i], Outcome::Exited, "exited before SIGTERM"),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+                mark_gone(&mut cx, &mut targets[i], Outcome::Exited, "exited before SIGTERM")
+            }
+            Err(e) => {
+                // Not expected after the permission check; SIGKILL gets its turn.
+                cx.step("sigterm", Some(h.pid), format!("SIGTERM -> pid {} failed: {e}", h.pid));
+                waiting.push(i);
+            }
         }
     }
     let deadline = Instant::now() + opts.grace;
@@ -247,14 +254,25 @@ pub fn run(opts: &Options, on_step: &mut dyn FnMut(&Step)) -> Result<Report, Sto
             None,
             format!("grace period of {} over: {} still running", fmt_dur(opts.grace), waiting.len()),
         );
+        let mut killed = Vec::with_capacity(waiting.len());
         for &i in &waiting {
             let h = handles[i].as_ref().expect("live");
             let d = if h.state() == Some('D') { format!(" ({})", d_state(h.pid)) } else { String::new() };
             match h.signal(libc::SIGKILL) {
-                Ok(()) => cx.step("sigkill", Some(h.pid), format!("SIGKILL -> {} (pid {}){d}", targets[i].comm, h.pid)),
-                Err(_) => cx.step("sigkill", Some(h.pid), format!("pid {} exited just before SIGKILL", h.pid)),
+                Ok(()) => {
+                    cx.step("sigkill", Some(h.pid), format!("SIGKILL -> {} (pid {}){d}", targets[i].comm, h.pid));
+                    killed.push(i);
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+                    mark_gone(&mut cx, &mut targets[i], Outcome::ExitedAfterSigterm, "exited just before SIGKILL")
+                }
+                Err(e) => {
+                    cx.step("sigkill", Some(h.pid), format!("SIGKILL -> pid {} failed: {e}", h.pid));
+                    killed.push(i);
+                }
             }
         }
+        waiting = killed;
         let deadline = Instant::now() + KILL_WAIT;
         wait_gone(&mut cx, &handles, &mut targets, &mut waiting, deadline, Outcome::Killed, "gone after SIGKILL");
         for &i in &waiting {
