@@ -1,6 +1,7 @@
 //! The command line (clap derive). Every flag's help says what it is for.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -39,6 +40,64 @@ fd exhaustion. Findings are grouped by process, most severe first.",
         after_help = "Examples:\n  unwedge scan                 whole host, 1 s interval\n  unwedge scan --port 5000     findings about local port 5000 only\n  unwedge scan --pid 1234 --json\n  unwedge scan --interval 0    one snapshot (skips the findings that need two)\n  unwedge scan --save-snapshot incident.json   keep the raw data for a bug report"
     )]
     Scan(ScanArgs),
+    /// Run a command with an empty signal mask and default signal dispositions.
+    #[command(
+        long_about = "Runs CMD (looked up in PATH, no shell) after emptying the signal mask and setting every signal's \
+disposition to the default. fork() copies the calling thread's signal mask and execve() keeps it, as it keeps \
+ignored signals: a program started from a worker thread that blocks signals (uWSGI, many thread pools) never \
+sees SIGALRM or SIGTERM, and hangs in poll() or ignores `kill`. Prefixing the command with `unwedge exec --` \
+starts it as a fresh shell would.\n\n\
+Exit status: CMD's own; 127 when CMD is not found, 126 when it cannot be executed (as shells do).",
+        after_help = "Examples:\n  unwedge exec -- hping3 --syn -c 1 -p 80 10.0.0.5\n  subprocess.run([\"unwedge\", \"exec\", \"--\", \"hping3\", ...])     (Python, from any thread)\n  unwedge exec --close-fds -- ./worker     also close inherited fds above 2\n\n\
+Check a running process: grep -E 'SigBlk|SigIgn' /proc/PID/status (bit N-1 set = signal N; 0x2000 = SIGALRM).",
+        override_usage = "unwedge exec [--close-fds] -- CMD [ARGS]..."
+    )]
+    Exec(ExecArgs),
+    /// SIGTERM a process or every holder of a port, SIGKILL after a grace period, check the port is free.
+    #[command(
+        long_about = "Stops PID, or with --port every process holding a listening TCP socket on PORT (in any network \
+namespace) plus the orphaned workers of their process groups (parent gone, group leader gone: the leftovers that \
+make a restart fail with EADDRINUSE). Sends SIGTERM, waits up to --grace for them to exit, sends SIGKILL to the \
+rest, waits until they are gone, then checks with a fresh socket dump that no LISTEN socket is left on the port. \
+Each step is printed with the milliseconds since the start.\n\n\
+Signals go through a pidfd (or a start-time check), so a pid the kernel reused for another process is never hit. \
+A zombie is already dead: only its parent can remove it, by reaping it. A process in uninterruptible sleep (D) \
+dies only when its kernel call returns. Refuses pid 1, unwedge itself and its ancestors (your shell, sshd).\n\n\
+Exit status: 0 all targets gone and the port free (or a dry run that would proceed); 1 something survived or the \
+port is still held; 2 bad usage, nothing to stop, a refused or unknown pid, or permission denied.",
+        after_help = "Examples:\n  unwedge stop --port 8080 --dry-run      who would be stopped, and why\n  unwedge stop --port 8080                SIGTERM, 10 s grace, SIGKILL, check 8080 is free\n  unwedge stop --port 8080 --grace 2s && ./start-server\n  unwedge stop 1234 --grace 500ms --json"
+    )]
+    Stop(StopArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// Also close inherited file descriptors above 2 (stdin, stdout and stderr stay open).
+    #[arg(long)]
+    pub close_fds: bool,
+    /// The program and its arguments (PATH lookup, no shell).
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    /// The process to stop.
+    #[arg(value_name = "PID", required_unless_present = "port", conflicts_with = "port",
+          value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
+    pub pid: Option<u32>,
+    /// Stop every holder of a LISTEN socket on this local TCP port, and their groups' orphaned workers.
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    /// How long to wait after SIGTERM before SIGKILL (2, 500ms, 10s).
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub grace: Duration,
+    /// Say what would be done and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the result (targets, steps with timings, port check) as one JSON document.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

@@ -5,6 +5,7 @@
 mod cli;
 mod cmd;
 mod duration;
+mod remedy;
 mod render;
 
 use clap::Parser;
@@ -50,6 +51,8 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         cli::Command::Scan(args) => cmd::scan::run(&args),
+        cli::Command::Exec(args) => cmd::exec::run(&args),
+        cli::Command::Stop(args) => cmd::stop::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

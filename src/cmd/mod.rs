@@ -1,3 +1,5 @@
 //! One module per subcommand.
 
+pub mod exec;
 pub mod scan;
+pub mod stop;
