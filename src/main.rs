@@ -38,8 +38,16 @@ fn main() -> ExitCode {
                 return ExitCode::from(code);
             }
             // One clear line, not clap's multi-line usage block.
+            // The error's first paragraph may continue on indented lines
+            // (the missing arguments): fold it into the one line.
             let text = e.render().to_string();
-            let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("bad usage");
+            let para: Vec<&str> = text
+                .lines()
+                .skip_while(|l| l.trim().is_empty())
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let line = if para.is_empty() { "bad usage".to_string() } else { para.join(" ") };
             eprintln!("unwedge: {} (see unwedge --help)", line.trim_start_matches("error: "));
             return ExitCode::from(2);
         }
