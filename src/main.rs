@@ -5,6 +5,7 @@
 mod cli;
 mod cmd;
 mod duration;
+mod probe;
 mod render;
 
 use clap::Parser;
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         cli::Command::Scan(args) => cmd::scan::run(&args),
+        cli::Command::Probe(args) => cmd::probe::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
