@@ -680,10 +680,11 @@ fn starvation_check(
     let waited = b_started.elapsed();
     check.second_waited_us = Some(us(waited));
     let a_ttfb = conn_a.as_ref().map(|(_, t)| *t);
+    // Timed from just before the close: the server may answer B before close() returns.
+    let a_closed_at = Instant::now();
     if let Some((c, _)) = conn_a.take() {
         c.close_now();
     }
-    let a_closed_at = Instant::now();
     // recv_timeout cannot hang: B's thread is bounded by its budget.
     let b = match rx.recv_timeout(b_budget + Duration::from_secs(1)) {
         Ok(b) => b,

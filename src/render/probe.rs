@@ -64,7 +64,9 @@ pub fn summary(out: &mut dyn Write, r: &ProbeReport) -> io::Result<()> {
         http_details(out, h)?;
     }
     writeln!(out)?;
-    if r.findings.is_empty() {
+    if r.findings.is_empty() && r.failed() {
+        writeln!(out, "{RED}No finding, but the target failed (see above).{RED:#}")?;
+    } else if r.findings.is_empty() {
         writeln!(out, "No problems found.")?;
     } else {
         writeln!(out, "{BOLD}{} finding{}{BOLD:#}", r.findings.len(), if r.findings.len() == 1 { "" } else { "s" })?;
