@@ -835,7 +835,7 @@ mod tests {
         assert_eq!(parse_head(b"HTTP/1.1 200 OK\r\nContent-Le").unwrap(), None);
         let (h, len) =
             parse_head(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX:  y \r\n\r\nbody").unwrap().unwrap();
-        assert_eq!((h.minor, h.status, h.reason.as_str(), len), (1, 200, "OK", 51));
+        assert_eq!((h.minor, h.status, h.reason.as_str(), len), (1, 200, "OK", 53));
         assert_eq!(h.header("content-type"), Some("text/plain"));
         assert_eq!(h.header("x"), Some("y"));
         assert!(parse_head(b"garbage\r\n\r\n").is_err());
@@ -900,7 +900,7 @@ mod tests {
             assert_eq!(c.body, 23);
             assert_eq!(n1 + n2, body.len() - 4, "split {split}");
         }
-        for bad in [&b"x\r\n"[..], b"4\r\nWikiXX", b"1234567890123456\r\n", &[b'1'; 5000]] {
+        for bad in [&b"x\r\n"[..], b"4\r\nWikiXX\r\n", b"1234567890123456\r\n", &[b'1'; 5000]] {
             assert!(Chunked::default().feed(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
         let mut c = Chunked::default();

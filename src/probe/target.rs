@@ -284,7 +284,7 @@ mod tests {
             "http://h:99999/",
             "http://[::1/",
             "http://h /",
-            "http://h/\n",
+            "http://h/\na",
             "http://h:x/",
             "://h",
         ] {

@@ -7,8 +7,9 @@
 #   MODE drop   iptables drops the 1st of every 3 SYNs: the retransmitted SYN
 #               counts too, so every other connect loses its first SYN (~1 s)
 #   MODE delay  SYN-ACKs held 50 ms by the NFQUEUE helper
-#   MODE delay-hping3  as delay, but prints hping3's and unwedge's medians (bench)
-# Prints unwedge's JSON (or the bench line) on stdout; exits 77 when a piece is missing.
+# With BENCH=1 in the environment, runs bench/probe_vs_hping3_inner.sh instead
+# (unwedge and hping3 side by side). Prints unwedge's JSON on stdout; exits 77
+# when a piece is missing.
 set -euo pipefail
 mode=$1
 unwedge=$2
@@ -44,7 +45,7 @@ case "$mode" in
   drop)
     iptables -A INPUT -p tcp --syn --dport "$port" -m statistic --mode nth --every 3 --packet 0 -j DROP || exit 77
     ;;
-  delay|delay-hping3)
+  delay)
     python3 -u "$here/probe_nfqueue_delay.py" 50 0 120 > /tmp/probe-netns-nfq.$$ 2>&1 &
     pids+=($!)
     wait_ready /tmp/probe-netns-nfq.$$
@@ -55,7 +56,7 @@ esac
 rm -f /tmp/probe-netns-listener.$$ /tmp/probe-netns-nfq.$$
 
 set +e
-if [ "$mode" = delay-hping3 ]; then
+if [ "${BENCH:-}" = 1 ]; then
   bash "$here/../../bench/probe_vs_hping3_inner.sh" "$unwedge" "$port" "$@"
 else
   "$unwedge" probe tcp "127.0.0.1:$port" --json "$@"

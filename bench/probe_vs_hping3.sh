@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Median TCP connect time: `unwedge probe tcp` (plain connect()) vs
+# `hping3 --syn` (raw SYN, libpcap), on a bare loopback and through a 50 ms
+# SYN-ACK delay (NFQUEUE), each in a private network namespace.
+# Needs root, iptables, hping3, python3 (.ci/install-test-deps.sh).
+#
+# usage: bench/probe_vs_hping3.sh [COUNT]   (default 20 probes per tool per case)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+count=${1:-20}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+unwedge=$CARGO_TARGET_DIR/release/unwedge
+export PATH=$PATH:/usr/sbin:/sbin
+printf '%-22s %14s %14s\n' case "unwedge (ms)" "hping3 (ms)"
+for mode in none delay; do
+  read -r u h < <(BENCH=1 unshare -n bash "$root/tests/scenarios/probe_netns.sh" "$mode" "$unwedge" "$count")
+  label=$([ "$mode" = none ] && echo "loopback" || echo "loopback + 50 ms SYN-ACK")
+  printf '%-22s %14s %14s\n' "$label" "$u" "$h"
+done
