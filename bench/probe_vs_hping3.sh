@@ -12,9 +12,9 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 unwedge=$CARGO_TARGET_DIR/release/unwedge
 export PATH=$PATH:/usr/sbin:/sbin
-printf '%-22s %14s %14s\n' case "unwedge (ms)" "hping3 (ms)"
+printf '%-26s %14s %14s\n' case "unwedge (ms)" "hping3 (ms)"
 for mode in none delay; do
   read -r u h < <(BENCH=1 unshare -n bash "$root/tests/scenarios/probe_netns.sh" "$mode" "$unwedge" "$count")
   label=$([ "$mode" = none ] && echo "loopback" || echo "loopback + 50 ms SYN-ACK")
-  printf '%-22s %14s %14s\n' "$label" "$u" "$h"
+  printf '%-26s %14.3f %14.3f\n' "$label" "$u" "$h"
 done

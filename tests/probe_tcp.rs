@@ -100,3 +100,28 @@ fn bad_targets_exit_2_with_one_line() {
     let run = probe(&["tcp", "127.0.0.1:1", "--timeout", "0"], LIMIT);
     assert_eq!(run.code, 2, "{}", run.stderr);
 }
+
+#[test]
+fn source_port_reuses_one_four_tuple() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = l.local_addr().unwrap().to_string();
+    let src = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let run = probe(&["tcp", &target, "-c", "2", "-i", "0.01", "--source-port", &src, "--json"], LIMIT);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    for a in run.json()["attempts"].as_array().unwrap() {
+        assert_eq!(a["local_port"].to_string(), src, "{a}");
+    }
+}
+
+#[test]
+fn ipv6_loopback() {
+    let Ok(l) = TcpListener::bind("[::1]:0") else {
+        return probe_support::skip("ipv6_loopback", "no IPv6 loopback on this host");
+    };
+    let target = format!("[::1]:{}", l.local_addr().unwrap().port());
+    let run = probe(&["tcp", &target, "-c", "1", "-6", "--json"], LIMIT);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["resolved"][0], "::1");
+    let run = probe(&["tcp", &target, "-c", "1", "-4"], LIMIT);
+    assert_eq!(run.code, 2, "an IPv6 literal with -4 is bad input: {}", run.stderr);
+}

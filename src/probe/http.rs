@@ -334,7 +334,7 @@ fn exchange(conn: &mut Conn, req: &[u8], first_byte_wait: Duration, gap: Duratio
     let mut buf = Vec::with_capacity(8192);
     let mut chunk = [0u8; 16 * 1024];
     let mut first_byte_at = None;
-    let (head, used) = loop {
+    let (head, used) = 'head: loop {
         tls::set_timeouts(conn.tcp(), deadline)
             .map_err(|_| format!("no response within {}", fmt_dur(first_byte_wait)))?;
         match conn.read(&mut chunk) {
@@ -348,8 +348,14 @@ fn exchange(conn: &mut Conn, req: &[u8], first_byte_wait: Duration, gap: Duratio
             Ok(n) => {
                 first_byte_at.get_or_insert_with(Instant::now);
                 buf.extend_from_slice(&chunk[..n]);
-                if let Some(done) = parse_head(&buf)? {
-                    break done;
+                // Interim 1xx heads (103 Early Hints…) precede the answer:
+                // drop them and parse on; each consumes bytes, so this ends.
+                while let Some((head, used)) = parse_head(&buf)? {
+                    if (100..200).contains(&head.status) && head.status != 101 {
+                        buf.drain(..used);
+                        continue;
+                    }
+                    break 'head (head, used);
                 }
             }
             Err(e) if timed_out(&e) => {
@@ -360,8 +366,6 @@ fn exchange(conn: &mut Conn, req: &[u8], first_byte_wait: Duration, gap: Duratio
         }
     };
     let first_byte_at = first_byte_at.unwrap_or_else(Instant::now);
-    // 1xx interim responses are not the answer; one extra round is enough for
-    // the probe's plain GET (no Expect: 100-continue is sent).
     let framing = framing(false, &head)?;
     let mut rest = buf[used..].to_vec();
     let mut body = 0u64;
@@ -906,6 +910,44 @@ mod tests {
         let mut c = Chunked::default();
         c.feed(b"fffffffffffffff\r\n").unwrap();
         assert!(!c.done());
+    }
+
+    /// `exchange` over a real loopback socket against canned responses.
+    fn canned(response: &'static [u8], close: bool) -> Result<Exchange, String> {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut req = [0u8; 1024];
+            let _ = s.read(&mut req);
+            s.write_all(response).unwrap();
+            if !close {
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        });
+        let mut conn = Conn::Plain(std::net::TcpStream::connect(addr).unwrap());
+        let url = super::super::target::parse_url(&format!("http://{addr}/")).unwrap();
+        let x = exchange(&mut conn, &request_bytes(&url), Duration::from_secs(2), Duration::from_secs(2));
+        server.join().unwrap();
+        x
+    }
+
+    #[test]
+    fn exchange_framings() {
+        let x = canned(
+            b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            false,
+        )
+        .unwrap();
+        assert_eq!((x.head.status, x.body_bytes, x.framing, x.closed), (200, 5, Framing::Chunked, false));
+        let x = canned(b"HTTP/1.0 200 OK\r\n\r\n0123456789", true).unwrap();
+        assert_eq!((x.body_bytes, x.framing, x.closed), (10, Framing::UntilClose, true));
+        let x = canned(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", false).unwrap();
+        assert_eq!((x.body_bytes, x.closed), (3, false));
+        let e = canned(b"HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\nabc", true).err().unwrap();
+        assert!(e.contains("before the end of the body"), "{e}");
+        let e = canned(b"", true).err().unwrap();
+        assert!(e.contains("without a response"), "{e}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub mod x509;
 
 use serde::Serialize;
 use serde_json::Value;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use unwedge_model::{Finding, Severity};
@@ -142,11 +142,12 @@ pub fn resolve(
         }
     }
     if seen.is_empty() {
-        let fam = if family == Family::V4 { "IPv4" } else { "IPv6" };
-        return Err(format!("'{host}' has no {fam} address"));
-    }
-    if let (Family::V4, Host::Ip(IpAddr::V6(_))) | (Family::V6, Host::Ip(IpAddr::V4(_))) = (family, host) {
-        return Err(format!("'{host}' does not match the requested address family"));
+        let fam = match family {
+            Family::V4 => "IPv4 ",
+            Family::V6 => "IPv6 ",
+            Family::Any => "",
+        };
+        return Err(format!("'{host}' has no {fam}address"));
     }
     Ok((seen, elapsed))
 }

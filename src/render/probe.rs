@@ -178,3 +178,56 @@ pub fn json(out: &mut dyn Write, r: &ProbeReport) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, r)?;
     writeln!(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::{stats, Outcome};
+
+    fn attempt(seq: u32, outcome: Outcome, us: Option<u64>, error: Option<&str>) -> Attempt {
+        Attempt {
+            seq,
+            ok: outcome == Outcome::Ok,
+            connect_us: us,
+            error: error.map(String::from),
+            outcome,
+            addr: "127.0.0.1:80".into(),
+            local_port: Some(40000),
+            role: None,
+        }
+    }
+
+    #[test]
+    fn ping_like_lines_and_summary() {
+        let attempts = vec![
+            attempt(1, Outcome::Ok, Some(183), None),
+            attempt(2, Outcome::Refused, Some(90), Some("connection refused (RST)")),
+            attempt(3, Outcome::Timeout, None, Some("no answer within 3 s")),
+        ];
+        let r = ProbeReport {
+            unwedge_version: "0.1.0".into(),
+            probe: "tcp",
+            target: "127.0.0.1:80".into(),
+            resolved: vec!["127.0.0.1".into()],
+            dns_us: 0,
+            summary: stats::summarize(3, &[183]),
+            attempts,
+            timings: None,
+            http: None,
+            findings: vec![],
+        };
+        let mut buf = Vec::new();
+        write(&mut buf, &r).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        assert!(text.contains("seq=1 time=0.183 ms from port 40000"), "{text}");
+        assert!(text.contains("seq=2 refused (RST) after 0.090 ms"), "{text}");
+        assert!(text.contains("seq=3 no answer within 3 s"), "{text}");
+        assert!(text.contains("3 connects, 1 ok, 2 lost (67%)"), "{text}");
+        assert!(text.contains("the target failed"), "{text}");
+        let mut buf = Vec::new();
+        json(&mut buf, &r).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(v["attempts"][2]["connect_us"], serde_json::Value::Null);
+        assert!(v.get("timings").is_none());
+    }
+}
