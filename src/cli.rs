@@ -40,6 +40,9 @@ fd exhaustion. Findings are grouped by process, most severe first.",
     )]
     Scan(ScanArgs),
     /// Probe a service from the outside: TCP connect latency, HTTP(S) checks.
+    #[command(
+        after_help = "Examples:\n  unwedge probe tcp 127.0.0.1:5000 -c 10 -i 0.2    connect latency, like hping3 --syn\n  unwedge probe http http://127.0.0.1:8080/         timings, keep-alive starvation, Content-Type\n  unwedge probe http https://localhost:8443/ -k     TLS timings and close_notify handling\n\nExit status: 0 all good; 1 a target failed or a warning/critical finding; 2 bad target or usage."
+    )]
     Probe(ProbeArgs),
 }
 
@@ -94,7 +97,7 @@ pub enum ProbeKind {
 SYN/SYN-ACK round trip), as ping does, then min/median/p95/max/stddev. Refusals (RST) are told apart from \
 timeouts. A connect that needs >= 0.9 s had its SYN retransmitted (syn_retransmit: full accept queue, \
 CLOSE-WAIT 4-tuple collision, loss); one with no answer within --timeout raises connect_timeout.",
-        after_help = "Examples:\n  unwedge probe tcp 127.0.0.1:5000              5 connects, 1 s apart\n  unwedge probe tcp db.internal:5432 -c 20 -i 0.2\n  unwedge probe tcp [::1]:8080 --timeout 500ms --json\n  unwedge probe tcp 10.0.0.5:80 --source-port 40000   reuse one 4-tuple on purpose\n\nExit status: 0 all connects succeeded and no warning; 1 a connect failed or a warning/critical finding; 2 bad target or usage."
+        after_help = "Examples:\n  unwedge probe tcp 127.0.0.1:5000              5 connects, 1 s apart\n  unwedge probe tcp db.internal:5432 -c 20 -i 0.2\n  unwedge probe tcp [::1]:8080 --timeout 500ms --json\n  unwedge probe tcp app.internal:80 --source-port 40000   reuse one 4-tuple on purpose\n\nExit status: 0 all connects succeeded and no warning; 1 a connect failed or a warning/critical finding; 2 bad target or usage."
     )]
     Tcp(TcpArgs),
     /// HTTP(S) checks: timings, keep-alive starvation, Content-Type, TLS close.
