@@ -25,6 +25,11 @@ for pair in "${need[@]}"; do
   fi
 done
 
+# The system trust store, which `probe http` verifies against by default.
+if [ ! -f /etc/ssl/certs/ca-certificates.crt ]; then
+  missing+=("ca-certificates")
+fi
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-test-deps: all present"
   exit 0

@@ -85,7 +85,7 @@ fn tls_server_ignoring_close_notify_is_slow_to_shut_down() {
         return skip("tls_server_ignoring_close_notify_is_slow_to_shut_down", "openssl is not installed");
     };
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = probe_support::self_signed(dir.path()).expect("openssl");
+    let (_, cert, key) = probe_support::test_pki(dir.path()).expect("openssl");
     let srv = common::python("probe_tls_server.py", &[cert.to_str().unwrap(), key.to_str().unwrap()]);
     let url = format!("https://127.0.0.1:{}/", port_of(&srv.ready));
     let run = probe(&["http", &url, "--insecure", "--timeout", "1.5s", "--json"], LIMIT);
@@ -140,7 +140,7 @@ fn nginx_tls_timings_without_slow_shutdown() {
         return skip("nginx_tls_timings_without_slow_shutdown", "nginx or openssl is not installed");
     };
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = probe_support::self_signed(dir.path()).expect("openssl");
+    let (ca, cert, key) = probe_support::test_pki(dir.path()).expect("openssl");
     let n = start_nginx(&nginx, dir.path(), &cert, &key);
     let url = format!("https://127.0.0.1:{}/", n.port);
     let run = probe(&["http", &url, "--insecure", "--json"], LIMIT);
@@ -158,7 +158,15 @@ fn nginx_tls_timings_without_slow_shutdown() {
     assert!(["close_notify", "fin"].contains(&close["outcome"].as_str().unwrap()), "{close}");
     assert!(close["after_us"].as_u64().unwrap() < 1_000_000, "{close}");
     assert_eq!(r["http"]["response"]["content_type"], "text/plain");
-    // Without --insecure the self-signed certificate is refused: exit 1, said clearly.
+    // Verified against the test CA, by name and by address.
+    for url in [format!("https://localhost:{}/", n.port), url.clone()] {
+        let run = probe(&["http", &url, "--cacert", ca.to_str().unwrap(), "--json"], LIMIT);
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        let r = run.json();
+        assert_eq!(r["http"]["tls"]["verified"], true, "{r}");
+        assert_eq!(r["http"]["tls"]["cert_issuer"], "CN=unwedge test CA", "{r}");
+    }
+    // With only the system's trust store the test CA is unknown: exit 1, said clearly.
     let run = probe(&["http", &url, "--json"], LIMIT);
     assert_eq!(run.code, 1);
     let err = run.json()["http"]["error"].as_str().unwrap().to_string();

@@ -95,33 +95,35 @@ pub fn port_of(ready: &Value) -> u16 {
     ready["port"].as_u64().expect("READY port") as u16
 }
 
-/// A self-signed certificate for localhost/127.0.0.1 in `dir` (cert, key).
-pub fn self_signed(dir: &std::path::Path) -> Option<(PathBuf, PathBuf)> {
-    let openssl = which("openssl")?;
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let run = run_limited(
-        {
-            let mut c = Command::new(openssl);
-            c.args([
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-days",
-                "2",
-            ])
-            .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert);
-            c
-        },
-        Duration::from_secs(20),
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let mut c = Command::new(which("openssl").expect("openssl"));
+    c.current_dir(dir).args(args);
+    let run = run_limited(c, Duration::from_secs(20));
+    assert_eq!(run.code, 0, "openssl {args:?} failed: {}", run.stderr);
+}
+
+/// Test PKI in `dir`: a CA and a localhost/127.0.0.1 leaf it signed.
+/// Returns (ca.pem, cert.pem, key.pem); None when openssl is missing.
+pub fn test_pki(dir: &std::path::Path) -> Option<(PathBuf, PathBuf, PathBuf)> {
+    which("openssl")?;
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ca: Vec<&str> =
+        ["req", "-x509"].into_iter().chain(ec).chain(["-days", "2", "-subj", "/CN=unwedge test CA"]).collect();
+    openssl(dir, &[ca, vec!["-keyout", "ca.key", "-out", "ca.pem"]].concat());
+    let csr: Vec<&str> = ["req"]
+        .into_iter()
+        .chain(ec)
+        .chain(["-subj", "/CN=localhost", "-keyout", "key.pem", "-out", "leaf.csr"])
+        .collect();
+    openssl(dir, &csr);
+    std::fs::write(dir.join("leaf.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+        .unwrap();
+    openssl(
+        dir,
+        &["x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2"]
+            .into_iter()
+            .chain(["-extfile", "leaf.ext", "-out", "cert.pem"])
+            .collect::<Vec<_>>(),
     );
-    assert_eq!(run.code, 0, "openssl failed: {}", run.stderr);
-    Some((cert, key))
+    Some((dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem")))
 }
