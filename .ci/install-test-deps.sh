@@ -1,49 +1,35 @@
 #!/usr/bin/env bash
-# Installs the Debian packages that the live probe tests (tests/probe_*.rs)
-# and bench/probe_vs_hping3.sh need. Idempotent: does nothing when all are
-# present, otherwise one `apt-get update` and one install.
+# Installs, once and only what is missing, the Debian packages the live tests
+# run: python3 (scenario servers, the NFQUEUE helper), iproute2 + util-linux
+# (network namespaces), iptables (SYN drops and SYN-ACK delay in a test
+# netns), nginx + openssl (TLS probe tests), ca-certificates (the trust store
+# `probe http` verifies against), hping3 (bench/probe_vs_hping3.sh only).
+# Idempotent: does nothing when all are present.
 set -euo pipefail
-
-# binary -> Debian package
-need=(
-  "nginx:nginx-light"        # TLS timings against real software
-  "openssl:openssl"          # self-signed certificates made by the tests
-  "iptables:iptables"        # SYN drops and the NFQUEUE SYN-ACK delay in a test netns
-  "python3:python3"          # scenario servers and the NFQUEUE helper (stdlib only)
-  "ip:iproute2"              # bring up lo inside the test's network namespace
-  "unshare:util-linux"       # private network namespaces
-  "hping3:hping3"            # bench/probe_vs_hping3.sh only
-)
-
-missing=()
-for pair in "${need[@]}"; do
-  bin=${pair%%:*}
-  pkg=${pair#*:}
-  # nginx lives in /usr/sbin, which a non-login PATH may lack.
-  if ! command -v "$bin" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$bin" ]; then
-    missing+=("$pkg")
-  fi
-done
-
-# The system trust store, which `probe http` verifies against by default.
-if [ ! -f /etc/ssl/certs/ca-certificates.crt ]; then
-  missing+=("ca-certificates")
-fi
-
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-test-deps: all present"
+has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
+need=()
+has python3 || need+=(python3)
+has ip || need+=(iproute2)
+has unshare || need+=(util-linux)
+has ss || need+=(iproute2)
+has iptables || need+=(iptables)
+has nginx || need+=(nginx-light)
+has openssl || need+=(openssl)
+has hping3 || need+=(hping3)
+[ -f /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
+if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
-
-SUDO=""
+# iproute2 may be listed twice.
+mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
 if [ "$(id -u)" -ne 0 ]; then
-  SUDO="sudo"
+  echo "install-test-deps: missing ${need[*]} and not root: install them (apt-get install ${need[*]}) for the live tests" >&2
+  exit 0
 fi
-echo "install-test-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y --no-install-recommends "${missing[@]}"
-# Debian starts nginx after install on systemd hosts; the tests run their own.
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+# Debian starts nginx after install where it can; the tests run their own.
 if command -v systemctl >/dev/null 2>&1; then
-  $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true
+  systemctl disable --now nginx >/dev/null 2>&1 || true
 fi
