@@ -173,3 +173,15 @@ fn nginx_tls_timings_without_slow_shutdown() {
     assert!(err.contains("certificate") && err.contains("--insecure"), "{err}");
     drop(n.guard);
 }
+
+#[test]
+fn measure_idle_reads_the_servers_idle_timeout() {
+    let srv = common::python("probe_http_server.py", &["--threading", "--idle-timeout", "0.5"]);
+    let url = format!("http://127.0.0.1:{}/", port_of(&srv.ready));
+    let run = probe(&["http", &url, "--measure-idle", "--max-wait", "5s", "--json"], LIMIT);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let idle = &run.json()["http"]["idle"];
+    let us = idle["closed_after_us"].as_u64().unwrap_or_else(|| panic!("{idle}"));
+    assert!((400_000..3_000_000).contains(&us), "{idle}");
+    assert_eq!(idle["max_wait_ms"], 5000);
+}

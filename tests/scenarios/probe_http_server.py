@@ -1,11 +1,12 @@
 """Python's own http.server, speaking HTTP/1.1 with keep-alive (Content-Length
 on every response), as the probe's live tests need it.
 
-usage: probe_http_server.py [--threading] [--no-content-type]
+usage: probe_http_server.py [--threading] [--no-content-type] [--idle-timeout S]
   default            HTTPServer: one connection at a time, so an idle
                      keep-alive connection holds the only slot (story 3)
   --threading        ThreadingHTTPServer: spare capacity, must stay silent
   --no-content-type  the response body carries no Content-Type (story 1)
+  --idle-timeout S   close a keep-alive connection idle for S seconds
 Prints READY {"port": N}; exits after 120 s at the latest.
 """
 
@@ -33,6 +34,10 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+
+if "--idle-timeout" in sys.argv:
+    # StreamRequestHandler.timeout: the socket timeout while awaiting the next request.
+    Handler.timeout = float(sys.argv[sys.argv.index("--idle-timeout") + 1])
 
 cls = ThreadingHTTPServer if "--threading" in sys.argv else HTTPServer
 server = cls(("127.0.0.1", 0), Handler)
