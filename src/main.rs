@@ -5,6 +5,7 @@
 mod cli;
 mod cmd;
 mod duration;
+mod probe;
 mod remedy;
 mod render;
 
@@ -61,6 +62,7 @@ fn main() -> ExitCode {
         cli::Command::Scan(args) => cmd::scan::run(&args),
         cli::Command::Exec(args) => cmd::exec::run(&args),
         cli::Command::Stop(args) => cmd::stop::run(&args),
+        cli::Command::Probe(args) => cmd::probe::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
 pub mod exec;
+pub mod probe;
 pub mod scan;
 pub mod stop;
