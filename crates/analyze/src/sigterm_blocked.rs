@@ -1,0 +1,88 @@
+//! `sigterm_blocked` — stories 1 and 4 of FIELD-NOTES: hping3 (SIGTERM
+//! blocked with every other signal, inherited from a uWSGI thread) and the
+//! orphaned proxy children ignored SIGTERM; only kill -9 stopped them.
+//!
+//! Kernel facts: SigIgn, and SigBlk of every thread (/proc/PID/task/TID/
+//! status); the `sigmask:` of signalfds (/proc/PID/fdinfo); threads in
+//! rt_sigtimedwait. False alarms avoided: a daemon that blocks SIGTERM and
+//! reads it from a signalfd or a sigwait thread (systemd and everything on
+//! sd-event does); kernel threads (no masks) and zombies; PID 1, which the
+//! kernel never lets SIGTERM kill anyway; masks set for a moment around a
+//! fork (the state must hold in both snapshots).
+
+use crate::signals::{self, bit, SIGTERM};
+use crate::{threads, Ctx};
+use serde_json::{json, Value};
+use unwedge_model::{Finding, Process, Severity};
+
+/// (ignored, blocked in every thread) when SIGTERM cannot stop `p` and nothing consumes it.
+fn refuses(p: &Process, arch: &str) -> Option<(bool, bool)> {
+    if p.pid == 1 {
+        return None;
+    }
+    let masks = signals::thread_masks(p)?;
+    let ignored = masks[0].1.ignored & bit(SIGTERM) != 0;
+    let blocked = signals::blocked_everywhere(&masks) & bit(SIGTERM) != 0;
+    let consumed = signals::consumed(p, arch) & bit(SIGTERM) != 0;
+    (ignored || (blocked && !consumed)).then_some((ignored, blocked))
+}
+
+pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
+    let arch = ctx.snap().arch.as_str();
+    for p in &ctx.snap().processes {
+        let Some((ignored, blocked)) = refuses(p, arch) else { continue };
+        if let Some(first) = &ctx.first {
+            let before = first.process(p.pid).filter(|q| q.start_ticks == p.start_ticks);
+            if before.and_then(|q| refuses(q, first.snap.arch.as_str())).is_none() {
+                continue;
+            }
+        }
+        out.push(finding(ctx, p, ignored, blocked));
+    }
+}
+
+fn finding(ctx: &Ctx, p: &Process, ignored: bool, blocked: bool) -> Finding {
+    let who = crate::describe(p);
+    let first = p.threads.iter().find_map(|t| t.signals).unwrap_or_default();
+    let pending = (first.shared_pending | p.threads.iter().filter_map(|t| t.signals).fold(0, |a, m| a | m.pending))
+        & bit(SIGTERM)
+        != 0;
+    let mut f = ctx.finding("sigterm_blocked", Severity::Warning, Some(p.pid), None, p.netns);
+    let how = match (ignored, blocked) {
+        (true, true) => "ignores and blocks SIGTERM",
+        (true, false) => "ignores SIGTERM",
+        _ => "blocks SIGTERM in every thread and never reads it",
+    };
+    f.title = format!("{who} {how}: a plain kill will not stop it");
+    let why = if ignored {
+        "Its disposition for SIGTERM is SIG_IGN, so the kernel discards every SIGTERM sent to it. Ignored dispositions survive execve(), so this is often inherited from whatever started it (nohup-like wrappers, a shell trap '' TERM, a parent that ignored it before forking)."
+            .to_string()
+    } else {
+        format!(
+            "Every one of its threads blocks SIGTERM, and it has no signalfd and no thread in sigwait to read it, so a SIGTERM stays pending forever{}. A blocked mask is inherited across fork() and execve(), so this is often the mask of the thread that launched it (see blocked_signal).",
+            if pending { " (one is pending right now: someone already tried)" } else { "" }
+        )
+    };
+    f.explanation = format!(
+        "{why} Service managers and deploy scripts stop processes with SIGTERM and wait: this one will sit out the whole timeout and then need SIGKILL, and while it lives it keeps its ports and files, so a restart can fail."
+    );
+    let thread_ev: Vec<Value> = p.threads.iter().take(16).map(|t| threads::evidence(&ctx.last, p, t)).collect();
+    f.evidence = json!({
+        "ignored": ignored,
+        "blocked_in_every_thread": blocked,
+        "handler_installed": first.caught & bit(SIGTERM) != 0,
+        "sigterm_pending": pending,
+        "SigIgn": signals::hex(first.ignored),
+        "signalfds": p.anon_fds.iter().filter(|a| a.kind == "[signalfd]").map(|a| json!({"fd": a.fd, "sigmask": a.sigmask.map(signals::hex)})).collect::<Vec<_>>(),
+        "persisted_across_interval": ctx.first.is_some(),
+        "cmdline": p.cmdline,
+        "threads": thread_ev,
+    });
+    f.fix = format!(
+        "To stop it now: `unwedge stop {pid}` sends SIGTERM, waits a grace period, then SIGKILL (or kill -9 {pid}). \
+In the program: do not ignore SIGTERM; if it must be blocked, consume it (signalfd, or a thread in sigwait) and shut down. \
+If it inherited the mask or disposition from its launcher, start it with `unwedge exec -- CMD ARGS…` (empty mask, default dispositions) or fix the launcher to reset both before exec.",
+        pid = p.pid
+    );
+    f
+}
