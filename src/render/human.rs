@@ -113,7 +113,7 @@ fn finding(out: &mut dyn Write, f: &Finding) -> io::Result<()> {
     if let Value::Object(map) = &f.evidence {
         writeln!(out, "    Evidence:")?;
         for (k, v) in map {
-            if v.is_null() {
+            if v.is_null() || THREAD_KEYS.contains(&k.as_str()) {
                 continue;
             }
             let text = match v {
@@ -128,7 +128,71 @@ fn finding(out: &mut dyn Write, f: &Finding) -> io::Result<()> {
             wrapped(out, &format!("      {k}: "), &text, "        ", Style::new())?;
         }
     }
+    threads(out, &f.evidence)?;
     wrapped(out, "    Fix: ", &f.fix, "         ", Style::new())?;
+    Ok(())
+}
+
+/// Evidence keys holding thread objects, shown as thread blocks rather than JSON.
+const THREAD_KEYS: [&str; 4] = ["thread", "threads", "parent_thread", "other_stuck_threads"];
+
+/// Most kernel frames shown; the rest are syscall entry boilerplate.
+const MAX_FRAMES: usize = 8;
+
+fn threads(out: &mut dyn Write, ev: &Value) -> io::Result<()> {
+    if let Some(t) = ev.get("thread").filter(|t| t.is_object()) {
+        thread_block(out, "Thread", t, true)?;
+    }
+    if let Some(t) = ev.get("parent_thread").filter(|t| t.is_object()) {
+        thread_block(out, "Parent thread", t, true)?;
+    }
+    if let Some(list) = ev.get("other_stuck_threads").and_then(Value::as_array).filter(|l| !l.is_empty()) {
+        writeln!(out, "    Other stuck threads:")?;
+        for t in list {
+            thread_block(out, "  Thread", t, false)?;
+        }
+    }
+    if let Some(list) = ev.get("threads").and_then(Value::as_array).filter(|l| !l.is_empty()) {
+        writeln!(out, "    Threads:")?;
+        for t in list {
+            thread_block(out, "  Thread", t, false)?;
+        }
+    }
+    Ok(())
+}
+
+/// One thread: name, state, syscall and what it means, its fds resolved,
+/// wchan, signal masks and (with `full`) the kernel stack.
+fn thread_block(out: &mut dyn Write, label: &str, t: &Value, full: bool) -> io::Result<()> {
+    let s = |k: &str| t.get(k).and_then(Value::as_str);
+    let mut head = format!("    {label} {} ({})", t["tid"], s("name").unwrap_or("?"));
+    if let Some(st) = s("state") {
+        head.push_str(&format!(", state {st}"));
+    }
+    if let Some(sc) = s("syscall") {
+        head.push_str(&format!(", in {sc}"));
+        if let Some(m) = s("syscall_meaning") {
+            head.push_str(&format!(" ({m})"));
+        }
+    }
+    wrapped(out, &head, "", "        ", BOLD)?;
+    for fd in t.get("fds").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+        wrapped(out, "        ", fd, "          ", Style::new())?;
+    }
+    if let Some(w) = s("wchan") {
+        writeln!(out, "        {DIM}wchan:{DIM:#} {w}")?;
+    }
+    if let (Some(b), Some(p)) = (s("blocked"), s("pending")) {
+        writeln!(out, "        {DIM}SigBlk:{DIM:#} {b}  {DIM}SigPnd:{DIM:#} {p}")?;
+    }
+    if full {
+        if let Some(frames) = t.get("stack").and_then(Value::as_array).filter(|f| !f.is_empty()) {
+            writeln!(out, "        {DIM}kernel stack:{DIM:#}")?;
+            for fr in frames.iter().take(MAX_FRAMES).filter_map(Value::as_str) {
+                writeln!(out, "          {fr}")?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -202,6 +266,39 @@ mod tests {
         assert_eq!(text.matches("■ srv (pid 7)").count(), 1, "one group per process");
         assert!(text.lines().all(|l| l.chars().count() <= WIDTH + 20), "{text}");
         assert!(text.contains("close_wait: 60") && !text.contains("none:"));
+    }
+
+    #[test]
+    fn thread_details() {
+        let mut x = f("stuck_thread", Severity::Warning, Some(7));
+        x.tid = Some(8);
+        x.evidence = json!({
+            "work_waiting": ["5 bytes wait unread on fd 4"],
+            "thread": {"tid": 8, "name": "upstream-pump", "state": "S", "syscall": "recvfrom",
+                "syscall_meaning": "a socket receive waiting for data",
+                "fds": ["fd 5: TCP 127.0.0.1:41234 -> 127.0.0.1:80 ESTAB, idle 12.0 s"],
+                "wchan": "wait_woken", "stack": ["wait_woken+0x89/0x90", "sk_wait_data+0x172/0x190"]},
+            "other_stuck_threads": [{"tid": 7, "name": "python3", "syscall": "futex", "fds": []}],
+        });
+        let mut buf = Vec::new();
+        write(&mut buf, &report(vec![x])).unwrap();
+        let raw = String::from_utf8(buf).unwrap();
+        // Drop ANSI styling: the test reads the words.
+        let mut text = String::new();
+        let mut in_esc = false;
+        for c in raw.chars() {
+            match (in_esc, c) {
+                (false, '\x1b') => in_esc = true,
+                (true, 'm') => in_esc = false,
+                (true, _) => {}
+                (false, c) => text.push(c),
+            }
+        }
+        assert!(text.contains("Thread 8 (upstream-pump), state S, in recvfrom"), "{text}");
+        assert!(text.contains("fd 5: TCP 127.0.0.1:41234 -> 127.0.0.1:80 ESTAB, idle 12.0 s"), "{text}");
+        assert!(text.contains("wchan: wait_woken") && text.contains("sk_wait_data+0x172/0x190"), "{text}");
+        assert!(text.contains("Thread 7 (python3), in futex"), "{text}");
+        assert!(!text.contains("\"tid\""), "thread objects are not dumped as JSON: {text}");
     }
 
     #[test]

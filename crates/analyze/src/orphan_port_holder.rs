@@ -8,7 +8,12 @@
 //! `process_tree::is_orphaned_worker`, shared with `unwedge stop --port`.
 //! False alarms avoided: a daemon that called setsid() leads its own group;
 //! workers of a live master still have their group leader; a master killed a
-//! moment ago during a restart (the state must hold in both snapshots).
+//! moment ago during a restart (the state must hold in both snapshots); and
+//! processes a launcher forked and left on purpose, each with a listener of
+//! its own (a bench farm, `server &` in a script that exited): a leftover is
+//! told apart by a listener it *inherited* — one its group siblings hold
+//! too — or by connections queuing unaccepted on it, or by a dead master
+//! that led both the group and its session (a daemon's forked children).
 
 use crate::index::{endpoint, Index};
 use crate::process_tree::{group_members, is_orphaned_worker};
@@ -35,7 +40,7 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             continue;
         }
         let socks = listeners(&ctx.last, p);
-        if socks.is_empty() {
+        if socks.is_empty() || !looks_left_over(ctx, p, &socks) {
             continue;
         }
         if let Some(first) = &ctx.first {
@@ -49,6 +54,32 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
         }
         out.push(finding(ctx, p, &socks));
     }
+}
+
+/// Why this orphan is a leftover of a dead master rather than a process left
+/// running on purpose; `None` when nothing says so.
+fn leftover_reason(ctx: &Ctx, p: &Process, socks: &[&Socket]) -> Option<&'static str> {
+    let shared = socks.iter().any(|s| {
+        ctx.last.owners_of(s.inode).iter().any(|&o| o != p.pid && ctx.last.process(o).is_some_and(|q| q.pgid == p.pgid))
+    });
+    if shared {
+        return Some("its group siblings hold the same listening socket: inherited from the dead master");
+    }
+    let queued = socks.iter().any(|s| {
+        !ctx.last.queued_for(s).is_empty()
+            && ctx.first.as_ref().is_none_or(|f| f.by_inode.get(&s.inode).is_some_and(|b| !f.queued_for(b).is_empty()))
+    });
+    if queued {
+        return Some("connections queue on its listener and nobody accepts them");
+    }
+    if p.sid == p.pgid && ctx.last.process(p.sid).is_none() {
+        return Some("the dead master led both its process group and its session: a daemon whose forked child outlived it");
+    }
+    None
+}
+
+fn looks_left_over(ctx: &Ctx, p: &Process, socks: &[&Socket]) -> bool {
+    leftover_reason(ctx, p, socks).is_some()
 }
 
 fn finding(ctx: &Ctx, p: &Process, socks: &[&Socket]) -> Finding {
@@ -91,6 +122,7 @@ If it is a daemon deliberately started in the background of a script that has ex
         "listening": addrs,
         "pgid": p.pgid,
         "group_leader_exists": false,
+        "why_leftover": leftover_reason(ctx, p, socks),
         "ppid": p.ppid,
         "parent_comm": parent,
         "sid": p.sid,
