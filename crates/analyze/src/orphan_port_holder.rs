@@ -105,8 +105,9 @@ fn finding(ctx: &Ctx, p: &Process, socks: &[&Socket]) -> Finding {
     f.explanation = format!(
         "{who} belongs to process group {pgid}, whose leader (normally the master that forked it) no longer exists, and it was re-parented to {new_parent} (pid {ppid}). \
 It still holds the listening socket it inherited from that master, so a new instance of the service cannot bind {addrs} (bind fails with EADDRINUSE) and connections still land in this leftover's accept queue. \
-Leftovers like this often also ignore or block SIGTERM, or wait forever on a thread (see sigterm_blocked and stuck_thread for this pid). \
-If it is a daemon deliberately started in the background of a script that has exited, it is not a leftover, but it should call setsid() to lead its own group.",
+It is a leftover, not a process left running on purpose, because {reason}. \
+Leftovers like this often also ignore or block SIGTERM, or wait forever on a thread (see sigterm_blocked and stuck_thread for this pid).",
+        reason = leftover_reason(ctx, p, socks).unwrap_or("it matches the leftover pattern"),
         pgid = p.pgid,
         new_parent = parent.as_deref().unwrap_or("init or a subreaper"),
         ppid = p.ppid,
