@@ -106,7 +106,7 @@ fn finding(
     let main = p.threads.iter().find(|t| t.tid == p.pid).or(p.threads.first());
     let doing = main
         .and_then(|t| threads::syscall(&ctx.snap().arch, t))
-        .map(|(n, _)| format!(" Its main thread waits in {n} ({}).", crate::syscalls::meaning(&n)))
+        .map(|(n, _)| format!(" Its main thread waits in {n}: {}.", crate::syscalls::meaning(&n)))
         .unwrap_or_default();
     let origin = match &inherited {
         Some(i) => format!(

@@ -34,7 +34,7 @@ pub fn fd_arg_positions(name: &str) -> &'static [usize] {
 pub fn meaning(name: &str) -> &'static str {
     match name {
         "futex" | "futex_wait" | "futex_waitv" => "a futex wait: a mutex, condition variable, semaphore or thread join",
-        "poll" | "ppoll" | "select" | "pselect6" => "waiting for fds to become ready (the fd list is in user memory)",
+        "poll" | "ppoll" | "select" | "pselect6" => "waiting for any of several fds to become ready",
         "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => "an event loop waiting on its epoll set",
         "read" | "readv" | "pread64" | "preadv" | "preadv2" => "a read waiting for data",
         "recvfrom" | "recvmsg" | "recvmmsg" => "a socket receive waiting for data",

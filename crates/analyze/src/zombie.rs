@@ -50,7 +50,7 @@ fn finding(ctx: &Ctx, ppid: u32, zombies: &[&Process]) -> Finding {
     let doing = parent
         .zip(main)
         .and_then(|(_, t)| threads::syscall(&snap.arch, t))
-        .map(|(name, _)| format!(" Its main thread is in {name} ({}).", crate::syscalls::meaning(&name)))
+        .map(|(name, _)| format!(" Its main thread is in {name}: {}.", crate::syscalls::meaning(&name)))
         .unwrap_or_default();
     let sigchld = main.and_then(|t| t.signals).map(|m| {
         if m.caught & bit(SIGCHLD) != 0 {
