@@ -23,9 +23,10 @@ fn block<'a>(lines: &[&'a str], header: &str) -> Vec<&'a str> {
 }
 
 /// A task's `[name]` subsection.
-fn sub<'a>(lines: &[&'a str], name: &str) -> String {
+fn sub(lines: &[&str], name: &str) -> String {
     let Some(start) = lines.iter().position(|l| *l == format!("[{name}]")) else { return String::new() };
-    let body: Vec<&str> = lines[start + 1..].iter().take_while(|l| !l.starts_with('[') || l.starts_with("[<")).copied().collect();
+    let body: Vec<&str> =
+        lines[start + 1..].iter().take_while(|l| !l.starts_with('[') || l.starts_with("[<")).copied().collect();
     body.join("\n")
 }
 
@@ -128,8 +129,11 @@ fn tcp(inode: u64, state: TcpState, local_port: u16, remote_port: u16, recv_q: u
         send_q: 0,
         inode,
         uid: 0,
-        info: (state != TcpState::Listen)
-            .then_some(TcpInfo { last_data_recv_ms: idle_ms, last_data_sent_ms: idle_ms, ..Default::default() }),
+        info: (state != TcpState::Listen).then_some(TcpInfo {
+            last_data_recv_ms: idle_ms,
+            last_data_sent_ms: idle_ms,
+            ..Default::default()
+        }),
     }
 }
 

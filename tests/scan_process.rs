@@ -28,7 +28,8 @@ const SIGALRM_BIT: u64 = 1 << 13;
 #[test]
 fn child_of_a_blocking_thread_has_blocked_sigalrm() {
     let s = python("signal_inherit.py", &[]);
-    let (parent, child, launcher) = (pid_of(&s.ready, "pid"), pid_of(&s.ready, "child"), pid_of(&s.ready, "launcher_tid"));
+    let (parent, child, launcher) =
+        (pid_of(&s.ready, "pid"), pid_of(&s.ready, "child"), pid_of(&s.ready, "launcher_tid"));
     assert!(
         wait_until(Duration::from_secs(5), || status_mask(child, "ShdPnd") & SIGALRM_BIT != 0),
         "alarm(1) never became pending in the child"
@@ -49,7 +50,10 @@ fn child_of_a_blocking_thread_has_blocked_sigalrm() {
 
     // The parent itself is fine: its main thread blocks nothing.
     let (report, _) = scan_json(&["--pid", &parent.to_string(), "--interval", "0"]);
-    assert!(findings(&report, "blocked_signal").is_empty() && findings(&report, "sigterm_blocked").is_empty(), "{report:#}");
+    assert!(
+        findings(&report, "blocked_signal").is_empty() && findings(&report, "sigterm_blocked").is_empty(),
+        "{report:#}"
+    );
 }
 
 /// Healthy twin: the same child launched from a thread that blocks nothing.
@@ -80,7 +84,11 @@ fn sigterm_ignored_or_blocked_but_not_when_read_from_a_signalfd() {
             assert!(alarms(&report).is_empty(), "{}: {report:#}", s.ready);
         }
     }
-    assert_eq!(findings(&scan_json(&["--pid", &ignore.pid().to_string(), "--interval", "0"]).0, "sigterm_blocked")[0]["evidence"]["ignored"], true);
+    assert_eq!(
+        findings(&scan_json(&["--pid", &ignore.pid().to_string(), "--interval", "0"]).0, "sigterm_blocked")[0]
+            ["evidence"]["ignored"],
+        true
+    );
     // The signalfd daemon really does honour SIGTERM: it reads it and exits 0.
     let mut sfd = sfd;
     // SAFETY: signalling our own scenario child.

@@ -58,7 +58,9 @@ pub fn start(mut cmd: Command) -> Child {
     });
     let mut guard = Child { child, ready: Value::Null };
     match rx.recv_timeout(Duration::from_secs(20)) {
-        Ok(text) => guard.ready = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("READY json") },
+        Ok(text) => {
+            guard.ready = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("READY json") }
+        }
         Err(_) => panic!("{cmd:?} did not become ready within 20 s"),
     }
     guard

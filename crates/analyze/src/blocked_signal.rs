@@ -15,10 +15,13 @@
 use crate::signals::{self, bit, SIGCHLD, SIGPIPE};
 use crate::{threads, Ctx};
 use serde_json::{json, Value};
-use unwedge_model::{Finding, Process, SignalMasks, Severity};
+use unwedge_model::{Finding, Process, Severity, SignalMasks};
+
+/// Every thread's masks, by tid.
+type Masks = Vec<(u32, SignalMasks)>;
 
 /// The signals at fault in one snapshot: (pending and undeliverable, handled but blocked everywhere).
-fn at_fault(p: &Process, arch: &str) -> Option<(u64, u64, Vec<(u32, SignalMasks)>)> {
+fn at_fault(p: &Process, arch: &str) -> Option<(u64, u64, Masks)> {
     let masks = signals::thread_masks(p)?;
     let blocked_all = signals::blocked_everywhere(&masks);
     let first = masks[0].1;

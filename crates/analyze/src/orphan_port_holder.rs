@@ -73,7 +73,9 @@ fn leftover_reason(ctx: &Ctx, p: &Process, socks: &[&Socket]) -> Option<&'static
         return Some("connections queue on its listener and nobody accepts them");
     }
     if p.sid == p.pgid && ctx.last.process(p.sid).is_none() {
-        return Some("the dead master led both its process group and its session: a daemon whose forked child outlived it");
+        return Some(
+            "the dead master led both its process group and its session: a daemon whose forked child outlived it",
+        );
     }
     None
 }
@@ -86,7 +88,8 @@ fn finding(ctx: &Ctx, p: &Process, socks: &[&Socket]) -> Finding {
     let who = crate::describe(p);
     let ports: BTreeSet<u16> = socks.iter().map(|s| s.local_port).collect();
     let addrs: Vec<String> = socks.iter().map(|s| endpoint(s.local, s.local_port)).collect();
-    let mut f = ctx.finding("orphan_port_holder", Severity::Warning, Some(p.pid), ports.first().copied(), socks[0].netns);
+    let mut f =
+        ctx.finding("orphan_port_holder", Severity::Warning, Some(p.pid), ports.first().copied(), socks[0].netns);
     let siblings: Vec<serde_json::Value> = group_members(ctx.snap(), p.pgid)
         .into_iter()
         .filter(|q| q.pid != p.pid)
@@ -113,11 +116,7 @@ Leftovers like this often also ignore or block SIGTERM, or wait forever on a thr
         ppid = p.ppid,
         addrs = addrs.join(", "),
     );
-    let established = p
-        .sockets
-        .iter()
-        .filter(|fd| ctx.last.state_of(fd.inode) == Some(TcpState::Established))
-        .count();
+    let established = p.sockets.iter().filter(|fd| ctx.last.state_of(fd.inode) == Some(TcpState::Established)).count();
     f.evidence = json!({
         "ports": ports,
         "listening": addrs,

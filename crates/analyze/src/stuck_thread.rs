@@ -135,15 +135,26 @@ fn finding(
     let mut f = ctx.finding("stuck_thread", Severity::Warning, Some(p.pid), None, p.netns);
     f.tid = Some(t.tid);
     let interval = secs(ctx.interval_ms);
-    f.title = format!("{who}: thread {} ({}) sat in {name}{on} for the whole {interval} while work waits", t.tid, t.comm);
+    f.title =
+        format!("{who}: thread {} ({}) sat in {name}{on} for the whole {interval} while work waits", t.tid, t.comm);
     let others_txt = if others.is_empty() {
         String::new()
     } else {
         let list: Vec<String> = others
             .iter()
             .map(|o| {
-                let fds = o["fds"].as_array().and_then(|a| a.first()).and_then(Value::as_str).map(|s| format!(" on {s}")).unwrap_or_default();
-                format!("thread {} ({}) in {}{fds}", o["tid"], o["name"].as_str().unwrap_or("?"), o["syscall"].as_str().unwrap_or("?"))
+                let fds = o["fds"]
+                    .as_array()
+                    .and_then(|a| a.first())
+                    .and_then(Value::as_str)
+                    .map(|s| format!(" on {s}"))
+                    .unwrap_or_default();
+                format!(
+                    "thread {} ({}) in {}{fds}",
+                    o["tid"],
+                    o["name"].as_str().unwrap_or("?"),
+                    o["syscall"].as_str().unwrap_or("?")
+                )
             })
             .collect();
         format!(" Also stuck in this process: {}.", list.join("; "))

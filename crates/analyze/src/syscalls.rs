@@ -1014,8 +1014,20 @@ mod tests {
     #[test]
     fn x86_64_numbers() {
         // From arch/x86/entry/syscalls/syscall_64.tbl.
-        let cases = [(0, "read"), (7, "poll"), (45, "recvfrom"), (61, "wait4"), (128, "rt_sigtimedwait"), (202, "futex"),
-            (232, "epoll_wait"), (281, "epoll_pwait"), (288, "accept4"), (435, "clone3"), (449, "futex_waitv"), (455, "futex_wait")];
+        let cases = [
+            (0, "read"),
+            (7, "poll"),
+            (45, "recvfrom"),
+            (61, "wait4"),
+            (128, "rt_sigtimedwait"),
+            (202, "futex"),
+            (232, "epoll_wait"),
+            (281, "epoll_pwait"),
+            (288, "accept4"),
+            (435, "clone3"),
+            (449, "futex_waitv"),
+            (455, "futex_wait"),
+        ];
         for (nr, n) in cases {
             assert_eq!(name("x86_64", nr), Some(n), "x86_64 {nr}");
         }
@@ -1027,8 +1039,20 @@ mod tests {
     #[test]
     fn aarch64_numbers() {
         // From include/uapi/asm-generic/unistd.h as arm64 configures it.
-        let cases = [(63, "read"), (73, "ppoll"), (98, "futex"), (137, "rt_sigtimedwait"), (202, "accept"), (207, "recvfrom"),
-            (22, "epoll_pwait"), (25, "fcntl"), (79, "newfstatat"), (260, "wait4"), (435, "clone3"), (449, "futex_waitv")];
+        let cases = [
+            (63, "read"),
+            (73, "ppoll"),
+            (98, "futex"),
+            (137, "rt_sigtimedwait"),
+            (202, "accept"),
+            (207, "recvfrom"),
+            (22, "epoll_pwait"),
+            (25, "fcntl"),
+            (79, "newfstatat"),
+            (260, "wait4"),
+            (435, "clone3"),
+            (449, "futex_waitv"),
+        ];
         for (nr, n) in cases {
             assert_eq!(name("aarch64", nr), Some(n), "aarch64 {nr}");
         }

@@ -19,9 +19,10 @@ pub const CRITICAL_MIN: usize = 50;
 pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
     let mut by_parent: BTreeMap<u32, Vec<&Process>> = BTreeMap::new();
     for p in ctx.snap().processes.iter().filter(|p| p.state == 'Z') {
-        let lasted = ctx.first.as_ref().is_none_or(|f| {
-            f.process(p.pid).is_some_and(|q| q.state == 'Z' && q.start_ticks == p.start_ticks)
-        });
+        let lasted = ctx
+            .first
+            .as_ref()
+            .is_none_or(|f| f.process(p.pid).is_some_and(|q| q.state == 'Z' && q.start_ticks == p.start_ticks));
         if lasted {
             by_parent.entry(p.ppid).or_default().push(p);
         }

@@ -7,9 +7,9 @@ pub mod fdinfo;
 pub mod limits;
 pub mod netstat;
 pub mod proc_net_tcp;
+pub mod stack;
 pub mod stat;
 pub mod status;
-pub mod stack;
 pub mod sysctl;
 pub mod tcp_info;
 
