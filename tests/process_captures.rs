@@ -200,6 +200,19 @@ fn orphaned_proxy_child() {
     assert!(findings.iter().all(|f| f.kind != "sigterm_blocked" && f.kind != "blocked_signal"), "{findings:#?}");
 }
 
+/// Healthy twin: the same threads, but the CLOSE-WAIT socket is a client's
+/// pooled connection (no listener on its port) and nothing is queued: an
+/// idle process, not a stuck one.
+#[test]
+fn idle_threads_with_a_pooled_close_wait_connection_are_not_stuck() {
+    let sockets = vec![
+        tcp(4108739, TcpState::CloseWait, 41000, 443, 7, 30_000),
+        tcp(4108746, TcpState::Established, 41234, 8081, 0, 12_000),
+    ];
+    let findings = held(snapshot(&fixture("orphan-proxy-futex.txt"), sockets));
+    assert!(findings.iter().all(|f| f.kind != "stuck_thread"), "{findings:#?}");
+}
+
 #[test]
 fn without_the_second_snapshot_no_thread_is_called_stuck() {
     let snap = snapshot(&fixture("orphan-proxy-futex.txt"), vec![tcp(4108739, TcpState::CloseWait, 8443, 51234, 1, 0)]);

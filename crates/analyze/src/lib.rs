@@ -35,6 +35,9 @@ pub struct Thresholds {
     /// Percent of the soft RLIMIT_NOFILE in use for a warning / critical.
     pub fd_warning_pct: f64,
     pub fd_critical_pct: f64,
+    /// Unreaped children one parent must leave for a `zombie` warning / critical.
+    pub zombie_min: usize,
+    pub zombie_critical: usize,
 }
 
 impl Default for Thresholds {
@@ -45,6 +48,8 @@ impl Default for Thresholds {
             idle_ms: 1000,
             fd_warning_pct: 80.0,
             fd_critical_pct: 95.0,
+            zombie_min: 5,
+            zombie_critical: 50,
         }
     }
 }

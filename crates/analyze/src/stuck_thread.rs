@@ -10,12 +10,17 @@
 //! waiting work from sock_diag (unread bytes, queued connections, CLOSE-WAIT)
 //! and pending signals. False alarms avoided: idle threads of a process with
 //! nothing to do (an idle pool on a condvar, a server with no clients) —
-//! work must be waiting in both snapshots; a loop that re-enters the same
-//! syscall (its context switches move); sigwait threads, which wait by design.
+//! work must wait untouched in both snapshots (same unread byte count, the
+//! same queued connections), and only on the server side (a client pool's
+//! idle CLOSE-WAIT connection is not work); a loop that re-enters the same
+//! syscall (its context switches move); sigwait threads and sleeping
+//! threads, which wait by design.
 
 use crate::index::endpoint;
 use crate::{secs, signals, threads, Ctx};
 use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::net::IpAddr;
 use unwedge_model::{Finding, Process, Severity, SyscallLine, TcpState, Thread};
 
 /// At most this many findings per process; the rest are listed in evidence.
@@ -49,7 +54,9 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
                     return None;
                 }
                 let (name, call) = threads::syscall(arch, t)?;
-                (name != "rt_sigtimedwait").then_some((t, name, call))
+                // Sigwait threads wait by design; a sleeping thread chose to sleep.
+                let by_design = matches!(name.as_str(), "rt_sigtimedwait" | "nanosleep" | "clock_nanosleep");
+                (!by_design).then_some((t, name, call))
             })
             .collect();
         if stuck.is_empty() {
@@ -72,9 +79,13 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
     }
 }
 
-/// Work that waited in both snapshots: what a stuck thread is keeping from being done.
+/// Work that waited, untouched, in both snapshots: what a stuck thread is
+/// keeping from being done. Only server-side sockets (on a port something
+/// listens on) count: a client's pooled connection may sit in CLOSE-WAIT, or
+/// hold a GOAWAY it reads on next use, for as long as the pool likes.
 fn waiting_work(ctx: &Ctx, p: &Process, before: &Process) -> Vec<String> {
     let first = ctx.first.as_ref().expect("two snapshots");
+    let served: HashSet<(u64, u16)> = ctx.last.listeners().map(|l| (l.netns, l.local_port)).collect();
     let mut work = Vec::new();
     let mut close_wait = 0;
     for fd in &p.sockets {
@@ -86,16 +97,21 @@ fn waiting_work(ctx: &Ctx, p: &Process, before: &Process) -> Vec<String> {
         }
         match now.state {
             TcpState::Listen => {
-                let (q_now, q_then) = (ctx.last.queued_for(now).len(), first.queued_for(then).len());
-                if q_now > 0 && q_then > 0 {
+                // Connections queued in both snapshots, not merely a queue that is never empty.
+                let old: HashSet<(IpAddr, u16)> =
+                    first.queued_for(then).iter().map(|c| (c.remote, c.remote_port)).collect();
+                let waited = ctx.last.queued_for(now).iter().filter(|c| old.contains(&(c.remote, c.remote_port))).count();
+                if waited > 0 {
                     work.push(format!(
-                        "{q_now} connections wait in the accept queue of {}",
+                        "{waited} connections wait in the accept queue of {}",
                         endpoint(now.local, now.local_port)
                     ));
                 }
             }
+            _ if !served.contains(&(now.netns, now.local_port)) => {}
             TcpState::CloseWait if then.state == TcpState::CloseWait => close_wait += 1,
-            TcpState::Established if now.recv_q > 0 && then.recv_q > 0 => work.push(format!(
+            // Same byte count both times: nobody read from it during the interval.
+            TcpState::Established if now.recv_q > 0 && then.recv_q == now.recv_q => work.push(format!(
                 "{} bytes wait unread on fd {}: TCP {} -> {}",
                 now.recv_q,
                 fd.fd,

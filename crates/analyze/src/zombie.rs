@@ -5,16 +5,14 @@
 //! Kernel facts: state Z and the parent pid (/proc/PID/stat); the parent's
 //! SIGCHLD disposition and current syscall. False alarms avoided: the
 //! instant between a child's exit and its parent's wait() (only zombies
-//! present in both snapshots count, and fewer than 5 per parent never do).
+//! present in both snapshots count, and fewer than --zombie-min, default 5,
+//! per parent never do).
 
 use crate::signals::{self, bit, SIGCHLD};
 use crate::{threads, Ctx};
 use serde_json::json;
 use std::collections::BTreeMap;
 use unwedge_model::{Finding, Process, Severity};
-
-pub const WARN_MIN: usize = 5;
-pub const CRITICAL_MIN: usize = 50;
 
 pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
     let mut by_parent: BTreeMap<u32, Vec<&Process>> = BTreeMap::new();
@@ -28,7 +26,7 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
         }
     }
     for (ppid, zombies) in by_parent {
-        if zombies.len() >= WARN_MIN {
+        if zombies.len() >= ctx.t.zombie_min.max(1) {
             out.push(finding(ctx, ppid, &zombies));
         }
     }
@@ -37,7 +35,7 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
 fn finding(ctx: &Ctx, ppid: u32, zombies: &[&Process]) -> Finding {
     let n = zombies.len();
     let snap = ctx.snap();
-    let severity = if n >= CRITICAL_MIN { Severity::Critical } else { Severity::Warning };
+    let severity = if n >= ctx.t.zombie_critical { Severity::Critical } else { Severity::Warning };
     let parent = ctx.last.process(ppid);
     let who = ctx.proc_label(ppid);
     let mut f = ctx.finding("zombie", severity, Some(ppid), None, parent.map(|p| p.netns).unwrap_or(0));
