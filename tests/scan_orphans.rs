@@ -60,3 +60,16 @@ fn setsid_daemon_is_not_an_orphan() {
     let (report, code) = scan_json(&["--pid", &daemon.to_string(), "--interval", "0.2"]);
     assert!(alarms(&report).is_empty() && code == 0, "{report:#}");
 }
+
+/// Healthy twin: a launcher that forked workers, each with its own listener,
+/// and exited on purpose (the bench socket farm does this): the workers are
+/// parentless and their group leader is gone, but nothing was inherited.
+#[test]
+fn workers_left_running_on_purpose_are_not_orphans() {
+    let mut s = python("forking_server.py", &["--farm"]);
+    let worker = s.ready["children"][0].as_u64().unwrap();
+    s.child.wait().unwrap(); // the launcher exited; reaped, its group has no leader
+    assert!(wait_until(Duration::from_secs(5), || ppid(worker).is_some_and(|p| p != s.pid() as u64)));
+    let (report, code) = scan_json(&["--pid", &worker.to_string(), "--interval", "0.2"]);
+    assert!(alarms(&report).is_empty() && code == 0, "{report:#}");
+}
