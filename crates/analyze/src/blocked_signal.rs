@@ -15,13 +15,13 @@
 use crate::signals::{self, bit, SIGCHLD, SIGPIPE};
 use crate::{threads, Ctx};
 use serde_json::{json, Value};
-use unwedge_model::{Finding, Process, Severity, SignalMasks};
+use unwedge_model::{Finding, Process, Severity, SignalMasks, Snapshot};
 
 /// Every thread's masks, by tid.
 type Masks = Vec<(u32, SignalMasks)>;
 
 /// The signals at fault in one snapshot: (pending and undeliverable, handled but blocked everywhere).
-fn at_fault(p: &Process, arch: &str) -> Option<(u64, u64, Masks)> {
+fn at_fault(p: &Process, snap: &Snapshot) -> Option<(u64, u64, Masks)> {
     let masks = signals::thread_masks(p)?;
     let blocked_all = signals::blocked_everywhere(&masks);
     let first = masks[0].1;
@@ -31,16 +31,15 @@ fn at_fault(p: &Process, arch: &str) -> Option<(u64, u64, Masks)> {
     }
     // SIGCHLD: shells block it around wait4 for as long as a foreground job runs, and
     // a late SIGCHLD harms no one (wait() returns anyway).
-    let skip = first.ignored | signals::consumed(p, arch) | bit(SIGPIPE) | bit(SIGCHLD);
+    let skip = first.ignored | signals::consumed(p, snap)? | bit(SIGPIPE) | bit(SIGCHLD);
     let pending = stuck & !skip & (first.caught | !signals::DEFAULT_IGNORED);
     let handled = first.caught & blocked_all & !skip & !pending;
     Some((pending, handled, masks))
 }
 
 pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
-    let arch = ctx.snap().arch.as_str();
     for p in &ctx.snap().processes {
-        let Some((mut pending, mut handled, masks)) = at_fault(p, arch) else { continue };
+        let Some((mut pending, mut handled, masks)) = at_fault(p, ctx.snap()) else { continue };
         if pending == 0 && handled == 0 {
             continue;
         }
@@ -50,7 +49,7 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
         // inherited (a shell blocks SIGCHLD around its waits by design).
         if let Some(first) = &ctx.first {
             let Some(before) = first.process(p.pid).filter(|q| q.start_ticks == p.start_ticks) else { continue };
-            let Some((pb, hb, _)) = at_fault(before, first.snap.arch.as_str()) else { continue };
+            let Some((pb, hb, _)) = at_fault(before, first.snap) else { continue };
             if inherited.is_some() {
                 pending &= pb | hb;
                 handled &= pb | hb;

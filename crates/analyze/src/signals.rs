@@ -7,7 +7,7 @@
 //! 34. Names follow that: SIGRTMIN, SIGRTMIN+1 … SIGRTMIN+15, SIGRTMAX-14 …
 //! SIGRTMAX; 32 and 33 are SIG32 and SIG33.
 
-use unwedge_model::{Process, SignalMasks, SyscallLine};
+use unwedge_model::{Process, SignalMasks, Snapshot, SyscallLine};
 
 pub const SIGKILL: u32 = 9;
 pub const SIGPIPE: u32 = 13;
@@ -116,19 +116,24 @@ pub fn blocked_everywhere(masks: &[(u32, SignalMasks)]) -> u64 {
 /// design: those a signalfd reads (all of them when the signalfd's mask was
 /// unreadable) and, when a thread sits in rt_sigtimedwait (sigwait,
 /// sigwaitinfo), all of them, as its wait set lives in user memory.
-pub fn consumed(p: &Process, arch: &str) -> u64 {
+/// `None` when we could not see: its fds or a thread's syscall were
+/// unreadable (not root), so a signalfd or sigwait may be hiding.
+pub fn consumed(p: &Process, snap: &Snapshot) -> Option<u64> {
+    if snap.skipped.iter().any(|s| s.pid == p.pid) || p.threads.iter().any(|t| t.syscall.is_none()) {
+        return None;
+    }
     let mut set = 0u64;
     for a in p.anon_fds.iter().filter(|a| a.kind == "[signalfd]") {
         set |= a.sigmask.unwrap_or(!0);
     }
     let sigwait = p.threads.iter().any(|t| {
-        t.syscall.as_deref().and_then(SyscallLine::parse).and_then(|c| crate::syscalls::name(arch, c.nr))
+        t.syscall.as_deref().and_then(SyscallLine::parse).and_then(|c| crate::syscalls::name(&snap.arch, c.nr))
             == Some("rt_sigtimedwait")
     });
     if sigwait {
         set = !0;
     }
-    set
+    Some(set)
 }
 
 #[cfg(test)]

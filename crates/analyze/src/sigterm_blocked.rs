@@ -6,34 +6,35 @@
 //! status); the `sigmask:` of signalfds (/proc/PID/fdinfo); threads in
 //! rt_sigtimedwait. False alarms avoided: a daemon that blocks SIGTERM and
 //! reads it from a signalfd or a sigwait thread (systemd and everything on
-//! sd-event does); kernel threads (no masks) and zombies; PID 1, which the
+//! sd-event does) — and when fds or syscalls were unreadable (not root) a
+//! blocked SIGTERM is not claimed, as a signalfd may hide there; kernel threads (no masks) and zombies; PID 1, which the
 //! kernel never lets SIGTERM kill anyway; masks set for a moment around a
 //! fork (the state must hold in both snapshots).
 
 use crate::signals::{self, bit, SIGTERM};
 use crate::{threads, Ctx};
 use serde_json::{json, Value};
-use unwedge_model::{Finding, Process, Severity};
+use unwedge_model::{Finding, Process, Severity, Snapshot};
 
 /// (ignored, blocked in every thread) when SIGTERM cannot stop `p` and nothing consumes it.
-fn refuses(p: &Process, arch: &str) -> Option<(bool, bool)> {
+fn refuses(p: &Process, snap: &Snapshot) -> Option<(bool, bool)> {
     if p.pid == 1 {
         return None;
     }
     let masks = signals::thread_masks(p)?;
     let ignored = masks[0].1.ignored & bit(SIGTERM) != 0;
     let blocked = signals::blocked_everywhere(&masks) & bit(SIGTERM) != 0;
-    let consumed = signals::consumed(p, arch) & bit(SIGTERM) != 0;
+    // Unknown consumers (fds or syscalls unreadable): only the certain case, SIG_IGN, counts.
+    let consumed = signals::consumed(p, snap).is_none_or(|c| c & bit(SIGTERM) != 0);
     (ignored || (blocked && !consumed)).then_some((ignored, blocked))
 }
 
 pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
-    let arch = ctx.snap().arch.as_str();
     for p in &ctx.snap().processes {
-        let Some((ignored, blocked)) = refuses(p, arch) else { continue };
+        let Some((ignored, blocked)) = refuses(p, ctx.snap()) else { continue };
         if let Some(first) = &ctx.first {
             let before = first.process(p.pid).filter(|q| q.start_ticks == p.start_ticks);
-            if before.and_then(|q| refuses(q, first.snap.arch.as_str())).is_none() {
+            if before.and_then(|q| refuses(q, first.snap)).is_none() {
                 continue;
             }
         }

@@ -100,7 +100,8 @@ fn waiting_work(ctx: &Ctx, p: &Process, before: &Process) -> Vec<String> {
                 // Connections queued in both snapshots, not merely a queue that is never empty.
                 let old: HashSet<(IpAddr, u16)> =
                     first.queued_for(then).iter().map(|c| (c.remote, c.remote_port)).collect();
-                let waited = ctx.last.queued_for(now).iter().filter(|c| old.contains(&(c.remote, c.remote_port))).count();
+                let waited =
+                    ctx.last.queued_for(now).iter().filter(|c| old.contains(&(c.remote, c.remote_port))).count();
                 if waited > 0 {
                     work.push(format!(
                         "{waited} connections wait in the accept queue of {}",
