@@ -101,6 +101,21 @@ fn sigterm_ignored_or_blocked_but_not_when_read_from_a_signalfd() {
     assert_eq!(status.and_then(|s| s.code()), Some(0));
 }
 
+/// A worker that ignores SIGTERM under its live master (PostgreSQL's logger
+/// does) is reported, but only as info: its master stops it, not kill.
+#[test]
+fn worker_ignoring_sigterm_under_a_live_master_is_info() {
+    let s = python("sigterm_modes.py", &["managed"]);
+    let worker = pid_of(&s.ready, "worker");
+    let ignores = || status_mask(worker, "SigIgn") & (1 << 14) != 0;
+    assert!(wait_until(Duration::from_secs(5), ignores));
+    let (report, code) = scan_json(&["--pid", &worker.to_string(), "--interval", "0.2"]);
+    let f = findings(&report, "sigterm_blocked");
+    assert_eq!(f.len(), 1, "{report:#}");
+    assert_eq!(f[0]["severity"], "info");
+    assert!(alarms(&report).is_empty() && code == 0, "{report:#}");
+}
+
 #[test]
 fn parent_that_never_reaps_ten_children() {
     let s = python("zombies.py", &[]);

@@ -165,7 +165,8 @@ fn threads(out: &mut dyn Write, ev: &Value) -> io::Result<()> {
 /// wchan, signal masks and (with `full`) the kernel stack.
 fn thread_block(out: &mut dyn Write, label: &str, t: &Value, full: bool) -> io::Result<()> {
     let s = |k: &str| t.get(k).and_then(Value::as_str);
-    let mut head = format!("    {label} {} ({})", t["tid"], s("name").unwrap_or("?"));
+    let pad = " ".repeat(4 + label.len() - label.trim_start().len());
+    let mut head = format!("{} {} ({})", label.trim_start(), t["tid"], s("name").unwrap_or("?"));
     if let Some(st) = s("state") {
         head.push_str(&format!(", state {st}"));
     }
@@ -175,7 +176,7 @@ fn thread_block(out: &mut dyn Write, label: &str, t: &Value, full: bool) -> io::
             head.push_str(&format!(" ({m})"));
         }
     }
-    wrapped(out, &head, "", "        ", BOLD)?;
+    wrapped(out, &pad, &head, &format!("{pad}    "), BOLD)?;
     for fd in t.get("fds").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
         wrapped(out, "        ", fd, "          ", Style::new())?;
     }

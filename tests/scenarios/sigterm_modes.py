@@ -1,6 +1,8 @@
 """A process that ignores SIGTERM (ignore), blocks it with nothing reading
 it (block), blocks it and reads it from a signalfd like systemd-style
-daemons (signalfd: exits 0 on SIGTERM), or ignores nothing (plain).
+daemons (signalfd: exits 0 on SIGTERM), or ignores nothing (plain). With
+managed: a worker that ignores SIGTERM under its live master, as
+PostgreSQL's logger does (READY names it as "worker").
 
 READY {"pid": pid, "mode": mode}"""
 import ctypes, os, signal, sys
@@ -8,6 +10,13 @@ from _proc_scn import libc, park, ready, watchdog
 
 mode = sys.argv[1]
 watchdog()
+if mode == "managed":
+    worker = os.fork()
+    if worker == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        park()
+    ready(mode=mode, worker=worker)
+    park()
 if mode == "ignore":
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 elif mode in ("block", "signalfd"):

@@ -9,7 +9,9 @@
 //! sd-event does) — and when fds or syscalls were unreadable (not root) a
 //! blocked SIGTERM is not claimed, as a signalfd may hide there; kernel threads (no masks) and zombies; PID 1, which the
 //! kernel never lets SIGTERM kill anyway; masks set for a moment around a
-//! fork (the state must hold in both snapshots).
+//! fork (the state must hold in both snapshots). A worker that ignores
+//! SIGTERM under a live master of its own group (PostgreSQL's logger) is
+//! only `info`: its master stops it, not kill.
 
 use crate::signals::{self, bit, SIGTERM};
 use crate::{threads, Ctx};
@@ -48,7 +50,12 @@ fn finding(ctx: &Ctx, p: &Process, ignored: bool, blocked: bool) -> Finding {
     let pending = (first.shared_pending | p.threads.iter().filter_map(|t| t.signals).fold(0, |a, m| a | m.pending))
         & bit(SIGTERM)
         != 0;
-    let mut f = ctx.finding("sigterm_blocked", Severity::Warning, Some(p.pid), None, p.netns);
+    // A worker of a live master that ignores SIGTERM by design (PostgreSQL's
+    // logger does: it must outlive the others) is stopped by its master, not by kill.
+    let managed =
+        ignored && !blocked && ctx.last.process(p.ppid).is_some_and(|parent| parent.pgid == p.pgid && parent.pid != 1);
+    let severity = if managed { Severity::Info } else { Severity::Warning };
+    let mut f = ctx.finding("sigterm_blocked", severity, Some(p.pid), None, p.netns);
     let how = match (ignored, blocked) {
         (true, true) => "ignores and blocks SIGTERM",
         (true, false) => "ignores SIGTERM",
@@ -64,8 +71,16 @@ fn finding(ctx: &Ctx, p: &Process, ignored: bool, blocked: bool) -> Finding {
             if pending { " (one is pending right now: someone already tried)" } else { "" }
         )
     };
+    let managed_txt = if managed {
+        format!(
+            " Its parent {} is alive and in the same process group, so this may be a worker its master shuts down some other way (info only).",
+            ctx.proc_label(p.ppid)
+        )
+    } else {
+        String::new()
+    };
     f.explanation = format!(
-        "{why} Service managers and deploy scripts stop processes with SIGTERM and wait: this one will sit out the whole timeout and then need SIGKILL, and while it lives it keeps its ports and files, so a restart can fail."
+        "{why}{managed_txt} Service managers and deploy scripts stop processes with SIGTERM and wait: this one will sit out the whole timeout and then need SIGKILL, and while it lives it keeps its ports and files, so a restart can fail."
     );
     let thread_ev: Vec<Value> = p.threads.iter().take(16).map(|t| threads::evidence(&ctx.last, p, t)).collect();
     f.evidence = json!({
@@ -76,6 +91,7 @@ fn finding(ctx: &Ctx, p: &Process, ignored: bool, blocked: bool) -> Finding {
         "SigIgn": signals::hex(first.ignored),
         "signalfds": p.anon_fds.iter().filter(|a| a.kind == "[signalfd]").map(|a| json!({"fd": a.fd, "sigmask": a.sigmask.map(signals::hex)})).collect::<Vec<_>>(),
         "persisted_across_interval": ctx.first.is_some(),
+        "managed_by_live_parent": managed,
         "cmdline": p.cmdline,
         "threads": thread_ev,
     });
