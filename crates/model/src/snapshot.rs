@@ -281,3 +281,21 @@ impl Process {
         self.threads.iter().map(|t| t.utime + t.stime).sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SyscallLine;
+
+    #[test]
+    fn syscall_lines() {
+        // From ../shared/captures/orphan-proxy-futex.txt (kernel 6.18 x86_64): recvfrom(5, …).
+        let c = SyscallLine::parse("45 0x5 0x7fcf80018150 0x10000 0x0 0x0 0x0 0x7fcf853fe8c0 0x7fcf85fcb974").unwrap();
+        assert_eq!(c.nr, 45);
+        assert_eq!(c.args, [5, 0x7fcf80018150, 0x10000, 0, 0, 0]);
+        assert_eq!(SyscallLine::parse("running"), None);
+        assert_eq!(SyscallLine::parse("-1 0x0 0x0"), None, "not in a syscall (a zombie)");
+        assert_eq!(SyscallLine::parse("7 0x1 0x2"), None, "truncated");
+        assert_eq!(SyscallLine::parse("7 1 2 3 4 5 6 7 8"), None, "arguments are hex with 0x");
+        assert_eq!(SyscallLine::parse(""), None);
+    }
+}
