@@ -110,10 +110,11 @@ fn finding(out: &mut dyn Write, f: &Finding) -> io::Result<()> {
     writeln!(out, "  {st}{:<8}{st:#} {DIM}{}{DIM:#}", f.severity.name().to_uppercase(), tags.join("  "))?;
     wrapped(out, "    ", &f.title, "    ", BOLD)?;
     wrapped(out, "    Why: ", &f.explanation, "         ", Style::new())?;
-    if let Value::Object(map) = &f.evidence {
+    let shown = without_threads(&f.evidence);
+    if let Value::Object(map) = &shown {
         writeln!(out, "    Evidence:")?;
         for (k, v) in map {
-            if v.is_null() || THREAD_KEYS.contains(&k.as_str()) {
+            if v.is_null() {
                 continue;
             }
             let text = match v {
@@ -135,6 +136,19 @@ fn finding(out: &mut dyn Write, f: &Finding) -> io::Result<()> {
 
 /// Evidence keys holding thread objects, shown as thread blocks rather than JSON.
 const THREAD_KEYS: [&str; 4] = ["thread", "threads", "parent_thread", "other_stuck_threads"];
+
+/// The evidence without its thread objects (those get their own blocks).
+fn without_threads(ev: &Value) -> Value {
+    match ev {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| !THREAD_KEYS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
 
 /// Most kernel frames shown; the rest are syscall entry boilerplate.
 const MAX_FRAMES: usize = 8;
