@@ -12,8 +12,10 @@
 //! processes a launcher forked and left on purpose, each with a listener of
 //! its own (a bench farm, `server &` in a script that exited): a leftover is
 //! told apart by a listener it *inherited* — one its group siblings hold
-//! too — or by connections queuing unaccepted on it, or by a dead master
-//! that led both the group and its session (a daemon's forked children).
+//! too — or by a dead master that led both the group and its session (a
+//! daemon's forked children). Connections queuing unaccepted are not taken
+//! as a sign: a server left running on purpose can stall too (accept_stalled
+//! says so).
 
 use crate::index::{endpoint, Index};
 use crate::process_tree::{group_members, is_orphaned_worker};
@@ -64,13 +66,6 @@ fn leftover_reason(ctx: &Ctx, p: &Process, socks: &[&Socket]) -> Option<&'static
     });
     if shared {
         return Some("its group siblings hold the same listening socket: inherited from the dead master");
-    }
-    let queued = socks.iter().any(|s| {
-        !ctx.last.queued_for(s).is_empty()
-            && ctx.first.as_ref().is_none_or(|f| f.by_inode.get(&s.inode).is_some_and(|b| !f.queued_for(b).is_empty()))
-    });
-    if queued {
-        return Some("connections queue on its listener and nobody accepts them");
     }
     if p.sid == p.pgid && ctx.last.process(p.sid).is_none() {
         return Some(

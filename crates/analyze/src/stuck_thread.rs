@@ -13,8 +13,8 @@
 //! work must wait untouched in both snapshots (same unread byte count, the
 //! same queued connections), and only on the server side (a client pool's
 //! idle CLOSE-WAIT connection is not work); a loop that re-enters the same
-//! syscall (its context switches move); sigwait threads and sleeping
-//! threads, which wait by design.
+//! syscall (its context switches move); sigwait threads, sleeping threads
+//! and accept loops with nothing queued, which wait by design.
 
 use crate::index::endpoint;
 use crate::{secs, signals, threads, Ctx};
@@ -54,8 +54,11 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
                     return None;
                 }
                 let (name, call) = threads::syscall(arch, t)?;
-                // Sigwait threads wait by design; a sleeping thread chose to sleep.
-                let by_design = matches!(name.as_str(), "rt_sigtimedwait" | "nanosleep" | "clock_nanosleep");
+                // Sigwait threads wait by design; a sleeping thread chose to sleep; a
+                // thread in accept on a listener with nothing queued is ready for work
+                // that has not come (the CLOSE-WAIT sockets are its handlers' business).
+                let by_design = matches!(name.as_str(), "rt_sigtimedwait" | "nanosleep" | "clock_nanosleep")
+                    || (matches!(name.as_str(), "accept" | "accept4") && idle_listener(ctx, p, call.args[0]));
                 (!by_design).then_some((t, name, call))
             })
             .collect();
@@ -77,6 +80,15 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             out.push(finding(ctx, p, t, name, call, &work, &others, stuck.len()));
         }
     }
+}
+
+/// fd `fd` of `p` is a listener with an empty accept queue.
+fn idle_listener(ctx: &Ctx, p: &Process, fd: u64) -> bool {
+    p.sockets
+        .iter()
+        .find(|s| s.fd as u64 == fd)
+        .and_then(|s| ctx.last.by_inode.get(&s.inode))
+        .is_some_and(|l| l.state == TcpState::Listen && ctx.last.queued_for(l).is_empty())
 }
 
 /// Work that waited, untouched, in both snapshots: what a stuck thread is

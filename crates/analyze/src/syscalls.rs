@@ -6,7 +6,9 @@
 
 /// The name of syscall `nr` on `arch` (`std::env::consts::ARCH` spelling).
 /// `None` for an unknown arch or an unassigned number.
+/// Snapshots recorded before they carried `arch` are read as this host's.
 pub fn name(arch: &str, nr: u64) -> Option<&'static str> {
+    let arch = if arch.is_empty() { std::env::consts::ARCH } else { arch };
     let table: &[&'static str] = match arch {
         "x86_64" => &table::X86_64,
         "aarch64" => &table::AARCH64,
