@@ -179,6 +179,8 @@ fn orphaned_proxy_child() {
     assert_eq!(pump.evidence["thread"]["syscall"], "recvfrom");
     assert_eq!(pump.evidence["thread"]["fds"][0], "fd 5: TCP 127.0.0.1:41234 -> 127.0.0.1:8081 ESTAB, idle 12.0 s");
     assert_eq!(pump.evidence["thread"]["stack"][1], "sk_wait_data+0x172/0x190");
+    // The port concerned is the served one whose client waits, not the upstream's ephemeral port.
+    assert_eq!(pump.port, Some(8443));
     let main = stuck.iter().find(|f| f.tid == Some(30369)).expect("main thread is stuck");
     assert_eq!(main.evidence["thread"]["syscall"], "futex");
     assert!(main.explanation.contains("CLOSE-WAIT"), "{}", main.explanation);

@@ -82,6 +82,35 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
     }
 }
 
+/// The fd arguments of a syscall.
+fn fds_of(name: &str, call: &SyscallLine) -> Vec<u64> {
+    crate::syscalls::fd_arg_positions(name).iter().map(|&i| call.args[i]).collect()
+}
+
+/// The local port the finding concerns: that of the thread's own socket when
+/// it is a served port (something listens on it), else the process's first
+/// served port with work waiting, so `--port` finds it.
+fn served_port(ctx: &Ctx, p: &Process, fds: &[u64]) -> Option<u16> {
+    let served: HashSet<(u64, u16)> = ctx.last.listeners().map(|l| (l.netns, l.local_port)).collect();
+    let port_of = |fd: &unwedge_model::SocketFd| {
+        ctx.last.by_inode.get(&fd.inode).filter(|s| served.contains(&(s.netns, s.local_port))).map(|s| s.local_port)
+    };
+    p.sockets.iter().filter(|s| fds.contains(&(s.fd as u64))).find_map(port_of).or_else(|| {
+        p.sockets.iter().filter_map(|fd| ctx.last.by_inode.get(&fd.inode).map(|s| (fd, s))).find_map(|(fd, s)| {
+            let busy = match s.state {
+                TcpState::Listen => !ctx.last.queued_for(s).is_empty(),
+                TcpState::CloseWait => true,
+                _ => s.recv_q > 0,
+            };
+            if busy {
+                port_of(fd)
+            } else {
+                None
+            }
+        })
+    })
+}
+
 /// fd `fd` of `p` is a listener with an empty accept queue.
 fn idle_listener(ctx: &Ctx, p: &Process, fd: u64) -> bool {
     p.sockets
@@ -161,7 +190,8 @@ fn finding(
     let who = crate::describe(p);
     let fds = threads::fd_meanings(&ctx.last, p, t, name, call);
     let on = fds.first().map(|f| format!(" on {f}")).unwrap_or_default();
-    let mut f = ctx.finding("stuck_thread", Severity::Warning, Some(p.pid), None, p.netns);
+    let mut f =
+        ctx.finding("stuck_thread", Severity::Warning, Some(p.pid), served_port(ctx, p, &fds_of(name, call)), p.netns);
     f.tid = Some(t.tid);
     let interval = secs(ctx.interval_ms);
     f.title =
