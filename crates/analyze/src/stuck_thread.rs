@@ -25,6 +25,8 @@ use unwedge_model::{Finding, Process, Severity, SyscallLine, TcpState, Thread};
 
 /// At most this many findings per process; the rest are listed in evidence.
 const MAX_PER_PROCESS: usize = 4;
+/// Other stuck threads named in each finding.
+const MAX_OTHERS: usize = 8;
 
 pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
     let Some(first) = &ctx.first else { return };
@@ -76,7 +78,9 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             })
             .collect();
         for (i, (t, name, call)) in stuck.iter().enumerate().take(MAX_PER_PROCESS) {
-            let others: Vec<&Value> = summary.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, v)| v).collect();
+            // A pool of 200 idle workers would drown the evidence: name the first few.
+            let others: Vec<&Value> =
+                summary.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, v)| v).take(MAX_OTHERS).collect();
             out.push(finding(ctx, p, t, name, call, &work, &others, stuck.len()));
         }
     }
