@@ -6,7 +6,8 @@
 //! SIGCHLD disposition and current syscall. False alarms avoided: the
 //! instant between a child's exit and its parent's wait() (only zombies
 //! present in both snapshots count, and fewer than --zombie-min, default 5,
-//! per parent never do).
+//! per parent never do); an init (PID 1) that reaps adopted orphans on a
+//! timer rather than at once (only `info` until --zombie-critical).
 
 use crate::signals::{self, bit, SIGCHLD};
 use crate::{threads, Ctx};
@@ -35,7 +36,15 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
 fn finding(ctx: &Ctx, ppid: u32, zombies: &[&Process]) -> Finding {
     let n = zombies.len();
     let snap = ctx.snap();
-    let severity = if n >= ctx.t.zombie_critical { Severity::Critical } else { Severity::Warning };
+    // PID 1 collects adopted orphans, some inits on a timer (this VM's reaps every
+    // ~1.5 s), so a handful across one interval is no alarm; a pile-up is.
+    let severity = if n >= ctx.t.zombie_critical {
+        Severity::Critical
+    } else if ppid == 1 {
+        Severity::Info
+    } else {
+        Severity::Warning
+    };
     let parent = ctx.last.process(ppid);
     let who = ctx.proc_label(ppid);
     let mut f = ctx.finding("zombie", severity, Some(ppid), None, parent.map(|p| p.netns).unwrap_or(0));
@@ -84,4 +93,42 @@ or set SIGCHLD to SIG_IGN if exit statuses are not needed (the kernel then reaps
         )
     };
     f
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{analyze, Thresholds};
+    use unwedge_model::{Process, Scan, Severity, Snapshot};
+
+    fn zombies(ppid: u32, n: u32) -> Vec<Process> {
+        (0..n)
+            .map(|i| Process { pid: 1000 * ppid + i, ppid, comm: "z".into(), state: 'Z', ..Default::default() })
+            .collect()
+    }
+
+    fn severities(processes: Vec<Process>) -> Vec<(Option<u32>, Severity)> {
+        let snap = Snapshot { processes, ..Default::default() };
+        let mut later = snap.clone();
+        later.taken_at_ms += 1000;
+        let a = analyze(&Scan { snapshots: vec![snap, later] }, &Thresholds::default());
+        a.findings.iter().filter(|f| f.kind == "zombie").map(|f| (f.pid, f.severity)).collect()
+    }
+
+    #[test]
+    fn thresholds_and_init() {
+        let mut p = zombies(7, 4); // below the minimum
+        p.extend(zombies(8, 5));
+        p.extend(zombies(9, 50));
+        p.extend(zombies(1, 6)); // an init reaping on a timer
+        let got = severities(p);
+        assert_eq!(
+            got,
+            vec![(Some(9), Severity::Critical), (Some(8), Severity::Warning), (Some(1), Severity::Info)],
+            "{got:?}"
+        );
+        // Present in one snapshot only: the instant between exit and wait().
+        let snap = Snapshot { processes: zombies(8, 5), ..Default::default() };
+        let a = analyze(&Scan { snapshots: vec![Snapshot::default(), snap] }, &Thresholds::default());
+        assert!(a.findings.is_empty());
+    }
 }
