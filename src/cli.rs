@@ -36,7 +36,7 @@ pub enum Command {
     #[command(
         long_about = "Takes two snapshots of every TCP socket (every network namespace) and every process and thread, \
 --interval apart, and reports findings: CLOSE-WAIT leaks, full or stalled accept queues, keep-alive starvation, \
-fd exhaustion. Findings are grouped by process, most severe first.",
+fd exhaustion, blocked signals, SIGTERM refused, stuck threads, orphans holding ports, unreaped zombies. Findings are grouped by process, most severe first.",
         after_help = "Examples:\n  unwedge scan                 whole host, 1 s interval\n  unwedge scan --port 5000     findings about local port 5000 only\n  unwedge scan --pid 1234 --json\n  unwedge scan --interval 0    one snapshot (skips the findings that need two)\n  unwedge scan --save-snapshot incident.json   keep the raw data for a bug report"
     )]
     Scan(ScanArgs),
@@ -140,6 +140,12 @@ pub struct ScanArgs {
     /// Percent of the soft RLIMIT_NOFILE in use for a critical fd_exhaustion.
     #[arg(long, default_value_t = 95.0, value_name = "PCT", value_parser = parse_percent)]
     pub fd_critical: f64,
+    /// Unreaped (zombie) children one parent must leave for a zombie warning.
+    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub zombie_min: u64,
+    /// Unreaped children that make the zombie finding critical.
+    #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub zombie_critical: u64,
 }
 
 #[derive(Args, Debug)]

@@ -57,6 +57,8 @@ pub fn run(args: &ScanArgs) -> Result<u8, Fatal> {
         idle_ms: args.idle.as_millis().min(u32::MAX as u128) as u32,
         fd_warning_pct: args.fd_warning,
         fd_critical_pct: args.fd_critical,
+        zombie_min: args.zombie_min as usize,
+        zombie_critical: args.zombie_critical.max(args.zombie_min) as usize,
     };
     let analysis = unwedge_analyze::analyze(&scan, &thresholds);
     let mut report = build_report(&scan, analysis, started.elapsed());

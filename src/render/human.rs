@@ -7,6 +7,8 @@ use serde_json::Value;
 use std::io::{self, Write};
 use unwedge_model::{Finding, Report, Severity};
 
+mod threads;
+
 const WIDTH: usize = 100;
 const BOLD: Style = Style::new().bold();
 const DIM: Style = Style::new().dimmed();
@@ -110,7 +112,8 @@ pub fn finding(out: &mut dyn Write, f: &Finding) -> io::Result<()> {
     writeln!(out, "  {st}{:<8}{st:#} {DIM}{}{DIM:#}", f.severity.name().to_uppercase(), tags.join("  "))?;
     wrapped(out, "    ", &f.title, "    ", BOLD)?;
     wrapped(out, "    Why: ", &f.explanation, "         ", Style::new())?;
-    if let Value::Object(map) = &f.evidence {
+    let shown = threads::without_threads(&f.evidence);
+    if let Value::Object(map) = &shown {
         writeln!(out, "    Evidence:")?;
         for (k, v) in map {
             if v.is_null() {
@@ -140,6 +143,7 @@ pub fn finding(out: &mut dyn Write, f: &Finding) -> io::Result<()> {
             }
         }
     }
+    threads::write(out, &f.evidence)?;
     wrapped(out, "    Fix: ", &f.fix, "         ", Style::new())?;
     Ok(())
 }
@@ -234,6 +238,39 @@ mod tests {
         assert_eq!(text.matches("■ srv (pid 7)").count(), 1, "one group per process");
         assert!(text.lines().all(|l| l.chars().count() <= WIDTH + 20), "{text}");
         assert!(text.contains("close_wait: 60") && !text.contains("none:"));
+    }
+
+    #[test]
+    fn thread_details() {
+        let mut x = f("stuck_thread", Severity::Warning, Some(7));
+        x.tid = Some(8);
+        x.evidence = json!({
+            "work_waiting": ["5 bytes wait unread on fd 4"],
+            "thread": {"tid": 8, "name": "upstream-pump", "state": "S", "syscall": "recvfrom",
+                "syscall_meaning": "a socket receive waiting for data",
+                "fds": ["fd 5: TCP 127.0.0.1:41234 -> 127.0.0.1:80 ESTAB, idle 12.0 s"],
+                "wchan": "wait_woken", "stack": ["wait_woken+0x89/0x90", "sk_wait_data+0x172/0x190"]},
+            "other_stuck_threads": [{"tid": 7, "name": "python3", "syscall": "futex", "fds": []}],
+        });
+        let mut buf = Vec::new();
+        write(&mut buf, &report(vec![x])).unwrap();
+        let raw = String::from_utf8(buf).unwrap();
+        // Drop ANSI styling: the test reads the words.
+        let mut text = String::new();
+        let mut in_esc = false;
+        for c in raw.chars() {
+            match (in_esc, c) {
+                (false, '\x1b') => in_esc = true,
+                (true, 'm') => in_esc = false,
+                (true, _) => {}
+                (false, c) => text.push(c),
+            }
+        }
+        assert!(text.contains("Thread 8 (upstream-pump), state S, in recvfrom"), "{text}");
+        assert!(text.contains("fd 5: TCP 127.0.0.1:41234 -> 127.0.0.1:80 ESTAB, idle 12.0 s"), "{text}");
+        assert!(text.contains("wchan: wait_woken") && text.contains("sk_wait_data+0x172/0x190"), "{text}");
+        assert!(text.contains("Thread 7 (python3), in futex"), "{text}");
+        assert!(!text.contains("\"tid\""), "thread objects are not dumped as JSON: {text}");
     }
 
     #[test]

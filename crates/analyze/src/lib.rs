@@ -4,12 +4,20 @@
 
 pub mod index;
 pub mod process_tree;
+pub mod signals;
+pub mod syscalls;
+pub mod threads;
 
 mod accept_queue_overflow;
 mod accept_stalled;
+mod blocked_signal;
 mod close_wait_leak;
 mod fd_exhaustion;
 mod keepalive_starvation;
+mod orphan_port_holder;
+mod sigterm_blocked;
+mod stuck_thread;
+mod zombie;
 
 use index::Index;
 use serde_json::Value;
@@ -27,6 +35,9 @@ pub struct Thresholds {
     /// Percent of the soft RLIMIT_NOFILE in use for a warning / critical.
     pub fd_warning_pct: f64,
     pub fd_critical_pct: f64,
+    /// Unreaped children one parent must leave for a `zombie` warning / critical.
+    pub zombie_min: usize,
+    pub zombie_critical: usize,
 }
 
 impl Default for Thresholds {
@@ -37,6 +48,8 @@ impl Default for Thresholds {
             idle_ms: 1000,
             fd_warning_pct: 80.0,
             fd_critical_pct: 95.0,
+            zombie_min: 5,
+            zombie_critical: 50,
         }
     }
 }
@@ -101,7 +114,7 @@ pub fn analyze(scan: &Scan, t: &Thresholds) -> Analysis {
     let interval_ms =
         if scan.snapshots.len() > 1 { last_snap.taken_at_ms.saturating_sub(scan.snapshots[0].taken_at_ms) } else { 0 };
     if first.is_none() {
-        notes.push("one snapshot only (--interval 0): accept_stalled and keepalive_starvation need two and were skipped; host overflow counters were not compared".into());
+        notes.push("one snapshot only (--interval 0): accept_stalled, keepalive_starvation and stuck_thread need two and were skipped; host overflow counters were not compared".into());
     }
     let ctx = Ctx { last: Index::new(last_snap), first, t, interval_ms };
     let mut findings = Vec::new();
@@ -110,6 +123,11 @@ pub fn analyze(scan: &Scan, t: &Thresholds) -> Analysis {
     keepalive_starvation::detect(&ctx, &mut findings);
     accept_stalled::detect(&ctx, &mut findings);
     fd_exhaustion::detect(&ctx, &mut findings);
+    blocked_signal::detect(&ctx, &mut findings);
+    sigterm_blocked::detect(&ctx, &mut findings);
+    stuck_thread::detect(&ctx, &mut findings);
+    orphan_port_holder::detect(&ctx, &mut findings);
+    zombie::detect(&ctx, &mut findings);
     sort_findings(&mut findings);
     Analysis { findings, notes }
 }

@@ -38,6 +38,7 @@ pub fn snapshot() -> Result<Snapshot, CollectError> {
         hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|s| s.trim().to_string())
             .unwrap_or_default(),
+        arch: std::env::consts::ARCH.into(),
         ..Default::default()
     };
     snap.host_netns = std::fs::read_link("/proc/thread-self/ns/net")

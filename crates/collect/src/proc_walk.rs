@@ -6,12 +6,16 @@ use crate::parse::{self, fd::Target, stat::PF_KTHREAD};
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
-use unwedge_model::{AnonFd, Process, Skipped, SocketFd, Thread};
+use unwedge_model::{AnonFd, FdTarget, Process, Skipped, SocketFd, SyscallLine, Thread};
 
 /// Longest cmdline kept; a hostile process can have megabytes of arguments.
 const CMDLINE_CAP: usize = 4096;
 /// Enough for any status, stat, limits or syscall file.
 const SMALL_CAP: usize = 64 * 1024;
+/// A kernel stack is a few hundred bytes; cap it well above that.
+const STACK_CAP: usize = 8 * 1024;
+/// Syscall arguments above this are pointers or flags, not fds worth a readlink.
+const MAX_FD_ARG: u64 = 1 << 20;
 
 pub struct Walk {
     pub processes: Vec<Process>,
@@ -127,7 +131,14 @@ fn read_fds(pid: u32, p: &mut Process) -> io::Result<()> {
         let Ok(target) = fs::read_link(&path) else { continue };
         match parse::fd::classify(target.as_os_str().as_encoded_bytes()) {
             Target::Socket(inode) => p.sockets.push(SocketFd { fd, inode }),
-            Target::Anon(kind) => p.anon_fds.push(AnonFd { fd, kind: String::from_utf8_lossy(kind).into_owned() }),
+            Target::Anon(kind) => {
+                // Which signals a signalfd reads tells a deliberate SIGTERM block from a hang.
+                let sigmask = (kind == b"[signalfd]")
+                    .then(|| fs::read(format!("/proc/{pid}/fdinfo/{fd}")).ok())
+                    .flatten()
+                    .and_then(|b| parse::fdinfo::signalfd_mask(&b));
+                p.anon_fds.push(AnonFd { fd, kind: String::from_utf8_lossy(kind).into_owned(), sigmask })
+            }
             Target::Other => {}
         }
     }
@@ -151,7 +162,9 @@ fn read_threads(pid: u32, buf: &mut Vec<u8>, p: &mut Process) {
         let mut t =
             Thread { tid, comm: st.comm, state: st.state, utime: st.utime, stime: st.stime, ..Default::default() };
         if read_capped(&format!("{base}/status"), buf, SMALL_CAP).is_ok() {
-            t.signals = parse::status::parse(buf).signals;
+            let st = parse::status::parse(buf);
+            t.signals = st.signals;
+            t.ctxt_switches = st.ctxt_switches;
         }
         if read_capped(&format!("{base}/wchan"), buf, SMALL_CAP).is_ok() {
             let w = parse::trim(buf);
@@ -165,7 +178,32 @@ fn read_threads(pid: u32, buf: &mut Vec<u8>, p: &mut Process) {
                 t.syscall = Some(String::from_utf8_lossy(s).into_owned());
             }
         }
+        if matches!(t.state, 'S' | 'D') {
+            // Only sleeping threads: a running thread's stack and args change under us.
+            if read_capped(&format!("{base}/stack"), buf, STACK_CAP).is_ok() {
+                t.stack = Some(parse::stack::parse(buf));
+            }
+            if let Some(call) = t.syscall.as_deref().and_then(SyscallLine::parse) {
+                t.fd_args = fd_args(pid, &call);
+            }
+        }
         p.threads.push(t);
     }
     p.threads.sort_by_key(|t| t.tid);
+}
+
+/// The /proc/PID/fd targets of the first three syscall arguments that are
+/// open fds (where fds sit in read, recvfrom, accept, epoll_wait, sendfile,
+/// splice). Which argument really is an fd is the detector's call.
+fn fd_args(pid: u32, call: &SyscallLine) -> Vec<FdTarget> {
+    let mut out: Vec<FdTarget> = Vec::new();
+    for &a in &call.args[..3] {
+        if a >= MAX_FD_ARG || out.iter().any(|t| t.fd as u64 == a) {
+            continue;
+        }
+        if let Ok(link) = fs::read_link(format!("/proc/{pid}/fd/{a}")) {
+            out.push(FdTarget { fd: a as u32, target: link.to_string_lossy().into_owned() });
+        }
+    }
+    out
 }

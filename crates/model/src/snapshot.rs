@@ -22,6 +22,10 @@ pub struct Snapshot {
     /// Clock ticks per second (`sysconf(_SC_CLK_TCK)`), the unit of utime and starttime.
     pub clk_tck: u64,
     pub hostname: String,
+    /// CPU architecture of the host (`std::env::consts::ARCH`: "x86_64",
+    /// "aarch64"), which decides how syscall numbers decode. Empty if unknown.
+    #[serde(default)]
+    pub arch: String,
     /// Inode of the network namespace unwedge itself runs in (the host's).
     pub host_netns: u64,
     pub netns: Vec<NetNs>,
@@ -194,6 +198,9 @@ pub struct AnonFd {
     pub fd: u32,
     /// What follows `anon_inode:`, e.g. `[signalfd]`.
     pub kind: String,
+    /// For a signalfd: the signals it reads (`sigmask:` of /proc/PID/fdinfo/FD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigmask: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
@@ -203,6 +210,10 @@ pub struct Thread {
     pub state: char,
     pub utime: u64,
     pub stime: u64,
+    /// Voluntary plus involuntary context switches (/proc/PID/task/TID/status):
+    /// unchanged across two snapshots means the thread never woke up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ctxt_switches: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signals: Option<SignalMasks>,
     /// /proc/PID/task/TID/wchan, when readable and not "0".
@@ -211,6 +222,44 @@ pub struct Thread {
     /// /proc/PID/task/TID/syscall as the kernel wrote it, when readable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub syscall: Option<String>,
+    /// /proc/PID/task/TID/stack, one frame per entry ("futex_do_wait+0x46/0x90"),
+    /// when readable (root only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<Vec<String>>,
+    /// What the first syscall arguments point at when they are open fds of the
+    /// process (/proc/PID/fd/N), read for sleeping threads so detectors can say
+    /// what a blocked read or recv waits on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fd_args: Vec<FdTarget>,
+}
+
+/// An fd and the target of its /proc/PID/fd link ("socket:[123]", "pipe:[9]", "/var/log/x").
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FdTarget {
+    pub fd: u32,
+    pub target: String,
+}
+
+/// /proc/PID/task/TID/syscall decoded: the syscall number and its six
+/// arguments. `None` for a running thread ("running"), one not in a syscall
+/// ("-1 sp pc") or malformed text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyscallLine {
+    pub nr: u64,
+    pub args: [u64; 6],
+}
+
+impl SyscallLine {
+    pub fn parse(text: &str) -> Option<SyscallLine> {
+        let mut it = text.split_ascii_whitespace();
+        let nr: u64 = it.next()?.parse().ok()?;
+        let mut args = [0u64; 6];
+        for a in args.iter_mut() {
+            let f = it.next()?;
+            *a = u64::from_str_radix(f.strip_prefix("0x")?, 16).ok()?;
+        }
+        Some(SyscallLine { nr, args })
+    }
 }
 
 /// The signal sets of /proc/PID/task/TID/status; bit N-1 is signal N.
@@ -242,5 +291,23 @@ impl Process {
 
     pub fn cpu_ticks(&self) -> u64 {
         self.threads.iter().map(|t| t.utime + t.stime).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SyscallLine;
+
+    #[test]
+    fn syscall_lines() {
+        // From ../shared/captures/orphan-proxy-futex.txt (kernel 6.18 x86_64): recvfrom(5, …).
+        let c = SyscallLine::parse("45 0x5 0x7fcf80018150 0x10000 0x0 0x0 0x0 0x7fcf853fe8c0 0x7fcf85fcb974").unwrap();
+        assert_eq!(c.nr, 45);
+        assert_eq!(c.args, [5, 0x7fcf80018150, 0x10000, 0, 0, 0]);
+        assert_eq!(SyscallLine::parse("running"), None);
+        assert_eq!(SyscallLine::parse("-1 0x0 0x0"), None, "not in a syscall (a zombie)");
+        assert_eq!(SyscallLine::parse("7 0x1 0x2"), None, "truncated");
+        assert_eq!(SyscallLine::parse("7 1 2 3 4 5 6 7 8"), None, "arguments are hex with 0x");
+        assert_eq!(SyscallLine::parse(""), None);
     }
 }

@@ -3,9 +3,11 @@
 //! so hostile or truncated text can never panic a scan. Fuzzed.
 
 pub mod fd;
+pub mod fdinfo;
 pub mod limits;
 pub mod netstat;
 pub mod proc_net_tcp;
+pub mod stack;
 pub mod stat;
 pub mod status;
 pub mod sysctl;

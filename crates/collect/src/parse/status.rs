@@ -9,6 +9,9 @@ pub struct Status {
     pub uid: Option<u32>,
     /// `None` when the Sig* lines were missing (truncated text).
     pub signals: Option<SignalMasks>,
+    /// voluntary + nonvoluntary context switches: unchanged means the thread
+    /// never woke up in between, which CPU ticks (10 ms grain) cannot tell.
+    pub ctxt_switches: Option<u64>,
 }
 
 pub fn parse(buf: &[u8]) -> Status {
@@ -23,6 +26,12 @@ pub fn parse(buf: &[u8]) -> Status {
         let slot = match key {
             b"Uid" => {
                 st.uid = val.split(|b| b.is_ascii_whitespace()).next().and_then(dec).map(|u| u as u32);
+                continue;
+            }
+            b"voluntary_ctxt_switches" | b"nonvoluntary_ctxt_switches" => {
+                if let Some(n) = dec(val) {
+                    st.ctxt_switches = Some(st.ctxt_switches.unwrap_or(0) + n);
+                }
                 continue;
             }
             b"SigPnd" => &mut m.pending,
@@ -57,6 +66,8 @@ mod tests {
         assert_eq!(m.shared_pending, 1 << 13);
         assert_eq!(m.blocked, 0xfffffffe7ffbfeff);
         assert_eq!(m.caught, 0x86002);
+        let st = parse(b"voluntary_ctxt_switches:\t11\nnonvoluntary_ctxt_switches:\t2\n");
+        assert_eq!(st.ctxt_switches, Some(13));
     }
 
     #[test]

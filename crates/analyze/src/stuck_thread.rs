@@ -1,0 +1,254 @@
+//! `stuck_thread` — story 1 of FIELD-NOTES: the proxy's main thread waited
+//! (futex, a thread join) for its TLS filter thread, which waited in recv on
+//! an upstream keep-alive connection that never closed, while the client's
+//! data sat unread. gdb found it; the kernel already knew.
+//!
+//! Kernel facts, per thread in both snapshots: state, CPU ticks and context
+//! switches (/proc/PID/task/TID/stat, status), the syscall number and its
+//! arguments (/proc/PID/task/TID/syscall), decoded with the x86_64/aarch64
+//! tables — never wchan names, which change between kernels; the process's
+//! waiting work from sock_diag (unread bytes, queued connections, CLOSE-WAIT)
+//! and pending signals. False alarms avoided: idle threads of a process with
+//! nothing to do (an idle pool on a condvar, a server with no clients) —
+//! work must wait untouched in both snapshots (same unread byte count, the
+//! same queued connections), and only on the server side (a client pool's
+//! idle CLOSE-WAIT connection is not work); a loop that re-enters the same
+//! syscall (its context switches move); sigwait threads, sleeping threads
+//! and accept loops with nothing queued, which wait by design.
+
+use crate::index::endpoint;
+use crate::{secs, signals, threads, Ctx};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::net::IpAddr;
+use unwedge_model::{Finding, Process, Severity, SyscallLine, TcpState, Thread};
+
+/// At most this many findings per process; the rest are listed in evidence.
+const MAX_PER_PROCESS: usize = 4;
+/// Other stuck threads named in each finding.
+const MAX_OTHERS: usize = 8;
+
+pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
+    let Some(first) = &ctx.first else { return };
+    let arch = ctx.snap().arch.as_str();
+    for p in &ctx.snap().processes {
+        if p.state == 'Z' || p.threads.is_empty() {
+            continue;
+        }
+        let Some(before) = first.process(p.pid).filter(|q| q.start_ticks == p.start_ticks) else { continue };
+        let work = waiting_work(ctx, p, before);
+        if work.is_empty() {
+            continue;
+        }
+        let mut stuck: Vec<(&Thread, String, SyscallLine)> = p
+            .threads
+            .iter()
+            .filter_map(|t| {
+                let tb = before.threads.iter().find(|b| b.tid == t.tid)?;
+                let asleep = |x: &Thread| matches!(x.state, 'S' | 'D');
+                let same = asleep(t)
+                    && asleep(tb)
+                    && t.utime + t.stime == tb.utime + tb.stime
+                    && t.ctxt_switches == tb.ctxt_switches
+                    && t.syscall.is_some()
+                    && t.syscall == tb.syscall;
+                if !same {
+                    return None;
+                }
+                let (name, call) = threads::syscall(arch, t)?;
+                // Sigwait threads wait by design; a sleeping thread chose to sleep; a
+                // thread in accept on a listener with nothing queued is ready for work
+                // that has not come (the CLOSE-WAIT sockets are its handlers' business).
+                let by_design = matches!(name.as_str(), "rt_sigtimedwait" | "nanosleep" | "clock_nanosleep")
+                    || (matches!(name.as_str(), "accept" | "accept4") && idle_listener(ctx, p, call.args[0]));
+                (!by_design).then_some((t, name, call))
+            })
+            .collect();
+        if stuck.is_empty() {
+            continue;
+        }
+        // Threads waiting on an fd tell most, then the main thread.
+        stuck.sort_by_key(|(t, name, call)| {
+            (threads::fd_meanings(&ctx.last, p, t, name, call).is_empty(), t.tid != p.pid, t.tid)
+        });
+        let summary: Vec<Value> = stuck
+            .iter()
+            .map(|(t, name, call)| {
+                json!({"tid": t.tid, "name": t.comm, "syscall": name, "fds": threads::fd_meanings(&ctx.last, p, t, name, call)})
+            })
+            .collect();
+        for (i, (t, name, call)) in stuck.iter().enumerate().take(MAX_PER_PROCESS) {
+            // A pool of 200 idle workers would drown the evidence: name the first few.
+            let others: Vec<&Value> =
+                summary.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, v)| v).take(MAX_OTHERS).collect();
+            out.push(finding(ctx, p, t, name, call, &work, &others, stuck.len()));
+        }
+    }
+}
+
+/// The fd arguments of a syscall.
+fn fds_of(name: &str, call: &SyscallLine) -> Vec<u64> {
+    crate::syscalls::fd_arg_positions(name).iter().map(|&i| call.args[i]).collect()
+}
+
+/// The local port the finding concerns: that of the thread's own socket when
+/// it is a served port (something listens on it), else the process's first
+/// served port with work waiting, so `--port` finds it.
+fn served_port(ctx: &Ctx, p: &Process, fds: &[u64]) -> Option<u16> {
+    let served: HashSet<(u64, u16)> = ctx.last.listeners().map(|l| (l.netns, l.local_port)).collect();
+    let port_of = |fd: &unwedge_model::SocketFd| {
+        ctx.last.by_inode.get(&fd.inode).filter(|s| served.contains(&(s.netns, s.local_port))).map(|s| s.local_port)
+    };
+    p.sockets.iter().filter(|s| fds.contains(&(s.fd as u64))).find_map(port_of).or_else(|| {
+        p.sockets.iter().filter_map(|fd| ctx.last.by_inode.get(&fd.inode).map(|s| (fd, s))).find_map(|(fd, s)| {
+            let busy = match s.state {
+                TcpState::Listen => !ctx.last.queued_for(s).is_empty(),
+                TcpState::CloseWait => true,
+                _ => s.recv_q > 0,
+            };
+            if busy {
+                port_of(fd)
+            } else {
+                None
+            }
+        })
+    })
+}
+
+/// fd `fd` of `p` is a listener with an empty accept queue.
+fn idle_listener(ctx: &Ctx, p: &Process, fd: u64) -> bool {
+    p.sockets
+        .iter()
+        .find(|s| s.fd as u64 == fd)
+        .and_then(|s| ctx.last.by_inode.get(&s.inode))
+        .is_some_and(|l| l.state == TcpState::Listen && ctx.last.queued_for(l).is_empty())
+}
+
+/// Work that waited, untouched, in both snapshots: what a stuck thread is
+/// keeping from being done. Only server-side sockets (on a port something
+/// listens on) count: a client's pooled connection may sit in CLOSE-WAIT, or
+/// hold a GOAWAY it reads on next use, for as long as the pool likes.
+fn waiting_work(ctx: &Ctx, p: &Process, before: &Process) -> Vec<String> {
+    let first = ctx.first.as_ref().expect("two snapshots");
+    let served: HashSet<(u64, u16)> = ctx.last.listeners().map(|l| (l.netns, l.local_port)).collect();
+    let mut work = Vec::new();
+    let mut close_wait = 0;
+    for fd in &p.sockets {
+        let (Some(now), Some(then)) = (ctx.last.by_inode.get(&fd.inode), first.by_inode.get(&fd.inode)) else {
+            continue;
+        };
+        if !before.sockets.iter().any(|b| b.inode == fd.inode) {
+            continue;
+        }
+        match now.state {
+            TcpState::Listen => {
+                // Connections queued in both snapshots, not merely a queue that is never empty.
+                let old: HashSet<(IpAddr, u16)> =
+                    first.queued_for(then).iter().map(|c| (c.remote, c.remote_port)).collect();
+                let waited =
+                    ctx.last.queued_for(now).iter().filter(|c| old.contains(&(c.remote, c.remote_port))).count();
+                if waited > 0 {
+                    work.push(format!(
+                        "{waited} connections wait in the accept queue of {}",
+                        endpoint(now.local, now.local_port)
+                    ));
+                }
+            }
+            _ if !served.contains(&(now.netns, now.local_port)) => {}
+            TcpState::CloseWait if then.state == TcpState::CloseWait => close_wait += 1,
+            // Same byte count both times: nobody read from it during the interval.
+            TcpState::Established if now.recv_q > 0 && then.recv_q == now.recv_q => work.push(format!(
+                "{} bytes wait unread on fd {}: TCP {} -> {}",
+                now.recv_q,
+                fd.fd,
+                endpoint(now.local, now.local_port),
+                endpoint(now.remote, now.remote_port)
+            )),
+            _ => {}
+        }
+    }
+    if close_wait > 0 {
+        work.push(format!("{close_wait} sockets in CLOSE-WAIT (the peer closed; nobody closed this end)"));
+    }
+    let pending = |q: &Process| {
+        q.threads.iter().filter_map(|t| t.signals).fold(0u64, |a, m| a | ((m.pending | m.shared_pending) & !m.ignored))
+    };
+    let sigs = pending(p) & pending(before) & !signals::bit(signals::SIGCHLD);
+    if sigs != 0 {
+        work.push(format!("signal {} pending", signals::names(sigs).join(", ")));
+    }
+    work
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finding(
+    ctx: &Ctx,
+    p: &Process,
+    t: &Thread,
+    name: &str,
+    call: &SyscallLine,
+    work: &[String],
+    others: &[&Value],
+    total: usize,
+) -> Finding {
+    let who = crate::describe(p);
+    let fds = threads::fd_meanings(&ctx.last, p, t, name, call);
+    let on = fds.first().map(|f| format!(" on {f}")).unwrap_or_default();
+    let mut f =
+        ctx.finding("stuck_thread", Severity::Warning, Some(p.pid), served_port(ctx, p, &fds_of(name, call)), p.netns);
+    f.tid = Some(t.tid);
+    let interval = secs(ctx.interval_ms);
+    f.title =
+        format!("{who}: thread {} ({}) sat in {name}{on} for the whole {interval} while work waits", t.tid, t.comm);
+    let others_txt = if others.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = others
+            .iter()
+            .map(|o| {
+                let fds = o["fds"]
+                    .as_array()
+                    .and_then(|a| a.first())
+                    .and_then(Value::as_str)
+                    .map(|s| format!(" on {s}"))
+                    .unwrap_or_default();
+                format!(
+                    "thread {} ({}) in {}{fds}",
+                    o["tid"],
+                    o["name"].as_str().unwrap_or("?"),
+                    o["syscall"].as_str().unwrap_or("?")
+                )
+            })
+            .collect();
+        format!(" Also stuck in this process: {}.", list.join("; "))
+    };
+    let hint = match name {
+        "futex" | "futex_wait" | "futex_waitv" => " A futex wait is a lock, a condition variable or a thread join: this thread waits for another thread, so the question is what that one waits for (see the other stuck threads).",
+        "recvfrom" | "recvmsg" | "read" | "readv" if on.contains("TCP") => " It waits for its peer to send; an idle keep-alive upstream never sends and never closes, so the read lasts as long as the upstream keeps the connection open.",
+        _ => "",
+    };
+    f.explanation = format!(
+        "Thread {tid} ({tname}) of {who} did not run at all during the {interval} between the two snapshots (no CPU time, no context switch) and was in the same syscall with the same arguments both times: {name}, {meaning}{on}.{hint} \
+Meanwhile the process has work it is not doing: {work}. A healthy idle thread looks the same, which is why this is raised only while work waits.{others_txt}",
+        tid = t.tid,
+        tname = t.comm,
+        meaning = crate::syscalls::meaning(name),
+        work = work.join("; "),
+    );
+    f.evidence = json!({
+        "thread": threads::evidence(&ctx.last, p, t),
+        "unchanged_for_ms": ctx.interval_ms,
+        "work_waiting": work,
+        "stuck_threads_in_process": total,
+        "other_stuck_threads": others,
+        "cmdline": p.cmdline,
+    });
+    f.fix = format!(
+        "Find what it waits for: cat /proc/{pid}/task/{tid}/stack shows the kernel side; a user-space stack (gdb -p {pid}, py-spy dump --pid {pid}, jstack) pauses the process briefly. \
+Typical causes: a thread join or lock waiting on a thread blocked in I/O — give that I/O a timeout (SO_RCVTIMEO, read deadlines) and close upstream connections when the client is done (disable keep-alive towards the origin if teardown waits for it); \
+a blocked signal (see blocked_signal); a handler that never returns. If it never recovers, restart it with `unwedge stop {pid}` (SIGTERM, then SIGKILL after a grace period).",
+        pid = p.pid,
+        tid = t.tid
+    );
+    f
+}

@@ -1,0 +1,84 @@
+//! What a thread is doing, in words and as evidence: its syscall decoded
+//! from /proc/PID/task/TID/syscall, the fds among its arguments resolved to
+//! what they are ("fd 4: TCP 127.0.0.1:41234 -> 127.0.0.1:80 ESTAB, idle
+//! 12.0 s"), wchan and kernel stack. Shared by the thread and signal findings.
+
+use crate::index::{endpoint, Index};
+use crate::{signals, syscalls};
+use serde_json::{json, Value};
+use unwedge_model::{Process, SyscallLine, TcpState, Thread};
+
+/// The decoded syscall of a thread: (name or "syscall N", parsed line).
+pub fn syscall(arch: &str, t: &Thread) -> Option<(String, SyscallLine)> {
+    let call = SyscallLine::parse(t.syscall.as_deref()?)?;
+    let name = syscalls::name(arch, call.nr).map(str::to_string).unwrap_or_else(|| format!("syscall {}", call.nr));
+    Some((name, call))
+}
+
+/// What fd `fd` of process `p` is, in one line.
+pub fn describe_fd(idx: &Index, p: &Process, t: &Thread, fd: u32) -> Option<String> {
+    if let Some(s) = p.sockets.iter().find(|s| s.fd == fd) {
+        return Some(match idx.by_inode.get(&s.inode) {
+            Some(sock) if sock.state == TcpState::Listen => format!(
+                "fd {fd}: TCP listener {}, {} waiting to be accepted",
+                endpoint(sock.local, sock.local_port),
+                sock.recv_q
+            ),
+            Some(sock) => {
+                let idle = sock
+                    .info
+                    .map(|i| format!(", idle {}", crate::secs(i.last_data_recv_ms.min(i.last_data_sent_ms) as u64)))
+                    .unwrap_or_default();
+                let unread = if sock.recv_q > 0 { format!(", {} bytes unread", sock.recv_q) } else { String::new() };
+                format!(
+                    "fd {fd}: TCP {} -> {} {}{unread}{idle}",
+                    endpoint(sock.local, sock.local_port),
+                    endpoint(sock.remote, sock.remote_port),
+                    sock.state.name()
+                )
+            }
+            None => format!("fd {fd}: socket inode {} (not TCP: a Unix or UDP socket)", s.inode),
+        });
+    }
+    if let Some(a) = p.anon_fds.iter().find(|a| a.fd == fd) {
+        return Some(format!("fd {fd}: {}", a.kind));
+    }
+    t.fd_args.iter().find(|f| f.fd == fd).map(|f| format!("fd {fd}: {}", f.target))
+}
+
+/// The fd arguments of the thread's syscall, resolved.
+pub fn fd_meanings(idx: &Index, p: &Process, t: &Thread, name: &str, call: &SyscallLine) -> Vec<String> {
+    syscalls::fd_arg_positions(name)
+        .iter()
+        .filter_map(|&i| u32::try_from(call.args[i]).ok())
+        .filter_map(|fd| describe_fd(idx, p, t, fd))
+        .collect()
+}
+
+/// The evidence object of one thread (what the human renderer shows as a
+/// thread block).
+pub fn evidence(idx: &Index, p: &Process, t: &Thread) -> Value {
+    let arch = idx.snap.arch.as_str();
+    let (name, args, fds) = match syscall(arch, t) {
+        Some((name, call)) => {
+            let fds = fd_meanings(idx, p, t, &name, &call);
+            let args: Vec<String> = call.args.iter().map(|a| format!("{a:#x}")).collect();
+            (Some(name), Some(args), fds)
+        }
+        None => (None, None, Vec::new()),
+    };
+    json!({
+        "tid": t.tid,
+        "name": t.comm,
+        "state": t.state.to_string(),
+        "syscall": name,
+        "syscall_meaning": name.as_deref().map(syscalls::meaning),
+        "args": args,
+        "fds": fds,
+        "wchan": t.wchan,
+        "stack": t.stack,
+        "cpu_ticks": t.utime + t.stime,
+        "blocked": t.signals.map(|m| signals::hex(m.blocked)),
+        "pending": t.signals.map(|m| signals::hex(m.pending)),
+    })
+}

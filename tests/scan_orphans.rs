@@ -1,0 +1,75 @@
+//! Live orphan_port_holder (story 1): a forking server's parent is
+//! SIGKILLed, its children keep the listener, and a restart cannot bind.
+//! Healthy twins: the same children while the master lives, and a setsid
+//! daemon whose launcher exited.
+
+mod common;
+
+use common::{alarms, findings, python, scan_json, scan_until, wait_until};
+use std::time::Duration;
+
+fn ppid(pid: u64) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn children_of_a_killed_master_hold_the_port() {
+    let mut s = python("forking_server.py", &[]);
+    let parent = s.pid() as u64;
+    let port = s.ready["port"].as_u64().unwrap() as u16;
+    let child = s.ready["children"][0].as_u64().unwrap();
+
+    // Twin first: with the master alive its workers are not orphans.
+    let (report, _) = scan_json(&["--pid", &child.to_string(), "--interval", "0"]);
+    assert!(findings(&report, "orphan_port_holder").is_empty(), "{report:#}");
+
+    s.child.kill().unwrap();
+    s.child.wait().unwrap(); // reaped: the group leader no longer exists
+    assert!(wait_until(Duration::from_secs(5), || ppid(child).is_some_and(|p| p != parent)));
+
+    let report = scan_until(&["--pid", &child.to_string(), "--interval", "0.2"], Duration::from_secs(5), |r| {
+        !findings(r, "orphan_port_holder").is_empty()
+    });
+    let f = findings(&report, "orphan_port_holder");
+    assert_eq!(f.len(), 1, "{report:#}");
+    assert_eq!(f[0]["port"].as_u64(), Some(port as u64));
+    assert_eq!(f[0]["evidence"]["pgid"].as_u64(), Some(parent));
+    let siblings = f[0]["evidence"]["siblings_in_group"].as_array().unwrap();
+    assert!(siblings.iter().any(|s| s["holds_listener"] == true), "{:#}", f[0]);
+
+    // What the operator hits: the restarted service cannot bind.
+    let err = std::net::TcpListener::bind(("127.0.0.1", port)).expect_err("port should still be held");
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+}
+
+struct KillOnDrop(i32);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // SAFETY: killing the daemon this test started.
+        unsafe { libc::kill(self.0, libc::SIGKILL) };
+    }
+}
+
+#[test]
+fn setsid_daemon_is_not_an_orphan() {
+    let s = python("forking_server.py", &["--daemon"]);
+    let daemon = s.ready["pid"].as_u64().unwrap();
+    let _kill = KillOnDrop(daemon as i32);
+    assert!(wait_until(Duration::from_secs(5), || ppid(daemon).is_some_and(|p| p != s.pid() as u64)));
+    let (report, code) = scan_json(&["--pid", &daemon.to_string(), "--interval", "0.2"]);
+    assert!(alarms(&report).is_empty() && code == 0, "{report:#}");
+}
+
+/// Healthy twin: a launcher that forked workers, each with its own listener,
+/// and exited on purpose (the bench socket farm does this): the workers are
+/// parentless and their group leader is gone, but nothing was inherited.
+#[test]
+fn workers_left_running_on_purpose_are_not_orphans() {
+    let mut s = python("forking_server.py", &["--farm"]);
+    let worker = s.ready["children"][0].as_u64().unwrap();
+    s.child.wait().unwrap(); // the launcher exited; reaped, its group has no leader
+    assert!(wait_until(Duration::from_secs(5), || ppid(worker).is_some_and(|p| p != s.pid() as u64)));
+    let (report, code) = scan_json(&["--pid", &worker.to_string(), "--interval", "0.2"]);
+    assert!(alarms(&report).is_empty() && code == 0, "{report:#}");
+}
