@@ -77,11 +77,16 @@ fn recorded_live_incidents() {
     // one_slot_keepalive, never_accept, leaky_listener and healthy_keepalive ran.
     let f = run("live-incidents.json");
     let got: Vec<&str> = f.iter().map(|f| f.kind.as_str()).collect();
-    assert_eq!(got, vec!["keepalive_starvation", "accept_queue_overflow", "accept_stalled", "close_wait_leak"]);
+    assert_eq!(
+        got,
+        vec!["keepalive_starvation", "accept_queue_overflow", "accept_stalled", "stuck_thread", "close_wait_leak"]
+    );
     assert!(f.iter().all(|f| f.pid.is_some() && f.port.is_some()));
     assert!(f.iter().all(|f| f.pid != Some(10273)), "the healthy keep-alive server stays silent");
     assert_eq!(f[0].evidence["slots_held_by_idle"], 1);
-    assert_eq!(f[3].evidence["close_wait"], 40);
+    // Story 3's root cause seen from the thread: the one handler waits in recv on the idle keep-alive.
+    assert_eq!(f[3].tid, Some(8933));
+    assert_eq!(f[4].evidence["close_wait"], 40);
 }
 
 #[test]
