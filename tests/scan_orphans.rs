@@ -73,3 +73,16 @@ fn workers_left_running_on_purpose_are_not_orphans() {
     let (report, code) = scan_json(&["--pid", &worker.to_string(), "--interval", "0.2"]);
     assert!(alarms(&report).is_empty() && code == 0, "{report:#}");
 }
+
+/// Healthy twin: a pre-forking master started in the background by a script
+/// that exited (`uwsgi --master &`): parentless, group leader gone, its
+/// workers share its listener — it is serving, not left over.
+#[test]
+fn master_launched_in_the_background_is_not_an_orphan() {
+    let mut s = python("forking_server.py", &["--launched-master"]);
+    let master = s.ready["master"].as_u64().unwrap();
+    s.child.wait().unwrap();
+    assert!(wait_until(Duration::from_secs(5), || ppid(master).is_some_and(|p| p != s.pid() as u64)));
+    let (report, code) = scan_json(&["--pid", &master.to_string(), "--interval", "0.2"]);
+    assert!(alarms(&report).is_empty() && code == 0, "{report:#}");
+}

@@ -3,6 +3,9 @@ The test SIGKILLs the parent, leaving the children as orphans that hold
 the port. With --daemon: a proper daemon instead (fork, setsid, listen;
 the launcher exits), which must not look orphaned.
 
+With --launched-master: a launcher that starts a pre-forking master in the
+background and exits (a running service, not a leftover).
+
 With --farm: a launcher that forks workers, each with a listener of its own,
 and exits (a bench farm, `server &` from a script): left running on purpose.
 
@@ -24,6 +27,26 @@ if "--daemon" in sys.argv:
     park()
 
 watchdog()
+if "--launched-master" in sys.argv:
+    # A launcher starts a pre-forking master in the background and exits, as
+    # `uwsgi --master &` from a script does: the master is parentless and its
+    # group leader is gone, but it serves, with its workers sharing the listener.
+    r, w = os.pipe()
+    if os.fork() == 0:
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(16)
+        kids = []
+        for _ in range(2):
+            pid = os.fork()
+            if pid == 0:
+                park()
+            kids.append(pid)
+        os.write(w, b"%d %d\n" % (os.getpid(), srv.getsockname()[1]))
+        park()
+    master, port = map(int, os.fdopen(r).readline().split())
+    ready(master=master, port=port)
+    os._exit(0)
 if "--farm" in sys.argv:
     r, w = os.pipe()
     kids, ports = [], []

@@ -13,7 +13,8 @@
 //! its own (a bench farm, `server &` in a script that exited): a leftover is
 //! told apart by a listener it *inherited* — one its group siblings hold
 //! too — or by a dead master that led both the group and its session (a
-//! daemon's forked children). Connections queuing unaccepted are not taken
+//! daemon's forked children). A master whose own children share its
+//! listener is serving, however it was launched. Connections queuing unaccepted are not taken
 //! as a sign: a server left running on purpose can stall too (accept_stalled
 //! says so).
 
@@ -61,9 +62,17 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
 /// Why this orphan is a leftover of a dead master rather than a process left
 /// running on purpose; `None` when nothing says so.
 fn leftover_reason(ctx: &Ctx, p: &Process, socks: &[&Socket]) -> Option<&'static str> {
-    let shared = socks.iter().any(|s| {
-        ctx.last.owners_of(s.inode).iter().any(|&o| o != p.pid && ctx.last.process(o).is_some_and(|q| q.pgid == p.pgid))
-    });
+    let holders = |pred: &dyn Fn(&Process) -> bool| {
+        socks
+            .iter()
+            .any(|s| ctx.last.owners_of(s.inode).iter().any(|&o| o != p.pid && ctx.last.process(o).is_some_and(pred)))
+    };
+    // A master whose own workers share its listener is a running service
+    // (uWSGI or gunicorn started with `&` from a script that exited), not a leftover.
+    if holders(&|q| q.ppid == p.pid) {
+        return None;
+    }
+    let shared = holders(&|q| q.pgid == p.pgid);
     if shared {
         return Some("its group siblings hold the same listening socket: inherited from the dead master");
     }
