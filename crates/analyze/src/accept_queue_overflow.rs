@@ -31,7 +31,7 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             _ => (None, None),
         }
     };
-    let was_full = |l: &Socket| ctx.first.as_ref().and_then(|f| f.by_inode.get(&l.inode).copied()).is_some_and(full);
+    let was_full = |l: &Socket| ctx.first.as_ref().and_then(|f| f.socket(l.inode)).is_some_and(full);
     let mut blamed_ns = Vec::new();
     for l in ctx.last.listeners() {
         if !(full(l) || was_full(l)) {

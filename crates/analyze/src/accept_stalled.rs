@@ -38,7 +38,7 @@ pub fn stalled<'a>(ctx: &Ctx<'a>) -> Vec<Stalled<'a>> {
         if l.recv_q == 0 {
             continue;
         }
-        let Some(before) = first.by_inode.get(&l.inode) else { continue };
+        let Some(before) = first.socket(l.inode) else { continue };
         if before.recv_q == 0 {
             continue;
         }

@@ -8,17 +8,18 @@
 //! snapshots only sockets in CLOSE-WAIT in both count; with one, only those
 //! whose peer's last packet (the FIN at the latest) is older than `--idle`.
 
-use crate::{index::endpoint, Ctx};
+use crate::index::{endpoint, FastMap, FastSet};
+use crate::Ctx;
 use serde_json::json;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use unwedge_model::{Finding, Severity, Socket, TcpState};
 
 pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
     let snap = ctx.snap();
-    let persisted: Option<HashSet<u64>> = ctx.first.as_ref().map(|f| {
+    let persisted: Option<FastSet<u64>> = ctx.first.as_ref().map(|f| {
         f.snap.sockets.iter().filter(|s| s.state == TcpState::CloseWait && s.inode != 0).map(|s| s.inode).collect()
     });
-    let close_wait: std::collections::HashMap<u64, &Socket> = snap
+    let close_wait: FastMap<u64, &Socket> = snap
         .sockets
         .iter()
         .filter(|s| s.state == TcpState::CloseWait && s.inode != 0)

@@ -1,61 +1,134 @@
 //! Lookups built once per snapshot and shared by every detector.
+//!
+//! At 100k sockets these maps dominate analysis time, so they use a fast
+//! multiplicative hash for the kernel's integer keys (inodes, pids) instead
+//! of SipHash, and a socket held by one process (nearly all of them) costs
+//! no allocation.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 use unwedge_model::{Process, Snapshot, Socket, TcpState};
 
+/// FxHash-style hasher: the keys come from the kernel or a snapshot file the
+/// user chose, so resistance to crafted collisions buys nothing here.
+#[derive(Default, Clone, Copy)]
+pub struct IntHasher(u64);
+
+impl Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(n as u64)
+    }
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(n as u64)
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(n as u64)
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64)
+    }
+}
+
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
+pub type FastSet<K> = HashSet<K, BuildHasherDefault<IntHasher>>;
+
+/// The pids holding an fd on one socket.
+enum Owners {
+    None,
+    One(u32),
+    Many(Vec<u32>),
+}
+
+/// What is known of one socket inode: the socket sock_diag listed (absent
+/// when it is not TCP, e.g. a UNIX socket) and who holds it.
+struct ByInode<'a> {
+    socket: Option<&'a Socket>,
+    owners: Owners,
+}
+
 pub struct Index<'a> {
     pub snap: &'a Snapshot,
-    /// socket inode -> pids that hold an fd on it (several after fork).
-    pub owners: HashMap<u64, Vec<u32>>,
-    pub by_pid: HashMap<u32, &'a Process>,
-    /// socket inode -> socket, for sockets that have a file.
-    pub by_inode: HashMap<u64, &'a Socket>,
-    /// (netns, inode) of sockets not yet accepted, grouped by (netns, local port).
-    pub queued: HashMap<(u64, u16), Vec<&'a Socket>>,
+    /// socket inode -> the socket and the pids that hold an fd on it
+    /// (several after fork): one map, one insert per socket.
+    inodes: FastMap<u64, ByInode<'a>>,
+    pub by_pid: FastMap<u32, &'a Process>,
+    /// Sockets not yet accepted, grouped by (netns, local port).
+    pub queued: FastMap<(u64, u16), Vec<&'a Socket>>,
+    /// LISTEN sockets, and the (netns, port) pairs they serve.
+    pub listening: Vec<&'a Socket>,
+    pub served: FastSet<(u64, u16)>,
 }
 
 impl<'a> Index<'a> {
     pub fn new(snap: &'a Snapshot) -> Self {
-        let mut owners: HashMap<u64, Vec<u32>> = HashMap::new();
-        let mut by_pid = HashMap::with_capacity(snap.processes.len());
-        for p in &snap.processes {
-            by_pid.insert(p.pid, p);
-            for s in &p.sockets {
-                let v = owners.entry(s.inode).or_default();
-                if v.last() != Some(&p.pid) {
-                    v.push(p.pid);
-                }
-            }
-        }
-        let mut queued: HashMap<(u64, u16), Vec<&Socket>> = HashMap::new();
-        let mut by_inode = HashMap::with_capacity(snap.sockets.len());
+        let mut inodes: FastMap<u64, ByInode> =
+            FastMap::with_capacity_and_hasher(snap.sockets.len(), Default::default());
+        let mut queued: FastMap<(u64, u16), Vec<&Socket>> = FastMap::default();
+        let mut listening = Vec::new();
         for s in &snap.sockets {
+            if s.state == TcpState::Listen {
+                listening.push(s);
+            }
             if s.inode != 0 {
-                by_inode.insert(s.inode, s);
+                inodes.insert(s.inode, ByInode { socket: Some(s), owners: Owners::None });
             }
             if is_queued_child(s) {
                 queued.entry((s.netns, s.local_port)).or_default().push(s);
             }
         }
-        Index { snap, owners, by_pid, by_inode, queued }
+        let mut by_pid = FastMap::with_capacity_and_hasher(snap.processes.len(), Default::default());
+        for p in &snap.processes {
+            by_pid.insert(p.pid, p);
+            for fd in &p.sockets {
+                let e = inodes.entry(fd.inode).or_insert(ByInode { socket: None, owners: Owners::None });
+                match &mut e.owners {
+                    o @ Owners::None => *o = Owners::One(p.pid),
+                    Owners::One(first) if *first != p.pid => e.owners = Owners::Many(vec![*first, p.pid]),
+                    Owners::Many(v) if !v.contains(&p.pid) => v.push(p.pid),
+                    _ => {}
+                }
+            }
+        }
+        let served = listening.iter().map(|l| (l.netns, l.local_port)).collect();
+        Index { snap, inodes, by_pid, queued, listening, served }
+    }
+
+    /// The TCP socket with this inode, if sock_diag listed it.
+    pub fn socket(&self, inode: u64) -> Option<&'a Socket> {
+        self.inodes.get(&inode).and_then(|e| e.socket)
     }
 
     pub fn owners_of(&self, inode: u64) -> &[u32] {
-        self.owners.get(&inode).map(Vec::as_slice).unwrap_or(&[])
+        match self.inodes.get(&inode).map(|e| &e.owners) {
+            Some(Owners::One(pid)) => std::slice::from_ref(pid),
+            Some(Owners::Many(v)) => v,
+            _ => &[],
+        }
     }
 
     /// The state of the socket behind an fd, if sock_diag listed it.
     pub fn state_of(&self, inode: u64) -> Option<TcpState> {
-        self.by_inode.get(&inode).map(|s| s.state)
+        self.socket(inode).map(|s| s.state)
     }
 
     pub fn process(&self, pid: u32) -> Option<&'a Process> {
         self.by_pid.get(&pid).copied()
     }
 
-    pub fn listeners(&self) -> impl Iterator<Item = &'a Socket> {
-        self.snap.sockets.iter().filter(|s| s.state == TcpState::Listen)
+    pub fn listeners(&self) -> impl Iterator<Item = &'a Socket> + '_ {
+        self.listening.iter().copied()
     }
 
     /// Fully established connections in `listener`'s accept queue.

@@ -26,12 +26,8 @@ use std::collections::BTreeSet;
 use unwedge_model::{Finding, Process, Severity, Socket, TcpState};
 
 fn listeners<'a>(idx: &Index<'a>, p: &Process) -> Vec<&'a Socket> {
-    let mut v: Vec<&Socket> = p
-        .sockets
-        .iter()
-        .filter_map(|fd| idx.by_inode.get(&fd.inode).copied())
-        .filter(|s| s.state == TcpState::Listen)
-        .collect();
+    let mut v: Vec<&Socket> =
+        p.sockets.iter().filter_map(|fd| idx.socket(fd.inode)).filter(|s| s.state == TcpState::Listen).collect();
     v.sort_by_key(|s| (s.local_port, s.inode));
     v.dedup_by_key(|s| s.inode);
     v

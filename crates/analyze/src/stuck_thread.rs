@@ -16,7 +16,7 @@
 //! syscall (its context switches move); sigwait threads, sleeping threads
 //! and accept loops with nothing queued, which wait by design.
 
-use crate::index::endpoint;
+use crate::index::{endpoint, FastSet};
 use crate::{secs, signals, threads, Ctx};
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -31,12 +31,13 @@ const MAX_OTHERS: usize = 8;
 pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
     let Some(first) = &ctx.first else { return };
     let arch = ctx.snap().arch.as_str();
+    let with_work = socket_work_owners(ctx);
     for p in &ctx.snap().processes {
         if p.state == 'Z' || p.threads.is_empty() {
             continue;
         }
         let Some(before) = first.process(p.pid).filter(|q| q.start_ticks == p.start_ticks) else { continue };
-        let work = waiting_work(ctx, p, before);
+        let work = waiting_work(ctx, p, before, with_work.contains(&p.pid));
         if work.is_empty() {
             continue;
         }
@@ -95,12 +96,12 @@ fn fds_of(name: &str, call: &SyscallLine) -> Vec<u64> {
 /// it is a served port (something listens on it), else the process's first
 /// served port with work waiting, so `--port` finds it.
 fn served_port(ctx: &Ctx, p: &Process, fds: &[u64]) -> Option<u16> {
-    let served: HashSet<(u64, u16)> = ctx.last.listeners().map(|l| (l.netns, l.local_port)).collect();
+    let served = &ctx.last.served;
     let port_of = |fd: &unwedge_model::SocketFd| {
-        ctx.last.by_inode.get(&fd.inode).filter(|s| served.contains(&(s.netns, s.local_port))).map(|s| s.local_port)
+        ctx.last.socket(fd.inode).filter(|s| served.contains(&(s.netns, s.local_port))).map(|s| s.local_port)
     };
     p.sockets.iter().filter(|s| fds.contains(&(s.fd as u64))).find_map(port_of).or_else(|| {
-        p.sockets.iter().filter_map(|fd| ctx.last.by_inode.get(&fd.inode).map(|s| (fd, s))).find_map(|(fd, s)| {
+        p.sockets.iter().filter_map(|fd| ctx.last.socket(fd.inode).map(|s| (fd, s))).find_map(|(fd, s)| {
             let busy = match s.state {
                 TcpState::Listen => !ctx.last.queued_for(s).is_empty(),
                 TcpState::CloseWait => true,
@@ -120,7 +121,7 @@ fn idle_listener(ctx: &Ctx, p: &Process, fd: u64) -> bool {
     p.sockets
         .iter()
         .find(|s| s.fd as u64 == fd)
-        .and_then(|s| ctx.last.by_inode.get(&s.inode))
+        .and_then(|s| ctx.last.socket(s.inode))
         .is_some_and(|l| l.state == TcpState::Listen && ctx.last.queued_for(l).is_empty())
 }
 
@@ -128,16 +129,17 @@ fn idle_listener(ctx: &Ctx, p: &Process, fd: u64) -> bool {
 /// keeping from being done. Only server-side sockets (on a port something
 /// listens on) count: a client's pooled connection may sit in CLOSE-WAIT, or
 /// hold a GOAWAY it reads on next use, for as long as the pool likes.
-fn waiting_work(ctx: &Ctx, p: &Process, before: &Process) -> Vec<String> {
+fn waiting_work(ctx: &Ctx, p: &Process, before: &Process, has_socket_work: bool) -> Vec<String> {
     let first = ctx.first.as_ref().expect("two snapshots");
-    let served: HashSet<(u64, u16)> = ctx.last.listeners().map(|l| (l.netns, l.local_port)).collect();
+    let served = &ctx.last.served;
     let mut work = Vec::new();
     let mut close_wait = 0;
-    for fd in &p.sockets {
-        let (Some(now), Some(then)) = (ctx.last.by_inode.get(&fd.inode), first.by_inode.get(&fd.inode)) else {
+    let sockets = if has_socket_work { p.sockets.as_slice() } else { &[] };
+    for fd in sockets {
+        let (Some(now), Some(then)) = (ctx.last.socket(fd.inode), first.socket(fd.inode)) else {
             continue;
         };
-        if !before.sockets.iter().any(|b| b.inode == fd.inode) {
+        if !first.owners_of(fd.inode).contains(&before.pid) {
             continue;
         }
         match now.state {
@@ -178,6 +180,27 @@ fn waiting_work(ctx: &Ctx, p: &Process, before: &Process) -> Vec<String> {
         work.push(format!("signal {} pending", signals::names(sigs).join(", ")));
     }
     work
+}
+
+/// Pids holding a socket that may be waiting work (a listener with a queue,
+/// a served socket in CLOSE-WAIT or with unread bytes): found from the
+/// sockets, so that the per-fd checks run only for the few processes that
+/// can have any (analysis of a 100k-socket host stays within its budget).
+fn socket_work_owners(ctx: &Ctx) -> FastSet<u32> {
+    let mut pids = FastSet::default();
+    for s in &ctx.snap().sockets {
+        let maybe = match s.state {
+            TcpState::Listen => s.recv_q > 0,
+            TcpState::CloseWait => true,
+            TcpState::Established => s.recv_q > 0,
+            _ => false,
+        };
+        if maybe && s.inode != 0 && (s.state == TcpState::Listen || ctx.last.served.contains(&(s.netns, s.local_port)))
+        {
+            pids.extend(ctx.last.owners_of(s.inode).iter().copied());
+        }
+    }
+    pids
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -18,7 +18,7 @@ pub fn syscall(arch: &str, t: &Thread) -> Option<(String, SyscallLine)> {
 /// What fd `fd` of process `p` is, in one line.
 pub fn describe_fd(idx: &Index, p: &Process, t: &Thread, fd: u32) -> Option<String> {
     if let Some(s) = p.sockets.iter().find(|s| s.fd == fd) {
-        return Some(match idx.by_inode.get(&s.inode) {
+        return Some(match idx.socket(s.inode) {
             Some(sock) if sock.state == TcpState::Listen => format!(
                 "fd {fd}: TCP listener {}, {} waiting to be accepted",
                 endpoint(sock.local, sock.local_port),
