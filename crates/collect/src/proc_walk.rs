@@ -6,6 +6,8 @@ use crate::parse::{self, fd::Target, stat::PF_KTHREAD};
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 use unwedge_model::{AnonFd, FdTarget, Process, Skipped, SocketFd, SyscallLine, Thread};
 
 /// Longest cmdline kept; a hostile process can have megabytes of arguments.
@@ -39,15 +41,120 @@ fn read_capped(path: &str, buf: &mut Vec<u8>, cap: usize) -> io::Result<()> {
     Ok(())
 }
 
-pub fn walk(self_pid: u32) -> io::Result<Walk> {
+/// How long one process's /proc files may take before it is given up on.
+/// A healthy process reads in well under a millisecond; a process whose
+/// mmap lock is held by a thread stuck in a hung FUSE or NFS mount can
+/// block a cmdline read forever.
+pub const PROCESS_BUDGET: Duration = Duration::from_secs(1);
+/// Readers stuck in the kernel are abandoned, not joined; past this many
+/// the rest of the walk is not attempted (each holds a thread).
+const MAX_ABANDONED: usize = 16;
+pub const TIMED_OUT: &str = "timed out reading /proc";
+pub const DEADLINE_REACHED: &str = "not read: scan deadline reached";
+
+/// The limits of one walk: per process, and for the whole walk.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    pub per_process: Duration,
+    pub until: Option<Instant>,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget { per_process: PROCESS_BUDGET, until: None }
+    }
+}
+
+/// What reading one process gave: the process, or why not, and its skips.
+pub struct One {
+    pub result: io::Result<Option<Process>>,
+    pub skipped: Vec<Skipped>,
+    pub denied_fds: usize,
+}
+
+/// Reads one process (the real reader; tests pass one that hangs).
+pub type Reader = fn(u32, u32) -> One;
+
+pub fn read_one(pid: u32, self_pid: u32) -> One {
     let mut w = Walk { processes: Vec::new(), skipped: Vec::new(), denied_fds: 0 };
     let mut buf = Vec::with_capacity(4096);
+    let result = read_process(pid, self_pid, &mut buf, &mut w);
+    One { result, skipped: w.skipped, denied_fds: w.denied_fds }
+}
+
+pub fn walk(self_pid: u32) -> io::Result<Walk> {
+    walk_with(self_pid, Budget::default(), read_one)
+}
+
+/// A thread that reads processes one at a time, so the walk can stop
+/// waiting for one that hangs in the kernel and go on without it.
+struct Worker {
+    jobs: mpsc::Sender<u32>,
+    done: mpsc::Receiver<One>,
+}
+
+fn spawn_worker(self_pid: u32, reader: Reader) -> io::Result<Worker> {
+    let (jobs, job_rx) = mpsc::channel::<u32>();
+    let (done_tx, done) = mpsc::channel();
+    std::thread::Builder::new().name("proc-read".into()).stack_size(256 * 1024).spawn(move || {
+        for pid in job_rx {
+            if done_tx.send(reader(pid, self_pid)).is_err() {
+                break; // abandoned: the walk went on without us
+            }
+        }
+    })?;
+    Ok(Worker { jobs, done })
+}
+
+pub fn walk_with(self_pid: u32, budget: Budget, reader: Reader) -> io::Result<Walk> {
+    let mut w = Walk { processes: Vec::new(), skipped: Vec::new(), denied_fds: 0 };
+    let mut worker: Option<Worker> = None;
+    let mut abandoned = 0;
     for entry in fs::read_dir("/proc")? {
         let Ok(entry) = entry else { continue };
         let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
         };
-        match read_process(pid, self_pid, &mut buf, &mut w) {
+        let now = Instant::now();
+        let left =
+            budget.until.map_or(budget.per_process, |u| u.saturating_duration_since(now).min(budget.per_process));
+        if left.is_zero() {
+            w.skipped.push(Skipped { pid, reason: DEADLINE_REACHED.into() });
+            continue;
+        }
+        if abandoned >= MAX_ABANDONED {
+            w.skipped.push(Skipped { pid, reason: TIMED_OUT.into() });
+            continue;
+        }
+        if worker.is_none() {
+            worker = spawn_worker(self_pid, reader).ok();
+        }
+        let one = match &worker {
+            // No thread to spare: read here, unbounded, rather than not at all.
+            None => reader(pid, self_pid),
+            Some(wk) => {
+                let sent = wk.jobs.send(pid).is_ok();
+                match wk.done.recv_timeout(left) {
+                    Ok(one) if sent => one,
+                    Ok(_) => unreachable!("a worker answers only what it was sent"),
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        abandoned += 1;
+                        worker = None;
+                        w.skipped.push(Skipped { pid, reason: TIMED_OUT.into() });
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        // The reader panicked on this process: skip it, start afresh.
+                        worker = None;
+                        w.skipped.push(Skipped { pid, reason: "unreadable".into() });
+                        continue;
+                    }
+                }
+            }
+        };
+        w.skipped.extend(one.skipped);
+        w.denied_fds += one.denied_fds;
+        match one.result {
             Ok(Some(p)) => w.processes.push(p),
             Ok(None) => {}
             Err(e) => {
