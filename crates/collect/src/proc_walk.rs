@@ -314,3 +314,38 @@ fn fd_args(pid: u32, call: &SyscallLine) -> Vec<FdTarget> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stands in for a process whose /proc reads hang in the kernel (D state,
+    /// a dead FUSE mount): this test process itself never answers.
+    fn hangs_on_self(pid: u32, self_pid: u32) -> One {
+        if pid == std::process::id() {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+        read_one(pid, self_pid)
+    }
+
+    #[test]
+    fn a_hung_process_is_skipped_and_the_walk_goes_on() {
+        let started = Instant::now();
+        let budget = Budget { per_process: Duration::from_millis(200), until: None };
+        let w = walk_with(0, budget, hangs_on_self).unwrap();
+        assert!(started.elapsed() < Duration::from_secs(10), "walk took {:?}", started.elapsed());
+        let me = std::process::id();
+        assert!(w.skipped.iter().any(|s| s.pid == me && s.reason == TIMED_OUT), "{:?}", w.skipped);
+        assert!(!w.processes.iter().any(|p| p.pid == me));
+        // Processes after the hung one were still read (pid 1 always exists).
+        assert!(w.processes.iter().any(|p| p.pid == 1), "pid 1 missing");
+    }
+
+    #[test]
+    fn past_the_deadline_nothing_more_is_read() {
+        let budget = Budget { per_process: Duration::from_secs(1), until: Some(Instant::now()) };
+        let w = walk_with(0, budget, read_one).unwrap();
+        assert!(w.processes.is_empty());
+        assert!(w.skipped.iter().all(|s| s.reason == DEADLINE_REACHED) && !w.skipped.is_empty());
+    }
+}
