@@ -6,7 +6,8 @@ use crate::parse::{self, fd::Target, stat::PF_KTHREAD};
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 use unwedge_model::{AnonFd, FdTarget, Process, Skipped, SocketFd, SyscallLine, Thread};
 
@@ -41,10 +42,11 @@ fn read_capped(path: &str, buf: &mut Vec<u8>, cap: usize) -> io::Result<()> {
     Ok(())
 }
 
-/// How long one process's /proc files may take before it is given up on.
-/// A healthy process reads in well under a millisecond; a process whose
-/// mmap lock is held by a thread stuck in a hung FUSE or NFS mount can
-/// block a cmdline read forever.
+/// How long one /proc read of a process may take before the process is
+/// given up on. It bounds time without progress, not the whole process:
+/// a process with a million fds takes seconds and is still read. A healthy
+/// read takes microseconds; one whose mmap lock is held by a thread stuck
+/// in a hung FUSE or NFS mount blocks a cmdline read forever.
 pub const PROCESS_BUDGET: Duration = Duration::from_secs(1);
 /// Readers stuck in the kernel are abandoned, not joined; past this many
 /// the rest of the walk is not attempted (each holds a thread).
@@ -91,19 +93,38 @@ pub fn walk(self_pid: u32) -> io::Result<Walk> {
 struct Worker {
     jobs: mpsc::Sender<u32>,
     done: mpsc::Receiver<One>,
+    /// Bumped by the worker after each fd and thread it reads.
+    progress: Arc<AtomicU64>,
+}
+
+thread_local! {
+    /// The progress counter of the worker running on this thread, if any.
+    static PROGRESS: std::cell::RefCell<Option<Arc<AtomicU64>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Tells the walk this worker is not stuck (cheap: one relaxed add).
+fn tick() {
+    PROGRESS.with(|p| {
+        if let Some(c) = &*p.borrow() {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    });
 }
 
 fn spawn_worker(self_pid: u32, reader: Reader) -> io::Result<Worker> {
     let (jobs, job_rx) = mpsc::channel::<u32>();
     let (done_tx, done) = mpsc::channel();
+    let progress = Arc::new(AtomicU64::new(0));
+    let mine = progress.clone();
     std::thread::Builder::new().name("proc-read".into()).stack_size(256 * 1024).spawn(move || {
+        PROGRESS.with(|p| *p.borrow_mut() = Some(mine));
         for pid in job_rx {
             if done_tx.send(reader(pid, self_pid)).is_err() {
                 break; // abandoned: the walk went on without us
             }
         }
     })?;
-    Ok(Worker { jobs, done })
+    Ok(Worker { jobs, done, progress })
 }
 
 pub fn walk_with(self_pid: u32, budget: Budget, reader: Reader) -> io::Result<Walk> {
@@ -132,25 +153,15 @@ pub fn walk_with(self_pid: u32, budget: Budget, reader: Reader) -> io::Result<Wa
         let one = match &worker {
             // No thread to spare: read here, unbounded, rather than not at all.
             None => reader(pid, self_pid),
-            Some(wk) => {
-                let sent = wk.jobs.send(pid).is_ok();
-                match wk.done.recv_timeout(left) {
-                    Ok(one) if sent => one,
-                    Ok(_) => unreachable!("a worker answers only what it was sent"),
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
-                        abandoned += 1;
-                        worker = None;
-                        w.skipped.push(Skipped { pid, reason: TIMED_OUT.into() });
-                        continue;
-                    }
-                    Err(mpsc::RecvTimeoutError::Disconnected) => {
-                        // The reader panicked on this process: skip it, start afresh.
-                        worker = None;
-                        w.skipped.push(Skipped { pid, reason: "unreadable".into() });
-                        continue;
-                    }
+            Some(wk) => match wait_for(wk, pid, left, budget) {
+                Ok(one) => one,
+                Err(why) => {
+                    abandoned += 1;
+                    worker = None;
+                    w.skipped.push(Skipped { pid, reason: why.into() });
+                    continue;
                 }
-            }
+            },
         };
         w.skipped.extend(one.skipped);
         w.denied_fds += one.denied_fds;
@@ -166,6 +177,30 @@ pub fn walk_with(self_pid: u32, budget: Budget, reader: Reader) -> io::Result<Wa
     }
     w.processes.sort_by_key(|p| p.pid);
     Ok(w)
+}
+
+/// Sends `pid` to the worker and waits while it makes progress, at most
+/// `left` without any and never past `budget.until`. Err: why it gave no
+/// answer (it hangs, or panicked on this process); the worker is abandoned.
+fn wait_for(wk: &Worker, pid: u32, left: Duration, budget: Budget) -> Result<One, &'static str> {
+    wk.jobs.send(pid).map_err(|_| "unreadable")?;
+    let mut wait = left;
+    let mut seen = wk.progress.load(Ordering::Relaxed);
+    loop {
+        match wk.done.recv_timeout(wait) {
+            Ok(one) => return Ok(one),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Err("unreadable"),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let now = wk.progress.load(Ordering::Relaxed);
+                let until_left = budget.until.map(|u| u.saturating_duration_since(Instant::now()));
+                if now == seen || until_left.is_some_and(|l| l.is_zero()) {
+                    return Err(TIMED_OUT);
+                }
+                seen = now;
+                wait = until_left.map_or(budget.per_process, |l| l.min(budget.per_process));
+            }
+        }
+    }
 }
 
 fn read_process(pid: u32, self_pid: u32, buf: &mut Vec<u8>, w: &mut Walk) -> io::Result<Option<Process>> {
@@ -230,6 +265,7 @@ fn read_fds(pid: u32, p: &mut Process) -> io::Result<()> {
             continue;
         };
         p.fd_count += 1;
+        tick();
         path.clear();
         path.push_str(&dir);
         path.push('/');
@@ -295,6 +331,7 @@ fn read_threads(pid: u32, buf: &mut Vec<u8>, p: &mut Process) {
             }
         }
         p.threads.push(t);
+        tick();
     }
     p.threads.sort_by_key(|t| t.tid);
 }
