@@ -15,6 +15,8 @@ const RSS_LIMIT_KB: i64 = 200 * 1024;
 fn scan_with_rss(dir: &std::path::Path) -> (Value, i64) {
     let snap = dir.join("snap.json");
     let out = std::fs::File::create(dir.join("report.json")).unwrap();
+    // Reaped by wait4 below (for its rusage), not by Child::wait.
+    #[allow(clippy::zombie_processes)]
     let child = common::unwedge()
         .args(["scan", "--interval", "0", "--json", "--save-snapshot"])
         .arg(&snap)
@@ -34,7 +36,7 @@ fn scan_with_rss(dir: &std::path::Path) -> (Value, i64) {
     (snapshot, usage.ru_maxrss)
 }
 
-fn process<'a>(snapshot: &'a Value, pid: u32) -> Option<&'a Value> {
+fn process(snapshot: &Value, pid: u32) -> Option<&Value> {
     snapshot["snapshots"][0]["processes"].as_array().unwrap().iter().find(|p| p["pid"] == pid)
 }
 
