@@ -276,6 +276,10 @@ pub fn deadline(cmd: &Command) -> Result<Option<Duration>, String> {
                 bound(a.deadline, if a.measure_idle { a.max_wait } else { Duration::ZERO }, "--max-wait").map(Some)
             }
         },
+        // Commands added later (serve runs until stopped) get no deadline
+        // until they opt in here.
+        #[allow(unreachable_patterns)]
+        _ => Ok(None),
     }
 }
 
