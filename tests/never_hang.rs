@@ -55,6 +55,13 @@ fn a_process_wedged_in_a_hung_fuse_mount_is_skipped_and_the_scan_finishes() {
     }
     // Everything else was still read.
     assert!(report["coverage"]["processes"].as_u64().unwrap() > 1);
+
+    // The human report names the hung process: it is a clue in itself.
+    if wedged {
+        let out = common::unwedge().args(["scan", "--interval", "0", "--color", "never"]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(&format!("reading /proc of pid {victim} timed out")), "{text}");
+    }
 }
 
 /// A server that accepts (in the kernel's backlog) and never answers: the
