@@ -88,15 +88,19 @@ pub struct ExecArgs {
 #[derive(Args, Debug)]
 pub struct StopArgs {
     /// The process to stop.
-    #[arg(value_name = "PID", required_unless_present = "port", conflicts_with = "port",
+    #[arg(value_name = "PID", required_unless_present = "port", conflicts_with = "port", allow_negative_numbers = true,
           value_parser = clap::value_parser!(u32).range(1..=i32::MAX as i64))]
     pub pid: Option<u32>,
     /// Stop every holder of a LISTEN socket on this local TCP port, and their groups' orphaned workers.
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
     /// How long to wait after SIGTERM before SIGKILL (2, 500ms, 10s).
-    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub grace: Duration,
+    /// Give up on the whole command after this long (one line on stderr, exit 2); a scan finishes early with what
+    /// it has. Default: 30s plus the time the command waits on purpose (interval, grace, count × interval, max-wait).
+    #[arg(long, value_parser = parse_positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub deadline: Option<Duration>,
     /// Say what would be done and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -110,6 +114,10 @@ pub struct ScanArgs {
     /// Time between the two snapshots (2, 0.5, 200ms, 2s); 0 takes one.
     #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub interval: Duration,
+    /// Give up on the whole command after this long (one line on stderr, exit 2); a scan finishes early with what
+    /// it has. Default: 30s plus the time the command waits on purpose (interval, grace, count × interval, max-wait).
+    #[arg(long, value_parser = parse_positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub deadline: Option<Duration>,
     /// Print the report as one JSON document (the contract in CONTRACT.md).
     #[arg(long)]
     pub json: bool,
@@ -183,14 +191,18 @@ pub struct TcpArgs {
     #[arg(value_name = "HOST:PORT", allow_hyphen_values = true)]
     pub target: String,
     /// Number of connects.
-    #[arg(short = 'c', long, default_value_t = 5, value_name = "COUNT", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(short = 'c', long, default_value_t = 5, value_name = "COUNT", allow_hyphen_values = true, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub count: u32,
     /// Time between the starts of two connects (2, 0.2, 200ms).
-    #[arg(short = 'i', long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(short = 'i', long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub interval: Duration,
     /// Give up on a connect (and name resolution) after this long.
-    #[arg(long, default_value = "3s", value_parser = parse_positive_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "3s", value_parser = parse_positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub timeout: Duration,
+    /// Give up on the whole command after this long (one line on stderr, exit 2); a scan finishes early with what
+    /// it has. Default: 30s plus the time the command waits on purpose (interval, grace, count × interval, max-wait).
+    #[arg(long, value_parser = parse_positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub deadline: Option<Duration>,
     /// Connect from this local port, e.g. to hit a stale CLOSE-WAIT 4-tuple on purpose.
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub source_port: Option<u16>,
@@ -211,11 +223,15 @@ pub struct HttpArgs {
     #[arg(value_name = "URL", allow_hyphen_values = true)]
     pub url: String,
     /// Give up on each step (resolve, connect, TLS handshake, first byte, each body read) after this long.
-    #[arg(long, default_value = "3s", value_parser = parse_positive_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "3s", value_parser = parse_positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub timeout: Duration,
     /// How long a second connection may wait for its answer while the first idles.
-    #[arg(long, default_value = "2s", value_parser = parse_positive_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "2s", value_parser = parse_positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub starvation_wait: Duration,
+    /// Give up on the whole command after this long (one line on stderr, exit 2); a scan finishes early with what
+    /// it has. Default: 30s plus the time the command waits on purpose (interval, grace, count × interval, max-wait).
+    #[arg(long, value_parser = parse_positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub deadline: Option<Duration>,
     /// Skip the keep-alive starvation check (one connection only).
     #[arg(long)]
     pub no_starvation_check: bool,
@@ -223,7 +239,7 @@ pub struct HttpArgs {
     #[arg(long)]
     pub measure_idle: bool,
     /// Upper bound for --measure-idle.
-    #[arg(long, default_value = "60s", value_parser = parse_positive_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "60s", value_parser = parse_positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub max_wait: Duration,
     /// Accept any server certificate (self-signed test servers); handshake signatures are still checked.
     #[arg(long, short = 'k')]
@@ -240,6 +256,47 @@ pub struct HttpArgs {
     /// Print the result as one JSON document (CONTRACT.md, "Probe findings").
     #[arg(long)]
     pub json: bool,
+}
+
+/// Beyond the time a command waits on purpose, how long it may take by default.
+const DEADLINE_SLACK: Duration = Duration::from_secs(30);
+
+/// The effective `--deadline` of a command (None: no deadline, `exec`).
+/// A deadline given explicitly must leave room for the waits asked for.
+pub fn deadline(cmd: &Command) -> Result<Option<Duration>, String> {
+    match cmd {
+        Command::Exec(_) => Ok(None),
+        Command::Scan(a) => scan_deadline(a).map(Some),
+        Command::Stop(a) => bound(a.deadline, a.grace, "--grace").map(Some),
+        Command::Probe(p) => match &p.kind {
+            ProbeKind::Tcp(a) => {
+                bound(a.deadline, a.interval.saturating_mul(a.count.saturating_sub(1)), "-c × -i").map(Some)
+            }
+            ProbeKind::Http(a) => {
+                bound(a.deadline, if a.measure_idle { a.max_wait } else { Duration::ZERO }, "--max-wait").map(Some)
+            }
+        },
+        // Commands added later (serve runs until stopped) get no deadline
+        // until they opt in here.
+        #[allow(unreachable_patterns)]
+        _ => Ok(None),
+    }
+}
+
+pub fn scan_deadline(a: &ScanArgs) -> Result<Duration, String> {
+    bound(a.deadline, if a.from_snapshot.is_some() { Duration::ZERO } else { a.interval }, "--interval")
+}
+
+fn bound(given: Option<Duration>, waits: Duration, what: &str) -> Result<Duration, String> {
+    match given {
+        None => Ok(waits.saturating_add(DEADLINE_SLACK)),
+        Some(d) if !waits.is_zero() && d <= waits => Err(format!(
+            "--deadline {} leaves no time beyond {what} ({}): raise --deadline or lower {what}",
+            crate::duration::show(d),
+            crate::duration::show(waits)
+        )),
+        Some(d) => Ok(d),
+    }
 }
 
 fn parse_positive_duration(s: &str) -> Result<Duration, String> {

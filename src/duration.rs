@@ -30,6 +30,15 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// A duration as a user would type it back: `1.5s`, `200ms`.
+pub fn show(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}s", (d.as_secs_f64() * 1000.0).round() / 1000.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,21 @@ impl<E: std::error::Error> From<E> for Fatal {
     }
 }
 
+/// The backstop for `--deadline`: whatever is stuck (a DNS lookup, a hung
+/// /proc read, a peer that never answers), the command ends with one line
+/// and exit 2. A scan normally finishes before this with what it has.
+fn watchdog(limit: std::time::Duration) {
+    let spawned = std::thread::Builder::new().name("deadline".into()).spawn(move || {
+        std::thread::sleep(limit);
+        eprintln!("unwedge: gave up after --deadline {}: the command did not finish in time", duration::show(limit));
+        std::process::exit(2);
+    });
+    if let Err(e) = spawned {
+        eprintln!("unwedge: cannot start the deadline watchdog: {e}");
+        std::process::exit(2);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
@@ -57,6 +72,17 @@ fn main() -> ExitCode {
         cli::ColorWhen::Always => anstream::ColorChoice::Always.write_global(),
         cli::ColorWhen::Never => anstream::ColorChoice::Never.write_global(),
         cli::ColorWhen::Auto => {}
+    }
+    let deadline = match cli::deadline(&cli.command) {
+        Ok(d) => d,
+        Err(msg) => {
+            eprintln!("unwedge: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    // exec replaces nothing and waits for its child as long as that runs: no deadline.
+    if let Some(d) = deadline {
+        watchdog(d);
     }
     let result = match cli.command {
         cli::Command::Scan(args) => cmd::scan::run(&args),

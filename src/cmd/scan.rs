@@ -36,7 +36,11 @@ pub fn run(args: &ScanArgs) -> Result<u8, Fatal> {
             if !unwedge_collect::is_root() {
                 eprintln!("unwedge: not running as root: other users' sockets, fds and threads are hidden (run as root, or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
             }
-            unwedge_collect::scan(args.interval).map_err(|e| Fatal(e.to_string()))?
+            // Collection stops at 80% of the deadline so analysis and output
+            // fit in before the watchdog; what was not read is in coverage.
+            let deadline = crate::cli::scan_deadline(args).map_err(Fatal)?;
+            let until = Some(started + deadline.mul_f64(0.8));
+            unwedge_collect::scan_until(args.interval, until).map_err(|e| Fatal(e.to_string()))?
         }
     };
     if let Some(path) = &args.save_snapshot {

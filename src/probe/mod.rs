@@ -10,6 +10,7 @@
 //! rendering lives in `render::probe`, so `serve` can call these as a library.
 
 pub mod http;
+pub mod http_head;
 pub mod stats;
 pub mod target;
 pub mod tcp;

@@ -46,6 +46,17 @@ pub fn write(out: &mut dyn Write, r: &Report) -> io::Result<()> {
             format!("; {} processes not fully readable", c.skipped.len())
         }
     )?;
+    // A process whose /proc reads hang is itself a clue (a hung FUSE or NFS
+    // mount, a thread stuck in the kernel holding its mmap lock): name it.
+    let hung: Vec<String> =
+        c.skipped.iter().filter(|s| s.reason == "timed out reading /proc").map(|s| s.pid.to_string()).collect();
+    if !hung.is_empty() {
+        writeln!(
+            out,
+            "{DIM}reading /proc of pid {} timed out (stuck in the kernel: look for a hung FUSE or NFS mount); scanned without{DIM:#}",
+            hung.join(", ")
+        )?;
+    }
     writeln!(out)?;
     let count = |s: Severity| r.findings.iter().filter(|f| f.severity == s).count();
     if r.findings.is_empty() {

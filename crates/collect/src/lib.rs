@@ -7,7 +7,7 @@ pub mod proc_walk;
 pub mod sock_diag;
 
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use unwedge_model::{Scan, Snapshot};
 
 #[derive(Debug)]
@@ -29,6 +29,13 @@ pub fn is_root() -> bool {
 /// One snapshot of the whole host: every process and every TCP socket of
 /// every network namespace a process lives in.
 pub fn snapshot() -> Result<Snapshot, CollectError> {
+    snapshot_within(proc_walk::Budget::default())
+}
+
+/// [`snapshot`] within a budget: a process whose /proc files hang is put in
+/// `skipped` ("timed out reading /proc"), and past `budget.until` the walk
+/// reads no more processes (they are listed as skipped too).
+pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectError> {
     let self_pid = std::process::id();
     let mut snap = Snapshot {
         taken_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
@@ -54,7 +61,8 @@ pub fn snapshot() -> Result<Snapshot, CollectError> {
         let (ns, sockets) = netns::collect_here(host_ns, &mut notes);
         (ns, sockets, notes)
     });
-    let walk = proc_walk::walk(self_pid).map_err(|e| CollectError(format!("cannot read /proc: {e}")))?;
+    let walk = proc_walk::walk_with(self_pid, budget, proc_walk::read_one)
+        .map_err(|e| CollectError(format!("cannot read /proc: {e}")))?;
     if walk.denied_fds > 0 {
         snap.notes.push(format!(
             "{} processes' fds were not readable: their sockets have no owner here (run as root, or with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)",
@@ -101,11 +109,25 @@ fn read_uptime() -> Option<f64> {
 
 /// Two snapshots `interval` apart (one if it is zero).
 pub fn scan(interval: std::time::Duration) -> Result<Scan, CollectError> {
-    let first = snapshot()?;
+    scan_until(interval, None)
+}
+
+/// [`scan`] that finishes by `until` with what it has: the walks stop
+/// reading processes at `until`, and a second snapshot that could not
+/// start before it is not taken (a note says so).
+pub fn scan_until(interval: std::time::Duration, until: Option<Instant>) -> Result<Scan, CollectError> {
+    let budget = proc_walk::Budget { until, ..Default::default() };
+    let first = snapshot_within(budget)?;
     let mut snapshots = vec![first];
     if !interval.is_zero() {
-        std::thread::sleep(interval);
-        snapshots.push(snapshot()?);
+        if until.is_some_and(|u| Instant::now() + interval >= u) {
+            snapshots[0]
+                .notes
+                .push("deadline too close for a second snapshot: findings that need two were skipped".into());
+        } else {
+            std::thread::sleep(interval);
+            snapshots.push(snapshot_within(budget)?);
+        }
     }
     Ok(Scan { snapshots })
 }

@@ -6,6 +6,9 @@ use crate::parse::{self, fd::Target, stat::PF_KTHREAD};
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 use unwedge_model::{AnonFd, FdTarget, Process, Skipped, SocketFd, SyscallLine, Thread};
 
 /// Longest cmdline kept; a hostile process can have megabytes of arguments.
@@ -39,15 +42,130 @@ fn read_capped(path: &str, buf: &mut Vec<u8>, cap: usize) -> io::Result<()> {
     Ok(())
 }
 
-pub fn walk(self_pid: u32) -> io::Result<Walk> {
+/// How long one /proc read of a process may take before the process is
+/// given up on. It bounds time without progress, not the whole process:
+/// a process with a million fds takes seconds and is still read. A healthy
+/// read takes microseconds; one whose mmap lock is held by a thread stuck
+/// in a hung FUSE or NFS mount blocks a cmdline read forever.
+pub const PROCESS_BUDGET: Duration = Duration::from_secs(1);
+/// Readers stuck in the kernel are abandoned, not joined; past this many
+/// the rest of the walk is not attempted (each holds a thread).
+const MAX_ABANDONED: usize = 16;
+pub const TIMED_OUT: &str = "timed out reading /proc";
+pub const DEADLINE_REACHED: &str = "not read: scan deadline reached";
+
+/// The limits of one walk: per process, and for the whole walk.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    pub per_process: Duration,
+    pub until: Option<Instant>,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget { per_process: PROCESS_BUDGET, until: None }
+    }
+}
+
+/// What reading one process gave: the process, or why not, and its skips.
+pub struct One {
+    pub result: io::Result<Option<Process>>,
+    pub skipped: Vec<Skipped>,
+    pub denied_fds: usize,
+}
+
+/// Reads one process (the real reader; tests pass one that hangs).
+pub type Reader = fn(u32, u32) -> One;
+
+pub fn read_one(pid: u32, self_pid: u32) -> One {
     let mut w = Walk { processes: Vec::new(), skipped: Vec::new(), denied_fds: 0 };
     let mut buf = Vec::with_capacity(4096);
+    let result = read_process(pid, self_pid, &mut buf, &mut w);
+    One { result, skipped: w.skipped, denied_fds: w.denied_fds }
+}
+
+pub fn walk(self_pid: u32) -> io::Result<Walk> {
+    walk_with(self_pid, Budget::default(), read_one)
+}
+
+/// A thread that reads processes one at a time, so the walk can stop
+/// waiting for one that hangs in the kernel and go on without it.
+struct Worker {
+    jobs: mpsc::Sender<u32>,
+    done: mpsc::Receiver<One>,
+    /// Bumped by the worker after each fd and thread it reads.
+    progress: Arc<AtomicU64>,
+}
+
+thread_local! {
+    /// The progress counter of the worker running on this thread, if any.
+    static PROGRESS: std::cell::RefCell<Option<Arc<AtomicU64>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Tells the walk this worker is not stuck (cheap: one relaxed add).
+fn tick() {
+    PROGRESS.with(|p| {
+        if let Some(c) = &*p.borrow() {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+}
+
+fn spawn_worker(self_pid: u32, reader: Reader) -> io::Result<Worker> {
+    let (jobs, job_rx) = mpsc::channel::<u32>();
+    let (done_tx, done) = mpsc::channel();
+    let progress = Arc::new(AtomicU64::new(0));
+    let mine = progress.clone();
+    std::thread::Builder::new().name("proc-read".into()).stack_size(256 * 1024).spawn(move || {
+        PROGRESS.with(|p| *p.borrow_mut() = Some(mine));
+        for pid in job_rx {
+            if done_tx.send(reader(pid, self_pid)).is_err() {
+                break; // abandoned: the walk went on without us
+            }
+        }
+    })?;
+    Ok(Worker { jobs, done, progress })
+}
+
+pub fn walk_with(self_pid: u32, budget: Budget, reader: Reader) -> io::Result<Walk> {
+    let mut w = Walk { processes: Vec::new(), skipped: Vec::new(), denied_fds: 0 };
+    let mut worker: Option<Worker> = None;
+    let mut abandoned = 0;
     for entry in fs::read_dir("/proc")? {
         let Ok(entry) = entry else { continue };
         let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
         };
-        match read_process(pid, self_pid, &mut buf, &mut w) {
+        let now = Instant::now();
+        let left =
+            budget.until.map_or(budget.per_process, |u| u.saturating_duration_since(now).min(budget.per_process));
+        if left.is_zero() {
+            w.skipped.push(Skipped { pid, reason: DEADLINE_REACHED.into() });
+            continue;
+        }
+        if abandoned >= MAX_ABANDONED {
+            w.skipped.push(Skipped { pid, reason: TIMED_OUT.into() });
+            continue;
+        }
+        if worker.is_none() {
+            worker = spawn_worker(self_pid, reader).ok();
+        }
+        let one = match &worker {
+            // No thread to spare: read here, unbounded, rather than not at all.
+            None => reader(pid, self_pid),
+            Some(wk) => match wait_for(wk, pid, left, budget) {
+                Ok(one) => one,
+                Err(why) => {
+                    abandoned += 1;
+                    worker = None;
+                    w.skipped.push(Skipped { pid, reason: why.into() });
+                    continue;
+                }
+            },
+        };
+        w.skipped.extend(one.skipped);
+        w.denied_fds += one.denied_fds;
+        match one.result {
             Ok(Some(p)) => w.processes.push(p),
             Ok(None) => {}
             Err(e) => {
@@ -59,6 +177,30 @@ pub fn walk(self_pid: u32) -> io::Result<Walk> {
     }
     w.processes.sort_by_key(|p| p.pid);
     Ok(w)
+}
+
+/// Sends `pid` to the worker and waits while it makes progress, at most
+/// `left` without any and never past `budget.until`. Err: why it gave no
+/// answer (it hangs, or panicked on this process); the worker is abandoned.
+fn wait_for(wk: &Worker, pid: u32, left: Duration, budget: Budget) -> Result<One, &'static str> {
+    wk.jobs.send(pid).map_err(|_| "unreadable")?;
+    let mut wait = left;
+    let mut seen = wk.progress.load(Ordering::Relaxed);
+    loop {
+        match wk.done.recv_timeout(wait) {
+            Ok(one) => return Ok(one),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Err("unreadable"),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let now = wk.progress.load(Ordering::Relaxed);
+                let until_left = budget.until.map(|u| u.saturating_duration_since(Instant::now()));
+                if now == seen || until_left.is_some_and(|l| l.is_zero()) {
+                    return Err(TIMED_OUT);
+                }
+                seen = now;
+                wait = until_left.map_or(budget.per_process, |l| l.min(budget.per_process));
+            }
+        }
+    }
 }
 
 fn read_process(pid: u32, self_pid: u32, buf: &mut Vec<u8>, w: &mut Walk) -> io::Result<Option<Process>> {
@@ -123,6 +265,7 @@ fn read_fds(pid: u32, p: &mut Process) -> io::Result<()> {
             continue;
         };
         p.fd_count += 1;
+        tick();
         path.clear();
         path.push_str(&dir);
         path.push('/');
@@ -188,6 +331,7 @@ fn read_threads(pid: u32, buf: &mut Vec<u8>, p: &mut Process) {
             }
         }
         p.threads.push(t);
+        tick();
     }
     p.threads.sort_by_key(|t| t.tid);
 }
@@ -206,4 +350,39 @@ fn fd_args(pid: u32, call: &SyscallLine) -> Vec<FdTarget> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stands in for a process whose /proc reads hang in the kernel (D state,
+    /// a dead FUSE mount): this test process itself never answers.
+    fn hangs_on_self(pid: u32, self_pid: u32) -> One {
+        if pid == std::process::id() {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+        read_one(pid, self_pid)
+    }
+
+    #[test]
+    fn a_hung_process_is_skipped_and_the_walk_goes_on() {
+        let started = Instant::now();
+        let budget = Budget { per_process: Duration::from_millis(200), until: None };
+        let w = walk_with(0, budget, hangs_on_self).unwrap();
+        assert!(started.elapsed() < Duration::from_secs(10), "walk took {:?}", started.elapsed());
+        let me = std::process::id();
+        assert!(w.skipped.iter().any(|s| s.pid == me && s.reason == TIMED_OUT), "{:?}", w.skipped);
+        assert!(!w.processes.iter().any(|p| p.pid == me));
+        // Processes after the hung one were still read (pid 1 always exists).
+        assert!(w.processes.iter().any(|p| p.pid == 1), "pid 1 missing");
+    }
+
+    #[test]
+    fn past_the_deadline_nothing_more_is_read() {
+        let budget = Budget { per_process: Duration::from_secs(1), until: Some(Instant::now()) };
+        let w = walk_with(0, budget, read_one).unwrap();
+        assert!(w.processes.is_empty());
+        assert!(w.skipped.iter().all(|s| s.reason == DEADLINE_REACHED) && !w.skipped.is_empty());
+    }
 }

@@ -77,43 +77,54 @@ fn dump_family(sock: &NlSocket, family: u8, netns: u64, buf: &mut [u8], out: &mu
         if n == 0 {
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "netlink closed during dump"));
         }
-        let mut off = 0;
-        while off < n {
-            let msg = NetlinkMessage::<SockDiagMessage>::deserialize(&buf[off..n])
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("sock_diag: {e}")))?;
-            let len = msg.header.length as usize;
-            match msg.payload {
-                NetlinkPayload::Done(_) => return Ok(()),
-                NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
-                NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(r)) => {
-                    let h = &r.header;
-                    let info = r.nlas.iter().find_map(|nla| match nla {
-                        Nla::TcpInfo(bytes) => parse::tcp_info::parse(bytes),
-                        _ => None,
-                    });
-                    out.push(Socket {
-                        netns,
-                        state: TcpState::from_kernel(h.state),
-                        local: h.socket_id.source_address,
-                        local_port: h.socket_id.source_port,
-                        remote: h.socket_id.destination_address,
-                        remote_port: h.socket_id.destination_port,
-                        recv_q: h.recv_queue,
-                        send_q: h.send_queue,
-                        inode: h.inode as u64,
-                        uid: h.uid,
-                        info,
-                    });
-                }
-                _ => {}
-            }
-            // Messages are 4-byte aligned; a zero length would loop forever.
-            if len == 0 {
-                break;
-            }
-            off += (len + 3) & !3;
+        if decode_messages(&buf[..n], netns, out)? {
+            return Ok(());
         }
     }
+}
+
+/// Decodes one netlink read of a sock_diag dump into `out`. Ok(true): the
+/// dump is done. Pure, so it is fuzzed with the bytes a hostile or buggy
+/// kernel could send.
+pub fn decode_messages(buf: &[u8], netns: u64, out: &mut Vec<Socket>) -> io::Result<bool> {
+    let n = buf.len();
+    let mut off = 0;
+    while off < n {
+        let msg = NetlinkMessage::<SockDiagMessage>::deserialize(&buf[off..n])
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("sock_diag: {e}")))?;
+        let len = msg.header.length as usize;
+        match msg.payload {
+            NetlinkPayload::Done(_) => return Ok(true),
+            NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
+            NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(r)) => {
+                let h = &r.header;
+                let info = r.nlas.iter().find_map(|nla| match nla {
+                    Nla::TcpInfo(bytes) => parse::tcp_info::parse(bytes),
+                    _ => None,
+                });
+                out.push(Socket {
+                    netns,
+                    state: TcpState::from_kernel(h.state),
+                    local: h.socket_id.source_address,
+                    local_port: h.socket_id.source_port,
+                    remote: h.socket_id.destination_address,
+                    remote_port: h.socket_id.destination_port,
+                    recv_q: h.recv_queue,
+                    send_q: h.send_queue,
+                    inode: h.inode as u64,
+                    uid: h.uid,
+                    info,
+                });
+            }
+            _ => {}
+        }
+        // Messages are 4-byte aligned; a zero length would loop forever.
+        if len == 0 {
+            break;
+        }
+        off = off.saturating_add((len + 3) & !3);
+    }
+    Ok(false)
 }
 
 /// The fallback: /proc/thread-self/net/tcp{,6}, which show the calling

@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus (fuzz/corpus/<target>/) from this host's own /proc,
+a netlink sock_diag dump, a TCP_INFO blob and a throwaway certificate, plus
+hand-written hostile cases. Re-run to refresh; the seeds are committed."""
+import os, socket, struct, subprocess, sys, tempfile, threading
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+
+def put(target, name, data):
+    d = os.path.join(ROOT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+
+def read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read(1 << 16)
+    except OSError:
+        return b""
+
+
+pid = os.getpid()
+put("proc_stat", "self", read(f"/proc/{pid}/stat"))
+put("proc_stat", "hostile-comm", b"42 (a) b) (c) S 1 42 42 0 -1 4194560 10 0 0 0 1 2 0 0 20 0 1 0 100 1000 10 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n")
+put("proc_stat", "kthread", read("/proc/2/stat"))
+put("proc_status", "self", read(f"/proc/{pid}/status"))
+put("proc_limits", "self", read(f"/proc/{pid}/limits"))
+put("proc_limits", "unlimited", b"Limit                     Soft Limit           Hard Limit           Units     \nMax open files            unlimited            unlimited            files     \n")
+put("proc_netstat", "host", read("/proc/net/netstat"))
+put("proc_sysctl", "port_range", read("/proc/sys/net/ipv4/ip_local_port_range"))
+put("proc_sysctl", "single", read("/proc/sys/net/ipv4/tcp_fin_timeout"))
+put("proc_sysctl", "ns", os.readlink(f"/proc/{pid}/ns/net").encode())
+for i, link in enumerate(["socket:[12345]", "anon_inode:[eventfd]", "anon_inode:[signalfd]", "/dev/null", "pipe:[99]", "socket:[", "anon_inode:"]):
+    put("proc_fd", f"link{i}", link)
+put("proc_fdinfo", "signalfd", b"pos:\t0\nflags:\t02\nmnt_id:\t15\nino:\t1057\nsigmask:\t0000000000004000\n")
+put("proc_stack", "sample", b"[<0>] do_sys_poll+0x3d4/0x5b0\n[<0>] __x64_sys_poll+0x41/0x130\n[<0>] do_syscall_64+0x82/0x190\n[<0>] entry_SYSCALL_64_after_hwframe+0x76/0x7e\n")
+put("proc_net_tcp", "host", read("/proc/net/tcp")[:8192])
+put("proc_net_tcp", "host6", read("/proc/net/tcp6")[:8192])
+put("syscall_line", "poll", b"7 0x7ffd1 0x1 0xffffffff 0x0 0x0 0x0 0x7ffd 0x7f12\n")
+put("syscall_line", "running", b"running\n")
+put("syscall_line", "blocked", b"-1 0x7ffd 0x7f12\n")
+
+# tcp_info of a live loopback connection.
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+cli = socket.create_connection(srv.getsockname())
+put("tcp_info", "loopback", cli.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256))
+
+# One recv() of a real sock_diag dump (inet_diag_req_v2, TCP, all states, INFO).
+NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY = 4, 20
+nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG)
+for fam in (socket.AF_INET, socket.AF_INET6):
+    req = struct.pack("=BBBxI", fam, socket.IPPROTO_TCP, 1 << 1, 0xFFF) + b"\0" * 48
+    nl.send(struct.pack("=IHHII", 16 + len(req), SOCK_DIAG_BY_FAMILY, 0x301, 1, 0) + req)
+    data = nl.recv(1 << 16)
+    put("sock_diag", f"dump{fam}", data)
+put("sock_diag", "done", struct.pack("=IHHIIi", 20, 3, 2, 1, 0, 0))
+put("sock_diag", "error", struct.pack("=IHHIIi", 36, 2, 0, 1, 0, -13) + b"\0" * 16)
+
+for i, t in enumerate(["127.0.0.1:80", "[::1]:443", "example.com:8080", "[fe80::1%eth0]:22", "h:0", "h:99999", ":80", "[::1", "a:b:c"]):
+    put("probe_target", f"t{i}", t)
+for i, u in enumerate(["http://127.0.0.1:8080/a?b#c", "https://[::1]/", "HTTPS://Example.com:443", "http://u@h/", "http://h:/", "http://h?x", "ftp://h/"]):
+    put("probe_target", f"u{i}", u)
+for i, d in enumerate(["2", "0.2", "200ms", "2s", "1m", "1h", "5us", "1.5.2", "-1", "1e9", "99999999999h"]):
+    put("duration", f"d{i}", d)
+
+heads = [
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nTrailer: 1\r\n\r\n",
+    b"HTTP/1.0 204 No Content\r\nConnection: keep-alive\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\nConnection: close\r\n\r\n",
+    b"HTTP/1.1 301 \r\nLocation: /\r\nContent-Length: 18446744073709551616\r\n\r\n",
+]
+for i, h in enumerate(heads):
+    put("http_head", f"h{i}", h)
+
+with tempfile.TemporaryDirectory() as d:
+    key, crt = os.path.join(d, "k.pem"), os.path.join(d, "c.der")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-outform", "DER", "-out", crt, "-days", "1", "-subj", "/CN=unwedge-fuzz",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
+    put("x509", "ec-san", read(crt))
+print("seeds written to", ROOT)

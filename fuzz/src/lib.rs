@@ -1,0 +1,153 @@
+//! The fuzz targets' bodies, one function per target. `fuzz_targets/*.rs`
+//! (cargo fuzz, nightly) call them; `tests/fuzz_corpus.rs` (stable, CI) runs
+//! them over the seed corpus and thousands of deterministic mutations.
+//!
+//! The binary crate has no lib target: its pure parsers (durations, probe
+//! targets and URLs, HTTP response framing, X.509) are compiled in here from
+//! their source files, unchanged, rather than exposed as a public API.
+
+#[path = "../../src/duration.rs"]
+pub mod duration;
+#[path = "../../src/probe/http_head.rs"]
+pub mod http_head;
+#[path = "../../src/probe/target.rs"]
+pub mod target;
+#[path = "../../src/probe/x509.rs"]
+pub mod x509;
+
+use unwedge_collect::parse;
+
+/// Every target: its name (= its corpus directory and fuzz_targets file) and body.
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("proc_stat", proc_stat),
+    ("proc_status", proc_status),
+    ("proc_limits", proc_limits),
+    ("proc_netstat", proc_netstat),
+    ("proc_sysctl", proc_sysctl),
+    ("proc_fd", proc_fd),
+    ("proc_fdinfo", proc_fdinfo),
+    ("proc_stack", proc_stack),
+    ("proc_net_tcp", proc_net_tcp),
+    ("syscall_line", syscall_line),
+    ("tcp_info", tcp_info),
+    ("sock_diag", sock_diag),
+    ("probe_target", probe_target),
+    ("http_head", http_head),
+    ("x509", x509),
+    ("duration", duration),
+];
+
+pub fn proc_stat(data: &[u8]) {
+    if let Some(st) = parse::stat::parse(data) {
+        // The comm is whatever sat between the first '(' and the last ')'
+        // (lossily decoded: one char per byte at most).
+        assert!(st.comm.chars().count() <= data.len());
+    }
+}
+
+pub fn proc_status(data: &[u8]) {
+    let _ = parse::status::parse(data);
+}
+
+pub fn proc_limits(data: &[u8]) {
+    let _ = parse::limits::parse_nofile(data);
+}
+
+pub fn proc_netstat(data: &[u8]) {
+    let _ = parse::netstat::parse(data);
+}
+
+pub fn proc_sysctl(data: &[u8]) {
+    if let Some((lo, hi)) = parse::sysctl::port_range(data) {
+        let _ = (lo, hi);
+    }
+    let _ = parse::sysctl::single(data);
+    let _ = parse::sysctl::ns_inode(data);
+}
+
+pub fn proc_fd(data: &[u8]) {
+    let _ = parse::fd::classify(data);
+}
+
+pub fn proc_fdinfo(data: &[u8]) {
+    let _ = parse::fdinfo::signalfd_mask(data);
+}
+
+pub fn proc_stack(data: &[u8]) {
+    let _ = parse::stack::parse(data);
+}
+
+pub fn proc_net_tcp(data: &[u8]) {
+    for line in data.split(|&b| b == b'\n') {
+        let _ = parse::proc_net_tcp::parse_line(line, 1);
+    }
+}
+
+pub fn syscall_line(data: &[u8]) {
+    let _ = unwedge_model::SyscallLine::parse(&String::from_utf8_lossy(data));
+}
+
+pub fn tcp_info(data: &[u8]) {
+    let _ = parse::tcp_info::parse(data);
+}
+
+/// The exact decoding path of a netlink read during a dump.
+pub fn sock_diag(data: &[u8]) {
+    let mut out = Vec::new();
+    let _ = unwedge_collect::sock_diag::decode_messages(data, 1, &mut out);
+    assert!(out.len() <= data.len() / 16 + 1, "more sockets than messages");
+}
+
+pub fn probe_target(data: &[u8]) {
+    let s = String::from_utf8_lossy(data);
+    if let Ok(hp) = target::parse_host_port(&s) {
+        assert!(hp.port != 0);
+        // What is printed parses back to the same target.
+        let again = target::parse_host_port(&hp.to_string()).expect("a printed target parses");
+        assert_eq!(again.to_string(), hp.to_string());
+    }
+    if let Ok(url) = target::parse_url(&s) {
+        assert!(url.port != 0 && url.path.starts_with('/'));
+        let _ = url.host_header();
+    }
+}
+
+/// A hostile server's response: head, framing, keep-alive, chunked body.
+pub fn http_head(data: &[u8]) {
+    if let Ok(Some((head, len))) = http_head::parse_head(data) {
+        assert!(len <= data.len());
+        for head_request in [false, true] {
+            if let Ok(framing) = http_head::framing(head_request, &head) {
+                let _ = http_head::keeps_alive(&head, framing);
+                if framing == http_head::Framing::Chunked {
+                    let mut c = http_head::Chunked::default();
+                    // Fed in two pieces, as reads arrive.
+                    let rest = &data[len..];
+                    let cut = rest.len() / 2;
+                    if let Ok(n) = c.feed(&rest[..cut]) {
+                        assert!(n <= cut);
+                        if !c.done() {
+                            let _ = c.feed(&rest[cut..]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub fn x509(data: &[u8]) {
+    let _ = x509::parse(data);
+}
+
+pub fn duration(data: &[u8]) {
+    if let Ok(d) = duration::parse(&String::from_utf8_lossy(data)) {
+        // The printed form parses back (to the millisecond).
+        let back = duration::parse(&duration::show(d)).expect("a shown duration parses");
+        let diff = back.abs_diff(d);
+        assert!(
+            diff <= std::time::Duration::from_millis(1) || diff.as_secs_f64() <= d.as_secs_f64() * 1e-3,
+            "{d:?} vs {back:?}"
+        );
+    }
+}

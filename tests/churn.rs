@@ -1,0 +1,116 @@
+//! Churn: processes spawned and reaped and loopback connections opened and
+//! closed as fast as this host allows, while `unwedge scan --interval 0.2
+//! --json` runs in a loop. No panic, no exit 2, every report valid against
+//! the contract, and the short-lived processes only ever in coverage.
+
+mod common;
+
+use serde_json::Value;
+use std::collections::HashSet;
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long the churn lasts. Issue 8 asks up to 30 s for 20,000 processes
+/// and 100,000 connections; with 2 shared cores and a 45 s budget for all
+/// of this branch's tests, 8 s (the caps below stay as bounds).
+const CHURN: Duration = Duration::from_secs(8);
+const MAX_PROCS: u64 = 20_000;
+const MAX_CONNS: u64 = 100_000;
+
+fn check_contract(r: &Value) {
+    for k in ["unwedge_version", "host", "taken_at", "interval_ms", "duration_ms", "coverage", "findings"] {
+        assert!(r.get(k).is_some(), "report lacks {k}: {r}");
+    }
+    for k in ["processes", "threads", "sockets", "skipped"] {
+        assert!(r["coverage"].get(k).is_some(), "coverage lacks {k}");
+    }
+    for s in r["coverage"]["skipped"].as_array().unwrap() {
+        assert!(s["pid"].is_u64() && s["reason"].is_string(), "{s}");
+    }
+    for f in r["findings"].as_array().unwrap() {
+        for k in ["kind", "severity", "pid", "comm", "tid", "port", "title", "explanation", "evidence", "fix"] {
+            assert!(f.get(k).is_some(), "finding lacks {k}: {f}");
+        }
+        assert!(["info", "warning", "critical"].contains(&f["severity"].as_str().unwrap()), "{f}");
+    }
+}
+
+#[test]
+fn scans_survive_process_and_socket_churn() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (procs, conns) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let churned: Arc<Mutex<HashSet<u32>>> = Arc::default();
+
+    let spawner = {
+        let (stop, procs, churned) = (stop.clone(), procs.clone(), churned.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) && procs.load(Ordering::Relaxed) < MAX_PROCS {
+                // Spawned and reaped at once: never a zombie for long.
+                if let Ok(mut c) = Command::new("/bin/true").stdin(Stdio::null()).spawn() {
+                    churned.lock().unwrap().insert(c.id());
+                    let _ = c.wait();
+                    procs.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            listener.set_nonblocking(true).unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut s, _)) => {
+                        let _ = s.set_nonblocking(false);
+                        let _ = s.set_read_timeout(Some(Duration::from_millis(100)));
+                        let _ = s.read(&mut [0u8; 16]); // the client's close
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(1)),
+                }
+            }
+        })
+    };
+    let connector = {
+        let (stop, conns) = (stop.clone(), conns.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) && conns.load(Ordering::Relaxed) < MAX_CONNS {
+                if let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+                    drop(s);
+                    conns.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
+    };
+
+    let started = Instant::now();
+    let mut scans = 0;
+    while started.elapsed() < CHURN {
+        let out = common::unwedge().args(["scan", "--interval", "0.2", "--json"]).output().expect("run unwedge");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(out.status.code() == Some(0) || out.status.code() == Some(1), "exit {:?}: {stderr}", out.status);
+        let report: Value = serde_json::from_slice(&out.stdout).expect("every report is JSON");
+        check_contract(&report);
+        // A process that came and went is never the subject of a finding.
+        let churned = churned.lock().unwrap();
+        for f in report["findings"].as_array().unwrap() {
+            if let Some(pid) = f["pid"].as_u64() {
+                assert!(!churned.contains(&(pid as u32)), "finding about a vanished process: {f}");
+            }
+        }
+        scans += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in [spawner, acceptor, connector] {
+        t.join().unwrap();
+    }
+    let (p, c) = (procs.load(Ordering::Relaxed), conns.load(Ordering::Relaxed));
+    eprintln!("churn over {:?}: {scans} scans, {p} processes spawned and reaped, {c} connections", started.elapsed());
+    assert!(scans >= 3 && p > 100 && c > 100, "too little churn to mean anything: {scans} scans, {p} procs, {c} conns");
+}
