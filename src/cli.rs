@@ -39,6 +39,36 @@ fd exhaustion. Findings are grouped by process, most severe first.",
         after_help = "Examples:\n  unwedge scan                 whole host, 1 s interval\n  unwedge scan --port 5000     findings about local port 5000 only\n  unwedge scan --pid 1234 --json\n  unwedge scan --interval 0    one snapshot (skips the findings that need two)\n  unwedge scan --save-snapshot incident.json   keep the raw data for a bug report"
     )]
     Scan(ScanArgs),
+    /// Serve the latest scan as a JSON API and Prometheus /metrics.
+    #[command(
+        long_about = "Scans the host in the background every --scan-interval and serves the latest report: \
+GET /metrics (Prometheus), /v1/scan (the scan --json report; ?pid= and ?port= filter it), /healthz and /v1/openapi.json. \
+Listens on loopback only unless --token-file is given; with a token every request needs `Authorization: Bearer TOKEN`.",
+        after_help = "Examples:\n  unwedge serve                                   127.0.0.1:9464, scan every 15 s\n  unwedge serve --listen 0.0.0.0:9464 --token-file /etc/unwedge/token\n  unwedge serve --listen 127.0.0.1:0              pick a free port (printed on stderr)"
+    )]
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the address is printed on stderr).
+    #[arg(long, default_value = "127.0.0.1:9464", value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// Time from the start of one background scan to the start of the next.
+    #[arg(long, default_value = "15s", value_parser = parse_duration, value_name = "DURATION")]
+    pub scan_interval: Duration,
+    /// File holding the bearer token every request must carry; required to listen beyond loopback.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Targets the probe endpoints may reach (repeatable); default loopback only.
+    #[arg(long = "allow-target", value_name = "CIDR")]
+    pub allow_target: Vec<String>,
+    /// Serve /metrics and /healthz without the token (the rest still needs it).
+    #[arg(long)]
+    pub metrics_public: bool,
+    /// Per-process and per-port series kept per metric; the rest is summed into one "other" series.
+    #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub metrics_top: u64,
 }
 
 #[derive(Args, Debug)]

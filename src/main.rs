@@ -6,6 +6,7 @@ mod cli;
 mod cmd;
 mod duration;
 mod render;
+mod serve;
 
 use clap::Parser;
 use std::io::Write;
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         cli::Command::Scan(args) => cmd::scan::run(&args),
+        cli::Command::Serve(args) => cmd::serve::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
