@@ -160,7 +160,7 @@ pub fn render(facts: Option<&Facts>, scan_errors: u64, top_n: usize) -> String {
         // dashboard rather than a gap, and rate()/changes() work.
         for kind in KINDS {
             for severity in ["info", "warning", "critical"] {
-                findings.get_or_create(&FindingLabels { kind: (*kind).into(), severity: severity.into() });
+                findings.get_or_create(&FindingLabels { kind: (*kind).into(), severity: severity.into() }).set(0);
             }
         }
         for ((kind, severity), n) in &f.findings {
