@@ -13,7 +13,10 @@ fn deploy() -> PathBuf {
 
 fn promtool(args: &[&str], dir: &Path) -> bool {
     if Command::new("promtool").arg("--version").output().is_err() {
-        eprintln!("\n*** SKIPPED: promtool {}: promtool is not installed (apt-get install prometheus) ***\n", args.join(" "));
+        eprintln!(
+            "\n*** SKIPPED: promtool {}: promtool is not installed (apt-get install prometheus) ***\n",
+            args.join(" ")
+        );
         return false;
     }
     let out = Command::new("promtool").args(args).current_dir(dir).output().expect("run promtool");
