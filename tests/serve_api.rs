@@ -448,11 +448,14 @@ fn real_prometheus_scrapes_the_leak_and_loads_the_rules() {
 
     // The deploy rules load, and CloseWaitLeak is pending for that process
     // (it fires after its 5 minute `for:`; promtool test rules covers firing).
+    let pid_label = pid.to_string();
     let mut alerts = None;
     let pending = wait_until(Duration::from_secs(20), || {
         alerts = prom_get(prom.addr, "/api/v1/alerts");
         alerts.as_ref().and_then(|v| v["data"]["alerts"].as_array()).is_some_and(|a| {
-            a.iter().any(|x| x["labels"]["alertname"] == "CloseWaitLeak" && x["labels"]["pid"] == pid.to_string())
+            a.iter().any(|x| {
+                x["labels"]["alertname"] == "CloseWaitLeak" && x["labels"]["pid"].as_str() == Some(&*pid_label)
+            })
         })
     });
     assert!(pending, "no CloseWaitLeak alert for pid {pid}: {alerts:?}");
