@@ -12,6 +12,9 @@ pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections served at once; more are closed at accept.
 pub const MAX_CONNECTIONS: usize = 512;
+/// A connection is closed after this long (after its current response),
+/// keep-alive or not; clients reconnect.
+pub const MAX_CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
 /// SIGTERM to exit, including draining in-flight requests.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
 

@@ -202,6 +202,12 @@ async fn serve(listener: std::net::TcpListener, state: Arc<State>) -> std::io::R
                             conn.as_mut().graceful_shutdown();
                             let _ = conn.await;
                         }
+                        // A client that never reads its response would hold
+                        // its slot for ever: every connection has a lifetime.
+                        _ = tokio::time::sleep(limits::MAX_CONNECTION_LIFETIME) => {
+                            conn.as_mut().graceful_shutdown();
+                            let _ = tokio::time::timeout(limits::SHUTDOWN_GRACE, conn).await;
+                        }
                     }
                 });
             }
