@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
 # Installs, once and only what is missing, the Debian packages the live tests
-# run: python3 (scenario servers), iproute2 + util-linux (network namespaces),
+# run: python3 (scenario servers, the NFQUEUE helper), iproute2 + util-linux
+# (network namespaces), iptables (SYN drops and SYN-ACK delay in a test
+# netns), nginx + openssl (TLS probe tests), ca-certificates (the trust store
+# `probe http` verifies against), hping3 (bench/probe_vs_hping3.sh only),
 # prometheus (promtool and a real server for the `unwedge serve` tests; ~15 s).
+# Idempotent: does nothing when all are present.
 set -euo pipefail
+has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
 need=()
-command -v python3 >/dev/null 2>&1 || need+=(python3)
-command -v ip >/dev/null 2>&1 || need+=(iproute2)
-command -v unshare >/dev/null 2>&1 || need+=(util-linux)
-command -v ss >/dev/null 2>&1 || need+=(iproute2)
-command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+has python3 || need+=(python3)
+has ip || need+=(iproute2)
+has unshare || need+=(util-linux)
+has ss || need+=(iproute2)
+has iptables || need+=(iptables)
+has nginx || need+=(nginx-light)
+has openssl || need+=(openssl)
+has hping3 || need+=(hping3)
+has promtool || need+=(prometheus)
+[ -f /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
+# iproute2 may be listed twice.
+mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-test-deps: missing ${need[*]} and not root: install them (apt-get install ${need[*]}) for the live tests" >&2
   exit 0
@@ -19,3 +31,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+# Debian starts nginx after install where it can; the tests run their own.
+if command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now nginx >/dev/null 2>&1 || true
+fi

@@ -5,6 +5,7 @@
 mod cli;
 mod cmd;
 mod duration;
+mod probe;
 mod render;
 mod serve;
 
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         cli::Command::Scan(args) => cmd::scan::run(&args),
+        cli::Command::Probe(args) => cmd::probe::run(&args),
         cli::Command::Serve(args) => cmd::serve::run(&args),
     };
     match result {

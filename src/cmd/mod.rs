@@ -1,4 +1,5 @@
 //! One module per subcommand.
 
+pub mod probe;
 pub mod scan;
 pub mod serve;

@@ -95,7 +95,7 @@ fn groups(findings: &[Finding]) -> Vec<Vec<&Finding>> {
     out
 }
 
-fn finding(out: &mut dyn Write, f: &Finding) -> io::Result<()> {
+pub fn finding(out: &mut dyn Write, f: &Finding) -> io::Result<()> {
     let st = sev_style(f.severity);
     let mut tags = vec![f.kind.clone()];
     if let Some(p) = f.port {

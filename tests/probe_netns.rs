@@ -1,0 +1,92 @@
+//! Latency accuracy (story 4's chaos-engineering use) inside a private
+//! network namespace made by the test (`unshare -n`: its own loopback,
+//! nothing leaves it). No netem here, so netfilter injects the faults:
+//! - SYN drops (iptables statistic): the retransmitted SYN arrives ~1 s later;
+//! - a 50 ms SYN-ACK delay (NFQUEUE + tests/scenarios/probe_nfqueue_delay.py).
+//!
+//! Needs root, unshare, ip and iptables; without them each test says so
+//! loudly and is skipped, never silently passed.
+
+mod common;
+mod probe_support;
+
+use probe_support::{kinds, run_limited, skip, which};
+use serde_json::Value;
+use std::process::Command;
+use std::time::Duration;
+
+/// Runs the netns scenario; None (after a loud skip) when it cannot run here.
+fn netns(test: &str, mode: &str, args: &[&str]) -> Option<Value> {
+    if !common::is_root() {
+        skip(test, "needs root for a network namespace and iptables");
+        return None;
+    }
+    for tool in ["unshare", "ip", "iptables", "python3"] {
+        if which(tool).is_none() {
+            skip(test, &format!("{tool} is not installed"));
+            return None;
+        }
+    }
+    let mut cmd = Command::new(which("unshare").unwrap());
+    cmd.arg("-n")
+        .arg("bash")
+        .arg(common::scenario_path("probe_netns.sh"))
+        .arg(mode)
+        .arg(env!("CARGO_BIN_EXE_unwedge"))
+        .args(args);
+    // iptables and nginx live in sbin, which a test runner's PATH may lack.
+    let path = format!("{}:/usr/sbin:/sbin", std::env::var("PATH").unwrap_or_default());
+    cmd.env("PATH", path);
+    let run = run_limited(cmd, Duration::from_secs(30));
+    if run.code == 77 || run.stderr.contains("Operation not permitted") && run.stdout.is_empty() {
+        skip(test, &format!("the network namespace or iptables could not be set up here: {}", run.stderr.trim()));
+        return None;
+    }
+    assert!(run.code == 0 || run.code == 1, "scenario failed ({}): {}\n{}", run.code, run.stdout, run.stderr);
+    Some(run.json())
+}
+
+fn times(r: &Value) -> Vec<u64> {
+    r["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["connect_us"].as_u64().expect("every connect succeeded"))
+        .collect()
+}
+
+#[test]
+fn plain_loopback_is_sub_millisecond() {
+    let Some(r) = netns("plain_loopback_is_sub_millisecond", "none", &["-c", "5", "-i", "0.02"]) else { return };
+    assert!(kinds(&r).is_empty(), "{r}");
+    let med = r["summary"]["median_us"].as_u64().unwrap();
+    assert!(med < 1_000, "median {med} us on a bare loopback");
+}
+
+#[test]
+fn dropped_syns_show_as_syn_retransmit_at_one_second() {
+    let Some(r) = netns("dropped_syns_show_as_syn_retransmit_at_one_second", "drop", &["-c", "4", "-i", "0.02"]) else {
+        return;
+    };
+    let t = times(&r);
+    // Every other connect loses its first SYN (see probe_netns.sh).
+    for (i, us) in t.iter().enumerate() {
+        if i % 2 == 0 {
+            assert!((900_000..1_600_000).contains(us), "attempt {} took {us} us: {t:?}", i + 1);
+        } else {
+            assert!(*us < 100_000, "attempt {} took {us} us: {t:?}", i + 1);
+        }
+    }
+    assert_eq!(kinds(&r), ["syn_retransmit"], "{r}");
+    assert_eq!(r["findings"][0]["evidence"]["slow_seqs"], serde_json::json!([1, 3]));
+}
+
+#[test]
+fn fifty_ms_syn_ack_delay_reads_fifty_ms() {
+    let Some(r) = netns("fifty_ms_syn_ack_delay_reads_fifty_ms", "delay", &["-c", "7", "-i", "0.02"]) else {
+        return;
+    };
+    let med = r["summary"]["median_us"].as_u64().unwrap();
+    assert!((50_000..=60_000).contains(&med), "median {med} us, attempts {:?}", times(&r));
+    assert!(kinds(&r).is_empty(), "{r}");
+}
