@@ -157,7 +157,7 @@ fn scan_is_503_until_the_first_scan_and_routes_are_checked() {
     assert_eq!(o.status, 200);
     let doc = o.json();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for route in ["/metrics", "/healthz", "/v1/scan", "/v1/openapi.json"] {
+    for route in ["/metrics", "/healthz", "/v1/scan", "/v1/openapi.json", "/v1/probe/tcp", "/v1/probe/http"] {
         assert!(doc["paths"][route]["get"].is_object(), "{route}");
     }
 

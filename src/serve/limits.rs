@@ -42,7 +42,6 @@ impl Cidr {
         Ok(Cidr { net, prefix })
     }
 
-    #[allow(dead_code)] // used by the probe endpoints, which land with the probe branch
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.net, canonical(ip)) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {

@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod limits;
 pub mod metrics;
+mod probe;
 mod routes;
 
 use crate::Fatal;
@@ -37,7 +38,6 @@ pub struct Config {
     /// The bearer token; `None` only on a loopback address.
     pub token: Option<Vec<u8>>,
     /// Where probes may connect to (checked after name resolution).
-    #[allow(dead_code)] // read by the probe endpoints, which land with the probe branch
     pub allow: Vec<Cidr>,
     pub metrics_public: bool,
     pub top_n: usize,
@@ -61,6 +61,8 @@ pub struct Latest {
 pub struct State {
     pub cfg: Config,
     pub latest: RwLock<Latest>,
+    /// Per-client limits of the probe endpoints.
+    pub probes: probe::Gate,
 }
 
 impl State {
@@ -75,7 +77,7 @@ impl State {
             finished: None,
         };
         latest.set_metrics(metrics::render(None, 0, cfg.top_n));
-        State { cfg, latest: RwLock::new(latest) }
+        State { cfg, latest: RwLock::new(latest), probes: probe::Gate::default() }
     }
 }
 
@@ -188,7 +190,7 @@ async fn serve(listener: std::net::TcpListener, state: Arc<State>) -> std::io::R
                     let _slot = slot;
                     let svc = service_fn(move |req| {
                         let state = state.clone();
-                        async move { Ok::<_, Infallible>(routes::handle(&state, peer, req).await) }
+                        async move { Ok::<_, Infallible>(routes::handle(state, peer, req).await) }
                     });
                     let conn = http1::Builder::new()
                         .timer(TokioTimer::new())

@@ -1,13 +1,14 @@
 //! Request routing: method and size checks, authentication, then one small
 //! handler per endpoint. Every response is built here, bodies included.
 
-use super::{auth, State};
+use super::{auth, probe, State};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::json;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// The OpenAPI description, kept in the repository and served verbatim.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -18,9 +19,9 @@ const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=
 
 const CLASSIC: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-type Resp = Response<Full<Bytes>>;
+pub type Resp = Response<Full<Bytes>>;
 
-pub async fn handle(state: &State, _peer: SocketAddr, req: Request<Incoming>) -> Resp {
+pub async fn handle(state: Arc<State>, peer: SocketAddr, req: Request<Incoming>) -> Resp {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut r = error(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD are served");
         r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
@@ -46,9 +47,11 @@ pub async fn handle(state: &State, _peer: SocketAddr, req: Request<Incoming>) ->
     }
     let query = req.uri().query().unwrap_or("");
     match path {
-        "/metrics" => metrics(state, req.headers().get(header::ACCEPT)),
-        "/healthz" => healthz(state),
-        "/v1/scan" => scan(state, query),
+        "/metrics" => metrics(&state, req.headers().get(header::ACCEPT)),
+        "/healthz" => healthz(&state),
+        "/v1/scan" => scan(&state, query),
+        "/v1/probe/tcp" => probe::tcp(state.clone(), peer, query).await,
+        "/v1/probe/http" => probe::http(state.clone(), peer, query).await,
         "/v1/openapi.json" => body(StatusCode::OK, JSON, Bytes::from_static(OPENAPI.as_bytes())),
         _ => error(StatusCode::NOT_FOUND, "no such endpoint (see /v1/openapi.json)"),
     }
@@ -153,7 +156,7 @@ fn body(status: StatusCode, content_type: &'static str, bytes: Bytes) -> Resp {
     r
 }
 
-fn json_body<T: serde::Serialize>(status: StatusCode, v: &T) -> Resp {
+pub fn json_body<T: serde::Serialize>(status: StatusCode, v: &T) -> Resp {
     body(status, JSON, Bytes::from(serde_json::to_vec(v).unwrap_or_default()))
 }
 
@@ -178,7 +181,7 @@ mod tests {
     fn openapi_lists_every_route() {
         let v: serde_json::Value = serde_json::from_str(OPENAPI).expect("openapi.json parses");
         assert!(v["openapi"].as_str().unwrap().starts_with("3."));
-        for route in ["/metrics", "/healthz", "/v1/scan", "/v1/openapi.json"] {
+        for route in ["/metrics", "/healthz", "/v1/scan", "/v1/openapi.json", "/v1/probe/tcp", "/v1/probe/http"] {
             assert!(v["paths"][route]["get"].is_object(), "{route} missing from openapi.json");
         }
     }
