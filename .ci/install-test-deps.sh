@@ -31,7 +31,9 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
-# Debian starts nginx after install where it can; the tests run their own.
+# Debian starts nginx and prometheus after install where it can; the tests
+# run their own.
 if command -v systemctl >/dev/null 2>&1; then
   systemctl disable --now nginx >/dev/null 2>&1 || true
+  systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
