@@ -3,7 +3,8 @@
 # run: python3 (scenario servers, the NFQUEUE helper), iproute2 + util-linux
 # (network namespaces), iptables (SYN drops and SYN-ACK delay in a test
 # netns), nginx + openssl (TLS probe tests), ca-certificates (the trust store
-# `probe http` verifies against), hping3 (bench/probe_vs_hping3.sh only).
+# `probe http` verifies against), hping3 (bench/probe_vs_hping3.sh only),
+# prometheus (promtool and a real server for the `unwedge serve` tests; ~15 s).
 # Idempotent: does nothing when all are present.
 set -euo pipefail
 has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
@@ -16,6 +17,7 @@ has iptables || need+=(iptables)
 has nginx || need+=(nginx-light)
 has openssl || need+=(openssl)
 has hping3 || need+=(hping3)
+has promtool || need+=(prometheus)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -29,7 +31,9 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
-# Debian starts nginx after install where it can; the tests run their own.
+# Debian starts nginx and prometheus after install where it can; the tests
+# run their own.
 if command -v systemctl >/dev/null 2>&1; then
   systemctl disable --now nginx >/dev/null 2>&1 || true
+  systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi

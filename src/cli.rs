@@ -73,6 +73,37 @@ port is still held; 2 bad usage, nothing to stop, a refused or unknown pid, or p
         after_help = "Examples:\n  unwedge probe tcp 127.0.0.1:5000 -c 10 -i 0.2    connect latency, like hping3 --syn\n  unwedge probe http http://127.0.0.1:8080/         timings, keep-alive starvation, Content-Type\n  unwedge probe http https://localhost:8443/ -k     TLS timings and close_notify handling\n\nExit status: 0 all good; 1 a target failed or a warning/critical finding; 2 bad target or usage."
     )]
     Probe(ProbeArgs),
+    /// Serve the latest scan as a JSON API and Prometheus /metrics.
+    #[command(
+        long_about = "Scans the host in the background every --scan-interval and serves the latest report: \
+GET /metrics (Prometheus), /v1/scan (the scan --json report; ?pid= and ?port= filter it), /healthz and /v1/openapi.json. \
+GET /v1/probe/tcp?target=HOST:PORT and /v1/probe/http?url=URL run `unwedge probe` against targets inside --allow-target. \
+Listens on loopback only unless --token-file is given; with a token every request needs `Authorization: Bearer TOKEN`.",
+        after_help = "Examples:\n  unwedge serve                                   127.0.0.1:9464, scan every 15 s\n  unwedge serve --listen 0.0.0.0:9464 --token-file /etc/unwedge/token\n  unwedge serve --listen 127.0.0.1:0              pick a free port (printed on stderr)"
+    )]
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the address is printed on stderr).
+    #[arg(long, default_value = "127.0.0.1:9464", value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// Time from the start of one background scan to the start of the next.
+    #[arg(long, default_value = "15s", value_parser = parse_duration, value_name = "DURATION")]
+    pub scan_interval: Duration,
+    /// File holding the bearer token every request must carry; required to listen beyond loopback.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Targets the probe endpoints may reach (repeatable); default loopback only.
+    #[arg(long = "allow-target", value_name = "CIDR")]
+    pub allow_target: Vec<String>,
+    /// Serve /metrics and /healthz without the token (the rest still needs it).
+    #[arg(long)]
+    pub metrics_public: bool,
+    /// Per-process and per-port series kept per metric; the rest is summed into one "other" series.
+    #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub metrics_top: u64,
 }
 
 #[derive(Args, Debug)]

@@ -8,6 +8,7 @@ mod duration;
 mod probe;
 mod remedy;
 mod render;
+mod serve;
 
 use clap::Parser;
 use std::io::Write;
@@ -89,6 +90,7 @@ fn main() -> ExitCode {
         cli::Command::Exec(args) => cmd::exec::run(&args),
         cli::Command::Stop(args) => cmd::stop::run(&args),
         cli::Command::Probe(args) => cmd::probe::run(&args),
+        cli::Command::Serve(args) => cmd::serve::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

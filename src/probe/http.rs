@@ -291,12 +291,26 @@ struct SecondResult {
 /// Runs the probe. Errors (bad resolution, TLS setup) are one line, exit 2;
 /// a target that fails to answer is data in the report.
 pub fn probe_http(opts: &HttpOpts, progress: Progress<'_>) -> Result<ProbeReport, String> {
+    probe_http_at(opts, None, progress)
+}
+
+/// [`probe_http`] with the name already resolved (addresses, resolution
+/// time): `serve` resolves first, checks the address against its allowlist,
+/// and the probe must then connect there without resolving again.
+pub fn probe_http_at(
+    opts: &HttpOpts,
+    resolved: Option<(Vec<SocketAddr>, Duration)>,
+    progress: Progress<'_>,
+) -> Result<ProbeReport, String> {
     let started = Instant::now();
     let config = match opts.url.scheme {
         Scheme::Https => Some(tls::client_config(opts.insecure, opts.cacert.as_deref())?),
         Scheme::Http => None,
     };
-    let (addrs, dns) = resolve(&opts.url.host, opts.url.port, opts.family, opts.timeout)?;
+    let (addrs, dns) = match resolved {
+        Some((addrs, dns)) if !addrs.is_empty() => (addrs, dns),
+        _ => resolve(&opts.url.host, opts.url.port, opts.family, opts.timeout)?,
+    };
     progress(Event::Resolved { addrs: &addrs, dns });
     let addr = addrs[0];
     let mut result = HttpResult {

@@ -15,7 +15,9 @@ const LIMITS: &[u8] = b"Limit                     Soft Limit           Hard Limi
 fn bench(c: &mut Criterion) {
     c.bench_function("parse /proc/PID/stat", |b| b.iter(|| black_box(parse::stat::parse(black_box(STAT)))));
     c.bench_function("parse /proc/PID/status", |b| b.iter(|| black_box(parse::status::parse(black_box(STATUS)))));
-    c.bench_function("parse /proc/PID/limits", |b| b.iter(|| black_box(parse::limits::parse_nofile(black_box(LIMITS)))));
+    c.bench_function("parse /proc/PID/limits", |b| {
+        b.iter(|| black_box(parse::limits::parse_nofile(black_box(LIMITS))))
+    });
     c.bench_function("classify fd link", |b| b.iter(|| black_box(parse::fd::classify(black_box(b"socket:[4108738]")))));
     let info = vec![0u8; 232];
     c.bench_function("parse tcp_info", |b| b.iter(|| black_box(parse::tcp_info::parse(black_box(&info)))));

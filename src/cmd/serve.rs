@@ -1,0 +1,38 @@
+//! `unwedge serve`: check the flags, then hand over to `crate::serve`.
+
+use crate::cli::ServeArgs;
+use crate::serve::{auth, limits, Config};
+use crate::Fatal;
+
+pub fn run(args: &ServeArgs) -> Result<u8, Fatal> {
+    if args.scan_interval < std::time::Duration::from_secs(1) {
+        return Err(Fatal(format!(
+            "--scan-interval must be at least 1s (each scan takes two snapshots 1 s apart), got {:?}",
+            args.scan_interval
+        )));
+    }
+    let token = match &args.token_file {
+        Some(path) => Some(auth::load_token(path).map_err(Fatal)?),
+        None => None,
+    };
+    if token.is_none() && !args.listen.ip().is_loopback() {
+        return Err(Fatal(format!(
+            "refusing to listen on {} without --token-file: anyone who reaches it could read this host's processes and sockets (use a loopback address, or give a token)",
+            args.listen
+        )));
+    }
+    let allow = if args.allow_target.is_empty() {
+        limits::loopback()
+    } else {
+        args.allow_target.iter().map(|s| limits::Cidr::parse(s)).collect::<Result<Vec<_>, _>>().map_err(Fatal)?
+    };
+    crate::serve::run(Config {
+        listen: args.listen,
+        scan_interval: args.scan_interval,
+        token,
+        allow,
+        metrics_public: args.metrics_public,
+        top_n: args.metrics_top as usize,
+    })?;
+    Ok(0)
+}

@@ -1,0 +1,332 @@
+//! `/metrics`: the latest report turned into Prometheus series.
+//!
+//! The text is rendered once per scan (and on a scan error), never per
+//! scrape, so a scrape costs one copy of a string. Per-process and per-port
+//! series are capped at the top N by value plus one `other` series with the
+//! sum of the rest: a host with 5,000 leaky processes must not blow up the
+//! TSDB of whoever scrapes it.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+use unwedge_model::{Report, Scan, TcpState};
+
+/// What one scan contributes to `/metrics`, extracted once so that a later
+/// scan error can re-render the same series with a new error count.
+/// The finding kinds of the contract (CONTRACT.md).
+pub const KINDS: &[&str] = &[
+    "close_wait_leak",
+    "accept_queue_overflow",
+    "accept_stalled",
+    "keepalive_starvation",
+    "fd_exhaustion",
+    "blocked_signal",
+    "sigterm_blocked",
+    "stuck_thread",
+    "orphan_port_holder",
+    "zombie",
+];
+
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// (kind, severity) -> number of findings.
+    pub findings: BTreeMap<(String, &'static str), i64>,
+    pub close_wait: Vec<ProcValue>,
+    pub blocked_pending: Vec<ProcValue>,
+    pub stuck_threads: Vec<ProcValue>,
+    /// port -> (queued, backlog), summed over every listener on that port
+    /// (SO_REUSEPORT groups, other network namespaces).
+    pub listeners: BTreeMap<u16, (i64, i64)>,
+    pub listen_overflows: Option<u64>,
+    pub listen_drops: Option<u64>,
+    pub scan_duration_s: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcValue {
+    pub pid: u32,
+    pub comm: String,
+    pub value: i64,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FindingLabels {
+    kind: String,
+    severity: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProcLabels {
+    pid: String,
+    comm: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PortLabels {
+    port: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: String,
+}
+
+impl Facts {
+    pub fn new(report: &Report, scan: &Scan) -> Facts {
+        let mut f = Facts { scan_duration_s: report.duration_ms as f64 / 1000.0, ..Facts::default() };
+        let mut stuck: BTreeMap<u32, (String, i64)> = BTreeMap::new();
+        for x in &report.findings {
+            *f.findings.entry((x.kind.clone(), x.severity.name())).or_default() += 1;
+            let (Some(pid), comm) = (x.pid, x.comm.clone().unwrap_or_default()) else { continue };
+            match x.kind.as_str() {
+                "close_wait_leak" => {
+                    let n = x.evidence["close_wait"].as_i64().unwrap_or(0);
+                    f.close_wait.push(ProcValue { pid, comm, value: n });
+                }
+                "blocked_signal" => {
+                    let n = x.evidence["pending_blocked"].as_array().map_or(0, |a| a.len() as i64);
+                    f.blocked_pending.push(ProcValue { pid, comm, value: n });
+                }
+                "stuck_thread" => stuck.entry(pid).or_insert((comm, 0)).1 += 1,
+                _ => {}
+            }
+        }
+        f.stuck_threads = stuck.into_iter().map(|(pid, (comm, value))| ProcValue { pid, comm, value }).collect();
+        if let Some(last) = scan.snapshots.last() {
+            for s in last.sockets.iter().filter(|s| s.state == TcpState::Listen) {
+                // For a listener the kernel reports queued connections in
+                // recv_q and the backlog in send_q.
+                let e = f.listeners.entry(s.local_port).or_default();
+                e.0 += i64::from(s.recv_q);
+                e.1 += i64::from(s.send_q);
+            }
+            if let Some(ns) = last.netns.iter().find(|n| n.inode == last.host_netns) {
+                f.listen_overflows = ns.listen_overflows;
+                f.listen_drops = ns.listen_drops;
+            }
+        }
+        f
+    }
+}
+
+/// Label values come from process names, which anyone can set: keep them
+/// printable and free of the characters that end or escape a label value.
+fn label(s: &str) -> String {
+    s.chars().map(|c| if c == '"' || c == '\\' || c.is_control() { '_' } else { c }).collect()
+}
+
+/// The top `n` by value (ties: lowest pid), plus the sum of the rest as
+/// pid="other" when there is a rest.
+pub fn cap(mut v: Vec<ProcValue>, n: usize) -> Vec<(String, String, i64)> {
+    v.sort_by(|a, b| b.value.cmp(&a.value).then(a.pid.cmp(&b.pid)));
+    let rest: i64 = v.iter().skip(n).map(|p| p.value).sum();
+    let spilled = v.len() > n;
+    let mut out: Vec<(String, String, i64)> =
+        v.into_iter().take(n).map(|p| (p.pid.to_string(), label(&p.comm), p.value)).collect();
+    if spilled {
+        out.push(("other".into(), "other".into(), rest));
+    }
+    out
+}
+
+/// Encodes the registry for one scan's facts (or none before the first scan).
+pub fn render(facts: Option<&Facts>, scan_errors: u64, top_n: usize) -> String {
+    let mut reg = Registry::default();
+
+    let build = Family::<BuildLabels, Gauge>::default();
+    build.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION").into() }).set(1);
+    reg.register("unwedge_build_info", "unwedge version; always 1", build);
+
+    let errors = Counter::<u64>::default();
+    errors.inc_by(scan_errors);
+    reg.register("unwedge_scan_errors", "Background scans that failed", errors);
+
+    if let Some(f) = facts {
+        let duration = Gauge::<f64, AtomicU64>::default();
+        duration.set(f.scan_duration_s);
+        reg.register(
+            "unwedge_scan_duration_seconds",
+            "Wall time of the latest scan, both snapshots and analysis",
+            duration,
+        );
+
+        let findings = Family::<FindingLabels, Gauge>::default();
+        // Zeros for every contract kind, so that "no finding" is a 0 on a
+        // dashboard rather than a gap, and rate()/changes() work.
+        for kind in KINDS {
+            for severity in ["info", "warning", "critical"] {
+                findings.get_or_create(&FindingLabels { kind: (*kind).into(), severity: severity.into() }).set(0);
+            }
+        }
+        for ((kind, severity), n) in &f.findings {
+            findings.get_or_create(&FindingLabels { kind: kind.clone(), severity: (*severity).into() }).set(*n);
+        }
+        reg.register("unwedge_findings", "Findings of the latest scan by kind and severity", findings);
+
+        for (name, help, values) in [
+            (
+                "unwedge_close_wait_sockets",
+                "CLOSE-WAIT sockets held by a process with a close_wait_leak finding",
+                &f.close_wait,
+            ),
+            (
+                "unwedge_blocked_pending_signals",
+                "Signals pending but blocked in every thread, for processes with a blocked_signal finding",
+                &f.blocked_pending,
+            ),
+            ("unwedge_stuck_threads", "Threads of a process with a stuck_thread finding", &f.stuck_threads),
+        ] {
+            let fam = Family::<ProcLabels, Gauge>::default();
+            for (pid, comm, v) in cap(values.clone(), top_n) {
+                fam.get_or_create(&ProcLabels { pid, comm }).set(v);
+            }
+            reg.register(name, help, fam);
+        }
+
+        // Listeners: the ports with the fullest queues first.
+        let mut ports: Vec<(u16, i64, i64)> = f.listeners.iter().map(|(p, (q, b))| (*p, *q, *b)).collect();
+        ports.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let queue = Family::<PortLabels, Gauge>::default();
+        let backlog = Family::<PortLabels, Gauge>::default();
+        for (port, q, b) in ports.iter().take(top_n) {
+            queue.get_or_create(&PortLabels { port: port.to_string() }).set(*q);
+            backlog.get_or_create(&PortLabels { port: port.to_string() }).set(*b);
+        }
+        if ports.len() > top_n {
+            let (q, b) = ports[top_n..].iter().fold((0, 0), |acc, p| (acc.0 + p.1, acc.1 + p.2));
+            queue.get_or_create(&PortLabels { port: "other".into() }).set(q);
+            backlog.get_or_create(&PortLabels { port: "other".into() }).set(b);
+        }
+        reg.register("unwedge_listen_queue", "Connections waiting in the accept queues of a port's listeners", queue);
+        reg.register("unwedge_listen_backlog", "Accept queue size (backlog) of a port's listeners", backlog);
+
+        for (name, help, v) in [
+            (
+                "unwedge_listen_overflows",
+                "Host TcpExt ListenOverflows: SYNs dropped because an accept queue was full",
+                f.listen_overflows,
+            ),
+            ("unwedge_listen_drops", "Host TcpExt ListenDrops: SYNs dropped at a listener", f.listen_drops),
+        ] {
+            if let Some(v) = v {
+                let c = Counter::<u64>::default();
+                c.inc_by(v);
+                reg.register(name, help, c);
+            }
+        }
+    }
+
+    let mut out = String::new();
+    encode(&mut out, &reg).expect("writing to a String cannot fail");
+    out
+}
+
+/// The same exposition in the classic Prometheus text format (0.0.4), for
+/// clients that do not ask for OpenMetrics (curl, `promtool check metrics`):
+/// no `# EOF`, and a counter family is named after its `_total` sample.
+pub fn to_classic_text(openmetrics: &str) -> String {
+    let counters: Vec<&str> =
+        openmetrics.lines().filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter")).collect();
+    let mut out = String::with_capacity(openmetrics.len() + 64);
+    for line in openmetrics.lines() {
+        if line == "# EOF" {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters.contains(&name).then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use unwedge_model::{Coverage, Finding, Severity};
+
+    fn finding(kind: &str, pid: u32, evidence: serde_json::Value) -> Finding {
+        Finding {
+            kind: kind.into(),
+            severity: Severity::Warning,
+            pid: Some(pid),
+            comm: Some(format!("w\"{pid}\n")),
+            tid: None,
+            port: None,
+            netns: None,
+            title: String::new(),
+            explanation: String::new(),
+            evidence,
+            fix: String::new(),
+        }
+    }
+
+    fn report(findings: Vec<Finding>) -> Report {
+        Report {
+            unwedge_version: "0".into(),
+            host: "h".into(),
+            taken_at: String::new(),
+            interval_ms: 1000,
+            duration_ms: 1200,
+            coverage: Coverage::default(),
+            findings,
+        }
+    }
+
+    fn series<'a>(text: &'a str, metric: &str) -> Vec<&'a str> {
+        text.lines().filter(|l| l.starts_with(&format!("{metric}{{"))).collect()
+    }
+
+    #[test]
+    fn cardinality_is_capped_with_an_other_series() {
+        let mut fs = Vec::new();
+        for pid in 1..=5000u32 {
+            fs.push(finding("close_wait_leak", pid, json!({"close_wait": pid})));
+            fs.push(finding("blocked_signal", pid, json!({"pending_blocked": ["SIGTERM"]})));
+            fs.push(finding("stuck_thread", pid, json!({})));
+        }
+        let facts = Facts::new(&report(fs), &Scan::default());
+        let n = 20;
+        let text = render(Some(&facts), 0, n);
+        for m in ["unwedge_close_wait_sockets", "unwedge_blocked_pending_signals", "unwedge_stuck_threads"] {
+            let s = series(&text, m);
+            assert_eq!(s.len(), n + 1, "{m}");
+            assert!(s.iter().any(|l| l.contains("pid=\"other\"")), "{m}");
+        }
+        // The biggest leaks are named; the rest is summed into "other".
+        let cw = series(&text, "unwedge_close_wait_sockets");
+        // (A family's series come out in hash order, not in rank order.)
+        let top = cw.iter().find(|l| l.contains("pid=\"5000\"")).expect("the biggest leak is named");
+        assert!(top.ends_with(" 5000"), "{top}");
+        assert!(!cw.iter().any(|l| l.contains("pid=\"4980\"")), "rank 21 must be folded into other");
+        let rest: i64 = (1..=4980).sum();
+        assert!(cw.iter().any(|l| l.contains("other") && l.ends_with(&format!(" {rest}"))));
+        // Hostile comm values cannot break out of the label value.
+        assert!(top.contains("comm=\"w_5000_\""), "{top}");
+        let f = series(&text, "unwedge_findings");
+        assert_eq!(f.len(), KINDS.len() * 3);
+        assert!(f.contains(&"unwedge_findings{kind=\"close_wait_leak\",severity=\"warning\"} 5000"), "{f:?}");
+    }
+
+    #[test]
+    fn before_the_first_scan_only_build_info_and_errors() {
+        let text = render(None, 3, 10);
+        assert!(text.contains("unwedge_build_info{version=\""));
+        assert!(text.contains("unwedge_scan_errors_total 3"));
+        assert!(!text.contains("unwedge_findings{"));
+        let classic = to_classic_text(&text);
+        assert!(classic.contains("# TYPE unwedge_scan_errors_total counter\n"), "{classic}");
+        assert!(classic.contains("# HELP unwedge_scan_errors_total "), "{classic}");
+        assert!(classic.contains("# TYPE unwedge_build_info gauge\n"), "{classic}");
+        assert!(!classic.contains("# EOF"));
+    }
+}

@@ -1,0 +1,225 @@
+//! `unwedge serve`: the latest scan as a JSON API and Prometheus metrics,
+//! so that a fleet is watched by the Prometheus it already runs.
+//!
+//! One background thread scans (synchronously, as `unwedge scan` does) and
+//! publishes the rendered report and metrics; requests only copy what was
+//! published last, so a scrape never waits on a scan. Safe by default:
+//! loopback only without a token, bounded request heads, a header-read
+//! timeout, a connection cap, and no subprocess ever.
+
+pub mod auth;
+pub mod limits;
+pub mod metrics;
+mod probe;
+mod routes;
+
+use crate::Fatal;
+use hyper::body::Bytes;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use limits::Cidr;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use unwedge_analyze::Thresholds;
+use unwedge_model::Report;
+
+/// Time between the two snapshots of each background scan (as `scan --interval`).
+const SNAPSHOT_INTERVAL: Duration = Duration::from_secs(1);
+
+pub struct Config {
+    pub listen: SocketAddr,
+    pub scan_interval: Duration,
+    /// The bearer token; `None` only on a loopback address.
+    pub token: Option<Vec<u8>>,
+    /// Where probes may connect to (checked after name resolution).
+    pub allow: Vec<Cidr>,
+    pub metrics_public: bool,
+    pub top_n: usize,
+}
+
+/// What the last scan produced, pre-rendered.
+pub struct Latest {
+    pub report: Option<Arc<Report>>,
+    /// `report` as contract JSON (empty before the first scan).
+    pub report_json: Bytes,
+    /// `/metrics` in OpenMetrics (what Prometheus asks for) and in the
+    /// classic text format (everyone else).
+    pub metrics: Bytes,
+    pub metrics_classic: Bytes,
+    pub scans: u64,
+    pub scan_errors: u64,
+    /// When the last scan finished, ok or not.
+    pub finished: Option<Instant>,
+}
+
+pub struct State {
+    pub cfg: Config,
+    pub latest: RwLock<Latest>,
+    /// Per-client limits of the probe endpoints.
+    pub probes: probe::Gate,
+}
+
+impl State {
+    pub fn new(cfg: Config) -> State {
+        let mut latest = Latest {
+            report: None,
+            report_json: Bytes::new(),
+            metrics: Bytes::new(),
+            metrics_classic: Bytes::new(),
+            scans: 0,
+            scan_errors: 0,
+            finished: None,
+        };
+        latest.set_metrics(metrics::render(None, 0, cfg.top_n));
+        State { cfg, latest: RwLock::new(latest), probes: probe::Gate::default() }
+    }
+}
+
+impl Latest {
+    fn set_metrics(&mut self, openmetrics: String) {
+        self.metrics_classic = Bytes::from(metrics::to_classic_text(&openmetrics));
+        self.metrics = Bytes::from(openmetrics);
+    }
+}
+
+/// Binds, prints where, then serves until SIGTERM or SIGINT.
+pub fn run(cfg: Config) -> Result<(), Fatal> {
+    let listener =
+        std::net::TcpListener::bind(cfg.listen).map_err(|e| Fatal(format!("cannot listen on {}: {e}", cfg.listen)))?;
+    let local = listener.local_addr()?;
+    listener.set_nonblocking(true)?;
+    eprintln!("unwedge serve: listening on http://{local}");
+    if !unwedge_collect::is_root() {
+        eprintln!("unwedge serve: not running as root: other users' sockets, fds and threads are hidden (grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
+    }
+    let state = Arc::new(State::new(cfg));
+    let scanner = state.clone();
+    std::thread::Builder::new().name("scan".into()).spawn(move || scan_loop(&scanner))?;
+
+    // One thread is plenty: requests copy pre-rendered bytes. Probes, which
+    // block, go to tokio's blocking pool.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build()?;
+    let res = rt.block_on(serve(listener, state));
+    // Do not wait for blocking work (a probe) past the grace period.
+    rt.shutdown_timeout(Duration::from_millis(200));
+    res.map_err(|e| Fatal(format!("serve: {e}")))
+}
+
+/// Scans forever; each scan starts `scan_interval` after the previous one
+/// started (at once if a scan took longer). The process exits without
+/// joining this thread: a scan holds nothing that needs cleaning up.
+fn scan_loop(state: &State) {
+    let thresholds = Thresholds::default();
+    // The last good scan's facts: a failed scan keeps its series.
+    let mut last_facts: Option<metrics::Facts> = None;
+    loop {
+        let started = Instant::now();
+        let result = unwedge_collect::scan(SNAPSHOT_INTERVAL);
+        let mut published = None;
+        match result {
+            Ok(scan) if !scan.snapshots.is_empty() => {
+                let analysis = unwedge_analyze::analyze(&scan, &thresholds);
+                let report = crate::cmd::scan::build_report(&scan, analysis, started.elapsed());
+                let facts = metrics::Facts::new(&report, &scan);
+                let json = serde_json::to_vec(&report).unwrap_or_default();
+                published = Some((Arc::new(report), Bytes::from(json), facts));
+            }
+            Ok(_) => eprintln!("unwedge serve: scan returned no snapshot"),
+            Err(e) => eprintln!("unwedge serve: scan failed: {e}"),
+        }
+        {
+            let mut l = state.latest.write().unwrap_or_else(|p| p.into_inner());
+            match published {
+                Some((report, json, facts)) => {
+                    let text = metrics::render(Some(&facts), l.scan_errors, state.cfg.top_n);
+                    l.set_metrics(text);
+                    l.report = Some(report);
+                    l.report_json = json;
+                    l.scans += 1;
+                    last_facts = Some(facts);
+                }
+                None => {
+                    l.scan_errors += 1;
+                    // Keep the last good series; only the error count moves.
+                    let text = metrics::render(last_facts.as_ref(), l.scan_errors, state.cfg.top_n);
+                    l.set_metrics(text);
+                }
+            }
+            l.finished = Some(Instant::now());
+        }
+        let next = started + state.cfg.scan_interval;
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        }
+    }
+}
+
+async fn serve(listener: std::net::TcpListener, state: Arc<State>) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let slots = Arc::new(Semaphore::new(limits::MAX_CONNECTIONS));
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(x) => x,
+                    Err(_) => {
+                        // Out of fds or the like: back off rather than spin.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let Ok(slot) = slots.clone().try_acquire_owned() else { continue };
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                let mut stop = stop_rx.clone();
+                conns.spawn(async move {
+                    let _slot = slot;
+                    let svc = service_fn(move |req| {
+                        let state = state.clone();
+                        async move { Ok::<_, Infallible>(routes::handle(state, peer, req).await) }
+                    });
+                    let conn = http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(limits::HEADER_READ_TIMEOUT)
+                        .max_buf_size(limits::MAX_HEAD_BYTES)
+                        .serve_connection(TokioIo::new(stream), svc);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = stop.changed() => {
+                            conn.as_mut().graceful_shutdown();
+                            let _ = conn.await;
+                        }
+                        // A client that never reads its response would hold
+                        // its slot for ever: every connection has a lifetime.
+                        _ = tokio::time::sleep(limits::MAX_CONNECTION_LIFETIME) => {
+                            conn.as_mut().graceful_shutdown();
+                            let _ = tokio::time::timeout(limits::SHUTDOWN_GRACE, conn).await;
+                        }
+                    }
+                });
+            }
+        }
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let drain = async { while conns.join_next().await.is_some() {} };
+    if tokio::time::timeout(limits::SHUTDOWN_GRACE, drain).await.is_err() {
+        conns.abort_all();
+    }
+    Ok(())
+}

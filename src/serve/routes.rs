@@ -1,0 +1,188 @@
+//! Request routing: method and size checks, authentication, then one small
+//! handler per endpoint. Every response is built here, bodies included.
+
+use super::{auth, probe, State};
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The OpenAPI description, kept in the repository and served verbatim.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+const JSON: &str = "application/json";
+/// prometheus-client writes the OpenMetrics text format.
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+const CLASSIC: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+pub type Resp = Response<Full<Bytes>>;
+
+pub async fn handle(state: Arc<State>, peer: SocketAddr, req: Request<Incoming>) -> Resp {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut r = error(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD are served");
+        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    // No endpoint takes a body: refuse one rather than read it.
+    let has_body = req.headers().contains_key(header::TRANSFER_ENCODING)
+        || req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()) != Some(0));
+    if has_body {
+        return error(StatusCode::PAYLOAD_TOO_LARGE, "requests must not carry a body");
+    }
+    let path = req.uri().path();
+    let public = state.cfg.metrics_public && (path == "/metrics" || path == "/healthz");
+    if let Some(token) = &state.cfg.token {
+        if !public && !auth::authorized(req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes()), token) {
+            let mut r = error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return r;
+        }
+    }
+    let query = req.uri().query().unwrap_or("");
+    match path {
+        "/metrics" => metrics(&state, req.headers().get(header::ACCEPT)),
+        "/healthz" => healthz(&state),
+        "/v1/scan" => scan(&state, query),
+        "/v1/probe/tcp" => probe::tcp(state.clone(), peer, query).await,
+        "/v1/probe/http" => probe::http(state.clone(), peer, query).await,
+        "/v1/openapi.json" => body(StatusCode::OK, JSON, Bytes::from_static(OPENAPI.as_bytes())),
+        _ => error(StatusCode::NOT_FOUND, "no such endpoint (see /v1/openapi.json)"),
+    }
+}
+
+fn metrics(state: &State, accept: Option<&HeaderValue>) -> Resp {
+    let openmetrics = accept.is_some_and(|a| a.as_bytes().windows(24).any(|w| w == b"application/openmetrics-"));
+    let l = state.latest.read().unwrap_or_else(|p| p.into_inner());
+    if openmetrics {
+        body(StatusCode::OK, OPENMETRICS, l.metrics.clone())
+    } else {
+        body(StatusCode::OK, CLASSIC, l.metrics_classic.clone())
+    }
+}
+
+fn healthz(state: &State) -> Resp {
+    let l = state.latest.read().unwrap_or_else(|p| p.into_inner());
+    let v = json!({
+        "status": "ok",
+        "scans": l.scans,
+        "scan_errors": l.scan_errors,
+        "last_scan_age_s": l.finished.map(|t| t.elapsed().as_secs_f64()),
+    });
+    json_body(StatusCode::OK, &v)
+}
+
+fn scan(state: &State, query: &str) -> Resp {
+    let mut pid = None;
+    let mut port = None;
+    for (k, v) in params(query) {
+        match k.as_str() {
+            "pid" => match v.parse::<u32>() {
+                Ok(p) if p > 0 => pid = Some(p),
+                _ => return error(StatusCode::BAD_REQUEST, "pid must be a process id (1 or more)"),
+            },
+            "port" => match v.parse::<u16>() {
+                Ok(p) if p > 0 => port = Some(p),
+                _ => return error(StatusCode::BAD_REQUEST, "port must be a port number (1-65535)"),
+            },
+            _ => return error(StatusCode::BAD_REQUEST, &format!("unknown parameter '{k}' (pid and port are known)")),
+        }
+    }
+    let (report, json) = {
+        let l = state.latest.read().unwrap_or_else(|p| p.into_inner());
+        (l.report.clone(), l.report_json.clone())
+    };
+    let Some(report) = report else {
+        let mut r = error(StatusCode::SERVICE_UNAVAILABLE, "the first scan has not finished yet");
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        return r;
+    };
+    if pid.is_none() && port.is_none() {
+        return body(StatusCode::OK, JSON, json);
+    }
+    let mut filtered = (*report).clone();
+    filtered.findings.retain(|f| pid.is_none_or(|p| f.pid == Some(p)) && port.is_none_or(|p| f.port == Some(p)));
+    json_body(StatusCode::OK, &filtered)
+}
+
+/// Query parameters, percent-decoded; a malformed escape is kept as is.
+pub fn params(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(x) => {
+                        out.push(x);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn body(status: StatusCode, content_type: &'static str, bytes: Bytes) -> Resp {
+    let mut r = Response::new(Full::new(bytes));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    r
+}
+
+pub fn json_body<T: serde::Serialize>(status: StatusCode, v: &T) -> Resp {
+    body(status, JSON, Bytes::from(serde_json::to_vec(v).unwrap_or_default()))
+}
+
+pub fn error(status: StatusCode, msg: &str) -> Resp {
+    json_body(status, &json!({ "error": msg }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_decoding() {
+        let p = params("url=http%3A%2F%2F127.0.0.1%3A80%2Fa%20b&count=3&x&bad=%zz%4");
+        assert_eq!(p[0], ("url".into(), "http://127.0.0.1:80/a b".into()));
+        assert_eq!(p[1], ("count".into(), "3".into()));
+        assert_eq!(p[2], ("x".into(), "".into()));
+        assert_eq!(p[3], ("bad".into(), "%zz%4".into()));
+    }
+
+    #[test]
+    fn openapi_lists_every_route() {
+        let v: serde_json::Value = serde_json::from_str(OPENAPI).expect("openapi.json parses");
+        assert!(v["openapi"].as_str().unwrap().starts_with("3."));
+        for route in ["/metrics", "/healthz", "/v1/scan", "/v1/openapi.json", "/v1/probe/tcp", "/v1/probe/http"] {
+            assert!(v["paths"][route]["get"].is_object(), "{route} missing from openapi.json");
+        }
+    }
+}
