@@ -12,6 +12,7 @@ need=()
 has python3 || need+=(python3)
 has ip || need+=(iproute2)
 has unshare || need+=(util-linux)
+has setpriv || need+=(util-linux)  # tests/not_root.rs drops to nobody
 has ss || need+=(iproute2)
 has iptables || need+=(iptables)
 has nginx || need+=(nginx-light)
