@@ -307,10 +307,8 @@ pub fn deadline(cmd: &Command) -> Result<Option<Duration>, String> {
                 bound(a.deadline, if a.measure_idle { a.max_wait } else { Duration::ZERO }, "--max-wait").map(Some)
             }
         },
-        // Commands added later (serve runs until stopped) get no deadline
-        // until they opt in here.
-        #[allow(unreachable_patterns)]
-        _ => Ok(None),
+        // A daemon runs until stopped; its requests have their own limits.
+        Command::Serve(_) => Ok(None),
     }
 }
 
