@@ -117,15 +117,20 @@ pub fn scan(interval: std::time::Duration) -> Result<Scan, CollectError> {
 /// start before it is not taken (a note says so).
 pub fn scan_until(interval: std::time::Duration, until: Option<Instant>) -> Result<Scan, CollectError> {
     let budget = proc_walk::Budget { until, ..Default::default() };
+    let started = Instant::now();
     let first = snapshot_within(budget)?;
     let mut snapshots = vec![first];
     if !interval.is_zero() {
-        if until.is_some_and(|u| Instant::now() + interval >= u) {
+        // Snapshots start `interval` apart (each process is read at about the
+        // same offset into its snapshot), so the wait excludes the first
+        // snapshot's own time: a whole scan costs interval + one snapshot.
+        let second_at = started + interval;
+        if until.is_some_and(|u| second_at.max(Instant::now()) >= u) {
             snapshots[0]
                 .notes
                 .push("deadline too close for a second snapshot: findings that need two were skipped".into());
         } else {
-            std::thread::sleep(interval);
+            std::thread::sleep(second_at.saturating_duration_since(Instant::now()));
             snapshots.push(snapshot_within(budget)?);
         }
     }
