@@ -113,11 +113,13 @@ fn each_client_is_rate_and_concurrency_limited() {
     let server = Server::start(&[]);
     let idle = python("idle_listener.py", &[]);
     let port = idle.ready["port"].as_u64().unwrap();
-    // Concurrency: two slow probes (3 connects 1 s apart) hold this client's
-    // two slots; a third at the same time gets 429.
+    // Concurrency: three slow probes (3 connects 1 s apart, ~2 s each) sent at
+    // once from one client, which may run two at a time: at least one is
+    // refused with 429, at least one runs. (Which one loses the race is
+    // not ours to fix, so no particular request is expected to win.)
     let addr = server.addr;
     let slow = format!("/v1/probe/tcp?target=127.0.0.1:{port}&count=3&interval=1s");
-    let bg: Vec<_> = (0..2)
+    let concurrent: Vec<_> = (0..3)
         .map(|_| {
             let q = slow.clone();
             std::thread::spawn(move || {
@@ -126,13 +128,11 @@ fn each_client_is_rate_and_concurrency_limited() {
             })
         })
         .collect();
-    // Both slow probes are admitted within a second; probe until the third is refused.
+    let statuses: Vec<u16> = concurrent.into_iter().map(|b| b.join().unwrap()).collect();
+    assert!(statuses.contains(&429), "a third concurrent probe from one client was not refused: {statuses:?}");
+    assert!(statuses.contains(&200), "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 429), "{statuses:?}");
     let quick = format!("/v1/probe/tcp?target=127.0.0.1:{port}&count=1");
-    let refused = common::wait_until(Duration::from_millis(1500), || server.get(&quick).status == 429);
-    assert!(refused, "a third concurrent probe from one client was not refused");
-    for b in bg {
-        assert_eq!(b.join().unwrap(), 200);
-    }
     // Rate: a burst of 10, then 1 per second. 25 quick probes in well under
     // 15 s must meet a 429.
     let t = Instant::now();
