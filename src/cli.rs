@@ -237,6 +237,13 @@ pub struct TcpArgs {
     /// Connect from this local port, e.g. to hit a stale CLOSE-WAIT 4-tuple on purpose.
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub source_port: Option<u16>,
+    #[command(flatten)]
+    pub out: ProbeOutput,
+}
+
+/// Address family and output format, shared by `probe tcp` and `probe http`.
+#[derive(Args, Debug)]
+pub struct ProbeOutput {
     /// Use IPv4 only.
     #[arg(short = '4', conflicts_with = "ipv6")]
     pub ipv4: bool,
@@ -278,15 +285,8 @@ pub struct HttpArgs {
     /// Trust the CA certificates in FILE (PEM) instead of the system's.
     #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
     pub cacert: Option<PathBuf>,
-    /// Use IPv4 only.
-    #[arg(short = '4', conflicts_with = "ipv6")]
-    pub ipv4: bool,
-    /// Use IPv6 only.
-    #[arg(short = '6')]
-    pub ipv6: bool,
-    /// Print the result as one JSON document (CONTRACT.md, "Probe findings").
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub out: ProbeOutput,
 }
 
 /// Beyond the time a command waits on purpose, how long it may take by default.

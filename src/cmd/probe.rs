@@ -30,7 +30,7 @@ fn tcp(a: &TcpArgs) -> Result<u8, Fatal> {
         interval: a.interval,
         timeout: a.timeout,
         source_port: a.source_port,
-        family: family(a.ipv4, a.ipv6),
+        family: family(a.out.ipv4, a.out.ipv6),
     };
     let what = format!(
         "{} TCP connect{}, timeout {}",
@@ -38,8 +38,8 @@ fn tcp(a: &TcpArgs) -> Result<u8, Fatal> {
         if a.count == 1 { "" } else { "s" },
         probe::fmt_dur(a.timeout)
     );
-    let report = run_live(a.json, &opts.target.to_string(), &what, |on| probe::tcp::probe_tcp(&opts, on))?;
-    finish(a.json, &report)
+    let report = run_live(a.out.json, &opts.target.to_string(), &what, |on| probe::tcp::probe_tcp(&opts, on))?;
+    finish(a.out.json, &report)
 }
 
 fn http(a: &HttpArgs) -> Result<u8, Fatal> {
@@ -58,10 +58,10 @@ fn http(a: &HttpArgs) -> Result<u8, Fatal> {
         max_wait: a.max_wait,
         insecure: a.insecure,
         cacert: a.cacert.clone(),
-        family: family(a.ipv4, a.ipv6),
+        family: family(a.out.ipv4, a.out.ipv6),
     };
-    let report = run_live(a.json, &opts.url.to_string(), "HTTP/1.1 GET", |on| probe::http::probe_http(&opts, on))?;
-    finish(a.json, &report)
+    let report = run_live(a.out.json, &opts.url.to_string(), "HTTP/1.1 GET", |on| probe::http::probe_http(&opts, on))?;
+    finish(a.out.json, &report)
 }
 
 /// Runs a probe, printing live lines unless `json`.
