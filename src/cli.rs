@@ -87,10 +87,10 @@ Listens on loopback only unless --token-file is given; with a token every reques
 #[derive(Args, Debug)]
 pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (the address is printed on stderr).
-    #[arg(long, default_value = "127.0.0.1:9464", value_name = "ADDR:PORT")]
+    #[arg(long, default_value = "127.0.0.1:9464", value_name = "ADDR:PORT", value_parser = parse_listen)]
     pub listen: std::net::SocketAddr,
-    /// Time from the start of one background scan to the start of the next.
-    #[arg(long, default_value = "15s", value_parser = parse_duration, value_name = "DURATION")]
+    /// Time from the start of one background scan to the start of the next (at least 1s).
+    #[arg(long, default_value = "15s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub scan_interval: Duration,
     /// File holding the bearer token every request must carry; required to listen beyond loopback.
     #[arg(long, value_name = "FILE")]
@@ -334,6 +334,24 @@ fn parse_positive_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("duration '{s}' must be at least 1ms"));
     }
     Ok(d)
+}
+
+/// A listen address, with the mistakes people make named (a missing port,
+/// an IPv6 address without brackets, a port above 65535).
+fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    let example = "use ADDR:PORT, e.g. 127.0.0.1:9464 or [::1]:9464";
+    if s.parse::<std::net::IpAddr>().is_ok() {
+        return Err(format!("'{s}' has no port: {example}"));
+    }
+    if let Some((_, port)) = s.rsplit_once(':') {
+        if port.parse::<u64>().is_ok_and(|p| p > 65535) {
+            return Err(format!("port {port} is out of range: use 1 to 65535 (0 picks a free port)"));
+        }
+    }
+    Err(format!("'{s}' is not an IP address and port: {example} (names are not resolved here)"))
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {

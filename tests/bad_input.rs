@@ -26,6 +26,20 @@ fn unused_pid() -> String {
     (max + 1).min(i32::MAX as u64).to_string()
 }
 
+/// Runs CMD, killing it after 10 s: a row that wrongly starts `serve`
+/// (which runs until stopped) fails instead of hanging the suite.
+fn run_bounded(cmd: &mut std::process::Command) -> std::process::Output {
+    use std::process::Stdio;
+    let mut child =
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run unwedge");
+    let done = common::wait_until(Duration::from_secs(10), || child.try_wait().map(|s| s.is_some()).unwrap_or(true));
+    if !done {
+        let _ = child.kill();
+    }
+    // Its output is a line or two: the pipes never filled while it ran.
+    child.wait_with_output().expect("collect unwedge output")
+}
+
 #[test]
 fn bad_input_is_one_line_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
@@ -40,6 +54,15 @@ fn bad_input_is_one_line_and_exit_2() {
     let missing = missing.to_str().unwrap();
     let unwritable = unwritable.to_str().unwrap();
     let pid = unused_pid();
+    let empty_token = dir.path().join("empty-token");
+    std::fs::write(&empty_token, b"\n").unwrap();
+    let two_tokens = dir.path().join("two-tokens");
+    std::fs::write(&two_tokens, b"one two\n").unwrap();
+    let empty_token = empty_token.to_str().unwrap();
+    let two_tokens = two_tokens.to_str().unwrap();
+    // A port some process already listens on (this test's own listener).
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = taken.local_addr().unwrap().to_string();
 
     let rows = vec![
         row("scan unknown pid", &["scan", "--interval", "0", "--pid", &pid], "no process with pid"),
@@ -104,12 +127,49 @@ fn bad_input_is_one_line_and_exit_2() {
         row("stop negative grace", &["stop", "--port", "8", "--grace", "-1s"], "invalid duration '-1s'"),
         row("stop nothing given", &["stop"], "PID"),
         row("exec no command", &["exec"], "CMD"),
+        row(
+            "serve missing token file",
+            &["serve", "--listen", "127.0.0.1:0", "--token-file", missing],
+            "cannot read token file",
+        ),
+        row(
+            "serve directory as token file",
+            &["serve", "--listen", "127.0.0.1:0", "--token-file", "/"],
+            "cannot read token file",
+        ),
+        row("serve empty token file", &["serve", "--listen", "127.0.0.1:0", "--token-file", empty_token], "is empty"),
+        row(
+            "serve two tokens in file",
+            &["serve", "--listen", "127.0.0.1:0", "--token-file", two_tokens],
+            "one token on one line",
+        ),
+        row("serve beyond loopback without token", &["serve", "--listen", "0.0.0.0:0"], "without --token-file"),
+        row("serve listen garbage", &["serve", "--listen", "nonsense"], "not an IP address and port"),
+        row("serve listen no port", &["serve", "--listen", "127.0.0.1"], "has no port"),
+        row("serve listen port 70000", &["serve", "--listen", "127.0.0.1:70000"], "out of range"),
+        row("serve listen port taken", &["serve", "--listen", &taken], "Address already in use"),
+        row(
+            "serve bad allow-target",
+            &["serve", "--listen", "127.0.0.1:0", "--allow-target", "10.0.0.0/99"],
+            "invalid --allow-target",
+        ),
+        row(
+            "serve scan interval below 1s",
+            &["serve", "--listen", "127.0.0.1:0", "--scan-interval", "0"],
+            "at least 1s",
+        ),
+        row(
+            "serve negative scan interval",
+            &["serve", "--listen", "127.0.0.1:0", "--scan-interval", "-1"],
+            "invalid duration '-1'",
+        ),
+        row("serve metrics-top 0", &["serve", "--listen", "127.0.0.1:0", "--metrics-top", "0"], "--metrics-top"),
         row("no subcommand flag", &["frobnicate"], "frobnicate"),
     ];
     let mut failures = Vec::new();
     for r in &rows {
         let started = Instant::now();
-        let out = common::unwedge().args(&r.args).env("NO_COLOR", "1").output().expect("run unwedge");
+        let out = run_bounded(common::unwedge().args(&r.args).env("NO_COLOR", "1"));
         let took = started.elapsed();
         let stderr = String::from_utf8_lossy(&out.stderr);
         let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();

@@ -77,3 +77,31 @@ fn unprivileged_scan_names_own_processes_and_counts_the_rest() {
         assert!(Instant::now() < limit, "own findings missing as nobody: {report}");
     }
 }
+
+#[test]
+fn unprivileged_serve_names_an_unreadable_token_file() {
+    if !common::is_root() || !Path::new("/usr/bin/setpriv").exists() {
+        eprintln!("SKIPPED unprivileged_serve: needs root to drop to nobody, and setpriv");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bin = stage(dir.path());
+    // Readable by root only: nobody gets EACCES.
+    let token = dir.path().join("token");
+    std::fs::write(&token, b"s3cret\n").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = as_nobody(&bin)
+        .args(["serve", "--listen", "127.0.0.1:0", "--token-file"])
+        .arg(&token)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| !l.contains("not running as root")).collect();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].starts_with("unwedge: cannot read token file") && errors[0].contains("Permission denied"),
+        "{stderr}"
+    );
+}
