@@ -14,12 +14,18 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How long the churn lasts. Issue 8 asks up to 30 s for 20,000 processes
-/// and 100,000 connections; with 2 shared cores and a 45 s budget for all
-/// of this branch's tests, 8 s (the caps below stay as bounds).
-const CHURN: Duration = Duration::from_secs(8);
+/// How long the churn lasts, and its caps. Issue 8's example is 20,000
+/// processes and 100,000 connections over 30 s; in CI (2 shared cores, the
+/// whole suite well under 10 min) it runs 8 s. The full run:
+/// `UNWEDGE_CHURN_SECS=30 cargo test --release --test churn -- --nocapture`
+/// (BENCHMARKS.md has what it measured).
+fn churn_time() -> Duration {
+    let secs = std::env::var("UNWEDGE_CHURN_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(8u64);
+    Duration::from_secs(secs.clamp(1, 600))
+}
 const MAX_PROCS: u64 = 20_000;
 const MAX_CONNS: u64 = 100_000;
+const CONNECTORS: usize = 2;
 
 fn check_contract(r: &Value) {
     for k in ["unwedge_version", "host", "taken_at", "interval_ms", "duration_ms", "coverage", "findings"] {
@@ -63,34 +69,33 @@ fn scans_survive_process_and_socket_churn() {
     let acceptor = {
         let stop = stop.clone();
         std::thread::spawn(move || {
-            listener.set_nonblocking(true).unwrap();
+            // Blocking accept; the last connect after `stop` wakes it.
             while !stop.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((mut s, _)) => {
-                        let _ = s.set_nonblocking(false);
-                        let _ = s.set_read_timeout(Some(Duration::from_millis(100)));
-                        let _ = s.read(&mut [0u8; 16]); // the client's close
+                if let Ok((mut s, _)) = listener.accept() {
+                    let _ = s.set_read_timeout(Some(Duration::from_millis(100)));
+                    let _ = s.read(&mut [0u8; 16]); // the client's close
+                }
+            }
+        })
+    };
+    let connectors: Vec<_> = (0..CONNECTORS)
+        .map(|_| {
+            let (stop, conns) = (stop.clone(), conns.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) && conns.load(Ordering::Relaxed) < MAX_CONNS {
+                    if let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+                        drop(s);
+                        conns.fetch_add(1, Ordering::Relaxed);
                     }
-                    Err(_) => std::thread::sleep(Duration::from_millis(1)),
                 }
-            }
+            })
         })
-    };
-    let connector = {
-        let (stop, conns) = (stop.clone(), conns.clone());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) && conns.load(Ordering::Relaxed) < MAX_CONNS {
-                if let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
-                    drop(s);
-                    conns.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        })
-    };
+        .collect();
 
     let started = Instant::now();
     let mut scans = 0;
-    while started.elapsed() < CHURN {
+    let churn = churn_time();
+    while started.elapsed() < churn {
         let out = common::unwedge().args(["scan", "--interval", "0.2", "--json"]).output().expect("run unwedge");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("panicked"), "{stderr}");
@@ -107,7 +112,15 @@ fn scans_survive_process_and_socket_churn() {
         scans += 1;
     }
     stop.store(true, Ordering::Relaxed);
-    for t in [spawner, acceptor, connector] {
+    // Connect until the acceptor sees `stop` (a full backlog may drop one SYN).
+    let woke = common::wait_until(Duration::from_secs(10), || {
+        acceptor.is_finished() || {
+            let _ = TcpStream::connect_timeout(&addr, Duration::from_millis(200));
+            false
+        }
+    });
+    assert!(woke, "the acceptor did not stop");
+    for t in connectors.into_iter().chain([spawner, acceptor]) {
         t.join().unwrap();
     }
     let (p, c) = (procs.load(Ordering::Relaxed), conns.load(Ordering::Relaxed));

@@ -60,6 +60,9 @@ pub struct ResponseInfo {
     pub framing: &'static str,
     /// Whether the server keeps the connection open after this response.
     pub keep_alive: bool,
+    /// False when the probe stopped reading a body longer than it reads
+    /// (8 MiB or 10 s); `body_bytes` then counts what was read.
+    pub body_complete: bool,
 }
 
 /// The keep-alive starvation check.
@@ -116,10 +119,14 @@ struct Exchange {
     done_at: Instant,
     /// The server closed (or will close) the connection after this response.
     closed: bool,
+    /// Why the body was not read to its end (a cap below), if it was not.
+    body_cut: Option<String>,
 }
 
-/// Hard cap on one body read, whatever the per-read timeout.
-const MAX_BODY_TIME: Duration = Duration::from_secs(60);
+/// A probe reads this much of a body and no more (an endless stream, a
+/// 100 GB download): enough for its timings, bounded for the host.
+const MAX_BODY_BYTES: u64 = 8 << 20;
+const MAX_BODY_TIME: Duration = Duration::from_secs(10);
 
 fn request_bytes(url: &Url) -> Vec<u8> {
     format!(
@@ -141,9 +148,23 @@ fn exchange(conn: &mut Conn, req: &[u8], first_byte_wait: Duration, gap: Duratio
     let mut buf = Vec::with_capacity(8192);
     let mut chunk = [0u8; 16 * 1024];
     let mut first_byte_at = None;
+    let mut interim = 0u64;
+    let late = |buf: &[u8], interim: u64| {
+        let within = fmt_dur(first_byte_wait);
+        if !buf.is_empty() {
+            format!("no complete response head within {within} ({} bytes received)", buf.len())
+        } else if interim > 0 {
+            format!("only {interim} interim (1xx) responses within {within}")
+        } else {
+            format!("no response within {within}")
+        }
+    };
     let (head, used) = 'head: loop {
-        tls::set_timeouts(conn.tcp(), deadline)
-            .map_err(|_| format!("no response within {}", fmt_dur(first_byte_wait)))?;
+        match tls::set_timeouts(conn.tcp(), deadline) {
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(late(&buf, interim)),
+            Err(e) => return Err(format!("socket: {e}")),
+            Ok(()) => {}
+        }
         match conn.read(&mut chunk) {
             Ok(0) => {
                 return Err(if buf.is_empty() {
@@ -160,14 +181,13 @@ fn exchange(conn: &mut Conn, req: &[u8], first_byte_wait: Duration, gap: Duratio
                 while let Some((head, used)) = parse_head(&buf)? {
                     if (100..200).contains(&head.status) && head.status != 101 {
                         buf.drain(..used);
+                        interim += 1;
                         continue;
                     }
                     break 'head (head, used);
                 }
             }
-            Err(e) if timed_out(&e) => {
-                return Err(format!("no response within {}", fmt_dur(first_byte_wait)));
-            }
+            Err(e) if timed_out(&e) => return Err(late(&buf, interim)),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(io_text("reading the response", &e)),
         }
@@ -179,6 +199,7 @@ fn exchange(conn: &mut Conn, req: &[u8], first_byte_wait: Duration, gap: Duratio
     let mut chunked = Chunked::default();
     let mut server_closed = false;
     let body_deadline = Instant::now() + MAX_BODY_TIME;
+    let mut body_cut = None;
     loop {
         // Account for what is already buffered.
         if !rest.is_empty() {
@@ -198,6 +219,18 @@ fn exchange(conn: &mut Conn, req: &[u8], first_byte_wait: Duration, gap: Duratio
             Framing::Chunked => chunked.done(),
             Framing::UntilClose => server_closed,
         };
+        if !complete && !server_closed {
+            // Stop at the caps; the connection is dropped, never reused.
+            if body >= MAX_BODY_BYTES {
+                body_cut = Some(format!("stopped reading the body after {} MiB", MAX_BODY_BYTES >> 20));
+                break;
+            }
+            if Instant::now() >= body_deadline {
+                body_cut =
+                    Some(format!("stopped reading the body after {} (it was still arriving)", fmt_dur(MAX_BODY_TIME)));
+                break;
+            }
+        }
         if complete || server_closed {
             if !complete {
                 return Err(format!(
@@ -206,13 +239,18 @@ fn exchange(conn: &mut Conn, req: &[u8], first_byte_wait: Duration, gap: Duratio
             }
             break;
         }
-        let read_deadline = (Instant::now() + gap).min(body_deadline);
-        tls::set_timeouts(conn.tcp(), read_deadline).map_err(|_| "reading the body took too long".to_string())?;
+        let gap_ends = Instant::now() + gap;
+        match tls::set_timeouts(conn.tcp(), gap_ends.min(body_deadline)) {
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => continue, // the body deadline passed: cut above
+            Err(e) => return Err(format!("socket: {e}")),
+            Ok(()) => {}
+        }
         match conn.read(&mut chunk) {
             Ok(0) => server_closed = true,
             // rustls reports a close without close_notify as UnexpectedEof.
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => server_closed = true,
             Ok(n) => rest.extend_from_slice(&chunk[..n]),
+            Err(e) if timed_out(&e) && Instant::now() < gap_ends => {} // the body deadline: cut above
             Err(e) if timed_out(&e) => return Err(format!("the body stalled for {}", fmt_dur(gap))),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(io_text("reading the body", &e)),
@@ -228,7 +266,8 @@ fn exchange(conn: &mut Conn, req: &[u8], first_byte_wait: Duration, gap: Duratio
         ttfb: first_byte_at - sent_at,
         first_byte_at,
         done_at: Instant::now(),
-        closed: server_closed || !keep,
+        closed: server_closed || !keep || body_cut.is_some(),
+        body_cut,
         head,
     })
 }
@@ -343,6 +382,9 @@ pub fn probe_http_at(
                 timings.ttfb_us = Some(us(x.ttfb));
                 timings.total_us = Some(us(x.done_at - started));
                 let info = response_info(&x);
+                if let Some(cut) = &x.body_cut {
+                    result.notes.push(format!("{cut}: body_bytes and total time cover what was read"));
+                }
                 if let Some(f) = content_type_finding(&opts.url, &info) {
                     findings.push(f);
                 }
@@ -361,6 +403,10 @@ pub fn probe_http_at(
     let mut conn_b = None;
     if result.error.is_none() {
         match &conn_a {
+            None if result.response.as_ref().is_some_and(|r| !r.body_complete) => {
+                result.keepalive.skipped =
+                    Some("the body was too long to read to its end, so connection 1 could not idle".into())
+            }
             None => {
                 result.keepalive.skipped = Some(
                     "the server closes the connection after each response, so idle connections cannot hold its slots"
@@ -579,6 +625,7 @@ fn response_info(x: &Exchange) -> ResponseInfo {
         body_bytes: x.body_bytes,
         framing: x.framing.name(),
         keep_alive: !x.closed,
+        body_complete: x.body_cut.is_none(),
     }
 }
 
@@ -783,6 +830,7 @@ mod tests {
             body_bytes: 10,
             framing: "content-length",
             keep_alive: true,
+            body_complete: true,
         };
         assert_eq!(content_type_finding(&url, &r).unwrap().kind, "missing_content_type");
         r.body_bytes = 0;
