@@ -4,7 +4,8 @@
 # (network namespaces), iptables (SYN drops and SYN-ACK delay in a test
 # netns), nginx + openssl (TLS probe tests), ca-certificates (the trust store
 # `probe http` verifies against), hping3 (bench/probe_vs_hping3.sh only),
-# prometheus (promtool and a real server for the `unwedge serve` tests; ~15 s).
+# prometheus (promtool and a real server for the `unwedge serve` tests; ~15 s),
+# golang-go (tests/scan_go.rs builds real Go servers for stories 2 and 3; ~20 s).
 # Idempotent: does nothing when all are present.
 set -euo pipefail
 has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
@@ -19,6 +20,7 @@ has nginx || need+=(nginx-light)
 has openssl || need+=(openssl)
 has hping3 || need+=(hping3)
 has promtool || need+=(prometheus)
+[ -x /usr/bin/go ] || [ -x /usr/lib/go/bin/go ] || need+=(golang-go)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -4,10 +4,11 @@
 //!
 //! Kernel facts: `accept_stalled` (queued connections survive the interval)
 //! plus the owner's accepted connections on that port, whose tcp_info
-//! last_data_recv / last_data_sent show no data either way for >= idle_ms.
-//! False alarm avoided: a server busy serving its connections (data moving)
-//! is merely slow, and a server with no accepted connections is plain
-//! `accept_stalled`.
+//! last_data_recv / last_data_sent show no data either way for >= idle_ms,
+//! the server's last send no older than its last receive (it answered).
+//! False alarms avoided: a server busy serving its connections (data moving)
+//! is merely slow; a server with no accepted connections, or whose handler
+//! read a request and never answered, is plain `accept_stalled`.
 
 use crate::{accept_stalled::Stalled, index::endpoint, Ctx};
 use serde_json::json;
@@ -15,8 +16,16 @@ use unwedge_model::{Finding, Severity, Socket};
 
 fn idle_conns<'a>(ctx: &Ctx<'a>, st: &Stalled) -> Option<Vec<&'a Socket>> {
     let held = ctx.last.accepted_by(st.listener, &st.owners);
+    // Idle both ways, and the server spoke last (its response came after
+    // the client's last request): a connection kept open between requests.
+    // A handler still working on a request it read (client spoke last) is
+    // a stuck or slow handler, not keep-alive: plain accept_stalled.
     let idle = |s: &&Socket| {
-        s.info.is_some_and(|i| i.last_data_recv_ms >= ctx.t.idle_ms && i.last_data_sent_ms >= ctx.t.idle_ms)
+        s.info.is_some_and(|i| {
+            i.last_data_recv_ms >= ctx.t.idle_ms
+                && i.last_data_sent_ms >= ctx.t.idle_ms
+                && i.last_data_sent_ms <= i.last_data_recv_ms
+        })
     };
     (!held.is_empty() && held.iter().all(idle)).then_some(held)
 }

@@ -15,6 +15,14 @@
 //! idle CLOSE-WAIT connection is not work); a loop that re-enters the same
 //! syscall (its context switches move); sigwait threads, sleeping threads
 //! and accept loops with nothing queued, which wait by design.
+//!
+//! Noise avoided: when every piece of waiting work is already named by an
+//! earlier finding about this process (its CLOSE-WAIT sockets by
+//! close_wait_leak, its queue by keepalive_starvation or accept_stalled),
+//! only threads blocked on a TCP connection are added: they say which
+//! connection holds things up. Threads parked in futex or epoll then add
+//! nothing — a Go server's runtime threads all look like that whatever its
+//! goroutines do.
 
 use crate::index::{endpoint, FastSet};
 use crate::{secs, signals, threads, Ctx};
@@ -32,15 +40,18 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
     let Some(first) = &ctx.first else { return };
     let arch = ctx.snap().arch.as_str();
     let with_work = socket_work_owners(ctx);
+    let explained = Explained::from(out);
     for p in &ctx.snap().processes {
         if p.state == 'Z' || p.threads.is_empty() {
             continue;
         }
         let Some(before) = first.process(p.pid).filter(|q| q.start_ticks == p.start_ticks) else { continue };
-        let work = waiting_work(ctx, p, before, with_work.contains(&p.pid));
+        let work = waiting_work(ctx, p, before, with_work.contains(&p.pid), &explained);
         if work.is_empty() {
             continue;
         }
+        let all_explained = work.iter().all(|w| w.explained);
+        let work: Vec<String> = work.into_iter().map(|w| w.text).collect();
         let mut stuck: Vec<(&Thread, String, SyscallLine)> = p
             .threads
             .iter()
@@ -62,7 +73,12 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
                 // that has not come (the CLOSE-WAIT sockets are its handlers' business).
                 let by_design = matches!(name.as_str(), "rt_sigtimedwait" | "nanosleep" | "clock_nanosleep")
                     || (matches!(name.as_str(), "accept" | "accept4") && idle_listener(ctx, p, call.args[0]));
-                (!by_design).then_some((t, name, call))
+                if by_design {
+                    return None;
+                }
+                let on_connection =
+                    || threads::fd_meanings(&ctx.last, p, t, &name, &call).iter().any(|m| m.contains(": TCP "));
+                (!all_explained || on_connection()).then_some((t, name, call))
             })
             .collect();
         if stuck.is_empty() {
@@ -125,11 +141,50 @@ fn idle_listener(ctx: &Ctx, p: &Process, fd: u64) -> bool {
         .is_some_and(|l| l.state == TcpState::Listen && ctx.last.queued_for(l).is_empty())
 }
 
+/// What earlier findings already name: pids whose CLOSE-WAIT sockets are a
+/// close_wait_leak, and (pid, port) of listeners whose waiting queue is a
+/// keepalive_starvation or accept_stalled.
+#[derive(Default)]
+struct Explained {
+    close_wait: FastSet<u32>,
+    queue: FastSet<(u32, u16)>,
+}
+
+impl Explained {
+    fn from(findings: &[Finding]) -> Self {
+        let mut e = Explained::default();
+        let pids = |f: &Finding, key: &str| -> Vec<u32> {
+            let listed = f.evidence.get(key).and_then(Value::as_array).into_iter().flatten();
+            f.pid.into_iter().chain(listed.filter_map(|v| v.as_u64().map(|p| p as u32))).collect()
+        };
+        for f in findings {
+            match f.kind.as_str() {
+                "close_wait_leak" => e.close_wait.extend(pids(f, "shared_with")),
+                "keepalive_starvation" | "accept_stalled" => {
+                    for pid in pids(f, "owners") {
+                        if let Some(port) = f.port {
+                            e.queue.insert((pid, port));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        e
+    }
+}
+
+struct Work {
+    text: String,
+    /// An earlier finding about this process already names it.
+    explained: bool,
+}
+
 /// Work that waited, untouched, in both snapshots: what a stuck thread is
 /// keeping from being done. Only server-side sockets (on a port something
 /// listens on) count: a client's pooled connection may sit in CLOSE-WAIT, or
 /// hold a GOAWAY it reads on next use, for as long as the pool likes.
-fn waiting_work(ctx: &Ctx, p: &Process, before: &Process, has_socket_work: bool) -> Vec<String> {
+fn waiting_work(ctx: &Ctx, p: &Process, before: &Process, has_socket_work: bool, explained: &Explained) -> Vec<Work> {
     let first = ctx.first.as_ref().expect("two snapshots");
     let served = &ctx.last.served;
     let mut work = Vec::new();
@@ -150,34 +205,44 @@ fn waiting_work(ctx: &Ctx, p: &Process, before: &Process, has_socket_work: bool)
                 let waited =
                     ctx.last.queued_for(now).iter().filter(|c| old.contains(&(c.remote, c.remote_port))).count();
                 if waited > 0 {
-                    work.push(format!(
-                        "{waited} connections wait in the accept queue of {}",
-                        endpoint(now.local, now.local_port)
-                    ));
+                    work.push(Work {
+                        text: format!(
+                            "{waited} connections wait in the accept queue of {}",
+                            endpoint(now.local, now.local_port)
+                        ),
+                        explained: explained.queue.contains(&(p.pid, now.local_port)),
+                    });
                 }
             }
             _ if !served.contains(&(now.netns, now.local_port)) => {}
             TcpState::CloseWait if then.state == TcpState::CloseWait => close_wait += 1,
             // Same byte count both times: nobody read from it during the interval.
-            TcpState::Established if now.recv_q > 0 && then.recv_q == now.recv_q => work.push(format!(
-                "{} bytes wait unread on fd {}: TCP {} -> {}",
-                now.recv_q,
-                fd.fd,
-                endpoint(now.local, now.local_port),
-                endpoint(now.remote, now.remote_port)
-            )),
+            TcpState::Established if now.recv_q > 0 && then.recv_q == now.recv_q => work.push(Work {
+                text: format!(
+                    "{} bytes wait unread on fd {}: TCP {} -> {}",
+                    now.recv_q,
+                    fd.fd,
+                    endpoint(now.local, now.local_port),
+                    endpoint(now.remote, now.remote_port)
+                ),
+                explained: false,
+            }),
             _ => {}
         }
     }
     if close_wait > 0 {
-        work.push(format!("{close_wait} sockets in CLOSE-WAIT (the peer closed; nobody closed this end)"));
+        work.push(Work {
+            text: format!("{close_wait} sockets in CLOSE-WAIT (the peer closed; nobody closed this end)"),
+            explained: explained.close_wait.contains(&p.pid),
+        });
     }
     let pending = |q: &Process| {
         q.threads.iter().filter_map(|t| t.signals).fold(0u64, |a, m| a | ((m.pending | m.shared_pending) & !m.ignored))
     };
     let sigs = pending(p) & pending(before) & !signals::bit(signals::SIGCHLD);
     if sigs != 0 {
-        work.push(format!("signal {} pending", signals::names(sigs).join(", ")));
+        // Kept unexplained: the thread's wait is story 4's hang itself.
+        work.push(Work { text: format!("signal {} pending", signals::names(sigs).join(", ")), explained: false });
     }
     work
 }

@@ -126,3 +126,31 @@ fn one_snapshot_counts_only_close_wait_older_than_idle() {
     let fresh = Thresholds { idle_ms: 10_000, ..Thresholds::default() };
     assert!(analyze(&scan, &fresh).findings.is_empty(), "a FIN that just arrived is not a leak yet");
 }
+
+#[test]
+fn a_handler_that_never_answered_is_stalled_not_keepalive_starvation() {
+    // The recorded one-slot server, but its accepted connection's last data
+    // came from the client (a request read and never answered): not an idle
+    // keep-alive, so plain accept_stalled.
+    let mut scan = load("live-incidents.json");
+    let port = analyze(&scan, &Thresholds::default())
+        .findings
+        .iter()
+        .find(|f| f.kind == "keepalive_starvation")
+        .and_then(|f| f.port)
+        .expect("the recording has story 3");
+    let mut changed = 0;
+    for snap in &mut scan.snapshots {
+        for s in snap.sockets.iter_mut().filter(|s| s.local_port == port && s.inode != 0) {
+            if let Some(i) = s.info.as_mut().filter(|_| s.state == unwedge_model::TcpState::Established) {
+                (i.last_data_recv_ms, i.last_data_sent_ms) =
+                    (i.last_data_recv_ms.min(i.last_data_sent_ms), i.last_data_recv_ms.max(i.last_data_sent_ms) + 500);
+                changed += 1;
+            }
+        }
+    }
+    assert!(changed > 0);
+    let f = analyze(&scan, &Thresholds::default()).findings;
+    let on_port: Vec<&str> = f.iter().filter(|f| f.port == Some(port)).map(|f| f.kind.as_str()).collect();
+    assert!(on_port.contains(&"accept_stalled") && !on_port.contains(&"keepalive_starvation"), "{on_port:?}");
+}

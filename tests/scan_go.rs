@@ -1,0 +1,178 @@
+//! Real Go servers (tests/scenarios/go/scenario.go, built here with the
+//! Debian `golang-go` that .ci/install-test-deps.sh installs): story 2's
+//! listener that never closes, story 3's net/http behind a one-slot limit
+//! listener, and healthy twins. Go parks its runtime threads in futex and
+//! epoll whatever its goroutines do: the report must name the cause, not
+//! those threads.
+
+mod common;
+
+use common::{alarms, findings, scan_json, scan_until, Child};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The scenario binary, built once per test run; None (and a loud line)
+/// when there is no Go toolchain.
+fn scenario_bin() -> Option<&'static PathBuf> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let go = ["/usr/bin/go", "/usr/lib/go/bin/go"].into_iter().map(PathBuf::from).find(|p| p.exists())?;
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("go-scenario");
+        std::fs::create_dir_all(&dir).unwrap();
+        let bin = dir.join("scenario");
+        let out = Command::new(go)
+            .arg("build")
+            .arg("-o")
+            .arg(&bin)
+            .arg(common::scenario_path("go/scenario.go"))
+            .env("GOCACHE", dir.join("cache"))
+            .env("GOPATH", dir.join("gopath"))
+            .env("GO111MODULE", "off")
+            .env("GOFLAGS", "")
+            .output()
+            .expect("run go build");
+        assert!(out.status.success(), "go build failed: {}", String::from_utf8_lossy(&out.stderr));
+        Some(bin)
+    })
+    .as_ref()
+}
+
+fn go(args: &[&str]) -> Option<Child> {
+    let Some(bin) = scenario_bin() else {
+        eprintln!("SKIPPED: no Go toolchain (apt-get install golang-go; .ci/install-test-deps.sh does)");
+        return None;
+    };
+    let mut cmd = Command::new(bin);
+    cmd.args(args);
+    Some(common::start(cmd))
+}
+
+fn port_of(c: &Child) -> u16 {
+    c.ready["port"].as_u64().unwrap() as u16
+}
+
+fn connect(port: u16) -> TcpStream {
+    let s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s
+}
+
+const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+
+/// Sends one request and reads one whole response (6-byte body).
+fn request(s: &mut TcpStream) -> String {
+    s.write_all(REQUEST).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.ends_with(b"hello\n") {
+        let n = s.read(&mut buf).expect("a response");
+        assert!(n > 0, "closed before the response: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+fn kinds_of(report: &Value, pid: u32) -> Vec<String> {
+    alarms(report)
+        .iter()
+        .filter(|f| f["pid"].as_u64() == Some(pid as u64))
+        .map(|f| f["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn go_listener_that_never_closes_is_a_close_wait_leak_and_nothing_else() {
+    let Some(srv) = go(&["leak", "40"]) else { return };
+    let port = port_of(&srv);
+    // Short clients like `echo hi | nc -N`: send, close, leave.
+    for _ in 0..40 {
+        let mut c = connect(port);
+        c.write_all(b"hi\n").unwrap();
+        c.shutdown(Shutdown::Write).unwrap();
+    }
+    let pid = srv.pid();
+    let report = scan_until(&["--pid", &pid.to_string(), "--interval", "0.5"], Duration::from_secs(10), |r| {
+        !findings(r, "close_wait_leak").is_empty()
+    });
+    assert_eq!(kinds_of(&report, pid), ["close_wait_leak"], "{report:#}");
+    let f = findings(&report, "close_wait_leak")[0];
+    assert_eq!(f["evidence"]["close_wait"].as_u64(), Some(40), "{f:#}");
+    assert_eq!(f["evidence"]["never_read_to_eof"].as_u64(), Some(40), "{f:#}");
+}
+
+#[test]
+fn go_one_slot_server_held_by_keepalive_is_starvation_and_nothing_else() {
+    let Some(srv) = go(&["limit"]) else { return };
+    let port = port_of(&srv);
+    let mut a = connect(port);
+    let first = request(&mut a);
+    assert!(first.contains("Content-Length: 6"), "{first}");
+    // A now idles, holding the only slot; B's request is never accepted.
+    let mut b = connect(port);
+    b.write_all(REQUEST).unwrap();
+    let pid = srv.pid();
+    let report =
+        scan_until(&["--pid", &pid.to_string(), "--interval", "0.5", "--idle", "0.2"], Duration::from_secs(10), |r| {
+            !findings(r, "keepalive_starvation").is_empty()
+        });
+    assert_eq!(kinds_of(&report, pid), ["keepalive_starvation"], "{report:#}");
+    let f = findings(&report, "keepalive_starvation")[0];
+    assert_eq!(f["port"].as_u64(), Some(port as u64), "{f:#}");
+    // Closing A frees the slot: B is answered at once.
+    drop(a);
+    let mut buf = [0u8; 256];
+    let n = b.read(&mut buf).expect("B answered after A closed");
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+}
+
+#[test]
+fn go_one_slot_server_without_keepalive_is_silent() {
+    let Some(srv) = go(&["limit-close"]) else { return };
+    let port = port_of(&srv);
+    let mut a = connect(port);
+    let first = request(&mut a);
+    assert!(first.contains("Connection: close"), "{first}");
+    let mut b = connect(port);
+    request(&mut b);
+    let (report, _) = scan_json(&["--pid", &srv.pid().to_string(), "--interval", "0.5", "--idle", "0.2"]);
+    assert!(kinds_of(&report, srv.pid()).is_empty(), "{report:#}");
+}
+
+#[test]
+fn go_server_with_idle_keepalive_clients_and_traffic_is_silent() {
+    let Some(srv) = go(&["healthy"]) else { return };
+    let port = port_of(&srv);
+    // 20 keep-alive clients that made a request and now idle, plus one that
+    // keeps requesting while the scan runs.
+    let idle: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut c = connect(port);
+            request(&mut c);
+            c
+        })
+        .collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let busy = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut c = connect(port);
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 1_000_000 {
+                request(&mut c);
+                n += 1;
+            }
+            n
+        })
+    };
+    let (report, _) = scan_json(&["--pid", &srv.pid().to_string(), "--interval", "0.5", "--idle", "0.2"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let served = busy.join().unwrap();
+    assert!(served > 10, "the busy client made only {served} requests");
+    assert!(kinds_of(&report, srv.pid()).is_empty(), "{report:#}");
+    drop(idle);
+}
