@@ -72,7 +72,7 @@ fn leftover_reason(ctx: &Ctx, p: &Process, socks: &[&Socket]) -> Option<&'static
     if shared {
         return Some("its group siblings hold the same listening socket: inherited from the dead master");
     }
-    if p.sid == p.pgid && ctx.last.process(p.sid).is_none() {
+    if p.sid == p.pgid && !crate::process_tree::is_alive(&ctx.last, p.sid) {
         return Some(
             "the dead master led both its process group and its session: a daemon whose forked child outlived it",
         );
@@ -105,8 +105,14 @@ fn finding(ctx: &Ctx, p: &Process, socks: &[&Socket]) -> Finding {
         addrs.join(", "),
         p.pgid
     );
+    let leader_zombie = ctx.last.process(p.pgid).is_some_and(|l| l.state == 'Z');
+    let leader_gone = if leader_zombie {
+        "is dead (a zombie its parent has not reaped yet)"
+    } else {
+        "no longer exists"
+    };
     f.explanation = format!(
-        "{who} belongs to process group {pgid}, whose leader (normally the master that forked it) no longer exists, and it was re-parented to {new_parent} (pid {ppid}). \
+        "{who} belongs to process group {pgid}, whose leader (normally the master that forked it) {leader_gone}, and it was re-parented to {new_parent} (pid {ppid}). \
 It still holds the listening socket it inherited from that master, so a new instance of the service cannot bind {addrs} (bind fails with EADDRINUSE) and connections still land in this leftover's accept queue. \
 It is a leftover, not a process left running on purpose, because {reason}. \
 Leftovers like this often also ignore or block SIGTERM, or wait forever on a thread (see sigterm_blocked and stuck_thread for this pid).",
@@ -122,6 +128,7 @@ Leftovers like this often also ignore or block SIGTERM, or wait forever on a thr
         "listening": addrs,
         "pgid": p.pgid,
         "group_leader_exists": false,
+        "group_leader_zombie": leader_zombie,
         "why_leftover": leftover_reason(ctx, p, socks),
         "ppid": p.ppid,
         "parent_comm": parent,
