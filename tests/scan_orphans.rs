@@ -86,3 +86,84 @@ fn master_launched_in_the_background_is_not_an_orphan() {
     let (report, code) = scan_json(&["--pid", &master.to_string(), "--interval", "0.2"]);
     assert!(alarms(&report).is_empty() && code == 0, "{report:#}");
 }
+
+/// Real nginx (master + 2 workers, `daemon off` so the test owns the
+/// master), its master SIGKILLed: story 1's restart failure with third-party
+/// software. The workers keep serving the port; `scan` names both,
+/// `stop --port` clears them and the port binds again.
+#[test]
+fn nginx_workers_of_a_killed_master_are_found_and_stopped() {
+    let Some(nginx) = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| std::path::Path::new(p).exists())
+    else {
+        eprintln!("SKIPPED nginx orphans: no nginx (apt-get install nginx-light; .ci/install-test-deps.sh does)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let mut started = None;
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let conf = format!(
+            "worker_processes 2;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n access_log off;\n client_body_temp_path {d}/t1; proxy_temp_path {d}/t2; fastcgi_temp_path {d}/t3;\n\
+             uwsgi_temp_path {d}/t4; scgi_temp_path {d}/t5;\n\
+             server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"hi\\n\"; }} }}\n}}\n"
+        );
+        std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg("echo READY; exec \"$0\" -p \"$1\" -c \"$1/nginx.conf\" -e stderr")
+            .arg(nginx)
+            .arg(dir.path());
+        let mut guard = common::start(cmd);
+        let up = wait_until(Duration::from_secs(5), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() || !matches!(guard.child.try_wait(), Ok(None))
+        });
+        if up && matches!(guard.child.try_wait(), Ok(None)) {
+            started = Some((guard, port));
+            break;
+        }
+        eprintln!("nginx did not start on port {port} (taken?), retrying");
+    }
+    let (mut master, port) = started.expect("nginx did not start in 5 tries");
+    let master_pid = master.pid() as u64;
+    let workers = || -> Vec<u64> {
+        let mut v: Vec<u64> = std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|&pid: &u64| {
+                std::fs::read_to_string(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with("nginx: worker"))
+                    && std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                        s.rsplit_once(')').and_then(|r| r.1.split_whitespace().nth(2)) == Some(&master_pid.to_string())
+                    })
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(wait_until(Duration::from_secs(5), || workers().len() == 2), "nginx workers did not start");
+    let ours = workers();
+
+    master.child.kill().unwrap();
+    master.child.wait().unwrap();
+    assert!(wait_until(Duration::from_secs(5), || ours.iter().all(|&w| ppid(w).is_some_and(|p| p != master_pid))));
+    // The workers still answer: the old service lingers on the port.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+
+    let report = scan_until(&["--port", &port.to_string(), "--interval", "0.2"], Duration::from_secs(5), |r| {
+        findings(r, "orphan_port_holder").len() == 2
+    });
+    let mut named: Vec<u64> =
+        findings(&report, "orphan_port_holder").iter().filter_map(|f| f["pid"].as_u64()).collect();
+    named.sort();
+    assert_eq!(named, ours, "{report:#}");
+    assert_eq!(std::net::TcpListener::bind(("127.0.0.1", port)).unwrap_err().kind(), std::io::ErrorKind::AddrInUse);
+
+    let out =
+        common::unwedge().args(["stop", "--port", &port.to_string(), "--grace", "2s", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["port_free"], true, "{result:#}");
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(), "the port binds again after stop");
+}

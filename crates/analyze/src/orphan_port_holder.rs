@@ -106,11 +106,8 @@ fn finding(ctx: &Ctx, p: &Process, socks: &[&Socket]) -> Finding {
         p.pgid
     );
     let leader_zombie = ctx.last.process(p.pgid).is_some_and(|l| l.state == 'Z');
-    let leader_gone = if leader_zombie {
-        "is dead (a zombie its parent has not reaped yet)"
-    } else {
-        "no longer exists"
-    };
+    let leader_gone =
+        if leader_zombie { "is dead (a zombie its parent has not reaped yet)" } else { "no longer exists" };
     f.explanation = format!(
         "{who} belongs to process group {pgid}, whose leader (normally the master that forked it) {leader_gone}, and it was re-parented to {new_parent} (pid {ppid}). \
 It still holds the listening socket it inherited from that master, so a new instance of the service cannot bind {addrs} (bind fails with EADDRINUSE) and connections still land in this leftover's accept queue. \

@@ -45,7 +45,7 @@ mod tests {
                 proc_(100, 1, 100), // a daemon: leads its group
                 proc_(201, 1, 200), // worker whose master (200) died
                 proc_(300, 1, 300),
-                proc_(301, 300, 300), // worker of a live master
+                proc_(301, 300, 300),                         // worker of a live master
                 Process { state: 'Z', ..proc_(400, 1, 400) }, // a master killed, not yet reaped
                 proc_(401, 1, 400),
             ],
