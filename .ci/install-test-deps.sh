@@ -3,9 +3,12 @@
 # run: python3 (scenario servers, the NFQUEUE helper), iproute2 + util-linux
 # (network namespaces), iptables (SYN drops and SYN-ACK delay in a test
 # netns), nginx + openssl (TLS probe tests), ca-certificates (the trust store
-# `probe http` verifies against), hping3 (bench/probe_vs_hping3.sh only),
+# `probe http` verifies against), hping3 (tests/scan_uwsgi.rs and
+# bench/probe_vs_hping3.sh),
 # prometheus (promtool and a real server for the `unwedge serve` tests; ~15 s),
-# golang-go (tests/scan_go.rs builds real Go servers for stories 2 and 3; ~20 s).
+# golang-go (tests/scan_go.rs builds real Go servers for stories 2 and 3; ~20 s),
+# uwsgi-core + uwsgi-plugin-python3 (tests/scan_uwsgi.rs: story 4 with real
+# uWSGI threads running hping3).
 # Idempotent: does nothing when all are present.
 set -euo pipefail
 has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
@@ -21,6 +24,8 @@ has openssl || need+=(openssl)
 has hping3 || need+=(hping3)
 has promtool || need+=(prometheus)
 [ -x /usr/bin/go ] || [ -x /usr/lib/go/bin/go ] || need+=(golang-go)
+has uwsgi || need+=(uwsgi-core)
+[ -f /usr/lib/uwsgi/plugins/python3_plugin.so ] || need+=(uwsgi-plugin-python3)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
