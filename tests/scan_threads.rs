@@ -47,3 +47,42 @@ fn idle_thread_pool_is_silent() {
     let (report, code) = scan_json(&["--pid", &s.pid().to_string(), "--interval", "0.5"]);
     assert!(findings(&report, "stuck_thread").is_empty() && alarms(&report).is_empty() && code == 0, "{report:#}");
 }
+
+#[test]
+fn busy_event_loop_with_idle_helpers_is_silent() {
+    // Redis under redis-benchmark, in miniature: 40 clients ping a loop
+    // that needs 50 ms each, so bytes wait unread for ~2 s at a time while
+    // three helper threads idle in futex. The loop thread runs: not stuck.
+    let s = python("busy_event_loop.py", &[]);
+    let port = s.ready["port"].as_u64().unwrap() as u16;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let connected = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let clients: Vec<_> = (0..40)
+        .map(|_| {
+            let (stop, connected) = (stop.clone(), connected.clone());
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                connected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 1000 {
+                    if c.write_all(b"PING\r\n").is_err() || c.read(&mut [0u8; 16]).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    // Every client connected and pinging: 40 × 50 ms of work queued.
+    let pid = s.pid().to_string();
+    let all_in = || connected.load(std::sync::atomic::Ordering::Relaxed) == 40;
+    assert!(common::wait_until(Duration::from_secs(5), all_in));
+    let (report, code) = scan_json(&["--pid", &pid, "--interval", "1"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let served: u32 = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    assert!(served >= 10, "the loop served only {served} requests");
+    assert!(findings(&report, "stuck_thread").is_empty() && alarms(&report).is_empty() && code == 0, "{report:#}");
+}

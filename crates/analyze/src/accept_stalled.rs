@@ -4,11 +4,12 @@
 //!
 //! Kernel facts: a completed but unaccepted connection is listed by
 //! sock_diag as ESTABLISHED (or CLOSE-WAIT once the client gives up) with
-//! inode 0, on the listener's port. The accept queue is FIFO, so if a
+//! inode 0, on the listener's port. The accept queue is FIFO, so if every
 //! connection that was queued in the first snapshot is still queued in the
-//! second, the owner accepted nothing in between. False alarm avoided: a
+//! second, the owner accepted nothing in between. False alarms avoided: a
 //! busy server with a queue that is never empty still drains its oldest
-//! entries, so it never matches.
+//! entries, and a busy loop that accepts one connection per round drains
+//! some, so neither matches.
 
 use crate::{index::endpoint, keepalive_starvation, Ctx};
 use serde_json::json;
@@ -45,7 +46,10 @@ pub fn stalled<'a>(ctx: &Ctx<'a>) -> Vec<Stalled<'a>> {
         let earlier: HashSet<Tuple> = first.queued_for(before).into_iter().map(tuple).collect();
         let waiting: Vec<&Socket> =
             ctx.last.queued_for(l).into_iter().filter(|c| earlier.contains(&tuple(c))).collect();
-        if waiting.is_empty() {
+        // FIFO: one accept would have taken the oldest of them, so all must
+        // still wait. A loop that accepts slowly (one per busy round) drains
+        // some and is merely slow.
+        if waiting.is_empty() || waiting.len() < earlier.len() {
             continue;
         }
         let owners = ctx.last.owners_of(l.inode).to_vec();
