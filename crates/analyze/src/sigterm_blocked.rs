@@ -51,9 +51,16 @@ fn finding(ctx: &Ctx, p: &Process, ignored: bool, blocked: bool) -> Finding {
         & bit(SIGTERM)
         != 0;
     // A worker of a live master that ignores SIGTERM by design (PostgreSQL's
-    // logger does: it must outlive the others) is stopped by its master, not by kill.
-    let managed =
-        ignored && !blocked && ctx.last.process(p.ppid).is_some_and(|parent| parent.pgid == p.pgid && parent.pid != 1);
+    // logger and checkpointer do: they must outlive the others) is stopped
+    // by its master, not by kill. The master: its live parent, in the same
+    // process group or running the same program (PostgreSQL's children
+    // call setsid(), so only the program name ties them).
+    let managed = ignored
+        && !blocked
+        && ctx
+            .last
+            .process(p.ppid)
+            .is_some_and(|parent| parent.pid != 1 && (parent.pgid == p.pgid || parent.comm == p.comm));
     let severity = if managed { Severity::Info } else { Severity::Warning };
     let mut f = ctx.finding("sigterm_blocked", severity, Some(p.pid), None, p.netns);
     let how = match (ignored, blocked) {
@@ -73,7 +80,7 @@ fn finding(ctx: &Ctx, p: &Process, ignored: bool, blocked: bool) -> Finding {
     };
     let managed_txt = if managed {
         format!(
-            " Its parent {} is alive and in the same process group, so this may be a worker its master shuts down some other way (info only).",
+            " Its parent {} is alive and runs the same program or leads its process group, so this may be a worker its master shuts down some other way (info only).",
             ctx.proc_label(p.ppid)
         )
     } else {
@@ -107,7 +114,7 @@ If it inherited the mask or disposition from its launcher, start it with `unwedg
 #[cfg(test)]
 mod tests {
     use crate::{analyze, Thresholds};
-    use unwedge_model::{AnonFd, Process, Scan, SignalMasks, Skipped, Snapshot, Thread};
+    use unwedge_model::{AnonFd, Process, Scan, Severity, SignalMasks, Skipped, Snapshot, Thread};
 
     const TERM: u64 = 1 << 14;
 
@@ -162,6 +169,27 @@ mod tests {
         let skipped = vec![Skipped { pid: 60, reason: "fds: permission denied".into() }];
         let plain = proc_(70, 0, 0);
         assert!(flagged(vec![init, kthread, zombie, bash, sd, sw, hidden, plain], skipped).is_empty());
+    }
+
+    #[test]
+    fn workers_of_a_live_master_running_the_same_program_are_info() {
+        // PostgreSQL: the checkpointer ignores SIGTERM by design and, like
+        // every backend, calls setsid(); its master is its live parent.
+        let master = Process { comm: "postgres".into(), ..proc_(100, 0, 0) };
+        let checkpointer = Process { ppid: 100, pgid: 101, sid: 101, comm: "postgres".into(), ..proc_(101, 0, TERM) };
+        // A different program under a live parent (hping3 under uWSGI): warning.
+        let launcher = Process { comm: "uwsgi".into(), ..proc_(200, 0, 0) };
+        let child = Process { ppid: 200, pgid: 201, sid: 201, comm: "hping3".into(), ..proc_(201, 0, TERM) };
+        let snap = Snapshot {
+            arch: "x86_64".into(),
+            processes: vec![master, checkpointer, launcher, child],
+            ..Default::default()
+        };
+        let a = analyze(&Scan { snapshots: vec![snap] }, &Thresholds::default());
+        let sev: Vec<(Option<u32>, Severity)> =
+            a.findings.iter().filter(|f| f.kind == "sigterm_blocked").map(|f| (f.pid, f.severity)).collect();
+        assert!(sev.contains(&(Some(101), Severity::Info)), "{sev:?}");
+        assert!(sev.contains(&(Some(201), Severity::Warning)), "{sev:?}");
     }
 
     #[test]
