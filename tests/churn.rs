@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 /// How long the churn lasts, and its caps. Issue 8's example is 20,000
 /// processes and 100,000 connections over 30 s; in CI (2 shared cores, the
 /// whole suite well under 10 min) it runs 8 s. The full run:
-/// `UNWEDGE_CHURN_SECS=30 cargo test --release --test churn -- --nocapture`
+/// `bench/churn-long.sh` (= `UNWEDGE_CHURN_SECS=30 cargo test --release --test churn`)
 /// (BENCHMARKS.md has what it measured).
 fn churn_time() -> Duration {
     let secs = std::env::var("UNWEDGE_CHURN_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(8u64);
