@@ -69,12 +69,12 @@ fn scans_survive_process_and_socket_churn() {
     let acceptor = {
         let stop = stop.clone();
         std::thread::spawn(move || {
-            // Blocking accept; the last connect after `stop` wakes it.
+            // Blocking accept; the last connect after `stop` wakes it. The
+            // server closes first (an HTTP/1.0 server): TIME-WAIT lands on
+            // the server's port, not on the clients' ephemeral ports, whose
+            // search slows connect() to a crawl once tens of thousands wait.
             while !stop.load(Ordering::Relaxed) {
-                if let Ok((mut s, _)) = listener.accept() {
-                    let _ = s.set_read_timeout(Some(Duration::from_millis(100)));
-                    let _ = s.read(&mut [0u8; 16]); // the client's close
-                }
+                let _ = listener.accept();
             }
         })
     };
@@ -83,8 +83,9 @@ fn scans_survive_process_and_socket_churn() {
             let (stop, conns) = (stop.clone(), conns.clone());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) && conns.load(Ordering::Relaxed) < MAX_CONNS {
-                    if let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
-                        drop(s);
+                    if let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+                        let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+                        let _ = s.read(&mut [0u8; 16]); // the server's close
                         conns.fetch_add(1, Ordering::Relaxed);
                     }
                 }
