@@ -176,3 +176,26 @@ fn go_server_with_idle_keepalive_clients_and_traffic_is_silent() {
     assert!(kinds_of(&report, srv.pid()).is_empty(), "{report:#}");
     drop(idle);
 }
+
+/// `unwedge probe http` from the outside against the same Go servers:
+/// the one-slot server starves a second connection while the first idles;
+/// with keep-alive disabled the probe finds nothing wrong.
+#[test]
+fn probe_http_sees_the_go_one_slot_server_starve() {
+    let (Some(limit), Some(fixed)) = (go(&["limit"]), go(&["limit-close"])) else { return };
+    let probe = |port: u16| -> (Value, i32) {
+        let out = common::unwedge()
+            .args(["probe", "http", &format!("http://127.0.0.1:{port}/"), "--starvation-wait", "1s", "--json"])
+            .output()
+            .unwrap();
+        let r: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (r, out.status.code().unwrap_or(-1))
+    };
+    let (r, code) = probe(port_of(&limit));
+    let kinds: Vec<&str> = r["findings"].as_array().unwrap().iter().filter_map(|f| f["kind"].as_str()).collect();
+    assert_eq!((kinds, code), (vec!["keepalive_starvation"], 1), "{r:#}");
+    let (r, code) = probe(port_of(&fixed));
+    assert!(r["findings"].as_array().unwrap().is_empty() && code == 0, "{r:#}");
+    assert!(r["http"]["keepalive"]["skipped"].as_str().unwrap_or_default().contains("closes the connection"), "{r:#}");
+}
