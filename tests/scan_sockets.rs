@@ -156,6 +156,33 @@ fn leaky_listener_inside_a_network_namespace_is_found_from_the_host() {
 }
 
 #[test]
+fn close_wait_collisions_happening_now_are_counted() {
+    if !is_root() || std::process::Command::new("unshare").arg("--version").output().is_err() {
+        eprintln!("SKIPPED LOUDLY: needs root and unshare(1) to create a network namespace");
+        return;
+    }
+    // Its own namespace, so the namespace's TcpExt counters move only for it.
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args([
+        "--net",
+        "sh",
+        "-c",
+        "ip link set lo up && sysctl -qw net.ipv4.tcp_fin_timeout=1 && exec python3 -u \"$0\"",
+    ])
+    .arg(scenario_path("close_wait_collisions.py"));
+    let srv = start(cmd);
+    let pid = pid_of(&srv);
+    let (r, _) = scan_json(&["--pid", &pid.to_string(), "--interval", "1"]);
+    let f = findings(&r, "close_wait_leak");
+    assert_eq!(f.len(), 1, "{r:#}");
+    let ev = &f[0]["evidence"];
+    let hits = ev["syn_challenges_during_interval"].as_u64().unwrap_or(0);
+    assert!(hits >= 1, "colliding SYNs during the interval: {ev:#}");
+    assert_eq!(ev["tcp_fin_timeout_s"], 1, "{ev:#}");
+    assert!(f[0]["explanation"].as_str().unwrap().contains("It is happening now"), "{:#}", f[0]);
+}
+
+#[test]
 fn json_report_follows_the_contract() {
     let (r, code) = scan_json(&["--interval", "0"]);
     assert!(code == 0 || code == 1);

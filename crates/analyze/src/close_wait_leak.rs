@@ -12,7 +12,7 @@ use crate::index::{endpoint, FastMap, FastSet};
 use crate::Ctx;
 use serde_json::json;
 use std::collections::BTreeMap;
-use unwedge_model::{Finding, Severity, Socket, TcpState};
+use unwedge_model::{Finding, NetNs, Severity, Socket, TcpState};
 
 pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
     let snap = ctx.snap();
@@ -63,6 +63,14 @@ fn finding(ctx: &Ctx, pid: u32, mine: &[&Socket], shared_with: Vec<u32>) -> Find
     let netns = mine[0].netns;
     let ns = ctx.snap().netns.iter().find(|x| x.inode == netns);
     let range = ns.and_then(|x| x.ephemeral_ports);
+    // Namespace counters that rose during the interval: SYNs that landed on
+    // an existing 4-tuple are the minefield going off now.
+    let rise = |get: fn(&NetNs) -> Option<u64>| -> Option<u64> {
+        let before = ctx.first.as_ref()?.snap.netns.iter().find(|x| x.inode == netns).and_then(get)?;
+        Some(ns.and_then(get)?.saturating_sub(before))
+    };
+    let syn_challenges = rise(|x| x.syn_challenges);
+    let challenge_acks = rise(|x| x.challenge_acks);
     let in_range = range.map(|(lo, hi)| mine.iter().filter(|s| (lo..=hi).contains(&s.remote_port)).count());
     let unread = mine.iter().filter(|s| s.recv_q > 1).count();
     let never_read_eof = mine.iter().filter(|s| s.recv_q >= 1).count();
@@ -87,6 +95,14 @@ fn finding(ctx: &Ctx, pid: u32, mine: &[&Socket], shared_with: Vec<u32>) -> Find
         ),
         _ => String::new(),
     };
+    let hits_txt = match syn_challenges {
+        Some(k) if k > 0 => format!(
+            "It is happening now: during the {} between snapshots {k} SYN{} in this network namespace landed on an existing connection's 4-tuple and got a challenge ACK (TcpExt TCPSYNChallenge). ",
+            crate::secs(ctx.interval_ms),
+            if k == 1 { "" } else { "s" }
+        ),
+        _ => String::new(),
+    };
     let how = if read_eof == n {
         "It read every one to EOF (recv-q 0) and then never called close(): a missing close on some code path."
     } else if read_eof == 0 {
@@ -96,7 +112,7 @@ fn finding(ctx: &Ctx, pid: u32, mine: &[&Socket], shared_with: Vec<u32>) -> Find
     };
     f.explanation = format!(
         "Each peer closed its end (sent FIN) and the kernel acknowledged it, but {who} never called close(), so the socket stays in CLOSE-WAIT for as long as the process lives. {how} \
-The peer's half (FIN-WAIT-2) expires after net.ipv4.tcp_fin_timeout ({fin} s), freeing its port while this half lives on. {range_txt}\
+The peer's half (FIN-WAIT-2) expires after net.ipv4.tcp_fin_timeout ({fin} s), freeing its port while this half lives on. {range_txt}{hits_txt}\
 On a modern Linux kernel the colliding SYN gets a challenge ACK, the client resets the stale socket and retries within milliseconds; behind a stateful firewall, conntrack or NAT that drops that unexpected ACK, the client instead retransmits SYNs and connect() times out. \
 Either way every leaked socket costs an fd (towards EMFILE, after which accept() fails and the listen queue overflows) and kernel memory."
     );
@@ -109,6 +125,8 @@ Either way every leaked socket costs an fd (towards EMFILE, after which accept()
         "peer_ports_in_ephemeral_range": in_range,
         "ephemeral_port_range": range.map(|(lo, hi)| [lo, hi]),
         "tcp_fin_timeout_s": ns.and_then(|x| x.fin_timeout_s),
+        "syn_challenges_during_interval": syn_challenges,
+        "challenge_acks_during_interval": challenge_acks,
         "local_ports": ports,
         "peers": peers,
         "oldest_idle_ms": oldest_idle_ms,

@@ -21,6 +21,8 @@ pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>)
         inode,
         listen_overflows: tcpext.listen_overflows,
         listen_drops: tcpext.listen_drops,
+        syn_challenges: tcpext.syn_challenges,
+        challenge_acks: tcpext.challenge_acks,
         ephemeral_ports: read("/proc/sys/net/ipv4/ip_local_port_range").and_then(|b| parse::sysctl::port_range(&b)),
         fin_timeout_s: read("/proc/sys/net/ipv4/tcp_fin_timeout")
             .and_then(|b| parse::sysctl::single(&b))

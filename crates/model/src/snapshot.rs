@@ -45,6 +45,14 @@ pub struct NetNs {
     pub listen_overflows: Option<u64>,
     /// TcpExt ListenDrops: every SYN dropped at a listener, overflows included.
     pub listen_drops: Option<u64>,
+    /// TcpExt TCPSYNChallenge: SYNs that hit an existing connection's
+    /// 4-tuple and were answered with a challenge ACK (a CLOSE-WAIT
+    /// collision, among others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syn_challenges: Option<u64>,
+    /// TcpExt TCPChallengeACK: challenge ACKs sent, for any reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge_acks: Option<u64>,
     /// net.ipv4.ip_local_port_range.
     pub ephemeral_ports: Option<(u16, u16)>,
     /// net.ipv4.tcp_fin_timeout, seconds.

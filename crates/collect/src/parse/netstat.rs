@@ -6,6 +6,8 @@ use super::dec;
 pub struct TcpExt {
     pub listen_overflows: Option<u64>,
     pub listen_drops: Option<u64>,
+    pub syn_challenges: Option<u64>,
+    pub challenge_acks: Option<u64>,
 }
 
 pub fn parse(buf: &[u8]) -> TcpExt {
@@ -22,6 +24,8 @@ pub fn parse(buf: &[u8]) -> TcpExt {
             match name {
                 b"ListenOverflows" => out.listen_overflows = dec(value),
                 b"ListenDrops" => out.listen_drops = dec(value),
+                b"TCPSYNChallenge" => out.syn_challenges = dec(value),
+                b"TCPChallengeACK" => out.challenge_acks = dec(value),
                 _ => {}
             }
         }
@@ -36,10 +40,11 @@ mod tests {
 
     #[test]
     fn pairs() {
-        let text = b"TcpExt: SyncookiesSent ListenOverflows ListenDrops TCPHPHits\nTcpExt: 0 17 19 5\nIpExt: InNoRoutes\nIpExt: 0\n";
+        let text = b"TcpExt: SyncookiesSent ListenOverflows ListenDrops TCPHPHits TCPChallengeACK TCPSYNChallenge\nTcpExt: 0 17 19 5 7 3\nIpExt: InNoRoutes\nIpExt: 0\n";
         let t = parse(text);
         assert_eq!(t.listen_overflows, Some(17));
         assert_eq!(t.listen_drops, Some(19));
+        assert_eq!((t.challenge_acks, t.syn_challenges), (Some(7), Some(3)));
         assert_eq!(parse(b"TcpExt: ListenOverflows\n"), TcpExt::default());
     }
 }
