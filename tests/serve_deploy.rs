@@ -74,6 +74,7 @@ fn dashboard_and_rules_query_only_metrics_unwedge_serves() {
         "unwedge_listen_backlog",
         "unwedge_listen_overflows_total",
         "unwedge_listen_drops_total",
+        "unwedge_syn_challenges_total",
         "unwedge_scan_duration_seconds",
         "unwedge_scan_errors_total",
         "unwedge_build_info",

@@ -44,6 +44,7 @@ pub struct Facts {
     pub listeners: BTreeMap<u16, (i64, i64)>,
     pub listen_overflows: Option<u64>,
     pub listen_drops: Option<u64>,
+    pub syn_challenges: Option<u64>,
     pub scan_duration_s: f64,
 }
 
@@ -108,6 +109,7 @@ impl Facts {
             if let Some(ns) = last.netns.iter().find(|n| n.inode == last.host_netns) {
                 f.listen_overflows = ns.listen_overflows;
                 f.listen_drops = ns.listen_drops;
+                f.syn_challenges = ns.syn_challenges;
             }
         }
         f
@@ -212,6 +214,11 @@ pub fn render(facts: Option<&Facts>, scan_errors: u64, top_n: usize) -> String {
                 f.listen_overflows,
             ),
             ("unwedge_listen_drops", "Host TcpExt ListenDrops: SYNs dropped at a listener", f.listen_drops),
+            (
+                "unwedge_syn_challenges",
+                "Host TcpExt TCPSYNChallenge: SYNs that hit an existing connection's 4-tuple (CLOSE-WAIT collisions among them)",
+                f.syn_challenges,
+            ),
         ] {
             if let Some(v) = v {
                 let c = Counter::<u64>::default();
