@@ -132,21 +132,23 @@ fn idle_listener_is_silent() {
     expect_silent(pid_of(&srv));
 }
 
-#[test]
-fn leaky_listener_inside_a_network_namespace_is_found_from_the_host() {
+/// Runs scenario SCRIPT (with ARGS) in a new network namespace whose
+/// loopback is up, after the shell commands SETUP (sysctls); None, said
+/// loudly, without root or unshare(1).
+fn in_new_netns(setup: &str, script: &str, args: &str) -> Option<Child> {
     if !is_root() || std::process::Command::new("unshare").arg("--version").output().is_err() {
         eprintln!("SKIPPED LOUDLY: needs root and unshare(1) to create a network namespace");
-        return;
+        return None;
     }
     let mut cmd = std::process::Command::new("unshare");
-    cmd.args([
-        "--net",
-        "sh",
-        "-c",
-        "ip link set lo up 2>/dev/null || ifconfig lo up; exec python3 -u \"$0\" --count 30",
-    ])
-    .arg(scenario_path("leaky_listener.py"));
-    let srv = start(cmd);
+    cmd.args(["--net", "sh", "-c", &format!("ip link set lo up && {setup} exec python3 -u \"$0\" {args}")])
+        .arg(scenario_path(script));
+    Some(start(cmd))
+}
+
+#[test]
+fn leaky_listener_inside_a_network_namespace_is_found_from_the_host() {
+    let Some(srv) = in_new_netns("", "leaky_listener.py", "--count 30") else { return };
     let pid = pid_of(&srv);
     let f = expect_finding("close_wait_leak", pid, &[]);
     let own_ns = std::fs::read_link("/proc/self/ns/net").unwrap();
@@ -157,20 +159,9 @@ fn leaky_listener_inside_a_network_namespace_is_found_from_the_host() {
 
 #[test]
 fn close_wait_collisions_happening_now_are_counted() {
-    if !is_root() || std::process::Command::new("unshare").arg("--version").output().is_err() {
-        eprintln!("SKIPPED LOUDLY: needs root and unshare(1) to create a network namespace");
-        return;
-    }
     // Its own namespace, so the namespace's TcpExt counters move only for it.
-    let mut cmd = std::process::Command::new("unshare");
-    cmd.args([
-        "--net",
-        "sh",
-        "-c",
-        "ip link set lo up && sysctl -qw net.ipv4.tcp_fin_timeout=1 && exec python3 -u \"$0\"",
-    ])
-    .arg(scenario_path("close_wait_collisions.py"));
-    let srv = start(cmd);
+    let setup = "sysctl -qw net.ipv4.tcp_fin_timeout=1 &&";
+    let Some(srv) = in_new_netns(setup, "close_wait_collisions.py", "") else { return };
     let pid = pid_of(&srv);
     let (r, _) = scan_json(&["--pid", &pid.to_string(), "--interval", "1"]);
     let f = findings(&r, "close_wait_leak");
