@@ -50,14 +50,12 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             continue;
         }
         let Some(before) = first.process(p.pid).filter(|q| q.start_ticks == p.start_ticks) else { continue };
-        let work = waiting_work(ctx, p, before, with_work.contains(&p.pid), &explained);
-        if work.is_empty() {
-            continue;
-        }
-        let all_explained = work.iter().all(|w| w.explained);
-        let work: Vec<String> = work.into_iter().map(|w| w.text).collect();
-        let unchanged = |t: &Thread| {
-            let Some(tb) = before.threads.iter().find(|b| b.tid == t.tid) else { return false };
+        let unchanged = |i: usize, t: &Thread| {
+            // /proc lists a process's threads in the same order both times:
+            // look at the same index first (no quadratic search on a
+            // 2,000-thread JVM).
+            let same_slot = before.threads.get(i).filter(|b| b.tid == t.tid);
+            let Some(tb) = same_slot.or_else(|| before.threads.iter().find(|b| b.tid == t.tid)) else { return false };
             let asleep = |x: &Thread| matches!(x.state, 'S' | 'D');
             asleep(t)
                 && asleep(tb)
@@ -68,16 +66,20 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
         };
         // A thread that ran is the one doing the work (a busy event loop
         // whose helper threads idle in futex): the process is not stuck.
-        if !p.threads.iter().all(unchanged) {
+        if !p.threads.iter().enumerate().all(|(i, t)| unchanged(i, t)) {
             continue;
         }
+        let work = waiting_work(ctx, p, before, with_work.contains(&p.pid), &explained);
+        if work.is_empty() {
+            continue;
+        }
+        let all_explained = work.iter().all(|w| w.explained);
+        let work: Vec<String> = work.into_iter().map(|w| w.text).collect();
+        // Every thread is unchanged here; keep those whose wait says something.
         let mut stuck: Vec<(&Thread, String, SyscallLine)> = p
             .threads
             .iter()
             .filter_map(|t| {
-                if !unchanged(t) {
-                    return None;
-                }
                 let (name, call) = threads::syscall(arch, t)?;
                 // Sigwait threads wait by design; a sleeping thread chose to sleep; a
                 // thread in accept on a listener with nothing queued is ready for work
