@@ -227,7 +227,7 @@ fn exchange(conn: &mut Conn, req: &[u8], first_byte_wait: Duration, gap: Duratio
             }
             if Instant::now() >= body_deadline {
                 body_cut =
-                    Some(format!("stopped reading the body after {} (it was still arriving)", fmt_dur(MAX_BODY_TIME)));
+                    Some(format!("stopped reading the body after {} (it had not ended)", fmt_dur(MAX_BODY_TIME)));
                 break;
             }
         }
