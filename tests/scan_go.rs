@@ -199,3 +199,75 @@ fn probe_http_sees_the_go_one_slot_server_starve() {
     assert!(r["findings"].as_array().unwrap().is_empty() && code == 0, "{r:#}");
     assert!(r["http"]["keepalive"]["skipped"].as_str().unwrap_or_default().contains("closes the connection"), "{r:#}");
 }
+
+/// Story 3 as it happened: a load balancer in front. nginx (2 workers, each
+/// with its own upstream keep-alive pool) proxies to the one-slot Go
+/// server; the worker that served first keeps its upstream connection idle
+/// and holds the slot, so requests through the other worker wait in the Go
+/// server's accept queue. `scan` names the Go server, nothing else.
+#[test]
+fn nginx_upstream_keepalive_starves_the_go_one_slot_server() {
+    let Some(nginx) = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| std::path::Path::new(p).exists())
+    else {
+        eprintln!(
+            "SKIPPED nginx in front of Go: no nginx (apt-get install nginx-light; .ci/install-test-deps.sh does)"
+        );
+        return;
+    };
+    let Some(backend) = go(&["limit"]) else { return };
+    let backend_port = port_of(&backend);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let mut lb = None;
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let conf = format!(
+            "worker_processes 2;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{ worker_connections 256; }}\n\
+             http {{\n access_log off;\n client_body_temp_path {d}/t1; proxy_temp_path {d}/t2; fastcgi_temp_path {d}/t3;\n\
+             uwsgi_temp_path {d}/t4; scgi_temp_path {d}/t5;\n\
+             upstream be {{ server 127.0.0.1:{backend_port}; keepalive 4; }}\n\
+             server {{ listen 127.0.0.1:{port} reuseport; location / {{ proxy_pass http://be; proxy_http_version 1.1;\n\
+             proxy_set_header Connection \"\"; proxy_read_timeout 30s; }} }}\n}}\n"
+        );
+        std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg("echo READY; exec \"$0\" -p \"$1\" -c \"$1/nginx.conf\" -e stderr")
+            .arg(nginx)
+            .arg(dir.path());
+        let mut guard = common::start(cmd);
+        let up = common::wait_until(Duration::from_secs(5), || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok() || !matches!(guard.child.try_wait(), Ok(None))
+        });
+        if up && matches!(guard.child.try_wait(), Ok(None)) {
+            lb = Some((guard, port));
+            break;
+        }
+        eprintln!("nginx did not start on port {port} (taken?), retrying");
+    }
+    let (_lb, port) = lb.expect("nginx did not start in 5 tries");
+    // Clients through the balancer, several at once: both workers get some.
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = connect(port);
+                c.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+                let _ = c.write_all(REQUEST);
+                let _ = c.read(&mut [0u8; 512]);
+            })
+        })
+        .collect();
+    let pid = backend.pid();
+    let report = scan_until(&["--interval", "0.5", "--idle", "0.2"], Duration::from_secs(10), |r| {
+        findings(r, "keepalive_starvation").iter().any(|f| f["pid"].as_u64() == Some(pid as u64))
+    });
+    assert_eq!(kinds_of(&report, pid), ["keepalive_starvation"], "{report:#}");
+    // nginx itself is healthy: it waits on its upstream as it should.
+    let nginx_alarms: Vec<&Value> = alarms(&report).into_iter().filter(|f| f["comm"] == "nginx").collect();
+    assert!(nginx_alarms.is_empty(), "{nginx_alarms:#?}");
+    drop(backend); // ends the starvation: the clients get errors and return
+    for c in clients {
+        let _ = c.join();
+    }
+}
