@@ -167,6 +167,19 @@ fn hping3_under_uwsgi_threads_hangs_on_a_blocked_sigalrm() {
     assert_eq!(ppid_of(worker), Some(master), "inherited from a worker of this uWSGI master");
     assert!(from["other_threads_blocking_nothing"].as_u64().unwrap() >= 1, "core 0 blocks nothing: {f:#}");
 
+    // The uWSGI side: the request thread waits reading hping3's output pipe
+    // while its client, timed out, is gone (CLOSE-WAIT): stuck_thread names
+    // the pipe and who holds its other end.
+    let hping = f["pid"].as_u64().unwrap();
+    let holder = format!("also held by hping3 (pid {hping})");
+    let pipe_wait = |r: &Value| {
+        findings(r, "stuck_thread").into_iter().any(|t| {
+            t["comm"] == "uwsgi" && t["title"].as_str().is_some_and(|s| s.contains("pipe:[") && s.contains(&holder))
+        })
+    };
+    let report = scan_until(&["--interval", "0.5"], Duration::from_secs(10), pipe_wait);
+    assert!(pipe_wait(&report), "no uWSGI thread named as waiting on hping3's pipe: {report:#}");
+
     // The fix: `unwedge exec` in front of hping3. uWSGI with fresh cores
     // (the hung ones stay hung), four requests at once: every one answers.
     drop(uwsgi);

@@ -43,7 +43,31 @@ pub fn describe_fd(idx: &Index, p: &Process, t: &Thread, fd: u32) -> Option<Stri
     if let Some(a) = p.anon_fds.iter().find(|a| a.fd == fd) {
         return Some(format!("fd {fd}: {}", a.kind));
     }
-    t.fd_args.iter().find(|f| f.fd == fd).map(|f| format!("fd {fd}: {}", f.target))
+    let target = &t.fd_args.iter().find(|f| f.fd == fd)?.target;
+    Some(format!("fd {fd}: {target}{}", pipe_peers(idx, p, target)))
+}
+
+/// ", also held by hping3 (pid 11842)" for a pipe other processes hold too:
+/// a thread stuck reading a pipe usually waits for the process at the other
+/// end (a child it started). Empty for anything else.
+fn pipe_peers(idx: &Index, p: &Process, target: &str) -> String {
+    let Some(inode) =
+        target.strip_prefix("pipe:[").and_then(|r| r.strip_suffix(']')).and_then(|n| n.parse::<u64>().ok())
+    else {
+        return String::new();
+    };
+    let holders: Vec<String> = idx
+        .snap
+        .processes
+        .iter()
+        .filter(|q| q.pid != p.pid && q.pipes.iter().any(|f| f.inode == inode))
+        .map(|q| format!("{} (pid {})", q.comm, q.pid))
+        .collect();
+    match holders.len() {
+        0 => String::new(),
+        1..=3 => format!(", also held by {}", holders.join(", ")),
+        n => format!(", also held by {} and {} more", holders[..3].join(", "), n - 3),
+    }
 }
 
 /// The fd arguments of the thread's syscall, resolved.
@@ -81,4 +105,35 @@ pub fn evidence(idx: &Index, p: &Process, t: &Thread) -> Value {
         "blocked": t.signals.map(|m| signals::hex(m.blocked)),
         "pending": t.signals.map(|m| signals::hex(m.pending)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unwedge_model::{FdTarget, PipeFd, Snapshot};
+
+    #[test]
+    fn a_pipe_names_the_other_processes_that_hold_it() {
+        let reader = Process {
+            pid: 10,
+            comm: "uwsgi".into(),
+            pipes: vec![PipeFd { fd: 19, inode: 777 }, PipeFd { fd: 20, inode: 778 }],
+            ..Default::default()
+        };
+        let child =
+            Process { pid: 11, comm: "hping3".into(), pipes: vec![PipeFd { fd: 1, inode: 777 }], ..Default::default() };
+        let snap = Snapshot { processes: vec![reader.clone(), child], ..Default::default() };
+        let idx = Index::new(&snap);
+        let t = Thread {
+            tid: 10,
+            fd_args: vec![
+                FdTarget { fd: 19, target: "pipe:[777]".into() },
+                FdTarget { fd: 20, target: "pipe:[778]".into() },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(describe_fd(&idx, &reader, &t, 19).unwrap(), "fd 19: pipe:[777], also held by hping3 (pid 11)");
+        // Nobody else holds 778: nothing to add.
+        assert_eq!(describe_fd(&idx, &reader, &t, 20).unwrap(), "fd 20: pipe:[778]");
+    }
 }

@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
-use unwedge_model::{AnonFd, FdTarget, Process, Skipped, SocketFd, SyscallLine, Thread};
+use unwedge_model::{AnonFd, FdTarget, PipeFd, Process, Skipped, SocketFd, SyscallLine, Thread};
 
 /// Longest cmdline kept; a hostile process can have megabytes of arguments.
 const CMDLINE_CAP: usize = 4096;
@@ -282,10 +282,12 @@ fn read_fds(pid: u32, p: &mut Process) -> io::Result<()> {
                     .and_then(|b| parse::fdinfo::signalfd_mask(&b));
                 p.anon_fds.push(AnonFd { fd, kind: String::from_utf8_lossy(kind).into_owned(), sigmask })
             }
+            Target::Pipe(inode) => p.pipes.push(PipeFd { fd, inode }),
             Target::Other => {}
         }
     }
     p.sockets.sort_by_key(|s| s.fd);
+    p.pipes.sort_by_key(|s| s.fd);
     p.anon_fds.sort_by_key(|a| a.fd);
     Ok(())
 }

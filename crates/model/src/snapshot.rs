@@ -192,11 +192,21 @@ pub struct Process {
     /// fds that are not sockets, regular files or pipes worth naming
     /// (anon inodes such as `[signalfd]`, `[eventfd]`).
     pub anon_fds: Vec<AnonFd>,
+    /// Pipe fds, by inode: a thread stuck reading a pipe names whoever holds
+    /// the other end (a child it waits for).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pipes: Vec<PipeFd>,
     pub threads: Vec<Thread>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SocketFd {
+    pub fd: u32,
+    pub inode: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PipeFd {
     pub fd: u32,
     pub inode: u64,
 }

@@ -5,6 +5,8 @@ use super::dec;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target<'a> {
     Socket(u64),
+    /// `pipe:[N]` -> N.
+    Pipe(u64),
     /// `anon_inode:[signalfd]` -> `[signalfd]`; `anon_inode:bpf-map` -> `bpf-map`.
     Anon(&'a [u8]),
     Other,
@@ -18,6 +20,12 @@ pub fn classify(link: &[u8]) -> Target<'_> {
             }
         }
         return Target::Other;
+    }
+    if let Some(rest) = link.strip_prefix(b"pipe:[") {
+        return match rest.strip_suffix(b"]").and_then(dec) {
+            Some(inode) => Target::Pipe(inode),
+            None => Target::Other,
+        };
     }
     if let Some(rest) = link.strip_prefix(b"anon_inode:") {
         return Target::Anon(rest);
@@ -36,5 +44,7 @@ mod tests {
         assert_eq!(classify(b"/dev/null"), Target::Other);
         assert_eq!(classify(b"socket:[x]"), Target::Other);
         assert_eq!(classify(b"/tmp/socket:[1]"), Target::Other);
+        assert_eq!(classify(b"pipe:[30314285]"), Target::Pipe(30314285));
+        assert_eq!(classify(b"pipe:[]"), Target::Other);
     }
 }
