@@ -23,7 +23,7 @@ const APP: &str = r#"
 import subprocess
 def application(env, start_response):
     q = dict(kv.split('=', 1) for kv in env.get('QUERY_STRING', '').split('&') if '=' in kv)
-    cmd = ['hping3', '--syn', '-c', '1', '-p', q['port'], '127.0.0.1']
+    cmd = ['/usr/sbin/hping3', '--syn', '-c', '1', '-p', q['port'], '127.0.0.1']
     if q.get('exec'):
         cmd = [q['exec'], 'exec', '--'] + cmd
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
