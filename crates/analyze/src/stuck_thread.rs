@@ -76,7 +76,9 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
         let all_explained = work.iter().all(|w| w.explained);
         let work: Vec<String> = work.into_iter().map(|w| w.text).collect();
         // Every thread is unchanged here; keep those whose wait says something.
-        let mut stuck: Vec<(&Thread, String, SyscallLine)> = p
+        // (thread, syscall name, call, its fds resolved): resolved once, a
+        // pipe's holders cost a pass over every process.
+        let mut stuck: Vec<(&Thread, String, SyscallLine, Vec<String>)> = p
             .threads
             .iter()
             .filter_map(|t| {
@@ -89,29 +91,25 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
                 if by_design {
                     return None;
                 }
-                let on_connection =
-                    || threads::fd_meanings(&ctx.last, p, t, &name, &call).iter().any(|m| m.contains(": TCP "));
-                (!all_explained || on_connection()).then_some((t, name, call))
+                let fds = threads::fd_meanings(&ctx.last, p, t, &name, &call);
+                let on_connection = fds.iter().any(|m| m.contains(": TCP "));
+                (!all_explained || on_connection).then_some((t, name, call, fds))
             })
             .collect();
         if stuck.is_empty() {
             continue;
         }
         // Threads waiting on an fd tell most, then the main thread.
-        stuck.sort_by_key(|(t, name, call)| {
-            (threads::fd_meanings(&ctx.last, p, t, name, call).is_empty(), t.tid != p.pid, t.tid)
-        });
+        stuck.sort_by_key(|(t, _, _, fds)| (fds.is_empty(), t.tid != p.pid, t.tid));
         let summary: Vec<Value> = stuck
             .iter()
-            .map(|(t, name, call)| {
-                json!({"tid": t.tid, "name": t.comm, "syscall": name, "fds": threads::fd_meanings(&ctx.last, p, t, name, call)})
-            })
+            .map(|(t, name, _, fds)| json!({"tid": t.tid, "name": t.comm, "syscall": name, "fds": fds}))
             .collect();
-        for (i, (t, name, call)) in stuck.iter().enumerate().take(MAX_PER_PROCESS) {
+        for (i, (t, name, call, fds)) in stuck.iter().enumerate().take(MAX_PER_PROCESS) {
             // A pool of 200 idle workers would drown the evidence: name the first few.
             let others: Vec<&Value> =
                 summary.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, v)| v).take(MAX_OTHERS).collect();
-            out.push(finding(ctx, p, t, name, call, &work, &others, stuck.len()));
+            out.push(finding(ctx, p, (t, name, call, fds), &work, &others, stuck.len()));
         }
     }
 }
@@ -281,19 +279,15 @@ fn socket_work_owners(ctx: &Ctx) -> FastSet<u32> {
     pids
 }
 
-#[allow(clippy::too_many_arguments)]
 fn finding(
     ctx: &Ctx,
     p: &Process,
-    t: &Thread,
-    name: &str,
-    call: &SyscallLine,
+    (t, name, call, fds): (&Thread, &str, &SyscallLine, &[String]),
     work: &[String],
     others: &[&Value],
     total: usize,
 ) -> Finding {
     let who = crate::describe(p);
-    let fds = threads::fd_meanings(&ctx.last, p, t, name, call);
     let on = fds.first().map(|f| format!(" on {f}")).unwrap_or_default();
     let mut f =
         ctx.finding("stuck_thread", Severity::Warning, Some(p.pid), served_port(ctx, p, &fds_of(name, call)), p.netns);
