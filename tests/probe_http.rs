@@ -8,7 +8,6 @@ mod probe_support;
 
 use probe_support::{kinds, port_of, probe, skip, which};
 use serde_json::Value;
-use std::process::Command;
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -97,41 +96,21 @@ fn tls_server_ignoring_close_notify_is_slow_to_shut_down() {
     assert!(r["timings"]["tls_us"].is_u64());
 }
 
-/// nginx on a free port, from a temp prefix; port 0 is not possible for
-/// nginx, so a port is picked by binding port 0, and retried on conflict.
-struct Nginx {
-    guard: common::Child,
-    port: u16,
-}
-
-fn start_nginx(nginx: &std::path::Path, dir: &std::path::Path, cert: &std::path::Path, key: &std::path::Path) -> Nginx {
-    for _ in 0..5 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let d = dir.display();
-        let conf = format!(
-            "worker_processes 1;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-             events {{ worker_connections 64; }}\n\
-             http {{\n access_log off;\n client_body_temp_path {d}/t1; proxy_temp_path {d}/t2; fastcgi_temp_path {d}/t3;\n\
-             uwsgi_temp_path {d}/t4; scgi_temp_path {d}/t5;\n\
-             server {{\n  listen 127.0.0.1:{port} ssl;\n  ssl_certificate {};\n  ssl_certificate_key {};\n\
-             location / {{ default_type text/plain; return 200 \"hello from nginx\\n\"; }}\n }}\n}}\n",
+/// nginx over TLS with the test's certificate, on a free port.
+fn start_nginx(
+    nginx: &std::path::Path,
+    dir: &std::path::Path,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> (common::Child, u16) {
+    common::start_nginx(nginx, dir, 1, |port| {
+        format!(
+            " server {{\n  listen 127.0.0.1:{port} ssl;\n  ssl_certificate {};\n  ssl_certificate_key {};\n\
+             location / {{ default_type text/plain; return 200 \"hello from nginx\\n\"; }}\n }}",
             cert.display(),
             key.display()
-        );
-        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-        // nginx prints nothing when ready: the shell says READY, then execs it.
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c").arg("echo READY; exec \"$0\" -p \"$1\" -c \"$1/nginx.conf\" -e stderr").arg(nginx).arg(dir);
-        let mut guard = common::start(cmd);
-        let up = common::wait_until(Duration::from_secs(5), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() || !matches!(guard.child.try_wait(), Ok(None))
-        });
-        if up && matches!(guard.child.try_wait(), Ok(None)) {
-            return Nginx { guard, port };
-        }
-        eprintln!("nginx did not start on port {port} (taken?), retrying");
-    }
-    panic!("nginx did not start in 5 tries; see {}/error.log", dir.display());
+        )
+    })
 }
 
 #[test]
@@ -141,8 +120,8 @@ fn nginx_tls_timings_without_slow_shutdown() {
     };
     let dir = tempfile::tempdir().unwrap();
     let (ca, cert, key) = probe_support::test_pki(dir.path()).expect("openssl");
-    let n = start_nginx(&nginx, dir.path(), &cert, &key);
-    let url = format!("https://127.0.0.1:{}/", n.port);
+    let (nginx_guard, nginx_port) = start_nginx(&nginx, dir.path(), &cert, &key);
+    let url = format!("https://127.0.0.1:{}/", nginx_port);
     let run = probe(&["http", &url, "--insecure", "--json"], LIMIT);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let r = run.json();
@@ -159,7 +138,7 @@ fn nginx_tls_timings_without_slow_shutdown() {
     assert!(close["after_us"].as_u64().unwrap() < 1_000_000, "{close}");
     assert_eq!(r["http"]["response"]["content_type"], "text/plain");
     // Verified against the test CA, by name and by address.
-    for url in [format!("https://localhost:{}/", n.port), url.clone()] {
+    for url in [format!("https://localhost:{}/", nginx_port), url.clone()] {
         let run = probe(&["http", &url, "--cacert", ca.to_str().unwrap(), "--json"], LIMIT);
         assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
         let r = run.json();
@@ -171,7 +150,7 @@ fn nginx_tls_timings_without_slow_shutdown() {
     assert_eq!(run.code, 1);
     let err = run.json()["http"]["error"].as_str().unwrap().to_string();
     assert!(err.contains("certificate") && err.contains("--insecure"), "{err}");
-    drop(n.guard);
+    drop(nginx_guard);
 }
 
 #[test]

@@ -207,8 +207,7 @@ fn probe_http_sees_the_go_one_slot_server_starve() {
 /// server's accept queue. `scan` names the Go server, nothing else.
 #[test]
 fn nginx_upstream_keepalive_starves_the_go_one_slot_server() {
-    let Some(nginx) = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| std::path::Path::new(p).exists())
-    else {
+    let Some(nginx) = common::nginx_path() else {
         eprintln!(
             "SKIPPED nginx in front of Go: no nginx (apt-get install nginx-light; .ci/install-test-deps.sh does)"
         );
@@ -217,36 +216,13 @@ fn nginx_upstream_keepalive_starves_the_go_one_slot_server() {
     let Some(backend) = go(&["limit"]) else { return };
     let backend_port = port_of(&backend);
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
-    let mut lb = None;
-    for _ in 0..5 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let conf = format!(
-            "worker_processes 2;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-             events {{ worker_connections 256; }}\n\
-             http {{\n access_log off;\n client_body_temp_path {d}/t1; proxy_temp_path {d}/t2; fastcgi_temp_path {d}/t3;\n\
-             uwsgi_temp_path {d}/t4; scgi_temp_path {d}/t5;\n\
-             upstream be {{ server 127.0.0.1:{backend_port}; keepalive 4; }}\n\
+    let (_lb, port) = common::start_nginx(&nginx, dir.path(), 2, |port| {
+        format!(
+            " upstream be {{ server 127.0.0.1:{backend_port}; keepalive 4; }}\n\
              server {{ listen 127.0.0.1:{port} reuseport; location / {{ proxy_pass http://be; proxy_http_version 1.1;\n\
-             proxy_set_header Connection \"\"; proxy_read_timeout 30s; }} }}\n}}\n"
-        );
-        std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg("echo READY; exec \"$0\" -p \"$1\" -c \"$1/nginx.conf\" -e stderr")
-            .arg(nginx)
-            .arg(dir.path());
-        let mut guard = common::start(cmd);
-        let up = common::wait_until(Duration::from_secs(5), || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok() || !matches!(guard.child.try_wait(), Ok(None))
-        });
-        if up && matches!(guard.child.try_wait(), Ok(None)) {
-            lb = Some((guard, port));
-            break;
-        }
-        eprintln!("nginx did not start on port {port} (taken?), retrying");
-    }
-    let (_lb, port) = lb.expect("nginx did not start in 5 tries");
+             proxy_set_header Connection \"\"; proxy_read_timeout 30s; }} }}"
+        )
+    });
     // Clients through the balancer, several at once: both workers get some.
     let clients: Vec<_> = (0..8)
         .map(|_| {

@@ -5,13 +5,8 @@
 
 mod common;
 
-use common::{alarms, findings, python, scan_json, scan_until, wait_until};
+use common::{alarms, findings, ppid_of, python, scan_json, scan_until, wait_until};
 use std::time::Duration;
-
-fn ppid(pid: u64) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
-}
 
 #[test]
 fn children_of_a_killed_master_hold_the_port() {
@@ -26,7 +21,7 @@ fn children_of_a_killed_master_hold_the_port() {
 
     s.child.kill().unwrap();
     s.child.wait().unwrap(); // reaped: the group leader no longer exists
-    assert!(wait_until(Duration::from_secs(5), || ppid(child).is_some_and(|p| p != parent)));
+    assert!(wait_until(Duration::from_secs(5), || ppid_of(child).is_some_and(|p| p != parent)));
 
     let report = scan_until(&["--pid", &child.to_string(), "--interval", "0.2"], Duration::from_secs(5), |r| {
         !findings(r, "orphan_port_holder").is_empty()
@@ -56,7 +51,7 @@ fn setsid_daemon_is_not_an_orphan() {
     let s = python("forking_server.py", &["--daemon"]);
     let daemon = s.ready["pid"].as_u64().unwrap();
     let _kill = KillOnDrop(daemon as i32);
-    assert!(wait_until(Duration::from_secs(5), || ppid(daemon).is_some_and(|p| p != s.pid() as u64)));
+    assert!(wait_until(Duration::from_secs(5), || ppid_of(daemon).is_some_and(|p| p != s.pid() as u64)));
     let (report, code) = scan_json(&["--pid", &daemon.to_string(), "--interval", "0.2"]);
     assert!(alarms(&report).is_empty() && code == 0, "{report:#}");
 }
@@ -69,7 +64,7 @@ fn workers_left_running_on_purpose_are_not_orphans() {
     let mut s = python("forking_server.py", &["--farm"]);
     let worker = s.ready["children"][0].as_u64().unwrap();
     s.child.wait().unwrap(); // the launcher exited; reaped, its group has no leader
-    assert!(wait_until(Duration::from_secs(5), || ppid(worker).is_some_and(|p| p != s.pid() as u64)));
+    assert!(wait_until(Duration::from_secs(5), || ppid_of(worker).is_some_and(|p| p != s.pid() as u64)));
     let (report, code) = scan_json(&["--pid", &worker.to_string(), "--interval", "0.2"]);
     assert!(alarms(&report).is_empty() && code == 0, "{report:#}");
 }
@@ -82,7 +77,7 @@ fn master_launched_in_the_background_is_not_an_orphan() {
     let mut s = python("forking_server.py", &["--launched-master"]);
     let master = s.ready["master"].as_u64().unwrap();
     s.child.wait().unwrap();
-    assert!(wait_until(Duration::from_secs(5), || ppid(master).is_some_and(|p| p != s.pid() as u64)));
+    assert!(wait_until(Duration::from_secs(5), || ppid_of(master).is_some_and(|p| p != s.pid() as u64)));
     let (report, code) = scan_json(&["--pid", &master.to_string(), "--interval", "0.2"]);
     assert!(alarms(&report).is_empty() && code == 0, "{report:#}");
 }
@@ -93,40 +88,14 @@ fn master_launched_in_the_background_is_not_an_orphan() {
 /// `stop --port` clears them and the port binds again.
 #[test]
 fn nginx_workers_of_a_killed_master_are_found_and_stopped() {
-    let Some(nginx) = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| std::path::Path::new(p).exists())
-    else {
+    let Some(nginx) = common::nginx_path() else {
         eprintln!("SKIPPED nginx orphans: no nginx (apt-get install nginx-light; .ci/install-test-deps.sh does)");
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
-    let mut started = None;
-    for _ in 0..5 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let conf = format!(
-            "worker_processes 2;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-             events {{ worker_connections 64; }}\n\
-             http {{\n access_log off;\n client_body_temp_path {d}/t1; proxy_temp_path {d}/t2; fastcgi_temp_path {d}/t3;\n\
-             uwsgi_temp_path {d}/t4; scgi_temp_path {d}/t5;\n\
-             server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"hi\\n\"; }} }}\n}}\n"
-        );
-        std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
-        let mut cmd = std::process::Command::new("sh");
-        cmd.arg("-c")
-            .arg("echo READY; exec \"$0\" -p \"$1\" -c \"$1/nginx.conf\" -e stderr")
-            .arg(nginx)
-            .arg(dir.path());
-        let mut guard = common::start(cmd);
-        let up = wait_until(Duration::from_secs(5), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() || !matches!(guard.child.try_wait(), Ok(None))
-        });
-        if up && matches!(guard.child.try_wait(), Ok(None)) {
-            started = Some((guard, port));
-            break;
-        }
-        eprintln!("nginx did not start on port {port} (taken?), retrying");
-    }
-    let (mut master, port) = started.expect("nginx did not start in 5 tries");
+    let (mut master, port) = common::start_nginx(&nginx, dir.path(), 2, |port| {
+        format!(" server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"hi\\n\"; }} }}")
+    });
     let master_pid = master.pid() as u64;
     let workers = || -> Vec<u64> {
         let mut v: Vec<u64> = std::fs::read_dir("/proc")
@@ -147,7 +116,7 @@ fn nginx_workers_of_a_killed_master_are_found_and_stopped() {
 
     master.child.kill().unwrap();
     master.child.wait().unwrap();
-    assert!(wait_until(Duration::from_secs(5), || ours.iter().all(|&w| ppid(w).is_some_and(|p| p != master_pid))));
+    assert!(wait_until(Duration::from_secs(5), || ours.iter().all(|&w| ppid_of(w).is_some_and(|p| p != master_pid))));
     // The workers still answer: the old service lingers on the port.
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
 

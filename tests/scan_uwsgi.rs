@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{findings, scan_until, wait_until};
+use common::{findings, ppid_of, scan_until, wait_until};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -84,11 +84,6 @@ fn get(port: u16, path: &str, wait: Duration) -> Option<String> {
 /// A loopback port with nothing listening (hping3's SYN gets a RST).
 fn closed_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn ppid_of(pid: u64) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Live hping3 processes started by a worker of uWSGI master MASTER.

@@ -129,3 +129,50 @@ pub fn is_root() -> bool {
     // SAFETY: no preconditions.
     unsafe { libc::geteuid() == 0 }
 }
+
+/// The parent pid of PID, from /proc/PID/stat; None once it is gone.
+pub fn ppid_of(pid: u64) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Debian's nginx binary, if installed.
+pub fn nginx_path() -> Option<PathBuf> {
+    ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().map(PathBuf::from).find(|p| p.exists())
+}
+
+/// Real nginx (`daemon off`, so the guard owns the master) with WORKERS
+/// worker processes and prefix DIR; `server(port)` gives the server and
+/// upstream blocks of its http block. nginx cannot listen on port 0, so a
+/// port is picked by binding port 0 and the start retried on a conflict.
+pub fn start_nginx(
+    nginx: &std::path::Path,
+    dir: &std::path::Path,
+    workers: u32,
+    server: impl Fn(u16) -> String,
+) -> (Child, u16) {
+    let d = dir.display();
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let conf = format!(
+            "worker_processes {workers};\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{ worker_connections 256; }}\n\
+             http {{\n access_log off;\n client_body_temp_path {d}/t1; proxy_temp_path {d}/t2; fastcgi_temp_path {d}/t3;\n\
+             uwsgi_temp_path {d}/t4; scgi_temp_path {d}/t5;\n{}\n}}\n",
+            server(port)
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+        // nginx prints nothing when ready: the shell says READY, then execs it.
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c").arg("echo READY; exec \"$0\" -p \"$1\" -c \"$1/nginx.conf\" -e stderr").arg(nginx).arg(dir);
+        let mut guard = start(cmd);
+        let up = wait_until(Duration::from_secs(5), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() || !matches!(guard.child.try_wait(), Ok(None))
+        });
+        if up && matches!(guard.child.try_wait(), Ok(None)) {
+            return (guard, port);
+        }
+        eprintln!("nginx did not start on port {port} (taken?), retrying");
+    }
+    panic!("nginx did not start in 5 tries; see {d}/error.log");
+}
