@@ -111,5 +111,6 @@ pub fn build_report(scan: &Scan, analysis: unwedge_analyze::Analysis, elapsed: D
             notes,
         },
         findings: analysis.findings,
+        groups: analysis.groups,
     }
 }

@@ -14,12 +14,12 @@ use super::tcp::connect_once;
 use super::tls::{self, CloseResult, Conn, TlsInfo};
 use super::{connect_findings, finding, fmt_dur, resolve, stats, us, Attempt, Event, Family, ProbeReport};
 use serde::Serialize;
-use serde_json::json;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
+use unwedge_model::evidence::{MissingContentType, ProbedKeepaliveStarvation, SlowTlsShutdown};
 use unwedge_model::{Finding, Severity};
 
 #[derive(Debug, Clone)]
@@ -586,7 +586,12 @@ fn starvation_check(
         return (check, b, None);
     }
     let f = finding(
-        "keepalive_starvation",
+        ProbedKeepaliveStarvation {
+            first_ttfb_us: a_ttfb.map(us),
+            second_waited_us: us(waited),
+            second_answered_after_first_closed_us: us(after),
+            starvation_wait_ms: opts.starvation_wait.as_millis() as u64,
+        },
         Severity::Critical,
         opts.url.port,
         format!(
@@ -598,12 +603,6 @@ fn starvation_check(
          connection 2 until connection 1 was closed; it then answered within milliseconds. A load \
          balancer or client pool that keeps idle connections therefore blocks every other client: \
          their requests wait in the kernel's accept queue, never reach a handler (no log line) and time out.",
-        json!({
-            "first_ttfb_us": a_ttfb.map(us),
-            "second_waited_us": us(waited),
-            "second_answered_after_first_closed_us": us(after),
-            "starvation_wait_ms": opts.starvation_wait.as_millis() as u64,
-        }),
         "Let the server serve more connections than its idle keep-alive clients hold (a concurrency cap \
          must not count idle connections), or disable keep-alive (`Connection: close`; Go: \
          SetKeepAlivesEnabled(false)), or give it a short idle timeout. On the server, \
@@ -634,14 +633,13 @@ fn content_type_finding(url: &Url, r: &ResponseInfo) -> Option<Finding> {
         return None;
     }
     Some(finding(
-        "missing_content_type",
+        MissingContentType { status: r.status, body_bytes: r.body_bytes, url: url.to_string() },
         Severity::Warning,
         url.port,
         format!("{} answered {} with a {}-byte body and no Content-Type", url, r.status, r.body_bytes),
         "Without Content-Type, browsers and proxies guess the type (MIME sniffing): binaries such as \
          executables or PDFs get rendered as text, and a proxy that guesses internally may not forward \
          its guess (story 1 of the field notes).",
-        json!({"status": r.status, "body_bytes": r.body_bytes, "url": url.to_string()}),
         "Send a Content-Type with every response that has a body (e.g. nginx: `types` / `default_type`; \
          a proxy should forward the type it determined).",
     ))
@@ -662,14 +660,18 @@ fn tls_close_finding(url: &Url, c: &CloseResult, waited: Duration) -> Option<Fin
         None => format!("{url}: the server did not close within {} of the client's close_notify", fmt_dur(waited)),
     };
     Some(finding(
-        "slow_tls_shutdown",
+        SlowTlsShutdown {
+            outcome: c.outcome.into(),
+            after_us: c.after_us,
+            waited_us: c.waited_us,
+            threshold_us: SLOW_US,
+        },
         Severity::Warning,
         url.port,
         title,
         "A client (or a proxy in front of this server) that closes with close_notify and waits for the \
          server's answer stays blocked this long per connection: in story 1 a proxy's processes piled \
          up waiting for the origin's TLS connection to close after transfers that took 0.5 s.",
-        json!({"outcome": c.outcome, "after_us": c.after_us, "waited_us": c.waited_us, "threshold_us": SLOW_US}),
         "Make the server close (or answer close_notify) promptly when its peer closes; on the client \
          side, do not wait for the peer's close_notify (or disable keep-alive towards this server).",
     ))
@@ -832,7 +834,7 @@ mod tests {
             keep_alive: true,
             body_complete: true,
         };
-        assert_eq!(content_type_finding(&url, &r).unwrap().kind, "missing_content_type");
+        assert_eq!(content_type_finding(&url, &r).unwrap().kind(), "missing_content_type");
         r.body_bytes = 0;
         assert!(content_type_finding(&url, &r).is_none());
         r.body_bytes = 1;

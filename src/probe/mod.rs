@@ -18,11 +18,11 @@ pub mod tls;
 pub mod x509;
 
 use serde::Serialize;
-use serde_json::Value;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use unwedge_model::{Finding, Severity};
+use unwedge_model::evidence::{ConnectTimeout, SynRetransmit};
+use unwedge_model::{Evidence, Finding, Severity};
 
 pub use stats::Summary;
 use target::Host;
@@ -179,27 +179,19 @@ pub fn us(d: Duration) -> u64 {
 
 /// A probe finding: the contract's finding object with `pid: null`.
 pub(crate) fn finding(
-    kind: &str,
+    evidence: impl Into<Evidence>,
     severity: Severity,
     port: u16,
     title: String,
     explanation: &str,
-    evidence: Value,
     fix: &str,
 ) -> Finding {
-    Finding {
-        kind: kind.into(),
-        severity,
-        pid: None,
-        comm: None,
-        tid: None,
-        port: Some(port),
-        netns: None,
-        title,
-        explanation: explanation.into(),
-        evidence,
-        fix: fix.into(),
-    }
+    let mut f = Finding::new(severity, evidence);
+    f.port = Some(port);
+    f.title = title;
+    f.explanation = explanation.into();
+    f.fix = fix.into();
+    f
 }
 
 /// connect_timeout and syn_retransmit, from the attempts of any probe.
@@ -209,7 +201,11 @@ pub(crate) fn connect_findings(target: &str, port: u16, attempts: &[Attempt], ti
     if !timed_out.is_empty() {
         let all = timed_out.len() == attempts.len();
         out.push(finding(
-            "connect_timeout",
+            ConnectTimeout {
+                timed_out_seqs: timed_out.clone(),
+                attempts: attempts.len(),
+                timeout_ms: timeout.as_millis() as u64,
+            },
             if all { Severity::Critical } else { Severity::Warning },
             port,
             format!(
@@ -222,7 +218,6 @@ pub(crate) fn connect_findings(target: &str, port: u16, attempts: &[Attempt], ti
              listens, that means the listener's accept queue is full (the kernel drops SYNs while it \
              is), a stale CLOSE-WAIT socket holds the same 4-tuple behind a firewall that drops the \
              challenge ACK, or a firewall drops the SYN.",
-            serde_json::json!({"timed_out_seqs": timed_out, "attempts": attempts.len(), "timeout_ms": timeout.as_millis() as u64}),
             "On the server run `unwedge scan --port PORT`: it names a full or stalled accept queue, \
              keep-alive starvation or a CLOSE-WAIT leak. Otherwise check firewalls between client and server.",
         ));
@@ -232,7 +227,11 @@ pub(crate) fn connect_findings(target: &str, port: u16, attempts: &[Attempt], ti
     if !slow.is_empty() {
         let times: Vec<u64> = slow.iter().filter_map(|a| a.connect_us).collect();
         out.push(finding(
-            "syn_retransmit",
+            SynRetransmit {
+                slow_seqs: slow.iter().map(|a| a.seq).collect(),
+                connect_us: times.clone(),
+                threshold_us: SYN_RETRANSMIT_US,
+            },
             Severity::Warning,
             port,
             format!(
@@ -245,11 +244,6 @@ pub(crate) fn connect_findings(target: &str, port: u16, attempts: &[Attempt], ti
              that long lost its first SYN (or its SYN-ACK). Common causes: the listener's accept queue was \
              full, the SYN hit a stale CLOSE-WAIT 4-tuple behind a firewall, or packet loss. Clients with \
              a 1 s timeout fail outright.",
-            serde_json::json!({
-                "slow_seqs": slow.iter().map(|a| a.seq).collect::<Vec<_>>(),
-                "connect_us": times,
-                "threshold_us": SYN_RETRANSMIT_US,
-            }),
             "On the server run `unwedge scan --port PORT` while this happens; if the queue is fine, look \
              for packet loss or a firewall dropping SYNs or SYN-ACKs.",
         ));
@@ -286,7 +280,7 @@ mod tests {
         let t = Duration::from_secs(3);
         assert!(connect_findings("t", 1, &[att(1, Outcome::Ok, Some(899_999))], t).is_empty());
         let f = connect_findings("t", 1, &[att(1, Outcome::Ok, Some(1_020_000)), att(2, Outcome::Timeout, None)], t);
-        let kinds: Vec<&str> = f.iter().map(|f| f.kind.as_str()).collect();
+        let kinds: Vec<&str> = f.iter().map(|f| f.kind().name()).collect();
         assert_eq!(kinds, ["connect_timeout", "syn_retransmit"]);
         assert_eq!(f[0].severity, Severity::Warning);
         assert!(f.iter().all(|f| f.pid.is_none() && f.port == Some(1)));

@@ -110,7 +110,7 @@ fn groups(findings: &[Finding]) -> Vec<Vec<&Finding>> {
 
 pub fn finding(out: &mut dyn Write, f: &Finding) -> io::Result<()> {
     let st = sev_style(f.severity);
-    let mut tags = vec![f.kind.clone()];
+    let mut tags = vec![f.kind().name().to_string()];
     if let Some(p) = f.port {
         tags.push(format!("port {p}"));
     }
@@ -201,8 +201,10 @@ fn wrapped(out: &mut dyn Write, first: &str, text: &str, rest: &str, style: Styl
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-    use unwedge_model::Coverage;
+    use unwedge_model::evidence::{
+        AcceptQueueOverflow, CloseWaitLeak, FdExhaustion, StuckThread, ThreadEvidence, ThreadSummary,
+    };
+    use unwedge_model::{Coverage, Evidence};
 
     fn report(findings: Vec<Finding>) -> Report {
         Report {
@@ -213,31 +215,47 @@ mod tests {
             duration_ms: 1040,
             coverage: Coverage { processes: 3, threads: 4, sockets: 5, netns: 1, ..Default::default() },
             findings,
+            groups: Vec::new(),
         }
     }
 
-    fn f(kind: &str, sev: Severity, pid: Option<u32>) -> Finding {
-        Finding {
-            kind: kind.into(),
-            severity: sev,
-            pid,
-            comm: pid.map(|_| "srv".into()),
-            tid: None,
-            port: Some(5000),
-            netns: None,
-            title: "a title".into(),
-            explanation: "word ".repeat(60),
-            evidence: json!({"close_wait": 60, "none": null}),
-            fix: "close it".into(),
-        }
+    fn f(ev: impl Into<Evidence>, sev: Severity, pid: Option<u32>) -> Finding {
+        let mut f = Finding::new(sev, ev);
+        f.pid = pid;
+        f.comm = pid.map(|_| "srv".into());
+        f.port = Some(5000);
+        f.title = "a title".into();
+        f.explanation = "word ".repeat(60);
+        f.fix = "close it".into();
+        f
+    }
+
+    fn leak() -> CloseWaitLeak {
+        CloseWaitLeak { close_wait: 60, ..Default::default() }
     }
 
     #[test]
     fn groups_by_process_and_wraps() {
         let r = report(vec![
-            f("close_wait_leak", Severity::Critical, Some(7)),
-            f("accept_queue_overflow", Severity::Warning, None),
-            f("fd_exhaustion", Severity::Warning, Some(7)),
+            f(leak(), Severity::Critical, Some(7)),
+            f(
+                AcceptQueueOverflow::Burst { listen_overflows_rise: 3, listen_drops_rise: 3, interval_ms: 1000 },
+                Severity::Warning,
+                None,
+            ),
+            f(
+                FdExhaustion {
+                    open_fds: 90,
+                    soft_limit: 100,
+                    hard_limit: None,
+                    percent: 90.0,
+                    sockets: 80,
+                    close_wait_sockets: 60,
+                    listening_sockets: 1,
+                },
+                Severity::Warning,
+                Some(7),
+            ),
         ]);
         let mut buf = Vec::new();
         write(&mut buf, &r).unwrap();
@@ -248,21 +266,34 @@ mod tests {
         assert!(srv < host, "most severe group first");
         assert_eq!(text.matches("■ srv (pid 7)").count(), 1, "one group per process");
         assert!(text.lines().all(|l| l.chars().count() <= WIDTH + 20), "{text}");
-        assert!(text.contains("close_wait: 60") && !text.contains("none:"));
+        assert!(text.contains("close_wait: 60") && !text.contains("hard_limit:"), "nulls are left out: {text}");
     }
 
     #[test]
     fn thread_details() {
-        let mut x = f("stuck_thread", Severity::Warning, Some(7));
+        let ev = StuckThread {
+            work_waiting: vec!["5 bytes wait unread on fd 4".into()],
+            thread: ThreadEvidence {
+                tid: 8,
+                name: "upstream-pump".into(),
+                state: "S".into(),
+                syscall: Some("recvfrom".into()),
+                syscall_meaning: Some("a socket receive waiting for data".into()),
+                fds: vec!["fd 5: TCP 127.0.0.1:41234 -> 127.0.0.1:80 ESTAB, idle 12.0 s".into()],
+                wchan: Some("wait_woken".into()),
+                stack: Some(vec!["wait_woken+0x89/0x90".into(), "sk_wait_data+0x172/0x190".into()]),
+                ..Default::default()
+            },
+            other_stuck_threads: vec![ThreadSummary {
+                tid: 7,
+                name: "python3".into(),
+                syscall: "futex".into(),
+                fds: vec![],
+            }],
+            ..Default::default()
+        };
+        let mut x = f(ev, Severity::Warning, Some(7));
         x.tid = Some(8);
-        x.evidence = json!({
-            "work_waiting": ["5 bytes wait unread on fd 4"],
-            "thread": {"tid": 8, "name": "upstream-pump", "state": "S", "syscall": "recvfrom",
-                "syscall_meaning": "a socket receive waiting for data",
-                "fds": ["fd 5: TCP 127.0.0.1:41234 -> 127.0.0.1:80 ESTAB, idle 12.0 s"],
-                "wchan": "wait_woken", "stack": ["wait_woken+0x89/0x90", "sk_wait_data+0x172/0x190"]},
-            "other_stuck_threads": [{"tid": 7, "name": "python3", "syscall": "futex", "fds": []}],
-        });
         let mut buf = Vec::new();
         write(&mut buf, &report(vec![x])).unwrap();
         let raw = String::from_utf8(buf).unwrap();

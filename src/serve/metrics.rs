@@ -14,28 +14,14 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
-use unwedge_model::{Report, Scan, TcpState};
+use unwedge_model::{Evidence, Kind, Report, Scan, TcpState};
 
 /// What one scan contributes to `/metrics`, extracted once so that a later
 /// scan error can re-render the same series with a new error count.
-/// The finding kinds of the contract (CONTRACT.md).
-pub const KINDS: &[&str] = &[
-    "close_wait_leak",
-    "accept_queue_overflow",
-    "accept_stalled",
-    "keepalive_starvation",
-    "fd_exhaustion",
-    "blocked_signal",
-    "sigterm_blocked",
-    "stuck_thread",
-    "orphan_port_holder",
-    "zombie",
-];
-
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
     /// (kind, severity) -> number of findings.
-    pub findings: BTreeMap<(String, &'static str), i64>,
+    pub findings: BTreeMap<(Kind, &'static str), i64>,
     pub close_wait: Vec<ProcValue>,
     pub blocked_pending: Vec<ProcValue>,
     pub stuck_threads: Vec<ProcValue>,
@@ -82,18 +68,16 @@ impl Facts {
         let mut f = Facts { scan_duration_s: report.duration_ms as f64 / 1000.0, ..Facts::default() };
         let mut stuck: BTreeMap<u32, (String, i64)> = BTreeMap::new();
         for x in &report.findings {
-            *f.findings.entry((x.kind.clone(), x.severity.name())).or_default() += 1;
+            *f.findings.entry((x.kind(), x.severity.name())).or_default() += 1;
             let (Some(pid), comm) = (x.pid, x.comm.clone().unwrap_or_default()) else { continue };
-            match x.kind.as_str() {
-                "close_wait_leak" => {
-                    let n = x.evidence["close_wait"].as_i64().unwrap_or(0);
-                    f.close_wait.push(ProcValue { pid, comm, value: n });
+            match &x.evidence {
+                Evidence::CloseWaitLeak(e) => {
+                    f.close_wait.push(ProcValue { pid, comm, value: e.close_wait as i64 });
                 }
-                "blocked_signal" => {
-                    let n = x.evidence["pending_blocked"].as_array().map_or(0, |a| a.len() as i64);
-                    f.blocked_pending.push(ProcValue { pid, comm, value: n });
+                Evidence::BlockedSignal(e) => {
+                    f.blocked_pending.push(ProcValue { pid, comm, value: e.pending_blocked.len() as i64 });
                 }
-                "stuck_thread" => stuck.entry(pid).or_insert((comm, 0)).1 += 1,
+                Evidence::StuckThread(_) => stuck.entry(pid).or_insert((comm, 0)).1 += 1,
                 _ => {}
             }
         }
@@ -160,13 +144,13 @@ pub fn render(facts: Option<&Facts>, scan_errors: u64, top_n: usize) -> String {
         let findings = Family::<FindingLabels, Gauge>::default();
         // Zeros for every contract kind, so that "no finding" is a 0 on a
         // dashboard rather than a gap, and rate()/changes() work.
-        for kind in KINDS {
+        for kind in Kind::scan_kinds().map(Kind::name) {
             for severity in ["info", "warning", "critical"] {
-                findings.get_or_create(&FindingLabels { kind: (*kind).into(), severity: severity.into() }).set(0);
+                findings.get_or_create(&FindingLabels { kind: kind.into(), severity: severity.into() }).set(0);
             }
         }
         for ((kind, severity), n) in &f.findings {
-            findings.get_or_create(&FindingLabels { kind: kind.clone(), severity: (*severity).into() }).set(*n);
+            findings.get_or_create(&FindingLabels { kind: kind.name().into(), severity: (*severity).into() }).set(*n);
         }
         reg.register("unwedge_findings", "Findings of the latest scan by kind and severity", findings);
 
@@ -258,23 +242,14 @@ pub fn to_classic_text(openmetrics: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use unwedge_model::evidence::{BlockedSignal, CloseWaitLeak, StuckThread};
     use unwedge_model::{Coverage, Finding, Severity};
 
-    fn finding(kind: &str, pid: u32, evidence: serde_json::Value) -> Finding {
-        Finding {
-            kind: kind.into(),
-            severity: Severity::Warning,
-            pid: Some(pid),
-            comm: Some(format!("w\"{pid}\n")),
-            tid: None,
-            port: None,
-            netns: None,
-            title: String::new(),
-            explanation: String::new(),
-            evidence,
-            fix: String::new(),
-        }
+    fn finding(pid: u32, evidence: impl Into<Evidence>) -> Finding {
+        let mut f = Finding::new(Severity::Warning, evidence);
+        f.pid = Some(pid);
+        f.comm = Some(format!("w\"{pid}\n"));
+        f
     }
 
     fn report(findings: Vec<Finding>) -> Report {
@@ -286,6 +261,7 @@ mod tests {
             duration_ms: 1200,
             coverage: Coverage::default(),
             findings,
+            groups: Vec::new(),
         }
     }
 
@@ -297,9 +273,9 @@ mod tests {
     fn cardinality_is_capped_with_an_other_series() {
         let mut fs = Vec::new();
         for pid in 1..=5000u32 {
-            fs.push(finding("close_wait_leak", pid, json!({"close_wait": pid})));
-            fs.push(finding("blocked_signal", pid, json!({"pending_blocked": ["SIGTERM"]})));
-            fs.push(finding("stuck_thread", pid, json!({})));
+            fs.push(finding(pid, CloseWaitLeak { close_wait: pid as usize, ..Default::default() }));
+            fs.push(finding(pid, BlockedSignal { pending_blocked: vec!["SIGTERM".into()], ..Default::default() }));
+            fs.push(finding(pid, StuckThread::default()));
         }
         let facts = Facts::new(&report(fs), &Scan::default());
         let n = 20;
@@ -320,7 +296,7 @@ mod tests {
         // Hostile comm values cannot break out of the label value.
         assert!(top.contains("comm=\"w_5000_\""), "{top}");
         let f = series(&text, "unwedge_findings");
-        assert_eq!(f.len(), KINDS.len() * 3);
+        assert_eq!(f.len(), Kind::scan_kinds().count() * 3);
         assert!(f.contains(&"unwedge_findings{kind=\"close_wait_leak\",severity=\"warning\"} 5000"), "{f:?}");
     }
 

@@ -9,7 +9,7 @@
 //! interval counts, never their value.
 
 use crate::{index::endpoint, Ctx};
-use serde_json::json;
+use unwedge_model::evidence::AcceptQueueOverflow;
 use unwedge_model::{Finding, Severity, Socket};
 
 fn full(s: &Socket) -> bool {
@@ -41,25 +41,25 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
         let (overflows, drops) = rise(l.netns);
         let owners = ctx.last.owners_of(l.inode).to_vec();
         let pid = ctx.last.main_owner(&owners);
-        let mut f = ctx.finding("accept_queue_overflow", Severity::Critical, pid, Some(l.local_port), l.netns);
         let who = pid.map(|p| ctx.proc_label(p)).unwrap_or_else(|| "an unknown process".into());
         let addr = endpoint(l.local, l.local_port);
+        let ev = AcceptQueueOverflow::Listener {
+            listen: addr.clone(),
+            queued: l.recv_q,
+            backlog: l.send_q,
+            full_now: full(l),
+            full_in_first_snapshot: ctx.first.as_ref().map(|_| was_full(l)),
+            listen_overflows_rise: overflows,
+            listen_drops_rise: drops,
+            owners,
+        };
+        let mut f = ctx.finding(Severity::Critical, pid, Some(l.local_port), l.netns, ev);
         f.title = format!("accept queue of {addr} is full ({}/{}): new connections are dropped", l.recv_q, l.send_q);
         f.explanation = format!(
             "{who} listens on {addr} with a backlog of {backlog}, and {q} completed connections wait for accept(). While the queue is full the kernel drops every new SYN (or answers RST if net.ipv4.tcp_abort_on_overflow=1), so clients retransmit their SYN after 1 s, 3 s, 7 s… and finally connect() times out. The application is not calling accept() fast enough, or at all.",
             backlog = l.send_q,
             q = l.recv_q
         );
-        f.evidence = json!({
-            "listen": addr,
-            "queued": l.recv_q,
-            "backlog": l.send_q,
-            "full_now": full(l),
-            "full_in_first_snapshot": ctx.first.as_ref().map(|_| was_full(l)),
-            "listen_overflows_rise": overflows,
-            "listen_drops_rise": drops,
-            "owners": owners,
-        });
         f.fix = "Find why the owner does not accept(): a blocked or saturated accept loop, a concurrency cap (see accept_stalled / keepalive_starvation), or fd exhaustion. Then raise the backlog (listen(fd, N) and net.core.somaxconn) only if bursts are real; a bigger queue hides a stalled server rather than fixing it.".into();
         out.push(f);
     }
@@ -73,13 +73,14 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
         if o == 0 && d == 0 {
             continue;
         }
-        let mut f = ctx.finding("accept_queue_overflow", Severity::Warning, None, None, ns.inode);
+        let ev =
+            AcceptQueueOverflow::Burst { listen_overflows_rise: o, listen_drops_rise: d, interval_ms: ctx.interval_ms };
+        let mut f = ctx.finding(Severity::Warning, None, None, ns.inode, ev);
         f.title = format!(
             "{o} SYNs dropped on full accept queues during the {} interval ({d} listen drops)",
             crate::secs(ctx.interval_ms)
         );
         f.explanation = "The kernel's TcpExt ListenOverflows / ListenDrops counters rose between the two snapshots: some listener's accept queue overflowed (or SYNs were dropped at a listener for another reason), so those clients had to retransmit their SYN and waited at least a second. No listener was full at the moment of either snapshot, so this was a burst.".into();
-        f.evidence = json!({ "listen_overflows_rise": o, "listen_drops_rise": d, "interval_ms": ctx.interval_ms });
         f.fix = "Run `unwedge scan` again during the burst, or watch `unwedge serve`'s unwedge_listen_queue metric, to find the listener; then see why its owner accepts too slowly.".into();
         out.push(f);
     }

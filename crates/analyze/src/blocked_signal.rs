@@ -14,7 +14,7 @@
 
 use crate::signals::{self, bit, SIGCHLD, SIGPIPE};
 use crate::{threads, Ctx};
-use serde_json::{json, Value};
+use unwedge_model::evidence::{BlockedSignal, InheritedFrom, SignalMaskSet, ThreadEvidence};
 use unwedge_model::{Finding, Process, Severity, SignalMasks, Snapshot};
 
 /// Every thread's masks, by tid.
@@ -69,21 +69,25 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
 
 /// The parent thread whose blocked mask equals this process's main thread
 /// mask: where the mask came from.
-fn inherited_from(ctx: &Ctx, p: &Process, masks: &[(u32, SignalMasks)]) -> Option<Value> {
+fn inherited_from(ctx: &Ctx, p: &Process, masks: &[(u32, SignalMasks)]) -> Option<InheritedFrom> {
     let mine = masks.iter().find(|(tid, _)| *tid == p.pid).unwrap_or(&masks[0]).1.blocked;
     if mine == 0 {
         return None;
     }
     let parent = ctx.last.process(p.ppid)?;
     let t = parent.threads.iter().find(|t| t.signals.is_some_and(|m| m.blocked == mine))?;
-    Some(json!({
-        "pid": parent.pid,
-        "comm": parent.comm,
-        "tid": t.tid,
-        "thread": t.comm,
-        "blocked": signals::hex(mine),
-        "other_threads_blocking_nothing": parent.threads.iter().filter(|t| t.signals.is_some_and(|m| m.blocked == 0)).count(),
-    }))
+    Some(InheritedFrom {
+        pid: parent.pid,
+        comm: parent.comm.clone(),
+        tid: t.tid,
+        thread: t.comm.clone(),
+        blocked: signals::hex(mine),
+        other_threads_blocking_nothing: parent
+            .threads
+            .iter()
+            .filter(|t| t.signals.is_some_and(|m| m.blocked == 0))
+            .count(),
+    })
 }
 
 fn finding(
@@ -92,15 +96,14 @@ fn finding(
     pending: u64,
     handled: u64,
     masks: &[(u32, SignalMasks)],
-    inherited: Option<Value>,
+    inherited: Option<InheritedFrom>,
 ) -> Finding {
     let who = crate::describe(p);
     let sigs = pending | handled;
     let names = signals::names(sigs).join(", ");
     let caught = masks[0].1.caught;
     let severity = if pending & caught != 0 { Severity::Critical } else { Severity::Warning };
-    let mut f = ctx.finding("blocked_signal", severity, Some(p.pid), None, p.netns);
-    f.title = if pending != 0 {
+    let title = if pending != 0 {
         format!("{who} never receives {}: pending, but blocked in every thread", signals::names(pending).join(", "))
     } else {
         format!("{who} has a handler for {names} but every thread blocks it: the handler can never run")
@@ -113,10 +116,7 @@ fn finding(
     let origin = match &inherited {
         Some(i) => format!(
             " The mask came from its parent: {} (pid {}) thread {} ({}) blocks exactly the same set, so this process was started from that thread.",
-            i["comm"].as_str().unwrap_or("?"),
-            i["pid"],
-            i["tid"],
-            i["thread"].as_str().unwrap_or("?")
+            i.comm, i.pid, i.tid, i.thread
         ),
         None => String::new(),
     };
@@ -125,32 +125,36 @@ fn finding(
     } else {
         ""
     };
-    f.explanation = format!(
+    let explanation = format!(
         "A blocked signal stays pending until some thread unblocks it; a handler for it never runs. {who} installed handlers it relies on (for SIGALRM: alarm() or setitimer() timeouts that end a wait), \
 but every one of its threads blocks {names}.{doing} The signal mask is per thread and is inherited: fork() copies the mask of the thread that called it, and execve() keeps it (POSIX), \
 so a program started from a thread that blocks signals — uWSGI blocks all of them in every worker thread but the first, many thread pools do the same — starts with them blocked and never notices.{origin}{term} \
 With N such threads only about 1 in N launches works, which makes the hang look random."
     );
-    let thread_ev: Vec<Value> = p.threads.iter().take(16).map(|t| threads::evidence(&ctx.last, p, t)).collect();
+    let thread_ev: Vec<ThreadEvidence> =
+        p.threads.iter().take(16).map(|t| threads::evidence(&ctx.last, p, t)).collect();
     let first = masks[0].1;
-    f.evidence = json!({
-        "signals": signals::names(sigs),
-        "pending_blocked": signals::names(pending),
-        "handler_blocked": signals::names(handled),
-        "blocked_in_every_thread": signals::describe(signals::blocked_everywhere(masks)),
-        "caught": signals::names(first.caught),
-        "masks": {
-            "ShdPnd": signals::hex(first.shared_pending),
-            "SigIgn": signals::hex(first.ignored),
-            "SigCgt": signals::hex(first.caught),
-            "per_thread_SigBlk": masks.iter().map(|(tid, m)| (tid.to_string(), Value::from(signals::hex(m.blocked)))).collect::<serde_json::Map<_, _>>(),
-            "per_thread_SigPnd": masks.iter().map(|(tid, m)| (tid.to_string(), Value::from(signals::hex(m.pending)))).collect::<serde_json::Map<_, _>>(),
+    let ev = BlockedSignal {
+        signals: signals::names(sigs),
+        pending_blocked: signals::names(pending),
+        handler_blocked: signals::names(handled),
+        blocked_in_every_thread: signals::describe(signals::blocked_everywhere(masks)),
+        caught: signals::names(first.caught),
+        masks: SignalMaskSet {
+            shared_pending: signals::hex(first.shared_pending),
+            ignored: signals::hex(first.ignored),
+            caught: signals::hex(first.caught),
+            per_thread_blocked: masks.iter().map(|(tid, m)| (*tid, signals::hex(m.blocked))).collect(),
+            per_thread_pending: masks.iter().map(|(tid, m)| (*tid, signals::hex(m.pending))).collect(),
         },
-        "inherited_from": inherited,
-        "persisted_across_interval": ctx.first.is_some(),
-        "cmdline": p.cmdline,
-        "threads": thread_ev,
-    });
+        inherited_from: inherited,
+        persisted_across_interval: ctx.first.is_some(),
+        cmdline: p.cmdline.clone(),
+        threads: thread_ev,
+    };
+    let mut f = ctx.finding(severity, Some(p.pid), None, p.netns, ev);
+    f.title = title;
+    f.explanation = explanation;
     f.fix = format!(
         "Now: this process will not recover; stop it with `unwedge stop {pid}` (SIGTERM, then SIGKILL after a grace period) or kill -9 {pid}, and start the command with `unwedge exec -- CMD ARGS…`, which runs it with an empty signal mask and default dispositions. \
 For good, reset the mask in the launcher between fork and exec: C: posix_spawnattr_setsigmask() with an empty set plus POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF; \
@@ -165,6 +169,7 @@ Where the launcher cannot be changed, the child can clear its own mask at start 
 #[cfg(test)]
 mod tests {
     use crate::{analyze, Thresholds};
+    use unwedge_model::Evidence;
     use unwedge_model::{Process, Scan, SignalMasks, Snapshot, Thread};
 
     fn thread(tid: u32, m: SignalMasks) -> Thread {
@@ -185,7 +190,7 @@ mod tests {
     fn flagged(processes: Vec<Process>) -> Vec<u32> {
         let snap = Snapshot { arch: "x86_64".into(), processes, ..Default::default() };
         let a = analyze(&Scan { snapshots: vec![snap.clone(), snap] }, &Thresholds::default());
-        a.findings.iter().filter(|f| f.kind == "blocked_signal").filter_map(|f| f.pid).collect()
+        a.findings.iter().filter(|f| f.kind() == "blocked_signal").filter_map(|f| f.pid).collect()
     }
 
     const ALRM: u64 = 1 << 13;
@@ -239,13 +244,15 @@ mod tests {
         );
         let snap = Snapshot { arch: "x86_64".into(), processes: vec![parent, child, rtp], ..Default::default() };
         let a = analyze(&Scan { snapshots: vec![snap.clone(), snap] }, &Thresholds::default());
-        let f: Vec<_> = a.findings.iter().filter(|f| f.kind == "blocked_signal").collect();
+        let f: Vec<_> = a.findings.iter().filter(|f| f.kind() == "blocked_signal").collect();
         assert_eq!(f.len(), 2, "{f:#?}");
         let child = f.iter().find(|f| f.pid == Some(110)).unwrap();
-        assert_eq!(child.evidence["handler_blocked"], serde_json::json!(["SIGALRM"]));
-        assert_eq!(child.evidence["inherited_from"]["tid"], 101);
+        let Evidence::BlockedSignal(ev) = &child.evidence else { panic!("{child:?}") };
+        assert_eq!(ev.handler_blocked, ["SIGALRM"]);
+        assert_eq!(ev.inherited_from.as_ref().map(|i| i.tid), Some(101));
         let rt = f.iter().find(|f| f.pid == Some(120)).unwrap();
-        assert_eq!(rt.evidence["pending_blocked"], serde_json::json!(["SIGRTMIN+3"]));
+        let Evidence::BlockedSignal(ev) = &rt.evidence else { panic!("{rt:?}") };
+        assert_eq!(ev.pending_blocked, ["SIGRTMIN+3"]);
         assert!(rt.title.contains("SIGRTMIN+3"));
     }
 }

@@ -10,8 +10,8 @@
 
 use crate::index::{endpoint, FastMap, FastSet};
 use crate::Ctx;
-use serde_json::json;
 use std::collections::BTreeMap;
+use unwedge_model::evidence::CloseWaitLeak;
 use unwedge_model::{Finding, NetNs, Severity, Socket, TcpState};
 
 pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
@@ -85,9 +85,8 @@ fn finding(ctx: &Ctx, pid: u32, mine: &[&Socket], shared_with: Vec<u32>) -> Find
     let oldest_idle_ms = mine.iter().filter_map(|s| s.info.map(|i| i.last_data_recv_ms.min(i.last_ack_recv_ms))).max();
     let proc_ = ctx.last.process(pid);
     let severity = if n >= ctx.t.close_wait_critical { Severity::Critical } else { Severity::Warning };
-    let mut f = ctx.finding("close_wait_leak", severity, Some(pid), port, netns);
     let who = ctx.proc_label(pid);
-    f.title = format!("{who} holds {n} sockets in CLOSE-WAIT it never closed");
+    let title = format!("{who} holds {n} sockets in CLOSE-WAIT it never closed");
     let fin = ns.and_then(|x| x.fin_timeout_s).unwrap_or(60);
     let range_txt = match (range, in_range) {
         (Some((lo, hi)), Some(k)) => format!(
@@ -110,31 +109,45 @@ fn finding(ctx: &Ctx, pid: u32, mine: &[&Socket], shared_with: Vec<u32>) -> Find
     } else {
         "Some were read to EOF and left open, others were never read to EOF: more than one code path leaks."
     };
-    f.explanation = format!(
+    let explanation = format!(
         "Each peer closed its end (sent FIN) and the kernel acknowledged it, but {who} never called close(), so the socket stays in CLOSE-WAIT for as long as the process lives. {how} \
 The peer's half (FIN-WAIT-2) expires after net.ipv4.tcp_fin_timeout ({fin} s), freeing its port while this half lives on. {range_txt}{hits_txt}\
 On a modern Linux kernel the colliding SYN gets a challenge ACK, the client resets the stale socket and retries within milliseconds; behind a stateful firewall, conntrack or NAT that drops that unexpected ACK, the client instead retransmits SYNs and connect() times out. \
 Either way every leaked socket costs an fd (towards EMFILE, after which accept() fails and the listen queue overflows) and kernel memory."
     );
-    f.evidence = json!({
-        "close_wait": n,
-        "persisted_across_interval": ctx.first.is_some(),
-        "never_read_to_eof": never_read_eof,
-        "read_eof_not_closed": read_eof,
-        "with_unread_data": unread,
-        "peer_ports_in_ephemeral_range": in_range,
-        "ephemeral_port_range": range.map(|(lo, hi)| [lo, hi]),
-        "tcp_fin_timeout_s": ns.and_then(|x| x.fin_timeout_s),
-        "syn_challenges_during_interval": syn_challenges,
-        "challenge_acks_during_interval": challenge_acks,
-        "local_ports": ports,
-        "peers": peers,
-        "oldest_idle_ms": oldest_idle_ms,
-        "shared_with": (!shared_with.is_empty()).then_some(shared_with),
-        "open_fds": proc_.map(|p| p.fd_count),
-        "fd_soft_limit": proc_.and_then(|p| p.nofile_soft),
-        "examples": mine.iter().take(5).map(|s| format!("{} <- {} recv-q {}", endpoint(s.local, s.local_port), endpoint(s.remote, s.remote_port), s.recv_q)).collect::<Vec<_>>(),
-    });
+    let ev = CloseWaitLeak {
+        close_wait: n,
+        persisted_across_interval: ctx.first.is_some(),
+        never_read_to_eof: never_read_eof,
+        read_eof_not_closed: read_eof,
+        with_unread_data: unread,
+        peer_ports_in_ephemeral_range: in_range,
+        ephemeral_port_range: range.map(|(lo, hi)| [lo, hi]),
+        tcp_fin_timeout_s: ns.and_then(|x| x.fin_timeout_s),
+        syn_challenges_during_interval: syn_challenges,
+        challenge_acks_during_interval: challenge_acks,
+        local_ports: ports,
+        peers,
+        oldest_idle_ms,
+        shared_with: (!shared_with.is_empty()).then_some(shared_with),
+        open_fds: proc_.map(|p| p.fd_count),
+        fd_soft_limit: proc_.and_then(|p| p.nofile_soft),
+        examples: mine
+            .iter()
+            .take(5)
+            .map(|s| {
+                format!(
+                    "{} <- {} recv-q {}",
+                    endpoint(s.local, s.local_port),
+                    endpoint(s.remote, s.remote_port),
+                    s.recv_q
+                )
+            })
+            .collect(),
+    };
+    let mut f = ctx.finding(severity, Some(pid), port, netns, ev);
+    f.title = title;
+    f.explanation = explanation;
     f.fix = "Close the connection on every path once the peer has closed: when read() returns 0 (EOF), on errors and timeouts, in a finally/defer (Go: defer conn.Close(); Python: with socket). \
 Give handlers a read deadline so a stuck one cannot hold a socket forever. Restarting the process frees the sockets now; the leak returns until the code is fixed."
         .into();

@@ -6,7 +6,7 @@
 //! limits, and processes whose fds we could not list, never trigger.
 
 use crate::Ctx;
-use serde_json::json;
+use unwedge_model::evidence::FdExhaustion;
 use unwedge_model::{Finding, Severity, TcpState};
 
 pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
@@ -23,7 +23,16 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
         let severity = if pct >= ctx.t.fd_critical_pct { Severity::Critical } else { Severity::Warning };
         let close_wait = p.sockets.iter().filter(|fd| ctx.last.state_of(fd.inode) == Some(TcpState::CloseWait)).count();
         let listens = p.sockets.iter().filter(|fd| ctx.last.state_of(fd.inode) == Some(TcpState::Listen)).count();
-        let mut f = ctx.finding("fd_exhaustion", severity, Some(p.pid), None, p.netns);
+        let ev = FdExhaustion {
+            open_fds: p.fd_count,
+            soft_limit: soft,
+            hard_limit: p.nofile_hard,
+            percent: (pct * 10.0).round() / 10.0,
+            sockets: p.sockets.len(),
+            close_wait_sockets: close_wait,
+            listening_sockets: listens,
+        };
+        let mut f = ctx.finding(severity, Some(p.pid), None, p.netns, ev);
         let who = ctx.proc_label(p.pid);
         f.title = format!("{who} uses {} of its {soft} file descriptors ({pct:.0}%)", p.fd_count);
         f.explanation = format!(
@@ -31,15 +40,6 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             if listens > 0 { " from its listeners" } else { "" },
             pct
         );
-        f.evidence = json!({
-            "open_fds": p.fd_count,
-            "soft_limit": soft,
-            "hard_limit": p.nofile_hard,
-            "percent": (pct * 10.0).round() / 10.0,
-            "sockets": p.sockets.len(),
-            "close_wait_sockets": close_wait,
-            "listening_sockets": listens,
-        });
         f.fix = format!(
             "Find what the fds are (ls -l /proc/{}/fd | sort by target) and close leaked ones{}. If the load is real, raise the limit (systemd LimitNOFILE=, ulimit -n, or setrlimit up to the hard limit {}).",
             p.pid,

@@ -10,38 +10,38 @@
 //! is merely slow; a server with no accepted connections, or whose handler
 //! read a request and never answered, is plain `accept_stalled`.
 
-use crate::{accept_stalled::Stalled, index::endpoint, Ctx};
-use serde_json::json;
-use unwedge_model::{Finding, Severity, Socket};
-
-fn idle_conns<'a>(ctx: &Ctx<'a>, st: &Stalled) -> Option<Vec<&'a Socket>> {
-    let held = ctx.last.accepted_by(st.listener, &st.owners);
-    // Idle both ways, and the server spoke last (its response came after
-    // the client's last request): a connection kept open between requests.
-    // A handler still working on a request it read (client spoke last) is
-    // a stuck or slow handler, not keep-alive: plain accept_stalled.
-    let idle = |s: &&Socket| {
-        s.info.is_some_and(|i| {
-            i.last_data_recv_ms >= ctx.t.idle_ms
-                && i.last_data_sent_ms >= ctx.t.idle_ms
-                && i.last_data_sent_ms <= i.last_data_recv_ms
-        })
-    };
-    (!held.is_empty() && held.iter().all(idle)).then_some(held)
-}
-
-pub fn applies(ctx: &Ctx, st: &Stalled) -> bool {
-    idle_conns(ctx, st).is_some()
-}
+use crate::index::endpoint;
+use crate::queues::{idle_keepalive, stalled, waiting_evidence};
+use crate::Ctx;
+use unwedge_model::evidence::{IdleConnection, KeepaliveStarvation};
+use unwedge_model::{Finding, Severity};
 
 pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
-    for st in crate::accept_stalled::stalled(ctx) {
-        let Some(held) = idle_conns(ctx, &st) else { continue };
+    for st in stalled(ctx) {
+        let Some(held) = idle_keepalive(ctx, &st) else { continue };
         let l = st.listener;
         let addr = endpoint(l.local, l.local_port);
         let who = st.pid.map(|p| ctx.proc_label(p)).unwrap_or_else(|| "an unknown process".into());
-        let mut f = ctx.finding("keepalive_starvation", Severity::Critical, st.pid, Some(l.local_port), l.netns);
         let (n_idle, n_wait) = (held.len(), st.waiting.len());
+        let ev = KeepaliveStarvation {
+            listen: addr.clone(),
+            queued: l.recv_q,
+            backlog: l.send_q,
+            slots_held_by_idle: n_idle,
+            idle_connections: held
+                .iter()
+                .take(5)
+                .map(|s| IdleConnection {
+                    peer: endpoint(s.remote, s.remote_port),
+                    idle_recv_ms: s.info.map(|i| i.last_data_recv_ms),
+                    idle_sent_ms: s.info.map(|i| i.last_data_sent_ms),
+                })
+                .collect(),
+            waiting_whole_interval: n_wait,
+            waiting: waiting_evidence(&st),
+            owners: st.owners.clone(),
+        };
+        let mut f = ctx.finding(Severity::Critical, st.pid, Some(l.local_port), l.netns, ev);
         let min_idle =
             held.iter().filter_map(|s| s.info.map(|i| i.last_data_recv_ms.min(i.last_data_sent_ms))).min().unwrap_or(0);
         f.title = format!(
@@ -59,20 +59,6 @@ This is the signature of a concurrency cap (e.g. Go's netutil.LimitListener, a f
             crate::secs(min_idle as u64),
             crate::secs(ctx.interval_ms)
         );
-        f.evidence = json!({
-            "listen": addr,
-            "queued": l.recv_q,
-            "backlog": l.send_q,
-            "slots_held_by_idle": n_idle,
-            "idle_connections": held.iter().take(5).map(|s| json!({
-                "peer": endpoint(s.remote, s.remote_port),
-                "idle_recv_ms": s.info.map(|i| i.last_data_recv_ms),
-                "idle_sent_ms": s.info.map(|i| i.last_data_sent_ms),
-            })).collect::<Vec<_>>(),
-            "waiting_whole_interval": n_wait,
-            "waiting": crate::accept_stalled::waiting_evidence(&st),
-            "owners": st.owners,
-        });
         f.fix = "Do not count idle keep-alive connections against a concurrency cap, or close idle ones when others wait: set an idle timeout (Go: http.Server{IdleTimeout}, nginx keepalive_timeout), disable keep-alive where the cap is tiny (Go: srv.SetKeepAlivesEnabled(false); or answer with `Connection: close`), or raise the cap / use a server that multiplexes idle connections cheaply.".into();
         out.push(f);
     }

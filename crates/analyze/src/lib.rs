@@ -1,12 +1,22 @@
 //! Pure detectors over snapshots: `fn(&Scan, &Thresholds) -> Analysis`.
 //! Nothing here touches the OS, and nothing here can fail: missing data
 //! means no finding. One module per finding kind, named as its JSON `kind`.
+//!
+//! Two passes. First every detector of `registry` runs on the snapshots and
+//! the shared indexes alone (no detector sees another's findings, so their
+//! order does not matter). Then `links` — suppression of findings another
+//! one already explains, ids, causes and groups — works on the typed
+//! findings.
 
 pub mod index;
 pub mod process_tree;
 pub mod signals;
 pub mod syscalls;
 pub mod threads;
+
+pub mod links;
+pub mod queues;
+pub mod registry;
 
 mod accept_queue_overflow;
 mod accept_stalled;
@@ -20,8 +30,7 @@ mod stuck_thread;
 mod zombie;
 
 use index::Index;
-use serde_json::Value;
-use unwedge_model::{sort_findings, Finding, Process, Scan, Severity, Snapshot};
+use unwedge_model::{Evidence, Finding, Process, Scan, Severity, Snapshot};
 
 /// Every threshold a detector uses; each is a flag of `unwedge scan`.
 #[derive(Debug, Clone)]
@@ -56,6 +65,7 @@ impl Default for Thresholds {
 
 pub struct Analysis {
     pub findings: Vec<Finding>,
+    pub groups: Vec<unwedge_model::Group>,
     /// Detectors skipped and why (e.g. one snapshot only).
     pub notes: Vec<String>,
 }
@@ -72,21 +82,20 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     /// A finding about process `pid` (or the host, for `None`), with its comm
     /// and, when not the host's, the network namespace filled in.
-    pub fn finding(&self, kind: &str, severity: Severity, pid: Option<u32>, port: Option<u16>, netns: u64) -> Finding {
-        let comm = pid.and_then(|p| self.last.process(p)).map(|p| p.comm.clone());
-        Finding {
-            kind: kind.into(),
-            severity,
-            pid,
-            comm,
-            tid: None,
-            port,
-            netns: (netns != 0 && netns != self.last.snap.host_netns).then_some(netns),
-            title: String::new(),
-            explanation: String::new(),
-            evidence: Value::Null,
-            fix: String::new(),
-        }
+    pub fn finding(
+        &self,
+        severity: Severity,
+        pid: Option<u32>,
+        port: Option<u16>,
+        netns: u64,
+        evidence: impl Into<Evidence>,
+    ) -> Finding {
+        let mut f = Finding::new(severity, evidence);
+        f.comm = pid.and_then(|p| self.last.process(p)).map(|p| p.comm.clone());
+        f.pid = pid;
+        f.port = port;
+        f.netns = (netns != 0 && netns != self.last.snap.host_netns).then_some(netns);
+        f
     }
 
     pub fn snap(&self) -> &Snapshot {
@@ -108,7 +117,7 @@ pub fn describe(p: &Process) -> String {
 pub fn analyze(scan: &Scan, t: &Thresholds) -> Analysis {
     let mut notes = Vec::new();
     let Some(last_snap) = scan.snapshots.last() else {
-        return Analysis { findings: Vec::new(), notes: vec!["no snapshot to analyse".into()] };
+        return Analysis { findings: Vec::new(), groups: Vec::new(), notes: vec!["no snapshot to analyse".into()] };
     };
     let first = (scan.snapshots.len() > 1).then(|| Index::new(&scan.snapshots[0]));
     let interval_ms =
@@ -118,18 +127,13 @@ pub fn analyze(scan: &Scan, t: &Thresholds) -> Analysis {
     }
     let ctx = Ctx { last: Index::new(last_snap), first, t, interval_ms };
     let mut findings = Vec::new();
-    close_wait_leak::detect(&ctx, &mut findings);
-    accept_queue_overflow::detect(&ctx, &mut findings);
-    keepalive_starvation::detect(&ctx, &mut findings);
-    accept_stalled::detect(&ctx, &mut findings);
-    fd_exhaustion::detect(&ctx, &mut findings);
-    blocked_signal::detect(&ctx, &mut findings);
-    sigterm_blocked::detect(&ctx, &mut findings);
-    stuck_thread::detect(&ctx, &mut findings);
-    orphan_port_holder::detect(&ctx, &mut findings);
-    zombie::detect(&ctx, &mut findings);
-    sort_findings(&mut findings);
-    Analysis { findings, notes }
+    for kind in unwedge_model::Kind::scan_kinds() {
+        if let Some(detect) = registry::detector(kind) {
+            detect(&ctx, &mut findings);
+        }
+    }
+    let linked = links::second_pass(&ctx, findings);
+    Analysis { findings: linked.findings, groups: linked.groups, notes }
 }
 
 /// Seconds with one decimal, for titles and explanations.

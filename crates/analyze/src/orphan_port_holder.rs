@@ -21,8 +21,8 @@
 use crate::index::{endpoint, Index};
 use crate::process_tree::{group_members, is_orphaned_worker};
 use crate::Ctx;
-use serde_json::json;
 use std::collections::BTreeSet;
+use unwedge_model::evidence::{GroupSibling, OrphanPortHolder};
 use unwedge_model::{Finding, Process, Severity, Socket, TcpState};
 
 fn listeners<'a>(idx: &Index<'a>, p: &Process) -> Vec<&'a Socket> {
@@ -88,19 +88,20 @@ fn finding(ctx: &Ctx, p: &Process, socks: &[&Socket]) -> Finding {
     let who = crate::describe(p);
     let ports: BTreeSet<u16> = socks.iter().map(|s| s.local_port).collect();
     let addrs: Vec<String> = socks.iter().map(|s| endpoint(s.local, s.local_port)).collect();
-    let mut f =
-        ctx.finding("orphan_port_holder", Severity::Warning, Some(p.pid), ports.first().copied(), socks[0].netns);
-    let siblings: Vec<serde_json::Value> = group_members(ctx.snap(), p.pgid)
+    let siblings: Vec<GroupSibling> = group_members(ctx.snap(), p.pgid)
         .into_iter()
         .filter(|q| q.pid != p.pid)
         .take(20)
-        .map(|q| {
-            json!({"pid": q.pid, "comm": q.comm, "state": q.state.to_string(), "holds_listener": !listeners(&ctx.last, q).is_empty()})
+        .map(|q| GroupSibling {
+            pid: q.pid,
+            comm: q.comm.clone(),
+            state: q.state.to_string(),
+            holds_listener: !listeners(&ctx.last, q).is_empty(),
         })
         .collect();
     let age = p.age_s(ctx.snap());
     let parent = ctx.last.process(p.ppid).map(|q| q.comm.clone());
-    f.title = format!(
+    let title = format!(
         "{who} is a leftover worker still listening on {}: its parent and its process group {} are gone",
         addrs.join(", "),
         p.pgid
@@ -108,7 +109,7 @@ fn finding(ctx: &Ctx, p: &Process, socks: &[&Socket]) -> Finding {
     let leader_zombie = ctx.last.process(p.pgid).is_some_and(|l| l.state == 'Z');
     let leader_gone =
         if leader_zombie { "is dead (a zombie its parent has not reaped yet)" } else { "no longer exists" };
-    f.explanation = format!(
+    let explanation = format!(
         "{who} belongs to process group {pgid}, whose leader (normally the master that forked it) {leader_gone}, and it was re-parented to {new_parent} (pid {ppid}). \
 It still holds the listening socket it inherited from that master, so a new instance of the service cannot bind {addrs} (bind fails with EADDRINUSE) and connections still land in this leftover's accept queue. \
 It is a leftover, not a process left running on purpose, because {reason}. \
@@ -120,26 +121,30 @@ Leftovers like this often also ignore or block SIGTERM, or wait forever on a thr
         addrs = addrs.join(", "),
     );
     let established = p.sockets.iter().filter(|fd| ctx.last.state_of(fd.inode) == Some(TcpState::Established)).count();
-    f.evidence = json!({
-        "ports": ports,
-        "listening": addrs,
-        "pgid": p.pgid,
-        "group_leader_exists": false,
-        "group_leader_zombie": leader_zombie,
-        "why_leftover": leftover_reason(ctx, p, socks),
-        "ppid": p.ppid,
-        "parent_comm": parent,
-        "sid": p.sid,
-        "age_s": (age * 10.0).round() / 10.0,
-        "established_connections": established,
-        "siblings_in_group": siblings,
-        "cmdline": p.cmdline,
-    });
+    let first_port = ports.first().copied();
+    let ev = OrphanPortHolder {
+        ports,
+        listening: addrs,
+        pgid: p.pgid,
+        group_leader_exists: false,
+        group_leader_zombie: leader_zombie,
+        why_leftover: leftover_reason(ctx, p, socks).map(str::to_string),
+        ppid: p.ppid,
+        parent_comm: parent,
+        sid: p.sid,
+        age_s: (age * 10.0).round() / 10.0,
+        established_connections: established,
+        siblings_in_group: siblings,
+        cmdline: p.cmdline.clone(),
+    };
+    let mut f = ctx.finding(Severity::Warning, Some(p.pid), first_port, socks[0].netns, ev);
+    f.title = title;
+    f.explanation = explanation;
     f.fix = format!(
         "Free the port: `unwedge stop --port {port}` (SIGTERM, then SIGKILL after a grace period, every holder), or kill the whole leftover group: kill -TERM -- -{pgid}, then kill -KILL -- -{pgid} if it is still there. \
 In the service: make workers die with their master (prctl(PR_SET_PDEATHSIG, SIGTERM) right after fork, or watch a pipe from the master), close the listening socket in children that do not accept on it, \
 and run it under a supervisor that kills the whole cgroup on stop (systemd KillMode=control-group, the default).",
-        port = ports.first().copied().unwrap_or(0),
+        port = first_port.unwrap_or(0),
         pgid = p.pgid
     );
     f

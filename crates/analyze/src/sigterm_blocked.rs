@@ -15,7 +15,7 @@
 
 use crate::signals::{self, bit, SIGTERM};
 use crate::{threads, Ctx};
-use serde_json::{json, Value};
+use unwedge_model::evidence::{SignalFd, SigtermBlocked, ThreadEvidence};
 use unwedge_model::{Finding, Process, Severity, Snapshot};
 
 /// (ignored, blocked in every thread) when SIGTERM cannot stop `p` and nothing consumes it.
@@ -62,13 +62,12 @@ fn finding(ctx: &Ctx, p: &Process, ignored: bool, blocked: bool) -> Finding {
             .process(p.ppid)
             .is_some_and(|parent| parent.pid != 1 && (parent.pgid == p.pgid || parent.comm == p.comm));
     let severity = if managed { Severity::Info } else { Severity::Warning };
-    let mut f = ctx.finding("sigterm_blocked", severity, Some(p.pid), None, p.netns);
     let how = match (ignored, blocked) {
         (true, true) => "ignores and blocks SIGTERM",
         (true, false) => "ignores SIGTERM",
         _ => "blocks SIGTERM in every thread and never reads it",
     };
-    f.title = format!("{who} {how}: a plain kill will not stop it");
+    let title = format!("{who} {how}: a plain kill will not stop it");
     let why = if ignored {
         "Its disposition for SIGTERM is SIG_IGN, so the kernel discards every SIGTERM sent to it. Ignored dispositions survive execve(), so this is often inherited from whatever started it (nohup-like wrappers, a shell trap '' TERM, a parent that ignored it before forking)."
             .to_string()
@@ -86,22 +85,31 @@ fn finding(ctx: &Ctx, p: &Process, ignored: bool, blocked: bool) -> Finding {
     } else {
         String::new()
     };
-    f.explanation = format!(
+    let explanation = format!(
         "{why}{managed_txt} Service managers and deploy scripts stop processes with SIGTERM and wait: this one will sit out the whole timeout and then need SIGKILL, and while it lives it keeps its ports and files, so a restart can fail."
     );
-    let thread_ev: Vec<Value> = p.threads.iter().take(16).map(|t| threads::evidence(&ctx.last, p, t)).collect();
-    f.evidence = json!({
-        "ignored": ignored,
-        "blocked_in_every_thread": blocked,
-        "handler_installed": first.caught & bit(SIGTERM) != 0,
-        "sigterm_pending": pending,
-        "SigIgn": signals::hex(first.ignored),
-        "signalfds": p.anon_fds.iter().filter(|a| a.kind == "[signalfd]").map(|a| json!({"fd": a.fd, "sigmask": a.sigmask.map(signals::hex)})).collect::<Vec<_>>(),
-        "persisted_across_interval": ctx.first.is_some(),
-        "managed_by_live_parent": managed,
-        "cmdline": p.cmdline,
-        "threads": thread_ev,
-    });
+    let thread_ev: Vec<ThreadEvidence> =
+        p.threads.iter().take(16).map(|t| threads::evidence(&ctx.last, p, t)).collect();
+    let ev = SigtermBlocked {
+        ignored,
+        blocked_in_every_thread: blocked,
+        handler_installed: first.caught & bit(SIGTERM) != 0,
+        sigterm_pending: pending,
+        sig_ign: signals::hex(first.ignored),
+        signalfds: p
+            .anon_fds
+            .iter()
+            .filter(|a| a.kind == "[signalfd]")
+            .map(|a| SignalFd { fd: a.fd, sigmask: a.sigmask.map(signals::hex) })
+            .collect(),
+        persisted_across_interval: ctx.first.is_some(),
+        managed_by_live_parent: managed,
+        cmdline: p.cmdline.clone(),
+        threads: thread_ev,
+    };
+    let mut f = ctx.finding(severity, Some(p.pid), None, p.netns, ev);
+    f.title = title;
+    f.explanation = explanation;
     f.fix = format!(
         "To stop it now: `unwedge stop {pid}` sends SIGTERM, waits a grace period, then SIGKILL (or kill -9 {pid}). \
 In the program: do not ignore SIGTERM; if it must be blocked, consume it (signalfd, or a thread in sigwait) and shut down. \
@@ -143,7 +151,7 @@ mod tests {
     fn flagged(processes: Vec<Process>, skipped: Vec<Skipped>) -> Vec<u32> {
         let snap = Snapshot { arch: "x86_64".into(), processes, skipped, ..Default::default() };
         let a = analyze(&Scan { snapshots: vec![snap] }, &Thresholds::default());
-        a.findings.iter().filter(|f| f.kind == "sigterm_blocked").filter_map(|f| f.pid).collect()
+        a.findings.iter().filter(|f| f.kind() == "sigterm_blocked").filter_map(|f| f.pid).collect()
     }
 
     #[test]
@@ -187,7 +195,7 @@ mod tests {
         };
         let a = analyze(&Scan { snapshots: vec![snap] }, &Thresholds::default());
         let sev: Vec<(Option<u32>, Severity)> =
-            a.findings.iter().filter(|f| f.kind == "sigterm_blocked").map(|f| (f.pid, f.severity)).collect();
+            a.findings.iter().filter(|f| f.kind() == "sigterm_blocked").map(|f| (f.pid, f.severity)).collect();
         assert!(sev.contains(&(Some(101), Severity::Info)), "{sev:?}");
         assert!(sev.contains(&(Some(201), Severity::Warning)), "{sev:?}");
     }

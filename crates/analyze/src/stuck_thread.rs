@@ -20,20 +20,31 @@
 //! a busy event loop (Redis under redis-benchmark, seen here) leaves bytes
 //! unread for a moment while its helper threads idle in futex.
 //!
-//! Noise avoided: when every piece of waiting work is already named by an
-//! earlier finding about this process (its CLOSE-WAIT sockets by
-//! close_wait_leak, its queue by keepalive_starvation or accept_stalled),
-//! only threads blocked on a TCP connection are added: they say which
-//! connection holds things up. Threads parked in futex or epoll then add
-//! nothing — a Go server's runtime threads all look like that whatever its
-//! goroutines do.
+//! Noise avoided (in the second pass, `links.rs`): when every piece of
+//! waiting work is already named by another finding about this process (its
+//! CLOSE-WAIT sockets by close_wait_leak, its queue by keepalive_starvation
+//! or accept_stalled), only threads blocked on a TCP connection are kept:
+//! they say which connection holds things up. Threads parked in futex or
+//! epoll then add nothing — a Go server's runtime threads all look like that
+//! whatever its goroutines do. The evidence carries the typed work list and
+//! `on_connection` for that.
 
 use crate::index::{endpoint, FastSet};
 use crate::{secs, signals, threads, Ctx};
-use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::net::IpAddr;
+use unwedge_model::evidence::{StuckThread, ThreadSummary, Work};
 use unwedge_model::{Finding, Process, Severity, SyscallLine, TcpState, Thread};
+
+/// A stuck thread with its syscall decoded and its fds resolved once (a
+/// pipe's holders cost a pass over every process).
+struct Stuck<'a> {
+    thread: &'a Thread,
+    name: String,
+    call: SyscallLine,
+    fds: Vec<String>,
+    on_connection: bool,
+}
 
 /// At most this many findings per process; the rest are listed in evidence.
 const MAX_PER_PROCESS: usize = 4;
@@ -44,7 +55,6 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
     let Some(first) = &ctx.first else { return };
     let arch = ctx.snap().arch.as_str();
     let with_work = socket_work_owners(ctx);
-    let explained = Explained::from(out);
     for p in &ctx.snap().processes {
         if p.state == 'Z' || p.threads.is_empty() {
             continue;
@@ -69,16 +79,12 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
         if !p.threads.iter().enumerate().all(|(i, t)| unchanged(i, t)) {
             continue;
         }
-        let work = waiting_work(ctx, p, before, with_work.contains(&p.pid), &explained);
+        let work = waiting_work(ctx, p, before, with_work.contains(&p.pid));
         if work.is_empty() {
             continue;
         }
-        let all_explained = work.iter().all(|w| w.explained);
-        let work: Vec<String> = work.into_iter().map(|w| w.text).collect();
         // Every thread is unchanged here; keep those whose wait says something.
-        // (thread, syscall name, call, its fds resolved): resolved once, a
-        // pipe's holders cost a pass over every process.
-        let mut stuck: Vec<(&Thread, String, SyscallLine, Vec<String>)> = p
+        let mut stuck: Vec<Stuck> = p
             .threads
             .iter()
             .filter_map(|t| {
@@ -92,24 +98,30 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
                     return None;
                 }
                 let fds = threads::fd_meanings(&ctx.last, p, t, &name, &call);
-                let on_connection = fds.iter().any(|m| m.contains(": TCP "));
-                (!all_explained || on_connection).then_some((t, name, call, fds))
+                let on_connection = threads::waits_on_connection(&ctx.last, p, &name, &call);
+                Some(Stuck { thread: t, name, call, fds, on_connection })
             })
             .collect();
         if stuck.is_empty() {
             continue;
         }
-        // Threads waiting on an fd tell most, then the main thread.
-        stuck.sort_by_key(|(t, _, _, fds)| (fds.is_empty(), t.tid != p.pid, t.tid));
-        let summary: Vec<Value> = stuck
+        // Threads on a connection tell most (and survive the second pass when
+        // other findings explain the work), then those on any fd, then the main thread.
+        stuck.sort_by_key(|s| (!s.on_connection, s.fds.is_empty(), s.thread.tid != p.pid, s.thread.tid));
+        let summary: Vec<ThreadSummary> = stuck
             .iter()
-            .map(|(t, name, _, fds)| json!({"tid": t.tid, "name": t.comm, "syscall": name, "fds": fds}))
+            .map(|s| ThreadSummary {
+                tid: s.thread.tid,
+                name: s.thread.comm.clone(),
+                syscall: s.name.clone(),
+                fds: s.fds.clone(),
+            })
             .collect();
-        for (i, (t, name, call, fds)) in stuck.iter().enumerate().take(MAX_PER_PROCESS) {
+        for (i, st) in stuck.iter().enumerate().take(MAX_PER_PROCESS) {
             // A pool of 200 idle workers would drown the evidence: name the first few.
-            let others: Vec<&Value> =
-                summary.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, v)| v).take(MAX_OTHERS).collect();
-            out.push(finding(ctx, p, (t, name, call, fds), &work, &others, stuck.len()));
+            let others: Vec<ThreadSummary> =
+                summary.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, v)| v.clone()).take(MAX_OTHERS).collect();
+            out.push(finding(ctx, p, st, &work, others, stuck.len()));
         }
     }
 }
@@ -152,50 +164,11 @@ fn idle_listener(ctx: &Ctx, p: &Process, fd: u64) -> bool {
         .is_some_and(|l| l.state == TcpState::Listen && ctx.last.queued_for(l).is_empty())
 }
 
-/// What earlier findings already name: pids whose CLOSE-WAIT sockets are a
-/// close_wait_leak, and (pid, port) of listeners whose waiting queue is a
-/// keepalive_starvation or accept_stalled.
-#[derive(Default)]
-struct Explained {
-    close_wait: FastSet<u32>,
-    queue: FastSet<(u32, u16)>,
-}
-
-impl Explained {
-    fn from(findings: &[Finding]) -> Self {
-        let mut e = Explained::default();
-        let pids = |f: &Finding, key: &str| -> Vec<u32> {
-            let listed = f.evidence.get(key).and_then(Value::as_array).into_iter().flatten();
-            f.pid.into_iter().chain(listed.filter_map(|v| v.as_u64().map(|p| p as u32))).collect()
-        };
-        for f in findings {
-            match f.kind.as_str() {
-                "close_wait_leak" => e.close_wait.extend(pids(f, "shared_with")),
-                "keepalive_starvation" | "accept_stalled" => {
-                    for pid in pids(f, "owners") {
-                        if let Some(port) = f.port {
-                            e.queue.insert((pid, port));
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        e
-    }
-}
-
-struct Work {
-    text: String,
-    /// An earlier finding about this process already names it.
-    explained: bool,
-}
-
 /// Work that waited, untouched, in both snapshots: what a stuck thread is
 /// keeping from being done. Only server-side sockets (on a port something
 /// listens on) count: a client's pooled connection may sit in CLOSE-WAIT, or
 /// hold a GOAWAY it reads on next use, for as long as the pool likes.
-fn waiting_work(ctx: &Ctx, p: &Process, before: &Process, has_socket_work: bool, explained: &Explained) -> Vec<Work> {
+fn waiting_work(ctx: &Ctx, p: &Process, before: &Process, has_socket_work: bool) -> Vec<(String, Work)> {
     let first = ctx.first.as_ref().expect("two snapshots");
     let served = &ctx.last.served;
     let mut work = Vec::new();
@@ -216,44 +189,44 @@ fn waiting_work(ctx: &Ctx, p: &Process, before: &Process, has_socket_work: bool,
                 let waited =
                     ctx.last.queued_for(now).iter().filter(|c| old.contains(&(c.remote, c.remote_port))).count();
                 if waited > 0 {
-                    work.push(Work {
-                        text: format!(
+                    work.push((
+                        format!(
                             "{waited} connections wait in the accept queue of {}",
                             endpoint(now.local, now.local_port)
                         ),
-                        explained: explained.queue.contains(&(p.pid, now.local_port)),
-                    });
+                        Work::AcceptQueue { port: now.local_port },
+                    ));
                 }
             }
             _ if !served.contains(&(now.netns, now.local_port)) => {}
             TcpState::CloseWait if then.state == TcpState::CloseWait => close_wait += 1,
             // Same byte count both times: nobody read from it during the interval.
-            TcpState::Established if now.recv_q > 0 && then.recv_q == now.recv_q => work.push(Work {
-                text: format!(
+            TcpState::Established if now.recv_q > 0 && then.recv_q == now.recv_q => work.push((
+                format!(
                     "{} bytes wait unread on fd {}: TCP {} -> {}",
                     now.recv_q,
                     fd.fd,
                     endpoint(now.local, now.local_port),
                     endpoint(now.remote, now.remote_port)
                 ),
-                explained: false,
-            }),
+                Work::UnreadBytes,
+            )),
             _ => {}
         }
     }
     if close_wait > 0 {
-        work.push(Work {
-            text: format!("{close_wait} sockets in CLOSE-WAIT (the peer closed; nobody closed this end)"),
-            explained: explained.close_wait.contains(&p.pid),
-        });
+        work.push((
+            format!("{close_wait} sockets in CLOSE-WAIT (the peer closed; nobody closed this end)"),
+            Work::CloseWait,
+        ));
     }
     let pending = |q: &Process| {
         q.threads.iter().filter_map(|t| t.signals).fold(0u64, |a, m| a | ((m.pending | m.shared_pending) & !m.ignored))
     };
     let sigs = pending(p) & pending(before) & !signals::bit(signals::SIGCHLD);
     if sigs != 0 {
-        // Kept unexplained: the thread's wait is story 4's hang itself.
-        work.push(Work { text: format!("signal {} pending", signals::names(sigs).join(", ")), explained: false });
+        // Never explained by another finding: the thread's wait is story 4's hang itself.
+        work.push((format!("signal {} pending", signals::names(sigs).join(", ")), Work::PendingSignal));
     }
     work
 }
@@ -282,18 +255,16 @@ fn socket_work_owners(ctx: &Ctx) -> FastSet<u32> {
 fn finding(
     ctx: &Ctx,
     p: &Process,
-    (t, name, call, fds): (&Thread, &str, &SyscallLine, &[String]),
-    work: &[String],
-    others: &[&Value],
+    st: &Stuck,
+    work: &[(String, Work)],
+    others: Vec<ThreadSummary>,
     total: usize,
 ) -> Finding {
+    let (t, name, fds) = (st.thread, st.name.as_str(), &st.fds);
     let who = crate::describe(p);
     let on = fds.first().map(|f| format!(" on {f}")).unwrap_or_default();
-    let mut f =
-        ctx.finding("stuck_thread", Severity::Warning, Some(p.pid), served_port(ctx, p, &fds_of(name, call)), p.netns);
-    f.tid = Some(t.tid);
     let interval = secs(ctx.interval_ms);
-    f.title =
+    let title =
         format!("{who}: thread {} ({}) sat in {name}{on} for the whole {interval} while work waits", t.tid, t.comm);
     let others_txt = if others.is_empty() {
         String::new()
@@ -301,43 +272,41 @@ fn finding(
         let list: Vec<String> = others
             .iter()
             .map(|o| {
-                let fds = o["fds"]
-                    .as_array()
-                    .and_then(|a| a.first())
-                    .and_then(Value::as_str)
-                    .map(|s| format!(" on {s}"))
-                    .unwrap_or_default();
-                format!(
-                    "thread {} ({}) in {}{fds}",
-                    o["tid"],
-                    o["name"].as_str().unwrap_or("?"),
-                    o["syscall"].as_str().unwrap_or("?")
-                )
+                let fds = o.fds.first().map(|s| format!(" on {s}")).unwrap_or_default();
+                format!("thread {} ({}) in {}{fds}", o.tid, o.name, o.syscall)
             })
             .collect();
         format!(" Also stuck in this process: {}.", list.join("; "))
     };
     let hint = match name {
         "futex" | "futex_wait" | "futex_waitv" => " A futex wait is a lock, a condition variable or a thread join: this thread waits for another thread, so the question is what that one waits for (see the other stuck threads).",
-        "recvfrom" | "recvmsg" | "read" | "readv" if on.contains("TCP") => " It waits for its peer to send; an idle keep-alive upstream never sends and never closes, so the read lasts as long as the upstream keeps the connection open.",
+        "recvfrom" | "recvmsg" | "read" | "readv" if st.on_connection => " It waits for its peer to send; an idle keep-alive upstream never sends and never closes, so the read lasts as long as the upstream keeps the connection open.",
         _ => "",
     };
-    f.explanation = format!(
+    let texts: Vec<&str> = work.iter().map(|(text, _)| text.as_str()).collect();
+    let explanation = format!(
         "Thread {tid} ({tname}) of {who} did not run at all during the {interval} between the two snapshots (no CPU time, no context switch) and was in the same syscall with the same arguments both times: {name}, {meaning}{on}.{hint} \
 Meanwhile the process has work it is not doing: {work}. A healthy idle thread looks the same, which is why this is raised only while work waits.{others_txt}",
         tid = t.tid,
         tname = t.comm,
         meaning = crate::syscalls::meaning(name),
-        work = work.join("; "),
+        work = texts.join("; "),
     );
-    f.evidence = json!({
-        "thread": threads::evidence(&ctx.last, p, t),
-        "unchanged_for_ms": ctx.interval_ms,
-        "work_waiting": work,
-        "stuck_threads_in_process": total,
-        "other_stuck_threads": others,
-        "cmdline": p.cmdline,
-    });
+    let ev = StuckThread {
+        thread: threads::evidence(&ctx.last, p, t),
+        unchanged_for_ms: ctx.interval_ms,
+        work_waiting: texts.iter().map(|t| t.to_string()).collect(),
+        stuck_threads_in_process: total,
+        other_stuck_threads: others,
+        cmdline: p.cmdline.clone(),
+        work: work.iter().map(|(_, w)| *w).collect(),
+        on_connection: st.on_connection,
+    };
+    let port = served_port(ctx, p, &fds_of(name, &st.call));
+    let mut f = ctx.finding(Severity::Warning, Some(p.pid), port, p.netns, ev);
+    f.tid = Some(t.tid);
+    f.title = title;
+    f.explanation = explanation;
     f.fix = format!(
         "Find what it waits for: cat /proc/{pid}/task/{tid}/stack shows the kernel side; a user-space stack (gdb -p {pid}, py-spy dump --pid {pid}, jstack) pauses the process briefly. \
 Typical causes: a thread join or lock waiting on a thread blocked in I/O — give that I/O a timeout (SO_RCVTIMEO, read deadlines) and close upstream connections when the client is done (disable keep-alive towards the origin if teardown waits for it); \

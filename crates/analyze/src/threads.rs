@@ -5,7 +5,7 @@
 
 use crate::index::{endpoint, Index};
 use crate::{signals, syscalls};
-use serde_json::{json, Value};
+use unwedge_model::evidence::ThreadEvidence;
 use unwedge_model::{Process, SyscallLine, TcpState, Thread};
 
 /// The decoded syscall of a thread: (name or "syscall N", parsed line).
@@ -79,9 +79,21 @@ pub fn fd_meanings(idx: &Index, p: &Process, t: &Thread, name: &str, call: &Sysc
         .collect()
 }
 
+/// One of the syscall's fd arguments is a TCP connection (not a listener):
+/// the thread waits on a peer.
+pub fn waits_on_connection(idx: &Index, p: &Process, name: &str, call: &SyscallLine) -> bool {
+    syscalls::fd_arg_positions(name).iter().filter_map(|&i| u32::try_from(call.args[i]).ok()).any(|fd| {
+        p.sockets
+            .iter()
+            .find(|s| s.fd == fd)
+            .and_then(|s| idx.socket(s.inode))
+            .is_some_and(|sock| sock.state != TcpState::Listen)
+    })
+}
+
 /// The evidence object of one thread (what the human renderer shows as a
 /// thread block).
-pub fn evidence(idx: &Index, p: &Process, t: &Thread) -> Value {
+pub fn evidence(idx: &Index, p: &Process, t: &Thread) -> ThreadEvidence {
     let arch = idx.snap.arch.as_str();
     let (name, args, fds) = match syscall(arch, t) {
         Some((name, call)) => {
@@ -91,20 +103,20 @@ pub fn evidence(idx: &Index, p: &Process, t: &Thread) -> Value {
         }
         None => (None, None, Vec::new()),
     };
-    json!({
-        "tid": t.tid,
-        "name": t.comm,
-        "state": t.state.to_string(),
-        "syscall": name,
-        "syscall_meaning": name.as_deref().map(syscalls::meaning),
-        "args": args,
-        "fds": fds,
-        "wchan": t.wchan,
-        "stack": t.stack,
-        "cpu_ticks": t.utime + t.stime,
-        "blocked": t.signals.map(|m| signals::hex(m.blocked)),
-        "pending": t.signals.map(|m| signals::hex(m.pending)),
-    })
+    ThreadEvidence {
+        tid: t.tid,
+        name: t.comm.clone(),
+        state: t.state.to_string(),
+        syscall_meaning: name.as_deref().map(|n| syscalls::meaning(n).to_string()),
+        syscall: name,
+        args,
+        fds,
+        wchan: t.wchan.clone(),
+        stack: t.stack.clone(),
+        cpu_ticks: t.utime + t.stime,
+        blocked: t.signals.map(|m| signals::hex(m.blocked)),
+        pending: t.signals.map(|m| signals::hex(m.pending)),
+    }
 }
 
 #[cfg(test)]

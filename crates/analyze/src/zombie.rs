@@ -11,8 +11,8 @@
 
 use crate::signals::{self, bit, SIGCHLD};
 use crate::{threads, Ctx};
-use serde_json::json;
 use std::collections::BTreeMap;
+use unwedge_model::evidence::{Zombie, ZombieChild};
 use unwedge_model::{Finding, Process, Severity};
 
 pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
@@ -47,13 +47,12 @@ fn finding(ctx: &Ctx, ppid: u32, zombies: &[&Process]) -> Finding {
     };
     let parent = ctx.last.process(ppid);
     let who = ctx.proc_label(ppid);
-    let mut f = ctx.finding("zombie", severity, Some(ppid), None, parent.map(|p| p.netns).unwrap_or(0));
     let oldest = zombies.iter().map(|z| z.age_s(snap)).fold(0.0f64, f64::max);
     let mut comms: BTreeMap<&str, usize> = BTreeMap::new();
     for z in zombies {
         *comms.entry(z.comm.as_str()).or_default() += 1;
     }
-    f.title = format!("{who} leaves {n} exited children unreaped (zombies)");
+    let title = format!("{who} leaves {n} exited children unreaped (zombies)");
     let main = parent.and_then(|p| p.threads.iter().find(|t| t.tid == p.pid).or(p.threads.first()));
     let doing = parent
         .zip(main)
@@ -67,23 +66,30 @@ fn finding(ctx: &Ctx, ppid: u32, zombies: &[&Process]) -> Finding {
             "default (the program must call wait()/waitpid() itself)"
         }
     });
-    f.explanation = format!(
+    let explanation = format!(
         "A child that exits stays a zombie, holding its pid and exit status, until its parent collects it with wait() or waitpid(). {who} has {n} such children, the oldest started {:.0} s ago; it is not reaping them, \
 so its SIGCHLD or wait logic is not running: it is blocked elsewhere or forgot these children.{doing} Each zombie keeps a pid: enough of them exhaust pid_max or the user's RLIMIT_NPROC and fork() fails with EAGAIN.{}",
         oldest,
         if ppid == 1 { " The parent is PID 1: in a container, the entrypoint is not an init that reaps adopted orphans." } else { "" }
     );
-    f.evidence = json!({
-        "count": n,
-        "oldest_age_s": (oldest * 10.0).round() / 10.0,
-        "zombies": zombies.iter().take(10).map(|z| json!({"pid": z.pid, "comm": z.comm, "age_s": (z.age_s(snap) * 10.0).round() / 10.0})).collect::<Vec<_>>(),
-        "by_comm": comms,
-        "parent_sigchld": sigchld,
-        "parent_ignores_sigchld": main.and_then(|t| t.signals).map(|m| m.ignored & bit(SIGCHLD) != 0),
-        "parent_blocked": main.and_then(|t| t.signals).map(|m| signals::describe(m.blocked)),
-        "parent_thread": parent.zip(main).map(|(p, t)| threads::evidence(&ctx.last, p, t)),
-        "persisted_across_interval": ctx.first.is_some(),
-    });
+    let ev = Zombie {
+        count: n,
+        oldest_age_s: (oldest * 10.0).round() / 10.0,
+        zombies: zombies
+            .iter()
+            .take(10)
+            .map(|z| ZombieChild { pid: z.pid, comm: z.comm.clone(), age_s: (z.age_s(snap) * 10.0).round() / 10.0 })
+            .collect(),
+        by_comm: comms.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        parent_sigchld: sigchld.map(str::to_string),
+        parent_ignores_sigchld: main.and_then(|t| t.signals).map(|m| m.ignored & bit(SIGCHLD) != 0),
+        parent_blocked: main.and_then(|t| t.signals).map(|m| signals::describe(m.blocked)),
+        parent_thread: parent.zip(main).map(|(p, t)| threads::evidence(&ctx.last, p, t)),
+        persisted_across_interval: ctx.first.is_some(),
+    };
+    let mut f = ctx.finding(severity, Some(ppid), None, parent.map(|p| p.netns).unwrap_or(0), ev);
+    f.title = title;
+    f.explanation = explanation;
     f.fix = if ppid == 1 {
         "Run an init that reaps as PID 1 (docker run --init, tini, dumb-init, or systemd); zombies adopted by it are then collected. The zombies themselves cannot be killed: they are already dead.".into()
     } else {
@@ -111,7 +117,7 @@ mod tests {
         let mut later = snap.clone();
         later.taken_at_ms += 1000;
         let a = analyze(&Scan { snapshots: vec![snap, later] }, &Thresholds::default());
-        a.findings.iter().filter(|f| f.kind == "zombie").map(|f| (f.pid, f.severity)).collect()
+        a.findings.iter().filter(|f| f.kind() == "zombie").map(|f| (f.pid, f.severity)).collect()
     }
 
     #[test]

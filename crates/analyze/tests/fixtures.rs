@@ -1,7 +1,6 @@
 //! Analysis of recorded snapshot pairs: the edge cases a live test cannot
 //! stage reliably, and a pair recorded from the live scenarios.
 
-use serde_json::Value;
 use unwedge_analyze::{analyze, Thresholds};
 use unwedge_model::{Finding, Scan, Severity};
 
@@ -16,7 +15,7 @@ fn run(name: &str) -> Vec<Finding> {
 }
 
 fn kinds(f: &[Finding]) -> Vec<(&str, Option<u32>, Option<u16>)> {
-    f.iter().map(|f| (f.kind.as_str(), f.pid, f.port)).collect()
+    f.iter().map(|f| (f.kind().name(), f.pid, f.port)).collect()
 }
 
 #[test]
@@ -24,14 +23,14 @@ fn ipv6_and_dual_stack() {
     let f = run("edge-ipv6-dual-stack.json");
     assert_eq!(kinds(&f), vec![("accept_stalled", Some(100), Some(8080)), ("close_wait_leak", Some(101), Some(9090))]);
     let stalled = &f[0];
-    assert_eq!(stalled.evidence["waiting_whole_interval"], 2);
-    assert_eq!(stalled.evidence["listen"], "[::]:8080");
+    assert_eq!(ev(stalled)["waiting_whole_interval"], 2);
+    assert_eq!(ev(stalled)["listen"], "[::]:8080");
     // IPv4 peers of a dual-stack listener are shown as IPv4.
-    assert_eq!(stalled.evidence["waiting"][0]["peer"], "127.0.0.1:40000");
+    assert_eq!(ev(stalled)["waiting"][0]["peer"], "127.0.0.1:40000");
     let leak = &f[1];
-    assert_eq!(leak.evidence["close_wait"], 10);
-    assert_eq!(leak.evidence["peer_ports_in_ephemeral_range"], 10);
-    assert_eq!(leak.evidence["never_read_to_eof"], 10);
+    assert_eq!(ev(leak)["close_wait"], 10);
+    assert_eq!(ev(leak)["peer_ports_in_ephemeral_range"], 10);
+    assert_eq!(ev(leak)["never_read_to_eof"], 10);
 }
 
 #[test]
@@ -41,9 +40,9 @@ fn socket_shared_after_fork_is_one_finding_on_the_master() {
         kinds(&f),
         vec![("accept_queue_overflow", Some(200), Some(7070)), ("close_wait_leak", Some(200), Some(7070))]
     );
-    assert_eq!(f[0].evidence["owners"], serde_json::json!([200, 201, 202]));
-    assert_eq!(f[1].evidence["shared_with"], serde_json::json!([201, 202]));
-    assert_eq!(f[1].evidence["read_eof_not_closed"], 12);
+    assert_eq!(ev(&f[0])["owners"], serde_json::json!([200, 201, 202]));
+    assert_eq!(ev(&f[1])["shared_with"], serde_json::json!([201, 202]));
+    assert_eq!(ev(&f[1])["read_eof_not_closed"], 12);
 }
 
 #[test]
@@ -68,7 +67,7 @@ fn stalled_but_busy_is_not_keepalive_starvation_and_bursts_are_seen() {
     let f = run("edge-stalled-busy-and-burst.json");
     assert_eq!(kinds(&f), vec![("accept_stalled", Some(350), Some(3030)), ("accept_queue_overflow", None, None)]);
     assert_eq!(f[1].severity, Severity::Warning);
-    assert_eq!(f[1].evidence["listen_overflows_rise"], 15);
+    assert_eq!(ev(&f[1])["listen_overflows_rise"], 15);
 }
 
 #[test]
@@ -76,17 +75,17 @@ fn recorded_live_incidents() {
     // Recorded with `unwedge scan --save-snapshot` while tests/scenarios'
     // one_slot_keepalive, never_accept, leaky_listener and healthy_keepalive ran.
     let f = run("live-incidents.json");
-    let got: Vec<&str> = f.iter().map(|f| f.kind.as_str()).collect();
+    let got: Vec<&str> = f.iter().map(|f| f.kind().name()).collect();
     assert_eq!(
         got,
         vec!["keepalive_starvation", "accept_queue_overflow", "accept_stalled", "stuck_thread", "close_wait_leak"]
     );
     assert!(f.iter().all(|f| f.pid.is_some() && f.port.is_some()));
     assert!(f.iter().all(|f| f.pid != Some(10273)), "the healthy keep-alive server stays silent");
-    assert_eq!(f[0].evidence["slots_held_by_idle"], 1);
+    assert_eq!(ev(&f[0])["slots_held_by_idle"], 1);
     // Story 3's root cause seen from the thread: the one handler waits in recv on the idle keep-alive.
     assert_eq!(f[3].tid, Some(8933));
-    assert_eq!(f[4].evidence["close_wait"], 40);
+    assert_eq!(ev(&f[4])["close_wait"], 40);
 }
 
 #[test]
@@ -94,7 +93,7 @@ fn one_snapshot_skips_two_snapshot_detectors() {
     let mut scan = load("live-incidents.json");
     scan.snapshots.remove(0);
     let a = analyze(&scan, &Thresholds::default());
-    let got: Vec<&str> = a.findings.iter().map(|f| f.kind.as_str()).collect();
+    let got: Vec<&str> = a.findings.iter().map(|f| f.kind().name()).collect();
     assert_eq!(got, vec!["accept_queue_overflow", "close_wait_leak"]);
     assert!(a.notes.iter().any(|n| n.contains("accept_stalled")));
 }
@@ -104,7 +103,7 @@ fn every_finding_is_complete() {
     for name in ["live-incidents.json", "edge-ipv6-dual-stack.json", "edge-shared-after-fork.json"] {
         for f in run(name) {
             assert!(!f.title.is_empty() && !f.explanation.is_empty() && !f.fix.is_empty(), "{f:?}");
-            assert!(matches!(f.evidence, Value::Object(_)), "{f:?}");
+            assert!(ev(&f).is_object(), "{f:?}");
             assert!(f.comm.is_some() || f.pid.is_none());
         }
     }
@@ -136,7 +135,7 @@ fn a_handler_that_never_answered_is_stalled_not_keepalive_starvation() {
     let port = analyze(&scan, &Thresholds::default())
         .findings
         .iter()
-        .find(|f| f.kind == "keepalive_starvation")
+        .find(|f| f.kind() == "keepalive_starvation")
         .and_then(|f| f.port)
         .expect("the recording has story 3");
     let mut changed = 0;
@@ -151,6 +150,11 @@ fn a_handler_that_never_answered_is_stalled_not_keepalive_starvation() {
     }
     assert!(changed > 0);
     let f = analyze(&scan, &Thresholds::default()).findings;
-    let on_port: Vec<&str> = f.iter().filter(|f| f.port == Some(port)).map(|f| f.kind.as_str()).collect();
+    let on_port: Vec<&str> = f.iter().filter(|f| f.port == Some(port)).map(|f| f.kind().name()).collect();
     assert!(on_port.contains(&"accept_stalled") && !on_port.contains(&"keepalive_starvation"), "{on_port:?}");
+}
+
+/// The evidence as the JSON contract prints it: these tests check the wire names.
+fn ev(f: &unwedge_model::Finding) -> serde_json::Value {
+    serde_json::to_value(&f.evidence).unwrap()
 }

@@ -3,8 +3,12 @@
 //! No I/O lives here, so that `collect -> model <- analyze` is enforced by
 //! the crate graph.
 
+pub mod evidence;
+mod kind;
 mod report;
 mod snapshot;
 
+pub use evidence::Evidence;
+pub use kind::*;
 pub use report::*;
 pub use snapshot::*;

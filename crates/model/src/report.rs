@@ -1,7 +1,8 @@
 //! The scan report: the JSON contract of `unwedge scan --json`
 //! (../shared/CONTRACT.md). Field names here are the wire names.
 
-use serde::{Deserialize, Serialize};
+use crate::{Evidence, Kind};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -27,21 +28,149 @@ impl Severity {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// One finding. Its kind is its evidence's: the two cannot disagree.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
-    pub kind: String,
     pub severity: Severity,
     pub pid: Option<u32>,
     pub comm: Option<String>,
     pub tid: Option<u32>,
     pub port: Option<u16>,
     /// Inode of the network namespace, when it is not the host's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netns: Option<u64>,
     pub title: String,
     pub explanation: String,
-    pub evidence: Value,
+    pub evidence: Evidence,
     pub fix: String,
+    /// Unique within one report ("f3"); set by the analysis' second pass.
+    pub id: String,
+    /// Ids of findings that explain this one.
+    pub caused_by: Vec<String>,
+    /// Id of the group of sibling findings this one belongs to.
+    pub group: Option<String>,
+}
+
+impl Finding {
+    /// A finding with no text yet; the caller fills title, explanation and fix.
+    pub fn new(severity: Severity, evidence: impl Into<Evidence>) -> Finding {
+        Finding {
+            severity,
+            pid: None,
+            comm: None,
+            tid: None,
+            port: None,
+            netns: None,
+            title: String::new(),
+            explanation: String::new(),
+            evidence: evidence.into(),
+            fix: String::new(),
+            id: String::new(),
+            caused_by: Vec::new(),
+            group: None,
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.evidence.kind()
+    }
+}
+
+/// The wire form, field order as in the contract.
+#[derive(Serialize)]
+struct WireOut<'a> {
+    kind: Kind,
+    severity: Severity,
+    pid: Option<u32>,
+    comm: &'a Option<String>,
+    tid: Option<u32>,
+    port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    netns: Option<u64>,
+    title: &'a str,
+    explanation: &'a str,
+    evidence: &'a Evidence,
+    fix: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    id: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    caused_by: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: &'a Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireIn {
+    kind: Kind,
+    severity: Severity,
+    pid: Option<u32>,
+    comm: Option<String>,
+    tid: Option<u32>,
+    port: Option<u16>,
+    #[serde(default)]
+    netns: Option<u64>,
+    title: String,
+    explanation: String,
+    evidence: Value,
+    fix: String,
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    caused_by: Vec<String>,
+    #[serde(default)]
+    group: Option<String>,
+}
+
+impl Serialize for Finding {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        WireOut {
+            kind: self.kind(),
+            severity: self.severity,
+            pid: self.pid,
+            comm: &self.comm,
+            tid: self.tid,
+            port: self.port,
+            netns: self.netns,
+            title: &self.title,
+            explanation: &self.explanation,
+            evidence: &self.evidence,
+            fix: &self.fix,
+            id: &self.id,
+            caused_by: &self.caused_by,
+            group: &self.group,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Finding {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = WireIn::deserialize(d)?;
+        let evidence = Evidence::from_json(w.kind, w.evidence).map_err(serde::de::Error::custom)?;
+        Ok(Finding {
+            severity: w.severity,
+            pid: w.pid,
+            comm: w.comm,
+            tid: w.tid,
+            port: w.port,
+            netns: w.netns,
+            title: w.title,
+            explanation: w.explanation,
+            evidence,
+            fix: w.fix,
+            id: w.id,
+            caused_by: w.caused_by,
+            group: w.group,
+        })
+    }
+}
+
+/// Sibling findings of one kind that fail the same way (contract: "Links and groups").
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Group {
+    pub id: String,
+    pub kind: Kind,
+    pub pids: Vec<u32>,
+    pub title: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
@@ -68,6 +197,9 @@ pub struct Report {
     pub duration_ms: u64,
     pub coverage: Coverage,
     pub findings: Vec<Finding>,
+    /// Groups of sibling findings (contract: "Links and groups").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Group>,
 }
 
 impl Report {
@@ -83,7 +215,7 @@ pub fn sort_findings(findings: &mut [Finding]) {
         b.severity
             .cmp(&a.severity)
             .then(a.pid.cmp(&b.pid))
-            .then(a.kind.cmp(&b.kind))
+            .then(a.kind().name().cmp(b.kind().name()))
             .then(a.port.cmp(&b.port))
             .then(a.tid.cmp(&b.tid))
     });

@@ -1,0 +1,83 @@
+//! The second analysis pass, over the typed findings of every detector:
+//! drop findings that another one already explains better, then give each
+//! finding its id. Detectors never see each other's findings; everything
+//! that relates one finding to another lives here.
+//!
+//! - `accept_stalled` gives way to `keepalive_starvation` on the same
+//!   listener: the more specific diagnosis of the same stalled queue.
+//! - `stuck_thread` findings whose waiting work is all named by another
+//!   finding about the process (its CLOSE-WAIT sockets by `close_wait_leak`,
+//!   its queue by `accept_stalled` / `keepalive_starvation`) are kept only
+//!   for threads blocked on a TCP connection: those say which connection
+//!   holds things up; a Go runtime thread parked in futex says nothing.
+
+use crate::index::FastSet;
+use crate::Ctx;
+use unwedge_model::evidence::Work;
+use unwedge_model::{sort_findings, Evidence, Finding, Group};
+
+pub struct Linked {
+    pub findings: Vec<Finding>,
+    pub groups: Vec<Group>,
+}
+
+pub fn second_pass(_ctx: &Ctx, mut findings: Vec<Finding>) -> Linked {
+    suppress_explained(&mut findings);
+    sort_findings(&mut findings);
+    for (i, f) in findings.iter_mut().enumerate() {
+        f.id = format!("f{}", i + 1);
+    }
+    Linked { findings, groups: Vec::new() }
+}
+
+/// What the findings name: pids whose CLOSE-WAIT sockets are a leak, and
+/// (pid, port) of listeners whose queue is stalled.
+#[derive(Default)]
+struct Named {
+    close_wait: FastSet<u32>,
+    queue: FastSet<(u32, u16)>,
+    /// (netns, port, pid) of listeners starved by keep-alive.
+    starved: FastSet<(u64, u16, u32)>,
+}
+
+fn named(findings: &[Finding]) -> Named {
+    let mut n = Named::default();
+    for f in findings {
+        match &f.evidence {
+            Evidence::CloseWaitLeak(e) => {
+                n.close_wait.extend(f.pid);
+                n.close_wait.extend(e.shared_with.iter().flatten().copied());
+            }
+            Evidence::AcceptStalled(_) | Evidence::KeepaliveStarvation(_) => {
+                let Some(port) = f.port else { continue };
+                for &pid in f.pid.iter().chain(f.evidence.owners()) {
+                    n.queue.insert((pid, port));
+                }
+                if let (Evidence::KeepaliveStarvation(_), Some(pid)) = (&f.evidence, f.pid) {
+                    n.starved.insert((f.netns.unwrap_or(0), port, pid));
+                }
+            }
+            _ => {}
+        }
+    }
+    n
+}
+
+fn suppress_explained(findings: &mut Vec<Finding>) {
+    let n = named(findings);
+    findings.retain(|f| match &f.evidence {
+        Evidence::AcceptStalled(_) => {
+            !matches!((f.port, f.pid), (Some(port), Some(pid)) if n.starved.contains(&(f.netns.unwrap_or(0), port, pid)))
+        }
+        Evidence::StuckThread(e) => {
+            let Some(pid) = f.pid else { return true };
+            let explained = |w: &Work| match w {
+                Work::AcceptQueue { port } => n.queue.contains(&(pid, *port)),
+                Work::CloseWait => n.close_wait.contains(&pid),
+                Work::UnreadBytes | Work::PendingSignal => false,
+            };
+            e.on_connection || !e.work.iter().all(explained)
+        }
+        _ => true,
+    });
+}

@@ -1,0 +1,19 @@
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum AcceptQueueOverflow {
+    /// A listener whose queue is at its backlog.
+    Listener {
+        listen: String,
+        queued: u32,
+        backlog: u32,
+        full_now: bool,
+        full_in_first_snapshot: Option<bool>,
+        listen_overflows_rise: Option<u64>,
+        listen_drops_rise: Option<u64>,
+        owners: Vec<u32>,
+    },
+    /// Namespace counters rose while no listener was full: a burst.
+    Burst { listen_overflows_rise: u64, listen_drops_rise: u64, interval_ms: u64 },
+}

@@ -1,0 +1,29 @@
+//! One thread as evidence: what the human report shows as a thread block.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ThreadEvidence {
+    pub tid: u32,
+    pub name: String,
+    pub state: String,
+    pub syscall: Option<String>,
+    pub syscall_meaning: Option<String>,
+    pub args: Option<Vec<String>>,
+    /// The syscall's fd arguments resolved ("fd 5: TCP 127.0.0.1:41234 -> 127.0.0.1:8081 ESTAB, idle 12.0 s").
+    pub fds: Vec<String>,
+    pub wchan: Option<String>,
+    pub stack: Option<Vec<String>>,
+    pub cpu_ticks: u64,
+    pub blocked: Option<String>,
+    pub pending: Option<String>,
+}
+
+/// Another stuck thread of the same process, named in a `stuck_thread` finding.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ThreadSummary {
+    pub tid: u32,
+    pub name: String,
+    pub syscall: String,
+    pub fds: Vec<String>,
+}
