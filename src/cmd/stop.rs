@@ -20,7 +20,7 @@ pub fn run(args: &StopArgs) -> Result<u8, Fatal> {
             let _ = writeln!(stdout.lock(), "{:>6} ms  {}", s.ms, s.text);
         }
     };
-    let report = stop::run(&opts, &mut on_step).map_err(|e| Fatal(e.0))?;
+    let report = stop::run(&opts, &mut on_step)?;
     let mut out = stdout.lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &report)?;

@@ -3,6 +3,7 @@
 
 pub mod netns;
 pub mod parse;
+pub mod proc_one;
 pub mod proc_walk;
 pub mod sock_diag;
 

@@ -14,7 +14,7 @@ use unwedge_model::{AnonFd, FdTarget, PipeFd, Process, Skipped, SocketFd, Syscal
 /// Longest cmdline kept; a hostile process can have megabytes of arguments.
 const CMDLINE_CAP: usize = 4096;
 /// Enough for any status, stat, limits or syscall file.
-const SMALL_CAP: usize = 64 * 1024;
+pub(crate) const SMALL_CAP: usize = 64 * 1024;
 /// A kernel stack is a few hundred bytes; cap it well above that.
 const STACK_CAP: usize = 8 * 1024;
 /// Syscall arguments above this are pointers or flags, not fds worth a readlink.
@@ -35,7 +35,7 @@ fn reason(e: &io::Error) -> Option<&'static str> {
     }
 }
 
-fn read_capped(path: &str, buf: &mut Vec<u8>, cap: usize) -> io::Result<()> {
+pub(crate) fn read_capped(path: &str, buf: &mut Vec<u8>, cap: usize) -> io::Result<()> {
     buf.clear();
     let f = fs::File::open(path)?;
     f.take(cap as u64).read_to_end(buf)?;

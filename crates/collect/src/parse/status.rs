@@ -1,10 +1,12 @@
-//! /proc/PID/status and /proc/PID/task/TID/status: the uid and the signal sets.
+//! /proc/PID/status and /proc/PID/task/TID/status: the thread group, the uid and the signal sets.
 
 use super::{dec, hex};
 use unwedge_model::SignalMasks;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Status {
+    /// The thread group (process) id: differs from the pid for a thread.
+    pub tgid: Option<u32>,
     /// Real uid.
     pub uid: Option<u32>,
     /// `None` when the Sig* lines were missing (truncated text).
@@ -24,6 +26,10 @@ pub fn parse(buf: &[u8]) -> Status {
         };
         let (key, val) = (&line[..colon], super::trim(&line[colon + 1..]));
         let slot = match key {
+            b"Tgid" => {
+                st.tgid = dec(val).and_then(|t| u32::try_from(t).ok());
+                continue;
+            }
             b"Uid" => {
                 st.uid = val.split(|b| b.is_ascii_whitespace()).next().and_then(dec).map(|u| u as u32);
                 continue;
@@ -59,9 +65,9 @@ mod tests {
     #[test]
     fn captured_hping3_masks() {
         // From ../shared/captures/uwsgi-hping3-sigalrm.txt: SIGALRM (14) pending and blocked.
-        let text = b"Name:\thping3\nUid:\t0\t0\t0\t0\nSigQ:\t9/96365\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000002000\nSigBlk:\tfffffffe7ffbfeff\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000086002\n";
+        let text = b"Name:\thping3\nTgid:\t30002\nUid:\t0\t0\t0\t0\nSigQ:\t9/96365\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000002000\nSigBlk:\tfffffffe7ffbfeff\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000086002\n";
         let st = parse(text);
-        assert_eq!(st.uid, Some(0));
+        assert_eq!((st.tgid, st.uid), (Some(30002), Some(0)));
         let m = st.signals.unwrap();
         assert_eq!(m.shared_pending, 1 << 13);
         assert_eq!(m.blocked, 0xfffffffe7ffbfeff);
@@ -76,5 +82,6 @@ mod tests {
         assert_eq!(st.uid, Some(1000));
         assert_eq!(st.signals, None);
         assert_eq!(parse(b"").uid, None);
+        assert_eq!(parse(b"Tgid:\t99999999999\n").tgid, None);
     }
 }
