@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 struct Row {
     name: &'static str,
@@ -24,20 +24,6 @@ fn unused_pid() -> String {
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(4_194_304);
     (max + 1).min(i32::MAX as u64).to_string()
-}
-
-/// Runs CMD, killing it after 10 s: a row that wrongly starts `serve`
-/// (which runs until stopped) fails instead of hanging the suite.
-fn run_bounded(cmd: &mut std::process::Command) -> std::process::Output {
-    use std::process::Stdio;
-    let mut child =
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run unwedge");
-    let done = common::wait_until(Duration::from_secs(10), || child.try_wait().map(|s| s.is_some()).unwrap_or(true));
-    if !done {
-        let _ = child.kill();
-    }
-    // Its output is a line or two: the pipes never filled while it ran.
-    child.wait_with_output().expect("collect unwedge output")
 }
 
 #[test]
@@ -168,9 +154,11 @@ fn bad_input_is_one_line_and_exit_2() {
     ];
     let mut failures = Vec::new();
     for r in &rows {
-        let started = Instant::now();
-        let out = run_bounded(common::unwedge().args(&r.args).env("NO_COLOR", "1"));
-        let took = started.elapsed();
+        // Killed after 10 s: a row that wrongly starts `serve` (which runs
+        // until stopped) fails instead of hanging the suite.
+        let ran =
+            common::run_with_deadline(common::unwedge().args(&r.args).env("NO_COLOR", "1"), Duration::from_secs(10));
+        let (out, took) = (ran.output, ran.took);
         let stderr = String::from_utf8_lossy(&out.stderr);
         let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
         // Not-root notes are a line of their own: not part of the error.

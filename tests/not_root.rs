@@ -36,8 +36,10 @@ fn stage(dir: &Path) -> PathBuf {
 #[test]
 fn unprivileged_scan_names_own_processes_and_counts_the_rest() {
     let python = Path::new("/usr/bin/python3");
-    if !common::is_root() || !Path::new("/usr/bin/setpriv").exists() || !python.exists() {
-        eprintln!("SKIPPED unprivileged_scan: needs root to drop to nobody, setpriv and /usr/bin/python3");
+    if !common::require("root (to drop to nobody)", common::is_root())
+        || !common::require("/usr/bin/setpriv (apt-get install util-linux)", Path::new("/usr/bin/setpriv").exists())
+        || !common::require("/usr/bin/python3", python.exists())
+    {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -80,8 +82,9 @@ fn unprivileged_scan_names_own_processes_and_counts_the_rest() {
 
 #[test]
 fn unprivileged_serve_names_an_unreadable_token_file() {
-    if !common::is_root() || !Path::new("/usr/bin/setpriv").exists() {
-        eprintln!("SKIPPED unprivileged_serve: needs root to drop to nobody, and setpriv");
+    if !common::require("root (to drop to nobody)", common::is_root())
+        || !common::require("/usr/bin/setpriv (apt-get install util-linux)", Path::new("/usr/bin/setpriv").exists())
+    {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

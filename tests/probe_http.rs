@@ -6,7 +6,7 @@
 mod common;
 mod probe_support;
 
-use probe_support::{kinds, port_of, probe, skip, which};
+use probe_support::{kinds, port_of, probe, which};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -80,9 +80,9 @@ fn missing_content_type_is_flagged() {
 
 #[test]
 fn tls_server_ignoring_close_notify_is_slow_to_shut_down() {
-    let Some(_) = which("openssl") else {
-        return skip("tls_server_ignoring_close_notify_is_slow_to_shut_down", "openssl is not installed");
-    };
+    if !common::require("openssl (apt-get install openssl)", which("openssl").is_some()) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let (_, cert, key) = probe_support::test_pki(dir.path()).expect("openssl");
     let srv = common::python("probe_tls_server.py", &[cert.to_str().unwrap(), key.to_str().unwrap()]);
@@ -115,9 +115,13 @@ fn start_nginx(
 
 #[test]
 fn nginx_tls_timings_without_slow_shutdown() {
-    let (Some(nginx), Some(_)) = (which("nginx"), which("openssl")) else {
-        return skip("nginx_tls_timings_without_slow_shutdown", "nginx or openssl is not installed");
-    };
+    let nginx = which("nginx");
+    if !common::require("nginx (apt-get install nginx-light)", nginx.is_some())
+        || !common::require("openssl (apt-get install openssl)", which("openssl").is_some())
+    {
+        return;
+    }
+    let nginx = nginx.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (ca, cert, key) = probe_support::test_pki(dir.path()).expect("openssl");
     let (nginx_guard, nginx_port) = start_nginx(&nginx, dir.path(), &cert, &key);

@@ -4,26 +4,24 @@
 //! - SYN drops (iptables statistic): the retransmitted SYN arrives ~1 s later;
 //! - a 50 ms SYN-ACK delay (NFQUEUE + tests/scenarios/probe_nfqueue_delay.py).
 //!
-//! Needs root, unshare, ip and iptables; without them each test says so
-//! loudly and is skipped, never silently passed.
+//! Needs root, unshare, ip and iptables; without them each test fails under
+//! UNWEDGE_REQUIRE_LIVE=1 (CI) and is skipped loudly otherwise.
 
 mod common;
 mod probe_support;
 
-use probe_support::{kinds, run_limited, skip, which};
+use probe_support::{kinds, run_limited, which};
 use serde_json::Value;
 use std::process::Command;
 use std::time::Duration;
 
-/// Runs the netns scenario; None (after a loud skip) when it cannot run here.
-fn netns(test: &str, mode: &str, args: &[&str]) -> Option<Value> {
-    if !common::is_root() {
-        skip(test, "needs root for a network namespace and iptables");
+/// Runs the netns scenario; None (see `common::require`) when it cannot run here.
+fn netns(mode: &str, args: &[&str]) -> Option<Value> {
+    if !common::require("root (for a network namespace and iptables)", common::is_root()) {
         return None;
     }
     for tool in ["unshare", "ip", "iptables", "python3"] {
-        if which(tool).is_none() {
-            skip(test, &format!("{tool} is not installed"));
+        if !common::require(&format!("{tool} on PATH or in /usr/sbin, /sbin"), which(tool).is_some()) {
             return None;
         }
     }
@@ -38,8 +36,11 @@ fn netns(test: &str, mode: &str, args: &[&str]) -> Option<Value> {
     let path = format!("{}:/usr/sbin:/sbin", std::env::var("PATH").unwrap_or_default());
     cmd.env("PATH", path);
     let run = run_limited(cmd, Duration::from_secs(30));
-    if run.code == 77 || run.stderr.contains("Operation not permitted") && run.stdout.is_empty() {
-        skip(test, &format!("the network namespace or iptables could not be set up here: {}", run.stderr.trim()));
+    let set_up = !(run.code == 77 || run.stderr.contains("Operation not permitted") && run.stdout.is_empty());
+    if !common::require(
+        &format!("a network namespace with iptables (setting it up said: {})", run.stderr.trim()),
+        set_up,
+    ) {
         return None;
     }
     assert!(run.code == 0 || run.code == 1, "scenario failed ({}): {}\n{}", run.code, run.stdout, run.stderr);
@@ -57,7 +58,7 @@ fn times(r: &Value) -> Vec<u64> {
 
 #[test]
 fn plain_loopback_is_sub_millisecond() {
-    let Some(r) = netns("plain_loopback_is_sub_millisecond", "none", &["-c", "5", "-i", "0.02"]) else { return };
+    let Some(r) = netns("none", &["-c", "5", "-i", "0.02"]) else { return };
     assert!(kinds(&r).is_empty(), "{r}");
     let med = r["summary"]["median_us"].as_u64().unwrap();
     assert!(med < 1_000, "median {med} us on a bare loopback");
@@ -65,9 +66,7 @@ fn plain_loopback_is_sub_millisecond() {
 
 #[test]
 fn dropped_syns_show_as_syn_retransmit_at_one_second() {
-    let Some(r) = netns("dropped_syns_show_as_syn_retransmit_at_one_second", "drop", &["-c", "4", "-i", "0.02"]) else {
-        return;
-    };
+    let Some(r) = netns("drop", &["-c", "4", "-i", "0.02"]) else { return };
     let t = times(&r);
     // Every other connect loses its first SYN (see probe_netns.sh).
     for (i, us) in t.iter().enumerate() {
@@ -83,9 +82,7 @@ fn dropped_syns_show_as_syn_retransmit_at_one_second() {
 
 #[test]
 fn fifty_ms_syn_ack_delay_reads_fifty_ms() {
-    let Some(r) = netns("fifty_ms_syn_ack_delay_reads_fifty_ms", "delay", &["-c", "7", "-i", "0.02"]) else {
-        return;
-    };
+    let Some(r) = netns("delay", &["-c", "7", "-i", "0.02"]) else { return };
     let med = r["summary"]["median_us"].as_u64().unwrap();
     assert!((50_000..=60_000).contains(&med), "median {med} us, attempts {:?}", times(&r));
     assert!(kinds(&r).is_empty(), "{r}");

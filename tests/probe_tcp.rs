@@ -115,9 +115,11 @@ fn source_port_reuses_one_four_tuple() {
 
 #[test]
 fn ipv6_loopback() {
-    let Ok(l) = TcpListener::bind("[::1]:0") else {
-        return probe_support::skip("ipv6_loopback", "no IPv6 loopback on this host");
-    };
+    let l = TcpListener::bind("[::1]:0");
+    if !common::require("an IPv6 loopback (::1)", l.is_ok()) {
+        return;
+    }
+    let l = l.unwrap();
     let target = format!("[::1]:{}", l.local_addr().unwrap().port());
     let run = probe(&["tcp", &target, "-c", "1", "-6", "--json"], LIMIT);
     assert_eq!(run.code, 0, "{}", run.stderr);

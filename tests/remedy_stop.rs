@@ -176,20 +176,33 @@ fn refusals_and_bad_targets() {
 
 #[test]
 fn permission_denied_is_one_line_and_signals_nothing() {
-    if !is_root() {
-        return; // needs a second uid
+    if !common::require("root (to run unwedge as a second uid)", is_root()) {
+        return;
     }
+    use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
+    // A copy uid 65534 can run: the build tree may not be reachable for it (a checkout under /root).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.path().join("unwedge");
+    std::fs::copy(env!("CARGO_BIN_EXE_unwedge"), &bin).unwrap();
     let mut sleeper = std::process::Command::new("sleep").arg("30").spawn().unwrap();
     let pid = sleeper.id();
-    let res = unwedge().args(["stop", &pid.to_string(), "--grace", "1s"]).uid(65534).gid(65534).output();
+    let res = std::process::Command::new(&bin)
+        .args(["stop", &pid.to_string(), "--grace", "1s"])
+        .uid(65534)
+        .gid(65534)
+        .output();
     let alive_after = alive(pid);
     let _ = sleeper.kill();
     let _ = sleeper.wait();
     let out = match res {
         Ok(out) => out,
-        // The build directory may not be reachable for that uid (a checkout under /root).
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return,
+        // The temp dir may still be unreachable for that uid (a TMPDIR under /root).
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            common::require(&format!("a copy of unwedge that uid 65534 may execute ({}: {e})", bin.display()), false);
+            return;
+        }
         Err(e) => panic!("cannot run unwedge as uid 65534: {e}"),
     };
     let err = String::from_utf8_lossy(&out.stderr);

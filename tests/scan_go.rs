@@ -16,8 +16,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-/// The scenario binary, built once per test run; None (and a loud line)
-/// when there is no Go toolchain.
+/// The scenario binary, built once per test run; None when there is no Go
+/// toolchain.
 fn scenario_bin() -> Option<&'static PathBuf> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -43,11 +43,11 @@ fn scenario_bin() -> Option<&'static PathBuf> {
 }
 
 fn go(args: &[&str]) -> Option<Child> {
-    let Some(bin) = scenario_bin() else {
-        eprintln!("SKIPPED: no Go toolchain (apt-get install golang-go; .ci/install-test-deps.sh does)");
+    let bin = scenario_bin();
+    if !common::require("a Go toolchain (apt-get install golang-go)", bin.is_some()) {
         return None;
-    };
-    let mut cmd = Command::new(bin);
+    }
+    let mut cmd = Command::new(bin.unwrap());
     cmd.args(args);
     Some(common::start(cmd))
 }
@@ -207,12 +207,11 @@ fn probe_http_sees_the_go_one_slot_server_starve() {
 /// server's accept queue. `scan` names the Go server, nothing else.
 #[test]
 fn nginx_upstream_keepalive_starves_the_go_one_slot_server() {
-    let Some(nginx) = common::nginx_path() else {
-        eprintln!(
-            "SKIPPED nginx in front of Go: no nginx (apt-get install nginx-light; .ci/install-test-deps.sh does)"
-        );
+    let nginx = common::nginx_path();
+    if !common::require("nginx (apt-get install nginx-light)", nginx.is_some()) {
         return;
-    };
+    }
+    let nginx = nginx.unwrap();
     let Some(backend) = go(&["limit"]) else { return };
     let backend_port = port_of(&backend);
     let dir = tempfile::tempdir().unwrap();

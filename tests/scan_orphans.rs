@@ -88,10 +88,11 @@ fn master_launched_in_the_background_is_not_an_orphan() {
 /// `stop --port` clears them and the port binds again.
 #[test]
 fn nginx_workers_of_a_killed_master_are_found_and_stopped() {
-    let Some(nginx) = common::nginx_path() else {
-        eprintln!("SKIPPED nginx orphans: no nginx (apt-get install nginx-light; .ci/install-test-deps.sh does)");
+    let nginx = common::nginx_path();
+    if !common::require("nginx (apt-get install nginx-light)", nginx.is_some()) {
         return;
-    };
+    }
+    let nginx = nginx.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (mut master, port) = common::start_nginx(&nginx, dir.path(), 2, |port| {
         format!(" server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"hi\\n\"; }} }}")

@@ -93,11 +93,8 @@ fn sigterm_ignored_or_blocked_but_not_when_read_from_a_signalfd() {
     let mut sfd = sfd;
     // SAFETY: signalling our own scenario child.
     unsafe { libc::kill(sfd.pid() as i32, libc::SIGTERM) };
-    let mut status = None;
-    assert!(wait_until(Duration::from_secs(5), || {
-        status = sfd.child.try_wait().ok().flatten();
-        status.is_some()
-    }));
+    let status = common::wait_with_deadline(&mut sfd.child, Duration::from_secs(5));
+    assert!(status.is_some());
     assert_eq!(status.and_then(|s| s.code()), Some(0));
 }
 

@@ -133,11 +133,15 @@ fn idle_listener_is_silent() {
 }
 
 /// Runs scenario SCRIPT (with ARGS) in a new network namespace whose
-/// loopback is up, after the shell commands SETUP (sysctls); None, said
-/// loudly, without root or unshare(1).
+/// loopback is up, after the shell commands SETUP (sysctls); None (see
+/// `common::require`) without root or unshare(1).
 fn in_new_netns(setup: &str, script: &str, args: &str) -> Option<Child> {
-    if !is_root() || std::process::Command::new("unshare").arg("--version").output().is_err() {
-        eprintln!("SKIPPED LOUDLY: needs root and unshare(1) to create a network namespace");
+    if !common::require("root (to create a network namespace)", is_root())
+        || !common::require(
+            "unshare(1) (apt-get install util-linux)",
+            std::process::Command::new("unshare").arg("--version").output().is_ok(),
+        )
+    {
         return None;
     }
     let mut cmd = std::process::Command::new("unshare");

@@ -119,8 +119,8 @@ fn hping_findings(r: &Value, kind: &str, master: u64) -> Vec<Value> {
 
 #[test]
 fn hping3_under_uwsgi_threads_hangs_on_a_blocked_sigalrm() {
-    if let Some(what) = missing_tools() {
-        eprintln!("SKIPPED uwsgi story 4: needs {what}");
+    let missing = missing_tools();
+    if !common::require(missing.unwrap_or_default(), missing.is_none()) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -116,10 +116,8 @@ fn leaky_listener_shows_in_scan_and_metrics() {
 /// `promtool check metrics` on the real output, when promtool is installed
 /// (Debian package `prometheus`, see .ci/install-test-deps.sh).
 fn promtool_check_metrics(text: &str) {
-    if Command::new("promtool").arg("--version").output().is_err() {
-        eprintln!(
-            "\n*** SKIPPED: promtool check metrics: promtool is not installed (apt-get install prometheus) ***\n"
-        );
+    let installed = Command::new("promtool").arg("--version").output().is_ok();
+    if !common::require("promtool for `promtool check metrics` (apt-get install prometheus)", installed) {
         return;
     }
     let mut child = Command::new("promtool")
@@ -237,12 +235,8 @@ fn sigterm_exits_within_two_seconds_even_with_an_idle_keepalive_client() {
     let sent = Instant::now();
     // SAFETY: signalling the child this test started.
     unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
-    let mut status = None;
-    let exited = wait_until(Duration::from_secs(2), || {
-        status = server.child.try_wait().unwrap();
-        status.is_some()
-    });
-    assert!(exited, "still running 2 s after SIGTERM");
+    let status = common::wait_with_deadline(&mut server.child, Duration::from_secs(2));
+    assert!(status.is_some(), "still running 2 s after SIGTERM");
     assert_eq!(status.unwrap().code(), Some(0));
     eprintln!("exited {:?} after SIGTERM", sent.elapsed());
 }
@@ -327,10 +321,8 @@ fn prom_get(addr: SocketAddr, path: &str) -> Option<Value> {
 
 #[test]
 fn real_prometheus_scrapes_the_leak_and_loads_the_rules() {
-    if Command::new("prometheus").arg("--version").output().is_err() {
-        eprintln!(
-            "\n*** SKIPPED: real Prometheus scrape: prometheus is not installed (apt-get install prometheus) ***\n"
-        );
+    let installed = Command::new("prometheus").arg("--version").output().is_ok();
+    if !common::require("prometheus (apt-get install prometheus)", installed) {
         return;
     }
     let server = Server::start(&[]);

@@ -2,7 +2,10 @@
 //! and their unit tests, the example config is valid, the dashboard only
 //! queries metrics unwedge serves, and the unit and DaemonSet keep their
 //! hardening. promtool comes from Debian's `prometheus` package
-//! (.ci/install-test-deps.sh); without it those checks are skipped LOUDLY.
+//! (.ci/install-test-deps.sh); without it those checks fail under
+//! UNWEDGE_REQUIRE_LIVE=1 (CI) and are skipped loudly otherwise.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,11 +15,9 @@ fn deploy() -> PathBuf {
 }
 
 fn promtool(args: &[&str], dir: &Path) -> bool {
-    if Command::new("promtool").arg("--version").output().is_err() {
-        eprintln!(
-            "\n*** SKIPPED: promtool {}: promtool is not installed (apt-get install prometheus) ***\n",
-            args.join(" ")
-        );
+    let installed = Command::new("promtool").arg("--version").output().is_ok();
+    if !common::require(&format!("promtool for `promtool {}` (apt-get install prometheus)", args.join(" ")), installed)
+    {
         return false;
     }
     let out = Command::new("promtool").args(args).current_dir(dir).output().expect("run promtool");

@@ -1,13 +1,14 @@
 //! Helpers for the live tests: children that die with the test, scenario
 //! scripts that say when they are ready, polling against a deadline (never
-//! sleep-and-hope), and running the real `unwedge` binary.
+//! sleep-and-hope), running a command with a deadline, running the real
+//! `unwedge` binary, and `require` for a live test's prerequisites.
 #![allow(dead_code)]
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -175,4 +176,112 @@ pub fn start_nginx(
         eprintln!("nginx did not start on port {port} (taken?), retrying");
     }
     panic!("nginx did not start in 5 tries; see {d}/error.log");
+}
+
+/// Set to 1 (`.ci/test` does) so that a live test whose prerequisite is
+/// missing fails instead of passing without having run.
+pub const REQUIRE_LIVE: &str = "UNWEDGE_REQUIRE_LIVE";
+
+/// Whether a live test may go on: true when `ok` (its prerequisite `what`
+/// is met). Otherwise, with UNWEDGE_REQUIRE_LIVE=1 it panics; without, it
+/// prints a loud SKIPPED line and returns false, and the caller returns.
+/// Usage: `if !common::require("nginx", nginx.is_some()) { return; }`.
+pub fn require(what: &str, ok: bool) -> bool {
+    require_with(std::env::var(REQUIRE_LIVE).is_ok_and(|v| v == "1"), what, ok)
+}
+
+/// `require` with the variable's value passed in (unit-tested without
+/// touching the process environment).
+pub fn require_with(require_live: bool, what: &str, ok: bool) -> bool {
+    if ok {
+        return true;
+    }
+    // libtest names each test's thread after the test.
+    let test = std::thread::current().name().filter(|n| *n != "main").unwrap_or("(unnamed)").to_string();
+    if require_live {
+        panic!(
+            "live test {test} needs {what}: missing; CI sets {REQUIRE_LIVE}=1 so this fails instead of passing \
+             vacuously (bash .ci/install-test-deps.sh installs the packages; root is needed for some)"
+        );
+    }
+    let line = format!(
+        "\n!!!!!!!! SKIPPED live test {test}: needs {what}: missing\n!!!!!!!! it passes without having run; \
+         run .ci/install-test-deps.sh (as root), or set {REQUIRE_LIVE}=1 to make this a failure\n"
+    );
+    eprintln!("{line}");
+    // cargo test captures the stderr of passing tests: say it on the terminal too, when there is one.
+    if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
+        let _ = writeln!(tty, "{line}");
+    }
+    false
+}
+
+/// Waits up to `limit` for CHILD to exit; its status, or None while it still runs.
+pub fn wait_with_deadline(child: &mut std::process::Child, limit: Duration) -> Option<ExitStatus> {
+    let mut status = None;
+    wait_until(limit, || {
+        status = child.try_wait().expect("wait for child");
+        status.is_some()
+    });
+    status
+}
+
+/// How a command run by `run_with_deadline` ended.
+#[derive(Debug)]
+pub struct Ran {
+    /// Its status (a signal once killed) and everything it printed.
+    pub output: Output,
+    pub took: Duration,
+    /// Still running at the deadline: its process group was SIGKILLed.
+    pub killed: bool,
+    /// The command, for messages.
+    pub what: String,
+}
+
+impl Ran {
+    /// The output of a command that finished; panics, with what it printed,
+    /// when it had to be killed at the deadline.
+    pub fn finished(self) -> Output {
+        if self.killed {
+            panic!(
+                "{} did not finish within {:?}: killed\nstdout: {}\nstderr: {}",
+                self.what,
+                self.took,
+                String::from_utf8_lossy(&self.output.stdout),
+                String::from_utf8_lossy(&self.output.stderr)
+            );
+        }
+        self.output
+    }
+}
+
+/// Runs CMD (stdin from /dev/null, stdout and stderr captured) in its own
+/// process group; SIGKILLs the whole group if it is still running after
+/// `limit`, so a hung command fails its test instead of hanging the suite.
+pub fn run_with_deadline(cmd: &mut Command, limit: Duration) -> Ran {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null()).process_group(0);
+    let what = format!("{cmd:?}");
+    let started = Instant::now();
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    // Drained while it runs: a full pipe must not stall it.
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("piped")));
+    let err = drain(Box::new(child.stderr.take().expect("piped")));
+    let (status, killed) = match wait_with_deadline(&mut child, limit) {
+        Some(status) => (status, false),
+        None => {
+            // SAFETY: signalling the process group created above.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            (child.wait().expect("reap killed child"), true)
+        }
+    };
+    let took = started.elapsed();
+    let output = Output { status, stdout: out.join().unwrap_or_default(), stderr: err.join().unwrap_or_default() };
+    Ran { output, took, killed, what }
 }

@@ -1,13 +1,12 @@
 //! Helpers shared by the probe tests: run `unwedge probe …` with a hard
-//! time limit, find external tools, and skip LOUDLY when one is missing.
+//! time limit and find external tools (a missing one goes through
+//! `common::require`).
 #![allow(dead_code)]
 
 use serde_json::Value;
-use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 pub struct Run {
     pub code: i32,
@@ -22,41 +21,14 @@ impl Run {
     }
 }
 
-/// Runs `cmd` in its own process group; kills the group after `limit`
-/// (a hung probe fails the test instead of hanging it).
+/// Runs `cmd` with `common::run_with_deadline`: a probe still running
+/// after `limit` is killed and fails the test instead of hanging it.
 pub fn run_limited(mut cmd: Command, limit: Duration) -> Run {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null()).process_group(0);
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    let mut out = child.stdout.take().expect("piped");
-    let mut err = child.stderr.take().expect("piped");
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break Some(st);
-        }
-        if Instant::now() >= deadline {
-            // SAFETY: signalling the process group created above.
-            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let stdout = t_out.join().unwrap_or_default();
-    let stderr = t_err.join().unwrap_or_default();
-    match status {
-        Some(st) => Run { code: st.code().unwrap_or(-1), stdout, stderr },
-        None => panic!("{cmd:?} did not finish within {limit:?}\nstdout: {stdout}\nstderr: {stderr}"),
+    let out = crate::common::run_with_deadline(&mut cmd, limit).finished();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 
@@ -76,11 +48,6 @@ pub fn which(name: &str) -> Option<PathBuf> {
         .map(|d| PathBuf::from(d).join(name))
         .find(|p| p.is_file());
     found
-}
-
-/// Prints a skip that cannot be missed in the test output.
-pub fn skip(test: &str, why: &str) {
-    eprintln!("\n!!!!!!!! SKIPPED {test}: {why}\n!!!!!!!! run .ci/install-test-deps.sh (as root) to enable it\n");
 }
 
 /// Findings of `kind` in a probe report.
