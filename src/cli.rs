@@ -79,7 +79,7 @@ port is still held; 2 bad usage, nothing to stop, a refused or unknown pid, or p
 GET /metrics (Prometheus), /v1/scan (the scan --json report; ?pid= and ?port= filter it), /healthz and /v1/openapi.json. \
 GET /v1/probe/tcp?target=HOST:PORT and /v1/probe/http?url=URL run `unwedge probe` against targets inside --allow-target. \
 Listens on loopback only unless --token-file is given; with a token every request needs `Authorization: Bearer TOKEN`.",
-        after_help = "Examples:\n  unwedge serve                                   127.0.0.1:9464, scan every 15 s\n  unwedge serve --listen 0.0.0.0:9464 --token-file /etc/unwedge/token\n  unwedge serve --listen 127.0.0.1:0              pick a free port (printed on stderr)"
+        after_help = "Examples:\n  unwedge serve                                   127.0.0.1:9464, scan every 15 s\n  unwedge serve --close-wait-min 20 --interval 2s   the scan's thresholds and interval apply here too\n  unwedge serve --listen 0.0.0.0:9464 --token-file /etc/unwedge/token\n  unwedge serve --listen 127.0.0.1:0              pick a free port (printed on stderr)"
     )]
     Serve(ServeArgs),
 }
@@ -104,6 +104,16 @@ pub struct ServeArgs {
     /// Per-process and per-port series kept per metric; the rest is summed into one "other" series.
     #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub metrics_top: u64,
+    /// Time between the two snapshots of each background scan (as `scan --interval`); a scan that takes longer
+    /// than --scan-interval is followed at once by the next.
+    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub interval: Duration,
+    /// Serve the analysis of snapshots recorded with `scan --save-snapshot` instead of scanning this host
+    /// (a replay of an incident, a demo, a test).
+    #[arg(long, value_name = "FILE")]
+    pub from_snapshot: Option<PathBuf>,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
 }
 
 #[derive(Args, Debug)]
@@ -164,6 +174,13 @@ pub struct ScanArgs {
     /// Analyse snapshots recorded with --save-snapshot instead of the live host.
     #[arg(long, value_name = "FILE", conflicts_with = "save_snapshot")]
     pub from_snapshot: Option<PathBuf>,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+}
+
+/// The detectors' thresholds, shared by `scan` and `serve`.
+#[derive(Args, Debug, Clone)]
+pub struct ThresholdArgs {
     /// CLOSE-WAIT sockets a process must hold for close_wait_leak.
     #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub close_wait_min: u64,
@@ -185,6 +202,33 @@ pub struct ScanArgs {
     /// Unreaped children that make the zombie finding critical.
     #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub zombie_critical: u64,
+}
+
+impl ThresholdArgs {
+    /// The thresholds, or why they contradict each other.
+    pub fn thresholds(&self) -> Result<unwedge_pipeline::Thresholds, String> {
+        if self.close_wait_critical < self.close_wait_min {
+            return Err(format!(
+                "--close-wait-critical ({}) must not be below --close-wait-min ({})",
+                self.close_wait_critical, self.close_wait_min
+            ));
+        }
+        if self.fd_critical < self.fd_warning {
+            return Err(format!(
+                "--fd-critical ({}) must not be below --fd-warning ({})",
+                self.fd_critical, self.fd_warning
+            ));
+        }
+        Ok(unwedge_pipeline::Thresholds {
+            close_wait_min: self.close_wait_min as usize,
+            close_wait_critical: self.close_wait_critical as usize,
+            idle_ms: self.idle.as_millis().min(u32::MAX as u128) as u32,
+            fd_warning_pct: self.fd_warning,
+            fd_critical_pct: self.fd_critical,
+            zombie_min: self.zombie_min as usize,
+            zombie_critical: self.zombie_critical.max(self.zombie_min) as usize,
+        })
+    }
 }
 
 #[derive(Args, Debug)]

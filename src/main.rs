@@ -16,11 +16,52 @@ use std::process::ExitCode;
 
 /// An error that ends the run: one line on stderr, exit status 2.
 #[derive(Debug)]
-pub struct Fatal(pub String);
+pub enum Fatal {
+    /// Bad usage or a failure, said in words.
+    Msg(String),
+    /// An I/O error (writing the report: a closed pipe is no error).
+    Io(std::io::Error),
+    /// Reading the host failed.
+    Collect(unwedge_collect::CollectError),
+    Stop(remedy::stop::StopError),
+}
 
-impl<E: std::error::Error> From<E> for Fatal {
-    fn from(e: E) -> Self {
-        Fatal(e.to_string())
+impl std::fmt::Display for Fatal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fatal::Msg(m) => f.write_str(m),
+            Fatal::Io(e) => e.fmt(f),
+            Fatal::Collect(e) => e.fmt(f),
+            Fatal::Stop(e) => e.fmt(f),
+        }
+    }
+}
+
+impl From<std::io::Error> for Fatal {
+    fn from(e: std::io::Error) -> Self {
+        Fatal::Io(e)
+    }
+}
+
+impl From<serde_json::Error> for Fatal {
+    fn from(e: serde_json::Error) -> Self {
+        if e.is_io() {
+            Fatal::Io(e.into())
+        } else {
+            Fatal::Msg(e.to_string())
+        }
+    }
+}
+
+impl From<unwedge_collect::CollectError> for Fatal {
+    fn from(e: unwedge_collect::CollectError) -> Self {
+        Fatal::Collect(e)
+    }
+}
+
+impl From<remedy::stop::StopError> for Fatal {
+    fn from(e: remedy::stop::StopError) -> Self {
+        Fatal::Stop(e)
     }
 }
 
@@ -94,10 +135,11 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(code),
-        Err(Fatal(msg)) if msg.contains("Broken pipe") => ExitCode::SUCCESS,
-        Err(Fatal(msg)) => {
+        // `unwedge scan | head`: the reader has all it wanted.
+        Err(Fatal::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
             let _ = std::io::stdout().flush();
-            eprintln!("unwedge: {msg}");
+            eprintln!("unwedge: {e}");
             ExitCode::from(2)
         }
     }

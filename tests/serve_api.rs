@@ -377,3 +377,49 @@ fn real_prometheus_scrapes_the_leak_and_loads_the_rules() {
     });
     assert!(pending, "no CloseWaitLeak alert for pid {pid}: {alerts:?}");
 }
+
+/// Serve fed recorded snapshots (`--from-snapshot`): /v1/scan equals what
+/// `unwedge scan` says of the same file with the same thresholds, and
+/// /metrics is that real detector output — counts per kind and severity,
+/// and per-process CLOSE-WAIT series taken from the typed evidence.
+#[test]
+fn metrics_come_from_the_same_pipeline_as_scan() {
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crates/analyze/tests/fixtures/live-incidents.json");
+    let f = fixture.to_str().unwrap();
+    for extra in [&[][..], &["--close-wait-min", "1000", "--close-wait-critical", "1000", "--interval", "2s"][..]] {
+        let server = Server::start(&[&["--from-snapshot", f][..], extra].concat());
+        let mut served = Value::Null;
+        assert!(
+            wait_until(Duration::from_secs(10), || {
+                let r = server.get("/v1/scan");
+                served = if r.status == 200 { r.json() } else { Value::Null };
+                r.status == 200
+            }),
+            "no scan within 10 s"
+        );
+        let out = unwedge().args([&["scan", "--json", "--from-snapshot", f][..], extra].concat()).output().unwrap();
+        let scanned: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(served["findings"], scanned["findings"], "serve and scan analyse the same file alike");
+        let leaks = common::findings(&scanned, "close_wait_leak");
+        assert_eq!(leaks.is_empty(), !extra.is_empty(), "--close-wait-min reaches the detector: {leaks:?}");
+
+        let metrics = server.get("/metrics").body;
+        let mut counts = std::collections::BTreeMap::new();
+        for x in scanned["findings"].as_array().unwrap() {
+            *counts.entry((x["kind"].as_str().unwrap(), x["severity"].as_str().unwrap())).or_insert(0) += 1;
+        }
+        for ((kind, severity), n) in counts {
+            let line = format!("unwedge_findings{{kind=\"{kind}\",severity=\"{severity}\"}} {n}\n");
+            assert!(metrics.contains(&line), "missing {line:?} in\n{metrics}");
+        }
+        for leak in leaks {
+            let line = format!(
+                "unwedge_close_wait_sockets{{pid=\"{}\",comm=\"{}\"}} {}\n",
+                leak["pid"],
+                leak["comm"].as_str().unwrap(),
+                leak["evidence"]["close_wait"]
+            );
+            assert!(metrics.contains(&line), "missing {line:?} in\n{metrics}");
+        }
+    }
+}

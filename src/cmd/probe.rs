@@ -25,7 +25,7 @@ fn family(v4: bool, v6: bool) -> Family {
 
 fn tcp(a: &TcpArgs) -> Result<u8, Fatal> {
     let opts = TcpOpts {
-        target: target::parse_host_port(&a.target).map_err(Fatal)?,
+        target: target::parse_host_port(&a.target).map_err(Fatal::Msg)?,
         count: a.count,
         interval: a.interval,
         timeout: a.timeout,
@@ -43,10 +43,10 @@ fn tcp(a: &TcpArgs) -> Result<u8, Fatal> {
 }
 
 fn http(a: &HttpArgs) -> Result<u8, Fatal> {
-    let url = target::parse_url(&a.url).map_err(Fatal)?;
+    let url = target::parse_url(&a.url).map_err(Fatal::Msg)?;
     if let Some(p) = &a.cacert {
         if !p.is_file() {
-            return Err(Fatal(format!("--cacert {}: no such file", p.display())));
+            return Err(Fatal::Msg(format!("--cacert {}: no such file", p.display())));
         }
     }
     let opts = HttpOpts {
@@ -94,9 +94,9 @@ fn run_live(
             write_err.get_or_insert(e);
         }
     };
-    let report = probe(&mut on).map_err(Fatal)?;
+    let report = probe(&mut on).map_err(Fatal::Msg)?;
     if let Some(e) = write_err {
-        return Err(Fatal(e.to_string()));
+        return Err(Fatal::Msg(e.to_string()));
     }
     Ok(report)
 }
@@ -108,6 +108,6 @@ fn finish(json: bool, report: &ProbeReport) -> Result<u8, Fatal> {
         let mut out = anstream::AutoStream::auto(std::io::stdout().lock());
         view::summary(&mut out, report)
     };
-    res.map_err(|e| Fatal(e.to_string()))?;
+    res?;
     Ok(if report.failed() { 1 } else { 0 })
 }

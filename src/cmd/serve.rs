@@ -6,17 +6,26 @@ use crate::Fatal;
 
 pub fn run(args: &ServeArgs) -> Result<u8, Fatal> {
     if args.scan_interval < std::time::Duration::from_secs(1) {
-        return Err(Fatal(format!(
+        return Err(Fatal::Msg(format!(
             "--scan-interval must be at least 1s (each scan takes two snapshots 1 s apart), got {}",
             crate::duration::show(args.scan_interval)
         )));
     }
+    let thresholds = args.thresholds.thresholds().map_err(Fatal::Msg)?;
+    let input = match &args.from_snapshot {
+        // Loaded once up front, so a bad file is one clear line now, not an error per scan.
+        Some(path) => {
+            unwedge_pipeline::load(path).map_err(|e| Fatal::Msg(e.to_string()))?;
+            unwedge_pipeline::Input::Recorded(path.clone())
+        }
+        None => unwedge_pipeline::Input::Live { interval: args.interval, until: None },
+    };
     let token = match &args.token_file {
-        Some(path) => Some(auth::load_token(path).map_err(Fatal)?),
+        Some(path) => Some(auth::load_token(path).map_err(Fatal::Msg)?),
         None => None,
     };
     if token.is_none() && !args.listen.ip().is_loopback() {
-        return Err(Fatal(format!(
+        return Err(Fatal::Msg(format!(
             "refusing to listen on {} without --token-file: anyone who reaches it could read this host's processes and sockets (use a loopback address, or give a token)",
             args.listen
         )));
@@ -24,7 +33,7 @@ pub fn run(args: &ServeArgs) -> Result<u8, Fatal> {
     let allow = if args.allow_target.is_empty() {
         limits::loopback()
     } else {
-        args.allow_target.iter().map(|s| limits::Cidr::parse(s)).collect::<Result<Vec<_>, _>>().map_err(Fatal)?
+        args.allow_target.iter().map(|s| limits::Cidr::parse(s)).collect::<Result<Vec<_>, _>>().map_err(Fatal::Msg)?
     };
     crate::serve::run(Config {
         listen: args.listen,
@@ -33,6 +42,8 @@ pub fn run(args: &ServeArgs) -> Result<u8, Fatal> {
         allow,
         metrics_public: args.metrics_public,
         top_n: args.metrics_top as usize,
+        input,
+        thresholds,
     })?;
     Ok(0)
 }

@@ -9,7 +9,7 @@ pub fn run(args: &StopArgs) -> Result<u8, Fatal> {
     let target = match (args.pid, args.port) {
         (Some(pid), _) => Target::Pid(pid),
         (None, Some(port)) => Target::Port(port),
-        (None, None) => return Err(Fatal("give a PID or --port PORT".into())),
+        (None, None) => return Err(Fatal::Msg("give a PID or --port PORT".into())),
     };
     let opts = Options { target, grace: args.grace, dry_run: args.dry_run };
     let stdout = std::io::stdout();

@@ -5,7 +5,7 @@
 use anstyle::{AnsiColor, Style};
 use serde_json::Value;
 use std::io::{self, Write};
-use unwedge_model::{Finding, Report, Severity};
+use unwedge_model::{Finding, Report, Severity, SkipReason};
 
 mod threads;
 
@@ -49,7 +49,7 @@ pub fn write(out: &mut dyn Write, r: &Report) -> io::Result<()> {
     // A process whose /proc reads hang is itself a clue (a hung FUSE or NFS
     // mount, a thread stuck in the kernel holding its mmap lock): name it.
     let hung: Vec<String> =
-        c.skipped.iter().filter(|s| s.reason == "timed out reading /proc").map(|s| s.pid.to_string()).collect();
+        c.skipped.iter().filter(|s| s.reason == SkipReason::TimedOut).map(|s| s.pid.to_string()).collect();
     if !hung.is_empty() {
         writeln!(
             out,

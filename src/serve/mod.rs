@@ -26,11 +26,7 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
-use unwedge_analyze::Thresholds;
 use unwedge_model::Report;
-
-/// Time between the two snapshots of each background scan (as `scan --interval`).
-const SNAPSHOT_INTERVAL: Duration = Duration::from_secs(1);
 
 pub struct Config {
     pub listen: SocketAddr,
@@ -41,6 +37,9 @@ pub struct Config {
     pub allow: Vec<Cidr>,
     pub metrics_public: bool,
     pub top_n: usize,
+    /// What each background scan reads (the live host, or recorded snapshots).
+    pub input: unwedge_pipeline::Input,
+    pub thresholds: unwedge_pipeline::Thresholds,
 }
 
 /// What the last scan produced, pre-rendered.
@@ -90,8 +89,8 @@ impl Latest {
 
 /// Binds, prints where, then serves until SIGTERM or SIGINT.
 pub fn run(cfg: Config) -> Result<(), Fatal> {
-    let listener =
-        std::net::TcpListener::bind(cfg.listen).map_err(|e| Fatal(format!("cannot listen on {}: {e}", cfg.listen)))?;
+    let listener = std::net::TcpListener::bind(cfg.listen)
+        .map_err(|e| Fatal::Msg(format!("cannot listen on {}: {e}", cfg.listen)))?;
     let local = listener.local_addr()?;
     listener.set_nonblocking(true)?;
     eprintln!("unwedge serve: listening on http://{local}");
@@ -108,24 +107,21 @@ pub fn run(cfg: Config) -> Result<(), Fatal> {
     let res = rt.block_on(serve(listener, state));
     // Do not wait for blocking work (a probe) past the grace period.
     rt.shutdown_timeout(Duration::from_millis(200));
-    res.map_err(|e| Fatal(format!("serve: {e}")))
+    res.map_err(|e| Fatal::Msg(format!("serve: {e}")))
 }
 
 /// Scans forever; each scan starts `scan_interval` after the previous one
 /// started (at once if a scan took longer). The process exits without
 /// joining this thread: a scan holds nothing that needs cleaning up.
 fn scan_loop(state: &State) {
-    let thresholds = Thresholds::default();
     // The last good scan's facts: a failed scan keeps its series.
     let mut last_facts: Option<metrics::Facts> = None;
     loop {
         let started = Instant::now();
-        let result = unwedge_collect::scan(SNAPSHOT_INTERVAL);
+        let result = unwedge_pipeline::run(&state.cfg.input, &state.cfg.thresholds);
         let mut published = None;
         match result {
-            Ok(scan) if !scan.snapshots.is_empty() => {
-                let analysis = unwedge_analyze::analyze(&scan, &thresholds);
-                let report = crate::cmd::scan::build_report(&scan, analysis, started.elapsed());
+            Ok((scan, report)) if !scan.snapshots.is_empty() => {
                 let facts = metrics::Facts::new(&report, &scan);
                 let json = serde_json::to_vec(&report).unwrap_or_default();
                 published = Some((Arc::new(report), Bytes::from(json), facts));

@@ -21,6 +21,38 @@ const CLASSIC: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 pub type Resp = Response<Full<Bytes>>;
 
+/// Every endpoint: `handle` dispatches on this, and the OpenAPI test checks
+/// openapi.json against it, so the two cannot drift apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Metrics,
+    Healthz,
+    Scan,
+    ProbeTcp,
+    ProbeHttp,
+    OpenApi,
+}
+
+impl Route {
+    pub const ALL: [Route; 6] =
+        [Route::Metrics, Route::Healthz, Route::Scan, Route::ProbeTcp, Route::ProbeHttp, Route::OpenApi];
+
+    pub fn path(self) -> &'static str {
+        match self {
+            Route::Metrics => "/metrics",
+            Route::Healthz => "/healthz",
+            Route::Scan => "/v1/scan",
+            Route::ProbeTcp => "/v1/probe/tcp",
+            Route::ProbeHttp => "/v1/probe/http",
+            Route::OpenApi => "/v1/openapi.json",
+        }
+    }
+
+    pub fn from_path(path: &str) -> Option<Route> {
+        Route::ALL.into_iter().find(|r| r.path() == path)
+    }
+}
+
 pub async fn handle(state: Arc<State>, peer: SocketAddr, req: Request<Incoming>) -> Resp {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut r = error(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD are served");
@@ -37,7 +69,8 @@ pub async fn handle(state: Arc<State>, peer: SocketAddr, req: Request<Incoming>)
         return error(StatusCode::PAYLOAD_TOO_LARGE, "requests must not carry a body");
     }
     let path = req.uri().path();
-    let public = state.cfg.metrics_public && (path == "/metrics" || path == "/healthz");
+    let route = Route::from_path(path);
+    let public = state.cfg.metrics_public && matches!(route, Some(Route::Metrics | Route::Healthz));
     if let Some(token) = &state.cfg.token {
         if !public && !auth::authorized(req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes()), token) {
             let mut r = error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
@@ -46,14 +79,14 @@ pub async fn handle(state: Arc<State>, peer: SocketAddr, req: Request<Incoming>)
         }
     }
     let query = req.uri().query().unwrap_or("");
-    match path {
-        "/metrics" => metrics(&state, req.headers().get(header::ACCEPT)),
-        "/healthz" => healthz(&state),
-        "/v1/scan" => scan(&state, query),
-        "/v1/probe/tcp" => probe::tcp(state.clone(), peer, query).await,
-        "/v1/probe/http" => probe::http(state.clone(), peer, query).await,
-        "/v1/openapi.json" => body(StatusCode::OK, JSON, Bytes::from_static(OPENAPI.as_bytes())),
-        _ => error(StatusCode::NOT_FOUND, "no such endpoint (see /v1/openapi.json)"),
+    match route {
+        Some(Route::Metrics) => metrics(&state, req.headers().get(header::ACCEPT)),
+        Some(Route::Healthz) => healthz(&state),
+        Some(Route::Scan) => scan(&state, query),
+        Some(Route::ProbeTcp) => probe::tcp(state.clone(), peer, query).await,
+        Some(Route::ProbeHttp) => probe::http(state.clone(), peer, query).await,
+        Some(Route::OpenApi) => body(StatusCode::OK, JSON, Bytes::from_static(OPENAPI.as_bytes())),
+        None => error(StatusCode::NOT_FOUND, "no such endpoint (see /v1/openapi.json)"),
     }
 }
 
@@ -107,7 +140,7 @@ fn scan(state: &State, query: &str) -> Resp {
         return body(StatusCode::OK, JSON, json);
     }
     let mut filtered = (*report).clone();
-    filtered.findings.retain(|f| pid.is_none_or(|p| f.pid == Some(p)) && port.is_none_or(|p| f.port == Some(p)));
+    unwedge_pipeline::Filter { pid, port }.apply(&mut filtered);
     json_body(StatusCode::OK, &filtered)
 }
 
@@ -181,8 +214,14 @@ mod tests {
     fn openapi_lists_every_route() {
         let v: serde_json::Value = serde_json::from_str(OPENAPI).expect("openapi.json parses");
         assert!(v["openapi"].as_str().unwrap().starts_with("3."));
-        for route in ["/metrics", "/healthz", "/v1/scan", "/v1/openapi.json", "/v1/probe/tcp", "/v1/probe/http"] {
+        for route in Route::ALL.map(Route::path) {
             assert!(v["paths"][route]["get"].is_object(), "{route} missing from openapi.json");
+        }
+        for documented in v["paths"].as_object().expect("paths").keys() {
+            assert!(
+                Route::from_path(documented).is_some(),
+                "openapi.json documents {documented}, which no route serves"
+            );
         }
     }
 }

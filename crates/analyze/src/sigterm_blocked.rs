@@ -174,7 +174,10 @@ mod tests {
         sw.threads[0].syscall = Some("128 0x7ffd 0x0 0x0 0x8 0x0 0x0 0x0 0x0".into());
         // Blocked, but its fds were unreadable (not root): a signalfd may hide there.
         let hidden = proc_(60, TERM, 0);
-        let skipped = vec![Skipped { pid: 60, reason: "fds: permission denied".into() }];
+        let skipped = vec![Skipped {
+            pid: 60,
+            reason: unwedge_model::SkipReason::Fds(Box::new(unwedge_model::SkipReason::PermissionDenied)),
+        }];
         let plain = proc_(70, 0, 0);
         assert!(flagged(vec![init, kthread, zombie, bash, sd, sw, hidden, plain], skipped).is_empty());
     }

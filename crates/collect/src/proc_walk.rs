@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
-use unwedge_model::{AnonFd, FdTarget, PipeFd, Process, Skipped, SocketFd, SyscallLine, Thread};
+use unwedge_model::{AnonFd, FdTarget, PipeFd, Process, SkipReason, Skipped, SocketFd, SyscallLine, Thread};
 
 /// Longest cmdline kept; a hostile process can have megabytes of arguments.
 const CMDLINE_CAP: usize = 4096;
@@ -27,11 +27,11 @@ pub struct Walk {
 }
 
 /// Why a read failed, in the two classes a scanner cares about.
-fn reason(e: &io::Error) -> Option<&'static str> {
+fn reason(e: &io::Error) -> Option<SkipReason> {
     match e.raw_os_error() {
         Some(libc::ENOENT) | Some(libc::ESRCH) => None, // gone: not worth a line each
-        Some(libc::EACCES) | Some(libc::EPERM) => Some("permission denied"),
-        _ => Some("unreadable"),
+        Some(libc::EACCES) | Some(libc::EPERM) => Some(SkipReason::PermissionDenied),
+        _ => Some(SkipReason::Unreadable),
     }
 }
 
@@ -51,8 +51,6 @@ pub const PROCESS_BUDGET: Duration = Duration::from_secs(1);
 /// Readers stuck in the kernel are abandoned, not joined; past this many
 /// the rest of the walk is not attempted (each holds a thread).
 const MAX_ABANDONED: usize = 16;
-pub const TIMED_OUT: &str = "timed out reading /proc";
-pub const DEADLINE_REACHED: &str = "not read: scan deadline reached";
 
 /// The limits of one walk: per process, and for the whole walk.
 #[derive(Clone, Copy, Debug)]
@@ -140,11 +138,11 @@ pub fn walk_with(self_pid: u32, budget: Budget, reader: Reader) -> io::Result<Wa
         let left =
             budget.until.map_or(budget.per_process, |u| u.saturating_duration_since(now).min(budget.per_process));
         if left.is_zero() {
-            w.skipped.push(Skipped { pid, reason: DEADLINE_REACHED.into() });
+            w.skipped.push(Skipped { pid, reason: SkipReason::DeadlineReached });
             continue;
         }
         if abandoned >= MAX_ABANDONED {
-            w.skipped.push(Skipped { pid, reason: TIMED_OUT.into() });
+            w.skipped.push(Skipped { pid, reason: SkipReason::TimedOut });
             continue;
         }
         if worker.is_none() {
@@ -158,7 +156,7 @@ pub fn walk_with(self_pid: u32, budget: Budget, reader: Reader) -> io::Result<Wa
                 Err(why) => {
                     abandoned += 1;
                     worker = None;
-                    w.skipped.push(Skipped { pid, reason: why.into() });
+                    w.skipped.push(Skipped { pid, reason: why });
                     continue;
                 }
             },
@@ -170,7 +168,7 @@ pub fn walk_with(self_pid: u32, budget: Budget, reader: Reader) -> io::Result<Wa
             Ok(None) => {}
             Err(e) => {
                 if let Some(r) = reason(&e) {
-                    w.skipped.push(Skipped { pid, reason: r.into() });
+                    w.skipped.push(Skipped { pid, reason: r });
                 }
             }
         }
@@ -182,19 +180,19 @@ pub fn walk_with(self_pid: u32, budget: Budget, reader: Reader) -> io::Result<Wa
 /// Sends `pid` to the worker and waits while it makes progress, at most
 /// `left` without any and never past `budget.until`. Err: why it gave no
 /// answer (it hangs, or panicked on this process); the worker is abandoned.
-fn wait_for(wk: &Worker, pid: u32, left: Duration, budget: Budget) -> Result<One, &'static str> {
-    wk.jobs.send(pid).map_err(|_| "unreadable")?;
+fn wait_for(wk: &Worker, pid: u32, left: Duration, budget: Budget) -> Result<One, SkipReason> {
+    wk.jobs.send(pid).map_err(|_| SkipReason::Unreadable)?;
     let mut wait = left;
     let mut seen = wk.progress.load(Ordering::Relaxed);
     loop {
         match wk.done.recv_timeout(wait) {
             Ok(one) => return Ok(one),
-            Err(mpsc::RecvTimeoutError::Disconnected) => return Err("unreadable"),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Err(SkipReason::Unreadable),
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 let now = wk.progress.load(Ordering::Relaxed);
                 let until_left = budget.until.map(|u| u.saturating_duration_since(Instant::now()));
                 if now == seen || until_left.is_some_and(|l| l.is_zero()) {
-                    return Err(TIMED_OUT);
+                    return Err(SkipReason::TimedOut);
                 }
                 seen = now;
                 wait = until_left.map_or(budget.per_process, |l| l.min(budget.per_process));
@@ -248,7 +246,7 @@ fn read_process(pid: u32, self_pid: u32, buf: &mut Vec<u8>, w: &mut Walk) -> io:
     if let Some(r) = fds_denied {
         if pid != self_pid {
             w.denied_fds += 1;
-            w.skipped.push(Skipped { pid, reason: format!("fds: {r}") });
+            w.skipped.push(Skipped { pid, reason: SkipReason::Fds(Box::new(r)) });
         }
     }
     read_threads(pid, buf, &mut p);
@@ -374,7 +372,7 @@ mod tests {
         let w = walk_with(0, budget, hangs_on_self).unwrap();
         assert!(started.elapsed() < Duration::from_secs(10), "walk took {:?}", started.elapsed());
         let me = std::process::id();
-        assert!(w.skipped.iter().any(|s| s.pid == me && s.reason == TIMED_OUT), "{:?}", w.skipped);
+        assert!(w.skipped.iter().any(|s| s.pid == me && s.reason == SkipReason::TimedOut), "{:?}", w.skipped);
         assert!(!w.processes.iter().any(|p| p.pid == me));
         // Processes after the hung one were still read (pid 1 always exists).
         assert!(w.processes.iter().any(|p| p.pid == 1), "pid 1 missing");
@@ -385,6 +383,6 @@ mod tests {
         let budget = Budget { per_process: Duration::from_secs(1), until: Some(Instant::now()) };
         let w = walk_with(0, budget, read_one).unwrap();
         assert!(w.processes.is_empty());
-        assert!(w.skipped.iter().all(|s| s.reason == DEADLINE_REACHED) && !w.skipped.is_empty());
+        assert!(w.skipped.iter().all(|s| s.reason == SkipReason::DeadlineReached) && !w.skipped.is_empty());
     }
 }
