@@ -1,8 +1,10 @@
 //! Limits that keep `unwedge serve` cheap and safe to expose: header size,
-//! header-read time (slowloris), connection count, and the targets probes
-//! may reach.
+//! header-read time (slowloris), connection count (per source and in all),
+//! and the targets probes may reach.
 
-use std::net::IpAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, TcpListener};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Request head (request line + headers) larger than this gets 431.
@@ -12,11 +14,93 @@ pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections served at once; more are closed at accept.
 pub const MAX_CONNECTIONS: usize = 512;
+/// Connections one source (see [`client_key`]) may hold at once; more from it
+/// are closed at accept, before anything is read. An eighth of
+/// `MAX_CONNECTIONS`: a peer holding all of its slots with half-sent heads
+/// (each lives up to `HEADER_READ_TIMEOUT`, and it can reconnect for ever)
+/// leaves 448 to everyone else, Prometheus's scrape included.
+pub const MAX_CONNECTIONS_PER_SOURCE: usize = 64;
 /// A connection is closed after this long (after its current response),
 /// keep-alive or not; clients reconnect.
 pub const MAX_CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
 /// SIGTERM to exit, including draining in-flight requests.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
+
+/// Connections the kernel queues for `accept` (capped by
+/// net.core.somaxconn). std's 128 overflows when a flood outruns the accept
+/// loop for a moment, and then every source's SYN is dropped alike (a 1 s
+/// retransmit for the scrape too): the per-source cap acts only at accept.
+pub const LISTEN_BACKLOG: i32 = 1024;
+
+/// Sets `LISTEN_BACKLOG` on a listening socket (on Linux, listen(2) again
+/// on a listening socket only changes its backlog).
+pub fn widen_backlog(listener: &TcpListener) -> std::io::Result<()> {
+    socket2::SockRef::from(listener).listen(LISTEN_BACKLOG)
+}
+
+/// One client = one IPv4 address or one IPv6 /64 (a host commonly holds a
+/// whole /64, so per-address limits would be no limit at all). An
+/// IPv4-mapped IPv6 address is its IPv4 address.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+        v4 => v4,
+    }
+}
+
+/// Open connections, in all and per source; checked at accept.
+pub struct ConnSlots {
+    inner: Arc<Mutex<Open>>,
+    max: usize,
+    per_source: usize,
+}
+
+struct Open {
+    total: usize,
+    /// Only sources with an open connection: at most `max` entries.
+    by_source: HashMap<IpAddr, usize>,
+}
+
+/// One admitted connection; frees its slots on drop.
+pub struct ConnSlot {
+    inner: Arc<Mutex<Open>>,
+    source: IpAddr,
+}
+
+impl ConnSlots {
+    pub fn new(max: usize, per_source: usize) -> ConnSlots {
+        let open = Open { total: 0, by_source: HashMap::new() };
+        ConnSlots { inner: Arc::new(Mutex::new(open)), max, per_source }
+    }
+
+    /// A slot for a connection from `peer`, or `None`: close it at once.
+    pub fn admit(&self, peer: IpAddr) -> Option<ConnSlot> {
+        let source = client_key(peer);
+        let mut o = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if o.total >= self.max || o.by_source.get(&source).copied().unwrap_or(0) >= self.per_source {
+            return None;
+        }
+        o.total += 1;
+        *o.by_source.entry(source).or_insert(0) += 1;
+        Some(ConnSlot { inner: self.inner.clone(), source })
+    }
+}
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        let mut o = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        o.total = o.total.saturating_sub(1);
+        if let Some(n) = o.by_source.get_mut(&self.source) {
+            *n -= 1;
+            if *n == 0 {
+                o.by_source.remove(&self.source);
+            }
+        }
+    }
+}
 
 /// An address range from `--allow-target`, e.g. `10.0.0.0/8` or `::1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,5 +176,35 @@ mod tests {
         }
         assert!(loopback().iter().any(|c| c.contains("127.0.0.2".parse().unwrap())));
         assert!(!loopback().iter().any(|c| c.contains("192.0.2.1".parse().unwrap())));
+    }
+
+    #[test]
+    fn one_source_cannot_take_every_connection() {
+        let slots = ConnSlots::new(8, 3);
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let held: Vec<ConnSlot> = (0..3).map(|_| slots.admit(a).unwrap()).collect();
+        assert!(slots.admit(a).is_none(), "over the per-source cap");
+        // The same source as an IPv4-mapped address is the same source.
+        assert!(slots.admit("::ffff:10.0.0.1".parse().unwrap()).is_none());
+        // Others are still admitted, up to the global cap.
+        let others: Vec<ConnSlot> = (2..7).map(|i| slots.admit(IpAddr::from([10, 0, 0, i])).unwrap()).collect();
+        assert!(slots.admit("10.0.0.99".parse().unwrap()).is_none(), "over the global cap");
+        drop(others);
+        drop(held);
+        let o = slots.inner.lock().unwrap();
+        assert_eq!((o.total, o.by_source.len()), (0, 0), "every slot freed, no source left behind");
+        drop(o);
+        assert!(slots.admit(a).is_some());
+    }
+
+    #[test]
+    fn an_ipv6_64_is_one_source() {
+        let slots = ConnSlots::new(8, 2);
+        let _a = slots.admit("2001:db8::1".parse().unwrap()).unwrap();
+        let _b = slots.admit("2001:db8::ffff:2".parse().unwrap()).unwrap();
+        assert!(slots.admit("2001:db8::3".parse().unwrap()).is_none());
+        assert!(slots.admit("2001:db8:0:1::1".parse().unwrap()).is_some());
+        assert_eq!(client_key("::ffff:10.1.2.3".parse().unwrap()), "10.1.2.3".parse::<IpAddr>().unwrap());
+        assert_eq!(client_key("2001:db8::7".parse().unwrap()), "2001:db8::".parse::<IpAddr>().unwrap());
     }
 }

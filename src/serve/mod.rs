@@ -5,7 +5,7 @@
 //! publishes the rendered report and metrics; requests only copy what was
 //! published last, so a scrape never waits on a scan. Safe by default:
 //! loopback only without a token, bounded request heads, a header-read
-//! timeout, a connection cap, and no subprocess ever.
+//! timeout, connection caps (per source and in all), and no subprocess ever.
 
 pub mod auth;
 pub mod limits;
@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use unwedge_model::Report;
 
@@ -158,11 +158,12 @@ fn scan_loop(state: &State) {
 }
 
 async fn serve(listener: std::net::TcpListener, state: Arc<State>) -> std::io::Result<()> {
+    limits::widen_backlog(&listener)?;
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let slots = Arc::new(Semaphore::new(limits::MAX_CONNECTIONS));
+    let slots = limits::ConnSlots::new(limits::MAX_CONNECTIONS, limits::MAX_CONNECTIONS_PER_SOURCE);
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
@@ -178,7 +179,8 @@ async fn serve(listener: std::net::TcpListener, state: Arc<State>) -> std::io::R
                         continue;
                     }
                 };
-                let Ok(slot) = slots.clone().try_acquire_owned() else { continue };
+                // Dropping the stream closes it before anything is read.
+                let Some(slot) = slots.admit(peer.ip()) else { continue };
                 let _ = stream.set_nodelay(true);
                 let state = state.clone();
                 let mut stop = stop_rx.clone();

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::sync::mpsc;
@@ -72,6 +72,26 @@ impl Resp {
 /// One request on a fresh connection; the server closes it (Connection: close).
 pub fn request(addr: SocketAddr, raw: &str) -> Resp {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(raw.as_bytes()).expect("send request");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).expect("read response (10 s limit)");
+    parse(&buf)
+}
+
+/// A TCP connection to `to` from the local address `src` (any of 127/8 is
+/// loopback on Linux: a second "host" for per-source limits).
+pub fn connect_from(src: IpAddr, to: SocketAddr) -> std::io::Result<TcpStream> {
+    let s = socket2::Socket::new(socket2::Domain::for_address(to), socket2::Type::STREAM, None)?;
+    s.bind(&SocketAddr::new(src, 0).into())?;
+    s.connect_timeout(&to.into(), Duration::from_secs(5))?;
+    Ok(s.into())
+}
+
+/// As `request`, from the local address `src`.
+pub fn request_from(src: IpAddr, addr: SocketAddr, raw: &str) -> Resp {
+    let mut s = connect_from(src, addr).unwrap_or_else(|e| panic!("connect from {src} to {addr}: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
     s.write_all(raw.as_bytes()).expect("send request");
