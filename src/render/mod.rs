@@ -3,3 +3,5 @@
 pub mod human;
 pub mod json;
 pub mod probe;
+pub mod story;
+pub mod tui;
