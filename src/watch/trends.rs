@@ -73,12 +73,17 @@ impl Series {
         &self.samples[m.index()]
     }
 
-    /// Metrics worth a line: those its findings are about, and any that was
-    /// non-zero in the window.
+    /// Metrics worth a line: those its findings are about, and the trouble
+    /// counts (CLOSE-WAIT, unanswered, stuck) that were non-zero in the
+    /// window. Open fds and queue depth of a healthy one say nothing.
     pub fn shown(&self) -> Vec<Metric> {
         Metric::ALL
             .into_iter()
-            .filter(|m| self.wanted[m.index()] || self.samples[m.index()].iter().any(|s| s.unwrap_or(0) > 0))
+            .filter(|&m| {
+                self.wanted[m.index()]
+                    || (!matches!(m, Metric::OpenFds | Metric::QueueDepth)
+                        && self.samples[m.index()].iter().any(|s| s.unwrap_or(0) > 0))
+            })
             .collect()
     }
 
