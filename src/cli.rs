@@ -37,7 +37,7 @@ pub enum Command {
         long_about = "Takes two snapshots of every TCP socket (every network namespace) and every process and thread, \
 --interval apart, and reports findings: CLOSE-WAIT leaks, full or stalled accept queues, keep-alive starvation, \
 fd exhaustion, blocked signals, SIGTERM refused, stuck threads, orphans holding ports, unreaped zombies. Findings are grouped by process, most severe first.",
-        after_help = "Examples:\n  unwedge scan                 whole host, 1 s interval\n  unwedge scan --port 5000     findings about local port 5000 only\n  unwedge scan --pid 1234 --json\n  unwedge scan --interval 0    one snapshot (skips the findings that need two)\n  unwedge scan --save-snapshot incident.json   keep the raw data for a bug report"
+        after_help = "Examples:\n  unwedge scan                 whole host, 1 s interval\n  unwedge scan --port 5000     findings about local port 5000 only\n  unwedge scan --pid 1234 --json\n  unwedge scan --interval 0    one snapshot (skips the findings that need two)\n  unwedge scan --save-snapshot incident.json   keep the raw data for a bug report\n  unwedge scan --html report.html --save-snapshot incident.json   a page for the ticket, data inside"
     )]
     Scan(ScanArgs),
     /// Run a command with an empty signal mask and default signal dispositions.
@@ -217,9 +217,13 @@ pub struct ScanArgs {
     /// Write the raw snapshots to FILE (JSON), e.g. to attach to a bug report.
     #[arg(long, value_name = "FILE")]
     pub save_snapshot: Option<PathBuf>,
-    /// Analyse snapshots recorded with --save-snapshot instead of the live host.
+    /// Analyse snapshots recorded with --save-snapshot instead of the live host (or an HTML report that embeds them).
     #[arg(long, value_name = "FILE", conflicts_with = "save_snapshot")]
     pub from_snapshot: Option<PathBuf>,
+    /// Also write the report as one self-contained HTML page (for a ticket or a post-mortem); with --save-snapshot
+    /// (or --from-snapshot) the raw snapshots are embedded too, so `scan --from-snapshot FILE` re-reads it.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
 }
