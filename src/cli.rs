@@ -76,7 +76,7 @@ port is still held; 2 bad usage, nothing to stop, a refused or unknown pid, or p
     /// Serve the latest scan as a JSON API and Prometheus /metrics.
     #[command(
         long_about = "Scans the host in the background every --scan-interval and serves the latest report: \
-GET /metrics (Prometheus), /v1/scan (the scan --json report; ?pid= and ?port= filter it), /healthz and /v1/openapi.json. \
+GET / (the latest scan as an HTML page, as scan --html, with the last hour of key counts as charts), /metrics (Prometheus), /v1/scan (the scan --json report; ?pid= and ?port= filter it), /healthz and /v1/openapi.json. \
 GET /v1/probe/tcp?target=HOST:PORT and /v1/probe/http?url=URL run `unwedge probe` against targets inside --allow-target. \
 Listens on loopback only unless --token-file is given; with a token every request needs `Authorization: Bearer TOKEN`.",
         after_help = "Examples:\n  unwedge serve                                   127.0.0.1:9464, scan every 15 s\n  unwedge serve --close-wait-min 20 --interval 2s   the scan's thresholds and interval apply here too\n  unwedge serve --listen 0.0.0.0:9464 --token-file /etc/unwedge/token\n  unwedge serve --listen 127.0.0.1:0              pick a free port (printed on stderr)"

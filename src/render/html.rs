@@ -47,6 +47,8 @@ pub struct Extras<'a> {
     pub charts: Vec<Chart>,
     /// A line under the title ("latest of 42 scans, every 15 s").
     pub subtitle: Option<String>,
+    /// The heading of the charts ("Last hour").
+    pub charts_title: String,
 }
 
 #[derive(Serialize)]
@@ -436,6 +438,7 @@ pub fn render(r: &Report, extras: &Extras) -> Result<String, String> {
         },
         sections => Value::from(Serde(sections(r))),
         subtitle => extras.subtitle.clone(),
+        charts_title => extras.charts_title.clone(),
         charts => extras.charts.iter().map(|ch| minijinja::context! {
             title => ch.title.clone(), now => ch.now.clone(), max => ch.max.clone(),
             svg => Value::from_safe_string(ch.svg.clone()),
@@ -473,9 +476,12 @@ pub fn svg_chart(points: &[(u64, u64)], now_ms: u64, window_ms: u64) -> String {
         ),
         _ => String::new(),
     };
+    // The latest value as a dot (a zero-length round-capped line, so that the
+    // stretched viewBox does not make it an ellipse): a single point draws no line.
+    let dot = pts.last().map_or(String::new(), |(x, y)| format!("<polyline class=\"dot\" points=\"{x:.1},{y:.1} {x:.1},{y:.1}\"/>"));
     format!(
         "<svg viewBox=\"0 0 {W} {H}\" preserveAspectRatio=\"none\" role=\"img\" aria-hidden=\"true\">\
-         <line class=\"base\" x1=\"0\" y1=\"{b}\" x2=\"{W}\" y2=\"{b}\"/>{area}<polyline class=\"line\" points=\"{}\"/></svg>",
+         <line class=\"base\" x1=\"0\" y1=\"{b}\" x2=\"{W}\" y2=\"{b}\"/>{area}<polyline class=\"line\" points=\"{}\"/>{dot}</svg>",
         line.join(" "),
         b = H - 2.0
     )
