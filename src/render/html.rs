@@ -69,6 +69,8 @@ struct Item {
     tags: Vec<String>,
     /// Set when the finding is about another process than its section's.
     elsewhere: Option<String>,
+    /// The group's title for a group, else the finding's.
+    headline: String,
     title: String,
     explanation: String,
     fix: String,
@@ -171,7 +173,10 @@ fn field(key: &str, v: &Json) -> Option<Field> {
             }
             f.more = items.len().saturating_sub(MAX_ROWS);
         }
-        Json::Array(items) if items.iter().all(|i| !i.is_array() && !i.is_object()) && items.len() <= 8 => {
+        // A few short values (signal names, ports) read best on one line; sentences get a list.
+        Json::Array(items)
+            if items.len() <= 8 && items.iter().all(|i| !i.is_array() && !i.is_object() && scalar(i).len() <= 24) =>
+        {
             f.text = Some(items.iter().map(scalar).collect::<Vec<_>>().join(", "));
         }
         Json::Array(items) => {
@@ -349,6 +354,7 @@ fn sections(r: &Report) -> Vec<Section> {
             kind: f.kind().name(),
             tags: tags(f),
             elsewhere,
+            headline: it.group.as_ref().map_or_else(|| f.title.clone(), |(g, _)| g.title.clone()),
             title: f.title.clone(),
             explanation: f.explanation.clone(),
             fix: f.fix.clone(),
@@ -530,6 +536,29 @@ mod tests {
         assert_eq!(base64(b"abc"), "YWJj");
         assert_eq!(base64(b"ab"), "YWI=");
         assert_eq!(base64(b"a"), "YQ==");
+    }
+
+    #[test]
+    fn causes_come_first_and_a_group_is_shown_once() {
+        let mut r = report(vec![close_wait(10, 90, 20), close_wait(11, 90, 20), close_wait(12, 90, 20), stuck(5, 6)]);
+        for f in &mut r.findings[1..] {
+            f.group = Some("g1".into());
+        }
+        r.groups.push(unwedge_model::Group {
+            id: "g1".into(),
+            kind: r.findings[1].kind(),
+            pids: vec![10, 11, 12],
+            title: "3 workers of leaky piled up".into(),
+        });
+        r.findings[1].caused_by = vec!["f1".into()];
+        let html = render(&r, &Extras::default()).unwrap();
+        let cause = html.find("id=\"f1\"").unwrap();
+        let effect = html.find("id=\"f2\"").unwrap();
+        assert!(cause < effect, "the cause first");
+        assert!(html.contains("consequence of <a href=\"#f1\">"));
+        assert!(html.contains("Leads to <a href=\"#f2\">"));
+        assert!(html.contains("<h3>3 workers of leaky piled up</h3>"), "the group's headline");
+        assert!(!html.contains("id=\"f3\""), "group members are rows, not articles");
     }
 
     #[test]
