@@ -4,8 +4,6 @@
 
 mod cli;
 mod cmd;
-mod duration;
-mod probe;
 mod remedy;
 mod render;
 mod serve;
@@ -30,7 +28,10 @@ impl<E: std::error::Error> From<E> for Fatal {
 fn watchdog(limit: std::time::Duration) {
     let spawned = std::thread::Builder::new().name("deadline".into()).spawn(move || {
         std::thread::sleep(limit);
-        eprintln!("unwedge: gave up after --deadline {}: the command did not finish in time", duration::show(limit));
+        eprintln!(
+            "unwedge: gave up after --deadline {}: the command did not finish in time",
+            unwedge_model::duration::show(limit)
+        );
         std::process::exit(2);
     });
     if let Err(e) = spawned {

@@ -3,10 +3,10 @@
 //! when it is a terminal; `--json` prints the one document and nothing else.
 
 use crate::cli::{HttpArgs, ProbeArgs, ProbeKind, TcpArgs};
-use crate::probe::{self, http::HttpOpts, target, tcp::TcpOpts, Event, Family, ProbeReport};
 use crate::render::probe as view;
 use crate::Fatal;
 use std::io::{IsTerminal, Write};
+use unwedge_probe::{self as probe, http::HttpOpts, target, tcp::TcpOpts, Event, Family, ProbeReport};
 
 pub fn run(args: &ProbeArgs) -> Result<u8, Fatal> {
     match &args.kind {

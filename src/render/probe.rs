@@ -3,9 +3,9 @@
 //! formatting over `ProbeReport` into a writer.
 
 use super::human;
-use crate::probe::{http::HttpResult, Attempt, Outcome, ProbeReport};
 use anstyle::{AnsiColor, Style};
 use std::io::{self, Write};
+use unwedge_probe::{http::HttpResult, Attempt, Outcome, ProbeReport};
 
 const BOLD: Style = Style::new().bold();
 const DIM: Style = Style::new().dimmed();
@@ -182,7 +182,7 @@ pub fn json(out: &mut dyn Write, r: &ProbeReport) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::{stats, Outcome};
+    use unwedge_probe::{stats, Outcome};
 
     fn attempt(seq: u32, outcome: Outcome, us: Option<u64>, error: Option<&str>) -> Attempt {
         Attempt {

@@ -11,14 +11,14 @@
 
 use super::routes::{error, json_body, params, Resp};
 use super::State;
-use crate::probe::target::{parse_host_port, parse_url, Host, HostPort};
-use crate::probe::{self, Family};
 use hyper::header::{self, HeaderValue};
 use hyper::StatusCode;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use unwedge_probe::target::{parse_host_port, parse_url, Host, HostPort};
+use unwedge_probe::{self as probe, Family};
 
 pub const MAX_COUNT: u32 = 20;
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(5);
@@ -140,7 +140,7 @@ fn too_many(msg: &str) -> Resp {
 }
 
 fn duration_param(v: &str, name: &str, max: Duration) -> Result<Duration, Reject> {
-    match crate::duration::parse(v) {
+    match unwedge_model::duration::parse(v) {
         Ok(d) if !d.is_zero() || name == "interval" => Ok(d.min(max)),
         Ok(_) => Err(Reject::bad(format!("{name} must be more than 0"))),
         Err(e) => Err(Reject::bad(format!("{name}: {e}"))),

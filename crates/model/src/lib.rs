@@ -3,6 +3,7 @@
 //! No I/O lives here, so that `collect -> model <- analyze` is enforced by
 //! the crate graph.
 
+pub mod duration;
 pub mod evidence;
 mod kind;
 mod report;

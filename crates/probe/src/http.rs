@@ -715,7 +715,7 @@ mod tests {
         assert!(parse_head(b"garbage\r\n\r\n").is_err());
         let many = format!("HTTP/1.1 200 OK\r\n{}\r\n", "A: b\r\n".repeat(200));
         assert!(parse_head(many.as_bytes()).is_err());
-        assert!(parse_head(&vec![b'a'; crate::probe::http_head::MAX_HEAD + 1]).is_err());
+        assert!(parse_head(&vec![b'a'; crate::http_head::MAX_HEAD + 1]).is_err());
         // Non-UTF-8 values are shown, not fatal.
         let (h, _) = parse_head(b"HTTP/1.0 404 \xff\r\nServer: \xfe\r\n\r\n").unwrap().unwrap();
         assert_eq!(h.status, 404);
@@ -796,7 +796,7 @@ mod tests {
             }
         });
         let mut conn = Conn::Plain(std::net::TcpStream::connect(addr).unwrap());
-        let url = super::super::target::parse_url(&format!("http://{addr}/")).unwrap();
+        let url = crate::target::parse_url(&format!("http://{addr}/")).unwrap();
         let x = exchange(&mut conn, &request_bytes(&url), Duration::from_secs(2), Duration::from_secs(2));
         server.join().unwrap();
         x
@@ -822,7 +822,7 @@ mod tests {
 
     #[test]
     fn content_type_check() {
-        let url = super::super::target::parse_url("http://h:1/").unwrap();
+        let url = crate::target::parse_url("http://h:1/").unwrap();
         let mut r = ResponseInfo {
             version: "HTTP/1.1".into(),
             status: 200,
@@ -844,7 +844,7 @@ mod tests {
 
     #[test]
     fn tls_close_thresholds() {
-        let url = super::super::target::parse_url("https://h/").unwrap();
+        let url = crate::target::parse_url("https://h/").unwrap();
         let c = |outcome, after_us| CloseResult { outcome, after_us, waited_us: 0 };
         let w = Duration::from_secs(3);
         assert!(tls_close_finding(&url, &c("close_notify", Some(300)), w).is_none());
