@@ -321,8 +321,8 @@ fn bound(given: Option<Duration>, waits: Duration, what: &str) -> Result<Duratio
         None => Ok(waits.saturating_add(DEADLINE_SLACK)),
         Some(d) if !waits.is_zero() && d <= waits => Err(format!(
             "--deadline {} leaves no time beyond {what} ({}): raise --deadline or lower {what}",
-            unwedge_model::duration::show(d),
-            unwedge_model::duration::show(waits)
+            unwedge_model::fmt::duration(d),
+            unwedge_model::fmt::duration(waits)
         )),
         Some(d) => Ok(d),
     }

@@ -11,6 +11,7 @@ mod serve;
 use clap::Parser;
 use std::io::Write;
 use std::process::ExitCode;
+use unwedge_model::fmt;
 
 /// An error that ends the run: one line on stderr, exit status 2.
 #[derive(Debug)]
@@ -28,10 +29,7 @@ impl<E: std::error::Error> From<E> for Fatal {
 fn watchdog(limit: std::time::Duration) {
     let spawned = std::thread::Builder::new().name("deadline".into()).spawn(move || {
         std::thread::sleep(limit);
-        eprintln!(
-            "unwedge: gave up after --deadline {}: the command did not finish in time",
-            unwedge_model::duration::show(limit)
-        );
+        eprintln!("unwedge: gave up after --deadline {}: the command did not finish in time", fmt::duration(limit));
         std::process::exit(2);
     });
     if let Err(e) = spawned {

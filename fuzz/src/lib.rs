@@ -7,7 +7,7 @@
 //! the main package's tests, so it may only name crates that package depends on.
 
 use unwedge_collect::parse;
-use unwedge_model::duration;
+use unwedge_model::{duration, fmt};
 use unwedge_probe::{http_head, target, x509};
 
 /// Every target: its name (= its corpus directory and fuzz_targets file) and body.
@@ -136,7 +136,7 @@ pub fn x509(data: &[u8]) {
 pub fn duration(data: &[u8]) {
     if let Ok(d) = duration::parse(&String::from_utf8_lossy(data)) {
         // The printed form parses back (to the millisecond).
-        let back = duration::parse(&duration::show(d)).expect("a shown duration parses");
+        let back = duration::parse(&fmt::duration(d)).expect("a printed duration parses");
         let diff = back.abs_diff(d);
         assert!(
             diff <= std::time::Duration::from_millis(1) || diff.as_secs_f64() <= d.as_secs_f64() * 1e-3,

@@ -36,7 +36,7 @@ fn tcp(a: &TcpArgs) -> Result<u8, Fatal> {
         "{} TCP connect{}, timeout {}",
         a.count,
         if a.count == 1 { "" } else { "s" },
-        probe::fmt_dur(a.timeout)
+        unwedge_model::fmt::duration(a.timeout)
     );
     let report = run_live(a.out.json, &opts.target.to_string(), &what, |on| probe::tcp::probe_tcp(&opts, on))?;
     finish(a.out.json, &report)

@@ -8,7 +8,7 @@ pub fn run(args: &ServeArgs) -> Result<u8, Fatal> {
     if args.scan_interval < std::time::Duration::from_secs(1) {
         return Err(Fatal(format!(
             "--scan-interval must be at least 1s (each scan takes two snapshots 1 s apart), got {}",
-            unwedge_model::duration::show(args.scan_interval)
+            unwedge_model::fmt::duration(args.scan_interval)
         )));
     }
     let token = match &args.token_file {

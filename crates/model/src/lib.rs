@@ -5,6 +5,7 @@
 
 pub mod duration;
 pub mod evidence;
+pub mod fmt;
 mod kind;
 mod report;
 mod snapshot;

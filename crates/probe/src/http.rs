@@ -12,7 +12,7 @@
 use super::target::{Scheme, Url};
 use super::tcp::connect_once;
 use super::tls::{self, CloseResult, Conn, TlsInfo};
-use super::{connect_findings, finding, fmt_dur, resolve, stats, us, Attempt, Event, Family, ProbeReport};
+use super::{connect_findings, finding, resolve, stats, us, Attempt, Event, Family, ProbeReport};
 use serde::Serialize;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 use unwedge_model::evidence::{MissingContentType, ProbedKeepaliveStarvation, SlowTlsShutdown};
+use unwedge_model::fmt;
 use unwedge_model::{Finding, Severity};
 
 #[derive(Debug, Clone)]
@@ -150,7 +151,7 @@ fn exchange(conn: &mut Conn, req: &[u8], first_byte_wait: Duration, gap: Duratio
     let mut first_byte_at = None;
     let mut interim = 0u64;
     let late = |buf: &[u8], interim: u64| {
-        let within = fmt_dur(first_byte_wait);
+        let within = fmt::duration(first_byte_wait);
         if !buf.is_empty() {
             format!("no complete response head within {within} ({} bytes received)", buf.len())
         } else if interim > 0 {
@@ -227,7 +228,7 @@ fn exchange(conn: &mut Conn, req: &[u8], first_byte_wait: Duration, gap: Duratio
             }
             if Instant::now() >= body_deadline {
                 body_cut =
-                    Some(format!("stopped reading the body after {} (it had not ended)", fmt_dur(MAX_BODY_TIME)));
+                    Some(format!("stopped reading the body after {} (it had not ended)", fmt::duration(MAX_BODY_TIME)));
                 break;
             }
         }
@@ -251,7 +252,7 @@ fn exchange(conn: &mut Conn, req: &[u8], first_byte_wait: Duration, gap: Duratio
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => server_closed = true,
             Ok(n) => rest.extend_from_slice(&chunk[..n]),
             Err(e) if timed_out(&e) && Instant::now() < gap_ends => {} // the body deadline: cut above
-            Err(e) if timed_out(&e) => return Err(format!("the body stalled for {}", fmt_dur(gap))),
+            Err(e) if timed_out(&e) => return Err(format!("the body stalled for {}", fmt::duration(gap))),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(io_text("reading the body", &e)),
         }
@@ -416,15 +417,15 @@ pub fn probe_http_at(
             Some(_) if !opts.starvation_check => result.keepalive.skipped = Some("--no-starvation-check".into()),
             Some((_, ttfb)) if *ttfb * 2 > opts.starvation_wait => {
                 result.keepalive.skipped = Some(format!(
-                    "the first response took {:.0} ms, too slow to tell starvation apart within --starvation-wait {}",
-                    ttfb.as_secs_f64() * 1e3,
-                    fmt_dur(opts.starvation_wait)
+                    "the first response took {}, too slow to tell starvation apart within --starvation-wait {}",
+                    fmt::measured(*ttfb),
+                    fmt::duration(opts.starvation_wait)
                 ))
             }
             Some(_) => {
                 progress(Event::Progress(&format!(
                     "keep-alive check: connection 1 idles; waiting up to {} for connection 2 to be answered…",
-                    fmt_dur(opts.starvation_wait)
+                    fmt::duration(opts.starvation_wait)
                 )));
                 let (check, b, finding) = starvation_check(opts, addr, config.clone(), &req, &mut conn_a, progress);
                 result.keepalive = check;
@@ -472,7 +473,7 @@ pub fn probe_http_at(
             Some((mut conn, since)) => {
                 progress(Event::Progress(&format!(
                     "measuring how long the server keeps an idle connection (up to {})…",
-                    fmt_dur(opts.max_wait)
+                    fmt::duration(opts.max_wait)
                 )));
                 result.idle = Some(measure_idle(&mut conn, since, opts.max_wait));
             }
@@ -595,9 +596,9 @@ fn starvation_check(
         Severity::Critical,
         opts.url.port,
         format!(
-            "{} serves one connection at a time: a second request waited {:.1} s while an idle keep-alive connection held the slot",
+            "{} serves one connection at a time: a second request waited {} while an idle keep-alive connection held the slot",
             opts.url.host_header(),
-            waited.as_secs_f64()
+            fmt::measured(waited)
         ),
         "After answering connection 1 the server kept it open (HTTP/1.1 keep-alive) and did not answer \
          connection 2 until connection 1 was closed; it then answered within milliseconds. A load \
@@ -656,8 +657,13 @@ fn tls_close_finding(url: &Url, c: &CloseResult, waited: Duration) -> Option<Fin
         return None;
     }
     let title = match c.after_us {
-        Some(u) => format!("{url}: the server took {:.1} s to close after the client's close_notify", u as f64 / 1e6),
-        None => format!("{url}: the server did not close within {} of the client's close_notify", fmt_dur(waited)),
+        Some(u) => format!(
+            "{url}: the server took {} to close after the client's close_notify",
+            fmt::measured(Duration::from_micros(u))
+        ),
+        None => {
+            format!("{url}: the server did not close within {} of the client's close_notify", fmt::duration(waited))
+        }
     };
     Some(finding(
         SlowTlsShutdown {

@@ -22,6 +22,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use unwedge_model::evidence::{ConnectTimeout, SynRetransmit};
+use unwedge_model::fmt;
 use unwedge_model::{Evidence, Finding, Severity};
 
 pub use stats::Summary;
@@ -126,7 +127,7 @@ pub fn resolve(
             match rx.recv_timeout(timeout) {
                 Ok(Ok(v)) => v,
                 Ok(Err(e)) => return Err(format!("cannot resolve '{name}': {}", resolver_error(&e))),
-                Err(_) => return Err(format!("cannot resolve '{name}': no answer within {}", fmt_dur(timeout))),
+                Err(_) => return Err(format!("cannot resolve '{name}': no answer within {}", fmt::duration(timeout))),
             }
         }
     };
@@ -159,17 +160,6 @@ fn resolver_error(e: &std::io::Error) -> String {
     match text.split_once(": ") {
         Some((_, why)) if text.starts_with("failed to lookup") => why.to_string(),
         _ => text,
-    }
-}
-
-pub fn fmt_dur(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms >= 1000 && ms % 1000 == 0 {
-        format!("{} s", ms / 1000)
-    } else if ms >= 1000 {
-        format!("{:.1} s", d.as_secs_f64())
-    } else {
-        format!("{ms} ms")
     }
 }
 
@@ -212,7 +202,7 @@ pub(crate) fn connect_findings(target: &str, port: u16, attempts: &[Attempt], ti
                 "{} of {} connects to {target} got no answer within {}",
                 timed_out.len(),
                 attempts.len(),
-                fmt_dur(timeout)
+                fmt::duration(timeout)
             ),
             "The SYN was sent and neither a SYN-ACK nor a refusal came back in time. On a host that \
              listens, that means the listener's accept queue is full (the kernel drops SYNs while it \
@@ -235,10 +225,10 @@ pub(crate) fn connect_findings(target: &str, port: u16, attempts: &[Attempt], ti
             Severity::Warning,
             port,
             format!(
-                "{} of {} connects to {target} succeeded only after {:.1} s or more: the SYN was retransmitted",
+                "{} of {} connects to {target} succeeded only after {} or more: the SYN was retransmitted",
                 slow.len(),
                 attempts.len(),
-                times.iter().copied().min().unwrap_or(0) as f64 / 1e6
+                fmt::measured(Duration::from_micros(times.iter().copied().min().unwrap_or(0)))
             ),
             "Linux retransmits an unanswered SYN after 1 s, then 2 s, 4 s…; a connect that takes about \
              that long lost its first SYN (or its SYN-ACK). Common causes: the listener's accept queue was \

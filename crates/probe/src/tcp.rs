@@ -84,7 +84,11 @@ pub fn connect_once(addr: SocketAddr, source_port: Option<u16>, timeout: Duratio
             if let Err(e) = wait_writable(&socket, deadline) {
                 let elapsed = started.elapsed();
                 return if e.kind() == io::ErrorKind::TimedOut {
-                    fail(Outcome::Timeout, format!("no answer within {}", super::fmt_dur(timeout)), elapsed)
+                    fail(
+                        Outcome::Timeout,
+                        format!("no answer within {}", unwedge_model::fmt::duration(timeout)),
+                        elapsed,
+                    )
                 } else {
                     fail(Outcome::Error, format!("poll: {e}"), elapsed)
                 };
