@@ -6,7 +6,7 @@ use crate::cli::{HttpArgs, ProbeArgs, ProbeKind, TcpArgs};
 use crate::render::probe as view;
 use crate::Fatal;
 use std::io::{IsTerminal, Write};
-use unwedge_probe::{self as probe, http::HttpOpts, target, tcp::TcpOpts, Event, Family, ProbeReport};
+use unwedge_probe::{self as probe, http::HttpOpts, target, tcp::TcpOpts, Event, Family, ProbeError, ProbeReport};
 
 pub fn run(args: &ProbeArgs) -> Result<u8, Fatal> {
     match &args.kind {
@@ -25,7 +25,7 @@ fn family(v4: bool, v6: bool) -> Family {
 
 fn tcp(a: &TcpArgs) -> Result<u8, Fatal> {
     let opts = TcpOpts {
-        target: target::parse_host_port(&a.target).map_err(Fatal)?,
+        target: target::parse_host_port(&a.target)?,
         count: a.count,
         interval: a.interval,
         timeout: a.timeout,
@@ -43,7 +43,7 @@ fn tcp(a: &TcpArgs) -> Result<u8, Fatal> {
 }
 
 fn http(a: &HttpArgs) -> Result<u8, Fatal> {
-    let url = target::parse_url(&a.url).map_err(Fatal)?;
+    let url = target::parse_url(&a.url)?;
     if let Some(p) = &a.cacert {
         if !p.is_file() {
             return Err(Fatal(format!("--cacert {}: no such file", p.display())));
@@ -69,7 +69,7 @@ fn run_live(
     json: bool,
     target: &str,
     what: &str,
-    probe: impl FnOnce(&mut dyn FnMut(Event<'_>)) -> Result<ProbeReport, String>,
+    probe: impl FnOnce(&mut dyn FnMut(Event<'_>)) -> Result<ProbeReport, ProbeError>,
 ) -> Result<ProbeReport, Fatal> {
     let progress_tty = std::io::stderr().is_terminal();
     let mut out = anstream::AutoStream::auto(std::io::stdout());
@@ -94,7 +94,7 @@ fn run_live(
             write_err.get_or_insert(e);
         }
     };
-    let report = probe(&mut on).map_err(Fatal)?;
+    let report = probe(&mut on)?;
     if let Some(e) = write_err {
         return Err(Fatal(e.to_string()));
     }

@@ -7,7 +7,7 @@ use anstyle::{AnsiColor, Style};
 use std::io::{self, Write};
 use std::time::Duration;
 use unwedge_model::fmt;
-use unwedge_probe::{http::HttpResult, Attempt, Outcome, ProbeReport};
+use unwedge_probe::{Attempt, HttpResult, Outcome, ProbeReport};
 
 const BOLD: Style = Style::new().bold();
 const DIM: Style = Style::new().dimmed();
