@@ -5,7 +5,6 @@
 use anstyle::{AnsiColor, Style};
 use serde_json::Value;
 use std::io::{self, Write};
-use std::time::Duration;
 use unwedge_model::{fmt, Finding, Report, Severity, SkipReason};
 
 mod threads;
@@ -30,7 +29,7 @@ pub fn write(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         r.unwedge_version,
         r.host,
         r.taken_at,
-        fmt::duration(Duration::from_millis(r.interval_ms)),
+        fmt::measured_ms(r.interval_ms),
         fmt::measured_ms(r.duration_ms)
     )?;
     writeln!(
