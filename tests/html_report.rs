@@ -110,7 +110,12 @@ fn the_html_report_of_a_hostile_leak_in_headless_chromium() {
     for (name, size) in [("html-report-desktop.png", "1280,2200"), ("html-report-phone.png", "390,1600")] {
         let png = shots.join(name);
         let _ = std::fs::remove_file(&png);
-        browse(&chrome, profile.path(), &page, &[&format!("--screenshot={}", png.display()), &format!("--window-size={size}")]);
+        browse(
+            &chrome,
+            profile.path(),
+            &page,
+            &[&format!("--screenshot={}", png.display()), &format!("--window-size={size}")],
+        );
         let bytes = std::fs::read(&png).unwrap_or_default();
         assert!(bytes.len() > 10_000 && bytes.starts_with(b"\x89PNG"), "{name}: no screenshot");
         eprintln!("screenshot: {}", png.display());

@@ -33,7 +33,8 @@ impl Watch {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not one JSON per line ({e}): {line}"));
+                let v: Value =
+                    serde_json::from_str(&line).unwrap_or_else(|e| panic!("not one JSON per line ({e}): {line}"));
                 if tx.send(v).is_err() {
                     break;
                 }
@@ -142,7 +143,13 @@ fn a_recorded_sequence_replays_as_events_and_exits_like_scan() {
         String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
     let story: Vec<(String, u64, String)> = lines
         .iter()
-        .map(|e| (e["event"].as_str().unwrap().into(), e["scan"].as_u64().unwrap(), e["finding"]["kind"].as_str().unwrap().into()))
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap().into(),
+                e["scan"].as_u64().unwrap(),
+                e["finding"]["kind"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     let leak: Vec<&(String, u64, String)> = story.iter().filter(|s| s.2 == "close_wait_leak").collect();
     assert_eq!(

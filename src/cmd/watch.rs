@@ -190,8 +190,11 @@ fn live_view(rx: &Receiver<Cycle>, tracker: &mut Tracker, mut view: tui::View) -
     ratatui::restore();
     result?;
     // The screen is gone: leave one line behind saying how it ended.
-    let now: Vec<String> =
-        tracker.current().iter().map(|t| format!("{} ({})", t.finding.kind(), crate::watch::rfc3339_ms(t.first_seen_ms))).collect();
+    let now: Vec<String> = tracker
+        .current()
+        .iter()
+        .map(|t| format!("{} ({})", t.finding.kind(), crate::watch::rfc3339_ms(t.first_seen_ms)))
+        .collect();
     eprintln!(
         "unwedge watch: {} scans; {}",
         tracker.scans,

@@ -133,8 +133,12 @@ struct Frame {
 const MAX_ROWS: usize = 50;
 
 /// Evidence keys that hold threads (shown as thread blocks, not in the table).
-const THREAD_FIELDS: [(&str, &str); 4] =
-    [("thread", "Thread"), ("threads", "Thread"), ("parent_thread", "Parent thread"), ("other_stuck_threads", "Other stuck thread")];
+const THREAD_FIELDS: [(&str, &str); 4] = [
+    ("thread", "Thread"),
+    ("threads", "Thread"),
+    ("parent_thread", "Parent thread"),
+    ("other_stuck_threads", "Other stuck thread"),
+];
 
 fn scalar(v: &Json) -> String {
     match v {
@@ -146,9 +150,12 @@ fn scalar(v: &Json) -> String {
 
 fn inline(v: &Json) -> String {
     match v {
-        Json::Object(m) => {
-            m.iter().filter(|(_, x)| !x.is_null()).map(|(k, x)| format!("{k}: {}", inline(x))).collect::<Vec<_>>().join(", ")
-        }
+        Json::Object(m) => m
+            .iter()
+            .filter(|(_, x)| !x.is_null())
+            .map(|(k, x)| format!("{k}: {}", inline(x)))
+            .collect::<Vec<_>>()
+            .join(", "),
         Json::Array(a) => a.iter().map(inline).collect::<Vec<_>>().join(", "),
         other => scalar(other),
     }
@@ -169,7 +176,9 @@ fn field(key: &str, v: &Json) -> Option<Field> {
                 }
             }
             for i in items.iter().take(MAX_ROWS) {
-                f.rows.push(f.columns.iter().map(|c| if i[c].is_null() { String::new() } else { inline(&i[c]) }).collect());
+                f.rows.push(
+                    f.columns.iter().map(|c| if i[c].is_null() { String::new() } else { inline(&i[c]) }).collect(),
+                );
             }
             f.more = items.len().saturating_sub(MAX_ROWS);
         }
@@ -332,7 +341,12 @@ fn sections(r: &Report) -> Vec<Section> {
             title: g.title.clone(),
             members: members
                 .iter()
-                .map(|m| Member { id: m.id.clone(), pid: m.pid, comm: m.comm.clone().unwrap_or_default(), title: m.title.clone() })
+                .map(|m| Member {
+                    id: m.id.clone(),
+                    pid: m.pid,
+                    comm: m.comm.clone().unwrap_or_default(),
+                    title: m.title.clone(),
+                })
                 .collect(),
         });
         let member_ids: Vec<&str> = match &it.group {
@@ -474,17 +488,16 @@ pub fn svg_chart(points: &[(u64, u64)], now_ms: u64, window_ms: u64) -> String {
     let pts: Vec<(f64, f64)> = points.iter().filter(|p| p.0 >= start).map(|&p| xy(p)).collect();
     let line: Vec<String> = pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
     let area = match (pts.first(), pts.last()) {
-        (Some(f), Some(l)) => format!(
-            "<polygon class=\"area\" points=\"{:.1},{H} {} {:.1},{H}\"/>",
-            f.0,
-            line.join(" "),
-            l.0
-        ),
+        (Some(f), Some(l)) => {
+            format!("<polygon class=\"area\" points=\"{:.1},{H} {} {:.1},{H}\"/>", f.0, line.join(" "), l.0)
+        }
         _ => String::new(),
     };
     // The latest value as a dot (a zero-length round-capped line, so that the
     // stretched viewBox does not make it an ellipse): a single point draws no line.
-    let dot = pts.last().map_or(String::new(), |(x, y)| format!("<polyline class=\"dot\" points=\"{x:.1},{y:.1} {x:.1},{y:.1}\"/>"));
+    let dot = pts
+        .last()
+        .map_or(String::new(), |(x, y)| format!("<polyline class=\"dot\" points=\"{x:.1},{y:.1} {x:.1},{y:.1}\"/>"));
     format!(
         "<svg viewBox=\"0 0 {W} {H}\" preserveAspectRatio=\"none\" role=\"img\" aria-hidden=\"true\">\
          <line class=\"base\" x1=\"0\" y1=\"{b}\" x2=\"{W}\" y2=\"{b}\"/>{area}<polyline class=\"line\" points=\"{}\"/>{dot}</svg>",

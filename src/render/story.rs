@@ -123,7 +123,12 @@ mod tests {
         for f in &mut r.findings[1..] {
             f.group = Some("g1".into());
         }
-        r.groups.push(Group { id: "g1".into(), kind: r.findings[1].kind(), pids: vec![10, 11, 12], title: "3 x".into() });
+        r.groups.push(Group {
+            id: "g1".into(),
+            kind: r.findings[1].kind(),
+            pids: vec![10, 11, 12],
+            title: "3 x".into(),
+        });
         // A cycle: f1 caused by f3 (in the group), the group's f2 caused by f1.
         r.findings[0].caused_by = vec!["f3".into()];
         r.findings[1].caused_by = vec!["f1".into()];

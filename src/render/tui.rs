@@ -38,14 +38,6 @@ pub fn age(ms: u64) -> String {
     }
 }
 
-fn duration(ms: u64) -> String {
-    if ms % 1000 == 0 {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{}ms", ms)
-    }
-}
-
 /// HH:MM:SS (UTC) of a unix time in ms.
 fn clock(ms: u64) -> String {
     let t = crate::watch::rfc3339_ms(ms);
@@ -105,7 +97,7 @@ pub fn draw(frame: &mut Frame, t: &Tracker, now_ms: u64, view: &View) {
     trends(frame, trends_area, &series);
     let foot_text = format!(
         " q quit · scan every {} · resolved findings stay {} · trends: one sample per scan, newest right{}",
-        duration(view.every_ms),
+        unwedge_model::fmt::duration(std::time::Duration::from_millis(view.every_ms)),
         age(view.keep_resolved_ms),
         if view.finished { " · done (--count reached)" } else { "" }
     );
@@ -128,12 +120,12 @@ fn header(frame: &mut Frame, area: Rect, t: &Tracker, now_ms: u64, live: usize, 
             )));
             second.push(Span::styled(
                 format!(
-                    " {} processes, {} threads, {} TCP sockets · snapshots {:.1} s apart, scan took {:.2} s",
+                    " {} processes, {} threads, {} TCP sockets · snapshots {} apart, scan took {}",
                     l.processes,
                     l.threads,
                     l.sockets,
-                    l.interval_ms as f64 / 1000.0,
-                    l.duration_ms as f64 / 1000.0
+                    unwedge_model::fmt::measured_ms(l.interval_ms),
+                    unwedge_model::fmt::measured_ms(l.duration_ms)
                 ),
                 dim,
             ));
@@ -199,7 +191,8 @@ fn findings(frame: &mut Frame, area: Rect, t: &Tracker, current: &[&Tracked], re
         ]));
     }
     if current.is_empty() {
-        let text = if t.latest.is_some() { "no problems found in the latest scan" } else { "waiting for the first scan" };
+        let text =
+            if t.latest.is_some() { "no problems found in the latest scan" } else { "waiting for the first scan" };
         rows.push(Row::new(vec![Cell::from(""), Cell::from(""), Cell::from(""), Cell::from(text)]).style(dim));
     }
     for r in resolved {
@@ -216,13 +209,11 @@ fn findings(frame: &mut Frame, area: Rect, t: &Tracker, current: &[&Tracked], re
             .style(dim),
         );
     }
-    let table = Table::new(
-        rows,
-        [Constraint::Length(4), Constraint::Length(6), Constraint::Length(24), Constraint::Min(10)],
-    )
-    .header(Row::new(vec!["", "since", "process", "finding"]).style(dim))
-    .column_spacing(1)
-    .block(block);
+    let table =
+        Table::new(rows, [Constraint::Length(4), Constraint::Length(6), Constraint::Length(24), Constraint::Min(10)])
+            .header(Row::new(vec!["", "since", "process", "finding"]).style(dim))
+            .column_spacing(1)
+            .block(block);
     frame.render_widget(table, area);
 }
 
@@ -233,7 +224,8 @@ fn trends(frame: &mut Frame, area: Rect, series: &[&Series]) {
     let block = Block::new().borders(Borders::TOP).title(" Trends of the processes and listeners named ");
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let rows: Vec<(&Series, Metric)> = series.iter().flat_map(|s| s.shown().into_iter().map(move |m| (*s, m))).collect();
+    let rows: Vec<(&Series, Metric)> =
+        series.iter().flat_map(|s| s.shown().into_iter().map(move |m| (*s, m))).collect();
     let dim = Style::new().add_modifier(Modifier::DIM);
     for (i, (s, m)) in rows.iter().take(inner.height as usize).enumerate() {
         // An entity's name once, on its first line.
@@ -253,7 +245,8 @@ fn trends(frame: &mut Frame, area: Rect, series: &[&Series]) {
         }
         frame.render_widget(Paragraph::new(m.label()).style(dim), metric);
         let samples = s.samples(*m);
-        let shown: Vec<Option<u64>> = samples.iter().skip(samples.len().saturating_sub(spark.width as usize)).copied().collect();
+        let shown: Vec<Option<u64>> =
+            samples.iter().skip(samples.len().saturating_sub(spark.width as usize)).copied().collect();
         let max = shown.iter().flatten().copied().max().unwrap_or(0).max(1);
         let color = if s.hot { Color::Yellow } else { Color::Green };
         // Newest at the right edge, as in top's graphs: reversed, drawn right to left.
@@ -272,7 +265,8 @@ fn trends(frame: &mut Frame, area: Rect, series: &[&Series]) {
             (None, _) => "gone".to_string(),
         };
         let peak = shown.iter().flatten().copied().max().unwrap_or(0);
-        let text = if peak > samples.back().copied().flatten().unwrap_or(0) { format!("{now} (max {peak})") } else { now };
+        let text =
+            if peak > samples.back().copied().flatten().unwrap_or(0) { format!("{now} (max {peak})") } else { now };
         frame.render_widget(Paragraph::new(text), value);
     }
 }

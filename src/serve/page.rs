@@ -102,10 +102,17 @@ pub fn render(report: &Report, history: &History, now_ms: u64, scans: u64, every
         scan: None,
         charts: history.charts(now_ms),
         subtitle: Some(format!("unwedge serve: the latest of {scans} scans, one every {every_s} s")),
-        charts_title: if span_min >= 60 { "Last hour".into() } else { format!("Last {span_min} min (charts keep an hour)") },
+        charts_title: if span_min >= 60 {
+            "Last hour".into()
+        } else {
+            format!("Last {span_min} min (charts keep an hour)")
+        },
     };
     html::render(report, &extras).unwrap_or_else(|e| {
-        format!("<!doctype html><meta charset=utf-8><title>unwedge</title><p>cannot render the page: {}</p>", escape(&e))
+        format!(
+            "<!doctype html><meta charset=utf-8><title>unwedge</title><p>cannot render the page: {}</p>",
+            escape(&e)
+        )
     })
 }
 

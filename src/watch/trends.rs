@@ -86,7 +86,6 @@ impl Series {
             })
             .collect()
     }
-
 }
 
 pub struct Trends {

@@ -24,12 +24,25 @@ pub enum Input {
 #[derive(Debug)]
 pub enum PipelineError {
     Collect(CollectError),
-    Read { path: PathBuf, err: std::io::Error },
-    NotASnapshot { path: PathBuf, err: serde_json::Error },
-    Empty { path: PathBuf },
+    Read {
+        path: PathBuf,
+        err: std::io::Error,
+    },
+    NotASnapshot {
+        path: PathBuf,
+        err: serde_json::Error,
+    },
+    Empty {
+        path: PathBuf,
+    },
     /// An HTML report written without `--save-snapshot`: it has the report, not the data.
-    HtmlWithoutSnapshots { path: PathBuf },
-    Write { path: PathBuf, err: std::io::Error },
+    HtmlWithoutSnapshots {
+        path: PathBuf,
+    },
+    Write {
+        path: PathBuf,
+        err: std::io::Error,
+    },
 }
 
 impl std::fmt::Display for PipelineError {
