@@ -208,3 +208,18 @@ impl Filter {
 pub fn has_process(scan: &Scan, pid: u32) -> bool {
     scan.snapshots.iter().any(|s| s.processes.iter().any(|p| p.pid == pid))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshots_are_found_inside_an_html_report() {
+        assert!(embedded_snapshots(b" {\"snapshots\": []}").is_none(), "plain JSON is read as is");
+        let page = format!(
+            "<!doctype html><p>x</p><script type=\"application/json\" id=\"{HTML_SNAPSHOT_ID}\">{{\"a\":\"\\u003c/script\\u003e\"}}</script>"
+        );
+        assert_eq!(embedded_snapshots(page.as_bytes()), Some(Ok(&b"{\"a\":\"\\u003c/script\\u003e\"}"[..])));
+        assert_eq!(embedded_snapshots(b"<!doctype html><p>report only</p>"), Some(Err(())));
+    }
+}
