@@ -5,15 +5,37 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The commit, build date and target, set by build.rs ("unknown" when the
+/// build could not tell, e.g. from a tarball without .git).
+pub const GIT_COMMIT: &str = env!("UNWEDGE_GIT_COMMIT");
+pub const BUILD_DATE: &str = env!("UNWEDGE_BUILD_DATE");
+pub const TARGET: &str = env!("UNWEDGE_TARGET");
+/// "static" for the crt-static build (packaging/build-static.sh), else "dynamic".
+pub const LINKAGE: &str = env!("UNWEDGE_LINKAGE");
+
+/// `unwedge --version`: the same facts as the `unwedge_build_info` labels.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("UNWEDGE_GIT_COMMIT"),
+    ", built ",
+    env!("UNWEDGE_BUILD_DATE"),
+    ", ",
+    env!("UNWEDGE_TARGET"),
+    ", ",
+    env!("UNWEDGE_LINKAGE"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "unwedge",
-    version,
+    version = VERSION,
     about = "Names why a Linux service hangs or why its clients time out",
     long_about = "unwedge reads the kernel's own facts — TCP sockets and their queues (netlink sock_diag with tcp_info), \
 processes, threads and signal masks (/proc) — and names the root cause of a hang, with the evidence and the fix.\n\n\
 Start with `unwedge scan` (as root for the full view).",
-    after_help = "Exit status: 0 no warning or critical finding; 1 at least one; 2 bad usage or an error."
+    after_help = "Exit status: 0 no warning or critical finding; 1 at least one warning or critical finding; 2 bad usage or an error."
 )]
 pub struct Cli {
     /// When to colour the human output (NO_COLOR is honoured by `auto`).
@@ -82,6 +104,36 @@ Listens on loopback only unless --token-file is given; with a token every reques
         after_help = "Examples:\n  unwedge serve                                   127.0.0.1:9464, scan every 15 s\n  unwedge serve --close-wait-min 20 --interval 2s   the scan's thresholds and interval apply here too\n  unwedge serve --listen 0.0.0.0:9464 --token-file /etc/unwedge/token\n  unwedge serve --listen 127.0.0.1:0              pick a free port (printed on stderr)"
     )]
     Serve(ServeArgs),
+    /// Print the man pages or shell completions, generated from this command line.
+    #[command(
+        long_about = "Writes the manual pages (roff) or a shell's completion script, generated from the same \
+definition as --help, so they never drift from the binary they come with. Packagers run it once at build time; \
+users without the .deb can install them by hand.",
+        after_help = "Examples:\n  unwedge generate man | man -l -                  read the manual without installing it\n  unwedge generate man --dir /usr/local/share/man/man1     one page per subcommand\n  unwedge generate completions bash > /etc/bash_completion.d/unwedge\n  unwedge generate completions zsh > ~/.zfunc/_unwedge\n\nExit status: 0 written; 2 bad usage or a file that cannot be written."
+    )]
+    Generate(GenerateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    #[command(subcommand)]
+    pub what: GenerateWhat,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GenerateWhat {
+    /// Manual pages: unwedge(1) on stdout, or every page (unwedge-scan(1), …) into --dir.
+    Man {
+        /// Write unwedge.1 and one page per subcommand into this directory (created if missing).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// A shell's completion script, on stdout.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -353,6 +405,8 @@ pub fn deadline(cmd: &Command) -> Result<Option<Duration>, String> {
         },
         // A daemon runs until stopped; its requests have their own limits.
         Command::Serve(_) => Ok(None),
+        // Writes text it already has.
+        Command::Generate(_) => Ok(None),
     }
 }
 

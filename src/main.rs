@@ -132,6 +132,7 @@ fn main() -> ExitCode {
         cli::Command::Stop(args) => cmd::stop::run(&args),
         cli::Command::Probe(args) => cmd::probe::run(&args),
         cli::Command::Serve(args) => cmd::serve::run(&args),
+        cli::Command::Generate(args) => cmd::generate::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
