@@ -6,6 +6,7 @@
 //!
 //! Overrides, for packagers: UNWEDGE_BUILD_COMMIT (a commit id),
 //! SOURCE_DATE_EPOCH (reproducible builds: the date is taken from it).
+//! (`pub` items: tests/generate.rs includes this file to test the fallbacks.)
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -51,7 +52,7 @@ fn git(dir: &Path, args: &[&str]) -> Option<String> {
 
 /// HEAD of the repository this package is the top of. A tarball unpacked
 /// inside some other repository must not report that repository's commit.
-fn git_commit(dir: &Path) -> Option<String> {
+pub fn git_commit(dir: &Path) -> Option<String> {
     let top = PathBuf::from(git(dir, &["rev-parse", "--show-toplevel"])?);
     if top.canonicalize().ok()? != dir.canonicalize().ok()? {
         return None;
@@ -74,7 +75,7 @@ fn git_commit(dir: &Path) -> Option<String> {
 
 /// `cargo package` (and so a crates.io download) records the commit in
 /// .cargo_vcs_info.json: {"git": {"sha1": "…"}, …}.
-fn vcs_info_commit(dir: &Path) -> Option<String> {
+pub fn vcs_info_commit(dir: &Path) -> Option<String> {
     let text = std::fs::read_to_string(dir.join(".cargo_vcs_info.json")).ok()?;
     let rest = &text[text.find("\"sha1\"")? + 6..];
     let start = rest.find('"')? + 1;
@@ -84,7 +85,7 @@ fn vcs_info_commit(dir: &Path) -> Option<String> {
 
 /// YYYY-MM-DD (UTC) of a Unix time, without a date crate (Howard Hinnant's
 /// days-to-civil algorithm).
-fn civil_date(secs: i64) -> String {
+pub fn civil_date(secs: i64) -> String {
     let z = secs.div_euclid(86_400) + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

@@ -69,7 +69,8 @@ disposition to the default. fork() copies the calling thread's signal mask and e
 ignored signals: a program started from a worker thread that blocks signals (uWSGI, many thread pools) never \
 sees SIGALRM or SIGTERM, and hangs in poll() or ignores `kill`. Prefixing the command with `unwedge exec --` \
 starts it as a fresh shell would.\n\n\
-Exit status: CMD's own; 127 when CMD is not found, 126 when it cannot be executed (as shells do).",
+Exit status: CMD's own; 127 when CMD is not found, 126 when it cannot be executed (as shells do); 2 bad usage \
+(before CMD is started).",
         after_help = "Examples:\n  unwedge exec -- hping3 --syn -c 1 -p 80 10.0.0.5\n  subprocess.run([\"unwedge\", \"exec\", \"--\", \"hping3\", ...])     (Python, from any thread)\n  unwedge exec --close-fds -- ./worker     also close inherited fds above 2\n\n\
 Check a running process: grep -E 'SigBlk|SigIgn' /proc/PID/status (bit N-1 set = signal N; 0x2000 = SIGALRM).",
         override_usage = "unwedge exec [--close-fds] -- CMD [ARGS]..."

@@ -106,7 +106,9 @@ fn page(root: &clap::Command, cmd: &clap::Command) -> Vec<u8> {
 
     let mut r = Roff::new();
     exit_status(&mut r, name(cmd), text.exit_status.as_deref());
-    r.control("SH", ["EXAMPLES"]);
+    if is_root || !text.examples.is_empty() || !text.notes.is_empty() {
+        r.control("SH", ["EXAMPLES"]);
+    }
     if is_root {
         for ex in STORIES {
             story(&mut r, ex);
