@@ -59,7 +59,8 @@ pub fn git_commit(dir: &Path) -> Option<String> {
     }
     let commit = git(dir, &["rev-parse", "--short=12", "HEAD"])?;
     // Rerun when HEAD moves: HEAD itself (checkout), the branch it points to
-    // (commit) and packed-refs (gc). --git-path also resolves worktrees.
+    // (commit) and packed-refs (gc), those that exist. --git-path also
+    // resolves worktrees.
     let mut watch = vec!["HEAD".to_string(), "packed-refs".to_string()];
     if let Some(r) = git(dir, &["symbolic-ref", "-q", "HEAD"]) {
         watch.push(r);
@@ -67,7 +68,10 @@ pub fn git_commit(dir: &Path) -> Option<String> {
     for w in watch {
         if let Some(p) = git(dir, &["rev-parse", "--git-path", &w]) {
             let p = if Path::new(&p).is_absolute() { PathBuf::from(p) } else { dir.join(p) };
-            println!("cargo:rerun-if-changed={}", p.display());
+            // A missing file would make cargo rerun this script every build.
+            if p.exists() {
+                println!("cargo:rerun-if-changed={}", p.display());
+            }
         }
     }
     Some(commit)

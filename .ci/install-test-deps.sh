@@ -8,7 +8,11 @@
 # prometheus (promtool and a real server for the `unwedge serve` tests; ~15 s),
 # golang-go (tests/scan_go.rs builds real Go servers for stories 2 and 3; ~20 s),
 # uwsgi-core + uwsgi-plugin-python3 (tests/scan_uwsgi.rs: story 4 with real
-# uWSGI threads running hping3).
+# uWSGI threads running hping3),
+# man-db + bash-completion + file + strace (tests/generate.rs and
+# tests/packaging.rs: `man -w`, `unwedge sc<TAB>`, the static binary's
+# linkage and the files it opens; cargo-deb itself is installed by
+# packaging/build-deb.sh).
 # Idempotent: does nothing when all are present.
 set -euo pipefail
 has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
@@ -27,6 +31,11 @@ has promtool || need+=(prometheus)
 has uwsgi || need+=(uwsgi-core)
 [ -f /usr/lib/uwsgi/plugins/python3_plugin.so ] || need+=(uwsgi-plugin-python3)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
+has man || need+=(man-db)
+[ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
+has file || need+=(file)
+has strace || need+=(strace)
+has readelf || need+=(binutils)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

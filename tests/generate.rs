@@ -263,29 +263,13 @@ fn bash_completes_a_subcommand() {
     let file = dir.path().join("unwedge");
     std::fs::write(&file, script).unwrap();
     let out = Command::new("bash")
-        .arg("-c")
-        .arg(COMPLETE_SC)
-        .arg("complete")
+        .arg(common::scenario_path("complete_sc.sh"))
         .arg(bash_completion)
         .arg(&file)
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "scan", "{}", String::from_utf8_lossy(&out.stderr));
 }
-
-/// `unwedge sc<TAB>` in bash, driven through the completion function that
-/// `complete -p unwedge` names. $1: bash_completion, $2: a file to source
-/// instead of the installed completion (empty: load it as bash does).
-pub const COMPLETE_SC: &str = r#"
-set -u
-source "$1"
-if [ -n "${2:-}" ]; then source "$2"; else _completion_loader unwedge; fi
-spec=$(complete -p unwedge) || { echo "no completion for unwedge" >&2; exit 1; }
-fn=$(sed -n 's/.*-F \([^ ]*\).*/\1/p' <<<"$spec")
-COMP_WORDS=(unwedge sc); COMP_CWORD=1; COMP_LINE="unwedge sc"; COMP_POINT=${#COMP_LINE}; COMPREPLY=()
-"$fn" unwedge sc unwedge
-printf '%s\n' "${COMPREPLY[@]}"
-"#;
 
 #[test]
 fn a_bad_shell_is_one_line_and_exit_2() {
