@@ -20,7 +20,12 @@ pub fn run(args: &ScanArgs) -> Result<u8, Fatal> {
             Input::Live { interval: args.interval, until: Some(started + deadline.mul_f64(0.8)) }
         }
     };
-    let scan = unwedge_pipeline::snapshots(&input).map_err(pipeline_error)?;
+    let mut scan = unwedge_pipeline::snapshots(&input).map_err(pipeline_error)?;
+    if args.from_snapshot.is_none() {
+        let mut stacks = unwedge_pipeline::Stacks::new(args.stacks.mode());
+        let filter = Filter { pid: args.pid, port: args.port };
+        unwedge_pipeline::read_stacks(&mut scan, &thresholds, &mut stacks, filter);
+    }
     if let Some(path) = &args.save_snapshot {
         unwedge_pipeline::save(path, &scan).map_err(pipeline_error)?;
     }

@@ -40,6 +40,8 @@ pub struct Config {
     /// What each background scan reads (the live host, or recorded snapshots).
     pub input: unwedge_pipeline::Input,
     pub thresholds: unwedge_pipeline::Thresholds,
+    /// How user stacks are read; the reader (and its symbol cache) lives as long as the scan thread.
+    pub stacks: unwedge_pipeline::StackMode,
 }
 
 /// What the last scan produced, pre-rendered.
@@ -116,9 +118,10 @@ pub fn run(cfg: Config) -> Result<(), Fatal> {
 fn scan_loop(state: &State) {
     // The last good scan's facts: a failed scan keeps its series.
     let mut last_facts: Option<metrics::Facts> = None;
+    let mut stacks = unwedge_pipeline::Stacks::new(state.cfg.stacks);
     loop {
         let started = Instant::now();
-        let result = unwedge_pipeline::run(&state.cfg.input, &state.cfg.thresholds);
+        let result = unwedge_pipeline::run(&state.cfg.input, &state.cfg.thresholds, &mut stacks);
         let mut published = None;
         match result {
             Ok((scan, report)) if !scan.snapshots.is_empty() => {

@@ -7,6 +7,7 @@ pub mod evidence;
 mod kind;
 mod report;
 mod snapshot;
+pub mod stack;
 
 pub use evidence::Evidence;
 pub use kind::*;
