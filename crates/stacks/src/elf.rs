@@ -79,11 +79,15 @@ impl ModuleData {
     /// The load bias of the module when file offset `offset` is mapped at
     /// `start`: run-time address = link-time address + bias.
     pub fn bias(&self, start: u64, offset: u64) -> Option<u64> {
+        // A mapping starts at its segment's file offset rounded down to a
+        // page, which may also lie inside the previous segment's last page:
+        // the segment starting within the mapping's first page is the one.
         let seg = self
             .segments
             .iter()
-            .find(|s| s.offset <= offset && offset < s.offset.saturating_add(s.filesz.max(1)))
-            .or_else(|| self.segments.iter().find(|s| s.offset & !0xfff == offset))?;
+            .filter(|s| s.offset >= offset && s.offset - offset < 0x10000)
+            .min_by_key(|s| s.offset)
+            .or_else(|| self.segments.iter().find(|s| s.offset <= offset && offset < s.offset.saturating_add(s.filesz)))?;
         let vaddr = seg.vaddr.checked_add(offset)?.checked_sub(seg.offset)?;
         Some(start.wrapping_sub(vaddr))
     }
@@ -119,6 +123,22 @@ mod tests {
         let map = maps.iter().find(|x| x.contains(here)).unwrap();
         let bias = m.bias(map.start, map.offset).unwrap();
         assert!(m.text.as_ref().unwrap().contains(&(here - bias)));
+    }
+
+    #[test]
+    fn bias_picks_the_segment_the_mapping_starts() {
+        // rustc -O output: the text segment starts inside the first segment's last page.
+        let m = ModuleData {
+            segments: vec![
+                Segment { vaddr: 0, offset: 0, filesz: 0x1672c },
+                Segment { vaddr: 0x17730, offset: 0x16730, filesz: 0x444e0 },
+                Segment { vaddr: 0x5cc10, offset: 0x5ac10, filesz: 0x2f28 },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(m.bias(0x5645bffd5000, 0x16000), Some(0x5645bffd5000 - 0x17000));
+        assert_eq!(m.bias(0x5645bffbe000, 0), Some(0x5645bffbe000));
+        assert_eq!(m.bias(0x5645c001a000, 0x5a000), Some(0x5645c001a000 - 0x5c000));
     }
 
     #[test]

@@ -265,13 +265,13 @@ mod tests {
         d[0..4].copy_from_slice(&0xfffffff0u32.to_le_bytes());
         d[6] = 1;
         d[7] = 8;
-        let words: [u64; 8] = [2, 1, 0x1000, 0x40, 0x60, 0x70, 0x80, 0xa0];
+        let words: [u64; 8] = [2, 1, 0x1000, 0x50, 0x68, 0x70, 0x80, 0xa0];
         for (i, w) in words.iter().enumerate() {
             d[8 + i * 8..16 + i * 8].copy_from_slice(&w.to_le_bytes());
         }
-        d[0x40..0x47].copy_from_slice(b"main.a\0");
-        d[0x47..0x56].copy_from_slice(b"runtime.goexit\0");
-        d[0x60..0x64].copy_from_slice(&0u32.to_le_bytes()); // cutab[0] -> filetab+0
+        d[0x50..0x57].copy_from_slice(b"main.a\0");
+        d[0x57..0x66].copy_from_slice(b"runtime.goexit\0");
+        d[0x68..0x6c].copy_from_slice(&0u32.to_le_bytes()); // cutab[0] -> filetab+0
         d[0x70..0x7a].copy_from_slice(b"/src/a.go\0");
         // pctab at 0x80: pcsp of main.a at +1: val 0 for 4 bytes, then 0x18 for 0xfc; end.
         d[0x81..0x86].copy_from_slice(&[0x02, 0x04, 0x30, 0x7c, 0x00]);
