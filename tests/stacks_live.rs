@@ -84,9 +84,9 @@ fn tasks(pid: u32) -> Vec<u32> {
 }
 
 fn thread_named(pid: u32, name: &str) -> Option<u32> {
-    tasks(pid).into_iter().find(|t| {
-        std::fs::read_to_string(format!("/proc/{pid}/task/{t}/comm")).is_ok_and(|c| c.trim() == name)
-    })
+    tasks(pid)
+        .into_iter()
+        .find(|t| std::fs::read_to_string(format!("/proc/{pid}/task/{t}/comm")).is_ok_and(|c| c.trim() == name))
 }
 
 fn syscall_nr(pid: u32, tid: u32) -> Option<u64> {
@@ -108,9 +108,9 @@ fn scan_story(s: &Story, extra: &[&str], env: &[(&str, &str)]) -> (Value, Value)
     let mut args = vec!["--pid", &pid, "--interval", "0.5"];
     args.extend_from_slice(extra);
     fn with_stack(r: &Value, tid: u32) -> Option<&Value> {
-        findings(r, "stuck_thread").into_iter().find(|f| {
-            f["tid"].as_u64() == Some(tid as u64) && f["evidence"]["thread"]["user_stack"].is_array()
-        })
+        findings(r, "stuck_thread")
+            .into_iter()
+            .find(|f| f["tid"].as_u64() == Some(tid as u64) && f["evidence"]["thread"]["user_stack"].is_array())
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(12);
     loop {

@@ -104,7 +104,10 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
                 let upstream = on_connection
                     && fds_of(&name, &call).iter().any(|&fd| {
                         p.sockets.iter().find(|s| s.fd as u64 == fd).and_then(|s| ctx.last.socket(s.inode)).is_some_and(
-                            |sock| sock.state != TcpState::Listen && !ctx.last.served.contains(&(sock.netns, sock.local_port)),
+                            |sock| {
+                                sock.state != TcpState::Listen
+                                    && !ctx.last.served.contains(&(sock.netns, sock.local_port))
+                            },
                         )
                     });
                 Some(Stuck { thread: t, name, call, fds, on_connection, upstream })

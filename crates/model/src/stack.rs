@@ -70,7 +70,9 @@ pub fn display_name(f: &Frame) -> String {
     }
     match n {
         "__pthread_clockjoin_ex" | "__pthread_join" | "___pthread_join" => return "pthread_join".into(),
-        "__pthread_cond_wait" | "___pthread_cond_wait" | "__pthread_cond_wait_common" => return "pthread_cond_wait".into(),
+        "__pthread_cond_wait" | "___pthread_cond_wait" | "__pthread_cond_wait_common" => {
+            return "pthread_cond_wait".into()
+        }
         "__pthread_cond_timedwait" | "___pthread_cond_timedwait" | "__pthread_cond_clockwait" => {
             return "pthread_cond_timedwait".into()
         }

@@ -229,7 +229,8 @@ pub fn read_stacks(scan: &mut Scan, thresholds: &Thresholds, stacks: &mut Stacks
             if targets.iter().any(|t| t.pid == pid && t.tid == tid) {
                 continue;
             }
-            let Some(thread) = last.processes.iter().find(|p| p.pid == pid).and_then(|p| p.threads.iter().find(|t| t.tid == tid))
+            let Some(thread) =
+                last.processes.iter().find(|p| p.pid == pid).and_then(|p| p.threads.iter().find(|t| t.tid == tid))
             else {
                 continue;
             };
@@ -241,7 +242,9 @@ pub fn read_stacks(scan: &mut Scan, thresholds: &Thresholds, stacks: &mut Stacks
     }
     let read = stacks.reader.get_or_insert_with(unwedge_stacks::Reader::new).read(stacks.mode, &targets);
     for ((pid, tid), stack) in read.stacks {
-        if let Some(t) = last.processes.iter_mut().find(|p| p.pid == pid).and_then(|p| p.threads.iter_mut().find(|t| t.tid == tid)) {
+        if let Some(t) =
+            last.processes.iter_mut().find(|p| p.pid == pid).and_then(|p| p.threads.iter_mut().find(|t| t.tid == tid))
+        {
             t.user_stack = Some(stack);
         }
     }

@@ -87,7 +87,9 @@ impl ModuleData {
             .iter()
             .filter(|s| s.offset >= offset && s.offset - offset < 0x10000)
             .min_by_key(|s| s.offset)
-            .or_else(|| self.segments.iter().find(|s| s.offset <= offset && offset < s.offset.saturating_add(s.filesz)))?;
+            .or_else(|| {
+                self.segments.iter().find(|s| s.offset <= offset && offset < s.offset.saturating_add(s.filesz))
+            })?;
         let vaddr = seg.vaddr.checked_add(offset)?.checked_sub(seg.offset)?;
         Some(start.wrapping_sub(vaddr))
     }

@@ -26,8 +26,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use unwind::{Placed, ProcUnwinder, StackCopy, Start};
 pub use unwedge_model::{Frame, UserStack};
+use unwind::{Placed, ProcUnwinder, StackCopy, Start};
 
 /// How stacks are read (`--stacks`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -120,10 +120,8 @@ impl Reader {
             return out;
         }
         if targets.len() > MAX_THREADS {
-            out.notes.push(format!(
-                "user stacks read for the first {MAX_THREADS} of {} reported threads",
-                targets.len()
-            ));
+            out.notes
+                .push(format!("user stacks read for the first {MAX_THREADS} of {} reported threads", targets.len()));
         }
         let mut by_pid: BTreeMap<u32, Vec<&Target>> = BTreeMap::new();
         let mut order = Vec::new();
@@ -169,12 +167,13 @@ impl Reader {
             Ok(b) => b,
             Err(e) => return missing(format!("not read: {e}")),
         };
-        let same_as_snapshot =
-            t.syscall.as_deref().is_none_or(|s| s.trim().as_bytes() == before.trim_ascii());
+        let same_as_snapshot = t.syscall.as_deref().is_none_or(|s| s.trim().as_bytes() == before.trim_ascii());
         let (start, stack, base) = match maps::parse_syscall(&before) {
             Some(Where::Syscall { sp, pc, .. }) | Some(Where::Stopped { sp, pc }) => {
                 if !same_as_snapshot {
-                    return missing("not read: the thread left the syscall the finding shows before its stack was read".into());
+                    return missing(
+                        "not read: the thread left the syscall the finding shows before its stack was read".into(),
+                    );
                 }
                 let Some(end) = proc.stack_end(sp) else {
                     return missing(format!("not read: its stack pointer {sp:#x} is in no mapping"));
@@ -199,7 +198,9 @@ impl Reader {
                 Err(e) => return missing(e),
             },
             Some(Where::Running) => {
-                return missing("not read: the thread is running (--stacks=ptrace stops it for a moment to read it)".into())
+                return missing(
+                    "not read: the thread is running (--stacks=ptrace stops it for a moment to read it)".into(),
+                )
             }
             None => return missing("not read: no syscall record".into()),
         };
@@ -229,7 +230,8 @@ impl Reader {
     /// steal it), never one that is stopped or in the kernel.
     fn ptrace(&mut self, proc: &Proc, tid: u32) -> Result<mem::Captured, String> {
         let pid = proc.pid;
-        let status = mem::read_file(&format!("/proc/{pid}/task/{tid}/status"), 8192).map_err(|e| format!("not read: {e}"))?;
+        let status =
+            mem::read_file(&format!("/proc/{pid}/task/{tid}/status"), 8192).map_err(|e| format!("not read: {e}"))?;
         let text = String::from_utf8_lossy(&status);
         let field = |k: &str| text.lines().find_map(|l| l.strip_prefix(k)).map(str::trim);
         if let Some(tracer) = field("TracerPid:").filter(|v| *v != "0") {

@@ -48,7 +48,8 @@ impl Mapped {
         let len = len as usize;
         // SAFETY: a fresh read-only private mapping of an open file; the
         // pointer is only used through `bytes` while `self` lives.
-        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_PRIVATE, f.as_raw_fd(), 0) };
+        let ptr =
+            unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_PRIVATE, f.as_raw_fd(), 0) };
         if ptr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
@@ -157,7 +158,8 @@ fn capture_here(
     let mut raw = RawRegs([0; 34]);
     let mut iov = libc::iovec { iov_base: (&mut raw as *mut RawRegs).cast(), iov_len: std::mem::size_of::<RawRegs>() };
     // SAFETY: `iov` points at `raw`, large enough for NT_PRSTATUS.
-    let got = unsafe { libc::ptrace(libc::PTRACE_GETREGSET, t, libc::NT_PRSTATUS as usize, &mut iov as *mut libc::iovec) };
+    let got =
+        unsafe { libc::ptrace(libc::PTRACE_GETREGSET, t, libc::NT_PRSTATUS as usize, &mut iov as *mut libc::iovec) };
     let regs = if got == 0 { decode(&raw.0) } else { None };
     let stack = regs.and_then(|r| {
         let end = stack_end(r.sp)?;

@@ -135,7 +135,10 @@ impl ProcUnwinder {
             let lookup = addr.address_for_lookup();
             ensure(lookup, self);
             let Some(m) = self.module_at(lookup).cloned() else {
-                return Walk { addrs, note: Some(format!("stopped at {lookup:#x}: no file is mapped there (JIT code?)")) };
+                return Walk {
+                    addrs,
+                    note: Some(format!("stopped at {lookup:#x}: no file is mapped there (JIT code?)")),
+                };
             };
             let step = if let Some(go) = &m.data.go {
                 go_step(go, &m, addr, &mut regs, stack)

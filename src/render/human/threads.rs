@@ -104,7 +104,13 @@ fn user_stack(out: &mut dyn Write, frames: Option<&[Frame]>, note: Option<&str>)
     if let Some(frames) = frames.filter(|f| !f.is_empty()) {
         let folded = stack::fold(frames).join(" ← ");
         let cut = if note.is_some() { " ← …" } else { "" };
-        wrapped(out, &format!("        {DIM}user stack:{DIM:#} "), &format!("{folded}{cut}"), "          ", Style::new())?;
+        wrapped(
+            out,
+            &format!("        {DIM}user stack:{DIM:#} "),
+            &format!("{folded}{cut}"),
+            "          ",
+            Style::new(),
+        )?;
     }
     if let Some(n) = note {
         wrapped(out, &format!("        {DIM}user stack:{DIM:#} "), n, "          ", DIM)?;
