@@ -6,8 +6,14 @@
 
 use crate::Frame;
 
-/// Library files whose frames are folded.
-const SYSTEM_LIBS: [&str; 11] = [
+/// Library files whose frames are folded (interpreters too: their native
+/// frames say nothing about the script; the interpreter hint does).
+const SYSTEM_LIBS: [&str; 16] = [
+    "libpython",
+    "python",
+    "libruby",
+    "ruby",
+    "libjvm",
     "libc.so",
     "libc-",
     "libpthread",
@@ -115,7 +121,7 @@ pub fn fold(frames: &[Frame]) -> Vec<String> {
         if is_system(&frames[i]) {
             // A run of library frames: the call the program made is its outermost one.
             let mut j = i;
-            while j + 1 <= last_own && is_system(&frames[j + 1]) {
+            while j < last_own && is_system(&frames[j + 1]) {
                 j += 1;
             }
             out.push(display_name(&frames[j]));

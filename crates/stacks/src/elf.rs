@@ -121,7 +121,7 @@ mod tests {
         assert!(!m.segments.is_empty() && m.go.is_none());
         // Our own code is mapped: the bias from /proc/self/maps puts this function inside .text.
         let maps = crate::maps::parse(&std::fs::read("/proc/self/maps").unwrap());
-        let here = this_test_binary as usize as u64;
+        let here = this_test_binary as *const () as usize as u64;
         let map = maps.iter().find(|x| x.contains(here)).unwrap();
         let bias = m.bias(map.start, map.offset).unwrap();
         assert!(m.text.as_ref().unwrap().contains(&(here - bias)));
