@@ -112,7 +112,7 @@ fn scan_story(s: &Story, extra: &[&str], env: &[(&str, &str)]) -> (Value, Value)
             .into_iter()
             .find(|f| f["tid"].as_u64() == Some(tid as u64) && f["evidence"]["thread"]["user_stack"].is_array())
     }
-    let deadline = std::time::Instant::now() + Duration::from_secs(12);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let mut cmd = common::unwedge();
         cmd.arg("scan").arg("--json").args(&args);
@@ -342,7 +342,7 @@ fn stacks_off_reads_none() {
     let Some(bin) = build_c("off") else { return };
     let s = start_story(&bin, &[]);
     let pid = s.pid().to_string();
-    let r = scan_until(&["--pid", &pid, "--interval", "0.5", "--stacks", "off"], Duration::from_secs(10), |r| {
+    let r = scan_until(&["--pid", &pid, "--interval", "0.5", "--stacks", "off"], Duration::from_secs(30), |r| {
         findings(r, "stuck_thread").len() >= 2
     });
     let stuck = findings(&r, "stuck_thread");

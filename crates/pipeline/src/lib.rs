@@ -218,6 +218,10 @@ pub fn read_stacks(scan: &mut Scan, thresholds: &Thresholds, stacks: &mut Stacks
     let mut targets: Vec<unwedge_stacks::Target> = Vec::new();
     for f in &analysis.findings {
         let Some(pid) = f.pid.filter(|&p| filter.pid.is_none_or(|want| want == p)) else { continue };
+        // A process whose /proc reads failed or hung is not read again.
+        if last.skipped.iter().any(|s| s.pid == pid) {
+            continue;
+        }
         if filter.port.is_some_and(|want| f.port != Some(want)) {
             continue;
         }

@@ -55,6 +55,10 @@ const MAX_MODULES: usize = 64;
 const MAX_CACHE_BYTES: usize = 96 << 20;
 /// How long a ptraced thread may take to stop.
 const PTRACE_WAIT: Duration = Duration::from_millis(200);
+/// How long one process's maps and stacks may take to read.
+const PROC_WAIT: Duration = Duration::from_millis(1000);
+/// How long a scan may spend on stacks in all (not counting the last process).
+const READ_BUDGET: Duration = Duration::from_secs(3);
 
 /// One thread to read.
 #[derive(Debug, Clone)]
@@ -132,9 +136,20 @@ impl Reader {
             by_pid.entry(t.pid).or_default().push(t);
         }
         let mut denied = 0;
+        let started = std::time::Instant::now();
         for pid in order {
-            let mut proc = match Proc::open(pid) {
-                Ok(p) => p,
+            let targets: Vec<Target> = by_pid[&pid].iter().map(|t| (*t).clone()).collect();
+            if started.elapsed() > READ_BUDGET {
+                for t in &targets {
+                    out.stacks.insert(
+                        (pid, t.tid),
+                        missing(format!("not read: the {} s budget for stacks was spent", READ_BUDGET.as_secs())),
+                    );
+                }
+                continue;
+            }
+            let (maps, captured) = match capture_process(pid, mode, targets) {
+                Ok(c) => c,
                 Err(e) => {
                     for t in &by_pid[&pid] {
                         out.stacks.insert((pid, t.tid), missing(format!("not read: {e}")));
@@ -142,14 +157,18 @@ impl Reader {
                     continue;
                 }
             };
-            let hint = interpreter_hint(pid, &proc.maps);
-            for t in &by_pid[&pid] {
-                let mut stack = self.read_thread(mode, &mut proc, t);
+            let hint = interpreter_hint(pid, &maps);
+            let mut proc = Proc { pid, maps, unwinder: ProcUnwinder::default() };
+            for (tid, c) in captured {
+                let mut stack = match c {
+                    Ok(c) => self.unwind(&mut proc, c),
+                    Err(e) => missing(e),
+                };
                 if stack.note.as_deref().is_some_and(|n| n.contains("Operation not permitted")) {
                     denied += 1;
                 }
                 stack.interpreter_hint = hint.clone();
-                out.stacks.insert((pid, t.tid), stack);
+                out.stacks.insert((pid, tid), stack);
             }
         }
         if denied > 0 && !self.root {
@@ -160,54 +179,13 @@ impl Reader {
         out
     }
 
-    fn read_thread(&mut self, mode: Mode, proc: &mut Proc, t: &Target) -> UserStack {
+    /// Unwinds and names one captured stack.
+    fn unwind(&mut self, proc: &mut Proc, c: Captured) -> UserStack {
         let pid = proc.pid;
-        let sys_path = format!("/proc/{pid}/task/{}/syscall", t.tid);
-        let before = match mem::read_file(&sys_path, 512) {
-            Ok(b) => b,
-            Err(e) => return missing(format!("not read: {e}")),
-        };
-        let same_as_snapshot = t.syscall.as_deref().is_none_or(|s| s.trim().as_bytes() == before.trim_ascii());
-        let (start, stack, base) = match maps::parse_syscall(&before) {
-            Some(Where::Syscall { sp, pc, .. }) | Some(Where::Stopped { sp, pc }) => {
-                if !same_as_snapshot {
-                    return missing(
-                        "not read: the thread left the syscall the finding shows before its stack was read".into(),
-                    );
-                }
-                let Some(end) = proc.stack_end(sp) else {
-                    return missing(format!("not read: its stack pointer {sp:#x} is in no mapping"));
-                };
-                let len = (end - sp).min(MAX_STACK as u64) as usize;
-                let bytes = match mem::read(pid, sp, len) {
-                    Ok(b) => b,
-                    Err(e) => return missing(format!("not read: {e}")),
-                };
-                // The copy is the thread's stack only if it never ran meanwhile.
-                if mem::read_file(&sys_path, 512).ok().as_deref() != Some(&before[..]) {
-                    return missing("not read: the thread ran while its stack was copied".into());
-                }
-                (Start { pc, sp, fp: None, lr: None }, bytes, sp)
-            }
-            Some(Where::Running) if mode == Mode::Ptrace => match self.ptrace(proc, t.tid) {
-                Ok(c) => {
-                    let r = c.regs;
-                    let start = Start { pc: r.pc, sp: r.sp, fp: Some(r.fp), lr: (r.lr != 0).then_some(r.lr) };
-                    (start, c.stack, r.sp)
-                }
-                Err(e) => return missing(e),
-            },
-            Some(Where::Running) => {
-                return missing(
-                    "not read: the thread is running (--stacks=ptrace stops it for a moment to read it)".into(),
-                )
-            }
-            None => return missing("not read: no syscall record".into()),
-        };
-        let copy = StackCopy { base, bytes: &stack };
+        let copy = StackCopy { base: c.base, bytes: &c.stack };
         let cache = &mut self.cache;
         let maps = &proc.maps;
-        let walk = proc.unwinder.walk(start, &copy, MAX_FRAMES, |addr, u| {
+        let walk = proc.unwinder.walk(c.start, &copy, MAX_FRAMES, |addr, u| {
             if u.module_at(addr).is_none() {
                 if let Some(p) = cache.place(pid, maps, addr) {
                     u.add(p);
@@ -219,35 +197,103 @@ impl Reader {
         }
         let frames = self.symbols.frames(&walk.addrs, &proc.unwinder, maps);
         let mut note = walk.note;
-        if stack.len() >= MAX_STACK && note.is_some() {
+        if c.stack.len() >= MAX_STACK && note.is_some() {
             note = note.map(|n| format!("{n}; {} KiB of stack were copied", MAX_STACK >> 10));
         }
         UserStack { frames, note, interpreter_hint: None }
     }
+}
 
-    /// Stops a running thread for a moment to read it: never a thread that
-    /// already has a tracer (a debugger holds it; attaching would fail or
-    /// steal it), never one that is stopped or in the kernel.
-    fn ptrace(&mut self, proc: &Proc, tid: u32) -> Result<mem::Captured, String> {
-        let pid = proc.pid;
-        let status =
-            mem::read_file(&format!("/proc/{pid}/task/{tid}/status"), 8192).map_err(|e| format!("not read: {e}"))?;
-        let text = String::from_utf8_lossy(&status);
-        let field = |k: &str| text.lines().find_map(|l| l.strip_prefix(k)).map(str::trim);
-        if let Some(tracer) = field("TracerPid:").filter(|v| *v != "0") {
-            let comm = std::fs::read_to_string(format!("/proc/{tracer}/comm")).unwrap_or_default();
-            return Err(format!(
-                "not read: already traced by pid {tracer} ({}); unwedge does not attach to a traced thread",
-                comm.trim()
-            ));
+/// A thread's registers and stack bytes, as read from the OS.
+struct Captured {
+    start: Start,
+    stack: Vec<u8>,
+    base: u64,
+}
+
+type ProcCapture = (Vec<Mapping>, Vec<(u32, Result<Captured, String>)>);
+
+/// Reads one process's maps and its threads' stacks on a helper thread:
+/// /proc/PID/maps and process_vm_readv take the target's mmap lock, which
+/// a thread stuck in the kernel (a hung FUSE or NFS mount) can hold for
+/// ever. The scan waits [`PROC_WAIT`] at most and leaves the helper behind.
+fn capture_process(pid: u32, mode: Mode, targets: Vec<Target>) -> Result<ProcCapture, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("stack-read".into())
+        .spawn(move || {
+            let r = mem::read_file(&format!("/proc/{pid}/maps"), 16 << 20).map_err(|e| e.to_string()).map(|text| {
+                let maps = maps::parse(&text);
+                let threads = targets.iter().map(|t| (t.tid, capture_thread(mode, pid, &maps, t))).collect();
+                (maps, threads)
+            });
+            let _ = tx.send(r);
+        })
+        .map_err(|e| format!("no thread to read it: {e}"))?;
+    rx.recv_timeout(PROC_WAIT).map_err(|_| {
+        format!("its memory map did not answer within {} ms (a thread stuck in the kernel?)", PROC_WAIT.as_millis())
+    })?
+}
+
+/// One thread's registers and stack, or why not.
+fn capture_thread(mode: Mode, pid: u32, maps: &[Mapping], t: &Target) -> Result<Captured, String> {
+    let sys_path = format!("/proc/{pid}/task/{}/syscall", t.tid);
+    let before = mem::read_file(&sys_path, 512).map_err(|e| format!("not read: {e}"))?;
+    let same_as_snapshot = t.syscall.as_deref().is_none_or(|s| s.trim().as_bytes() == before.trim_ascii());
+    match maps::parse_syscall(&before) {
+        Some(Where::Syscall { sp, pc, .. }) | Some(Where::Stopped { sp, pc }) => {
+            if !same_as_snapshot {
+                return Err("not read: the thread left the syscall the finding shows before its stack was read".into());
+            }
+            let end =
+                stack_end(maps, sp).ok_or_else(|| format!("not read: its stack pointer {sp:#x} is in no mapping"))?;
+            let len = (end - sp).min(MAX_STACK as u64) as usize;
+            let stack = mem::read(pid, sp, len).map_err(|e| format!("not read: {e}"))?;
+            // The copy is the thread's stack only if it never ran meanwhile.
+            if mem::read_file(&sys_path, 512).ok().as_deref() != Some(&before[..]) {
+                return Err("not read: the thread ran while its stack was copied".into());
+            }
+            Ok(Captured { start: Start { pc, sp, fp: None, lr: None }, stack, base: sp })
         }
-        if !field("State:").is_some_and(|s| s.starts_with('R')) {
-            return Err("not read: the thread is no longer running".into());
+        Some(Where::Running) if mode == Mode::Ptrace => {
+            let c = ptrace(pid, maps, t.tid)?;
+            let r = c.regs;
+            let start = Start { pc: r.pc, sp: r.sp, fp: Some(r.fp), lr: (r.lr != 0).then_some(r.lr) };
+            Ok(Captured { start, stack: c.stack, base: r.sp })
         }
-        let maps = proc.maps.clone();
-        let end = move |sp: u64| maps.iter().find(|m| m.contains(sp)).map(|m| m.end);
-        mem::ptrace_capture(pid, tid, MAX_STACK, end, PTRACE_WAIT).map_err(|e| format!("not read with ptrace: {e}"))
+        Some(Where::Running) => {
+            Err("not read: the thread is running (--stacks=ptrace stops it for a moment to read it)".into())
+        }
+        None => Err("not read: no syscall record".into()),
     }
+}
+
+/// The end of the writable mapping holding `sp`: the stack copy stops there.
+fn stack_end(maps: &[Mapping], sp: u64) -> Option<u64> {
+    maps.iter().find(|m| m.contains(sp) && m.read && m.write).map(|m| m.end)
+}
+
+/// Stops a running thread for a moment to read it: never a thread that
+/// already has a tracer (a debugger holds it; attaching would fail or
+/// steal it), never one that is stopped or in the kernel.
+fn ptrace(pid: u32, maps: &[Mapping], tid: u32) -> Result<mem::Captured, String> {
+    let status =
+        mem::read_file(&format!("/proc/{pid}/task/{tid}/status"), 8192).map_err(|e| format!("not read: {e}"))?;
+    let text = String::from_utf8_lossy(&status);
+    let field = |k: &str| text.lines().find_map(|l| l.strip_prefix(k)).map(str::trim);
+    if let Some(tracer) = field("TracerPid:").filter(|v| *v != "0") {
+        let comm = std::fs::read_to_string(format!("/proc/{tracer}/comm")).unwrap_or_default();
+        return Err(format!(
+            "not read: already traced by pid {tracer} ({}); unwedge does not attach to a traced thread",
+            comm.trim()
+        ));
+    }
+    if !field("State:").is_some_and(|s| s.starts_with('R')) {
+        return Err("not read: the thread is no longer running".into());
+    }
+    let maps = maps.to_vec();
+    let end = move |sp: u64| stack_end(&maps, sp);
+    mem::ptrace_capture(pid, tid, MAX_STACK, end, PTRACE_WAIT).map_err(|e| format!("not read with ptrace: {e}"))
 }
 
 fn missing(note: String) -> UserStack {
@@ -280,18 +326,6 @@ struct Proc {
     pid: u32,
     maps: Vec<Mapping>,
     unwinder: ProcUnwinder,
-}
-
-impl Proc {
-    fn open(pid: u32) -> Result<Proc, String> {
-        let text = mem::read_file(&format!("/proc/{pid}/maps"), 16 << 20).map_err(|e| e.to_string())?;
-        Ok(Proc { pid, maps: maps::parse(&text), unwinder: ProcUnwinder::default() })
-    }
-
-    /// The end of the writable mapping holding `sp`: the stack copy stops there.
-    fn stack_end(&self, sp: u64) -> Option<u64> {
-        self.maps.iter().find(|m| m.contains(sp) && m.read && m.write).map(|m| m.end)
-    }
 }
 
 /// The cache key of a module: its build-id, or the file's identity when it has none.
