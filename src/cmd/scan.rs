@@ -12,7 +12,7 @@ pub fn run(args: &ScanArgs) -> Result<u8, Fatal> {
         Some(path) => Input::Recorded(path.clone()),
         None => {
             if !unwedge_collect::is_root() {
-                eprintln!("unwedge: not running as root: other users' sockets, fds and threads are hidden (run as root, or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
+                eprintln!("unwedge: not running as root: other users' sockets, fds, threads and user stacks are hidden (run as root, or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
             }
             // Collection stops at 80% of the deadline so analysis and output
             // fit in before the watchdog; what was not read is in coverage.

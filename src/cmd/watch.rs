@@ -54,7 +54,7 @@ pub fn run(args: &WatchArgs) -> Result<u8, Fatal> {
         unwedge_pipeline::load(path).map_err(|e| Fatal::Msg(e.to_string()))?;
     }
     if args.from_snapshot.is_empty() && !unwedge_collect::is_root() {
-        eprintln!("unwedge: not running as root: other users' sockets, fds and threads are hidden (run as root, or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
+        eprintln!("unwedge: not running as root: other users' sockets, fds, threads and user stacks are hidden (run as root, or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
     }
     catch_stop_signals();
     let filter = Filter { pid: args.pid, port: args.port };

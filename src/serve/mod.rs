@@ -101,7 +101,7 @@ pub fn run(cfg: Config) -> Result<(), Fatal> {
     listener.set_nonblocking(true)?;
     eprintln!("unwedge serve: listening on http://{local}");
     if !unwedge_collect::is_root() {
-        eprintln!("unwedge serve: not running as root: other users' sockets, fds and threads are hidden (grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
+        eprintln!("unwedge serve: not running as root: other users' sockets, fds, threads and user stacks are hidden (grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
     }
     let state = Arc::new(State::new(cfg));
     let scanner = state.clone();
