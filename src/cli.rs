@@ -52,6 +52,28 @@ pub enum ColorWhen {
     Never,
 }
 
+/// How user-space stacks of reported threads are read (`--stacks`).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StacksWhen {
+    /// Not at all.
+    Off,
+    /// Threads blocked in a syscall, copied without stopping them (needs root for other users' processes).
+    Auto,
+    /// Also running threads, stopped for milliseconds each with PTRACE_SEIZE + PTRACE_INTERRUPT (never SIGSTOP;
+    /// a thread that already has a tracer is left alone).
+    Ptrace,
+}
+
+impl StacksWhen {
+    pub fn mode(self) -> unwedge_pipeline::StackMode {
+        match self {
+            StacksWhen::Off => unwedge_pipeline::StackMode::Off,
+            StacksWhen::Auto => unwedge_pipeline::StackMode::Auto,
+            StacksWhen::Ptrace => unwedge_pipeline::StackMode::Ptrace,
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Snapshot the host twice, an interval apart, and report what is wedged.
@@ -157,6 +179,10 @@ pub struct WatchArgs {
     /// one file per scan, round and round (a replay of an incident, a demo, a test).
     #[arg(long, value_name = "FILE")]
     pub from_snapshot: Vec<PathBuf>,
+    /// User-space stacks of the threads findings report (as `scan --stacks`); symbol tables stay cached between
+    /// scans.
+    #[arg(long, value_enum, default_value_t = StacksWhen::Auto, value_name = "WHEN")]
+    pub stacks: StacksWhen,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
 }
@@ -211,6 +237,10 @@ pub struct ServeArgs {
     /// (a replay of an incident, a demo, a test).
     #[arg(long, value_name = "FILE")]
     pub from_snapshot: Option<PathBuf>,
+    /// User-space stacks of the threads findings report (as `scan --stacks`); symbol tables stay cached
+    /// between scans (64 binaries at most).
+    #[arg(long, value_enum, default_value_t = StacksWhen::Auto, value_name = "WHEN")]
+    pub stacks: StacksWhen,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
 }
@@ -273,6 +303,11 @@ pub struct ScanArgs {
     /// Analyse snapshots recorded with --save-snapshot instead of the live host (or an HTML report that embeds them).
     #[arg(long, value_name = "FILE", conflicts_with = "save_snapshot")]
     pub from_snapshot: Option<PathBuf>,
+    /// User-space stacks of the threads findings report (at most 64 per scan), read right after the second
+    /// snapshot: `auto` copies the stacks of threads blocked in a syscall without stopping them; `ptrace` also
+    /// stops running threads for milliseconds each; `off` reads none.
+    #[arg(long, value_enum, default_value_t = StacksWhen::Auto, value_name = "WHEN")]
+    pub stacks: StacksWhen,
     /// Also write the report as one self-contained HTML page (for a ticket or a post-mortem); with --save-snapshot
     /// (or --from-snapshot) the raw snapshots are embedded too, so `scan --from-snapshot FILE` re-reads it.
     #[arg(long, value_name = "FILE")]

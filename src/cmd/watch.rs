@@ -54,13 +54,16 @@ pub fn run(args: &WatchArgs) -> Result<u8, Fatal> {
         unwedge_pipeline::load(path).map_err(|e| Fatal::Msg(e.to_string()))?;
     }
     if args.from_snapshot.is_empty() && !unwedge_collect::is_root() {
-        eprintln!("unwedge: not running as root: other users' sockets, fds and threads are hidden (run as root, or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
+        eprintln!("unwedge: not running as root: other users' sockets, fds, threads and user stacks are hidden (run as root, or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
     }
     catch_stop_signals();
     let filter = Filter { pid: args.pid, port: args.port };
     let (tx, rx) = sync_channel::<Cycle>(1);
     let (every, interval, count, files) = (args.every, args.interval, args.count, args.from_snapshot.clone());
+    let mode = args.stacks.mode();
     std::thread::Builder::new().name("scan".into()).spawn(move || {
+        // Lives as long as the scanner: each binary's symbol tables load once.
+        let mut stacks = unwedge_pipeline::Stacks::new(mode);
         let mut n: u64 = 0;
         while count.is_none_or(|c| n < c) {
             let started = Instant::now();
@@ -69,7 +72,7 @@ pub fn run(args: &WatchArgs) -> Result<u8, Fatal> {
             } else {
                 Input::Recorded(files[(n % files.len() as u64) as usize].clone())
             };
-            let result = unwedge_pipeline::run(&input, &thresholds)
+            let result = unwedge_pipeline::run(&input, &thresholds, &mut stacks)
                 .map(|(scan, mut report)| {
                     filter.apply(&mut report);
                     (scan, report)

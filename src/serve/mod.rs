@@ -41,6 +41,8 @@ pub struct Config {
     /// What each background scan reads (the live host, or recorded snapshots).
     pub input: unwedge_pipeline::Input,
     pub thresholds: unwedge_pipeline::Thresholds,
+    /// How user stacks are read; the reader (and its symbol cache) lives as long as the scan thread.
+    pub stacks: unwedge_pipeline::StackMode,
 }
 
 /// What the last scan produced, pre-rendered.
@@ -99,7 +101,7 @@ pub fn run(cfg: Config) -> Result<(), Fatal> {
     listener.set_nonblocking(true)?;
     eprintln!("unwedge serve: listening on http://{local}");
     if !unwedge_collect::is_root() {
-        eprintln!("unwedge serve: not running as root: other users' sockets, fds and threads are hidden (grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
+        eprintln!("unwedge serve: not running as root: other users' sockets, fds, threads and user stacks are hidden (grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
     }
     let state = Arc::new(State::new(cfg));
     let scanner = state.clone();
@@ -120,11 +122,12 @@ pub fn run(cfg: Config) -> Result<(), Fatal> {
 fn scan_loop(state: &State) {
     // The last good scan's facts: a failed scan keeps its series.
     let mut last_facts: Option<metrics::Facts> = None;
+    let mut stacks = unwedge_pipeline::Stacks::new(state.cfg.stacks);
     // The counts behind the page's charts: one point per good scan, an hour at most.
     let mut history = page::History::default();
     loop {
         let started = Instant::now();
-        let result = unwedge_pipeline::run(&state.cfg.input, &state.cfg.thresholds);
+        let result = unwedge_pipeline::run(&state.cfg.input, &state.cfg.thresholds, &mut stacks);
         let mut published = None;
         match result {
             Ok((scan, report)) if !scan.snapshots.is_empty() => {
