@@ -70,11 +70,39 @@ fn stalled_but_busy_is_not_keepalive_starvation_and_bursts_are_seen() {
     assert_eq!(ev(&f[1])["listen_overflows_rise"], 15);
 }
 
+/// The one-slot keep-alive server's port in live-incidents.json.
+const ONE_SLOT_PORT: u16 = 59261;
+
+/// Gives the accepted connections on `port` the tcp_info byte counters a
+/// kernel >= 4.19 reports (the recording predates reading them): `acked`
+/// bytes of answer, 78 bytes of request.
+fn with_counters(mut scan: Scan, port: u16, acked: u64) -> Scan {
+    for snap in &mut scan.snapshots {
+        for s in snap.sockets.iter_mut().filter(|s| s.local_port == port && s.inode != 0) {
+            if let Some(i) = s.info.as_mut() {
+                (i.bytes_acked, i.bytes_received, i.bytes_sent) = (Some(acked), Some(78), Some(acked));
+            }
+        }
+    }
+    scan
+}
+
 #[test]
 fn recorded_live_incidents() {
     // Recorded with `unwedge scan --save-snapshot` while tests/scenarios'
-    // one_slot_keepalive, never_accept, leaky_listener and healthy_keepalive ran.
+    // one_slot_keepalive, never_accept, leaky_listener and healthy_keepalive
+    // ran, before the collector read tcp_info's byte counters. The one-slot
+    // server's connection has last_data_sent == last_data_recv (loopback:
+    // same jiffy): that alone cannot tell an answered keep-alive from a
+    // request never answered, so it is only accept_stalled.
     let f = run("live-incidents.json");
+    let got: Vec<(&str, Option<u16>)> = f.iter().map(|f| (f.kind().name(), f.port)).collect();
+    assert!(got.contains(&("accept_stalled", Some(ONE_SLOT_PORT))), "{got:?}");
+    assert!(!got.iter().any(|(k, _)| *k == "keepalive_starvation"), "{got:?}");
+
+    // With the counters a current kernel gives (the server answered 517 bytes), it is story 3.
+    let scan = with_counters(load("live-incidents.json"), ONE_SLOT_PORT, 517);
+    let f = analyze(&scan, &Thresholds::default()).findings;
     let got: Vec<&str> = f.iter().map(|f| f.kind().name()).collect();
     assert_eq!(
         got,
@@ -83,9 +111,20 @@ fn recorded_live_incidents() {
     assert!(f.iter().all(|f| f.pid.is_some() && f.port.is_some()));
     assert!(f.iter().all(|f| f.pid != Some(10273)), "the healthy keep-alive server stays silent");
     assert_eq!(ev(&f[0])["slots_held_by_idle"], 1);
+    assert_eq!(ev(&f[0])["idle_connections"][0]["bytes_acked"], 517);
     // Story 3's root cause seen from the thread: the one handler waits in recv on the idle keep-alive.
     assert_eq!(f[3].tid, Some(8933));
     assert_eq!(ev(&f[4])["close_wait"], 40);
+}
+
+#[test]
+fn a_request_never_answered_is_not_keepalive_even_when_timestamps_tie() {
+    // Issue 13's misnaming: the server never sent a byte (bytes_acked 0)
+    // on a connection whose send and receive clocks tie.
+    let scan = with_counters(load("live-incidents.json"), ONE_SLOT_PORT, 0);
+    let f = analyze(&scan, &Thresholds::default()).findings;
+    let on_port: Vec<&str> = f.iter().filter(|f| f.port == Some(ONE_SLOT_PORT)).map(|f| f.kind().name()).collect();
+    assert!(on_port.contains(&"accept_stalled") && !on_port.contains(&"keepalive_starvation"), "{on_port:?}");
 }
 
 #[test]
@@ -131,7 +170,7 @@ fn a_handler_that_never_answered_is_stalled_not_keepalive_starvation() {
     // The recorded one-slot server, but its accepted connection's last data
     // came from the client (a request read and never answered): not an idle
     // keep-alive, so plain accept_stalled.
-    let mut scan = load("live-incidents.json");
+    let mut scan = with_counters(load("live-incidents.json"), ONE_SLOT_PORT, 517);
     let port = analyze(&scan, &Thresholds::default())
         .findings
         .iter()
