@@ -461,6 +461,7 @@ mod tests {
                     sockets: 80,
                     close_wait_sockets: 60,
                     listening_sockets: 1,
+                    unanswered_connections: 0,
                 },
                 Severity::Warning,
                 Some(7),
@@ -496,6 +497,7 @@ mod tests {
             other_stuck_threads: vec![ThreadSummary {
                 tid: 7,
                 name: "python3".into(),
+                state: String::new(),
                 syscall: "futex".into(),
                 fds: vec![],
             }],
