@@ -8,7 +8,9 @@
 # prometheus (promtool and a real server for the `unwedge serve` tests; ~15 s),
 # golang-go (tests/scan_go.rs builds real Go servers for stories 2 and 3; ~20 s),
 # uwsgi-core + uwsgi-plugin-python3 (tests/scan_uwsgi.rs: story 4 with real
-# uWSGI threads running hping3).
+# uWSGI threads running hping3),
+# gunicorn, gdb, strace (tests/scan_incidents.rs: a one-worker gunicorn, a
+# server held by a debugger, a server under strace).
 # Idempotent: does nothing when all are present.
 set -euo pipefail
 has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
@@ -27,6 +29,9 @@ has promtool || need+=(prometheus)
 has uwsgi || need+=(uwsgi-core)
 [ -f /usr/lib/uwsgi/plugins/python3_plugin.so ] || need+=(uwsgi-plugin-python3)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
+[ -x /usr/bin/gunicorn ] || need+=(gunicorn)
+has gdb || need+=(gdb)
+has strace || need+=(strace)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

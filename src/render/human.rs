@@ -81,7 +81,7 @@ pub fn write(out: &mut dyn Write, r: &Report) -> io::Result<()> {
                 out,
                 "",
                 &format!(
-                    "told as {n} {} below: causes first with their consequences beneath, sibling processes once (--json lists every finding)",
+                    "told as {n} {} below: causes first, consequences beneath, alike findings once (--json lists each)",
                     if n == 1 { "story" } else { "stories" }
                 ),
                 "  ",
@@ -236,9 +236,10 @@ fn block(out: &mut dyn Write, b: &Block, depth: usize) -> io::Result<()> {
                         b.members.iter().filter(|m| m.id != b.f.id).filter_map(|m| m.tid).map(|t| t.to_string()).collect();
                     writeln!(
                         out,
-                        "    {DIM}(also stuck in this process: thread{} {}; in --json as findings of their own){DIM:#}",
+                        "    {DIM}(thread{} {} of this process {} stuck too: see --json){DIM:#}",
                         if tids.len() == 1 { "" } else { "s" },
-                        tids.join(", ")
+                        tids.join(", "),
+                        if tids.len() == 1 { "is" } else { "are" }
                     )?;
                 }
             }

@@ -324,7 +324,7 @@ fn group_phrase(kind: Kind, members: &[&Finding]) -> String {
         }
         Kind::BlockedSignal => "each has a signal blocked in every thread".into(),
         Kind::SigtermBlocked => "plain kill (SIGTERM) stops none of them".into(),
-        Kind::OrphanPortHolder => "orphaned, they still hold the listening port".into(),
+        Kind::OrphanPortHolder => "their master is gone and they still hold its listening port".into(),
         Kind::Zombie => "each leaves children unreaped".into(),
         Kind::ProcessStopped => "all are stopped".into(),
         k => format!("each has the same {k} finding"),

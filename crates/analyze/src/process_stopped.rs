@@ -161,7 +161,10 @@ fn finding(ctx: &Ctx, tree: &[&Process]) -> Option<Finding> {
         _ => format!("{who} are stopped (SIGSTOP or Ctrl-Z): {holds}"),
     };
     let how = match stopped_by {
-        StoppedBy::Signal => "It was stopped by a signal (SIGSTOP, SIGTSTP from Ctrl-Z, or SIGTTIN/SIGTTOU for a background job touching its terminal) and nobody sent SIGCONT.".to_string(),
+        StoppedBy::Signal => format!(
+            "A signal stopped {} (SIGSTOP, SIGTSTP from Ctrl-Z, or SIGTTIN/SIGTTOU for a background job touching its terminal) and nobody sent SIGCONT.",
+            if also_stopped.is_empty() { "it" } else { "them" }
+        ),
         StoppedBy::Tracer => format!(
             "{} is attached to it with ptrace and holds it in a tracing stop: a debugger (gdb -p, a breakpoint) that was never detached or quit.",
             tracer_label.clone().unwrap_or_else(|| "A tracer".into())

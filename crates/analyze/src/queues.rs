@@ -127,10 +127,12 @@ pub fn accepting_threads(ctx: &Ctx, pids: &[u32], max: usize) -> Vec<ThreadSumma
     out
 }
 
-/// One line per thread: "thread 12 (gunicorn) S in select on fd 5: …".
+/// One line per thread: "thread 12 (gunicorn) S in select on fd 5: …";
+/// threads whose syscall could not be read are left out.
 pub fn threads_in_words(threads: &[ThreadSummary]) -> String {
     threads
         .iter()
+        .filter(|t| t.syscall != "no syscall")
         .map(|t| {
             let on = t.fds.first().map(|f| format!(" on {f}")).unwrap_or_default();
             let what = match t.syscall.as_str() {
@@ -214,8 +216,9 @@ impl AcceptFacts {
                 if self.unanswered == 1 { "that request" } else { "those requests" }
             ));
         }
-        if !self.threads.is_empty() {
-            out.push_str(&format!(" What it does now: {}.", threads_in_words(&self.threads)));
+        let words = threads_in_words(&self.threads);
+        if !words.is_empty() {
+            out.push_str(&format!(" What it does now: {words}."));
         }
         out
     }
