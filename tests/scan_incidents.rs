@@ -195,7 +195,10 @@ fn one_gunicorn_worker_busy_with_a_slow_request_is_not_keepalive_starvation() {
     let report = scan_until(&["--port", &port.to_string(), "--interval", "1"], Duration::from_secs(12), |r| {
         !findings(r, "accept_stalled").is_empty()
     });
-    assert!(findings(&report, "keepalive_starvation").is_empty(), "a request in progress is not keep-alive: {report:#}");
+    assert!(
+        findings(&report, "keepalive_starvation").is_empty(),
+        "a request in progress is not keep-alive: {report:#}"
+    );
     let stall = findings(&report, "accept_stalled");
     assert_eq!(stall.len(), 1, "{report:#}");
     assert_eq!(stall[0]["pid"], worker, "the worker accepts; the arbiter only holds the socket: {report:#}");
@@ -564,7 +567,11 @@ fn freeze_test(root: &str, state_file: &'static str, frozen: &str, thawed: &'sta
     assert!(ev["freezer"]["cgroup"].as_str().unwrap().ends_with(dir.file_name().unwrap().to_str().unwrap()));
     assert!(f[0]["fix"].as_str().unwrap().contains(&dir.join(state_file).display().to_string()), "{:#}", f[0]);
     for other in report["findings"].as_array().unwrap().iter().filter(|x| x["kind"] != "process_stopped") {
-        assert_eq!(other["caused_by"], serde_json::json!([f[0]["id"]]), "everything else follows from the freeze: {other:#}");
+        assert_eq!(
+            other["caused_by"],
+            serde_json::json!([f[0]["id"]]),
+            "everything else follows from the freeze: {other:#}"
+        );
     }
     std::fs::write(dir.join(state_file), thawed).unwrap();
     drop(clients);

@@ -120,7 +120,11 @@ struct Block<'a> {
 
 impl Block<'_> {
     fn severity(&self) -> Severity {
-        self.consequences.iter().map(|c| c.severity()).chain(self.members.iter().map(|m| m.severity)).fold(self.f.severity, Severity::max)
+        self.consequences
+            .iter()
+            .map(|c| c.severity())
+            .chain(self.members.iter().map(|m| m.severity))
+            .fold(self.f.severity, Severity::max)
     }
 }
 
@@ -232,8 +236,13 @@ fn block(out: &mut dyn Write, b: &Block, depth: usize) -> io::Result<()> {
             None => {
                 finding(out, b.f)?;
                 if b.members.len() > 1 {
-                    let tids: Vec<String> =
-                        b.members.iter().filter(|m| m.id != b.f.id).filter_map(|m| m.tid).map(|t| t.to_string()).collect();
+                    let tids: Vec<String> = b
+                        .members
+                        .iter()
+                        .filter(|m| m.id != b.f.id)
+                        .filter_map(|m| m.tid)
+                        .map(|t| t.to_string())
+                        .collect();
                     writeln!(
                         out,
                         "    {DIM}(thread{} {} of this process {} stuck too: see --json){DIM:#}",

@@ -180,8 +180,9 @@ impl<'a> Index<'a> {
                 let fds: Vec<u64> =
                     p.sockets.iter().filter(|s| s.inode == listener.inode).map(|s| s.fd as u64).collect();
                 p.threads.iter().any(|t| {
-                    crate::threads::syscall(arch, t)
-                        .is_some_and(|(name, call)| matches!(name.as_str(), "accept" | "accept4") && fds.contains(&call.args[0]))
+                    crate::threads::syscall(arch, t).is_some_and(|(name, call)| {
+                        matches!(name.as_str(), "accept" | "accept4") && fds.contains(&call.args[0])
+                    })
                 })
             })
             .collect();

@@ -213,9 +213,9 @@ fn link_causes(findings: &mut [Finding]) {
 /// The program a process runs, as a person names it: the script for an
 /// interpreter ("forking_proxy.py" rather than "python3"), else its comm.
 pub fn program(p: &Process) -> String {
-    let interpreter = ["python", "perl", "ruby", "node", "php", "bash", "sh", "dash"]
-        .iter()
-        .any(|i| p.comm == *i || p.comm.strip_prefix(i).is_some_and(|r| r.chars().all(|c| c.is_ascii_digit() || c == '.')));
+    let interpreter = ["python", "perl", "ruby", "node", "php", "bash", "sh", "dash"].iter().any(|i| {
+        p.comm == *i || p.comm.strip_prefix(i).is_some_and(|r| r.chars().all(|c| c.is_ascii_digit() || c == '.'))
+    });
     if interpreter {
         let mut args = p.cmdline.split_whitespace().skip(1);
         while let Some(a) = args.next() {
@@ -279,9 +279,11 @@ fn stuck_wait(ctx: &Ctx, p: &Process, members: &[&Finding]) -> Wait {
         phrase = Some(what);
     }
     // Served sockets in CLOSE-WAIT: the client hung up and nobody closed.
-    let client_left = p.sockets.iter().filter_map(|fd| ctx.last.socket(fd.inode)).any(|s| {
-        s.state == TcpState::CloseWait && ctx.last.served.contains(&(s.netns, s.local_port))
-    });
+    let client_left = p
+        .sockets
+        .iter()
+        .filter_map(|fd| ctx.last.socket(fd.inode))
+        .any(|s| s.state == TcpState::CloseWait && ctx.last.served.contains(&(s.netns, s.local_port)));
     syscalls.sort();
     syscalls.dedup();
     let phrase = match phrase {
@@ -396,16 +398,7 @@ fn group_siblings(ctx: &Ctx, findings: &mut [Finding]) -> Vec<Group> {
         for &i in &idx {
             findings[i].group = Some(id.clone());
         }
-        groups.push(Group {
-            id,
-            kind,
-            pids,
-            title,
-            parent: Some(ppid),
-            program: prog,
-            ages_s: ages,
-            representative,
-        });
+        groups.push(Group { id, kind, pids, title, parent: Some(ppid), program: prog, ages_s: ages, representative });
     }
     // In report order: the group whose representative comes first, first.
     let pos: FastMap<&str, usize> = findings.iter().enumerate().map(|(i, f)| (f.id.as_str(), i)).collect();

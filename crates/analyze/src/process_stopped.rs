@@ -143,13 +143,29 @@ fn finding(ctx: &Ctx, tree: &[&Process]) -> Option<Finding> {
         let first_listener = listeners.iter().find(|l| l.contains("waiting")).cloned().unwrap_or_default();
         let addr = first_listener.split(',').next().unwrap_or_default().to_string();
         let addr = if listeners.len() > 1 { format!("{addr} and its other listeners") } else { addr };
-        format!("{queued} client{} wait{} on {addr}", if queued == 1 { "" } else { "s" }, if queued == 1 { "s" } else { "" })
+        format!(
+            "{queued} client{} wait{} on {addr}",
+            if queued == 1 { "" } else { "s" },
+            if queued == 1 { "s" } else { "" }
+        )
     } else if !listeners.is_empty() {
-        format!("{it} {holds_verb} {} listening socket{} ({})", listeners.len(), if listeners.len() == 1 { "" } else { "s" }, listeners.join(", "))
+        format!(
+            "{it} {holds_verb} {} listening socket{} ({})",
+            listeners.len(),
+            if listeners.len() == 1 { "" } else { "s" },
+            listeners.join(", ")
+        )
     } else if connections > 0 {
-        format!("{it} {holds_verb} {connections} TCP connection{} nobody serves", if connections == 1 { "" } else { "s" })
+        format!(
+            "{it} {holds_verb} {connections} TCP connection{} nobody serves",
+            if connections == 1 { "" } else { "s" }
+        )
     } else {
-        format!("{} child process{} wait on it", children_waiting.len(), if children_waiting.len() == 1 { "" } else { "es" })
+        format!(
+            "{} child process{} wait on it",
+            children_waiting.len(),
+            if children_waiting.len() == 1 { "" } else { "es" }
+        )
     };
     let title = match (stopped_by, &tracer_label, &p.frozen) {
         (StoppedBy::Tracer, Some(t), _) => format!("{t} holds {who} stopped under ptrace: {holds}"),

@@ -51,7 +51,8 @@ mod tests {
     #[test]
     fn hybrid_host() {
         // This project's machine (6.18, v1 hierarchies plus an empty v2 one), a process moved into a freezer cgroup.
-        let text = b"9:name=systemd:/\n8:pids:/\n6:freezer:/i13test16247\n4:memory:/process_api/4e25\n1:cpu:/\n0::/i13v2\n";
+        let text =
+            b"9:name=systemd:/\n8:pids:/\n6:freezer:/i13test16247\n4:memory:/process_api/4e25\n1:cpu:/\n0::/i13v2\n";
         let p = paths(text);
         assert_eq!(p.v1_freezer.as_deref(), Some("/i13test16247"));
         assert_eq!(p.v2.as_deref(), Some("/i13v2"));
