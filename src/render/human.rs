@@ -88,14 +88,22 @@ pub fn write(out: &mut dyn Write, r: &Report) -> io::Result<()> {
                 DIM,
             )?;
         }
-        for (i, b) in blocks.iter().enumerate() {
-            // One header per process (or group), over its consecutive blocks.
-            let same = i > 0 && header(&blocks[i - 1]) == header(b);
-            if !same {
-                writeln!(out)?;
-                writeln!(out, "{BOLD}■ {}{BOLD:#}", header(b))?;
+        // One header per process (or group), over all its blocks, in the
+        // order of its most severe one.
+        let mut sections: Vec<(String, Vec<&Block>)> = Vec::new();
+        for b in &blocks {
+            let h = header(b);
+            match sections.iter_mut().find(|(x, _)| *x == h) {
+                Some((_, v)) => v.push(b),
+                None => sections.push((h, vec![b])),
             }
-            block(out, b, 0)?;
+        }
+        for (h, bs) in sections {
+            writeln!(out)?;
+            writeln!(out, "{BOLD}■ {h}{BOLD:#}")?;
+            for b in bs {
+                block(out, b, 0)?;
+            }
         }
     }
     if !c.notes.is_empty() {

@@ -17,8 +17,9 @@
 //! Causes, only where the evidence shows the link (contract: "Links and
 //! groups"); each link runs from a kind to one below it in this order, so
 //! the links can form no cycle:
-//! `process_stopped` > `stuck_thread` > `close_wait_leak` > `fd_exhaustion`
-//! > `accept_stalled` / `keepalive_starvation` > `accept_queue_overflow`.
+//! `process_stopped` > `keepalive_starvation` > `stuck_thread` >
+//! `close_wait_leak` > `fd_exhaustion` > `accept_stalled` >
+//! `accept_queue_overflow`.
 //! - everything about a stopped process (its stuck threads, CLOSE-WAIT
 //!   sockets, unreaped children), and a listener whose accepting processes
 //!   are all stopped, is caused by its `process_stopped`;
@@ -28,7 +29,9 @@
 //!   there because of its `close_wait_leak`;
 //! - a stalled (or full) queue whose accepting processes are all at their
 //!   fd limit (critical `fd_exhaustion`: accept() fails with EMFILE);
-//! - a full queue on a listener whose stall is named is its consequence.
+//! - a full queue on a listener whose stall is named is its consequence;
+//! - a thread stuck reading a connection of a listener starved by keep-alive
+//!   is the slot that connection holds (story 3 seen from the thread).
 //!
 //! Groups: findings of one kind about sibling processes — the same parent,
 //! the same program, and (for stuck threads) the same wait — share a group
@@ -145,6 +148,8 @@ fn link_causes(findings: &mut [Finding]) {
     let mut closing_stuck: FastMap<u32, Vec<String>> = FastMap::default();
     // Stalled queues: (netns, port) -> the stall's id.
     let mut stalls: FastMap<(u64, u16), String> = FastMap::default();
+    // Listeners starved by keep-alive: (netns, port) -> (id, accepting pids).
+    let mut starved: FastMap<(u64, u16), (String, Vec<u32>)> = FastMap::default();
     for f in findings.iter() {
         let Some(pid) = f.pid else { continue };
         let at_limit = match &f.evidence {
@@ -168,6 +173,9 @@ fn link_causes(findings: &mut [Finding]) {
         if matches!(f.kind(), Kind::AcceptStalled | Kind::KeepaliveStarvation) {
             if let Some(port) = f.port {
                 stalls.insert((f.netns.unwrap_or(0), port), f.id.clone());
+                if f.kind() == Kind::KeepaliveStarvation {
+                    starved.insert((f.netns.unwrap_or(0), port), (f.id.clone(), accepting(f)));
+                }
             }
         }
     }
@@ -176,7 +184,18 @@ fn link_causes(findings: &mut [Finding]) {
         let Some(pid) = f.pid else { continue };
         let mut causes: Vec<String> = Vec::new();
         match f.kind() {
-            Kind::StuckThread | Kind::Zombie => causes = stopped(pid),
+            Kind::StuckThread => {
+                causes = stopped(pid);
+                let on_connection = matches!(&f.evidence, Evidence::StuckThread(e) if e.on_connection);
+                if causes.is_empty() && on_connection {
+                    if let Some((id, acc)) = f.port.and_then(|port| starved.get(&(f.netns.unwrap_or(0), port))) {
+                        if acc.contains(&pid) {
+                            causes.push(id.clone());
+                        }
+                    }
+                }
+            }
+            Kind::Zombie => causes = stopped(pid),
             Kind::CloseWaitLeak => {
                 causes = stopped(pid);
                 if causes.is_empty() {

@@ -321,7 +321,13 @@ fn finding(
     };
     let hint = match name {
         "futex" | "futex_wait" | "futex_waitv" => " A futex wait is a lock, a condition variable or a thread join: this thread waits for another thread, so the question is what that one waits for (see the other stuck threads).",
-        "recvfrom" | "recvmsg" | "read" | "readv" if st.on_connection => " It waits for its peer to send; an idle keep-alive upstream never sends and never closes, so the read lasts as long as the upstream keeps the connection open.",
+        // Which side the peer is on decides what its silence means.
+        "recvfrom" | "recvmsg" | "read" | "readv" if st.on_connection => {
+            match waited_socket(ctx, p, st).map(|s| ctx.last.served.contains(&(s.netns, s.local_port))) {
+                Some(true) => " It waits for its client to send (the next request on a keep-alive connection, or the rest of one); while it waits, this thread serves nobody else.",
+                _ => " It waits for its peer to send; an idle keep-alive upstream never sends and never closes, so the read lasts as long as the upstream keeps the connection open.",
+            }
+        }
         _ => "",
     };
     let texts: Vec<&str> = work.iter().map(|(text, _)| text.as_str()).collect();
