@@ -186,7 +186,12 @@ fn one_gunicorn_worker_busy_with_a_slow_request_is_not_keepalive_starvation() {
     let Some(gunicorn) = gunicorn() else { return };
     let dir = tempfile::tempdir().unwrap();
     let (master, port) = start_gunicorn(&gunicorn, dir.path(), 1, 4);
-    let worker = children(master.pid())[0] as u64;
+    let mut kids = Vec::new();
+    assert!(wait_until(Duration::from_secs(10), || {
+        kids = children(master.pid());
+        kids.len() == 1
+    }));
+    let worker = kids[0] as u64;
     let mut slow = TcpStream::connect(("127.0.0.1", port)).unwrap();
     slow.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     std::thread::sleep(Duration::from_millis(300));
@@ -479,9 +484,9 @@ fn server_under_strace_runs_and_is_not_stopped() {
 }
 
 #[test]
-fn stopped_job_holding_nothing_is_silent() {
-    // A Ctrl-Z'd process with no socket and no child waiting on it (an
-    // editor) next to a server that serves: nothing waits on the stop.
+fn stopped_client_job_is_silent() {
+    // A Ctrl-Z'd process holding only its own outbound connection (an ssh
+    // or psql client) next to a server that serves: nothing waits on the stop.
     let s = python("stopped_server.py", &["--job"]);
     let job = s.ready["stopped"].as_u64().unwrap();
     assert_eq!(state_of(job as u32), Some('T'));
@@ -511,7 +516,10 @@ fn server_stopped_and_continued_before_the_second_snapshot_is_silent() {
         std::thread::sleep(Duration::from_millis(600));
         signal(server, libc::SIGCONT);
         let out = child.wait_with_output().unwrap();
-        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let Ok(report) = serde_json::from_slice::<Value>(&out.stdout) else {
+            eprintln!("attempt {attempt}: the scan gave no report (a loaded host: --deadline); again");
+            continue;
+        };
         let snaps: Value = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
         let first_state = snaps["snapshots"][0]["processes"]
             .as_array()

@@ -2,8 +2,8 @@
 clients (held by this process) that connect to it.
 
     stopped_server.py --stop     the server is SIGSTOPped, then 3 clients connect: they queue
-    stopped_server.py --job      the server runs; a child holding no socket is stopped (a Ctrl-Z'd
-                                 editor), 3 clients connect and are served: healthy
+    stopped_server.py --job      the server runs; a child holding only its own outbound connection
+                                 is stopped (a Ctrl-Z'd ssh), 3 clients connect and are served: healthy
     stopped_server.py            the server runs; the test stops, traces or freezes it
 
 READY {"pid": this, "server": pid, "port": p, "stopped": pid or null}"""
@@ -39,9 +39,14 @@ if "--stop" in sys.argv:
     wait_for(lambda: state(server) == "T")
     stopped = server
 elif "--job" in sys.argv:
+    r, w = os.pipe()
     stopped = os.fork()
     if stopped == 0:
+        out = socket.create_connection(("127.0.0.1", port))
+        out.sendall(b"hello\n")
+        os.write(w, b"x")
         park()
+    os.read(r, 1)  # connected: now stop it
     os.kill(stopped, signal.SIGSTOP)
     wait_for(lambda: state(stopped) == "T")
 clients = []

@@ -13,14 +13,15 @@
 //! FREEZING, where tasks show `D`; v2 cgroup.events `frozen 1`, where tasks
 //! sleep in the signal path). It must be so in both snapshots, with no CPU
 //! time and no context switch in between. Raised only while it holds
-//! something others wait on: a listening socket, a TCP connection, or
-//! children it must reap or read from.
+//! something others wait on: a listening socket, a connection it accepted
+//! (its client waits for an answer), or a child blocked writing to it.
 //!
 //! False alarms avoided: a process stopped by job control and continued
 //! before the second snapshot (not stopped in both); a process under strace,
 //! which passes through tracing stops at every syscall but runs (its context
 //! switches move); a stopped shell job that holds no socket and no child
-//! waiting on it (`vim` after Ctrl-Z); zombies.
+//! waiting on it (`vim` after Ctrl-Z), or only its own outbound connections
+//! (`ssh`, `psql` after Ctrl-Z); zombies.
 
 use crate::index::{endpoint, FastSet};
 use crate::Ctx;
@@ -106,7 +107,10 @@ fn finding(ctx: &Ctx, tree: &[&Process]) -> Option<Finding> {
                     listeners.push(if waiting > 0 { format!("{addr}, {waiting} waiting") } else { addr });
                 }
                 TcpState::TimeWait | TcpState::Close => {}
-                _ => connections += 1,
+                // Connections it accepted: their clients wait for an answer.
+                // Its own outbound ones (a Ctrl-Z'd ssh or psql) keep nobody waiting.
+                _ if ctx.last.served.contains(&(s.netns, s.local_port)) => connections += 1,
+                _ => {}
             }
         }
     }
@@ -157,7 +161,7 @@ fn finding(ctx: &Ctx, tree: &[&Process]) -> Option<Finding> {
         )
     } else if connections > 0 {
         format!(
-            "{it} {holds_verb} {connections} TCP connection{} nobody serves",
+            "{it} {holds_verb} {connections} accepted connection{} nobody answers",
             if connections == 1 { "" } else { "s" }
         )
     } else {
@@ -240,8 +244,9 @@ fn finding(ctx: &Ctx, tree: &[&Process]) -> Option<Finding> {
     Some(f)
 }
 
-/// Children that wait on `p`: zombies it cannot reap while stopped, and
-/// children blocked writing a pipe that `p` holds (it would read it).
+/// Children that wait on `p`: blocked writing a pipe that `p` holds (it
+/// would read it). Zombies are not counted: a stopped `make` leaves them
+/// until it is continued, and they hold nothing but a pid.
 fn children_waiting(ctx: &Ctx, p: &Process) -> Vec<u32> {
     let arch = ctx.snap().arch.as_str();
     let mut out = Vec::new();
@@ -256,7 +261,7 @@ fn children_waiting(ctx: &Ctx, p: &Process) -> Vec<u32> {
                         .is_some_and(|inode| p.pipes.iter().any(|pp| pp.inode == inode))
                 })
         });
-        if c.state == 'Z' || on_pipe {
+        if c.state != 'Z' && on_pipe {
             out.push(c.pid);
         }
     }

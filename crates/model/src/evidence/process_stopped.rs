@@ -21,9 +21,9 @@ pub struct ProcessStopped {
     pub listeners: Vec<String>,
     /// Connections waiting in the accept queues of its listeners.
     pub queued: u32,
-    /// TCP connections it holds open (not listening, not TIME-WAIT).
+    /// Connections it accepted and holds open: their clients wait on it.
     pub connections: usize,
-    /// Children that wait on it: unreaped (zombies), or writing a pipe it reads.
+    /// Children blocked writing a pipe it reads.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub children_waiting: Vec<u32>,
     pub cmdline: String,
