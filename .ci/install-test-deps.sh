@@ -16,6 +16,8 @@
 # tests/packaging.rs: `man -w`, `unwedge sc<TAB>`, the static binary's
 # linkage and the files it opens; cargo-deb itself is installed by
 # packaging/build-deb.sh).
+# gunicorn, gdb, strace (tests/scan_incidents.rs: a one-worker gunicorn, a
+# server held by a debugger, a server under strace).
 # Idempotent: does nothing when all are present.
 set -euo pipefail
 has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
@@ -45,6 +47,8 @@ has man || need+=(man-db)
 has file || need+=(file)
 has strace || need+=(strace)
 has readelf || need+=(binutils)
+[ -x /usr/bin/gunicorn ] || need+=(gunicorn)
+has gdb || need+=(gdb)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -562,6 +562,10 @@ mod tests {
             kind: r.findings[1].kind(),
             pids: vec![10, 11, 12],
             title: "3 workers of leaky piled up".into(),
+            parent: None,
+            program: String::new(),
+            ages_s: Vec::new(),
+            representative: String::new(),
         });
         r.findings[1].caused_by = vec!["f1".into()];
         let html = render(&r, &Extras::default()).unwrap();

@@ -128,6 +128,10 @@ mod tests {
             kind: r.findings[1].kind(),
             pids: vec![10, 11, 12],
             title: "3 x".into(),
+            parent: None,
+            program: String::new(),
+            ages_s: Vec::new(),
+            representative: String::new(),
         });
         // A cycle: f1 caused by f3 (in the group), the group's f2 caused by f1.
         r.findings[0].caused_by = vec!["f3".into()];

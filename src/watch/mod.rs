@@ -356,6 +356,8 @@ pub mod fake {
                 accepted_during_interval: 0,
                 established_connections_held: 0,
                 owners: vec![pid],
+                accepting: vec![pid],
+                accepting_threads: Vec::new(),
             },
         );
         f.pid = Some(pid);

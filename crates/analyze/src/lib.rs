@@ -25,6 +25,7 @@ mod close_wait_leak;
 mod fd_exhaustion;
 mod keepalive_starvation;
 mod orphan_port_holder;
+pub(crate) mod process_stopped;
 mod sigterm_blocked;
 mod stuck_thread;
 mod zombie;
@@ -123,7 +124,7 @@ pub fn analyze(scan: &Scan, t: &Thresholds) -> Analysis {
     let interval_ms =
         if scan.snapshots.len() > 1 { last_snap.taken_at_ms.saturating_sub(scan.snapshots[0].taken_at_ms) } else { 0 };
     if first.is_none() {
-        notes.push("one snapshot only (--interval 0): accept_stalled, keepalive_starvation and stuck_thread need two and were skipped; host overflow counters were not compared".into());
+        notes.push("one snapshot only (--interval 0): accept_stalled, keepalive_starvation, stuck_thread and process_stopped need two and were skipped; host overflow counters were not compared".into());
     }
     let ctx = Ctx { last: Index::new(last_snap), first, t, interval_ms };
     let mut findings = Vec::new();

@@ -22,6 +22,7 @@ pub fn detector(kind: Kind) -> Option<Detect> {
         Kind::StuckThread => stuck_thread::detect,
         Kind::OrphanPortHolder => orphan_port_holder::detect,
         Kind::Zombie => zombie::detect,
+        Kind::ProcessStopped => process_stopped::detect,
         // Raised by `unwedge probe` from outside, not by a scan.
         Kind::ConnectTimeout | Kind::SynRetransmit | Kind::MissingContentType | Kind::SlowTlsShutdown => return None,
     })

@@ -124,6 +124,7 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             .map(|s| ThreadSummary {
                 tid: s.thread.tid,
                 name: s.thread.comm.clone(),
+                state: s.thread.state.to_string(),
                 syscall: s.name.clone(),
                 fds: s.fds.clone(),
                 user_stack: s.thread.user_stack.as_ref().filter(|u| !u.frames.is_empty()).map(|u| u.frames.clone()),
@@ -136,6 +137,44 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             out.push(finding(ctx, p, st, &stuck, &work, others, stuck.len()));
         }
     }
+}
+
+/// What the evidence points to, rather than a list of typical causes.
+fn fix_for(ctx: &Ctx, p: &Process, st: &Stuck, work: &[(String, Work)], stack: &str) -> String {
+    let (pid, tid) = (p.pid, st.thread.tid);
+    let look = format!("Its kernel side is in /proc/{pid}/task/{tid}/stack; {stack}.");
+    if let Some(conn) = st.on_connection.then(|| waited_socket(ctx, p, st)).flatten() {
+        let remote = endpoint(conn.remote, conn.remote_port);
+        let upstream = !ctx.last.served.contains(&(conn.netns, conn.local_port));
+        let answered = conn.info.and_then(|i| i.bytes_received).is_some_and(|b| b > 0);
+        let idle = conn.info.is_some_and(|i| i.last_data_recv_ms >= ctx.t.idle_ms);
+        if upstream && answered && idle {
+            return format!(
+                "It reads an upstream ({remote}) that answered and now keeps the connection open (HTTP keep-alive), so the read ends only when the upstream closes. Close the upstream connection once the response is relayed, or disable keep-alive towards it (`Connection: close`; story 1's proxy: HTTPCONF=bugs:no-keepalive), and give that read a timeout (SO_RCVTIMEO, a read deadline)."
+            );
+        }
+        return format!(
+            "It waits for {remote} to send: give that read a timeout (SO_RCVTIMEO, a read deadline) and find why the peer is silent. {look}"
+        );
+    }
+    if st.name.starts_with("futex") {
+        return format!(
+            "A futex wait is a lock or a thread join: the thread it waits for is the one to fix (see the other stuck threads of this process; give their blocking I/O a timeout). {look}"
+        );
+    }
+    if work.iter().any(|(_, w)| *w == Work::PendingSignal) {
+        return format!("A signal it needs is pending and not delivered (see blocked_signal). {look}");
+    }
+    format!("Find what it waits for. {look}")
+}
+
+/// The TCP connection among the stuck thread's fd arguments.
+fn waited_socket<'a>(ctx: &Ctx<'a>, p: &Process, st: &Stuck) -> Option<&'a unwedge_model::Socket> {
+    fds_of(&st.name, &st.call)
+        .into_iter()
+        .filter_map(|fd| p.sockets.iter().find(|s| s.fd as u64 == fd))
+        .filter_map(|s| ctx.last.socket(s.inode))
+        .find(|s| s.state != TcpState::Listen)
 }
 
 /// The fd arguments of a syscall.
@@ -293,7 +332,13 @@ fn finding(
     };
     let hint = match name {
         "futex" | "futex_wait" | "futex_waitv" => " A futex wait is a lock, a condition variable or a thread join: this thread waits for another thread, so the question is what that one waits for (see the other stuck threads).",
-        "recvfrom" | "recvmsg" | "read" | "readv" if st.on_connection => " It waits for its peer to send; an idle keep-alive upstream never sends and never closes, so the read lasts as long as the upstream keeps the connection open.",
+        // Which side the peer is on decides what its silence means.
+        "recvfrom" | "recvmsg" | "read" | "readv" if st.on_connection => {
+            match waited_socket(ctx, p, st).map(|s| ctx.last.served.contains(&(s.netns, s.local_port))) {
+                Some(true) => " It waits for its client to send (the next request on a keep-alive connection, or the rest of one); while it waits, this thread serves nobody else.",
+                _ => " It waits for its peer to send; an idle keep-alive upstream never sends and never closes, so the read lasts as long as the upstream keeps the connection open.",
+            }
+        }
         _ => "",
     };
     let texts: Vec<&str> = work.iter().map(|(text, _)| text.as_str()).collect();
@@ -334,11 +379,9 @@ Meanwhile the process has work it is not doing: {work}. A healthy idle thread lo
         None => "unwedge shows its user-space stack when run as root (--stacks=auto, the default)".into(),
     };
     f.fix = format!(
-        "Find what it waits for: cat /proc/{pid}/task/{tid}/stack shows the kernel side; {look}. \
-Typical causes: a thread join or lock waiting on a thread blocked in I/O — give that I/O a timeout (SO_RCVTIMEO, read deadlines) and close upstream connections when the client is done (disable keep-alive towards the origin if teardown waits for it); \
-a blocked signal (see blocked_signal); a handler that never returns. If it never recovers, restart it with `unwedge stop {pid}` (SIGTERM, then SIGKILL after a grace period).",
-        pid = p.pid,
-        tid = t.tid
+        "{} If it never recovers, restart it with `unwedge stop {pid}` (SIGTERM, then SIGKILL after a grace period).",
+        fix_for(ctx, p, st, work, &look),
+        pid = p.pid
     );
     f
 }

@@ -144,6 +144,27 @@ pub struct TcpInfo {
     /// Retransmissions of the segment now at the head of the queue.
     pub retransmits: u8,
     pub total_retrans: u32,
+    /// tcpi_bytes_acked (kernel >= 4.1): bytes this end sent that the peer
+    /// acknowledged. 0 on a server connection means it never answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_acked: Option<u64>,
+    /// tcpi_bytes_received (kernel >= 4.1): bytes received from the peer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_received: Option<u64>,
+    /// tcpi_bytes_sent (kernel >= 4.19): bytes sent, retransmissions included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_sent: Option<u64>,
+}
+
+impl TcpInfo {
+    /// This end has sent data the peer received (for a server: it answered
+    /// at least once). `None` when the kernel reported no byte counters.
+    pub fn has_sent(&self) -> Option<bool> {
+        match (self.bytes_acked, self.bytes_sent) {
+            (None, None) => None,
+            (a, s) => Some(a.unwrap_or(0) > 0 || s.unwrap_or(0) > 0),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -189,6 +210,14 @@ pub struct Process {
     pub nofile_soft: Option<u64>,
     pub nofile_hard: Option<u64>,
     pub sockets: Vec<SocketFd>,
+    /// TracerPid of /proc/PID/status: the debugger or tracer (gdb, strace)
+    /// attached to it, when one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracer_pid: Option<u32>,
+    /// Its freezer cgroup, when that cgroup is frozen or freezing (read only
+    /// for processes whose threads look stopped or frozen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen: Option<Frozen>,
     /// fds that are not sockets, regular files or pipes worth naming
     /// (anon inodes such as `[signalfd]`, `[eventfd]`).
     pub anon_fds: Vec<AnonFd>,
@@ -197,6 +226,20 @@ pub struct Process {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pipes: Vec<PipeFd>,
     pub threads: Vec<Thread>,
+}
+
+/// A frozen cgroup holding the process: cgroup v1 freezer.state FROZEN or
+/// FREEZING, or cgroup v2 cgroup.events `frozen 1`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Frozen {
+    /// 1 or 2.
+    pub version: u8,
+    /// The cgroup path as /proc/PID/cgroup gives it ("/batch/job1").
+    pub cgroup: String,
+    /// "FROZEN" or "FREEZING" (v1), "frozen" (v2).
+    pub state: String,
+    /// The file that thaws it (v1 freezer.state, v2 cgroup.freeze).
+    pub control: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -272,14 +272,42 @@ impl Filter {
         self.pid.is_none() && self.port.is_none()
     }
 
-    /// Keeps the findings asked for, and the groups that still have one.
+    /// Keeps the findings asked for, and what causes them (a stalled queue
+    /// on the port asked for is told with the fd limit behind it); and the
+    /// groups that still have one. A listener finding is about every
+    /// process holding the socket (`--pid` of a pre-fork master finds its
+    /// workers' stalled queue).
     pub fn apply(&self, report: &mut Report) {
         if self.is_empty() {
             return;
         }
-        report
-            .findings
-            .retain(|f| self.pid.is_none_or(|p| f.pid == Some(p)) && self.port.is_none_or(|p| f.port == Some(p)));
+        let wanted = |f: &unwedge_model::Finding| {
+            self.pid.is_none_or(|p| f.pid == Some(p) || f.evidence.owners().contains(&p))
+                && self.port.is_none_or(|p| f.port == Some(p))
+        };
+        let mut keep: Vec<bool> = report.findings.iter().map(wanted).collect();
+        // Causes of kept findings, transitively (the links form no cycle; bounded anyway).
+        for _ in 0..report.findings.len() {
+            let causes: Vec<String> = report
+                .findings
+                .iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .flat_map(|(f, _)| f.caused_by.iter().cloned())
+                .collect();
+            let mut grew = false;
+            for (f, k) in report.findings.iter().zip(keep.iter_mut()) {
+                if !*k && causes.contains(&f.id) {
+                    *k = true;
+                    grew = true;
+                }
+            }
+            if !grew {
+                break;
+            }
+        }
+        let mut it = keep.into_iter();
+        report.findings.retain(|_| it.next().unwrap_or(false));
         let kept: Vec<&str> = report.findings.iter().filter_map(|f| f.group.as_deref()).collect();
         report.groups.retain(|g| kept.contains(&g.id.as_str()));
     }

@@ -4,6 +4,7 @@
 
 pub mod fd;
 pub mod fdinfo;
+pub mod freezer;
 pub mod limits;
 pub mod netstat;
 pub mod proc_net_tcp;

@@ -11,6 +11,16 @@ const LAST_DATA_RECV: usize = 52;
 const LAST_ACK_RECV: usize = 56;
 const RTT: usize = 68;
 const TOTAL_RETRANS: usize = 100;
+// Byte counters (RFC 4898): bytes_acked and bytes_received since 4.1,
+// bytes_sent since 4.19; u64 each, after the pacing rates.
+const BYTES_ACKED: usize = 120;
+const BYTES_RECEIVED: usize = 128;
+const BYTES_SENT: usize = 200;
+
+fn u64_at(b: &[u8], off: usize) -> Option<u64> {
+    let bytes = b.get(off..off + 8)?;
+    Some(u64::from_ne_bytes(bytes.try_into().ok()?))
+}
 
 fn u32_at(b: &[u8], off: usize) -> Option<u32> {
     let bytes = b.get(off..off + 4)?;
@@ -25,6 +35,9 @@ pub fn parse(b: &[u8]) -> Option<TcpInfo> {
         last_ack_recv_ms: u32_at(b, LAST_ACK_RECV)?,
         rtt_us: u32_at(b, RTT)?,
         total_retrans: u32_at(b, TOTAL_RETRANS).unwrap_or(0),
+        bytes_acked: u64_at(b, BYTES_ACKED),
+        bytes_received: u64_at(b, BYTES_RECEIVED),
+        bytes_sent: u64_at(b, BYTES_SENT),
     })
 }
 
@@ -48,5 +61,26 @@ mod tests {
         );
         assert_eq!(parse(&b[..100]).unwrap().total_retrans, 0);
         assert!(parse(&b[..60]).is_none());
+        // A kernel older than 4.1 has no byte counters.
+        assert_eq!((t.bytes_acked, t.bytes_received, t.bytes_sent), (None, None, None));
+        assert_eq!(t.has_sent(), None);
+    }
+
+    #[test]
+    fn byte_counters() {
+        let mut b = vec![0u8; 232];
+        b[120..128].copy_from_slice(&517u64.to_ne_bytes());
+        b[128..136].copy_from_slice(&78u64.to_ne_bytes());
+        b[200..208].copy_from_slice(&517u64.to_ne_bytes());
+        let t = parse(&b).unwrap();
+        assert_eq!((t.bytes_acked, t.bytes_received, t.bytes_sent), (Some(517), Some(78), Some(517)));
+        assert_eq!(t.has_sent(), Some(true));
+        // 4.1 .. 4.18: acked and received, no bytes_sent.
+        let t = parse(&b[..200]).unwrap();
+        assert_eq!((t.bytes_acked, t.bytes_sent), (Some(517), None));
+        // A server connection that read a request and never answered.
+        let mut b = vec![0u8; 232];
+        b[128..136].copy_from_slice(&78u64.to_ne_bytes());
+        assert_eq!(parse(&b).unwrap().has_sent(), Some(false));
     }
 }

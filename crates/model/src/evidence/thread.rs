@@ -36,6 +36,9 @@ pub struct ThreadEvidence {
 pub struct ThreadSummary {
     pub tid: u32,
     pub name: String,
+    /// Its state letter (S, D, T, t, R), where the finding shows it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub state: String,
     pub syscall: String,
     pub fds: Vec<String>,
     /// Its user-space stack, as in [`ThreadEvidence::user_stack`].
