@@ -49,6 +49,7 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
         arch: std::env::consts::ARCH.into(),
         ..Default::default()
     };
+    snap.resolv_conf = std::fs::read("/etc/resolv.conf").ok().map(|b| parse::resolv::parse(&b));
     snap.host_netns = std::fs::read_link("/proc/thread-self/ns/net")
         .ok()
         .and_then(|l| parse::sysctl::ns_inode(l.as_os_str().as_encoded_bytes()))

@@ -35,6 +35,35 @@ pub struct Snapshot {
     pub skipped: Vec<Skipped>,
     /// Notes about how the snapshot was taken (fallbacks, missing privileges).
     pub notes: Vec<String>,
+    /// The host's /etc/resolv.conf, to name the resolver a thread stuck in a
+    /// DNS lookup waits on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolv_conf: Option<ResolvConf>,
+}
+
+/// What glibc's stub resolver reads from /etc/resolv.conf.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct ResolvConf {
+    /// Up to three, in the order they are asked.
+    pub nameservers: Vec<String>,
+    /// Seconds to wait for one server's answer (`options timeout:`, default 5).
+    pub timeout_s: u32,
+    /// Rounds over all servers (`options attempts:`, default 2).
+    pub attempts: u32,
+    #[serde(default)]
+    pub rotate: bool,
+}
+
+/// A connected UDP socket to port 53: a resolver's query in flight.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UdpSocket {
+    pub local: IpAddr,
+    pub local_port: u16,
+    pub remote: IpAddr,
+    pub remote_port: u16,
+    pub inode: u64,
+    /// Bytes of answers not yet read.
+    pub recv_q: u32,
 }
 
 /// A network namespace and its per-namespace counters and sysctls.
@@ -59,6 +88,10 @@ pub struct NetNs {
     pub fin_timeout_s: Option<u32>,
     /// How the sockets of this namespace were read: "sock_diag" or "proc_net_tcp".
     pub source: String,
+    /// Connected UDP sockets to port 53 in this namespace (glibc's and Go's
+    /// resolvers connect their query socket): few, so all are kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_sockets: Vec<UdpSocket>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -144,6 +177,32 @@ pub struct TcpInfo {
     /// Retransmissions of the segment now at the head of the queue.
     pub retransmits: u8,
     pub total_retrans: u32,
+    /// Unanswered zero-window (or keep-alive) probes (`tcpi_probes`).
+    #[serde(default)]
+    pub probes: u8,
+    /// Exponential backoff of the retransmit / probe timer (`tcpi_backoff`).
+    #[serde(default)]
+    pub backoff: u8,
+    /// Bytes this end sent that the peer acknowledged (`tcpi_bytes_acked`,
+    /// Linux 4.1+). The byte counters, not the timestamps, tell "answered"
+    /// from "never answered": on loopback a request and its handshake land
+    /// in the same jiffy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_acked: Option<u64>,
+    /// Bytes received from the peer (`tcpi_bytes_received`, 4.1+).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_received: Option<u64>,
+    /// Bytes this end sent, retransmissions excluded (`tcpi_bytes_sent`, 4.19+).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_sent: Option<u64>,
+    /// Segments with data received (`tcpi_data_segs_in`, 4.6+): one request
+    /// arrives in a few; a one-way stream (syslog, metrics) in many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_segs_in: Option<u32>,
+    /// The peer's advertised receive window, scaled, in bytes
+    /// (`tcpi_snd_wnd`, 5.4+): 0 while the peer does not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snd_wnd: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -209,6 +268,10 @@ pub struct SocketFd {
 pub struct PipeFd {
     pub fd: u32,
     pub inode: u64,
+    /// Which end: true for a write end, false for a read end (the mode of
+    /// the /proc/PID/fd/N link mirrors the open mode); None when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writes: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
