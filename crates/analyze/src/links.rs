@@ -27,7 +27,55 @@ pub fn second_pass(_ctx: &Ctx, mut findings: Vec<Finding>) -> Linked {
     for (i, f) in findings.iter_mut().enumerate() {
         f.id = format!("f{}", i + 1);
     }
+    link_waits(&mut findings);
     Linked { findings, groups: Vec::new() }
+}
+
+/// `unanswered_requests` and `stuck_thread` are caused by what their threads
+/// wait on, where another finding names it: the upstream's own finding (a
+/// listener finding on the port they wait on), the reader of the full pipe,
+/// and — for unanswered requests — the process's own stuck threads, peers
+/// that stopped reading, or the process being stopped.
+fn link_waits(findings: &mut [Finding]) {
+    use unwedge_model::evidence::WaitsOn;
+    let mut causes: Vec<(usize, Vec<String>)> = Vec::new();
+    for (i, f) in findings.iter().enumerate() {
+        let (waits, own): (&[WaitsOn], &[&str]) = match &f.evidence {
+            Evidence::UnansweredRequests(e) => (&e.waits_on, &["stuck_thread", "peer_not_reading", "process_stopped"]),
+            Evidence::StuckThread(e) => (&e.waits_on_typed, &["process_stopped"]),
+            _ => continue,
+        };
+        let netns = f.netns.unwrap_or(0);
+        let ids: Vec<String> = findings
+            .iter()
+            .filter(|g| g.id != f.id)
+            .filter(|g| {
+                let same_process = g.pid.is_some() && g.pid == f.pid && own.contains(&g.kind().name());
+                let named = waits.iter().any(|w| match *w {
+                    // The netns of a host-namespace finding is None; a socket's is the inode.
+                    WaitsOn::Endpoint(ns, _, port) => {
+                        g.port == Some(port)
+                            && g.pid != f.pid
+                            && g.kind().about() == unwedge_model::About::Listener
+                            && (g.netns.unwrap_or(0) == netns || g.netns == Some(ns))
+                    }
+                    WaitsOn::Process(pid) => g.pid == Some(pid),
+                });
+                same_process || named
+            })
+            .map(|g| g.id.clone())
+            .collect();
+        if !ids.is_empty() {
+            causes.push((i, ids));
+        }
+    }
+    for (i, ids) in causes {
+        for id in ids {
+            if !findings[i].caused_by.contains(&id) {
+                findings[i].caused_by.push(id);
+            }
+        }
+    }
 }
 
 /// What the findings name: pids whose CLOSE-WAIT sockets are a leak, and

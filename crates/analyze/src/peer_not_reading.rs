@@ -79,7 +79,7 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
         let (z, t, port) = (&hits[0].0, hits[0].1, Some(hits[0].2));
         let who = crate::describe(p);
         let n = hits.len();
-        let others = if n > 1 { format!(" ({} threads of it are held the same way)", n) } else { String::new() };
+        let others = if n > 1 { format!(" ({n} threads held this way)") } else { String::new() };
         let title = format!(
             "{who}: thread {} ({}) is blocked in {} to {}, which stopped reading (window zero, {} bytes queued){others}",
             t.tid, t.comm, z.syscall, z.peer, z.bytes_queued

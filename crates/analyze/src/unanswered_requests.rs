@@ -199,7 +199,15 @@ fn judge(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Option<
         return None;
     }
     let fresh: Vec<&Socket> = list.iter().copied().filter(|s| before(s).is_none()).collect();
-    let new_unanswered = fresh.iter().filter(|s| awaits_answer(s) && s.info.and_then(|i| sent(&i)) == Some(0)).count();
+    // New requests the server got nothing out for: read and set aside, or
+    // not even read (every worker busy with an older one).
+    let new_unanswered = fresh
+        .iter()
+        .filter(|s| {
+            s.info.is_some_and(|i| i.bytes_received.unwrap_or(0) > 0 && sent(&i) == Some(0))
+                && (s.recv_q > 0 || awaits_answer(s))
+        })
+        .count();
     let severity = if new_unanswered > 0 {
         Severity::Critical
     } else if stuck.len() * 2 > list.len() {
@@ -249,8 +257,16 @@ fn judge(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Option<
     let sum = waits::summarize(ctx, p);
     let who = crate::describe(p);
     let n = stuck.len();
+    // An event loop that runs and keeps these connections in its poll set
+    // parks them on purpose (BLPOP, long polling) or awaits what never comes:
+    // the kernel cannot tell which, so it is said without an alarm. Not for
+    // Go, whose netpoller holds every connection whatever the goroutines do.
+    let held_by_pid = holders.first().map_or(0, |h| h.1);
+    let parked = !sum.go_runtime && waits::live_event_loop(ctx, p, held_by_pid);
+    let severity = if parked { Severity::Info } else { severity };
+    let cause = sum.headline().map(|h| format!(": {h}")).unwrap_or_default();
     let title = format!(
-        "{who} reads requests on {listen} and answers none: {n} connections wait, the oldest for {}",
+        "{who} accepts and reads requests on {listen}, answers none for {}: {n} connections wait{cause}",
         secs(oldest as u64)
     );
     let interval = secs(ctx.interval_ms);
@@ -282,11 +298,20 @@ fn judge(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Option<
             sum.zero_window_senders
         ),
         _ if sum.go_runtime => " It is a Go program (its runtime catches every signal, SIGURG included): Go parks its OS threads in futex and epoll whatever the goroutines do, so the kernel cannot show which lock or channel the handlers wait on, only that none of them answers.".to_string(),
-        Dominant::Lock => " Every thread that is not idling in accept or an event loop waits on a lock (futex): a deadlock, or a lock held across a blocking call.".to_string(),
+        Dominant::Lock => " Every thread that is not idling in accept or an event loop waits on a lock (futex) — a deadlock or a lock held across a blocking call.".to_string(),
+        Dominant::Mixed if sum.idle_only => format!(
+            " None of its threads works on them ({}): the requests were read and set aside — a queue or channel nobody serves, a lost wake-up.",
+            sum.lines.join("; ")
+        ),
         Dominant::Mixed => format!(" Its threads: {}.", sum.lines.join("; ")),
     };
+    let parked_txt = if parked {
+        " Its event loop ran during the interval and keeps these connections in its poll set: it is alive and chose not to answer them — requests parked on purpose (BLPOP, long polling, a subscription) or handlers awaiting an event that never comes. Hence info, not an alarm."
+    } else {
+        ""
+    };
     let explanation = format!(
-        "{who} accepted these connections and read their requests (their receive queues are empty) but has sent nothing back since they arrived, the oldest {} ago; clients wait until they time out.{progress}{gave_up_txt}{story} Legitimate long waits (long polling, BLPOP, a backend waiting on a lock) look the same per connection; this is raised only because nothing else on this listener is being answered.",
+        "{who} accepted these connections and read their requests (their receive queues are empty) but has sent nothing back since they arrived, the oldest {} ago; clients wait until they time out.{progress}{gave_up_txt}{story}{parked_txt} Legitimate long waits (long polling, BLPOP, a backend waiting on a lock) look the same per connection; this is raised only because nothing else on this listener is being answered.",
         secs(oldest as u64)
     );
     let fix = fix_text(p.pid, &sum);

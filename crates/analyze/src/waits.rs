@@ -36,6 +36,8 @@ const SAMPLES: usize = 8;
 pub enum Wait {
     /// futex: a lock, condition variable or thread join.
     Lock,
+    /// Sleeping or waiting for a signal on purpose (nanosleep, sigwait, pause).
+    Idle,
     /// epoll, poll, select: an event loop, or fds we cannot see.
     Poll,
     Accept,
@@ -89,6 +91,8 @@ pub struct Summary {
     /// Threads blocked sending on a zero window.
     pub zero_window_senders: usize,
     pub go_runtime: bool,
+    /// Every thread idles: in accept, an event loop, a sleep or a signal wait.
+    pub idle_only: bool,
 }
 
 #[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +105,21 @@ pub enum Dominant {
     Lock,
     #[default]
     Mixed,
+}
+
+impl Summary {
+    /// The cause in a few words, for a title ("every thread waits on a lock (futex)").
+    pub fn headline(&self) -> Option<String> {
+        match self.dominant {
+            Dominant::Upstream => self.upstream.clone(),
+            Dominant::Pipe => Some("its threads block writing a full pipe".into()),
+            Dominant::Dns => Some("a DNS lookup stalls".into()),
+            Dominant::ZeroWindow => Some("threads block sending to peers that stopped reading".into()),
+            _ if self.go_runtime => None,
+            Dominant::Lock => Some("every thread waits on a lock (futex)".into()),
+            Dominant::Mixed => None,
+        }
+    }
 }
 
 pub fn is_read(name: &str) -> bool {
@@ -123,6 +142,29 @@ pub fn unchanged(ctx: &Ctx, p: &Process, t: &Thread) -> bool {
         && t.ctxt_switches == tb.ctxt_switches
         && t.syscall.is_some()
         && t.syscall == tb.syscall
+}
+
+/// An event loop that ran during the interval: a thread sleeping in
+/// epoll_wait now (or in poll on at least `fds` fds, so the set can hold
+/// the connections) that woke up between the snapshots. It keeps its
+/// connections in its poll set and chose not to answer them.
+pub fn live_event_loop(ctx: &Ctx, p: &Process, fds: usize) -> bool {
+    let Some(first) = &ctx.first else { return false };
+    let Some(before) = first.process(p.pid).filter(|q| q.start_ticks == p.start_ticks) else { return false };
+    let arch = ctx.snap().arch.as_str();
+    p.threads.iter().any(|t| {
+        let polls = match threads::syscall(arch, t) {
+            Some((n, _)) if matches!(n.as_str(), "epoll_wait" | "epoll_pwait" | "epoll_pwait2") => true,
+            Some((n, call)) if matches!(n.as_str(), "poll" | "ppoll") => call.args[1] as usize >= fds,
+            _ => false,
+        };
+        polls
+            && before
+                .threads
+                .iter()
+                .find(|b| b.tid == t.tid)
+                .is_some_and(|b| b.ctxt_switches != t.ctxt_switches || b.utime + b.stime != t.utime + t.stime)
+    })
 }
 
 /// The Go runtime installs a handler for every signal, SIGURG (goroutine
@@ -177,6 +219,7 @@ fn classify_one<'a>(ctx: &Ctx, p: &Process, t: &'a Thread) -> ThreadWait<'a> {
     let wait = match name.as_str() {
         "futex" | "futex_wait" | "futex_waitv" => Wait::Lock,
         "accept" | "accept4" => Wait::Accept,
+        "nanosleep" | "clock_nanosleep" | "rt_sigtimedwait" | "rt_sigsuspend" | "pause" => Wait::Idle,
         n if (is_read(n) || is_send(n)) && udp_dns.is_some() => Wait::Dns { server: udp_dns.unwrap_or_default() },
         "poll" | "ppoll" | "select" | "pselect6" if held_dns(idx, p).is_some() => {
             Wait::Dns { server: held_dns(idx, p).map(|d| d.1).unwrap_or_default() }
@@ -277,8 +320,12 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
         let (of, label) =
             if main || waits.len() == 1 { (waits.len(), "threads") } else { (waits.len() - 1, "worker threads") };
         if n * 2 > of && idle >= UPSTREAM_MIN_MS {
-            sum.upstream =
-                Some(format!("{n} of {of} {label} wait on {} (idle {})", endpoint(ip, port), secs(idle as u64)));
+            let who = match (n, of) {
+                (1, 1) if waits.len() == 1 => "its only thread waits".to_string(),
+                (1, 1) => "its only worker thread waits".to_string(),
+                _ => format!("{n} of {of} {label} wait"),
+            };
+            sum.upstream = Some(format!("{who} on {} (idle {})", endpoint(ip, port), secs(idle as u64)));
             sum.waits_on.push(WaitsOn::Endpoint(netns, ip, port));
         }
     }
@@ -324,7 +371,12 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
     sum.zero_window_senders = waits.iter().filter(|w| w.wait == Wait::Send { zero_window: true }).count();
 
     let busy: Vec<&ThreadWait> =
-        waits.iter().filter(|w| !matches!(w.wait, Wait::Poll | Wait::Accept) || w.syscall.is_none()).collect();
+        waits.iter().filter(|w| !matches!(w.wait, Wait::Poll | Wait::Accept | Wait::Idle)).collect();
+    // "Every thread waits on a lock" only when no thread idles in an event
+    // loop either: Redis's helper threads sit in futex while its loop polls.
+    let locked =
+        !busy.is_empty() && busy.iter().all(|w| w.wait == Wait::Lock) && !waits.iter().any(|w| w.wait == Wait::Poll);
+    sum.idle_only = busy.is_empty();
     sum.dominant = if sum.pipe.is_some() {
         Dominant::Pipe
     } else if sum.resolver.is_some() {
@@ -333,7 +385,7 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
         Dominant::Upstream
     } else if sum.zero_window_senders > 0 {
         Dominant::ZeroWindow
-    } else if !busy.is_empty() && busy.iter().all(|w| w.wait == Wait::Lock) {
+    } else if locked {
         Dominant::Lock
     } else if sum.upstream.is_some() {
         Dominant::Upstream
@@ -346,7 +398,7 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
         Wait::Upstream { .. } | Wait::PipeWrite { .. } | Wait::Dns { .. } | Wait::Send { .. } => 0,
         Wait::Lock => 1,
         Wait::Client | Wait::Other => 2,
-        Wait::Accept | Wait::Poll => 3,
+        Wait::Accept | Wait::Poll | Wait::Idle => 3,
         Wait::Running => 4,
     };
     let mut order: Vec<&ThreadWait> = waits.iter().collect();
