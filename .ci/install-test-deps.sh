@@ -8,7 +8,8 @@
 # prometheus (promtool and a real server for the `unwedge serve` tests; ~15 s),
 # golang-go (tests/scan_go.rs builds real Go servers for stories 2 and 3; ~20 s),
 # uwsgi-core + uwsgi-plugin-python3 (tests/scan_uwsgi.rs: story 4 with real
-# uWSGI threads running hping3).
+# uWSGI threads running hping3), redis-server (tests/scan_unanswered.rs: BLPOP
+# clients under redis-benchmark must stay silent; the test starts its own).
 # Idempotent: does nothing when all are present.
 set -euo pipefail
 has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
@@ -27,6 +28,7 @@ has promtool || need+=(prometheus)
 has uwsgi || need+=(uwsgi-core)
 [ -f /usr/lib/uwsgi/plugins/python3_plugin.so ] || need+=(uwsgi-plugin-python3)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
+{ has redis-server && has redis-benchmark; } || need+=(redis-server)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
@@ -44,4 +46,5 @@ apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
 if command -v systemctl >/dev/null 2>&1; then
   systemctl disable --now nginx >/dev/null 2>&1 || true
   systemctl disable --now prometheus >/dev/null 2>&1 || true
+  systemctl disable --now redis-server >/dev/null 2>&1 || true
 fi

@@ -170,7 +170,7 @@ threading.Thread(target=accept_loop, daemon=True, name="acceptor").start()
 def clients():
     """A child process: N waiting clients, then one more every --every s.
     In longpoll mode the waiting ones ask /wait and a second stream of
-    clients asks /now every 0.2 s (answered)."""
+    clients asks /now every 0.5 s (answered)."""
     pid = os.fork()
     if pid:
         return pid
@@ -201,7 +201,7 @@ def clients():
                         pass
                     c.close()
                     held.remove(c)
-                time.sleep(0.2)
+                time.sleep(0.5)
         threading.Thread(target=served, daemon=True).start()
     while True:
         if args.every > 0:

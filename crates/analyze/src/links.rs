@@ -10,6 +10,11 @@
 //!   its queue by `accept_stalled` / `keepalive_starvation`) are kept only
 //!   for threads blocked on a TCP connection: those say which connection
 //!   holds things up; a Go runtime thread parked in futex says nothing.
+//! - `unanswered_requests` and `stuck_thread` are `caused_by` the finding
+//!   about what their threads wait on: the listener finding on the upstream
+//!   port they wait on, the reader of their full pipe, and (for unanswered
+//!   requests) their own process's stuck threads, peers not reading, or its
+//!   being stopped.
 
 use crate::index::FastSet;
 use crate::Ctx;

@@ -287,7 +287,14 @@ fn finding(
     };
     // What most threads wait on, in one line (an upstream, a DNS lookup, a full pipe).
     let waits_on = waits.upstream.clone().or_else(|| waits.resolver.clone()).or_else(|| waits.pipe.clone());
-    let waits_txt = waits_on.as_deref().map(|w| format!(" {w}.")).unwrap_or_default();
+    let waits_txt = waits_on
+        .as_deref()
+        .map(|w| {
+            let mut c = w.chars();
+            let first = c.next().map(|f| f.to_uppercase().collect::<String>()).unwrap_or_default();
+            format!(" {first}{}.", c.as_str())
+        })
+        .unwrap_or_default();
     let texts: Vec<&str> = work.iter().map(|(text, _)| text.as_str()).collect();
     let explanation = format!(
         "Thread {tid} ({tname}) of {who} did not run at all during the {interval} between the two snapshots (no CPU time, no context switch) and was in the same syscall with the same arguments both times: {name}, {meaning}{on}.{hint} \
