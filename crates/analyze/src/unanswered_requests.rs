@@ -9,9 +9,11 @@
 //! server consumed them (receive queue empty, or only the FIN of a client
 //! that gave up), and the server has sent nothing since they arrived —
 //! nothing ever (`bytes_sent` 0), or, on a connection it answered before,
-//! its last send is strictly older than the client's last data (on loopback
-//! a request and the handshake tie to the jiffy: byte counters, not
-//! timestamps, tell answered from never answered) — with neither counter
+//! its last send is older than the client's last data (on loopback a
+//! request and the handshake, or an answer and the next request, tie to the
+//! jiffy: byte counters, not timestamps, tell answered from never answered,
+//! and in a tie the side that sent more data segments spoke last) — with
+//! neither counter
 //! moving across the interval and `last_data_recv` at least
 //! `--answer-timeout` (10 s) old. That must hold for two connections or
 //! more: one slow request is not a finding.
@@ -86,7 +88,16 @@ fn awaits_answer(s: &Socket) -> bool {
         let span = i.last_data_sent_ms.saturating_sub(i.last_data_recv_ms);
         return !(i.data_segs_in.unwrap_or(1) >= 2 && span > ONE_WAY_SPAN_MS);
     }
-    i.last_data_sent_ms > i.last_data_recv_ms
+    match i.last_data_sent_ms.cmp(&i.last_data_recv_ms) {
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Less => false,
+        // The answer and the next request in the same jiffy (a client that
+        // asks again as soon as it is answered, on loopback): the one who
+        // sent more data segments spoke last. A request split over several
+        // segments answered in one would read as waiting, so only this tie
+        // uses it; a multi-segment answer reads as answered.
+        std::cmp::Ordering::Equal => matches!((i.data_segs_in, i.data_segs_out), (Some(a), Some(b)) if a > b),
+    }
 }
 
 fn candidate(s: &Socket, timeout_ms: u32) -> bool {
@@ -300,7 +311,7 @@ fn judge(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Option<
         _ if sum.go_runtime => " It is a Go program (its runtime catches every signal, SIGURG included): Go parks its OS threads in futex and epoll whatever the goroutines do, so the kernel cannot show which lock or channel the handlers wait on, only that none of them answers.".to_string(),
         Dominant::Lock => " Every thread that is not idling in accept or an event loop waits on a lock (futex) — a deadlock or a lock held across a blocking call.".to_string(),
         Dominant::Mixed if sum.idle_only => format!(
-            " None of its threads works on them ({}): the requests were read and set aside — a queue or channel nobody serves, a lost wake-up.",
+            " None of its threads is busy with them ({}): its handlers wait for something the kernel does not show — an event, a lock in shared memory, a queue or channel nobody serves.",
             sum.lines.join("; ")
         ),
         Dominant::Mixed => format!(" Its threads: {}.", sum.lines.join("; ")),
@@ -310,8 +321,17 @@ fn judge(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Option<
     } else {
         ""
     };
+    let spread = if holders.len() > 1 {
+        format!(
+            " The connections belong to {} processes (one per connection, as in a process-per-connection server); the threads below are those of {who}, which holds {}.",
+            holders.len(),
+            holders[0].1
+        )
+    } else {
+        String::new()
+    };
     let explanation = format!(
-        "{who} accepted these connections and read their requests (their receive queues are empty) but has sent nothing back since they arrived, the oldest {} ago; clients wait until they time out.{progress}{gave_up_txt}{story}{parked_txt} Legitimate long waits (long polling, BLPOP, a backend waiting on a lock) look the same per connection; this is raised only because nothing else on this listener is being answered.",
+        "{who} accepted these connections and read their requests (their receive queues are empty) but has sent nothing back since they arrived, the oldest {} ago; clients wait until they time out.{progress}{gave_up_txt}{spread}{story}{parked_txt} Legitimate long waits (long polling, BLPOP, a backend waiting on a lock) look the same per connection; this is raised only because nothing else on this listener is being answered.",
         secs(oldest as u64)
     );
     let fix = fix_text(p.pid, &sum);

@@ -199,6 +199,12 @@ pub struct TcpInfo {
     /// arrives in a few; a one-way stream (syslog, metrics) in many.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_segs_in: Option<u32>,
+    /// Segments with data sent (`tcpi_data_segs_out`, 4.6+). With
+    /// `data_segs_in`, orders a request and its answer that landed in the
+    /// same jiffy: a client that sent more segments than it was answered
+    /// with spoke last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_segs_out: Option<u32>,
     /// The peer's advertised receive window, scaled, in bytes
     /// (`tcpi_snd_wnd`, 5.4+): 0 while the peer does not read.
     #[serde(default, skip_serializing_if = "Option::is_none")]

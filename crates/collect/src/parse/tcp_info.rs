@@ -16,6 +16,7 @@ const TOTAL_RETRANS: usize = 100;
 const BYTES_ACKED: usize = 120;
 const BYTES_RECEIVED: usize = 128;
 const DATA_SEGS_IN: usize = 152;
+const DATA_SEGS_OUT: usize = 156;
 const BYTES_SENT: usize = 200;
 const SND_WND: usize = 228;
 
@@ -43,6 +44,7 @@ pub fn parse(b: &[u8]) -> Option<TcpInfo> {
         bytes_acked: u64_at(b, BYTES_ACKED),
         bytes_received: u64_at(b, BYTES_RECEIVED),
         data_segs_in: u32_at(b, DATA_SEGS_IN),
+        data_segs_out: u32_at(b, DATA_SEGS_OUT),
         bytes_sent: u64_at(b, BYTES_SENT),
         snd_wnd: u32_at(b, SND_WND),
     })
@@ -80,12 +82,13 @@ mod tests {
         b[120..128].copy_from_slice(&1234u64.to_ne_bytes());
         b[128..136].copy_from_slice(&77u64.to_ne_bytes());
         b[152..156].copy_from_slice(&2u32.to_ne_bytes());
+        b[156..160].copy_from_slice(&3u32.to_ne_bytes());
         b[200..208].copy_from_slice(&1300u64.to_ne_bytes());
         b[228..232].copy_from_slice(&65535u32.to_ne_bytes());
         let t = parse(&b).unwrap();
         assert_eq!((t.probes, t.backoff), (4, 5));
         assert_eq!((t.bytes_acked, t.bytes_received, t.data_segs_in), (Some(1234), Some(77), Some(2)));
-        assert_eq!((t.bytes_sent, t.snd_wnd), (Some(1300), Some(65535)));
+        assert_eq!((t.bytes_sent, t.snd_wnd, t.data_segs_out), (Some(1300), Some(65535), Some(3)));
         // A 4.19 kernel: byte counters, no snd_wnd.
         let t = parse(&b[..224]).unwrap();
         assert_eq!((t.bytes_sent, t.snd_wnd), (Some(1300), None));
