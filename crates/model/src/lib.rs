@@ -3,7 +3,9 @@
 //! No I/O lives here, so that `collect -> model <- analyze` is enforced by
 //! the crate graph.
 
+pub mod duration;
 pub mod evidence;
+pub mod fmt;
 mod kind;
 mod report;
 mod snapshot;
