@@ -9,7 +9,9 @@
 # golang-go (tests/scan_go.rs builds real Go servers for stories 2 and 3; ~20 s),
 # uwsgi-core + uwsgi-plugin-python3 (tests/scan_uwsgi.rs: story 4 with real
 # uWSGI threads running hping3), redis-server (tests/scan_unanswered.rs: BLPOP
-# clients under redis-benchmark must stay silent; the test starts its own).
+# clients under redis-benchmark must stay silent; the test starts its own),
+# chromium + fonts-dejavu-core (tests/html_report.rs opens `scan --html`'s
+# page headless: DOM, console, screenshot; ~40 s to install).
 # Idempotent: does nothing when all are present.
 set -euo pipefail
 has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
@@ -29,6 +31,8 @@ has uwsgi || need+=(uwsgi-core)
 [ -f /usr/lib/uwsgi/plugins/python3_plugin.so ] || need+=(uwsgi-plugin-python3)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 { has redis-server && has redis-benchmark; } || need+=(redis-server)
+has chromium || need+=(chromium)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -38,7 +38,7 @@ pub enum Command {
 --interval apart, and reports findings: CLOSE-WAIT leaks, full or stalled accept queues, keep-alive starvation, \
 fd exhaustion, blocked signals, SIGTERM refused, stuck threads, orphans holding ports, unreaped zombies, requests read \
 and never answered, peers that stopped reading. Findings are grouped by process, most severe first.",
-        after_help = "Examples:\n  unwedge scan                 whole host, 1 s interval\n  unwedge scan --port 5000     findings about local port 5000 only\n  unwedge scan --pid 1234 --json\n  unwedge scan --interval 0    one snapshot (skips the findings that need two)\n  unwedge scan --save-snapshot incident.json   keep the raw data for a bug report"
+        after_help = "Examples:\n  unwedge scan                 whole host, 1 s interval\n  unwedge scan --port 5000     findings about local port 5000 only\n  unwedge scan --pid 1234 --json\n  unwedge scan --interval 0    one snapshot (skips the findings that need two)\n  unwedge scan --save-snapshot incident.json   keep the raw data for a bug report\n  unwedge scan --html report.html --save-snapshot incident.json   a page for the ticket, data inside"
     )]
     Scan(ScanArgs),
     /// Run a command with an empty signal mask and default signal dispositions.
@@ -77,12 +77,58 @@ port is still held; 2 bad usage, nothing to stop, a refused or unknown pid, or p
     /// Serve the latest scan as a JSON API and Prometheus /metrics.
     #[command(
         long_about = "Scans the host in the background every --scan-interval and serves the latest report: \
-GET /metrics (Prometheus), /v1/scan (the scan --json report; ?pid= and ?port= filter it), /healthz and /v1/openapi.json. \
+GET / (the latest scan as an HTML page, as scan --html, with the last hour of key counts as charts), /metrics (Prometheus), /v1/scan (the scan --json report; ?pid= and ?port= filter it), /healthz and /v1/openapi.json. \
 GET /v1/probe/tcp?target=HOST:PORT and /v1/probe/http?url=URL run `unwedge probe` against targets inside --allow-target. \
 Listens on loopback only unless --token-file is given; with a token every request needs `Authorization: Bearer TOKEN`.",
         after_help = "Examples:\n  unwedge serve                                   127.0.0.1:9464, scan every 15 s\n  unwedge serve --close-wait-min 20 --interval 2s   the scan's thresholds and interval apply here too\n  unwedge serve --listen 0.0.0.0:9464 --token-file /etc/unwedge/token\n  unwedge serve --listen 127.0.0.1:0              pick a free port (printed on stderr)"
     )]
     Serve(ServeArgs),
+    /// Re-scan every few seconds and show what appears, gets worse and resolves (live view, or JSON events).
+    #[command(
+        long_about = "Scans the host every --every (each scan is the usual two snapshots --interval apart) until Ctrl-C or \
+--count scans, and shows a live view in the style of top: the current findings, causes first and their consequences \
+beneath, each with how long it has been there; findings that resolved, for --keep-resolved; and for every process and \
+listener a finding names, its accept queue depth, CLOSE-WAIT sockets, unanswered requests, stuck threads or open fds \
+as a sparkline over the last scans.\n\n\
+Without a terminal (piped), or with --json, prints one JSON object per line and event instead: \
+{\"event\": \"appeared\"|\"changed\"|\"resolved\", \"at\", \"scan\", \"first_seen\", \"key\", \"finding\", \"was\"?}. \
+A finding is the same across scans when its key (kind, pid, tid, port, netns) is; `changed` means its severity \
+changed or its main count moved by 10% or more.\n\n\
+Exit status: as scan's, for the last scan: 0 no warning or critical finding; 1 at least one; 2 bad usage or an error.",
+        after_help = "Examples:\n  unwedge watch                        live view, scan every 2 s (q or Ctrl-C to quit)\n  unwedge watch --port 5000            only findings about local port 5000\n  unwedge watch --json | jq -c 'select(.event == \"resolved\")'\n  unwedge watch --count 30 --every 10s --json > incident.jsonl"
+    )]
+    Watch(WatchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Time from the start of one scan to the start of the next (a scan that takes longer is followed at once).
+    #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub every: Duration,
+    /// Time between the two snapshots of each scan (as `scan --interval`); 0 takes one.
+    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub interval: Duration,
+    /// Stop after N scans (default: until Ctrl-C, or q in the live view).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Print one JSON event per line even on a terminal.
+    #[arg(long)]
+    pub json: bool,
+    /// How long a resolved finding (and the trend of what it named) stays in the live view.
+    #[arg(long, default_value = "2m", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub keep_resolved: Duration,
+    /// Only findings about this process (and its threads).
+    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(u32).range(1..))]
+    pub pid: Option<u32>,
+    /// Only findings about this local port.
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    /// Analyse recorded snapshots (`scan --save-snapshot`) instead of the live host; repeat it for a sequence,
+    /// one file per scan, round and round (a replay of an incident, a demo, a test).
+    #[arg(long, value_name = "FILE")]
+    pub from_snapshot: Vec<PathBuf>,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
 }
 
 #[derive(Args, Debug)]
@@ -172,9 +218,13 @@ pub struct ScanArgs {
     /// Write the raw snapshots to FILE (JSON), e.g. to attach to a bug report.
     #[arg(long, value_name = "FILE")]
     pub save_snapshot: Option<PathBuf>,
-    /// Analyse snapshots recorded with --save-snapshot instead of the live host.
+    /// Analyse snapshots recorded with --save-snapshot instead of the live host (or an HTML report that embeds them).
     #[arg(long, value_name = "FILE", conflicts_with = "save_snapshot")]
     pub from_snapshot: Option<PathBuf>,
+    /// Also write the report as one self-contained HTML page (for a ticket or a post-mortem); with --save-snapshot
+    /// (or --from-snapshot) the raw snapshots are embedded too, so `scan --from-snapshot FILE` re-reads it.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
 }
@@ -358,6 +408,8 @@ pub fn deadline(cmd: &Command) -> Result<Option<Duration>, String> {
         },
         // A daemon runs until stopped; its requests have their own limits.
         Command::Serve(_) => Ok(None),
+        // Runs until stopped; each scan has its own collection deadline.
+        Command::Watch(_) => Ok(None),
     }
 }
 

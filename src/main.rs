@@ -7,6 +7,7 @@ mod cmd;
 mod remedy;
 mod render;
 mod serve;
+mod watch;
 
 use clap::Parser;
 use std::io::Write;
@@ -139,6 +140,7 @@ fn main() -> ExitCode {
         cli::Command::Stop(args) => cmd::stop::run(&args),
         cli::Command::Probe(args) => cmd::probe::run(&args),
         cli::Command::Serve(args) => cmd::serve::run(&args),
+        cli::Command::Watch(args) => cmd::watch::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

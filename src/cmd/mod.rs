@@ -5,3 +5,4 @@ pub mod probe;
 pub mod scan;
 pub mod serve;
 pub mod stop;
+pub mod watch;

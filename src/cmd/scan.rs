@@ -30,6 +30,14 @@ pub fn run(args: &ScanArgs) -> Result<u8, Fatal> {
     let mut report = unwedge_pipeline::report(&scan, &thresholds, started.elapsed());
     Filter { pid: args.pid, port: args.port }.apply(&mut report);
 
+    if let Some(path) = &args.html {
+        // The raw snapshots go in only where the user already has them saved:
+        // they hold every process's command line on the host.
+        let embed = args.save_snapshot.is_some() || args.from_snapshot.is_some();
+        let extras = render::html::Extras { scan: embed.then_some(&scan), ..Default::default() };
+        let page = render::html::render(&report, &extras).map_err(Fatal::Msg)?;
+        std::fs::write(path, page).map_err(|e| Fatal::Msg(format!("cannot write {}: {e}", path.display())))?;
+    }
     let stdout = std::io::stdout();
     if args.json {
         render::json::write(&mut stdout.lock(), &report)?;

@@ -24,10 +24,25 @@ pub enum Input {
 #[derive(Debug)]
 pub enum PipelineError {
     Collect(CollectError),
-    Read { path: PathBuf, err: std::io::Error },
-    NotASnapshot { path: PathBuf, err: serde_json::Error },
-    Empty { path: PathBuf },
-    Write { path: PathBuf, err: std::io::Error },
+    Read {
+        path: PathBuf,
+        err: std::io::Error,
+    },
+    NotASnapshot {
+        path: PathBuf,
+        err: serde_json::Error,
+    },
+    Empty {
+        path: PathBuf,
+    },
+    /// An HTML report written without `--save-snapshot`: it has the report, not the data.
+    HtmlWithoutSnapshots {
+        path: PathBuf,
+    },
+    Write {
+        path: PathBuf,
+        err: std::io::Error,
+    },
 }
 
 impl std::fmt::Display for PipelineError {
@@ -39,6 +54,11 @@ impl std::fmt::Display for PipelineError {
                 write!(f, "{} is not an unwedge snapshot file: {err}", path.display())
             }
             PipelineError::Empty { path } => write!(f, "{} holds no snapshot", path.display()),
+            PipelineError::HtmlWithoutSnapshots { path } => write!(
+                f,
+                "{} is an HTML report without embedded snapshots (write it with `scan --html F --save-snapshot S` to embed them)",
+                path.display()
+            ),
             PipelineError::Write { path, err } => write!(f, "cannot write {}: {err}", path.display()),
         }
     }
@@ -60,11 +80,35 @@ pub fn snapshots(input: &Input) -> Result<Scan, PipelineError> {
     }
 }
 
-/// Reads a file written by [`save`].
+/// The id of the `<script type="application/json">` block in which an HTML
+/// report (`scan --html`) carries its raw snapshots.
+pub const HTML_SNAPSHOT_ID: &str = "unwedge-snapshot";
+
+/// The snapshots JSON inside an HTML report, if the file is one. The block
+/// holds plain JSON (its `<`, `>`, `&` written as \u escapes): no unescaping.
+fn embedded_snapshots(text: &[u8]) -> Option<Result<&[u8], ()>> {
+    let start = text.iter().position(|b| !b.is_ascii_whitespace())?;
+    if text[start] != b'<' {
+        return None;
+    }
+    let open = format!("<script type=\"application/json\" id=\"{HTML_SNAPSHOT_ID}\">");
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+    let Some(i) = find(text, open.as_bytes()) else { return Some(Err(())) };
+    let body = &text[i + open.len()..];
+    Some(find(body, b"</script>").map(|j| &body[..j]).ok_or(()))
+}
+
+/// Reads a file written by [`save`], or the snapshots embedded in an HTML
+/// report written with them (`scan --html F --save-snapshot S`).
 pub fn load(path: &Path) -> Result<Scan, PipelineError> {
     let text = std::fs::read(path).map_err(|err| PipelineError::Read { path: path.into(), err })?;
+    let json = match embedded_snapshots(&text) {
+        None => &text[..],
+        Some(Ok(json)) => json,
+        Some(Err(())) => return Err(PipelineError::HtmlWithoutSnapshots { path: path.into() }),
+    };
     let scan: Scan =
-        serde_json::from_slice(&text).map_err(|err| PipelineError::NotASnapshot { path: path.into(), err })?;
+        serde_json::from_slice(json).map_err(|err| PipelineError::NotASnapshot { path: path.into(), err })?;
     if scan.snapshots.is_empty() {
         return Err(PipelineError::Empty { path: path.into() });
     }
@@ -163,4 +207,19 @@ impl Filter {
 /// The pid does not exist in any snapshot: `--pid` names nothing.
 pub fn has_process(scan: &Scan, pid: u32) -> bool {
     scan.snapshots.iter().any(|s| s.processes.iter().any(|p| p.pid == pid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshots_are_found_inside_an_html_report() {
+        assert!(embedded_snapshots(b" {\"snapshots\": []}").is_none(), "plain JSON is read as is");
+        let page = format!(
+            "<!doctype html><p>x</p><script type=\"application/json\" id=\"{HTML_SNAPSHOT_ID}\">{{\"a\":\"\\u003c/script\\u003e\"}}</script>"
+        );
+        assert_eq!(embedded_snapshots(page.as_bytes()), Some(Ok(&b"{\"a\":\"\\u003c/script\\u003e\"}"[..])));
+        assert_eq!(embedded_snapshots(b"<!doctype html><p>report only</p>"), Some(Err(())));
+    }
 }
