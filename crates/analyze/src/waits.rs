@@ -479,3 +479,74 @@ fn resolver_line(ctx: &Ctx, t: &Thread, server: &str) -> String {
         secs(ctx.interval_ms)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::Index;
+    use crate::Thresholds;
+    use unwedge_model::{NetNs, ResolvConf, Snapshot, SocketFd, UdpSocket};
+
+    /// A process whose only thread sits in poll(fds, 1, 5000) while it holds a
+    /// UDP socket connected to 10.0.0.2:53: glibc's resolver waiting for an answer.
+    fn resolver_snapshot(taken_at_ms: u64) -> Snapshot {
+        let t = Thread {
+            tid: 50,
+            comm: "app".into(),
+            state: 'S',
+            ctxt_switches: Some(3),
+            syscall: Some("7 0x7ffd1000 0x1 0x1388 0x0 0x0 0x0 0x7ffd0ff0 0x7f0000001234".into()),
+            ..Default::default()
+        };
+        let p = Process {
+            pid: 50,
+            comm: "app".into(),
+            netns: 1,
+            sockets: vec![SocketFd { fd: 5, inode: 77 }],
+            threads: vec![t],
+            ..Default::default()
+        };
+        let dns = UdpSocket {
+            local: "10.0.0.9".parse().unwrap(),
+            local_port: 40000,
+            remote: "10.0.0.2".parse().unwrap(),
+            remote_port: 53,
+            inode: 77,
+            recv_q: 0,
+        };
+        Snapshot {
+            taken_at_ms,
+            arch: "x86_64".into(),
+            host_netns: 1,
+            netns: vec![NetNs { inode: 1, dns_sockets: vec![dns], ..Default::default() }],
+            processes: vec![p],
+            resolv_conf: Some(ResolvConf {
+                nameservers: vec!["10.0.0.2".into()],
+                timeout_s: 5,
+                attempts: 2,
+                rotate: false,
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_dns_query_unanswered_for_the_interval_names_the_resolver() {
+        let (a, b) = (resolver_snapshot(0), resolver_snapshot(1500));
+        let t = Thresholds::default();
+        let ctx = Ctx { last: Index::new(&b), first: Some(Index::new(&a)), t: &t, interval_ms: 1500 };
+        let sum = summarize(&ctx, &b.processes[0]);
+        let line = sum.resolver.expect("a resolver stall");
+        assert!(line.contains("thread 50 (app) has waited over 1.5 s for a DNS answer from 10.0.0.2:53"), "{line}");
+        assert!(
+            line.contains("nameserver 10.0.0.2, timeout 5 s, attempts 2: one lookup can take up to 10 s"),
+            "{line}"
+        );
+        assert_eq!(sum.dominant, Dominant::Dns);
+        // The thread woke up in between (a new attempt): not a stall of the whole interval.
+        let mut c = resolver_snapshot(1500);
+        c.processes[0].threads[0].ctxt_switches = Some(4);
+        let ctx = Ctx { last: Index::new(&c), first: Some(Index::new(&a)), t: &t, interval_ms: 1500 };
+        assert!(summarize(&ctx, &c.processes[0]).resolver.is_none());
+    }
+}
