@@ -301,6 +301,39 @@ fn full_log_pipe_names_its_stopped_reader() {
     assert!(pipe.contains(&format!("read by python3 (pid {reader}), stopped")), "{pipe}");
 }
 
+/// Handlers stuck in a DNS lookup: in a network and mount namespace the test
+/// creates, /etc/resolv.conf names 127.0.0.1 (timeout 30 s, 1 attempt) and
+/// the scenario binds a UDP socket there that never answers. The evidence
+/// names the server asked and the resolver settings the process sees.
+#[test]
+fn handlers_stuck_in_a_dns_lookup_name_the_resolver() {
+    let unshare = ["/usr/bin/unshare", "/bin/unshare"].into_iter().find(|p| std::path::Path::new(p).exists());
+    if !common::require(
+        "root and unshare (util-linux) for a private network and mount namespace",
+        common::is_root() && unshare.is_some(),
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("resolv.conf");
+    std::fs::write(&conf, "nameserver 127.0.0.1\noptions timeout:30 attempts:1\n").unwrap();
+    let mut cmd = Command::new(unshare.unwrap());
+    cmd.args(["--mount", "--net", "sh", "-c"])
+        .arg("ip link set lo up && mount --bind \"$0\" /etc/resolv.conf && exec python3 -u \"$1\" dns --clients 3 --every 0.5")
+        .arg(&conf)
+        .arg(common::scenario_path("handler_hang.py"));
+    let srv = common::start(cmd);
+    std::thread::sleep(Duration::from_millis(2500));
+    let pid = srv.pid().to_string();
+    let (report, _) = scan_json(&["--pid", &pid, "--answer-timeout", "2s"]);
+    let f = about(&report, "unanswered_requests", srv.pid());
+    assert_eq!(f.len(), 1, "{report:#}");
+    let line = f[0]["evidence"]["resolver"].as_str().unwrap_or_default();
+    assert!(line.contains("for a DNS answer from 127.0.0.1:53 (a resolver stall)"), "{line}");
+    assert!(line.contains("nameserver 127.0.0.1, timeout 30 s, attempts 1"), "{line}");
+    assert!(f[0]["netns"].as_u64().is_some(), "{:#}", f[0]);
+}
+
 /// Redis with clients blocked in BLPOP (their requests read, no answer by
 /// design) while redis-benchmark is served: silent.
 #[test]

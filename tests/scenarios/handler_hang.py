@@ -9,6 +9,11 @@ HTTP head ending in a blank line; the answer is `HTTP/1.0 200 OK` + body.
                                and never answers) over its own connection
     handler_hang.py pipe       handlers log 64 KiB per request to a pipe whose
                                reader (a child) is SIGSTOPped: the pipe fills
+    handler_hang.py dns        handlers resolve a name first; the nameserver
+                               (127.0.0.1:53, a silent socket this script binds:
+                               run it in a network namespace whose
+                               /etc/resolv.conf says `nameserver 127.0.0.1`)
+                               never answers
     handler_hang.py longpoll   healthy: /wait is held until an event that does
                                not come; every other path is answered at once
     handler_hang.py fixed      healthy: the lock mode without the deadlock
@@ -23,7 +28,7 @@ import argparse, os, queue, signal, socket, sys, threading, time
 from _scn import ready, self_destruct, park
 
 ap = argparse.ArgumentParser()
-ap.add_argument("mode", choices=["lock", "upstream", "pipe", "longpoll", "fixed"])
+ap.add_argument("mode", choices=["lock", "upstream", "pipe", "dns", "longpoll", "fixed"])
 ap.add_argument("--clients", type=int, default=0)
 ap.add_argument("--every", type=float, default=0)
 ap.add_argument("--workers", type=int, default=8)
@@ -112,6 +117,9 @@ def handle(c, state):
             up.sendall(b"SELECT 1;\n")
             up.recv(4096)  # never returns: the upstream does not answer
             c.sendall(ANSWER)
+        elif mode == "dns":
+            socket.getaddrinfo("db.internal.test", 5432)  # glibc waits for 127.0.0.1:53
+            c.sendall(ANSWER)
         elif mode == "pipe":
             os.write(state["log"], b"x" * 65535 + b"\n")
             c.sendall(ANSWER)
@@ -132,6 +140,9 @@ log_fd = None
 if args.mode == "pipe":
     info["reader"], log_fd = log_pipe()
 up_port = None
+if args.mode == "dns":
+    silent_dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent_dns.bind(("127.0.0.1", 53))  # receives every query, answers none
 if args.mode == "upstream":
     info["upstream_pid"], up_port = upstream_server()
     info["upstream"] = up_port

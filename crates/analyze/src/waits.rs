@@ -340,7 +340,7 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
     if let Some(w) = waits.iter().find(|w| matches!(w.wait, Wait::Dns { .. }) && w.whole_interval) {
         if ctx.interval_ms >= DNS_MIN_MS {
             let Wait::Dns { server } = &w.wait else { unreachable!() };
-            sum.resolver = Some(resolver_line(ctx, w.thread, server));
+            sum.resolver = Some(resolver_line(ctx, p, w.thread, server));
         }
     }
 
@@ -459,8 +459,9 @@ fn unanswered_outbound(ctx: &Ctx, p: &Process) -> Option<(String, WaitsOn)> {
     })
 }
 
-fn resolver_line(ctx: &Ctx, t: &Thread, server: &str) -> String {
-    let conf = match &ctx.snap().resolv_conf {
+fn resolver_line(ctx: &Ctx, p: &Process, t: &Thread, server: &str) -> String {
+    // A container's own resolv.conf where it differs from the host's.
+    let conf = match p.resolv_conf.as_ref().or(ctx.snap().resolv_conf.as_ref()) {
         Some(rc) if !rc.nameservers.is_empty() => {
             let worst = rc.timeout_s as u64 * rc.attempts as u64 * rc.nameservers.len() as u64;
             format!(

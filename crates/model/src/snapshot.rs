@@ -262,6 +262,11 @@ pub struct Process {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pipes: Vec<PipeFd>,
     pub threads: Vec<Thread>,
+    /// The /etc/resolv.conf this process sees (through its mount namespace),
+    /// read only while it has a DNS query in flight and kept only where it
+    /// differs from the host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolv_conf: Option<ResolvConf>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
