@@ -159,6 +159,12 @@ fn about(report: &Value, kind: &str, pid: u32) -> Vec<Value> {
     findings(report, kind).into_iter().filter(|f| f["pid"].as_u64() == Some(pid as u64)).cloned().collect()
 }
 
+/// Scans until `pid` has an unanswered_requests finding (a loaded host may
+/// skip a process in one scan: its /proc reads past the per-process budget).
+fn found(args: &[&str], pid: u32) -> Value {
+    common::scan_until(args, Duration::from_secs(40), |r| !about(r, "unanswered_requests", pid).is_empty())
+}
+
 fn alarms_of(report: &Value, pid: u32) -> Vec<String> {
     alarms(report)
         .iter()
@@ -254,7 +260,7 @@ fn python_lock_deadlock_names_the_futex_wait() {
     let srv = common::python("handler_hang.py", &["lock", "--clients", "6", "--every", "0.3"]);
     std::thread::sleep(Duration::from_millis(2500));
     let pid = srv.pid().to_string();
-    let (report, _) = scan_json(&["--pid", &pid, "--answer-timeout", "2s"]);
+    let report = found(&["--pid", &pid, "--answer-timeout", "2s"], srv.pid());
     let f = about(&report, "unanswered_requests", srv.pid());
     assert_eq!(f.len(), 1, "{report:#}");
     assert_eq!(f[0]["severity"], "critical", "{:#}", f[0]);
@@ -272,7 +278,9 @@ fn worker_pool_on_a_silent_upstream_names_the_upstream_in_one_line() {
     let up = srv.ready["upstream"].as_u64().unwrap();
     let up_pid = srv.ready["upstream_pid"].as_u64().unwrap() as u32;
     std::thread::sleep(Duration::from_millis(2500));
-    let (report, _) = scan_json(&["--answer-timeout", "2s"]);
+    let report = common::scan_until(&["--answer-timeout", "2s"], Duration::from_secs(40), |r| {
+        !about(r, "unanswered_requests", srv.pid()).is_empty() && !about(r, "unanswered_requests", up_pid).is_empty()
+    });
     let f = about(&report, "unanswered_requests", srv.pid());
     assert_eq!(f.len(), 1, "{report:#}");
     let line = f[0]["evidence"]["upstream"].as_str().unwrap_or_default();
@@ -294,7 +302,7 @@ fn full_log_pipe_names_its_stopped_reader() {
     let reader = srv.ready["reader"].as_u64().unwrap();
     std::thread::sleep(Duration::from_millis(2500));
     let pid = srv.pid().to_string();
-    let (report, _) = scan_json(&["--pid", &pid, "--answer-timeout", "2s"]);
+    let report = found(&["--pid", &pid, "--answer-timeout", "2s"], srv.pid());
     let f = about(&report, "unanswered_requests", srv.pid());
     assert_eq!(f.len(), 1, "{report:#}");
     let pipe = f[0]["evidence"]["pipe"].as_str().unwrap_or_default();
@@ -325,7 +333,7 @@ fn handlers_stuck_in_a_dns_lookup_name_the_resolver() {
     let srv = common::start(cmd);
     std::thread::sleep(Duration::from_millis(2500));
     let pid = srv.pid().to_string();
-    let (report, _) = scan_json(&["--pid", &pid, "--answer-timeout", "2s"]);
+    let report = found(&["--pid", &pid, "--answer-timeout", "2s"], srv.pid());
     let f = about(&report, "unanswered_requests", srv.pid());
     assert_eq!(f.len(), 1, "{report:#}");
     let line = f[0]["evidence"]["resolver"].as_str().unwrap_or_default();

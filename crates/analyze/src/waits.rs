@@ -374,8 +374,11 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
         waits.iter().filter(|w| !matches!(w.wait, Wait::Poll | Wait::Accept | Wait::Idle)).collect();
     // "Every thread waits on a lock" only when no thread idles in an event
     // loop either: Redis's helper threads sit in futex while its loop polls.
-    let locked =
-        !busy.is_empty() && busy.iter().all(|w| w.wait == Wait::Lock) && !waits.iter().any(|w| w.wait == Wait::Poll);
+    // A handler just started (running, or reading its client's request) is
+    // not part of the picture: new connections keep arriving at a hung server.
+    let locked = busy.iter().any(|w| w.wait == Wait::Lock)
+        && busy.iter().all(|w| matches!(w.wait, Wait::Lock | Wait::Client | Wait::Running))
+        && !waits.iter().any(|w| w.wait == Wait::Poll);
     sum.idle_only = busy.is_empty();
     sum.dominant = if sum.pipe.is_some() {
         Dominant::Pipe
