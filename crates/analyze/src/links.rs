@@ -134,3 +134,40 @@ fn suppress_explained(findings: &mut Vec<Finding>) {
         _ => true,
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unwedge_model::evidence::{StuckThread, UnansweredRequests, WaitsOn};
+    use unwedge_model::Severity;
+
+    fn with_id(mut f: Finding, id: &str, pid: u32, port: Option<u16>) -> Finding {
+        f.id = id.into();
+        f.pid = Some(pid);
+        f.port = port;
+        f
+    }
+
+    #[test]
+    fn unanswered_requests_are_caused_by_what_their_threads_wait_on() {
+        let lo = "127.0.0.1".parse().unwrap();
+        let app = UnansweredRequests {
+            waits_on: vec![WaitsOn::Endpoint(0, lo, 5432), WaitsOn::Process(30)],
+            ..Default::default()
+        };
+        let mut findings = vec![
+            with_id(Finding::new(Severity::Critical, app), "f1", 10, Some(8080)),
+            // The upstream listener's own finding.
+            with_id(Finding::new(Severity::Warning, UnansweredRequests::default()), "f2", 20, Some(5432)),
+            // The pipe reader's finding.
+            with_id(Finding::new(Severity::Warning, StuckThread::default()), "f3", 30, None),
+            // The app's own stuck thread.
+            with_id(Finding::new(Severity::Warning, StuckThread::default()), "f4", 10, None),
+            // Unrelated: another process on another port.
+            with_id(Finding::new(Severity::Warning, UnansweredRequests::default()), "f5", 40, Some(9999)),
+        ];
+        link_waits(&mut findings);
+        assert_eq!(findings[0].caused_by, ["f2", "f3", "f4"]);
+        assert!(findings[1].caused_by.is_empty() && findings[4].caused_by.is_empty());
+    }
+}
