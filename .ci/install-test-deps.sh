@@ -12,6 +12,10 @@
 # clients under redis-benchmark must stay silent; the test starts its own),
 # chromium + fonts-dejavu-core (tests/html_report.rs opens `scan --html`'s
 # page headless: DOM, console, screenshot; ~40 s to install).
+# man-db + bash-completion + file + strace (tests/generate.rs and
+# tests/packaging.rs: `man -w`, `unwedge sc<TAB>`, the static binary's
+# linkage and the files it opens; cargo-deb itself is installed by
+# packaging/build-deb.sh).
 # Idempotent: does nothing when all are present.
 set -euo pipefail
 has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
@@ -33,6 +37,11 @@ has uwsgi || need+=(uwsgi-core)
 { has redis-server && has redis-benchmark; } || need+=(redis-server)
 has chromium || need+=(chromium)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+has man || need+=(man-db)
+[ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
+has file || need+=(file)
+has strace || need+=(strace)
+has readelf || need+=(binutils)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -5,15 +5,37 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The commit, build date and target, set by build.rs ("unknown" when the
+/// build could not tell, e.g. from a tarball without .git).
+pub const GIT_COMMIT: &str = env!("UNWEDGE_GIT_COMMIT");
+pub const BUILD_DATE: &str = env!("UNWEDGE_BUILD_DATE");
+pub const TARGET: &str = env!("UNWEDGE_TARGET");
+/// "static" for the crt-static build (packaging/build-static.sh), else "dynamic".
+pub const LINKAGE: &str = env!("UNWEDGE_LINKAGE");
+
+/// `unwedge --version`: the same facts as the `unwedge_build_info` labels.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("UNWEDGE_GIT_COMMIT"),
+    ", built ",
+    env!("UNWEDGE_BUILD_DATE"),
+    ", ",
+    env!("UNWEDGE_TARGET"),
+    ", ",
+    env!("UNWEDGE_LINKAGE"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "unwedge",
-    version,
+    version = VERSION,
     about = "Names why a Linux service hangs or why its clients time out",
     long_about = "unwedge reads the kernel's own facts — TCP sockets and their queues (netlink sock_diag with tcp_info), \
 processes, threads and signal masks (/proc) — and names the root cause of a hang, with the evidence and the fix.\n\n\
 Start with `unwedge scan` (as root for the full view).",
-    after_help = "Exit status: 0 no warning or critical finding; 1 at least one; 2 bad usage or an error."
+    after_help = "Exit status: 0 no warning or critical finding; 1 at least one warning or critical finding; 2 bad usage or an error."
 )]
 pub struct Cli {
     /// When to colour the human output (NO_COLOR is honoured by `auto`).
@@ -48,7 +70,8 @@ disposition to the default. fork() copies the calling thread's signal mask and e
 ignored signals: a program started from a worker thread that blocks signals (uWSGI, many thread pools) never \
 sees SIGALRM or SIGTERM, and hangs in poll() or ignores `kill`. Prefixing the command with `unwedge exec --` \
 starts it as a fresh shell would.\n\n\
-Exit status: CMD's own; 127 when CMD is not found, 126 when it cannot be executed (as shells do).",
+Exit status: CMD's own; 127 when CMD is not found, 126 when it cannot be executed (as shells do); 2 bad usage \
+(before CMD is started).",
         after_help = "Examples:\n  unwedge exec -- hping3 --syn -c 1 -p 80 10.0.0.5\n  subprocess.run([\"unwedge\", \"exec\", \"--\", \"hping3\", ...])     (Python, from any thread)\n  unwedge exec --close-fds -- ./worker     also close inherited fds above 2\n\n\
 Check a running process: grep -E 'SigBlk|SigIgn' /proc/PID/status (bit N-1 set = signal N; 0x2000 = SIGALRM).",
         override_usage = "unwedge exec [--close-fds] -- CMD [ARGS]..."
@@ -98,6 +121,14 @@ Exit status: as scan's, for the last scan: 0 no warning or critical finding; 1 a
         after_help = "Examples:\n  unwedge watch                        live view, scan every 2 s (q or Ctrl-C to quit)\n  unwedge watch --port 5000            only findings about local port 5000\n  unwedge watch --json | jq -c 'select(.event == \"resolved\")'\n  unwedge watch --count 30 --every 10s --json > incident.jsonl"
     )]
     Watch(WatchArgs),
+    /// Print the man pages or shell completions, generated from this command line.
+    #[command(
+        long_about = "Writes the manual pages (roff) or a shell's completion script, generated from the same \
+definition as --help, so they never drift from the binary they come with. Packagers run it once at build time; \
+users without the .deb can install them by hand.",
+        after_help = "Examples:\n  unwedge generate man | man -l -                  read the manual without installing it\n  unwedge generate man --dir /usr/local/share/man/man1     one page per subcommand\n  unwedge generate completions bash > /etc/bash_completion.d/unwedge\n  unwedge generate completions zsh > ~/.zfunc/_unwedge\n\nExit status: 0 written; 2 bad usage or a file that cannot be written."
+    )]
+    Generate(GenerateArgs),
 }
 
 #[derive(Args, Debug)]
@@ -129,6 +160,28 @@ pub struct WatchArgs {
     pub from_snapshot: Vec<PathBuf>,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    #[command(subcommand)]
+    pub what: GenerateWhat,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GenerateWhat {
+    /// Manual pages: unwedge(1) on stdout, or every page (unwedge-scan(1), …) into --dir.
+    Man {
+        /// Write unwedge.1 and one page per subcommand into this directory (created if missing).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// A shell's completion script, on stdout.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -410,6 +463,8 @@ pub fn deadline(cmd: &Command) -> Result<Option<Duration>, String> {
         Command::Serve(_) => Ok(None),
         // Runs until stopped; each scan has its own collection deadline.
         Command::Watch(_) => Ok(None),
+        // Writes text it already has.
+        Command::Generate(_) => Ok(None),
     }
 }
 
