@@ -9,7 +9,8 @@
 # golang-go (tests/scan_go.rs builds real Go servers for stories 2 and 3; ~20 s),
 # uwsgi-core + uwsgi-plugin-python3 (tests/scan_uwsgi.rs: story 4 with real
 # uWSGI threads running hping3), gcc + g++ + binutils (tests/stacks_live.rs
-# builds story 1 in C and C++, strips it and splits its debug file),
+# builds story 1 in C and C++, strips it and splits its debug file), redis-server (tests/scan_unanswered.rs: BLPOP
+# clients under redis-benchmark must stay silent; the test starts its own),
 # chromium + fonts-dejavu-core (tests/html_report.rs opens `scan --html`'s
 # page headless: DOM, console, screenshot; ~40 s to install).
 # man-db + bash-completion + file + strace (tests/generate.rs and
@@ -40,6 +41,7 @@ has objcopy || need+=(binutils)
 has strip || need+=(binutils)
 [ -f /usr/lib/uwsgi/plugins/python3_plugin.so ] || need+=(uwsgi-plugin-python3)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
+{ has redis-server && has redis-benchmark; } || need+=(redis-server)
 has chromium || need+=(chromium)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 has man || need+=(man-db)
@@ -66,4 +68,5 @@ apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
 if command -v systemctl >/dev/null 2>&1; then
   systemctl disable --now nginx >/dev/null 2>&1 || true
   systemctl disable --now prometheus >/dev/null 2>&1 || true
+  systemctl disable --now redis-server >/dev/null 2>&1 || true
 fi

@@ -80,7 +80,8 @@ pub enum Command {
     #[command(
         long_about = "Takes two snapshots of every TCP socket (every network namespace) and every process and thread, \
 --interval apart, and reports findings: CLOSE-WAIT leaks, full or stalled accept queues, keep-alive starvation, \
-fd exhaustion, blocked signals, SIGTERM refused, stuck threads, orphans holding ports, unreaped zombies. Findings are grouped by process, most severe first.",
+fd exhaustion, blocked signals, SIGTERM refused, stuck threads, orphans holding ports, unreaped zombies, requests read \
+and never answered, peers that stopped reading. Findings are grouped by process, most severe first.",
         after_help = "Examples:\n  unwedge scan                 whole host, 1 s interval\n  unwedge scan --port 5000     findings about local port 5000 only\n  unwedge scan --pid 1234 --json\n  unwedge scan --interval 0    one snapshot (skips the findings that need two)\n  unwedge scan --save-snapshot incident.json   keep the raw data for a bug report\n  unwedge scan --html report.html --save-snapshot incident.json   a page for the ticket, data inside"
     )]
     Scan(ScanArgs),
@@ -340,6 +341,9 @@ pub struct ThresholdArgs {
     /// Unreaped children that make the zombie finding critical.
     #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub zombie_critical: u64,
+    /// How long a request the server has read may go unanswered before it counts for unanswered_requests.
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub answer_timeout: Duration,
 }
 
 impl ThresholdArgs {
@@ -365,6 +369,7 @@ impl ThresholdArgs {
             fd_critical_pct: self.fd_critical,
             zombie_min: self.zombie_min as usize,
             zombie_critical: self.zombie_critical.max(self.zombie_min) as usize,
+            answer_timeout_ms: self.answer_timeout.as_millis().min(u32::MAX as u128) as u32,
         })
     }
 }

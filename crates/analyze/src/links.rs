@@ -37,6 +37,11 @@
 //! the same program, and (for stuck threads) the same wait — share a group
 //! when there are at least two such processes: N forked workers stuck the
 //! same way are one story, not N.
+//! - `unanswered_requests` and `stuck_thread` are `caused_by` the finding
+//!   about what their threads wait on: the listener finding on the upstream
+//!   port they wait on, the reader of their full pipe, and (for unanswered
+//!   requests) their own process's stuck threads, peers not reading, or its
+//!   being stopped.
 
 use crate::index::{endpoint, FastMap, FastSet};
 use crate::Ctx;
@@ -56,8 +61,56 @@ pub fn second_pass(ctx: &Ctx, mut findings: Vec<Finding>) -> Linked {
         f.id = format!("f{}", i + 1);
     }
     link_causes(&mut findings);
+    link_waits(&mut findings);
     let groups = group_siblings(ctx, &mut findings);
     Linked { findings, groups }
+}
+
+/// `unanswered_requests` and `stuck_thread` are caused by what their threads
+/// wait on, where another finding names it: the upstream's own finding (a
+/// listener finding on the port they wait on), the reader of the full pipe,
+/// and — for unanswered requests — the process's own stuck threads, peers
+/// that stopped reading, or the process being stopped.
+fn link_waits(findings: &mut [Finding]) {
+    use unwedge_model::evidence::WaitsOn;
+    let mut causes: Vec<(usize, Vec<String>)> = Vec::new();
+    for (i, f) in findings.iter().enumerate() {
+        let (waits, own): (&[WaitsOn], &[&str]) = match &f.evidence {
+            Evidence::UnansweredRequests(e) => (&e.waits_on, &["stuck_thread", "peer_not_reading", "process_stopped"]),
+            Evidence::StuckThread(e) => (&e.waits_on_typed, &["process_stopped"]),
+            _ => continue,
+        };
+        let netns = f.netns.unwrap_or(0);
+        let ids: Vec<String> = findings
+            .iter()
+            .filter(|g| g.id != f.id)
+            .filter(|g| {
+                let same_process = g.pid.is_some() && g.pid == f.pid && own.contains(&g.kind().name());
+                let named = waits.iter().any(|w| match *w {
+                    // The netns of a host-namespace finding is None; a socket's is the inode.
+                    WaitsOn::Endpoint(ns, _, port) => {
+                        g.port == Some(port)
+                            && g.pid != f.pid
+                            && g.kind().about() == unwedge_model::About::Listener
+                            && (g.netns.unwrap_or(0) == netns || g.netns == Some(ns))
+                    }
+                    WaitsOn::Process(pid) => g.pid == Some(pid),
+                });
+                same_process || named
+            })
+            .map(|g| g.id.clone())
+            .collect();
+        if !ids.is_empty() {
+            causes.push((i, ids));
+        }
+    }
+    for (i, ids) in causes {
+        for id in ids {
+            if !findings[i].caused_by.contains(&id) {
+                findings[i].caused_by.push(id);
+            }
+        }
+    }
 }
 
 /// What the findings name: pids whose CLOSE-WAIT sockets are a leak, and
@@ -433,4 +486,40 @@ fn group_siblings(ctx: &Ctx, findings: &mut [Finding]) -> Vec<Group> {
         }
     }
     groups
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unwedge_model::evidence::{StuckThread, UnansweredRequests, WaitsOn};
+    use unwedge_model::Severity;
+
+    fn with_id(mut f: Finding, id: &str, pid: u32, port: Option<u16>) -> Finding {
+        f.id = id.into();
+        f.pid = Some(pid);
+        f.port = port;
+        f
+    }
+
+    #[test]
+    fn unanswered_requests_are_caused_by_what_their_threads_wait_on() {
+        let lo = "127.0.0.1".parse().unwrap();
+        let app = UnansweredRequests {
+            waits_on: vec![WaitsOn::Endpoint(0, lo, 5432), WaitsOn::Process(30)],
+            ..Default::default()
+        };
+        let mut findings = vec![
+            with_id(Finding::new(Severity::Critical, app), "f1", 10, Some(8080)),
+            // The upstream listener's own finding.
+            with_id(Finding::new(Severity::Warning, UnansweredRequests::default()), "f2", 20, Some(5432)),
+            // The pipe reader's finding.
+            with_id(Finding::new(Severity::Warning, StuckThread::default()), "f3", 30, None),
+            // The app's own stuck thread.
+            with_id(Finding::new(Severity::Warning, StuckThread::default()), "f4", 10, None),
+            // Unrelated: another process on another port.
+            with_id(Finding::new(Severity::Warning, UnansweredRequests::default()), "f5", 40, Some(9999)),
+        ];
+        link_waits(&mut findings);
+        assert_eq!(findings[0].caused_by, ["f2", "f3", "f4"]);
+        assert!(findings[1].caused_by.is_empty() && findings[4].caused_by.is_empty());
+    }
 }

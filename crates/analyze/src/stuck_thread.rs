@@ -130,11 +130,12 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
                 user_stack: s.thread.user_stack.as_ref().filter(|u| !u.frames.is_empty()).map(|u| u.frames.clone()),
             })
             .collect();
+        let waits = crate::waits::summarize(ctx, p);
         for (i, st) in stuck.iter().enumerate().take(MAX_PER_PROCESS) {
             // A pool of 200 idle workers would drown the evidence: name the first few.
             let others: Vec<ThreadSummary> =
                 summary.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, v)| v.clone()).take(MAX_OTHERS).collect();
-            out.push(finding(ctx, p, st, &stuck, &work, others, stuck.len()));
+            out.push(finding(ctx, p, st, &stuck, &work, others, stuck.len(), &waits));
         }
     }
 }
@@ -311,6 +312,7 @@ fn finding(
     work: &[(String, Work)],
     others: Vec<ThreadSummary>,
     total: usize,
+    waits: &crate::waits::Summary,
 ) -> Finding {
     let (t, name, fds) = (st.thread, st.name.as_str(), &st.fds);
     let who = crate::describe(p);
@@ -341,10 +343,20 @@ fn finding(
         }
         _ => "",
     };
+    // What most threads wait on, in one line (an upstream, a DNS lookup, a full pipe).
+    let waits_on = waits.upstream.clone().or_else(|| waits.resolver.clone()).or_else(|| waits.pipe.clone());
+    let waits_txt = waits_on
+        .as_deref()
+        .map(|w| {
+            let mut c = w.chars();
+            let first = c.next().map(|f| f.to_uppercase().collect::<String>()).unwrap_or_default();
+            format!(" {first}{}.", c.as_str())
+        })
+        .unwrap_or_default();
     let texts: Vec<&str> = work.iter().map(|(text, _)| text.as_str()).collect();
     let explanation = format!(
         "Thread {tid} ({tname}) of {who} did not run at all during the {interval} between the two snapshots (no CPU time, no context switch) and was in the same syscall with the same arguments both times: {name}, {meaning}{on}.{hint} \
-Meanwhile the process has work it is not doing: {work}. A healthy idle thread looks the same, which is why this is raised only while work waits.{others_txt}",
+Meanwhile the process has work it is not doing: {work}. A healthy idle thread looks the same, which is why this is raised only while work waits.{waits_txt}{others_txt}",
         tid = t.tid,
         tname = t.comm,
         meaning = crate::syscalls::meaning(name),
@@ -359,6 +371,8 @@ Meanwhile the process has work it is not doing: {work}. A healthy idle thread lo
         cmdline: p.cmdline.clone(),
         work: work.iter().map(|(_, w)| *w).collect(),
         on_connection: st.on_connection,
+        waits_on,
+        waits_on_typed: waits.waits_on.clone(),
     };
     let port = served_port(ctx, p, &fds_of(name, &st.call));
     let mut f = ctx.finding(Severity::Warning, Some(p.pid), port, p.netns, ev);

@@ -132,11 +132,15 @@ mod tests {
         let reader = Process {
             pid: 10,
             comm: "uwsgi".into(),
-            pipes: vec![PipeFd { fd: 19, inode: 777 }, PipeFd { fd: 20, inode: 778 }],
+            pipes: vec![PipeFd { fd: 19, inode: 777, writes: None }, PipeFd { fd: 20, inode: 778, writes: None }],
             ..Default::default()
         };
-        let child =
-            Process { pid: 11, comm: "hping3".into(), pipes: vec![PipeFd { fd: 1, inode: 777 }], ..Default::default() };
+        let child = Process {
+            pid: 11,
+            comm: "hping3".into(),
+            pipes: vec![PipeFd { fd: 1, inode: 777, writes: None }],
+            ..Default::default()
+        };
         let snap = Snapshot { processes: vec![reader.clone(), child], ..Default::default() };
         let idx = Index::new(&snap);
         let t = Thread {

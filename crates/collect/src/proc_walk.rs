@@ -340,7 +340,12 @@ fn read_fds(pid: u32, p: &mut Process) -> io::Result<()> {
                     .and_then(|b| parse::fdinfo::signalfd_mask(&b));
                 p.anon_fds.push(AnonFd { fd, kind: String::from_utf8_lossy(kind).into_owned(), sigmask })
             }
-            Target::Pipe(inode) => p.pipes.push(PipeFd { fd, inode }),
+            Target::Pipe(inode) => {
+                // The link's own mode is the open mode (r-x read end, -wx
+                // write end): which end a blocked writer's reader holds.
+                let writes = fs::symlink_metadata(&path).ok().map(|m| m.mode() & 0o200 != 0);
+                p.pipes.push(PipeFd { fd, inode, writes })
+            }
             Target::Other => {}
         }
     }

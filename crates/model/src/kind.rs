@@ -69,6 +69,8 @@ kinds! {
     OrphanPortHolder => "orphan_port_holder", Scan, Process;
     Zombie => "zombie", Scan, Process;
     ProcessStopped => "process_stopped", Scan, Process;
+    UnansweredRequests => "unanswered_requests", Scan, Listener;
+    PeerNotReading => "peer_not_reading", Scan, Process;
     ConnectTimeout => "connect_timeout", Probe, Target;
     SynRetransmit => "syn_retransmit", Probe, Target;
     MissingContentType => "missing_content_type", Probe, Target;

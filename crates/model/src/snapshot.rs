@@ -35,6 +35,35 @@ pub struct Snapshot {
     pub skipped: Vec<Skipped>,
     /// Notes about how the snapshot was taken (fallbacks, missing privileges).
     pub notes: Vec<String>,
+    /// The host's /etc/resolv.conf, to name the resolver a thread stuck in a
+    /// DNS lookup waits on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolv_conf: Option<ResolvConf>,
+}
+
+/// What glibc's stub resolver reads from /etc/resolv.conf.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct ResolvConf {
+    /// Up to three, in the order they are asked.
+    pub nameservers: Vec<String>,
+    /// Seconds to wait for one server's answer (`options timeout:`, default 5).
+    pub timeout_s: u32,
+    /// Rounds over all servers (`options attempts:`, default 2).
+    pub attempts: u32,
+    #[serde(default)]
+    pub rotate: bool,
+}
+
+/// A connected UDP socket to port 53: a resolver's query in flight.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UdpSocket {
+    pub local: IpAddr,
+    pub local_port: u16,
+    pub remote: IpAddr,
+    pub remote_port: u16,
+    pub inode: u64,
+    /// Bytes of answers not yet read.
+    pub recv_q: u32,
 }
 
 /// A network namespace and its per-namespace counters and sysctls.
@@ -59,6 +88,10 @@ pub struct NetNs {
     pub fin_timeout_s: Option<u32>,
     /// How the sockets of this namespace were read: "sock_diag" or "proc_net_tcp".
     pub source: String,
+    /// Connected UDP sockets to port 53 in this namespace (glibc's and Go's
+    /// resolvers connect their query socket): few, so all are kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_sockets: Vec<UdpSocket>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -144,16 +177,38 @@ pub struct TcpInfo {
     /// Retransmissions of the segment now at the head of the queue.
     pub retransmits: u8,
     pub total_retrans: u32,
-    /// tcpi_bytes_acked (kernel >= 4.1): bytes this end sent that the peer
-    /// acknowledged. 0 on a server connection means it never answered.
+    /// Unanswered zero-window (or keep-alive) probes (`tcpi_probes`).
+    #[serde(default)]
+    pub probes: u8,
+    /// Exponential backoff of the retransmit / probe timer (`tcpi_backoff`).
+    #[serde(default)]
+    pub backoff: u8,
+    /// Bytes this end sent that the peer acknowledged (`tcpi_bytes_acked`,
+    /// Linux 4.1+). The byte counters, not the timestamps, tell "answered"
+    /// from "never answered": on loopback a request and its handshake land
+    /// in the same jiffy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_acked: Option<u64>,
-    /// tcpi_bytes_received (kernel >= 4.1): bytes received from the peer.
+    /// Bytes received from the peer (`tcpi_bytes_received`, 4.1+).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_received: Option<u64>,
-    /// tcpi_bytes_sent (kernel >= 4.19): bytes sent, retransmissions included.
+    /// Bytes this end sent, retransmissions excluded (`tcpi_bytes_sent`, 4.19+).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_sent: Option<u64>,
+    /// Segments with data received (`tcpi_data_segs_in`, 4.6+): one request
+    /// arrives in a few; a one-way stream (syslog, metrics) in many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_segs_in: Option<u32>,
+    /// Segments with data sent (`tcpi_data_segs_out`, 4.6+). With
+    /// `data_segs_in`, orders a request and its answer that landed in the
+    /// same jiffy: a client that sent more segments than it was answered
+    /// with spoke last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_segs_out: Option<u32>,
+    /// The peer's advertised receive window, scaled, in bytes
+    /// (`tcpi_snd_wnd`, 5.4+): 0 while the peer does not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snd_wnd: Option<u32>,
 }
 
 impl TcpInfo {
@@ -226,6 +281,11 @@ pub struct Process {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pipes: Vec<PipeFd>,
     pub threads: Vec<Thread>,
+    /// The /etc/resolv.conf this process sees (through its mount namespace),
+    /// read only while it has a DNS query in flight and kept only where it
+    /// differs from the host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolv_conf: Option<ResolvConf>,
 }
 
 /// A frozen cgroup holding the process: cgroup v1 freezer.state FROZEN or
@@ -252,6 +312,10 @@ pub struct SocketFd {
 pub struct PipeFd {
     pub fd: u32,
     pub inode: u64,
+    /// Which end: true for a write end, false for a read end (the mode of
+    /// the /proc/PID/fd/N link mirrors the open mode); None when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writes: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -46,6 +46,13 @@ pub(super) fn write(out: &mut dyn Write, ev: &Evidence, frames: usize) -> io::Re
                 thread_block(out, "Parent thread", t, frames)?;
             }
         }
+        Evidence::UnansweredRequests(e) if !e.threads.is_empty() => {
+            writeln!(out, "    Threads ({} in all, the most telling first):", e.threads_total)?;
+            for t in &e.threads {
+                summary_block(out, t)?;
+            }
+        }
+        Evidence::PeerNotReading(e) => thread_block(out, "Thread", &e.thread, frames)?,
         Evidence::BlockedSignal(_) | Evidence::SigtermBlocked(_) => {
             let list = ev.thread_blocks();
             if !list.is_empty() {

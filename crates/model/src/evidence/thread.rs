@@ -45,3 +45,13 @@ pub struct ThreadSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_stack: Option<Vec<Frame>>,
 }
+
+/// What a process's threads wait on, typed, so the analysis' second pass
+/// can link a finding to the finding about that peer or process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitsOn {
+    /// A TCP peer (netns inode, address, port): an upstream that does not answer.
+    Endpoint(u64, std::net::IpAddr, u16),
+    /// A process: the reader of a full pipe.
+    Process(u32),
+}
