@@ -135,7 +135,7 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             // A pool of 200 idle workers would drown the evidence: name the first few.
             let others: Vec<ThreadSummary> =
                 summary.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, v)| v.clone()).take(MAX_OTHERS).collect();
-            out.push(finding(ctx, p, st, &stuck, &work, others, stuck.len(), &waits));
+            out.push(finding(ctx, p, st, &stuck, &work, others, &waits));
         }
     }
 }
@@ -311,7 +311,6 @@ fn finding(
     all: &[Stuck],
     work: &[(String, Work)],
     others: Vec<ThreadSummary>,
-    total: usize,
     waits: &crate::waits::Summary,
 ) -> Finding {
     let (t, name, fds) = (st.thread, st.name.as_str(), &st.fds);
@@ -366,7 +365,7 @@ Meanwhile the process has work it is not doing: {work}. A healthy idle thread lo
         thread: threads::evidence(&ctx.last, p, t),
         unchanged_for_ms: ctx.interval_ms,
         work_waiting: texts.iter().map(|t| t.to_string()).collect(),
-        stuck_threads_in_process: total,
+        stuck_threads_in_process: all.len(),
         other_stuck_threads: others,
         cmdline: p.cmdline.clone(),
         work: work.iter().map(|(_, w)| *w).collect(),
