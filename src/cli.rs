@@ -202,6 +202,18 @@ pub struct ThresholdArgs {
     /// Unreaped children that make the zombie finding critical.
     #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub zombie_critical: u64,
+    /// Percent of the usable ephemeral ports that connections to one destination must hold for ephemeral_ports_exhausted.
+    #[arg(long, default_value_t = 80.0, value_name = "PCT", value_parser = parse_percent)]
+    pub ports_warning: f64,
+    /// Percent of nf_conntrack_max in use for conntrack_full.
+    #[arg(long, default_value_t = 90.0, value_name = "PCT", value_parser = parse_percent)]
+    pub conntrack_warning: f64,
+    /// Percent of a cgroup's CPU quota periods throttled during the interval for cpu_throttled.
+    #[arg(long, default_value_t = 10.0, value_name = "PCT", value_parser = parse_percent)]
+    pub throttle_pct: f64,
+    /// Percent of the interval all tasks stalled on memory (PSI full) that memory_pressure calls a stall.
+    #[arg(long, default_value_t = 10.0, value_name = "PCT", value_parser = parse_percent)]
+    pub psi_full: f64,
 }
 
 impl ThresholdArgs {
@@ -227,6 +239,10 @@ impl ThresholdArgs {
             fd_critical_pct: self.fd_critical,
             zombie_min: self.zombie_min as usize,
             zombie_critical: self.zombie_critical.max(self.zombie_min) as usize,
+            ports_pct: self.ports_warning,
+            conntrack_pct: self.conntrack_warning,
+            throttle_pct: self.throttle_pct,
+            psi_full_pct: self.psi_full,
         })
     }
 }

@@ -22,6 +22,12 @@ pub fn detector(kind: Kind) -> Option<Detect> {
         Kind::StuckThread => stuck_thread::detect,
         Kind::OrphanPortHolder => orphan_port_holder::detect,
         Kind::Zombie => zombie::detect,
+        Kind::EphemeralPortsExhausted => ephemeral_ports_exhausted::detect,
+        Kind::SynQueueOverflow => syn_queue_overflow::detect,
+        Kind::ConntrackFull => conntrack_full::detect,
+        Kind::PidLimit => pid_limit::detect,
+        Kind::CpuThrottled => cpu_throttled::detect,
+        Kind::MemoryPressure => memory_pressure::detect,
         // Raised by `unwedge probe` from outside, not by a scan.
         Kind::ConnectTimeout | Kind::SynRetransmit | Kind::MissingContentType | Kind::SlowTlsShutdown => return None,
     })

@@ -3,11 +3,15 @@
 //! No I/O lives here, so that `collect -> model <- analyze` is enforced by
 //! the crate graph.
 
+mod cgroup;
+mod container;
 pub mod evidence;
 mod kind;
 mod report;
 mod snapshot;
 
+pub use cgroup::*;
+pub use container::Container;
 pub use evidence::Evidence;
 pub use kind::*;
 pub use report::*;

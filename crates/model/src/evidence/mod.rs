@@ -6,12 +6,18 @@ mod accept_queue_overflow;
 mod accept_stalled;
 mod blocked_signal;
 mod close_wait_leak;
+mod conntrack_full;
+mod cpu_throttled;
+mod ephemeral_ports_exhausted;
 mod fd_exhaustion;
 mod keepalive_starvation;
+mod memory_pressure;
 mod orphan_port_holder;
+mod pid_limit;
 mod probe;
 mod sigterm_blocked;
 mod stuck_thread;
+mod syn_queue_overflow;
 mod thread;
 mod zombie;
 
@@ -19,12 +25,18 @@ pub use accept_queue_overflow::*;
 pub use accept_stalled::*;
 pub use blocked_signal::*;
 pub use close_wait_leak::*;
+pub use conntrack_full::*;
+pub use cpu_throttled::*;
+pub use ephemeral_ports_exhausted::*;
 pub use fd_exhaustion::*;
 pub use keepalive_starvation::*;
+pub use memory_pressure::*;
 pub use orphan_port_holder::*;
+pub use pid_limit::*;
 pub use probe::*;
 pub use sigterm_blocked::*;
 pub use stuck_thread::*;
+pub use syn_queue_overflow::*;
 pub use thread::*;
 pub use zombie::*;
 
@@ -87,6 +99,12 @@ evidences! {
     StuckThread(StuckThread) => StuckThread;
     OrphanPortHolder(OrphanPortHolder) => OrphanPortHolder;
     Zombie(Zombie) => Zombie;
+    EphemeralPortsExhausted(EphemeralPortsExhausted) => EphemeralPortsExhausted;
+    SynQueueOverflow(SynQueueOverflow) => SynQueueOverflow;
+    ConntrackFull(ConntrackFull) => ConntrackFull;
+    PidLimit(PidLimit) => PidLimit;
+    CpuThrottled(CpuThrottled) => CpuThrottled;
+    MemoryPressure(MemoryPressure) => MemoryPressure;
     ConnectTimeout(ConnectTimeout) => ConnectTimeout;
     SynRetransmit(SynRetransmit) => SynRetransmit;
     MissingContentType(MissingContentType) => MissingContentType;
@@ -111,6 +129,7 @@ impl Evidence {
             Evidence::AcceptStalled(e) => &e.owners,
             Evidence::KeepaliveStarvation(e) => &e.owners,
             Evidence::AcceptQueueOverflow(AcceptQueueOverflow::Listener { owners, .. }) => owners,
+            Evidence::SynQueueOverflow(e) => &e.owners,
             _ => &[],
         }
     }
