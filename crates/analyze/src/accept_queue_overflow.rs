@@ -117,7 +117,9 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
         }
         let (overflows, drops) = rise(ns.inode);
         let (o, d) = (overflows.unwrap_or(0), drops.unwrap_or(0));
-        if o == 0 && d == 0 {
+        // ListenDrops alone (no ListenOverflows) are SYNs dropped for other
+        // reasons: a full SYN queue (syn_queue_overflow), no route back.
+        if o == 0 {
             continue;
         }
         let ev =

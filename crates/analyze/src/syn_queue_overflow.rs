@@ -124,9 +124,18 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
                 .count() as u32
         });
         let peers = half.iter().map(|s| s.remote).collect::<HashSet<_>>().len() as u32;
-        let many_peers = peers >= 16 && peers * 2 >= half.len() as u32;
-        let few_complete = completed.is_none_or(|c| c * 10 <= earlier.len() as u32);
-        let pattern = if many_peers && few_complete { "flood" } else { "burst" };
+        // A flood: the half-open connections come from many addresses and
+        // those of the first snapshot never completed. One snapshot cannot
+        // tell: no pattern then.
+        let many_peers = peers >= 2 && peers * 2 >= half.len() as u32;
+        let pattern = completed.map(|c| {
+            let few_complete = !earlier.is_empty() && c * 10 <= earlier.len() as u32;
+            if many_peers && few_complete {
+                "flood"
+            } else {
+                "burst"
+            }
+        });
         let cookies = ns.and_then(|n| n.syncookies);
         let owners = ctx.last.owners_of(l.inode).to_vec();
         let pid = ctx.last.main_owner(&owners);
@@ -140,7 +149,7 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             peers: Some(peers),
             completed,
             half_open_in_first_snapshot: ctx.first.as_ref().map(|_| earlier.len() as u32),
-            pattern: Some(pattern.into()),
+            pattern: pattern.map(String::from),
             syncookies: cookies,
             max_syn_backlog: ns.and_then(|n| n.max_syn_backlog),
             reqq_full_drop_rise: r.drop,
@@ -161,16 +170,18 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
                 _ => "new SYNs are dropped or answered with cookies",
             }
         );
-        let what = if pattern == "flood" {
+        let what = if pattern == Some("flood") {
             format!(
                 "They come from {peers} different addresses and {} of the earlier ones completed: a SYN flood (spoofed or unreachable sources), not clients of {who}.",
                 completed.map(|c| c.to_string()).unwrap_or_else(|| "none known".into())
             )
-        } else {
+        } else if pattern == Some("burst") {
             format!(
                 "They come from {peers} addresses{}: a burst of real clients faster than the handshakes complete (a slow or lossy path makes each stay half-open longer).",
                 completed.map(|c| format!(" and {c} of the earlier ones completed")).unwrap_or_default()
             )
+        } else {
+            format!("They come from {peers} addresses (one snapshot: whether they complete, a burst, or never do, a flood, is not known).")
         };
         let action = match cookies {
             Some(0) => "net.ipv4.tcp_syncookies is 0, so the kernel drops every further SYN and clients retransmit after 1 s, 3 s, 7 s… until connect() times out".to_string(),
@@ -186,7 +197,7 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             if cookies == Some(0) { ", or three quarters of net.ipv4.tcp_max_syn_backlog without syncookies" } else { "" },
             half.len().max(earlier.len()),
         );
-        f.fix = if pattern == "flood" {
+        f.fix = if pattern == Some("flood") {
             "Keep net.ipv4.tcp_syncookies=1 (the default) so a flood cannot keep clients out; filter the flood upstream (rate-limit SYNs per source, SYNPROXY in iptables/nftables, the provider's DDoS protection). A bigger backlog only buys time.".into()
         } else {
             "Raise the listener's backlog (listen(fd, N); nginx `listen … backlog=N`) together with net.core.somaxconn and net.ipv4.tcp_max_syn_backlog, keep net.ipv4.tcp_syncookies=1, and find why handshakes are slow to complete (a lossy path, a client that connects in bursts: spread or pool its connections).".into()
