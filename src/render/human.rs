@@ -82,7 +82,10 @@ pub fn write(out: &mut dyn Write, r: &Report) -> io::Result<()> {
             match (head.pid, &head.comm) {
                 (Some(pid), Some(comm)) => writeln!(out, "{BOLD}■ {comm} (pid {pid}){BOLD:#}{place}")?,
                 (Some(pid), None) => writeln!(out, "{BOLD}■ pid {pid}{BOLD:#}{place}")?,
-                (None, _) => writeln!(out, "{BOLD}■ host{BOLD:#}{place}")?,
+                (None, _) => match head.netns {
+                    Some(ns) => writeln!(out, "{BOLD}■ network namespace {ns}{BOLD:#}{place}")?,
+                    None => writeln!(out, "{BOLD}■ host{BOLD:#}{place}")?,
+                },
             }
             for f in group {
                 finding(out, f)?;
@@ -122,7 +125,8 @@ pub fn container(c: &Container) -> String {
 fn groups(findings: &[Finding]) -> Vec<Vec<&Finding>> {
     let mut out: Vec<Vec<&Finding>> = Vec::new();
     for f in findings {
-        match out.iter_mut().find(|g| g[0].pid == f.pid) {
+        // Host-wide findings group by namespace: each namespace has its own limits.
+        match out.iter_mut().find(|g| g[0].pid == f.pid && (f.pid.is_some() || g[0].netns == f.netns)) {
             Some(g) => g.push(f),
             None => out.push(vec![f]),
         }

@@ -31,7 +31,9 @@ pub fn annotate(ctx: &Ctx, findings: &mut [Finding]) {
                         None => Vec::new(),
                     },
                 };
-                common(pids.into_iter().map(of))
+                // A bare cgroup path says nothing about a namespace: only a
+                // recognised container or unit is named here.
+                common(pids.into_iter().map(of)).filter(|c| c.runtime.is_some() || c.pod_uid.is_some())
             }
         };
     }
