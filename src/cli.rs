@@ -381,15 +381,15 @@ fn bound(given: Option<Duration>, waits: Duration, what: &str) -> Result<Duratio
         None => Ok(waits.saturating_add(DEADLINE_SLACK)),
         Some(d) if !waits.is_zero() && d <= waits => Err(format!(
             "--deadline {} leaves no time beyond {what} ({}): raise --deadline or lower {what}",
-            crate::duration::show(d),
-            crate::duration::show(waits)
+            unwedge_model::fmt::duration(d),
+            unwedge_model::fmt::duration(waits)
         )),
         Some(d) => Ok(d),
     }
 }
 
 fn parse_positive_duration(s: &str) -> Result<Duration, String> {
-    let d = crate::duration::parse(s)?;
+    let d = unwedge_model::duration::parse(s)?;
     if d < Duration::from_millis(1) {
         return Err(format!("duration '{s}' must be at least 1ms"));
     }
@@ -415,7 +415,7 @@ fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    crate::duration::parse(s)
+    unwedge_model::duration::parse(s)
 }
 
 fn parse_percent(s: &str) -> Result<f64, String> {

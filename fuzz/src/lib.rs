@@ -2,20 +2,13 @@
 //! (cargo fuzz, nightly) call them; `tests/fuzz_corpus.rs` (stable, CI) runs
 //! them over the seed corpus and thousands of deterministic mutations.
 //!
-//! The binary crate has no lib target: its pure parsers (durations, probe
-//! targets and URLs, HTTP response framing, X.509) are compiled in here from
-//! their source files, unchanged, rather than exposed as a public API.
-
-#[path = "../../src/duration.rs"]
-pub mod duration;
-#[path = "../../src/probe/http_head.rs"]
-pub mod http_head;
-#[path = "../../src/probe/target.rs"]
-pub mod target;
-#[path = "../../src/probe/x509.rs"]
-pub mod x509;
+//! Only the library crates are fuzzed here (their pure parsers), never the
+//! binary's sources: `tests/fuzz_corpus.rs` compiles this file as part of
+//! the main package's tests, so it may only name crates that package depends on.
 
 use unwedge_collect::parse;
+use unwedge_model::{duration, fmt};
+use unwedge_probe::{http_head, target, x509};
 
 /// Every target: its name (= its corpus directory and fuzz_targets file) and body.
 pub const TARGETS: &[(&str, fn(&[u8]))] = &[
@@ -191,7 +184,7 @@ pub fn x509(data: &[u8]) {
 pub fn duration(data: &[u8]) {
     if let Ok(d) = duration::parse(&String::from_utf8_lossy(data)) {
         // The printed form parses back (to the millisecond).
-        let back = duration::parse(&duration::show(d)).expect("a shown duration parses");
+        let back = duration::parse(&fmt::duration(d)).expect("a printed duration parses");
         let diff = back.abs_diff(d);
         assert!(
             diff <= std::time::Duration::from_millis(1) || diff.as_secs_f64() <= d.as_secs_f64() * 1e-3,

@@ -5,7 +5,7 @@
 use anstyle::{AnsiColor, Style};
 use serde_json::Value;
 use std::io::{self, Write};
-use unwedge_model::{Container, Finding, Report, Severity, SkipReason};
+use unwedge_model::{fmt, Container, Finding, Report, Severity, SkipReason};
 
 mod threads;
 
@@ -25,12 +25,12 @@ pub fn write(out: &mut dyn Write, r: &Report) -> io::Result<()> {
     let c = &r.coverage;
     writeln!(
         out,
-        "{BOLD}unwedge {}{BOLD:#} on {} at {} (interval {:.1} s, took {:.2} s)",
+        "{BOLD}unwedge {}{BOLD:#} on {} at {} (interval {}, took {})",
         r.unwedge_version,
         r.host,
         r.taken_at,
-        r.interval_ms as f64 / 1000.0,
-        r.duration_ms as f64 / 1000.0
+        fmt::measured_ms(r.interval_ms),
+        fmt::measured_ms(r.duration_ms)
     )?;
     writeln!(
         out,

@@ -159,7 +159,8 @@ pub fn analyze(scan: &Scan, t: &Thresholds) -> Analysis {
     Analysis { findings: linked.findings, groups: linked.groups, notes }
 }
 
-/// Seconds with one decimal, for titles and explanations.
+/// A count of milliseconds for titles and explanations (one spelling for
+/// all of unwedge: `unwedge_model::fmt`).
 pub(crate) fn secs(ms: u64) -> String {
-    format!("{:.1} s", ms as f64 / 1000.0)
+    unwedge_model::fmt::measured_ms(ms)
 }

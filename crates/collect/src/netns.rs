@@ -81,7 +81,7 @@ pub fn collect_in(pid: u32, inode: u64) -> Result<(NetNs, Vec<Socket>, Vec<Strin
     }
     match rx.recv_timeout(NETNS_TIMEOUT) {
         Ok(r) => r,
-        Err(_) => Err(format!("no answer within {} s", NETNS_TIMEOUT.as_secs())),
+        Err(_) => Err(format!("no answer within {}", unwedge_model::fmt::duration(NETNS_TIMEOUT))),
     }
 }
 

@@ -5,7 +5,9 @@
 
 mod cgroup;
 mod container;
+pub mod duration;
 pub mod evidence;
+pub mod fmt;
 mod kind;
 mod report;
 mod snapshot;
