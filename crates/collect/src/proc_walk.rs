@@ -39,6 +39,23 @@ fn reason(e: &io::Error) -> Option<SkipReason> {
     }
 }
 
+/// One read() for a small file: a /proc file generated whole (a seq_file
+/// with a single show, as /proc/PID/cgroup) that comes back shorter than
+/// the buffer is complete, so the read that would only say EOF is saved;
+/// a longer one is read to the end (up to `cap`).
+pub(crate) fn read_small(path: &str, buf: &mut Vec<u8>, cap: usize) -> io::Result<()> {
+    const FIRST: usize = 4096;
+    buf.clear();
+    buf.resize(FIRST, 0);
+    let mut f = fs::File::open(path)?;
+    let n = f.read(buf)?;
+    buf.truncate(n);
+    if n == FIRST {
+        f.take(cap.saturating_sub(FIRST) as u64).read_to_end(buf)?;
+    }
+    Ok(())
+}
+
 pub(crate) fn read_capped(path: &str, buf: &mut Vec<u8>, cap: usize) -> io::Result<()> {
     buf.clear();
     let f = fs::File::open(path)?;
@@ -275,7 +292,7 @@ fn read_process(
     }
     // One small read; the cgroup's own files are read once per cgroup
     // after the walk (crate::cgroups), never per process.
-    if read_capped(&format!("/proc/{pid}/cgroup"), buf, SMALL_CAP).is_ok() && !buf.is_empty() {
+    if read_small(&format!("/proc/{pid}/cgroup"), buf, SMALL_CAP).is_ok() && !buf.is_empty() {
         *cgroup = Some(buf.clone());
     }
     if let Ok(link) = fs::read_link(format!("/proc/{pid}/ns/net")) {
