@@ -206,6 +206,21 @@ mod tests {
     }
 
     #[test]
+    fn freezer_of_a_process() {
+        let mut s = snap();
+        s.cgroups.sets[0].entries.push(CgroupEntry { controllers: "freezer".into(), path: "/f".into() });
+        s.cgroups.dirs.push(CgroupDir {
+            controllers: "freezer".into(),
+            path: "/f".into(),
+            freezer: Some(FreezerState { frozen: true, state: "FROZEN".into() }),
+            ..Default::default()
+        });
+        let cg = Cgroups::new(&s);
+        assert_eq!(cg.freezer(&s.processes[0]).map(|f| f.state.as_str()), Some("FROZEN"));
+        assert_eq!(cg.freezer(&s.processes[1]), None, "its v2 cgroup is the root: nothing read");
+    }
+
+    #[test]
     fn helpers() {
         assert_eq!(rise(Some(3), Some(5)), Some(2));
         assert_eq!(rise(Some(5), Some(3)), None);
