@@ -31,6 +31,13 @@ impl<'a> Cgroups<'a> {
         self.dirs.get(&(controllers, path)).copied()
     }
 
+    /// Every directory read, the deepest first (a container's before its pod's).
+    pub fn innermost_first(&self) -> Vec<&'a CgroupDir> {
+        let mut v: Vec<&CgroupDir> = self.snap.cgroups.dirs.iter().collect();
+        v.sort_by_key(|d| std::cmp::Reverse(d.path.matches('/').count()));
+        v
+    }
+
     /// The directories of the process's `controller` hierarchy from its own
     /// cgroup up to the root, those that were read (a limit or a state).
     pub fn chain(&self, p: &Process, controller: &str) -> Vec<&'a CgroupDir> {

@@ -26,7 +26,8 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
     let snap = ctx.snap();
     let cg = Cgroups::new(snap);
     let before = Cgroups::new(first.snap);
-    for d in &snap.cgroups.dirs {
+    let mut named = crate::index::FastSet::default();
+    for d in cg.innermost_first() {
         let Some(c) = d.cpu else { continue };
         let Some(quota) = c.quota_us else { continue };
         let Some(b) = before.dir(&d.controllers, &d.path).and_then(|b| b.cpu) else { continue };
@@ -44,6 +45,10 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
         }
         let members = cg.members(d);
         let Some(pid) = main_member(ctx, &members) else { continue };
+        // A limit on a parent too (a Kubernetes pod's): the innermost cgroup that hit one is named.
+        if !named.insert(pid) {
+            continue;
+        }
         let waiting = waiting_work(ctx, &members);
         let throttled_us = c.throttled_us.saturating_sub(b.throttled_us);
         let interval_us = ctx.interval_ms.max(1) * 1000;

@@ -31,7 +31,8 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
     let snap = ctx.snap();
     let cg = Cgroups::new(snap);
     let before = ctx.first.as_ref().map(|f| Cgroups::new(f.snap));
-    for d in &snap.cgroups.dirs {
+    let mut named = crate::index::FastSet::default();
+    for d in cg.innermost_first() {
         let Some(m) = d.memory else { continue };
         let b = before.as_ref().and_then(|b| b.dir(&d.controllers, &d.path)).and_then(|b| b.memory);
         let r = |f: fn(&unwedge_model::MemoryStat) -> Option<u64>| b.and_then(|b| rise(f(&b), f(&m)));
@@ -47,6 +48,10 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
         }
         let members = cg.members(d);
         let Some(pid) = main_member(ctx, &members) else { continue };
+        // A limit on a parent too (a Kubernetes pod's): the innermost cgroup that hit one is named.
+        if !named.insert(pid) {
+            continue;
+        }
         let main = ctx.last.process(pid);
         let (psi, psi_before, source) = pressure(ctx, &cg, before.as_ref(), d, main);
         let share = match (psi, psi_before) {

@@ -35,7 +35,8 @@ fn cgroup_limits(ctx: &Ctx, out: &mut Vec<Finding>) {
     let snap = ctx.snap();
     let cg = Cgroups::new(snap);
     let before = ctx.first.as_ref().map(|f| Cgroups::new(f.snap));
-    for d in &snap.cgroups.dirs {
+    let mut named = crate::index::FastSet::default();
+    for d in cg.innermost_first() {
         let Some(p) = d.pids else { continue };
         let Some(max) = p.max else { continue };
         let failures = before
@@ -49,6 +50,10 @@ fn cgroup_limits(ctx: &Ctx, out: &mut Vec<Finding>) {
         }
         let members = cg.members(d);
         let Some(pid) = main_member(ctx, &members) else { continue };
+        // A limit on a parent too (a Kubernetes pod's): the innermost cgroup that hit one is named.
+        if !named.insert(pid) {
+            continue;
+        }
         let severity = if failures.unwrap_or(0) > 0 { Severity::Critical } else { Severity::Warning };
         let ev = PidLimit {
             limit: "pids.max".into(),
