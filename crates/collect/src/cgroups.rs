@@ -124,7 +124,11 @@ fn read_dir(base: &str, controllers: &str, path: &str, leaf: bool, buf: &mut Vec
             if read(&f(usage_file), buf) {
                 m.usage = parse::sysctl::single(buf).unwrap_or(0);
             }
-            if read(&f("memory.stat"), buf) {
+            // memory.stat is the costly file (the kernel flushes its
+            // statistics first): only where usage is near the limit, the
+            // only case its anon / cache split decides anything.
+            let near = limit.or(high).is_some_and(|l| m.usage as f64 >= 0.9 * l as f64);
+            if near && read(&f("memory.stat"), buf) {
                 let (anon, file) = if v2 { ("anon", "file") } else { ("total_rss", "total_cache") };
                 m.anon = key_value(buf, anon);
                 m.file = key_value(buf, file);
