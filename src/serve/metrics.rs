@@ -9,7 +9,7 @@
 //! the same cap: the "other" series sums every container's rest.
 
 use prometheus_client::encoding::text::encode;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, LabelSetEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -55,19 +55,36 @@ struct FindingLabels {
     severity: String,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+/// pid, comm and, where known, container: a process with no container
+/// has no `container` label rather than an empty one.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 struct ProcLabels {
     pid: String,
     comm: String,
     container: String,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+impl EncodeLabelSet for ProcLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        let mut v: Vec<(&str, &str)> = vec![("pid", &self.pid), ("comm", &self.comm)];
+        if !self.container.is_empty() {
+            v.push(("container", &self.container));
+        }
+        v.encode(encoder)
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 struct LimitLabels {
     limit: String,
-    pid: String,
-    comm: String,
-    container: String,
+    proc: ProcLabels,
+}
+
+impl EncodeLabelSet for LimitLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        vec![("limit", self.limit.as_str())].encode(encoder)?;
+        self.proc.encode(encoder)
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -220,14 +237,8 @@ pub fn render(facts: Option<&Facts>, scan_errors: u64, top_n: usize) -> String {
         for which in ["pids", "cpu_throttled_periods", "memory"] {
             let values: Vec<ProcValue> = f.limits.iter().filter(|(w, _)| *w == which).map(|(_, v)| v.clone()).collect();
             for (l, v) in cap(values, top_n) {
-                limits
-                    .get_or_create(&LimitLabels {
-                        limit: which.into(),
-                        pid: l.pid,
-                        comm: l.comm,
-                        container: l.container,
-                    })
-                    .set(v);
+                let proc = ProcLabels { pid: l.pid, comm: l.comm, container: l.container };
+                limits.get_or_create(&LimitLabels { limit: which.into(), proc }).set(v);
             }
         }
         reg.register(
@@ -380,6 +391,16 @@ mod tests {
         assert_eq!(cw.len(), 6, "{cw:?}");
         assert!(cw.iter().any(|l| l.contains("container=\"app30.service\"") && l.ends_with(" 30")), "{cw:?}");
         assert!(cw.iter().any(|l| l.contains("container=\"other\"")), "{cw:?}");
+        let plain = render(
+            Some(&Facts::new(
+                &report(vec![finding(7, CloseWaitLeak { close_wait: 9, ..Default::default() })]),
+                &Scan::default(),
+            )),
+            0,
+            5,
+        );
+        let line = series(&plain, "unwedge_close_wait_sockets");
+        assert_eq!(line, vec!["unwedge_close_wait_sockets{pid=\"7\",comm=\"w_7_\"} 9"], "no container: no label");
         let lim = series(&text, "unwedge_limit_percent");
         assert_eq!(lim.len(), 6, "{lim:?}");
         assert!(lim.iter().all(|l| l.contains("limit=\"pids\"")), "{lim:?}");
