@@ -83,6 +83,7 @@ fn process(section: &str) -> Process {
             syscall: (!syscall.is_empty()).then_some(syscall),
             stack: Some(parse::stack::parse(sub(&task, "stack").as_bytes())),
             fd_args,
+            user_stack: None,
         });
     }
     p

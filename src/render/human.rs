@@ -510,6 +510,23 @@ mod tests {
                 fds: vec!["fd 5: TCP 127.0.0.1:41234 -> 127.0.0.1:80 ESTAB, idle 12.0 s".into()],
                 wchan: Some("wait_woken".into()),
                 stack: Some(vec!["wait_woken+0x89/0x90".into(), "sk_wait_data+0x172/0x190".into()]),
+                user_stack: Some(
+                    [
+                        ("__libc_recv", "/lib/libc.so.6"),
+                        ("relay.isra.0", "/opt/p"),
+                        ("main", "/opt/p"),
+                        ("_start", "/opt/p"),
+                    ]
+                    .iter()
+                    .map(|(f, m)| unwedge_model::Frame {
+                        addr: "0x1".into(),
+                        function: Some(f.to_string()),
+                        module: Some(m.to_string()),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ),
+                user_stack_note: Some("unwinding stopped at 0x1".into()),
                 ..Default::default()
             },
             other_stuck_threads: vec![ThreadSummary {
@@ -518,6 +535,7 @@ mod tests {
                 state: String::new(),
                 syscall: "futex".into(),
                 fds: vec![],
+                user_stack: None,
             }],
             ..Default::default()
         };
@@ -541,6 +559,8 @@ mod tests {
         assert!(text.contains("fd 5: TCP 127.0.0.1:41234 -> 127.0.0.1:80 ESTAB, idle 12.0 s"), "{text}");
         assert!(text.contains("wchan: wait_woken") && text.contains("sk_wait_data+0x172/0x190"), "{text}");
         assert!(text.contains("Thread 7 (python3), in futex"), "{text}");
+        assert!(text.contains("user stack: recv ← relay ← main ← …"), "folded, cut where it ended early: {text}");
+        assert!(text.contains("user stack: unwinding stopped at 0x1"), "{text}");
         assert!(!text.contains("\"tid\""), "thread objects are not dumped as JSON: {text}");
     }
 

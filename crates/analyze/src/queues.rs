@@ -121,7 +121,14 @@ pub fn accepting_threads(ctx: &Ctx, pids: &[u32], max: usize) -> Vec<ThreadSumma
                 None if t.state == 'R' => ("running".to_string(), Vec::new()),
                 None => ("no syscall".to_string(), Vec::new()),
             };
-            out.push(ThreadSummary { tid: t.tid, name: t.comm.clone(), state: t.state.to_string(), syscall, fds });
+            out.push(ThreadSummary {
+                tid: t.tid,
+                name: t.comm.clone(),
+                state: t.state.to_string(),
+                syscall,
+                fds,
+                user_stack: t.user_stack.as_ref().filter(|u| !u.frames.is_empty()).map(|u| u.frames.clone()),
+            });
         }
     }
     out

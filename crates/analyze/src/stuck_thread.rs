@@ -34,7 +34,7 @@ use crate::{secs, signals, threads, Ctx};
 use std::collections::HashSet;
 use std::net::IpAddr;
 use unwedge_model::evidence::{StuckThread, ThreadSummary, Work};
-use unwedge_model::{Finding, Process, Severity, SyscallLine, TcpState, Thread};
+use unwedge_model::{stack, Finding, Process, Severity, SyscallLine, TcpState, Thread};
 
 /// A stuck thread with its syscall decoded and its fds resolved once (a
 /// pipe's holders cost a pass over every process).
@@ -44,6 +44,8 @@ struct Stuck<'a> {
     call: SyscallLine,
     fds: Vec<String>,
     on_connection: bool,
+    /// The connection is one this process opened (its local port serves nothing): an upstream.
+    upstream: bool,
 }
 
 /// At most this many findings per process; the rest are listed in evidence.
@@ -99,7 +101,16 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
                 }
                 let fds = threads::fd_meanings(&ctx.last, p, t, &name, &call);
                 let on_connection = threads::waits_on_connection(&ctx.last, p, &name, &call);
-                Some(Stuck { thread: t, name, call, fds, on_connection })
+                let upstream = on_connection
+                    && fds_of(&name, &call).iter().any(|&fd| {
+                        p.sockets.iter().find(|s| s.fd as u64 == fd).and_then(|s| ctx.last.socket(s.inode)).is_some_and(
+                            |sock| {
+                                sock.state != TcpState::Listen
+                                    && !ctx.last.served.contains(&(sock.netns, sock.local_port))
+                            },
+                        )
+                    });
+                Some(Stuck { thread: t, name, call, fds, on_connection, upstream })
             })
             .collect();
         if stuck.is_empty() {
@@ -116,23 +127,22 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
                 state: s.thread.state.to_string(),
                 syscall: s.name.clone(),
                 fds: s.fds.clone(),
+                user_stack: s.thread.user_stack.as_ref().filter(|u| !u.frames.is_empty()).map(|u| u.frames.clone()),
             })
             .collect();
         for (i, st) in stuck.iter().enumerate().take(MAX_PER_PROCESS) {
             // A pool of 200 idle workers would drown the evidence: name the first few.
             let others: Vec<ThreadSummary> =
                 summary.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, v)| v.clone()).take(MAX_OTHERS).collect();
-            out.push(finding(ctx, p, st, &work, others, stuck.len()));
+            out.push(finding(ctx, p, st, &stuck, &work, others, stuck.len()));
         }
     }
 }
 
 /// What the evidence points to, rather than a list of typical causes.
-fn fix_for(ctx: &Ctx, p: &Process, st: &Stuck, work: &[(String, Work)]) -> String {
+fn fix_for(ctx: &Ctx, p: &Process, st: &Stuck, work: &[(String, Work)], stack: &str) -> String {
     let (pid, tid) = (p.pid, st.thread.tid);
-    let look = format!(
-        "Its kernel side is in /proc/{pid}/task/{tid}/stack; a user-space stack (gdb -p {pid}, py-spy dump --pid {pid}, jstack) pauses it briefly."
-    );
+    let look = format!("Its kernel side is in /proc/{pid}/task/{tid}/stack; {stack}.");
     if let Some(conn) = st.on_connection.then(|| waited_socket(ctx, p, st)).flatten() {
         let remote = endpoint(conn.remote, conn.remote_port);
         let upstream = !ctx.last.served.contains(&(conn.netns, conn.local_port));
@@ -297,6 +307,7 @@ fn finding(
     ctx: &Ctx,
     p: &Process,
     st: &Stuck,
+    all: &[Stuck],
     work: &[(String, Work)],
     others: Vec<ThreadSummary>,
     total: usize,
@@ -354,10 +365,77 @@ Meanwhile the process has work it is not doing: {work}. A healthy idle thread lo
     f.tid = Some(t.tid);
     f.title = title;
     f.explanation = explanation;
+    let hint = t.user_stack.as_ref().and_then(|u| u.interpreter_hint.as_deref());
+    if let Some(story) = stack_story(p, st, all) {
+        let interp = hint.map(|h| format!(" For the interpreter's own frames: {h}.")).unwrap_or_default();
+        f.fix = format!(
+            "{story}{interp} If it never recovers, restart it with `unwedge stop {pid}` (SIGTERM, then SIGKILL after a grace period).",
+            pid = p.pid
+        );
+        return f;
+    }
+    let look = match hint {
+        Some(h) => format!("its user-space stack was not read here; for the interpreter's frames: {h}"),
+        None => "unwedge shows its user-space stack when run as root (--stacks=auto, the default)".into(),
+    };
     f.fix = format!(
         "{} If it never recovers, restart it with `unwedge stop {pid}` (SIGTERM, then SIGKILL after a grace period).",
-        fix_for(ctx, p, st, work),
+        fix_for(ctx, p, st, work, &look),
         pid = p.pid
     );
     f
+}
+
+/// The thread as its user stack tells it, with the fix that follows:
+/// a join names the thread it waits for (the futex of a join waits on the
+/// joined thread's id, the third syscall argument) and what that one waits
+/// in; a read names the function that reads and the connection.
+fn stack_story(p: &Process, st: &Stuck, all: &[Stuck]) -> Option<String> {
+    let frames = &st.thread.user_stack.as_ref()?.frames;
+    let own = stack::own_functions(frames);
+    if own.is_empty() {
+        return None;
+    }
+    let who = if st.thread.tid == p.pid {
+        "the main thread".to_string()
+    } else {
+        format!("thread {} ({})", st.thread.tid, st.thread.comm)
+    };
+    let call = stack::library_call(frames).unwrap_or_else(|| st.name.clone());
+    let path = own.join(" ← ");
+    if stack::is_join(&call) && st.name.starts_with("futex") {
+        let joined = u32::try_from(st.call.args[2]).ok().and_then(|tid| all.iter().find(|o| o.thread.tid == tid));
+        let Some(other) = joined else {
+            return Some(format!(
+                "The user stack shows the cause: {who} waits in {call} ({path}) for another thread to end; find what that thread waits for (its own finding names it) and give that wait a timeout."
+            ));
+        };
+        let their = other.thread.user_stack.as_ref().map(|u| stack::own_functions(&u.frames)).unwrap_or_default();
+        let in_fn = their.first().map(|f| format!(" in {f}")).unwrap_or_default();
+        let (what, fix) = waits_on(other);
+        return Some(format!(
+            "The user stack shows the cause: {who} waits in {call} ({path}) for thread {} ({}){in_fn}, which {what}. {fix}, so the join returns.",
+            other.thread.tid, other.thread.comm
+        ));
+    }
+    let (what, fix) = waits_on(st);
+    Some(format!("The user stack shows where: {who} waits in {call}, called from {path}, and {what}. {fix}."))
+}
+
+/// What a stuck thread waits on, in words, and what to change.
+fn waits_on(s: &Stuck) -> (String, &'static str) {
+    let fd = s.fds.first().map(|f| format!(" ({f})")).unwrap_or_default();
+    let reads = matches!(s.name.as_str(), "recvfrom" | "recvmsg" | "read" | "readv" | "recvmmsg");
+    if reads && s.upstream {
+        (
+            format!("reads an idle keep-alive upstream{fd}"),
+            "Give that read a timeout (SO_RCVTIMEO, a read deadline) and close the upstream connection when the client is done (or disable keep-alive towards the origin)",
+        )
+    } else if reads && s.on_connection {
+        (format!("reads a client that sends nothing{fd}"), "Give that read a timeout (SO_RCVTIMEO, a read deadline)")
+    } else if s.on_connection {
+        (format!("waits in {} on a connection{fd}", s.name), "Give that call a timeout")
+    } else {
+        (format!("waits in {}{fd}", s.name), "Give that wait a timeout or a way to be woken")
+    }
 }

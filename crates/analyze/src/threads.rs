@@ -116,6 +116,9 @@ pub fn evidence(idx: &Index, p: &Process, t: &Thread) -> ThreadEvidence {
         cpu_ticks: t.utime + t.stime,
         blocked: t.signals.map(|m| signals::hex(m.blocked)),
         pending: t.signals.map(|m| signals::hex(m.pending)),
+        user_stack: t.user_stack.as_ref().filter(|u| !u.frames.is_empty()).map(|u| u.frames.clone()),
+        user_stack_note: t.user_stack.as_ref().and_then(|u| u.note.clone()),
+        interpreter_hint: t.user_stack.as_ref().and_then(|u| u.interpreter_hint.clone()),
     }
 }
 

@@ -292,6 +292,46 @@ pub struct Thread {
     /// what a blocked read or recv waits on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fd_args: Vec<FdTarget>,
+    /// The user-space stack, read (without stopping the thread) after the
+    /// last snapshot, for the threads that findings report only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_stack: Option<UserStack>,
+}
+
+/// A thread's user-space stack as the stack reader found it.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct UserStack {
+    /// Innermost first; empty when none could be read (`note` says why).
+    pub frames: Vec<Frame>,
+    /// Why the stack is missing or ends early ("unwinding stopped at
+    /// 0x… (no unwind information)"); `None` for a stack that reached its
+    /// outermost frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// A tool that shows the interpreter's own frames, when the process runs
+    /// one ("py-spy dump --pid 1234 --nonblocking").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreter_hint: Option<String>,
+}
+
+/// One user-space frame (the contract's `user_stack` item).
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct Frame {
+    /// The instruction pointer (innermost frame) or return address, "0x…".
+    pub addr: String,
+    /// Demangled function name, when a symbol covers the address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    /// The file mapped at the address ("/usr/lib/x86_64-linux-gnu/libc.so.6").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// The compiler inlined this function into the frame that follows.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inlined: bool,
 }
 
 /// An fd and the target of its /proc/PID/fd link ("socket:[123]", "pipe:[9]", "/var/log/x").

@@ -7,7 +7,7 @@ use anstyle::Style;
 use serde_json::Value;
 use std::io::{self, Write};
 use unwedge_model::evidence::{ThreadEvidence, ThreadSummary};
-use unwedge_model::Evidence;
+use unwedge_model::{stack, Evidence, Frame};
 
 /// Evidence fields holding threads: `write` shows them as thread blocks, so
 /// the generic key/value list leaves them out.
@@ -87,6 +87,31 @@ fn thread_block(out: &mut dyn Write, label: &str, t: &ThreadEvidence, frames: us
             writeln!(out, "          {fr}")?;
         }
     }
+    user_stack(out, t.user_stack.as_deref(), t.user_stack_note.as_deref())?;
+    if let Some(h) = &t.interpreter_hint {
+        wrapped(out, &format!("        {DIM}interpreter frames:{DIM:#} "), h, "          ", Style::new())?;
+    }
+    Ok(())
+}
+
+/// The user stack on one line, innermost first, library frames folded
+/// ("pthread_join ← wait_for_filter ← handle_client ← main"), and why it
+/// ends early or is missing.
+fn user_stack(out: &mut dyn Write, frames: Option<&[Frame]>, note: Option<&str>) -> io::Result<()> {
+    if let Some(frames) = frames.filter(|f| !f.is_empty()) {
+        let folded = stack::fold(frames).join(" ← ");
+        let cut = if note.is_some() { " ← …" } else { "" };
+        wrapped(
+            out,
+            &format!("        {DIM}user stack:{DIM:#} "),
+            &format!("{folded}{cut}"),
+            "          ",
+            Style::new(),
+        )?;
+    }
+    if let Some(n) = note {
+        wrapped(out, &format!("        {DIM}user stack:{DIM:#} "), n, "          ", DIM)?;
+    }
     Ok(())
 }
 
@@ -97,5 +122,5 @@ fn summary_block(out: &mut dyn Write, t: &ThreadSummary) -> io::Result<()> {
     for fd in &t.fds {
         wrapped(out, "        ", fd, "          ", Style::new())?;
     }
-    Ok(())
+    user_stack(out, t.user_stack.as_deref(), None)
 }

@@ -1,5 +1,6 @@
 //! One thread as evidence: what the human report shows as a thread block.
 
+use crate::Frame;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -17,6 +18,17 @@ pub struct ThreadEvidence {
     pub cpu_ticks: u64,
     pub blocked: Option<String>,
     pub pending: Option<String>,
+    /// The user-space stack, innermost first, read without stopping the
+    /// thread (absent with `--stacks=off`, from recorded snapshots without
+    /// stacks, and for threads the reader did not reach).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_stack: Option<Vec<Frame>>,
+    /// Why `user_stack` is missing or ends early.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_stack_note: Option<String>,
+    /// The interpreter-level tool to run for this process's own frames.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreter_hint: Option<String>,
 }
 
 /// Another stuck thread of the same process, named in a `stuck_thread` finding.
@@ -29,4 +41,7 @@ pub struct ThreadSummary {
     pub state: String,
     pub syscall: String,
     pub fds: Vec<String>,
+    /// Its user-space stack, as in [`ThreadEvidence::user_stack`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_stack: Option<Vec<Frame>>,
 }
