@@ -376,7 +376,7 @@ fn nginx_stopped_like_ctrl_z_is_one_process_stopped_then_silent_when_continued()
     let mut want: Vec<u64> = workers.iter().map(|&w| w as u64).collect();
     want.sort();
     assert_eq!(also, want, "{f:#}");
-    assert_eq!(f["evidence"]["queued"], 5, "{f:#}");
+    assert!(f["evidence"]["queued"].as_u64().unwrap_or(0) >= 5, "{f:#}");
     assert!(f["fix"].as_str().unwrap().contains(&format!("kill -CONT {master}")), "{f:#}");
     // The stalled queue is its consequence, and it names a worker.
     for s in findings(&report, "accept_stalled").into_iter().filter(|s| s["port"] == port) {
