@@ -406,7 +406,7 @@ fn body(out: &mut dyn Write, f: &Finding, in_group: bool) -> io::Result<()> {
             }
         }
     }
-    threads::write(out, &f.evidence, if in_group { 4 } else { 8 })?;
+    threads::write(out, &f.evidence, if in_group { 4 } else { 8 }, in_group)?;
     wrapped(out, "    Fix: ", &f.fix, "         ", Style::new())?;
     Ok(())
 }
