@@ -55,7 +55,7 @@ pub(super) fn write(out: &mut dyn Write, ev: &Evidence, frames: usize, brief: bo
                 summary_block(out, t)?;
             }
         }
-        Evidence::PeerNotReading(e) => thread_block(out, "Thread", &e.thread, frames)?,
+        Evidence::PeerNotReading(e) => thread_block(out, "Thread", &e.thread, frames, brief)?,
         Evidence::BlockedSignal(_) | Evidence::SigtermBlocked(_) => {
             let list = ev.thread_blocks();
             if !list.is_empty() {
