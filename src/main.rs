@@ -4,15 +4,15 @@
 
 mod cli;
 mod cmd;
-mod duration;
-mod probe;
 mod remedy;
 mod render;
 mod serve;
+mod watch;
 
 use clap::Parser;
 use std::io::Write;
 use std::process::ExitCode;
+use unwedge_model::fmt;
 
 /// An error that ends the run: one line on stderr, exit status 2.
 #[derive(Debug)]
@@ -24,6 +24,7 @@ pub enum Fatal {
     /// Reading the host failed.
     Collect(unwedge_collect::CollectError),
     Stop(remedy::stop::StopError),
+    Probe(unwedge_probe::ProbeError),
 }
 
 impl std::fmt::Display for Fatal {
@@ -33,6 +34,7 @@ impl std::fmt::Display for Fatal {
             Fatal::Io(e) => e.fmt(f),
             Fatal::Collect(e) => e.fmt(f),
             Fatal::Stop(e) => e.fmt(f),
+            Fatal::Probe(e) => e.fmt(f),
         }
     }
 }
@@ -59,6 +61,12 @@ impl From<unwedge_collect::CollectError> for Fatal {
     }
 }
 
+impl From<unwedge_probe::ProbeError> for Fatal {
+    fn from(e: unwedge_probe::ProbeError) -> Self {
+        Fatal::Probe(e)
+    }
+}
+
 impl From<remedy::stop::StopError> for Fatal {
     fn from(e: remedy::stop::StopError) -> Self {
         Fatal::Stop(e)
@@ -71,7 +79,7 @@ impl From<remedy::stop::StopError> for Fatal {
 fn watchdog(limit: std::time::Duration) {
     let spawned = std::thread::Builder::new().name("deadline".into()).spawn(move || {
         std::thread::sleep(limit);
-        eprintln!("unwedge: gave up after --deadline {}: the command did not finish in time", duration::show(limit));
+        eprintln!("unwedge: gave up after --deadline {}: the command did not finish in time", fmt::duration(limit));
         std::process::exit(2);
     });
     if let Err(e) = spawned {
@@ -151,6 +159,7 @@ fn main() -> ExitCode {
         cli::Command::Stop(args) => cmd::stop::run(&args),
         cli::Command::Probe(args) => cmd::probe::run(&args),
         cli::Command::Serve(args) => cmd::serve::run(&args),
+        cli::Command::Watch(args) => cmd::watch::run(&args),
         cli::Command::Generate(args) => cmd::generate::run(&args),
     };
     match result {

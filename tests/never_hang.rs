@@ -80,6 +80,6 @@ fn deadline_ends_a_probe_with_one_line_and_exit_2() {
     assert!(took < Duration::from_secs(4), "took {took:?}");
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{stderr}");
-    assert!(lines[0].starts_with("unwedge: gave up after --deadline 1s"), "{stderr}");
+    assert!(lines[0].starts_with("unwedge: gave up after --deadline 1.0 s"), "{stderr}");
     drop(listener);
 }

@@ -159,7 +159,7 @@ fn error_of(mode: Hostile) -> String {
 
 #[test]
 fn silent_server_times_out() {
-    assert!(error_of(Hostile::Silent).contains("no response within 1 s"));
+    assert!(error_of(Hostile::Silent).contains("no response within 1.0 s"));
 }
 
 #[test]
@@ -175,7 +175,7 @@ fn endless_head_is_capped() {
 #[test]
 fn trickled_head_is_bounded_by_the_timeout_not_reset_by_each_byte() {
     let e = error_of(Hostile::Trickle);
-    assert!(e.contains("no complete response head within 1 s"), "{e}");
+    assert!(e.contains("no complete response head within 1.0 s"), "{e}");
 }
 
 #[test]
@@ -205,7 +205,7 @@ fn reset_is_named() {
 #[test]
 fn endless_interim_responses_end_at_the_timeout() {
     let e = error_of(Hostile::EndlessInterim);
-    assert!(e.contains("interim (1xx) responses within 1 s"), "{e}");
+    assert!(e.contains("interim (1xx) responses within 1.0 s"), "{e}");
 }
 
 #[test]

@@ -2,20 +2,13 @@
 //! (cargo fuzz, nightly) call them; `tests/fuzz_corpus.rs` (stable, CI) runs
 //! them over the seed corpus and thousands of deterministic mutations.
 //!
-//! The binary crate has no lib target: its pure parsers (durations, probe
-//! targets and URLs, HTTP response framing, X.509) are compiled in here from
-//! their source files, unchanged, rather than exposed as a public API.
-
-#[path = "../../src/duration.rs"]
-pub mod duration;
-#[path = "../../src/probe/http_head.rs"]
-pub mod http_head;
-#[path = "../../src/probe/target.rs"]
-pub mod target;
-#[path = "../../src/probe/x509.rs"]
-pub mod x509;
+//! Only the library crates are fuzzed here (their pure parsers), never the
+//! binary's sources: `tests/fuzz_corpus.rs` compiles this file as part of
+//! the main package's tests, so it may only name crates that package depends on.
 
 use unwedge_collect::parse;
+use unwedge_model::{duration, fmt};
+use unwedge_probe::{http_head, target, x509};
 
 /// Every target: its name (= its corpus directory and fuzz_targets file) and body.
 pub const TARGETS: &[(&str, fn(&[u8]))] = &[
@@ -35,6 +28,9 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("http_head", http_head),
     ("x509", x509),
     ("duration", duration),
+    ("elf_module", elf_module),
+    ("gopclntab", gopclntab),
+    ("proc_maps", proc_maps),
 ];
 
 pub fn proc_stat(data: &[u8]) {
@@ -143,11 +139,54 @@ pub fn x509(data: &[u8]) {
 pub fn duration(data: &[u8]) {
     if let Ok(d) = duration::parse(&String::from_utf8_lossy(data)) {
         // The printed form parses back (to the millisecond).
-        let back = duration::parse(&duration::show(d)).expect("a shown duration parses");
+        let back = duration::parse(&fmt::duration(d)).expect("a printed duration parses");
         let diff = back.abs_diff(d);
         assert!(
             diff <= std::time::Duration::from_millis(1) || diff.as_secs_f64() <= d.as_secs_f64() * 1e-3,
             "{d:?} vs {back:?}"
         );
     }
+}
+
+/// What the stack reader takes from a mapped file: build-id, segments,
+/// unwind tables, .gopclntab, and the load bias for any mapping.
+pub fn elf_module(data: &[u8]) {
+    if let Ok(m) = unwedge_stacks::elf::ModuleData::parse(data) {
+        let _ = m.build_id_hex();
+        for s in m.segments.clone() {
+            let _ = m.bias(0x5555_0000_0000, s.offset & !0xfff);
+        }
+        if let Some(go) = &m.go {
+            gopclntab_lookups(go, data);
+        }
+        assert!(m.size() >= 256);
+    }
+}
+
+/// A Go function table on its own, looked up at the edges of its range and
+/// at addresses taken from the input.
+pub fn gopclntab(data: &[u8]) {
+    if let Some(t) = unwedge_stacks::gopclntab::GoTable::parse(data, 0x40_1000) {
+        gopclntab_lookups(&t, data);
+    }
+}
+
+fn gopclntab_lookups(t: &unwedge_stacks::gopclntab::GoTable, data: &[u8]) {
+    let mut pcs: Vec<u64> = data.chunks(8).take(64).map(|c| c.iter().fold(0u64, |a, &b| a << 8 | b as u64)).collect();
+    if let Some((lo, hi)) = t.range() {
+        pcs.extend([lo, lo.wrapping_add(1), hi.wrapping_sub(1), hi, lo.wrapping_add(hi.wrapping_sub(lo) / 2)]);
+    }
+    for pc in pcs {
+        if let Some(f) = t.lookup(pc) {
+            assert!(f.entry <= pc && f.name.len() <= 4096, "{f:?} for {pc:#x}");
+        }
+    }
+}
+
+/// /proc/PID/maps and /proc/PID/task/TID/syscall as the stack reader parses them.
+pub fn proc_maps(data: &[u8]) {
+    for m in unwedge_stacks::maps::parse(data) {
+        assert!(m.start < m.end);
+    }
+    let _ = unwedge_stacks::maps::parse_syscall(data);
 }

@@ -6,3 +6,4 @@ pub mod probe;
 pub mod scan;
 pub mod serve;
 pub mod stop;
+pub mod watch;

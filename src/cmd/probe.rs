@@ -3,10 +3,10 @@
 //! when it is a terminal; `--json` prints the one document and nothing else.
 
 use crate::cli::{HttpArgs, ProbeArgs, ProbeKind, TcpArgs};
-use crate::probe::{self, http::HttpOpts, target, tcp::TcpOpts, Event, Family, ProbeReport};
 use crate::render::probe as view;
 use crate::Fatal;
 use std::io::{IsTerminal, Write};
+use unwedge_probe::{self as probe, http::HttpOpts, target, tcp::TcpOpts, Event, Family, ProbeError, ProbeReport};
 
 pub fn run(args: &ProbeArgs) -> Result<u8, Fatal> {
     match &args.kind {
@@ -25,7 +25,7 @@ fn family(v4: bool, v6: bool) -> Family {
 
 fn tcp(a: &TcpArgs) -> Result<u8, Fatal> {
     let opts = TcpOpts {
-        target: target::parse_host_port(&a.target).map_err(Fatal::Msg)?,
+        target: target::parse_host_port(&a.target)?,
         count: a.count,
         interval: a.interval,
         timeout: a.timeout,
@@ -36,14 +36,14 @@ fn tcp(a: &TcpArgs) -> Result<u8, Fatal> {
         "{} TCP connect{}, timeout {}",
         a.count,
         if a.count == 1 { "" } else { "s" },
-        probe::fmt_dur(a.timeout)
+        unwedge_model::fmt::duration(a.timeout)
     );
     let report = run_live(a.out.json, &opts.target.to_string(), &what, |on| probe::tcp::probe_tcp(&opts, on))?;
     finish(a.out.json, &report)
 }
 
 fn http(a: &HttpArgs) -> Result<u8, Fatal> {
-    let url = target::parse_url(&a.url).map_err(Fatal::Msg)?;
+    let url = target::parse_url(&a.url)?;
     if let Some(p) = &a.cacert {
         if !p.is_file() {
             return Err(Fatal::Msg(format!("--cacert {}: no such file", p.display())));
@@ -69,7 +69,7 @@ fn run_live(
     json: bool,
     target: &str,
     what: &str,
-    probe: impl FnOnce(&mut dyn FnMut(Event<'_>)) -> Result<ProbeReport, String>,
+    probe: impl FnOnce(&mut dyn FnMut(Event<'_>)) -> Result<ProbeReport, ProbeError>,
 ) -> Result<ProbeReport, Fatal> {
     let progress_tty = std::io::stderr().is_terminal();
     let mut out = anstream::AutoStream::auto(std::io::stdout());
@@ -94,9 +94,9 @@ fn run_live(
             write_err.get_or_insert(e);
         }
     };
-    let report = probe(&mut on).map_err(Fatal::Msg)?;
+    let report = probe(&mut on)?;
     if let Some(e) = write_err {
-        return Err(Fatal::Msg(e.to_string()));
+        return Err(e.into());
     }
     Ok(report)
 }

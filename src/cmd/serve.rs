@@ -8,7 +8,7 @@ pub fn run(args: &ServeArgs) -> Result<u8, Fatal> {
     if args.scan_interval < std::time::Duration::from_secs(1) {
         return Err(Fatal::Msg(format!(
             "--scan-interval must be at least 1s (each scan takes two snapshots 1 s apart), got {}",
-            crate::duration::show(args.scan_interval)
+            unwedge_model::fmt::duration(args.scan_interval)
         )));
     }
     let thresholds = args.thresholds.thresholds().map_err(Fatal::Msg)?;
@@ -44,6 +44,7 @@ pub fn run(args: &ServeArgs) -> Result<u8, Fatal> {
         top_n: args.metrics_top as usize,
         input,
         thresholds,
+        stacks: args.stacks.mode(),
     })?;
     Ok(0)
 }

@@ -4,6 +4,7 @@ use crate::cli::StopArgs;
 use crate::remedy::stop::{self, Options, Outcome, Report, Target};
 use crate::Fatal;
 use std::io::Write;
+use unwedge_model::fmt;
 
 pub fn run(args: &StopArgs) -> Result<u8, Fatal> {
     let target = match (args.pid, args.port) {
@@ -34,10 +35,10 @@ pub fn run(args: &StopArgs) -> Result<u8, Fatal> {
 fn summary(r: &Report) -> String {
     let n = r.targets.len();
     let count = |o: Outcome| r.targets.iter().filter(|t| t.outcome == o).count();
-    let secs = r.duration_ms as f64 / 1000.0;
+    let took = fmt::measured_ms(r.duration_ms);
     let ports = r.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ");
     if r.dry_run {
-        return format!("dry run done in {secs:.2} s: {} of {n} would be signalled", count(Outcome::WouldStop));
+        return format!("dry run done in {took}: {} of {n} would be signalled", count(Outcome::WouldStop));
     }
     let mut parts = Vec::new();
     for (o, what) in [
@@ -56,5 +57,5 @@ fn summary(r: &Report) -> String {
         Some(false) => format!("; port {ports} is NOT free"),
         None => String::new(),
     };
-    format!("done in {secs:.2} s: {n} target{}: {}{port}", if n == 1 { "" } else { "s" }, parts.join(", "))
+    format!("done in {took}: {n} target{}: {}{port}", if n == 1 { "" } else { "s" }, parts.join(", "))
 }

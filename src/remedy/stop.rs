@@ -159,18 +159,6 @@ fn not_found(pid: u32) -> StopError {
     }
 }
 
-/// "10s", "1.5s", "200ms".
-pub fn fmt_dur(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms % 1000 == 0 {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{:.1}s", d.as_secs_f64())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,12 +190,5 @@ mod tests {
         h.join().unwrap();
         let me = std::process::id();
         assert_eq!(msg, format!("{tid} is a thread of process {me}: stop {me} instead"));
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(fmt_dur(Duration::from_secs(10)), "10s");
-        assert_eq!(fmt_dur(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(fmt_dur(Duration::from_millis(200)), "200ms");
     }
 }

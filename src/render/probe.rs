@@ -3,17 +3,17 @@
 //! formatting over `ProbeReport` into a writer.
 
 use super::human;
-use crate::probe::{http::HttpResult, Attempt, Outcome, ProbeReport};
 use anstyle::{AnsiColor, Style};
 use std::io::{self, Write};
+use std::time::Duration;
+use unwedge_model::fmt;
+use unwedge_probe::{Attempt, HttpResult, Outcome, ProbeReport};
 
 const BOLD: Style = Style::new().bold();
 const DIM: Style = Style::new().dimmed();
 const RED: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)));
 
-pub fn ms(us: u64) -> String {
-    format!("{:.3} ms", us as f64 / 1000.0)
-}
+pub use unwedge_model::fmt::latency_us as ms;
 
 /// `PROBE target (addr): …` before the first attempt.
 pub fn header(out: &mut dyn Write, target: &str, resolved: &[String], dns_us: u64, what: &str) -> io::Result<()> {
@@ -149,10 +149,16 @@ fn http_details(out: &mut dyn Write, h: &HttpResult) -> io::Result<()> {
     }
     if let Some(i) = &h.idle {
         match i.closed_after_us {
-            Some(u) => {
-                writeln!(out, "idle: the server closed an idle keep-alive connection after {:.1} s", u as f64 / 1e6)?
-            }
-            None => writeln!(out, "idle: still open after --max-wait {:.1} s", i.max_wait_ms as f64 / 1000.0)?,
+            Some(u) => writeln!(
+                out,
+                "idle: the server closed an idle keep-alive connection after {}",
+                fmt::measured(Duration::from_micros(u))
+            )?,
+            None => writeln!(
+                out,
+                "idle: still open after --max-wait {}",
+                fmt::duration(Duration::from_millis(i.max_wait_ms))
+            )?,
         }
     }
     for n in &h.notes {
@@ -182,7 +188,7 @@ pub fn json(out: &mut dyn Write, r: &ProbeReport) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::{stats, Outcome};
+    use unwedge_probe::{stats, Outcome};
 
     fn attempt(seq: u32, outcome: Outcome, us: Option<u64>, error: Option<&str>) -> Attempt {
         Attempt {
@@ -202,7 +208,7 @@ mod tests {
         let attempts = vec![
             attempt(1, Outcome::Ok, Some(183), None),
             attempt(2, Outcome::Refused, Some(90), Some("connection refused (RST)")),
-            attempt(3, Outcome::Timeout, None, Some("no answer within 3 s")),
+            attempt(3, Outcome::Timeout, None, Some("no answer within 3.0 s")),
         ];
         let r = ProbeReport {
             unwedge_version: "0.1.0".into(),
@@ -221,7 +227,7 @@ mod tests {
         let text = String::from_utf8(buf).unwrap();
         assert!(text.contains("seq=1 time=0.183 ms from port 40000"), "{text}");
         assert!(text.contains("seq=2 refused (RST) after 0.090 ms"), "{text}");
-        assert!(text.contains("seq=3 no answer within 3 s"), "{text}");
+        assert!(text.contains("seq=3 no answer within 3.0 s"), "{text}");
         assert!(text.contains("3 connects, 1 ok, 2 lost (67%)"), "{text}");
         assert!(text.contains("the target failed"), "{text}");
         let mut buf = Vec::new();

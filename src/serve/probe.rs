@@ -11,14 +11,14 @@
 
 use super::routes::{error, json_body, params, Resp};
 use super::State;
-use crate::probe::target::{parse_host_port, parse_url, Host, HostPort};
-use crate::probe::{self, Family};
 use hyper::header::{self, HeaderValue};
 use hyper::StatusCode;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use unwedge_probe::target::{parse_host_port, parse_url, Host, HostPort};
+use unwedge_probe::{self as probe, Family, ProbeError};
 
 pub const MAX_COUNT: u32 = 20;
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(5);
@@ -116,6 +116,19 @@ impl Reject {
         Reject(StatusCode::BAD_REQUEST, msg.into())
     }
 
+    /// A probe that could not run, by kind: the target's name is the
+    /// target's problem (502, or 504 when the resolver is silent); TLS that
+    /// cannot be set up is this host's (500: its trust store).
+    fn probe(e: ProbeError) -> Reject {
+        let status = match &e {
+            ProbeError::BadTarget(_) => StatusCode::BAD_REQUEST,
+            ProbeError::Resolve { .. } | ProbeError::NoAddress { .. } => StatusCode::BAD_GATEWAY,
+            ProbeError::ResolveTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ProbeError::Tls(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Reject(status, e.to_string())
+    }
+
     fn into_resp(self) -> Resp {
         error(self.0, &self.1)
     }
@@ -128,7 +141,7 @@ fn too_many(msg: &str) -> Resp {
 }
 
 fn duration_param(v: &str, name: &str, max: Duration) -> Result<Duration, Reject> {
-    match crate::duration::parse(v) {
+    match unwedge_model::duration::parse(v) {
         Ok(d) if !d.is_zero() || name == "interval" => Ok(d.min(max)),
         Ok(_) => Err(Reject::bad(format!("{name} must be more than 0"))),
         Err(e) => Err(Reject::bad(format!("{name}: {e}"))),
@@ -150,8 +163,7 @@ fn resolve_checked(
     port: u16,
     timeout: Duration,
 ) -> Result<(SocketAddr, Vec<SocketAddr>, Duration), Reject> {
-    let (addrs, dns) =
-        probe::resolve(host, port, Family::Any, timeout).map_err(|e| Reject(StatusCode::BAD_GATEWAY, e))?;
+    let (addrs, dns) = probe::resolve(host, port, Family::Any, timeout).map_err(Reject::probe)?;
     let addr = addrs[0];
     if !state.cfg.allow.iter().any(|c| c.contains(addr.ip())) {
         let name = match host {
@@ -210,7 +222,7 @@ pub async fn tcp(state: Arc<State>, peer: SocketAddr, query: &str) -> Resp {
             source_port: None,
             family: Family::Any,
         };
-        let mut report = probe::tcp::probe_tcp(&opts, &mut |_| {}).map_err(|e| Reject(StatusCode::BAD_GATEWAY, e))?;
+        let mut report = probe::tcp::probe_tcp(&opts, &mut |_| {}).map_err(Reject::probe)?;
         report.target = text;
         report.resolved = addrs.iter().map(|a| a.ip().to_string()).collect();
         report.dns_us = probe::us(dns);
@@ -263,8 +275,8 @@ pub async fn http(state: Arc<State>, peer: SocketAddr, query: &str) -> Resp {
             family: Family::Any,
         };
         // The checked address, so the probe does not resolve again.
-        let mut report = probe::http::probe_http_at(&opts, Some((vec![addr], dns)), &mut |_| {})
-            .map_err(|e| Reject(StatusCode::BAD_GATEWAY, e))?;
+        let mut report =
+            probe::http::probe_http_at(&opts, Some((vec![addr], dns)), &mut |_| {}).map_err(Reject::probe)?;
         report.resolved = addrs.iter().map(|a| a.ip().to_string()).collect();
         Ok::<_, Reject>(json_body(StatusCode::OK, &report))
     });
@@ -290,6 +302,7 @@ mod tests {
             top_n: 10,
             input: unwedge_pipeline::Input::Live { interval: Duration::from_secs(1), until: None },
             thresholds: Default::default(),
+            stacks: unwedge_pipeline::StackMode::Off,
         }))
     }
 
@@ -332,5 +345,24 @@ mod tests {
         assert!(Gate::admit(&s, "10.2.0.1".parse().unwrap(), t0).unwrap_err().contains("too many probes are running"));
         drop(held);
         assert!(Gate::admit(&s, "10.2.0.1".parse().unwrap(), t0).is_ok());
+    }
+
+    #[test]
+    fn probe_errors_map_to_statuses_by_kind() {
+        let status = |e| Reject::probe(e).0;
+        let host = || "h.invalid".to_string();
+        assert_eq!(status(ProbeError::BadTarget("x".into())), StatusCode::BAD_REQUEST);
+        assert_eq!(status(ProbeError::Resolve { host: host(), msg: "unknown".into() }), StatusCode::BAD_GATEWAY);
+        let silent = ProbeError::ResolveTimeout { host: host(), waited: Duration::from_secs(3) };
+        assert_eq!(status(silent), StatusCode::GATEWAY_TIMEOUT);
+        let v6 = ProbeError::NoAddress { host: Host::Name(host()), family: Family::V6 };
+        assert_eq!(status(v6), StatusCode::BAD_GATEWAY);
+        assert_eq!(
+            status(ProbeError::Tls("no trusted CA certificates found".into())),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        // The message is the probe's own line.
+        let r = Reject::probe(ProbeError::Resolve { host: host(), msg: "Name or service not known".into() });
+        assert_eq!(r.1, "cannot resolve 'h.invalid': Name or service not known");
     }
 }

@@ -28,6 +28,7 @@ pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>)
             .and_then(|b| parse::sysctl::single(&b))
             .map(|v| v as u32),
         source: "sock_diag".into(),
+        ..Default::default()
     };
     let sockets = match sock_diag::dump(inode) {
         Ok(s) => s,
@@ -42,6 +43,14 @@ pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>)
             })
         }
     };
+    if ns.source == "sock_diag" {
+        match sock_diag::dump_dns() {
+            Ok(d) => ns.dns_sockets = d,
+            Err(e) => {
+                notes.push(format!("netns {inode}: UDP sockets not dumped ({e}): DNS lookups in flight not seen"))
+            }
+        }
+    }
     (ns, sockets)
 }
 
@@ -61,7 +70,7 @@ pub fn collect_in(pid: u32, inode: u64) -> Result<(NetNs, Vec<Socket>, Vec<Strin
     }
     match rx.recv_timeout(NETNS_TIMEOUT) {
         Ok(r) => r,
-        Err(_) => Err(format!("no answer within {} s", NETNS_TIMEOUT.as_secs())),
+        Err(_) => Err(format!("no answer within {}", unwedge_model::fmt::duration(NETNS_TIMEOUT))),
     }
 }
 

@@ -3,10 +3,13 @@
 //! No I/O lives here, so that `collect -> model <- analyze` is enforced by
 //! the crate graph.
 
+pub mod duration;
 pub mod evidence;
+pub mod fmt;
 mod kind;
 mod report;
 mod snapshot;
+pub mod stack;
 
 pub use evidence::Evidence;
 pub use kind::*;

@@ -7,9 +7,10 @@
 use super::error::StopError;
 use super::pidfd::{self, Handle};
 use super::select::{d_state, Selection};
-use super::{fmt_dur, Listener, Options, Outcome, Report, Step, Target, TargetReport};
+use super::{Listener, Options, Outcome, Report, Step, Target, TargetReport};
 use std::time::{Duration, Instant};
 use unwedge_analyze::index::{endpoint, Index};
+use unwedge_model::fmt;
 use unwedge_model::{Snapshot, TcpState};
 
 /// How long to wait for processes to vanish after SIGKILL. Only a process in
@@ -88,7 +89,7 @@ pub fn run(mut cx: Ctx, opts: &Options, sel: Selection) -> Result<Report, StopEr
                 "dry run: would send SIGTERM to {} process{}, wait up to {} for {}, SIGKILL any left{then}; nothing was changed",
                 live.len(),
                 if live.len() == 1 { "" } else { "es" },
-                fmt_dur(opts.grace),
+                fmt::duration(opts.grace),
                 if live.len() == 1 { "it to exit" } else { "them to exit" },
             ),
         );
@@ -132,7 +133,7 @@ pub fn run(mut cx: Ctx, opts: &Options, sel: Selection) -> Result<Report, StopEr
         cx.step(
             "grace_over",
             None,
-            format!("grace period of {} over: {} still running", fmt_dur(opts.grace), waiting.len()),
+            format!("grace period of {} over: {} still running", fmt::duration(opts.grace), waiting.len()),
         );
         let mut killed = Vec::with_capacity(waiting.len());
         for &i in &waiting {
@@ -164,7 +165,7 @@ pub fn run(mut cx: Ctx, opts: &Options, sel: Selection) -> Result<Report, StopEr
                 None => String::new(),
             };
             targets[i].outcome = Outcome::StillRunning;
-            targets[i].notes.push(format!("still running {} after SIGKILL{why}", fmt_dur(KILL_WAIT)));
+            targets[i].notes.push(format!("still running {} after SIGKILL{why}", fmt::duration(KILL_WAIT)));
             cx.step("still_running", Some(h.pid), format!("pid {} still running after SIGKILL{why}", h.pid));
         }
     }

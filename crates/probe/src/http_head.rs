@@ -193,3 +193,90 @@ fn chunk_size(line: &[u8]) -> Result<u64, String> {
     // At most 15 hex digits: fits in u64.
     Ok(hex.iter().fold(0u64, |acc, &b| acc * 16 + (b as char).to_digit(16).unwrap_or(0) as u64))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(text: &str) -> Head {
+        parse_head(text.as_bytes()).unwrap().unwrap().0
+    }
+
+    #[test]
+    fn parses_heads() {
+        assert_eq!(parse_head(b"HTTP/1.1 200 OK\r\nContent-Le").unwrap(), None);
+        let (h, len) =
+            parse_head(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX:  y \r\n\r\nbody").unwrap().unwrap();
+        assert_eq!((h.minor, h.status, h.reason.as_str(), len), (1, 200, "OK", 53));
+        assert_eq!(h.header("content-type"), Some("text/plain"));
+        assert_eq!(h.header("x"), Some("y"));
+        assert!(parse_head(b"garbage\r\n\r\n").is_err());
+        let many = format!("HTTP/1.1 200 OK\r\n{}\r\n", "A: b\r\n".repeat(200));
+        assert!(parse_head(many.as_bytes()).is_err());
+        assert!(parse_head(&vec![b'a'; MAX_HEAD + 1]).is_err());
+        // Non-UTF-8 values are shown, not fatal.
+        let (h, _) = parse_head(b"HTTP/1.0 404 \xff\r\nServer: \xfe\r\n\r\n").unwrap().unwrap();
+        assert_eq!(h.status, 404);
+    }
+
+    #[test]
+    fn hostile_heads_never_panic() {
+        let sample: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n";
+        for i in 0..sample.len() {
+            for b in [0u8, b'\n', b':', 0xff] {
+                let mut m = sample.to_vec();
+                m[i] = b;
+                if let Ok(Some((h, _))) = parse_head(&m) {
+                    let _ = framing(false, &h).map(|f| keeps_alive(&h, f));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn framing_rules() {
+        let h = head("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n");
+        assert_eq!(framing(false, &h), Ok(Framing::Length(10)));
+        assert_eq!(framing(true, &h), Ok(Framing::None));
+        assert!(keeps_alive(&h, Framing::Length(10)));
+        let h = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 3\r\n\r\n");
+        assert_eq!(framing(false, &h), Ok(Framing::Chunked));
+        let h = head("HTTP/1.1 204 No\r\n\r\n");
+        assert_eq!(framing(false, &h), Ok(Framing::None));
+        let h = head("HTTP/1.0 200 OK\r\n\r\n");
+        assert_eq!(framing(false, &h), Ok(Framing::UntilClose));
+        assert!(!keeps_alive(&h, Framing::UntilClose));
+        let h = head("HTTP/1.0 200 OK\r\nContent-Length: 1\r\nConnection: Keep-Alive\r\n\r\n");
+        assert!(keeps_alive(&h, Framing::Length(1)));
+        let h = head("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: close\r\n\r\n");
+        assert!(!keeps_alive(&h, Framing::Length(1)));
+        for bad in
+            ["Content-Length: -1", "Content-Length: 1\r\nContent-Length: 2", "Content-Length: 99999999999999999999999"]
+        {
+            let h = head(&format!("HTTP/1.1 200 OK\r\n{bad}\r\n\r\n"));
+            assert!(framing(false, &h).is_err(), "{bad}");
+        }
+        let h = head("HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\n");
+        assert_eq!(framing(false, &h), Ok(Framing::Length(3)));
+    }
+
+    #[test]
+    fn chunked_decoding() {
+        let body = b"4\r\nWiki\r\n5;ext=1\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nTrailer: x\r\n\r\nNEXT";
+        // Every split point gives the same answer.
+        for split in 0..body.len() {
+            let mut c = Chunked::default();
+            let n1 = c.feed(&body[..split]).unwrap();
+            let n2 = c.feed(&body[split..]).unwrap();
+            assert!(c.done());
+            assert_eq!(c.body, 23);
+            assert_eq!(n1 + n2, body.len() - 4, "split {split}");
+        }
+        for bad in [&b"x\r\n"[..], b"4\r\nWikiXX\r\n", b"1234567890123456\r\n", &[b'1'; 5000]] {
+            assert!(Chunked::default().feed(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+        let mut c = Chunked::default();
+        c.feed(b"fffffffffffffff\r\n").unwrap();
+        assert!(!c.done());
+    }
+}

@@ -3,7 +3,8 @@
 //! from connect() to writable is one SYN/SYN-ACK round trip (story 4), and a
 //! refusal (RST) is told apart from silence.
 
-use super::{connect_findings, resolve, stats, target::HostPort, us, Attempt, Event, Family, Outcome, ProbeReport};
+use crate::judge::connect_findings;
+use crate::{resolve, stats, target::HostPort, us, Attempt, Event, Family, Outcome, ProbeError, ProbeReport};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::net::{SocketAddr, TcpStream};
@@ -84,7 +85,11 @@ pub fn connect_once(addr: SocketAddr, source_port: Option<u16>, timeout: Duratio
             if let Err(e) = wait_writable(&socket, deadline) {
                 let elapsed = started.elapsed();
                 return if e.kind() == io::ErrorKind::TimedOut {
-                    fail(Outcome::Timeout, format!("no answer within {}", super::fmt_dur(timeout)), elapsed)
+                    fail(
+                        Outcome::Timeout,
+                        format!("no answer within {}", unwedge_model::fmt::duration(timeout)),
+                        elapsed,
+                    )
                 } else {
                     fail(Outcome::Error, format!("poll: {e}"), elapsed)
                 };
@@ -143,8 +148,8 @@ fn wait_writable(socket: &Socket, deadline: Instant) -> io::Result<()> {
 }
 
 /// Runs the probe; `on_event` sees the resolution and each attempt as it
-/// completes (live lines). Errors (resolution) are one line, for exit status 2.
-pub fn probe_tcp(opts: &TcpOpts, on_event: &mut dyn FnMut(Event<'_>)) -> Result<ProbeReport, String> {
+/// completes (live lines). An error (resolution) means the probe could not run.
+pub fn probe_tcp(opts: &TcpOpts, on_event: &mut dyn FnMut(Event<'_>)) -> Result<ProbeReport, ProbeError> {
     let (addrs, dns) = resolve(&opts.target.host, opts.target.port, opts.family, opts.timeout)?;
     on_event(Event::Resolved { addrs: &addrs, dns });
     let addr = addrs[0];

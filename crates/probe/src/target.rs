@@ -3,6 +3,7 @@
 //! hostile input (they are fuzzed), so they never panic, never allocate more
 //! than the input's size, and say in one line what is wrong.
 
+use crate::ProbeError;
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -80,7 +81,16 @@ const MAX_HOST: usize = 255;
 const MAX_PATH: usize = 8192;
 
 /// Parses `HOST:PORT`, `IPV4:PORT` or `[IPV6]:PORT`.
-pub fn parse_host_port(input: &str) -> Result<HostPort, String> {
+pub fn parse_host_port(input: &str) -> Result<HostPort, ProbeError> {
+    host_port(input).map_err(ProbeError::BadTarget)
+}
+
+/// Parses an `http://` or `https://` URL. No user info, no fragment sent.
+pub fn parse_url(input: &str) -> Result<Url, ProbeError> {
+    url(input).map_err(ProbeError::BadTarget)
+}
+
+fn host_port(input: &str) -> Result<HostPort, String> {
     let s = input.trim();
     if s.is_empty() {
         return Err("empty target: give HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:443".into());
@@ -92,8 +102,7 @@ pub fn parse_host_port(input: &str) -> Result<HostPort, String> {
     Ok(HostPort { host, port: port.ok_or_else(|| format!("target '{}' has no port: give HOST:PORT", shown(s)))? })
 }
 
-/// Parses an `http://` or `https://` URL. No user info, no fragment sent.
-pub fn parse_url(input: &str) -> Result<Url, String> {
+fn url(input: &str) -> Result<Url, String> {
     let s = input.trim();
     if s.is_empty() {
         return Err("empty URL: give e.g. http://127.0.0.1:8080/".into());
@@ -257,9 +266,9 @@ mod tests {
         ] {
             assert!(parse_host_port(bad).is_err(), "{bad:?} accepted");
         }
-        let e = parse_host_port("1.2.3.4:99999").unwrap_err();
+        let e = parse_host_port("1.2.3.4:99999").unwrap_err().to_string();
         assert!(e.contains("out of range"), "{e}");
-        let e = parse_host_port("[::1").unwrap_err();
+        let e = parse_host_port("[::1").unwrap_err().to_string();
         assert!(e.contains("never closes"), "{e}");
     }
 
@@ -308,6 +317,6 @@ mod tests {
         let long = "a".repeat(100_000);
         assert!(parse_host_port(&format!("{long}:1")).is_err());
         assert!(parse_url(&format!("http://h/{long}")).is_err());
-        assert!(parse_host_port(&long).unwrap_err().chars().count() < 200);
+        assert!(parse_host_port(&long).unwrap_err().to_string().chars().count() < 200);
     }
 }

@@ -1,5 +1,6 @@
 //! Durations as the contract spells them: plain seconds (`2`, `0.2`) or
-//! suffixed (`200ms`, `2s`, `1m`, `1h`).
+//! suffixed (`200ms`, `2s`, `1m`, `1h`; a space before the unit is fine, so
+//! whatever [`crate::fmt::duration`] prints reads back).
 
 use std::time::Duration;
 
@@ -28,15 +29,6 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         return Err(format!("duration '{text}' is too long"));
     }
     Ok(Duration::from_secs_f64(secs))
-}
-
-/// A duration as a user would type it back: `1.5s`, `200ms`.
-pub fn show(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        format!("{}ms", d.as_millis())
-    } else {
-        format!("{}s", (d.as_secs_f64() * 1000.0).round() / 1000.0)
-    }
 }
 
 #[cfg(test)]

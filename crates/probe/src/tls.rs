@@ -3,12 +3,12 @@
 //! waiting for its origin's TLS connection to close), to send close_notify
 //! and time how long the server takes to close in turn.
 
-use super::{target::Host, us, x509};
+use crate::report::{CloseResult, TlsInfo};
+use crate::{target::Host, us, x509, ProbeError};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{pem::PemObject, CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme, StreamOwned};
-use serde::Serialize;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -27,7 +27,11 @@ const SYSTEM_BUNDLES: [&str; 4] = [
 
 /// The client configuration: the system trust store, or `cacert`, or (with
 /// `insecure`) any certificate, still checking the handshake signatures.
-pub fn client_config(insecure: bool, cacert: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
+pub fn client_config(insecure: bool, cacert: Option<&Path>) -> Result<Arc<ClientConfig>, ProbeError> {
+    config(insecure, cacert).map_err(ProbeError::Tls)
+}
+
+fn config(insecure: bool, cacert: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -102,24 +106,6 @@ impl ServerCertVerifier for AnyCert {
     }
 }
 
-/// What the handshake negotiated and who the server says it is.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct TlsInfo {
-    pub protocol: Option<String>,
-    pub cipher: Option<String>,
-    pub alpn: Option<String>,
-    pub handshake_us: u64,
-    /// False under --insecure: the chain was not checked.
-    pub verified: bool,
-    pub cert_subject: Option<String>,
-    pub cert_issuer: Option<String>,
-    /// RFC 3339, UTC.
-    pub cert_not_after: Option<String>,
-    pub cert_days_left: Option<i64>,
-    /// How the server answered our close_notify (null when not measured).
-    pub close: Option<CloseResult>,
-}
-
 /// Handshake over `sock`, finished by `deadline`.
 pub fn handshake(
     sock: TcpStream,
@@ -179,16 +165,6 @@ pub fn set_timeouts(sock: &TcpStream, deadline: Instant) -> io::Result<()> {
     }
     sock.set_read_timeout(Some(left))?;
     sock.set_write_timeout(Some(left))
-}
-
-/// How the server reacted to our close_notify.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct CloseResult {
-    /// `close_notify` (answered in kind), `fin` (closed without it), `reset`,
-    /// `no_answer` (still open after `waited_us`), `error`.
-    pub outcome: &'static str,
-    pub after_us: Option<u64>,
-    pub waited_us: u64,
 }
 
 /// Sends close_notify (keeping our TCP half open, so only the TLS alert can
