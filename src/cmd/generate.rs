@@ -138,11 +138,17 @@ fn page(root: &clap::Command, cmd: &clap::Command) -> Vec<u8> {
             r.text([roman(*what)]);
         }
     }
-    if is_root || matches!(name(cmd), "unwedge-scan" | "unwedge-serve") {
+    if is_root || matches!(name(cmd), "unwedge-scan" | "unwedge-serve" | "unwedge-watch") {
         r.control("SH", ["ENVIRONMENT"]);
         r.control("TP", []);
         r.text([bold("NO_COLOR")]);
         r.text([roman("When set and not empty, the human output has no colour unless --color always is given.")]);
+        r.control("TP", []);
+        r.text([bold("UNWEDGE_DEBUG_DIRS")]);
+        r.text([roman(
+            "Colon-separated directories of separate debug files for user stacks, instead of /usr/lib/debug and \
+             /lib/debug.",
+        )]);
     }
     r.control("SH", ["SEE ALSO"]);
     let mut see: Vec<Inline> = Vec::new();
@@ -256,17 +262,23 @@ fn exit_status(r: &mut Roff, page: &str, given: Option<&str>) {
     });
     let Some(text) = text else { return };
     r.control("SH", ["EXIT STATUS"]);
-    // "127 when CMD is not found, 126 when it cannot be executed": a comma
-    // before a number starts another status too.
+    // "127 when CMD is not found, 126 when it cannot be executed", "as
+    // scan's: 0 no warning": a comma or colon before a number starts another
+    // status too.
     let mut parts: Vec<&str> = Vec::new();
     for p in text.trim_end_matches('.').split(';') {
         let mut rest = p;
-        while let Some(i) = rest
-            .match_indices(", ")
-            .map(|(i, _)| i)
-            .find(|&i| rest[i + 2..].split(' ').next().is_some_and(|w| w.parse::<u8>().is_ok()))
-        {
-            parts.push(&rest[..i]);
+        let next = |rest: &str| {
+            rest.match_indices(", ")
+                .chain(rest.match_indices(": "))
+                .map(|(i, _)| i)
+                .filter(|&i| rest[i + 2..].split(' ').next().is_some_and(|w| w.parse::<u8>().is_ok()))
+                .min()
+        };
+        while let Some(i) = next(rest) {
+            // Keep a colon ("as scan's:"), drop a comma.
+            let keep = if rest[i..].starts_with(':') { i + 1 } else { i };
+            parts.push(&rest[..keep]);
             rest = &rest[i + 2..];
         }
         parts.push(rest);
@@ -382,12 +394,31 @@ const PROC_FILES: &[(&str, &str)] = &[
     ("/proc/PID/cmdline", "The command line, capped at 4 KiB."),
     ("/proc/PID/limits", "The soft and hard RLIMIT_NOFILE."),
     ("/proc/PID/wchan", "What the process sleeps on."),
+    ("/proc/PID/comm", "The name of a tracer (TracerPid)."),
     ("/proc/PID/fd/", "Which sockets (by inode), pipes and files each process holds."),
     ("/proc/PID/fdinfo/FD", "The signal mask of a signalfd."),
     ("/proc/PID/ns/net", "The network namespace of each process, entered to dump its sockets."),
     (
         "/proc/PID/task/TID/{stat,status,wchan,syscall,stack}",
-        "Per thread: state, signal masks, wait channel, current system call and its arguments, kernel stack.",
+        "Per thread: state, signal masks, wait channel, current system call with its arguments, stack pointer and \
+         program counter, kernel stack.",
+    ),
+    (
+        "/proc/PID/{maps,exe}, /proc/PID/map_files/, /proc/PID/root/",
+        "User stacks of blocked threads: the mapped binaries, for their unwind tables and symbols. The stack memory \
+         itself is copied with process_vm_readv(2).",
+    ),
+    ("/proc/PID/cgroup", "The cgroups of a stopped process, to find a frozen one."),
+    (
+        "/sys/fs/cgroup/freezer/CGROUP/{freezer.state,freezer.self_freezing}",
+        "cgroup v1: whether that cgroup is frozen, and which ancestor froze it.",
+    ),
+    ("/sys/fs/cgroup/CGROUP/{cgroup.events,cgroup.freeze}", "cgroup v2: the same."),
+    ("/sys/fs/cgroup/unified/CGROUP/{cgroup.events,cgroup.freeze}", "cgroup v2 on a hybrid host: the same."),
+    ("/sys/fs/cgroup/cgroup.controllers", "Tells a pure cgroup v2 host from a hybrid one."),
+    (
+        "/etc/resolv.conf, /proc/PID/root/etc/resolv.conf",
+        "The DNS servers of the host, and of a process with a DNS query in flight as its own root sees them.",
     ),
     (
         "/proc/thread-self/net/{tcp,tcp6}",
@@ -399,15 +430,8 @@ const PROC_FILES: &[(&str, &str)] = &[
     ("/proc/sys/net/ipv4/tcp_fin_timeout", "How long FIN-WAIT-2 lasts."),
     ("/proc/sys/kernel/hostname", "The host name in the report."),
     ("/proc/uptime", "Turns start times into ages."),
-    ("/proc/PID/cgroup", "The cgroups of each process (its container, its limits)."),
-    ("/proc/PID/root/etc/resolv.conf", "The resolver a process with a DNS query in flight asks."),
-    ("/proc/PID/maps", "The binaries mapped by a reported thread's process (user stacks)."),
     ("/proc/self/mountinfo", "Where the cgroup hierarchies (v1 and v2) are mounted."),
-    (
-        "/sys/fs/cgroup/",
-        "Per cgroup: pids.max/current/events, cpu.stat and the CFS quota, memory limits, events and \
-         pressure, freezer state.",
-    ),
+    ("/sys/fs/cgroup/CGROUP/", "Per cgroup: pids, cpu.stat and the CFS quota, memory limits, events and pressure."),
     ("/proc/loadavg", "The number of tasks, against kernel.pid_max and kernel.threads-max."),
     ("/proc/pressure/memory", "The host's memory stall time (PSI)."),
     ("/proc/sys/kernel/{pid_max,threads-max}", "How many tasks the kernel allows."),
@@ -418,7 +442,7 @@ const PROC_FILES: &[(&str, &str)] = &[
     ("/proc/sys/net/netfilter/nf_conntrack_count", "Entries in the connection-tracking table."),
     ("/proc/sys/net/netfilter/nf_conntrack_max", "The connection-tracking table's size."),
     ("/proc/thread-self/net/stat/nf_conntrack", "Connection-tracking drops, early drops, failed inserts."),
-    ("/etc/resolv.conf", "The host's resolver, to name it when a lookup stalls."),
+    ("/usr/lib/debug/, /lib/debug/", "Separate debug files (by build id) for user stacks; see UNWEDGE_DEBUG_DIRS."),
 ];
 
 const EXEC_FILES: &[(&str, &str)] = &[("/proc/self/fd/", "With --close-fds: the inherited descriptors to close.")];
@@ -436,7 +460,7 @@ const PROBE_FILES: &[(&str, &str)] = &[
 fn files_for(page: &str) -> Vec<&'static (&'static str, &'static str)> {
     match page {
         "unwedge" => PROC_FILES.iter().chain(EXEC_FILES).chain(PROBE_FILES).collect(),
-        "unwedge-scan" | "unwedge-serve" | "unwedge-stop" => PROC_FILES.iter().collect(),
+        "unwedge-scan" | "unwedge-serve" | "unwedge-stop" | "unwedge-watch" => PROC_FILES.iter().collect(),
         "unwedge-exec" => EXEC_FILES.iter().collect(),
         "unwedge-probe-tcp" => PROBE_FILES[..1].iter().collect(),
         p if p.starts_with("unwedge-probe") => PROBE_FILES.iter().collect(),
