@@ -430,6 +430,18 @@ const PROC_FILES: &[(&str, &str)] = &[
     ("/proc/sys/net/ipv4/tcp_fin_timeout", "How long FIN-WAIT-2 lasts."),
     ("/proc/sys/kernel/hostname", "The host name in the report."),
     ("/proc/uptime", "Turns start times into ages."),
+    ("/proc/self/mountinfo", "Where the cgroup hierarchies (v1 and v2) are mounted."),
+    ("/sys/fs/cgroup/CGROUP/", "Per cgroup: pids, cpu.stat and the CFS quota, memory limits, events and pressure."),
+    ("/proc/loadavg", "The number of tasks, against kernel.pid_max and kernel.threads-max."),
+    ("/proc/pressure/memory", "The host's memory stall time (PSI)."),
+    ("/proc/sys/kernel/{pid_max,threads-max}", "How many tasks the kernel allows."),
+    ("/proc/sys/net/ipv4/ip_local_reserved_ports", "Per network namespace: ports connect() never picks."),
+    ("/proc/sys/net/ipv4/tcp_tw_reuse", "Whether connect() may reuse a TIME-WAIT port."),
+    ("/proc/sys/net/ipv4/{tcp_max_syn_backlog,tcp_syncookies}", "The SYN queue's limit and syncookies."),
+    ("/proc/sys/net/core/somaxconn", "The cap on every listen() backlog."),
+    ("/proc/sys/net/netfilter/nf_conntrack_count", "Entries in the connection-tracking table."),
+    ("/proc/sys/net/netfilter/nf_conntrack_max", "The connection-tracking table's size."),
+    ("/proc/thread-self/net/stat/nf_conntrack", "Connection-tracking drops, early drops, failed inserts."),
     ("/usr/lib/debug/, /lib/debug/", "Separate debug files (by build id) for user stacks; see UNWEDGE_DEBUG_DIRS."),
 ];
 

@@ -1,6 +1,7 @@
 //! The only part of unwedge that reads the OS. It turns /proc and netlink
 //! sock_diag into a plain [`Snapshot`]; it never decides what is wrong.
 
+pub mod cgroups;
 pub mod netns;
 pub mod parse;
 pub mod proc_one;
@@ -9,7 +10,7 @@ pub mod sock_diag;
 
 use std::collections::BTreeMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-use unwedge_model::{Scan, Snapshot};
+use unwedge_model::{HostTasks, Scan, Snapshot};
 
 #[derive(Debug)]
 pub struct CollectError(pub String);
@@ -71,8 +72,12 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
             walk.denied_fds
         ));
     }
+    // Read while the host's socket dump still runs on the other core.
+    snap.cgroups = cgroups::read_all(walk.cgroup_sets, &walk.processes, &mut snap.notes);
     snap.processes = walk.processes;
     snap.skipped = walk.skipped;
+    snap.tasks = host_tasks();
+    snap.memory_pressure = std::fs::read("/proc/pressure/memory").ok().and_then(|b| parse::cgroup::psi(&b));
 
     // One representative process per foreign namespace.
     let mut foreign: BTreeMap<u64, u32> = BTreeMap::new();
@@ -142,6 +147,19 @@ fn read_resolvers(snap: &mut Snapshot) {
             }
         }
     }
+}
+
+/// Tasks (threads included) that exist, from /proc/loadavg's
+/// "running/total", against kernel.pid_max and kernel.threads-max.
+fn host_tasks() -> Option<HostTasks> {
+    let load = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let tasks = load.split_whitespace().nth(3)?.split_once('/')?.1.parse().ok()?;
+    let num = |p: &str| std::fs::read(p).ok().and_then(|b| parse::sysctl::single(&b));
+    Some(HostTasks {
+        tasks,
+        pid_max: num("/proc/sys/kernel/pid_max"),
+        threads_max: num("/proc/sys/kernel/threads-max"),
+    })
 }
 
 fn read_uptime() -> Option<f64> {

@@ -3,13 +3,16 @@
 //! read is reported as such, with whatever could be read kept.
 
 use crate::parse::{self, fd::Target, stat::PF_KTHREAD};
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
-use unwedge_model::{AnonFd, FdTarget, Frozen, PipeFd, Process, SkipReason, Skipped, SocketFd, SyscallLine, Thread};
+use unwedge_model::{
+    AnonFd, CgroupSet, FdTarget, Frozen, PipeFd, Process, SkipReason, Skipped, SocketFd, SyscallLine, Thread,
+};
 
 /// Longest cmdline kept; a hostile process can have megabytes of arguments.
 const CMDLINE_CAP: usize = 4096;
@@ -20,10 +23,13 @@ const STACK_CAP: usize = 8 * 1024;
 /// Syscall arguments above this are pointers or flags, not fds worth a readlink.
 const MAX_FD_ARG: u64 = 1 << 20;
 
+#[derive(Default)]
 pub struct Walk {
     pub processes: Vec<Process>,
     pub skipped: Vec<Skipped>,
     pub denied_fds: usize,
+    /// One per distinct /proc/PID/cgroup text; `Process::cgroup` names one.
+    pub cgroup_sets: Vec<CgroupSet>,
 }
 
 /// Why a read failed, in the two classes a scanner cares about.
@@ -33,6 +39,23 @@ fn reason(e: &io::Error) -> Option<SkipReason> {
         Some(libc::EACCES) | Some(libc::EPERM) => Some(SkipReason::PermissionDenied),
         _ => Some(SkipReason::Unreadable),
     }
+}
+
+/// One read() for a small file: a /proc file generated whole (a seq_file
+/// with a single show, as /proc/PID/cgroup) that comes back shorter than
+/// the buffer is complete, so the read that would only say EOF is saved;
+/// a longer one is read to the end (up to `cap`).
+pub(crate) fn read_small(path: &str, buf: &mut Vec<u8>, cap: usize) -> io::Result<()> {
+    const FIRST: usize = 4096;
+    buf.clear();
+    buf.resize(FIRST, 0);
+    let mut f = fs::File::open(path)?;
+    let n = f.read(buf)?;
+    buf.truncate(n);
+    if n == FIRST {
+        f.take(cap.saturating_sub(FIRST) as u64).read_to_end(buf)?;
+    }
+    Ok(())
 }
 
 pub(crate) fn read_capped(path: &str, buf: &mut Vec<u8>, cap: usize) -> io::Result<()> {
@@ -70,16 +93,19 @@ pub struct One {
     pub result: io::Result<Option<Process>>,
     pub skipped: Vec<Skipped>,
     pub denied_fds: usize,
+    /// The text of /proc/PID/cgroup (parsed once per distinct text by the walk).
+    pub cgroup: Option<Vec<u8>>,
 }
 
 /// Reads one process (the real reader; tests pass one that hangs).
 pub type Reader = fn(u32, u32) -> One;
 
 pub fn read_one(pid: u32, self_pid: u32) -> One {
-    let mut w = Walk { processes: Vec::new(), skipped: Vec::new(), denied_fds: 0 };
+    let mut w = Walk::default();
     let mut buf = Vec::with_capacity(4096);
-    let result = read_process(pid, self_pid, &mut buf, &mut w);
-    One { result, skipped: w.skipped, denied_fds: w.denied_fds }
+    let mut cgroup = None;
+    let result = read_process(pid, self_pid, &mut buf, &mut w, &mut cgroup);
+    One { result, skipped: w.skipped, denied_fds: w.denied_fds, cgroup }
 }
 
 pub fn walk(self_pid: u32) -> io::Result<Walk> {
@@ -126,7 +152,10 @@ fn spawn_worker(self_pid: u32, reader: Reader) -> io::Result<Worker> {
 }
 
 pub fn walk_with(self_pid: u32, budget: Budget, reader: Reader) -> io::Result<Walk> {
-    let mut w = Walk { processes: Vec::new(), skipped: Vec::new(), denied_fds: 0 };
+    let mut w = Walk::default();
+    // Nearly every process shares its cgroup text with many others: parse
+    // each distinct text once.
+    let mut cgroup_ids: HashMap<Vec<u8>, u32> = HashMap::new();
     let mut worker: Option<Worker> = None;
     let mut abandoned = 0;
     for entry in fs::read_dir("/proc")? {
@@ -164,7 +193,20 @@ pub fn walk_with(self_pid: u32, budget: Budget, reader: Reader) -> io::Result<Wa
         w.skipped.extend(one.skipped);
         w.denied_fds += one.denied_fds;
         match one.result {
-            Ok(Some(p)) => w.processes.push(p),
+            Ok(Some(mut p)) => {
+                if let Some(text) = one.cgroup {
+                    p.cgroup = Some(match cgroup_ids.get(&text) {
+                        Some(&id) => id,
+                        None => {
+                            let id = w.cgroup_sets.len() as u32;
+                            w.cgroup_sets.push(CgroupSet { id, entries: kept_entries(&text) });
+                            cgroup_ids.insert(text, id);
+                            id
+                        }
+                    });
+                }
+                w.processes.push(p)
+            }
             Ok(None) => {}
             Err(e) => {
                 if let Some(r) = reason(&e) {
@@ -201,7 +243,24 @@ fn wait_for(wk: &Worker, pid: u32, left: Duration, budget: Budget) -> Result<One
     }
 }
 
-fn read_process(pid: u32, self_pid: u32, buf: &mut Vec<u8>, w: &mut Walk) -> io::Result<Option<Process>> {
+/// The hierarchies worth keeping: those of the controllers unwedge reads,
+/// the v2 one, and name=systemd (it names the unit on v1 hosts). cpuset,
+/// blkio, devices and the like would only make the snapshot longer.
+fn kept_entries(text: &[u8]) -> Vec<unwedge_model::CgroupEntry> {
+    let mut e = parse::cgroup::proc_cgroup(text);
+    e.retain(|e| {
+        e.is_v2() || e.controllers == "name=systemd" || ["pids", "cpu", "memory", "freezer"].iter().any(|c| e.has(c))
+    });
+    e
+}
+
+fn read_process(
+    pid: u32,
+    self_pid: u32,
+    buf: &mut Vec<u8>,
+    w: &mut Walk,
+    cgroup: &mut Option<Vec<u8>>,
+) -> io::Result<Option<Process>> {
     read_capped(&format!("/proc/{pid}/stat"), buf, SMALL_CAP)?;
     let Some(st) = parse::stat::parse(buf) else {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "malformed stat"));
@@ -231,6 +290,12 @@ fn read_process(pid: u32, self_pid: u32, buf: &mut Vec<u8>, w: &mut Walk) -> io:
             p.nofile_soft = soft;
             p.nofile_hard = hard;
         }
+        p.nproc_soft = parse::limits::parse_nproc(buf).and_then(|(soft, _)| soft);
+    }
+    // One small read; the cgroup's own files are read once per cgroup
+    // after the walk (crate::cgroups), never per process.
+    if read_small(&format!("/proc/{pid}/cgroup"), buf, SMALL_CAP).is_ok() && !buf.is_empty() {
+        *cgroup = Some(buf.clone());
     }
     if let Ok(link) = fs::read_link(format!("/proc/{pid}/ns/net")) {
         p.netns = parse::sysctl::ns_inode(link.as_os_str().as_encoded_bytes()).unwrap_or(0);
