@@ -14,6 +14,7 @@
 //! their value; a listener's drops that are SYN-queue drops (no
 //! ListenOverflows rise) are `syn_queue_overflow`'s.
 
+use crate::queues::accept_facts;
 use crate::{index::endpoint, Ctx};
 use unwedge_model::evidence::AcceptQueueOverflow;
 use unwedge_model::{Finding, Severity, Socket};
@@ -51,14 +52,17 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
     for l in ctx.last.listeners() {
         let (overflows, drops) = rise(l.netns);
         let dropped_here = own_rise(l).unwrap_or(0) > 0 && overflows.unwrap_or(0) > 0;
-        if !(full(l) || was_full(l) || dropped_here) {
+        let full_at_all = full(l) || was_full(l);
+        if !(full_at_all || dropped_here) {
             continue;
         }
         blamed_ns.push(l.netns);
         let somaxconn = snap.netns.iter().find(|n| n.inode == l.netns).and_then(|n| n.somaxconn);
         let capped = somaxconn.map(|m| l.send_q == m);
         let owners = ctx.last.owners_of(l.inode).to_vec();
-        let pid = ctx.last.main_owner(&owners);
+        let accepting = ctx.last.accepting(l, &owners);
+        let pid = accepting.first().copied();
+        let facts = accept_facts(ctx, l, &owners, &accepting);
         let who = pid.map(|p| ctx.proc_label(p)).unwrap_or_else(|| "an unknown process".into());
         let addr = endpoint(l.local, l.local_port);
         let ev = AcceptQueueOverflow::Listener {
@@ -70,12 +74,12 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             listen_overflows_rise: overflows,
             listen_drops_rise: drops,
             owners,
+            accepting,
             listener_drops: l.drops.map(u64::from),
             listener_drops_rise: own_rise(l),
             somaxconn,
             backlog_is_somaxconn: capped,
         };
-        let full_at_all = full(l) || was_full(l);
         let severity = if full_at_all { Severity::Critical } else { Severity::Warning };
         let mut f = ctx.finding(severity, pid, Some(l.local_port), l.netns, ev);
         let cap_text = match (capped, somaxconn) {
@@ -88,9 +92,14 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             f.title =
                 format!("accept queue of {addr} is full ({}/{}): new connections are dropped", l.recv_q, l.send_q);
             f.explanation = format!(
-                "{who} listens on {addr} with a backlog of {backlog}, and {q} completed connections wait for accept(). While the queue is full the kernel drops every new SYN (or answers RST if net.ipv4.tcp_abort_on_overflow=1), so clients retransmit their SYN after 1 s, 3 s, 7 s… and finally connect() times out. The application is not calling accept() fast enough, or at all.{cap_text}",
+                "{who} listens on {addr} with a backlog of {backlog}, and {q} completed connections wait for accept(). While the queue is full the kernel drops every new SYN (or answers RST if net.ipv4.tcp_abort_on_overflow=1), so clients retransmit their SYN after 1 s, 3 s, 7 s… and finally connect() times out. {who} is not calling accept() fast enough, or at all.{}{cap_text}",
+                facts.because(ctx, &who),
                 backlog = l.send_q,
                 q = l.recv_q
+            );
+            f.fix = format!(
+                "{} Raise the backlog (listen(fd, N) and net.core.somaxconn) only if bursts are real; a bigger queue hides a stalled server rather than fixing it.",
+                facts.fix(ctx, &who, pid)
             );
         } else {
             let n = own_rise(l).unwrap_or(0);
@@ -102,12 +111,12 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
                 "The listener's own drop counter (SK_MEMINFO_DROPS) rose by {n} between the snapshots while the namespace's ListenOverflows rose: its accept queue of {backlog} overflowed in a burst, though neither snapshot caught it full. Those clients retransmitted their SYN and waited at least a second.{cap_text}",
                 backlog = l.send_q
             );
+            f.fix = if capped == Some(true) {
+                format!("If the bursts are real, raise net.core.somaxconn (now {}) together with the program's listen() backlog; if {who} accepts too slowly, find why (a saturated accept loop, a concurrency cap, fd exhaustion).", somaxconn.unwrap_or(0))
+            } else {
+                format!("If the bursts are real, raise the listen() backlog (and net.core.somaxconn with it); if {who} accepts too slowly, find why (a saturated accept loop, a concurrency cap, fd exhaustion).")
+            };
         }
-        f.fix = if capped == Some(true) && !full_at_all {
-            format!("If the bursts are real, raise net.core.somaxconn (now {}) together with the program's listen() backlog; if {who} accepts too slowly, find why (a saturated accept loop, a concurrency cap, fd exhaustion).", somaxconn.unwrap_or(0))
-        } else {
-            "Find why the owner does not accept(): a blocked or saturated accept loop, a concurrency cap (see accept_stalled / keepalive_starvation), or fd exhaustion. Then raise the backlog (listen(fd, N) and net.core.somaxconn) only if bursts are real; a bigger queue hides a stalled server rather than fixing it.".into()
-        };
         out.push(f);
     }
     // Drops with no listener full now: a burst between the snapshots.

@@ -31,10 +31,14 @@ mod fd_exhaustion;
 mod keepalive_starvation;
 mod memory_pressure;
 mod orphan_port_holder;
+mod peer_not_reading;
 mod pid_limit;
+pub(crate) mod process_stopped;
 mod sigterm_blocked;
 mod stuck_thread;
 mod syn_queue_overflow;
+mod unanswered_requests;
+pub mod waits;
 mod zombie;
 
 use index::Index;
@@ -55,6 +59,8 @@ pub struct Thresholds {
     /// Unreaped children one parent must leave for a `zombie` warning / critical.
     pub zombie_min: usize,
     pub zombie_critical: usize,
+    /// A request read and not answered for this long counts as unanswered.
+    pub answer_timeout_ms: u32,
     /// Percent of the usable ephemeral ports one (source, destination) pair
     /// must hold for `ephemeral_ports_exhausted`.
     pub ports_pct: f64,
@@ -77,6 +83,7 @@ impl Default for Thresholds {
             fd_critical_pct: 95.0,
             zombie_min: 5,
             zombie_critical: 50,
+            answer_timeout_ms: 10_000,
             ports_pct: 80.0,
             conntrack_pct: 90.0,
             throttle_pct: 10.0,
@@ -145,7 +152,7 @@ pub fn analyze(scan: &Scan, t: &Thresholds) -> Analysis {
     let interval_ms =
         if scan.snapshots.len() > 1 { last_snap.taken_at_ms.saturating_sub(scan.snapshots[0].taken_at_ms) } else { 0 };
     if first.is_none() {
-        notes.push("one snapshot only (--interval 0): accept_stalled, keepalive_starvation, stuck_thread and cpu_throttled need two and were skipped; host overflow, SYN-queue, conntrack and cgroup event counters were not compared".into());
+        notes.push("one snapshot only (--interval 0): accept_stalled, keepalive_starvation, stuck_thread, process_stopped, unanswered_requests, peer_not_reading and cpu_throttled need two and were skipped; host overflow, SYN-queue, conntrack and cgroup event counters were not compared".into());
     }
     let ctx = Ctx { last: Index::new(last_snap), first, t, interval_ms };
     let mut findings = Vec::new();

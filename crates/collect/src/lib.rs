@@ -50,6 +50,7 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
         arch: std::env::consts::ARCH.into(),
         ..Default::default()
     };
+    snap.resolv_conf = std::fs::read("/etc/resolv.conf").ok().map(|b| parse::resolv::parse(&b));
     snap.host_netns = std::fs::read_link("/proc/thread-self/ns/net")
         .ok()
         .and_then(|l| parse::sysctl::ns_inode(l.as_os_str().as_encoded_bytes()))
@@ -105,6 +106,7 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
             Err(e) => snap.notes.push(format!("netns {inode} (of pid {pid}) not scanned: {e}")),
         }
     }
+    read_resolvers(&mut snap);
     Ok(snap)
 }
 
@@ -119,6 +121,45 @@ fn host_tasks() -> Option<HostTasks> {
         pid_max: num("/proc/sys/kernel/pid_max"),
         threads_max: num("/proc/sys/kernel/threads-max"),
     })
+}
+
+/// The resolv.conf a process with a DNS query in flight sees, read through
+/// /proc/PID/root (its mount namespace: a container's own file), kept where
+/// it differs from the host's. Only those few processes are read.
+fn read_resolvers(snap: &mut Snapshot) {
+    let dns: std::collections::HashSet<u64> =
+        snap.netns.iter().flat_map(|n| n.dns_sockets.iter().map(|d| d.inode)).collect();
+    if dns.is_empty() {
+        return;
+    }
+    let host = snap.resolv_conf.clone();
+    let pids: Vec<u32> =
+        snap.processes.iter().filter(|p| p.sockets.iter().any(|s| dns.contains(&s.inode))).map(|p| p.pid).collect();
+    // A root on a hung NFS or FUSE mount would block the open forever: read
+    // on a helper thread and give up on it after a second.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::Builder::new().name("resolv-conf".into()).spawn(move || {
+        for pid in pids {
+            let mut buf = Vec::new();
+            let path = format!("/proc/{pid}/root/etc/resolv.conf");
+            if proc_walk::read_capped(&path, &mut buf, proc_walk::SMALL_CAP).is_ok()
+                && tx.send((pid, parse::resolv::parse(&buf))).is_err()
+            {
+                return;
+            }
+        }
+    });
+    if reader.is_err() {
+        return;
+    }
+    let until = Instant::now() + std::time::Duration::from_secs(1);
+    while let Ok((pid, rc)) = rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+        if Some(&rc) != host.as_ref() {
+            if let Some(p) = snap.processes.iter_mut().find(|p| p.pid == pid) {
+                p.resolv_conf = Some(rc);
+            }
+        }
+    }
 }
 
 fn read_uptime() -> Option<f64> {

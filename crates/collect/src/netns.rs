@@ -39,6 +39,7 @@ pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>)
         reqq_full_do_cookies: tcpext.reqq_full_do_cookies,
         syncookies_sent: tcpext.syncookies_sent,
         conntrack: conntrack(&read),
+        ..Default::default()
     };
     let sockets = match sock_diag::dump(inode) {
         Ok(s) => s,
@@ -53,6 +54,14 @@ pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>)
             })
         }
     };
+    if ns.source == "sock_diag" {
+        match sock_diag::dump_dns() {
+            Ok(d) => ns.dns_sockets = d,
+            Err(e) => {
+                notes.push(format!("netns {inode}: UDP sockets not dumped ({e}): DNS lookups in flight not seen"))
+            }
+        }
+    }
     (ns, sockets)
 }
 

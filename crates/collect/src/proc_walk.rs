@@ -10,7 +10,9 @@ use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
-use unwedge_model::{AnonFd, CgroupSet, FdTarget, PipeFd, Process, SkipReason, Skipped, SocketFd, SyscallLine, Thread};
+use unwedge_model::{
+    AnonFd, CgroupSet, FdTarget, Frozen, PipeFd, Process, SkipReason, Skipped, SocketFd, SyscallLine, Thread,
+};
 
 /// Longest cmdline kept; a hostile process can have megabytes of arguments.
 const CMDLINE_CAP: usize = 4096;
@@ -313,7 +315,73 @@ fn read_process(
         }
     }
     read_threads(pid, buf, &mut p);
+    if looks_stopped_or_frozen(&p) {
+        p.frozen = frozen_cgroup(pid, cgroup.as_deref(), buf);
+    }
     Ok(Some(p))
+}
+
+/// A thread that is stopped (T, t), in uninterruptible sleep (D: how a
+/// cgroup v1 freezer shows its tasks on 6.x) or parked in the signal path
+/// (a cgroup v2 freeze traps tasks in get_signal). Only these processes
+/// pay for reading their freezer cgroup.
+fn looks_stopped_or_frozen(p: &Process) -> bool {
+    p.threads.iter().any(|t| {
+        matches!(t.state, 'T' | 't' | 'D')
+            || matches!(t.wchan.as_deref(), Some("get_signal" | "do_freezer_trap" | "__refrigerator"))
+    })
+}
+
+/// The frozen (or freezing) cgroup holding `pid`, v1 freezer first, from
+/// the /proc/PID/cgroup text the walk already read (read here only if not).
+fn frozen_cgroup(pid: u32, text: Option<&[u8]>, buf: &mut Vec<u8>) -> Option<Frozen> {
+    let paths = match text {
+        Some(t) => parse::freezer::paths(t),
+        None => {
+            read_capped(&format!("/proc/{pid}/cgroup"), buf, SMALL_CAP).ok()?;
+            parse::freezer::paths(buf)
+        }
+    };
+    if let Some(path) = &paths.v1_freezer {
+        let dir = format!("/sys/fs/cgroup/freezer{}", path.trim_end_matches('/'));
+        let file = format!("{dir}/freezer.state");
+        if read_capped(&file, buf, SMALL_CAP).is_ok() {
+            if let Some(state) = parse::freezer::v1_state(buf) {
+                let control = freezing_ancestor(&dir, "freezer.self_freezing", "/sys/fs/cgroup/freezer", buf)
+                    .map(|d| format!("{d}/freezer.state"))
+                    .unwrap_or(file);
+                return Some(Frozen { version: 1, cgroup: path.clone(), state: state.into(), control });
+            }
+        }
+    }
+    let path = paths.v2?;
+    // Pure v2 mounts the hierarchy at /sys/fs/cgroup; a hybrid host at .../unified.
+    let root = if fs::metadata("/sys/fs/cgroup/cgroup.controllers").is_ok() {
+        "/sys/fs/cgroup"
+    } else {
+        "/sys/fs/cgroup/unified"
+    };
+    let dir = format!("{root}{}", path.trim_end_matches('/'));
+    read_capped(&format!("{dir}/cgroup.events"), buf, SMALL_CAP).ok()?;
+    if !parse::freezer::v2_frozen(buf) {
+        return None;
+    }
+    let control = freezing_ancestor(&dir, "cgroup.freeze", root, buf).unwrap_or(dir);
+    Some(Frozen { version: 2, cgroup: path, state: "frozen".into(), control: format!("{control}/cgroup.freeze") })
+}
+
+/// The cgroup directory, from `dir` up to `root`, whose own `flag` file says
+/// 1: the one that was frozen (a child of a frozen cgroup is frozen too, and
+/// thawing the child alone does nothing).
+fn freezing_ancestor(dir: &str, flag: &str, root: &str, buf: &mut Vec<u8>) -> Option<String> {
+    let mut d = dir.to_string();
+    while d.len() > root.len() && d.starts_with(root) {
+        if read_capped(&format!("{d}/{flag}"), buf, SMALL_CAP).is_ok() && parse::trim(buf) == b"1" {
+            return Some(d);
+        }
+        d.truncate(d.rfind('/')?);
+    }
+    None
 }
 
 fn read_fds(pid: u32, p: &mut Process) -> io::Result<()> {
@@ -343,7 +411,12 @@ fn read_fds(pid: u32, p: &mut Process) -> io::Result<()> {
                     .and_then(|b| parse::fdinfo::signalfd_mask(&b));
                 p.anon_fds.push(AnonFd { fd, kind: String::from_utf8_lossy(kind).into_owned(), sigmask })
             }
-            Target::Pipe(inode) => p.pipes.push(PipeFd { fd, inode }),
+            Target::Pipe(inode) => {
+                // The link's own mode is the open mode (r-x read end, -wx
+                // write end): which end a blocked writer's reader holds.
+                let writes = fs::symlink_metadata(&path).ok().map(|m| m.mode() & 0o200 != 0);
+                p.pipes.push(PipeFd { fd, inode, writes })
+            }
             Target::Other => {}
         }
     }
@@ -371,6 +444,9 @@ fn read_threads(pid: u32, buf: &mut Vec<u8>, p: &mut Process) {
             let st = parse::status::parse(buf);
             t.signals = st.signals;
             t.ctxt_switches = st.ctxt_switches;
+            if tid == pid {
+                p.tracer_pid = st.tracer_pid;
+            }
         }
         if read_capped(&format!("{base}/wchan"), buf, SMALL_CAP).is_ok() {
             let w = parse::trim(buf);

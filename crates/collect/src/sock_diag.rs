@@ -11,14 +11,14 @@
 use crate::parse;
 use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST};
 use netlink_packet_sock_diag::{
-    constants::{AF_INET, AF_INET6, IPPROTO_TCP},
+    constants::{AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP},
     inet::{nlas::Nla, ExtensionFlags, InetRequest, SocketId, StateFlags},
     SockDiagMessage,
 };
 use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket as NlSocket, SocketAddr};
 use std::io;
 use std::os::fd::AsRawFd;
-use unwedge_model::{Socket, TcpState};
+use unwedge_model::{Socket, TcpState, UdpSocket};
 
 /// A dump that takes longer than this is abandoned, never waited on forever.
 const RECV_TIMEOUT_S: libc::time_t = 5;
@@ -28,11 +28,7 @@ const RECV_BUF: usize = 256 * 1024;
 /// Every TCP socket (IPv4 and IPv6) in the current thread's network namespace.
 pub fn dump(netns: u64) -> io::Result<Vec<Socket>> {
     let mut out = Vec::new();
-    let mut sock = NlSocket::new(NETLINK_SOCK_DIAG)?;
-    sock.bind_auto()?;
-    sock.connect(&SocketAddr::new(0, 0))?;
-    let _ = sock.set_rx_buf_sz(RECV_BUF);
-    set_recv_timeout(&sock)?;
+    let sock = open()?;
     let mut buf = vec![0u8; RECV_BUF];
     for family in [AF_INET, AF_INET6] {
         let not_listen = StateFlags::all().difference(StateFlags::LISTEN);
@@ -41,6 +37,100 @@ pub fn dump(netns: u64) -> io::Result<Vec<Socket>> {
         dump_family(&sock, family, StateFlags::LISTEN, ext, netns, &mut buf, &mut out)?;
     }
     Ok(out)
+}
+
+fn open() -> io::Result<NlSocket> {
+    let mut sock = NlSocket::new(NETLINK_SOCK_DIAG)?;
+    sock.bind_auto()?;
+    sock.connect(&SocketAddr::new(0, 0))?;
+    let _ = sock.set_rx_buf_sz(RECV_BUF);
+    set_recv_timeout(&sock)?;
+    Ok(sock)
+}
+
+/// Connected UDP sockets to port 53 in the current thread's namespace: a
+/// resolver's queries in flight (glibc and Go connect their query socket).
+/// Only connected sockets are asked for, so a busy DNS server's own
+/// unconnected socket costs nothing.
+pub fn dump_dns() -> io::Result<Vec<UdpSocket>> {
+    let sock = open()?;
+    let mut buf = vec![0u8; RECV_BUF];
+    let mut out = Vec::new();
+    for family in [AF_INET, AF_INET6] {
+        request(&sock, family, IPPROTO_UDP, ExtensionFlags::empty(), StateFlags::ESTABLISHED)?;
+        loop {
+            let n = sock.recv(&mut &mut buf[..], 0)?;
+            if n == 0 {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "netlink closed during dump"));
+            }
+            if decode_dns(&buf[..n], &mut out)? {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn request(
+    sock: &NlSocket,
+    family: u8,
+    protocol: u8,
+    extensions: ExtensionFlags,
+    states: StateFlags,
+) -> io::Result<()> {
+    let mut hdr = NetlinkHeader::default();
+    hdr.flags = NLM_F_REQUEST | NLM_F_DUMP;
+    let mut req = NetlinkMessage::new(
+        hdr,
+        SockDiagMessage::InetRequest(InetRequest {
+            family,
+            protocol,
+            extensions,
+            states,
+            socket_id: if family == AF_INET { SocketId::new_v4() } else { SocketId::new_v6() },
+        })
+        .into(),
+    );
+    req.finalize();
+    let mut req_buf = vec![0u8; req.buffer_len()];
+    req.serialize(&mut req_buf);
+    sock.send(&req_buf, 0)?;
+    Ok(())
+}
+
+/// Decodes one read of a UDP dump, keeping sockets whose peer port is 53.
+/// Ok(true): the dump is done.
+pub fn decode_dns(buf: &[u8], out: &mut Vec<UdpSocket>) -> io::Result<bool> {
+    let n = buf.len();
+    let mut off = 0;
+    while off < n {
+        let msg = NetlinkMessage::<SockDiagMessage>::deserialize(&buf[off..n])
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("sock_diag: {e}")))?;
+        let len = msg.header.length as usize;
+        match msg.payload {
+            NetlinkPayload::Done(_) => return Ok(true),
+            NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
+            NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(r))
+                if r.header.socket_id.destination_port == 53 =>
+            {
+                let h = &r.header;
+                out.push(UdpSocket {
+                    local: h.socket_id.source_address,
+                    local_port: h.socket_id.source_port,
+                    remote: h.socket_id.destination_address,
+                    remote_port: h.socket_id.destination_port,
+                    inode: h.inode as u64,
+                    recv_q: h.recv_queue,
+                });
+            }
+            _ => {}
+        }
+        if len == 0 {
+            break;
+        }
+        off = off.saturating_add((len + 3) & !3);
+    }
+    Ok(false)
 }
 
 fn set_recv_timeout(sock: &NlSocket) -> io::Result<()> {
@@ -71,23 +161,7 @@ fn dump_family(
     buf: &mut [u8],
     out: &mut Vec<Socket>,
 ) -> io::Result<()> {
-    let mut hdr = NetlinkHeader::default();
-    hdr.flags = NLM_F_REQUEST | NLM_F_DUMP;
-    let mut req = NetlinkMessage::new(
-        hdr,
-        SockDiagMessage::InetRequest(InetRequest {
-            family,
-            protocol: IPPROTO_TCP,
-            extensions,
-            states,
-            socket_id: if family == AF_INET { SocketId::new_v4() } else { SocketId::new_v6() },
-        })
-        .into(),
-    );
-    req.finalize();
-    let mut req_buf = vec![0u8; req.buffer_len()];
-    req.serialize(&mut req_buf);
-    sock.send(&req_buf, 0)?;
+    request(sock, family, IPPROTO_TCP, extensions, states)?;
 
     loop {
         let n = sock.recv(&mut &mut buf[..], 0)?;

@@ -68,6 +68,9 @@ kinds! {
     StuckThread => "stuck_thread", Scan, Thread;
     OrphanPortHolder => "orphan_port_holder", Scan, Process;
     Zombie => "zombie", Scan, Process;
+    ProcessStopped => "process_stopped", Scan, Process;
+    UnansweredRequests => "unanswered_requests", Scan, Listener;
+    PeerNotReading => "peer_not_reading", Scan, Process;
     EphemeralPortsExhausted => "ephemeral_ports_exhausted", Scan, Host;
     SynQueueOverflow => "syn_queue_overflow", Scan, Listener;
     ConntrackFull => "conntrack_full", Scan, Host;

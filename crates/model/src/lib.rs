@@ -11,6 +11,7 @@ pub mod fmt;
 mod kind;
 mod report;
 mod snapshot;
+pub mod stack;
 
 pub use cgroup::*;
 pub use container::Container;

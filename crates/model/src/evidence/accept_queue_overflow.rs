@@ -13,6 +13,9 @@ pub enum AcceptQueueOverflow {
         listen_overflows_rise: Option<u64>,
         listen_drops_rise: Option<u64>,
         owners: Vec<u32>,
+        /// The owners that accept on the listener (see accept_stalled).
+        #[serde(default)]
+        accepting: Vec<u32>,
         /// The listener's own drop counter (SK_MEMINFO_DROPS) and its rise
         /// during the interval: drops attributed to this listener, not only
         /// to the namespace.

@@ -13,12 +13,15 @@ mod fd_exhaustion;
 mod keepalive_starvation;
 mod memory_pressure;
 mod orphan_port_holder;
+mod peer_not_reading;
 mod pid_limit;
 mod probe;
+mod process_stopped;
 mod sigterm_blocked;
 mod stuck_thread;
 mod syn_queue_overflow;
 mod thread;
+mod unanswered_requests;
 mod zombie;
 
 pub use accept_queue_overflow::*;
@@ -32,12 +35,15 @@ pub use fd_exhaustion::*;
 pub use keepalive_starvation::*;
 pub use memory_pressure::*;
 pub use orphan_port_holder::*;
+pub use peer_not_reading::*;
 pub use pid_limit::*;
 pub use probe::*;
+pub use process_stopped::*;
 pub use sigterm_blocked::*;
 pub use stuck_thread::*;
 pub use syn_queue_overflow::*;
 pub use thread::*;
+pub use unanswered_requests::*;
 pub use zombie::*;
 
 use crate::Kind;
@@ -99,6 +105,9 @@ evidences! {
     StuckThread(StuckThread) => StuckThread;
     OrphanPortHolder(OrphanPortHolder) => OrphanPortHolder;
     Zombie(Zombie) => Zombie;
+    ProcessStopped(ProcessStopped) => ProcessStopped;
+    UnansweredRequests(UnansweredRequests) => UnansweredRequests;
+    PeerNotReading(PeerNotReading) => PeerNotReading;
     EphemeralPortsExhausted(EphemeralPortsExhausted) => EphemeralPortsExhausted;
     SynQueueOverflow(SynQueueOverflow) => SynQueueOverflow;
     ConntrackFull(ConntrackFull) => ConntrackFull;
@@ -119,6 +128,7 @@ impl Evidence {
             Evidence::Zombie(e) => e.parent_thread.iter().map(|t| ("Parent thread", t)).collect(),
             Evidence::BlockedSignal(e) => e.threads.iter().map(|t| ("Thread", t)).collect(),
             Evidence::SigtermBlocked(e) => e.threads.iter().map(|t| ("Thread", t)).collect(),
+            Evidence::PeerNotReading(e) => vec![("Thread", &e.thread)],
             _ => Vec::new(),
         }
     }
@@ -128,6 +138,7 @@ impl Evidence {
         match self {
             Evidence::AcceptStalled(e) => &e.owners,
             Evidence::KeepaliveStarvation(e) => &e.owners,
+            Evidence::UnansweredRequests(e) => &e.owners,
             Evidence::AcceptQueueOverflow(AcceptQueueOverflow::Listener { owners, .. }) => owners,
             Evidence::SynQueueOverflow(e) => &e.owners,
             _ => &[],
