@@ -399,6 +399,44 @@ const PROC_FILES: &[(&str, &str)] = &[
     ("/proc/sys/net/ipv4/tcp_fin_timeout", "How long FIN-WAIT-2 lasts."),
     ("/proc/sys/kernel/hostname", "The host name in the report."),
     ("/proc/uptime", "Turns start times into ages."),
+    ("/proc/PID/cgroup", "The cgroups of each process: its container or unit, and the limits around it."),
+    ("/proc/self/mountinfo", "Where each cgroup hierarchy (v1, v2, hybrid) is mounted."),
+    (
+        "/sys/fs/cgroup/CGROUP/",
+        "Read once per cgroup directory and its ancestors, each file only where a limit is set: \
+         pids.max, pids.current, pids.events; cpu.max or cpu.cfs_quota_us, cpu.cfs_period_us, cpu.stat; \
+         memory.max, memory.high, memory.current, memory.events, memory.pressure or memory.limit_in_bytes, \
+         memory.usage_in_bytes, memory.failcnt, memory.oom_control; memory.stat near the limit.",
+    ),
+    (
+        "/sys/fs/cgroup/{unified,freezer,cgroup.controllers}",
+        "The freezer state of a process that looks stopped (v1 freezer.state, v2 cgroup.events, cgroup.freeze).",
+    ),
+    ("/proc/pressure/memory", "The host's memory stall time (PSI)."),
+    ("/proc/loadavg", "The tasks that exist, against kernel.pid_max and kernel.threads-max."),
+    ("/proc/sys/kernel/{pid_max,threads-max}", "Host-wide task limits."),
+    (
+        "/proc/sys/net/ipv4/{ip_local_reserved_ports,tcp_tw_reuse}",
+        "Per network namespace: ports connect() skips, TIME-WAIT reuse.",
+    ),
+    ("/proc/sys/net/ipv4/{tcp_max_syn_backlog,tcp_syncookies}", "Per network namespace: the SYN queue."),
+    ("/proc/sys/net/core/somaxconn", "Per network namespace: the cap on every listen() backlog."),
+    (
+        "/proc/sys/net/netfilter/{nf_conntrack_count,nf_conntrack_max}",
+        "Per network namespace: the connection-tracking table's entries and limit.",
+    ),
+    ("/proc/thread-self/net/stat/nf_conntrack", "Per network namespace: conntrack drops and early drops."),
+    ("/var/lib/docker/containers/ID/config.v2.json", "A docker container's name (and its pod's, under dockershim)."),
+    (
+        "/run/containerd/",
+        "io.containerd.runtime.v2.task/NAMESPACE/ID/config.json: a containerd (Kubernetes CRI) container's name, \
+         pod and namespace.",
+    ),
+    (
+        "/run/containers/storage/overlay-containers/",
+        "CRI-O's config.json per container (pod, namespace) and podman's containers.json (names); also under \
+         /var/lib/containers/storage.",
+    ),
 ];
 
 const EXEC_FILES: &[(&str, &str)] = &[("/proc/self/fd/", "With --close-fds: the inherited descriptors to close.")];

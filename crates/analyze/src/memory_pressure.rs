@@ -209,7 +209,7 @@ fn host_pressure(ctx: &Ctx, out: &mut Vec<Finding>) {
         "the host stalls on memory: all running tasks waited for memory {share:.0}% of the interval (PSI full)"
     );
     f.explanation = format!(
-        "/proc/pressure/memory's `full` line counts the time in which every non-idle task waited for memory (reclaim, swap-in, refaults); it was {share:.0}% of the interval (avg10 {:.1}%). Every service on the host slows down together.",
+        "The `full` line of /proc/pressure/memory counts the time in which every non-idle task waited for memory (reclaim, swap-in, refaults); it was {share:.0}% of the interval (avg10 {:.1}%). Every service on the host slows down together.",
         now.full_avg10
     );
     f.fix = "Find what uses the memory (ps -eo rss,pid,comm --sort=-rss | head), limit it with a cgroup so it reclaims its own memory rather than everyone's, or add memory or swap.".into();
