@@ -28,8 +28,11 @@ mkdir -p "$assets/man" "$assets/completions"
 "$bin" generate completions bash >"$assets/completions/unwedge"
 "$bin" generate completions zsh >"$assets/completions/_unwedge"
 "$bin" generate completions fish >"$assets/completions/unwedge.fish"
-# deploy/ documents a hand install to /usr/local/bin; the package's is /usr/bin.
-sed 's#/usr/local/bin/unwedge#/usr/bin/unwedge#g' deploy/systemd/unwedge.service >"$assets/unwedge.service"
+# deploy/ documents a hand install to /usr/local/bin; the package's is
+# /usr/bin, and it has the man page to point at.
+sed -e 's#/usr/local/bin/unwedge#/usr/bin/unwedge#g' \
+  -e '/^Documentation=/a Documentation=man:unwedge-serve(1)' \
+  deploy/systemd/unwedge.service >"$assets/unwedge.service"
 grep -q '^ExecStart=/usr/bin/unwedge ' "$assets/unwedge.service"
 
 out="${CARGO_TARGET_DIR:-target}/debian"

@@ -140,7 +140,7 @@ Without a terminal (piped), or with --json, prints one JSON object per line and 
 A finding is the same across scans when its key (kind, pid, tid, port, netns) is; `changed` means its severity \
 changed or its main count moved by 10% or more.\n\n\
 Exit status: as scan's, for the last scan: 0 no warning or critical finding; 1 at least one; 2 bad usage or an error.",
-        after_help = "Examples:\n  unwedge watch                        live view, scan every 2 s (q or Ctrl-C to quit)\n  unwedge watch --port 5000            only findings about local port 5000\n  unwedge watch --json | jq -c 'select(.event == \"resolved\")'\n  unwedge watch --count 30 --every 10s --json > incident.jsonl"
+        after_help = "Examples:\n  unwedge watch                        live view, scan every 2 s (q or Ctrl-C to quit)\n  unwedge watch --port 5000            only findings about local port 5000\n  unwedge watch --json | jq -c .finding.title    one line per event\n  unwedge watch --count 30 --every 10s --json > incident.jsonl"
     )]
     Watch(WatchArgs),
     /// Print the man pages or shell completions, generated from this command line.

@@ -229,6 +229,7 @@ fn the_deb_holds_what_a_host_needs() {
         .unwrap();
     let unit = String::from_utf8_lossy(&unit.stdout);
     assert!(unit.lines().any(|l| l.starts_with("ExecStart=/usr/bin/unwedge serve ")), "{unit}");
+    assert!(unit.lines().any(|l| l == "Documentation=man:unwedge-serve(1)"), "{unit}");
     let control = text(&Command::new("dpkg-deb").arg("-I").arg(&b.deb).output().unwrap());
     // cargo-deb writes the field even when $auto finds no library.
     let depends = control.lines().find_map(|l| l.trim().strip_prefix("Depends:")).unwrap_or("");

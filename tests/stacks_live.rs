@@ -46,6 +46,7 @@ fn run(cmd: &mut Command) {
 struct Story {
     child: Child,
     _upstream: TcpListener,
+    _origin: Option<TcpStream>,
     _client: TcpStream,
     filter: u32,
 }
@@ -74,7 +75,16 @@ fn start_story(bin: &Path, env: &[(&str, &str)]) -> Story {
         filter != 0 && syscall_nr(pid, filter) == Some(45) && syscall_nr(pid, pid) == Some(202)
     });
     assert!(found, "the proxy's threads did not settle in recvfrom and futex");
-    Story { child, _upstream: upstream, _client: client, filter }
+    // The origin accepts and keeps the connection open (story 1's keep-alive
+    // upstream); one that never accepted would be a stalled listener instead.
+    upstream.set_nonblocking(true).unwrap();
+    let mut origin = None;
+    let accepted = common::wait_until(Duration::from_secs(10), || {
+        origin = upstream.accept().ok().map(|(c, _)| c);
+        origin.is_some()
+    });
+    assert!(accepted, "the proxy did not connect to its upstream");
+    Story { child, _upstream: upstream, _origin: origin, _client: client, filter }
 }
 
 fn tasks(pid: u32) -> Vec<u32> {

@@ -138,11 +138,17 @@ fn page(root: &clap::Command, cmd: &clap::Command) -> Vec<u8> {
             r.text([roman(*what)]);
         }
     }
-    if is_root || matches!(name(cmd), "unwedge-scan" | "unwedge-serve") {
+    if is_root || matches!(name(cmd), "unwedge-scan" | "unwedge-serve" | "unwedge-watch") {
         r.control("SH", ["ENVIRONMENT"]);
         r.control("TP", []);
         r.text([bold("NO_COLOR")]);
         r.text([roman("When set and not empty, the human output has no colour unless --color always is given.")]);
+        r.control("TP", []);
+        r.text([bold("UNWEDGE_DEBUG_DIRS")]);
+        r.text([roman(
+            "Colon-separated directories of separate debug files for user stacks, instead of /usr/lib/debug and \
+             /lib/debug.",
+        )]);
     }
     r.control("SH", ["SEE ALSO"]);
     let mut see: Vec<Inline> = Vec::new();
@@ -256,17 +262,23 @@ fn exit_status(r: &mut Roff, page: &str, given: Option<&str>) {
     });
     let Some(text) = text else { return };
     r.control("SH", ["EXIT STATUS"]);
-    // "127 when CMD is not found, 126 when it cannot be executed": a comma
-    // before a number starts another status too.
+    // "127 when CMD is not found, 126 when it cannot be executed", "as
+    // scan's: 0 no warning": a comma or colon before a number starts another
+    // status too.
     let mut parts: Vec<&str> = Vec::new();
     for p in text.trim_end_matches('.').split(';') {
         let mut rest = p;
-        while let Some(i) = rest
-            .match_indices(", ")
-            .map(|(i, _)| i)
-            .find(|&i| rest[i + 2..].split(' ').next().is_some_and(|w| w.parse::<u8>().is_ok()))
-        {
-            parts.push(&rest[..i]);
+        let next = |rest: &str| {
+            rest.match_indices(", ")
+                .chain(rest.match_indices(": "))
+                .map(|(i, _)| i)
+                .filter(|&i| rest[i + 2..].split(' ').next().is_some_and(|w| w.parse::<u8>().is_ok()))
+                .min()
+        };
+        while let Some(i) = next(rest) {
+            // Keep a colon ("as scan's:"), drop a comma.
+            let keep = if rest[i..].starts_with(':') { i + 1 } else { i };
+            parts.push(&rest[..keep]);
             rest = &rest[i + 2..];
         }
         parts.push(rest);
@@ -382,12 +394,31 @@ const PROC_FILES: &[(&str, &str)] = &[
     ("/proc/PID/cmdline", "The command line, capped at 4 KiB."),
     ("/proc/PID/limits", "The soft and hard RLIMIT_NOFILE."),
     ("/proc/PID/wchan", "What the process sleeps on."),
+    ("/proc/PID/comm", "The name of a tracer (TracerPid)."),
     ("/proc/PID/fd/", "Which sockets (by inode), pipes and files each process holds."),
     ("/proc/PID/fdinfo/FD", "The signal mask of a signalfd."),
     ("/proc/PID/ns/net", "The network namespace of each process, entered to dump its sockets."),
     (
         "/proc/PID/task/TID/{stat,status,wchan,syscall,stack}",
-        "Per thread: state, signal masks, wait channel, current system call and its arguments, kernel stack.",
+        "Per thread: state, signal masks, wait channel, current system call with its arguments, stack pointer and \
+         program counter, kernel stack.",
+    ),
+    (
+        "/proc/PID/{maps,exe}, /proc/PID/map_files/, /proc/PID/root/",
+        "User stacks of blocked threads: the mapped binaries, for their unwind tables and symbols. The stack memory \
+         itself is copied with process_vm_readv(2).",
+    ),
+    ("/proc/PID/cgroup", "The cgroups of a stopped process, to find a frozen one."),
+    (
+        "/sys/fs/cgroup/freezer/CGROUP/{freezer.state,freezer.self_freezing}",
+        "cgroup v1: whether that cgroup is frozen, and which ancestor froze it.",
+    ),
+    ("/sys/fs/cgroup/CGROUP/{cgroup.events,cgroup.freeze}", "cgroup v2: the same."),
+    ("/sys/fs/cgroup/unified/CGROUP/{cgroup.events,cgroup.freeze}", "cgroup v2 on a hybrid host: the same."),
+    ("/sys/fs/cgroup/cgroup.controllers", "Tells a pure cgroup v2 host from a hybrid one."),
+    (
+        "/etc/resolv.conf, /proc/PID/root/etc/resolv.conf",
+        "The DNS servers of the host, and of a process with a DNS query in flight as its own root sees them.",
     ),
     (
         "/proc/thread-self/net/{tcp,tcp6}",
@@ -399,44 +430,19 @@ const PROC_FILES: &[(&str, &str)] = &[
     ("/proc/sys/net/ipv4/tcp_fin_timeout", "How long FIN-WAIT-2 lasts."),
     ("/proc/sys/kernel/hostname", "The host name in the report."),
     ("/proc/uptime", "Turns start times into ages."),
-    ("/proc/PID/cgroup", "The cgroups of each process: its container or unit, and the limits around it."),
-    ("/proc/self/mountinfo", "Where each cgroup hierarchy (v1, v2, hybrid) is mounted."),
-    (
-        "/sys/fs/cgroup/CGROUP/",
-        "Read once per cgroup directory and its ancestors, each file only where a limit is set: \
-         pids.max, pids.current, pids.events; cpu.max or cpu.cfs_quota_us, cpu.cfs_period_us, cpu.stat; \
-         memory.max, memory.high, memory.current, memory.events, memory.pressure or memory.limit_in_bytes, \
-         memory.usage_in_bytes, memory.failcnt, memory.oom_control; memory.stat near the limit.",
-    ),
-    (
-        "/sys/fs/cgroup/{unified,freezer,cgroup.controllers}",
-        "The freezer state of a process that looks stopped (v1 freezer.state, v2 cgroup.events, cgroup.freeze).",
-    ),
+    ("/proc/self/mountinfo", "Where the cgroup hierarchies (v1 and v2) are mounted."),
+    ("/sys/fs/cgroup/CGROUP/", "Per cgroup: pids, cpu.stat and the CFS quota, memory limits, events and pressure."),
+    ("/proc/loadavg", "The number of tasks, against kernel.pid_max and kernel.threads-max."),
     ("/proc/pressure/memory", "The host's memory stall time (PSI)."),
-    ("/proc/loadavg", "The tasks that exist, against kernel.pid_max and kernel.threads-max."),
-    ("/proc/sys/kernel/{pid_max,threads-max}", "Host-wide task limits."),
-    (
-        "/proc/sys/net/ipv4/{ip_local_reserved_ports,tcp_tw_reuse}",
-        "Per network namespace: ports connect() skips, TIME-WAIT reuse.",
-    ),
-    ("/proc/sys/net/ipv4/{tcp_max_syn_backlog,tcp_syncookies}", "Per network namespace: the SYN queue."),
-    ("/proc/sys/net/core/somaxconn", "Per network namespace: the cap on every listen() backlog."),
-    (
-        "/proc/sys/net/netfilter/{nf_conntrack_count,nf_conntrack_max}",
-        "Per network namespace: the connection-tracking table's entries and limit.",
-    ),
-    ("/proc/thread-self/net/stat/nf_conntrack", "Per network namespace: conntrack drops and early drops."),
-    ("/var/lib/docker/containers/ID/config.v2.json", "A docker container's name (and its pod's, under dockershim)."),
-    (
-        "/run/containerd/",
-        "io.containerd.runtime.v2.task/NAMESPACE/ID/config.json: a containerd (Kubernetes CRI) container's name, \
-         pod and namespace.",
-    ),
-    (
-        "/run/containers/storage/overlay-containers/",
-        "CRI-O's config.json per container (pod, namespace) and podman's containers.json (names); also under \
-         /var/lib/containers/storage.",
-    ),
+    ("/proc/sys/kernel/{pid_max,threads-max}", "How many tasks the kernel allows."),
+    ("/proc/sys/net/ipv4/ip_local_reserved_ports", "Per network namespace: ports connect() never picks."),
+    ("/proc/sys/net/ipv4/tcp_tw_reuse", "Whether connect() may reuse a TIME-WAIT port."),
+    ("/proc/sys/net/ipv4/{tcp_max_syn_backlog,tcp_syncookies}", "The SYN queue's limit and syncookies."),
+    ("/proc/sys/net/core/somaxconn", "The cap on every listen() backlog."),
+    ("/proc/sys/net/netfilter/nf_conntrack_count", "Entries in the connection-tracking table."),
+    ("/proc/sys/net/netfilter/nf_conntrack_max", "The connection-tracking table's size."),
+    ("/proc/thread-self/net/stat/nf_conntrack", "Connection-tracking drops, early drops, failed inserts."),
+    ("/usr/lib/debug/, /lib/debug/", "Separate debug files (by build id) for user stacks; see UNWEDGE_DEBUG_DIRS."),
 ];
 
 const EXEC_FILES: &[(&str, &str)] = &[("/proc/self/fd/", "With --close-fds: the inherited descriptors to close.")];
@@ -454,7 +460,7 @@ const PROBE_FILES: &[(&str, &str)] = &[
 fn files_for(page: &str) -> Vec<&'static (&'static str, &'static str)> {
     match page {
         "unwedge" => PROC_FILES.iter().chain(EXEC_FILES).chain(PROBE_FILES).collect(),
-        "unwedge-scan" | "unwedge-serve" | "unwedge-stop" => PROC_FILES.iter().collect(),
+        "unwedge-scan" | "unwedge-serve" | "unwedge-stop" | "unwedge-watch" => PROC_FILES.iter().collect(),
         "unwedge-exec" => EXEC_FILES.iter().collect(),
         "unwedge-probe-tcp" => PROBE_FILES[..1].iter().collect(),
         p if p.starts_with("unwedge-probe") => PROBE_FILES.iter().collect(),

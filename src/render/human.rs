@@ -100,9 +100,7 @@ pub fn write(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         }
         for (h, bs) in sections {
             writeln!(out)?;
-            let place =
-                bs[0].f.container.as_ref().map(|c| format!(" {DIM}in {}{DIM:#}", container(c))).unwrap_or_default();
-            writeln!(out, "{BOLD}■ {h}{BOLD:#}{place}")?;
+            writeln!(out, "{BOLD}■ {h}{BOLD:#}")?;
             for b in bs {
                 block(out, b, 0)?;
             }
@@ -138,24 +136,6 @@ impl Block<'_> {
     }
 }
 
-fn header(b: &Block) -> String {
-    if let Some(g) = b.group {
-        return match g.parent {
-            Some(p) => format!("{} processes of {} (parent {p})", g.pids.len(), g.program),
-            None => format!("{} processes of {}", g.pids.len(), g.program),
-        };
-    }
-    match (b.f.pid, &b.f.comm) {
-        (Some(pid), Some(comm)) => format!("{comm} (pid {pid})"),
-        (Some(pid), None) => format!("pid {pid}"),
-        // Each network namespace has its own limits (ports, conntrack).
-        (None, _) => match b.f.netns {
-            Some(ns) => format!("network namespace {ns}"),
-            None => "host".into(),
-        },
-    }
-}
-
 /// "docker container web (3f2a1bc4d5e6), pod shop/web-5d8f", "unit
 /// nginx.service", "cgroup /batch".
 pub fn container(c: &Container) -> String {
@@ -174,6 +154,25 @@ pub fn container(c: &Container) -> String {
         _ => {}
     }
     s
+}
+
+fn header(b: &Block) -> String {
+    if let Some(g) = b.group {
+        return match g.parent {
+            Some(p) => format!("{} processes of {} (parent {p})", g.pids.len(), g.program),
+            None => format!("{} processes of {}", g.pids.len(), g.program),
+        };
+    }
+    let place = b.f.container.as_ref().map(|c| format!(" {DIM}in {}{DIM:#}", container(c))).unwrap_or_default();
+    match (b.f.pid, &b.f.comm) {
+        (Some(pid), Some(comm)) => format!("{comm} (pid {pid}){place}"),
+        (Some(pid), None) => format!("pid {pid}{place}"),
+        // Host-wide findings head their namespace: each has its own limits.
+        (None, _) => match b.f.netns {
+            Some(ns) => format!("network namespace {ns}{place}"),
+            None => format!("host{place}"),
+        },
+    }
 }
 
 /// Orders the report as stories: findings nothing else in the report
@@ -407,7 +406,7 @@ fn body(out: &mut dyn Write, f: &Finding, in_group: bool) -> io::Result<()> {
             }
         }
     }
-    threads::write(out, &f.evidence, if in_group { 4 } else { 8 })?;
+    threads::write(out, &f.evidence, if in_group { 4 } else { 8 }, in_group)?;
     wrapped(out, "    Fix: ", &f.fix, "         ", Style::new())?;
     Ok(())
 }

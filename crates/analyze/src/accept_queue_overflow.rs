@@ -52,8 +52,7 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
     for l in ctx.last.listeners() {
         let (overflows, drops) = rise(l.netns);
         let dropped_here = own_rise(l).unwrap_or(0) > 0 && overflows.unwrap_or(0) > 0;
-        let full_at_all = full(l) || was_full(l);
-        if !(full_at_all || dropped_here) {
+        if !(full(l) || was_full(l) || dropped_here) {
             continue;
         }
         blamed_ns.push(l.netns);
@@ -80,6 +79,7 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             somaxconn,
             backlog_is_somaxconn: capped,
         };
+        let full_at_all = full(l) || was_full(l);
         let severity = if full_at_all { Severity::Critical } else { Severity::Warning };
         let mut f = ctx.finding(severity, pid, Some(l.local_port), l.netns, ev);
         let cap_text = match (capped, somaxconn) {
@@ -97,10 +97,6 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
                 backlog = l.send_q,
                 q = l.recv_q
             );
-            f.fix = format!(
-                "{} Raise the backlog (listen(fd, N) and net.core.somaxconn) only if bursts are real; a bigger queue hides a stalled server rather than fixing it.",
-                facts.fix(ctx, &who, pid)
-            );
         } else {
             let n = own_rise(l).unwrap_or(0);
             f.title = format!(
@@ -111,12 +107,15 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
                 "The listener's own drop counter (SK_MEMINFO_DROPS) rose by {n} between the snapshots while the namespace's ListenOverflows rose: its accept queue of {backlog} overflowed in a burst, though neither snapshot caught it full. Those clients retransmitted their SYN and waited at least a second.{cap_text}",
                 backlog = l.send_q
             );
-            f.fix = if capped == Some(true) {
-                format!("If the bursts are real, raise net.core.somaxconn (now {}) together with the program's listen() backlog; if {who} accepts too slowly, find why (a saturated accept loop, a concurrency cap, fd exhaustion).", somaxconn.unwrap_or(0))
-            } else {
-                format!("If the bursts are real, raise the listen() backlog (and net.core.somaxconn with it); if {who} accepts too slowly, find why (a saturated accept loop, a concurrency cap, fd exhaustion).")
-            };
         }
+        f.fix = if capped == Some(true) && !full_at_all {
+            format!("If the bursts are real, raise net.core.somaxconn (now {}) together with the program's listen() backlog; if {who} accepts too slowly, find why (a saturated accept loop, a concurrency cap, fd exhaustion).", somaxconn.unwrap_or(0))
+        } else {
+            format!(
+                "{} Raise the backlog (listen(fd, N) and net.core.somaxconn) only if bursts are real; a bigger queue hides a stalled server rather than fixing it.",
+                facts.fix(ctx, &who, pid)
+            )
+        };
         out.push(f);
     }
     // Drops with no listener full now: a burst between the snapshots.

@@ -110,19 +110,6 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
     Ok(snap)
 }
 
-/// Tasks (threads included) that exist, from /proc/loadavg's
-/// "running/total", against kernel.pid_max and kernel.threads-max.
-fn host_tasks() -> Option<HostTasks> {
-    let load = std::fs::read_to_string("/proc/loadavg").ok()?;
-    let tasks = load.split_whitespace().nth(3)?.split_once('/')?.1.parse().ok()?;
-    let num = |p: &str| std::fs::read(p).ok().and_then(|b| parse::sysctl::single(&b));
-    Some(HostTasks {
-        tasks,
-        pid_max: num("/proc/sys/kernel/pid_max"),
-        threads_max: num("/proc/sys/kernel/threads-max"),
-    })
-}
-
 /// The resolv.conf a process with a DNS query in flight sees, read through
 /// /proc/PID/root (its mount namespace: a container's own file), kept where
 /// it differs from the host's. Only those few processes are read.
@@ -160,6 +147,19 @@ fn read_resolvers(snap: &mut Snapshot) {
             }
         }
     }
+}
+
+/// Tasks (threads included) that exist, from /proc/loadavg's
+/// "running/total", against kernel.pid_max and kernel.threads-max.
+fn host_tasks() -> Option<HostTasks> {
+    let load = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let tasks = load.split_whitespace().nth(3)?.split_once('/')?.1.parse().ok()?;
+    let num = |p: &str| std::fs::read(p).ok().and_then(|b| parse::sysctl::single(&b));
+    Some(HostTasks {
+        tasks,
+        pid_max: num("/proc/sys/kernel/pid_max"),
+        threads_max: num("/proc/sys/kernel/threads-max"),
+    })
 }
 
 fn read_uptime() -> Option<f64> {

@@ -161,7 +161,23 @@ fn dump_family(
     buf: &mut [u8],
     out: &mut Vec<Socket>,
 ) -> io::Result<()> {
-    request(sock, family, IPPROTO_TCP, extensions, states)?;
+    let mut hdr = NetlinkHeader::default();
+    hdr.flags = NLM_F_REQUEST | NLM_F_DUMP;
+    let mut req = NetlinkMessage::new(
+        hdr,
+        SockDiagMessage::InetRequest(InetRequest {
+            family,
+            protocol: IPPROTO_TCP,
+            extensions,
+            states,
+            socket_id: if family == AF_INET { SocketId::new_v4() } else { SocketId::new_v6() },
+        })
+        .into(),
+    );
+    req.finalize();
+    let mut req_buf = vec![0u8; req.buffer_len()];
+    req.serialize(&mut req_buf);
+    sock.send(&req_buf, 0)?;
 
     loop {
         let n = sock.recv(&mut &mut buf[..], 0)?;

@@ -97,6 +97,10 @@ pub struct NetNs {
     pub fin_timeout_s: Option<u32>,
     /// How the sockets of this namespace were read: "sock_diag" or "proc_net_tcp".
     pub source: String,
+    /// Connected UDP sockets to port 53 in this namespace (glibc's and Go's
+    /// resolvers connect their query socket): few, so all are kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_sockets: Vec<UdpSocket>,
     /// net.ipv4.ip_local_reserved_ports: ranges connect() never picks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reserved_ports: Vec<(u16, u16)>,
@@ -126,10 +130,6 @@ pub struct NetNs {
     /// Connection tracking, where the kernel has it (nf_conntrack loaded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conntrack: Option<Conntrack>,
-    /// Connected UDP sockets to port 53 in this namespace (glibc's and Go's
-    /// resolvers connect their query socket): few, so all are kept.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub dns_sockets: Vec<UdpSocket>,
 }
 
 /// net.netfilter.nf_conntrack_count / _max and the sums over CPUs of

@@ -91,7 +91,6 @@ mod tests {
         let mut b = vec![0u8; 232];
         b[128..136].copy_from_slice(&78u64.to_ne_bytes());
         assert_eq!(parse(&b).unwrap().has_sent(), Some(false));
-        assert_eq!((t.bytes_acked, t.bytes_sent, t.snd_wnd), (None, None, None), "a 4.0 kernel's struct");
     }
 
     #[test]
