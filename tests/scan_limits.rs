@@ -401,3 +401,36 @@ fn a_limited_job_reading_files_with_nobody_waiting_is_no_alarm() {
     let f = about_pids(&report, &[s.pid() as u64]);
     assert!(f.iter().all(|f| f["severity"] == "info"), "{:?}", summary(&f));
 }
+
+/// A program asks listen() for 128 in a namespace whose net.core.somaxconn
+/// is 4: the kernel caps the backlog at 4, the queue fills, and the finding
+/// says that raising the program's backlog alone would not help; the
+/// listener's own drop counter (SK_MEMINFO_DROPS) counts the SYNs it drops.
+#[test]
+fn an_accept_queue_capped_by_somaxconn_counts_its_own_drops() {
+    if !netns_prereqs() {
+        return;
+    }
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args([
+        "--net",
+        "sh",
+        "-c",
+        "ip link set lo up && sysctl -qw net.core.somaxconn=4 && exec python3 -u \"$0\" --backlog 128 --connects 10",
+    ])
+    .arg(common::scenario_path("never_accept.py"));
+    let s = common::start(cmd);
+    let ns = netns_of(s.pid());
+    let report = common::scan_until(&["--interval", "1s"], Duration::from_secs(30), |r| {
+        about_netns(r, "accept_queue_overflow", ns)
+            .iter()
+            .any(|f| f["evidence"]["listener_drops"].as_u64().is_some_and(|d| d > 0))
+    });
+    let f = about_netns(&report, "accept_queue_overflow", ns);
+    assert_eq!(f.len(), 1, "{:?}", summary(&f));
+    let e = &f[0]["evidence"];
+    assert_eq!(e["backlog"], 4, "{e:#}");
+    assert_eq!((e["somaxconn"].as_u64(), e["backlog_is_somaxconn"].as_bool()), (Some(4), Some(true)), "{e:#}");
+    assert!(e["listener_drops"].as_u64().unwrap() > 0, "the retransmitted SYNs are dropped at this listener: {e:#}");
+    assert!(f[0]["explanation"].as_str().unwrap().contains("somaxconn"), "{:#}", f[0]);
+}

@@ -1,13 +1,13 @@
 //! Lookups over a snapshot's cgroups, shared by the limit detectors
 //! (`pid_limit`, `cpu_throttled`, `memory_pressure`), the `container`
-//! object of every finding, and `process_stopped` (a frozen cgroup):
+//! object of every finding:
 //! which cgroup a process is in for a controller, which directories above
 //! it carry a limit, which processes sit under a directory, and what work
 //! those processes have waiting.
 
 use crate::index::{endpoint, FastMap};
 use crate::Ctx;
-use unwedge_model::{CgroupDir, CgroupSet, Container, FreezerState, Process, Snapshot, TcpState};
+use unwedge_model::{CgroupDir, CgroupSet, Container, Process, Snapshot, TcpState};
 
 /// Built once per snapshot, on demand.
 pub struct Cgroups<'a> {
@@ -68,15 +68,6 @@ impl<'a> Cgroups<'a> {
     pub fn container(&self, p: &Process) -> Option<Container> {
         let path = self.set_of(p)?.main_path()?;
         Some(Container::from_cgroup_or_bare(path)?.with_name(&self.snap.cgroups.names))
-    }
-
-    /// The freezer state of the process's own cgroup: v1 freezer.state, or
-    /// v2 cgroup.events `frozen` (for `process_stopped`).
-    pub fn freezer(&self, p: &Process) -> Option<&'a FreezerState> {
-        let set = self.set_of(p)?;
-        let v1 = set.entries.iter().find(|e| !e.is_v2() && e.has("freezer"));
-        let e = v1.or_else(|| set.entries.iter().find(|e| e.is_v2()))?;
-        self.dir(&e.controllers, &e.path)?.freezer.as_ref()
     }
 }
 
@@ -210,21 +201,6 @@ mod tests {
         let m: Vec<u32> = cg.members(a).iter().map(|p| p.pid).collect();
         assert_eq!(m, vec![10], "/pod/ab is not under /pod/a");
         assert_eq!(cg.container(p10).unwrap().cgroup, "/pod/a");
-    }
-
-    #[test]
-    fn freezer_of_a_process() {
-        let mut s = snap();
-        s.cgroups.sets[0].entries.push(CgroupEntry { controllers: "freezer".into(), path: "/f".into() });
-        s.cgroups.dirs.push(CgroupDir {
-            controllers: "freezer".into(),
-            path: "/f".into(),
-            freezer: Some(FreezerState { frozen: true, state: "FROZEN".into() }),
-            ..Default::default()
-        });
-        let cg = Cgroups::new(&s);
-        assert_eq!(cg.freezer(&s.processes[0]).map(|f| f.state.as_str()), Some("FROZEN"));
-        assert_eq!(cg.freezer(&s.processes[1]), None, "its v2 cgroup is the root: nothing read");
     }
 
     #[test]

@@ -13,8 +13,7 @@
 use crate::parse::{self, cgroup::Mount};
 use std::collections::{BTreeSet, HashMap};
 use unwedge_model::{
-    parent_path, CgroupDir, CgroupSet, Cgroups, Container, ContainerName, CpuStat, FreezerState, MemoryStat, PidsStat,
-    Process,
+    parent_path, CgroupDir, CgroupSet, Cgroups, Container, ContainerName, CpuStat, MemoryStat, PidsStat, Process,
 };
 
 /// More directories than this and the rest are not read (a note says so).
@@ -23,8 +22,9 @@ const MAX_DIRS: usize = 4096;
 const STATE_FILE_CAP: usize = 4 << 20;
 
 /// The controllers unwedge reads; other v1 hierarchies (devices, blkio,
-/// name=systemd) only name the cgroup.
-const READ: &[&str] = &["pids", "cpu", "memory", "freezer"];
+/// name=systemd) only name the cgroup. (A frozen cgroup is read by the
+/// walk, for the few processes that look stopped: `Process::frozen`.)
+const READ: &[&str] = &["pids", "cpu", "memory"];
 
 pub fn mounts() -> Vec<Mount> {
     std::fs::read("/proc/self/mountinfo").map(|b| parse::cgroup::mountinfo(&b)).unwrap_or_default()
@@ -61,7 +61,7 @@ fn read(path: &str, buf: &mut Vec<u8>) -> bool {
 
 /// Reads one directory: the limit of each controller its hierarchy
 /// carries, and that controller's counters only when the limit is set.
-fn read_dir(base: &str, controllers: &str, path: &str, leaf: bool, buf: &mut Vec<u8>) -> CgroupDir {
+fn read_dir(base: &str, controllers: &str, path: &str, buf: &mut Vec<u8>) -> CgroupDir {
     use parse::cgroup::{cpu_max, key_value, max_or_value, psi, v1_memory_limit, v1_quota};
     let v2 = controllers.is_empty();
     let has = |c: &str| v2 || controllers.split(',').any(|x| x == c);
@@ -156,33 +156,17 @@ fn read_dir(base: &str, controllers: &str, path: &str, leaf: bool, buf: &mut Vec
         }
     }
 
-    // The freezer of the process's own cgroup (a v1 child reports its
-    // parents' freezing too; v2's `frozen` is the effective state).
-    if leaf {
-        if v2 {
-            if read(&f("cgroup.events"), buf) {
-                if let Some(v) = key_value(buf, "frozen") {
-                    d.freezer = Some(FreezerState { frozen: v == 1, state: format!("frozen {v}") });
-                }
-            }
-        } else if has("freezer") && read(&f("freezer.state"), buf) {
-            let state = String::from_utf8_lossy(parse::trim(buf)).into_owned();
-            d.freezer = Some(FreezerState { frozen: state != "THAWED", state });
-        }
-    }
     d
 }
 
 /// The limits of every cgroup that `sets` name (and their ancestors).
 pub fn read_all(sets: Vec<CgroupSet>, processes: &[Process], notes: &mut Vec<String>) -> Cgroups {
     let mounts = mounts();
-    let mut leaves: BTreeSet<(String, String)> = BTreeSet::new();
     let mut wanted: BTreeSet<(String, String)> = BTreeSet::new();
     for e in sets.iter().flat_map(|s| &s.entries) {
         if !(e.is_v2() || READ.iter().any(|c| e.has(c))) {
             continue;
         }
-        leaves.insert((e.controllers.clone(), e.path.clone()));
         let mut p = e.path.as_str();
         while p != "/" && !p.is_empty() {
             wanted.insert((e.controllers.clone(), p.to_string()));
@@ -198,9 +182,8 @@ pub fn read_all(sets: Vec<CgroupSet>, processes: &[Process], notes: &mut Vec<Str
             continue;
         }
         let Some(base) = dir_of(&mounts, controllers, path) else { continue };
-        let leaf = leaves.contains(&(controllers.clone(), path.clone()));
-        let d = read_dir(&base, controllers, path, leaf, &mut buf);
-        if d.pids.is_some() || d.cpu.is_some() || d.memory.is_some() || d.freezer.is_some() {
+        let d = read_dir(&base, controllers, path, &mut buf);
+        if d.pids.is_some() || d.cpu.is_some() || d.memory.is_some() {
             dirs.push(d);
         }
     }
@@ -365,7 +348,7 @@ mod tests {
         let ok = std::fs::write(format!("{dir}/pids.max"), "7").is_ok();
         let ctl = if v2 { "" } else { "pids" };
         let mut buf = Vec::new();
-        let d = read_dir(&dir, ctl, &name, true, &mut buf);
+        let d = read_dir(&dir, ctl, &name, &mut buf);
         let _ = std::fs::remove_dir(&dir);
         if ok {
             assert_eq!(d.pids, Some(PidsStat { current: 0, max: Some(7), events_max: Some(0) }), "{d:?}");

@@ -316,7 +316,7 @@ fn read_process(
     }
     read_threads(pid, buf, &mut p);
     if looks_stopped_or_frozen(&p) {
-        p.frozen = frozen_cgroup(pid, buf);
+        p.frozen = frozen_cgroup(pid, cgroup.as_deref(), buf);
     }
     Ok(Some(p))
 }
@@ -332,10 +332,16 @@ fn looks_stopped_or_frozen(p: &Process) -> bool {
     })
 }
 
-/// The frozen (or freezing) cgroup holding `pid`, v1 freezer first.
-fn frozen_cgroup(pid: u32, buf: &mut Vec<u8>) -> Option<Frozen> {
-    read_capped(&format!("/proc/{pid}/cgroup"), buf, SMALL_CAP).ok()?;
-    let paths = parse::freezer::paths(buf);
+/// The frozen (or freezing) cgroup holding `pid`, v1 freezer first, from
+/// the /proc/PID/cgroup text the walk already read (read here only if not).
+fn frozen_cgroup(pid: u32, text: Option<&[u8]>, buf: &mut Vec<u8>) -> Option<Frozen> {
+    let paths = match text {
+        Some(t) => parse::freezer::paths(t),
+        None => {
+            read_capped(&format!("/proc/{pid}/cgroup"), buf, SMALL_CAP).ok()?;
+            parse::freezer::paths(buf)
+        }
+    };
     if let Some(path) = &paths.v1_freezer {
         let dir = format!("/sys/fs/cgroup/freezer{}", path.trim_end_matches('/'));
         let file = format!("{dir}/freezer.state");

@@ -1,8 +1,7 @@
 //! Control groups as a snapshot records them: which cgroups each process is
 //! in (one `CgroupSet` per distinct /proc/PID/cgroup text, shared by every
 //! process with that text) and, read once per cgroup directory, the limits
-//! and counters of the controllers that bound a service: pids, cpu, memory,
-//! freezer. cgroup v1, v2 and hybrid hosts all fit: a v1 entry names its
+//! and counters of the controllers that bound a service: pids, cpu, memory. cgroup v1, v2 and hybrid hosts all fit: a v1 entry names its
 //! controllers ("cpu,cpuacct"), the v2 entry has none ("").
 
 use serde::{Deserialize, Serialize};
@@ -100,9 +99,6 @@ pub struct CgroupDir {
     /// the memory controller itself is v1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_pressure: Option<Psi>,
-    /// The freezer's state: v1 freezer.state, v2 cgroup.events `frozen`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub freezer: Option<FreezerState>,
 }
 
 /// pids controller: pids.current, pids.max, pids.events.
@@ -174,14 +170,6 @@ pub struct Psi {
     /// Microseconds, since the cgroup (or boot) began.
     pub some_total_us: u64,
     pub full_total_us: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
-pub struct FreezerState {
-    /// Frozen, or freezing (v1 FREEZING, v2 cgroup.freeze 1 not yet frozen).
-    pub frozen: bool,
-    /// The file's own word: v1 "FROZEN" / "FREEZING" / "THAWED", v2 "frozen 1" / "frozen 0".
-    pub state: String,
 }
 
 /// What a container runtime's state files say about one container.
