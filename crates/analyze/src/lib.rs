@@ -9,6 +9,7 @@
 //! findings.
 
 pub mod index;
+pub mod keep;
 pub mod process_tree;
 pub mod signals;
 pub mod syscalls;
@@ -30,6 +31,7 @@ mod stuck_thread;
 mod zombie;
 
 use index::Index;
+pub use keep::keep_for_comparison;
 use unwedge_model::{Evidence, Finding, Process, Scan, Severity, Snapshot};
 
 /// Every threshold a detector uses; each is a flag of `unwedge scan`.

@@ -6,10 +6,12 @@ pub mod parse;
 pub mod proc_one;
 pub mod proc_walk;
 pub mod sock_diag;
+pub mod sys;
 
+pub use proc_walk::Detail;
 use std::collections::BTreeMap;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
-use unwedge_model::{Scan, Snapshot};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use unwedge_model::{Scan, Snapshot, Socket};
 
 #[derive(Debug)]
 pub struct CollectError(pub String);
@@ -23,14 +25,13 @@ impl std::fmt::Display for CollectError {
 impl std::error::Error for CollectError {}
 
 pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+    sys::is_root()
 }
 
 /// One snapshot of the whole host: every process and every TCP socket of
-/// every network namespace a process lives in.
+/// every network namespace a process lives in, every process read in full.
 pub fn snapshot() -> Result<Snapshot, CollectError> {
-    snapshot_within(proc_walk::Budget::default())
+    snapshot_within(proc_walk::Budget { detail: Detail::Full, ..Default::default() })
 }
 
 /// [`snapshot`] within a budget: a process whose /proc files hang is put in
@@ -41,8 +42,7 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
     let mut snap = Snapshot {
         taken_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
         uptime_s: read_uptime().unwrap_or(0.0),
-        // SAFETY: sysconf has no preconditions.
-        clk_tck: unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64,
+        clk_tck: sys::clock_ticks(),
         hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|s| s.trim().to_string())
             .unwrap_or_default(),
@@ -62,20 +62,18 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
         let (ns, sockets) = netns::collect_here(host_ns, &mut notes);
         (ns, sockets, notes)
     });
-    let walk = proc_walk::walk_with(self_pid, budget, proc_walk::read_one)
-        .map_err(|e| CollectError(format!("cannot read /proc: {e}")))?;
+    let cannot = |e: std::io::Error| CollectError(format!("cannot read /proc: {e}"));
+    let mut walk = proc_walk::walk_brief(self_pid, budget).map_err(cannot)?;
     if walk.denied_fds > 0 {
         snap.notes.push(format!(
             "{} processes' fds were not readable: their sockets have no owner here (run as root, or with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)",
             walk.denied_fds
         ));
     }
-    snap.processes = walk.processes;
-    snap.skipped = walk.skipped;
 
     // One representative process per foreign namespace.
     let mut foreign: BTreeMap<u64, u32> = BTreeMap::new();
-    for p in &snap.processes {
+    for p in &walk.processes {
         if p.netns != 0 && p.netns != snap.host_netns {
             foreign.entry(p.netns).or_insert(p.pid);
         }
@@ -100,7 +98,44 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
             Err(e) => snap.notes.push(format!("netns {inode} (of pid {pid}) not scanned: {e}")),
         }
     }
+    snap.sockets.shrink_to_fit();
+
+    // Pass two, now that the sockets are known: the rest of each process a
+    // finding can be about.
+    let pids = match budget.detail {
+        Detail::Full => walk.processes.iter().filter(|p| p.brief).map(|p| p.pid).collect(),
+        Detail::Needed => worth_reading_in_full(&walk, &snap),
+    };
+    proc_walk::add_detail(&mut walk, &pids, budget).map_err(cannot)?;
+    snap.processes = walk.processes;
+    snap.skipped = walk.skipped;
     Ok(snap)
+}
+
+/// The processes a finding can be about, beyond those whose own signal
+/// state or D-state thread already says so (`walk.want_detail`): holders of
+/// a TCP socket (every socket finding, stuck threads with work waiting),
+/// parents of zombies (`zombie` describes the parent's main thread), and
+/// socket holders in a namespace that could not be dumped (their sockets
+/// may be TCP). What the rest lack — cmdline, wchan, syscall, stack — no
+/// detector reads for a process it does not report.
+fn worth_reading_in_full(walk: &proc_walk::Walk, snap: &Snapshot) -> Vec<u32> {
+    let mut tcp: Vec<u64> = snap.sockets.iter().map(|s: &Socket| s.inode).filter(|&i| i != 0).collect();
+    tcp.sort_unstable();
+    let mut zombie_parents: Vec<u32> = walk.processes.iter().filter(|p| p.state == 'Z').map(|p| p.ppid).collect();
+    zombie_parents.sort_unstable();
+    let dumped = |ns: u64| ns == 0 || snap.netns.iter().any(|n| n.inode == ns);
+    walk.processes
+        .iter()
+        .filter(|p| p.brief)
+        .filter(|p| {
+            walk.want_detail.binary_search(&p.pid).is_ok()
+                || zombie_parents.binary_search(&p.pid).is_ok()
+                || p.sockets.iter().any(|s| tcp.binary_search(&s.inode).is_ok())
+                || (!p.sockets.is_empty() && !dumped(p.netns))
+        })
+        .map(|p| p.pid)
+        .collect()
 }
 
 fn read_uptime() -> Option<f64> {
@@ -109,17 +144,42 @@ fn read_uptime() -> Option<f64> {
 }
 
 /// Two snapshots `interval` apart (one if it is zero).
-pub fn scan(interval: std::time::Duration) -> Result<Scan, CollectError> {
+pub fn scan(interval: Duration) -> Result<Scan, CollectError> {
     scan_until(interval, None)
 }
 
 /// [`scan`] that finishes by `until` with what it has: the walks stop
 /// reading processes at `until`, and a second snapshot that could not
 /// start before it is not taken (a note says so).
-pub fn scan_until(interval: std::time::Duration, until: Option<Instant>) -> Result<Scan, CollectError> {
-    let budget = proc_walk::Budget { until, ..Default::default() };
+pub fn scan_until(interval: Duration, until: Option<Instant>) -> Result<Scan, CollectError> {
+    scan_with(&ScanOptions { interval, until, ..Default::default() })
+}
+
+/// How [`scan_with`] takes its snapshots.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ScanOptions {
+    /// Between the starts of the two snapshots; zero takes one.
+    pub interval: Duration,
+    /// Finish by then with what there is.
+    pub until: Option<Instant>,
+    /// Read every process in full, or only those a finding can be about.
+    pub detail: Detail,
+    /// Applied to the first snapshot as soon as it is taken, before the
+    /// second: what the analysis keeps for its comparison
+    /// (`unwedge_analyze::keep_for_comparison`), so that a scan does not
+    /// hold two whole snapshots at once.
+    pub trim_first: Option<fn(&mut Snapshot)>,
+}
+
+/// [`scan_until`] with every option.
+pub fn scan_with(o: &ScanOptions) -> Result<Scan, CollectError> {
+    let (interval, until) = (o.interval, o.until);
+    let budget = proc_walk::Budget { until, detail: o.detail, ..Default::default() };
     let started = Instant::now();
-    let first = snapshot_within(budget)?;
+    let mut first = snapshot_within(budget)?;
+    if let (false, Some(trim)) = (interval.is_zero(), o.trim_first) {
+        trim(&mut first);
+    }
     let mut snapshots = vec![first];
     if !interval.is_zero() {
         // Snapshots start `interval` apart (each process is read at about the

@@ -66,16 +66,12 @@ pub fn collect_in(pid: u32, inode: u64) -> Result<(NetNs, Vec<Socket>, Vec<Strin
 }
 
 fn enter(pid: u32, inode: u64) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
     let f = std::fs::File::open(format!("/proc/{pid}/ns/net"))?;
     // The process may have moved on: make sure it is the namespace we mean.
     let meta = f.metadata()?;
     if std::os::unix::fs::MetadataExt::ino(&meta) != inode {
         return Err(io::Error::new(io::ErrorKind::NotFound, "process left the namespace"));
     }
-    // SAFETY: setns on a valid namespace fd; affects only this thread.
-    if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    // Affects only this thread.
+    crate::sys::enter_net_namespace(&f)
 }

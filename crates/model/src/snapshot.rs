@@ -197,6 +197,13 @@ pub struct Process {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pipes: Vec<PipeFd>,
     pub threads: Vec<Thread>,
+    /// Read in brief: stat, status, fds and limits only, so `cmdline` is
+    /// empty and its threads carry no wchan, syscall, stack or fd_args. The
+    /// scan does this for a process no finding can be about: it holds no TCP
+    /// socket, no thread of it blocks a signal, has one pending or sleeps in
+    /// D, it does not ignore SIGTERM and has no zombie children.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub brief: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
