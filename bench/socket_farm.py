@@ -11,9 +11,17 @@ private memory each, five fds) or forked and exec'd /bin/sleep (--idle-kind
 sleep: ~0.2 MB, three fds), which 10,000 of fit in a few GB. Both exit by
 themselves after --ttl. --pidfile keeps two farms (two users) apart.
 """
-import argparse, os, resource, signal, socket, sys, time
+import argparse, json, os, resource, signal, socket, sys, time
 
 PIDFILE = "/tmp/unwedge-socket-farm.pid"
+
+
+def start_time(pid):
+    """Field 22 of /proc/PID/stat: with the pid, names one process for good."""
+    try:
+        return open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
 
 
 def raise_nofile(need):
@@ -92,23 +100,30 @@ def up(a):
         if not chunk:
             break
         got += len(chunk)
+    # Every pid with its start time: `down` kills exactly these, never a
+    # reused pid or process group after the farm died of its --ttl.
     with open(a.pidfile, "w") as f:
-        f.write(str(os.getpgid(0)))
+        json.dump({"pgid": os.getpgid(0), "pids": {p: start_time(p) for p in kids}}, f)
     print("READY farm pgid=%d conns=%d close_wait=%d procs=%d idle=%d" % (os.getpgid(0), a.conns, a.close_wait, a.procs, a.idle), flush=True)
 
 
 def down(a):
     try:
-        pgid = int(open(a.pidfile).read())
+        farm = json.load(open(a.pidfile))
     except FileNotFoundError:
         print("no farm is up")
         return
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    killed = 0
+    for pid, started in farm["pids"].items():
+        pid = int(pid)
+        if started is not None and start_time(pid) == started:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
     os.unlink(a.pidfile)
-    print("farm down")
+    print("farm down (%d processes killed)" % killed)
 
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -89,10 +89,16 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
     snap.netns.push(host);
     snap.sockets = sockets;
     for (inode, pid) in foreign {
-        match netns::collect_in(pid, inode) {
-            Ok((ns, socks, notes)) => {
+        match netns::collect_in(pid, inode, budget.until) {
+            Ok((ns, mut socks, notes)) => {
                 snap.netns.push(ns);
-                snap.sockets.extend(socks);
+                // Never two copies of a million sockets: the smaller list moves into the larger.
+                if socks.len() > snap.sockets.len() {
+                    socks.splice(0..0, snap.sockets.drain(..));
+                    snap.sockets = socks;
+                } else {
+                    snap.sockets.extend(socks);
+                }
                 snap.notes.extend(notes);
             }
             Err(e) => snap.notes.push(format!("netns {inode} (of pid {pid}) not scanned: {e}")),

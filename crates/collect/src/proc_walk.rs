@@ -197,12 +197,7 @@ fn work<J, R>(shared: &Shared<J, R>, slot: &Slot<R>) {
 
 /// Runs `read` over every job on up to `workers` threads, within `budget`.
 /// Returns, per job index, what was read or why not.
-fn run_pool<J, R>(
-    jobs: Vec<J>,
-    workers: usize,
-    budget: Budget,
-    read: Box<ReadFn<J, R>>,
-) -> Results<R>
+fn run_pool<J, R>(jobs: Vec<J>, workers: usize, budget: Budget, read: Box<ReadFn<J, R>>) -> Results<R>
 where
     J: Send + Sync + 'static,
     R: Send + 'static,

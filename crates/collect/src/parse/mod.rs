@@ -7,6 +7,7 @@ pub mod fdinfo;
 pub mod limits;
 pub mod netstat;
 pub mod proc_net_tcp;
+pub mod sockstat;
 pub mod stack;
 pub mod stat;
 pub mod status;
