@@ -8,7 +8,17 @@
 # prometheus (promtool and a real server for the `unwedge serve` tests; ~15 s),
 # golang-go (tests/scan_go.rs builds real Go servers for stories 2 and 3; ~20 s),
 # uwsgi-core + uwsgi-plugin-python3 (tests/scan_uwsgi.rs: story 4 with real
-# uWSGI threads running hping3).
+# uWSGI threads running hping3), gcc + g++ + binutils (tests/stacks_live.rs
+# builds story 1 in C and C++, strips it and splits its debug file), redis-server (tests/scan_unanswered.rs: BLPOP
+# clients under redis-benchmark must stay silent; the test starts its own),
+# chromium + fonts-dejavu-core (tests/html_report.rs opens `scan --html`'s
+# page headless: DOM, console, screenshot; ~40 s to install).
+# man-db + bash-completion + file + strace (tests/generate.rs and
+# tests/packaging.rs: `man -w`, `unwedge sc<TAB>`, the static binary's
+# linkage and the files it opens; cargo-deb itself is installed by
+# packaging/build-deb.sh).
+# gunicorn, gdb, strace (tests/scan_incidents.rs: a one-worker gunicorn, a
+# server held by a debugger, a server under strace).
 # Idempotent: does nothing when all are present.
 set -euo pipefail
 has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
@@ -25,12 +35,26 @@ has hping3 || need+=(hping3)
 has promtool || need+=(prometheus)
 [ -x /usr/bin/go ] || [ -x /usr/lib/go/bin/go ] || need+=(golang-go)
 has uwsgi || need+=(uwsgi-core)
+has cc || need+=(gcc)
+has c++ || need+=(g++)
+has objcopy || need+=(binutils)
+has strip || need+=(binutils)
 [ -f /usr/lib/uwsgi/plugins/python3_plugin.so ] || need+=(uwsgi-plugin-python3)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
+{ has redis-server && has redis-benchmark; } || need+=(redis-server)
+has chromium || need+=(chromium)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+has man || need+=(man-db)
+[ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
+has file || need+=(file)
+has strace || need+=(strace)
+has readelf || need+=(binutils)
+[ -x /usr/bin/gunicorn ] || need+=(gunicorn)
+has gdb || need+=(gdb)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
-# iproute2 may be listed twice.
+# iproute2 and binutils may be listed twice.
 mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-test-deps: missing ${need[*]} and not root: install them (apt-get install ${need[*]}) for the live tests" >&2
@@ -44,4 +68,5 @@ apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
 if command -v systemctl >/dev/null 2>&1; then
   systemctl disable --now nginx >/dev/null 2>&1 || true
   systemctl disable --now prometheus >/dev/null 2>&1 || true
+  systemctl disable --now redis-server >/dev/null 2>&1 || true
 fi

@@ -82,4 +82,44 @@ with tempfile.TemporaryDirectory() as d:
                     "-keyout", key, "-outform", "DER", "-out", crt, "-days", "1", "-subj", "/CN=unwedge-fuzz",
                     "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
     put("x509", "ec-san", read(crt))
+def go_table(magic=0xfffffff0):
+    """A two-function .gopclntab (as crates/stacks/src/gopclntab.rs's unit test builds it)."""
+    d = bytearray(0x200)
+    d[0:4] = struct.pack("<I", magic)
+    d[6], d[7] = 1, 8
+    for i, w in enumerate([2, 1, 0x1000, 0x50, 0x68, 0x70, 0x80, 0xa0]):
+        d[8 + i * 8:16 + i * 8] = struct.pack("<Q", w)
+    d[0x50:0x57] = b"main.a\0"
+    d[0x57:0x66] = b"runtime.goexit\0"
+    d[0x70:0x7a] = b"/src/a.go\0"
+    d[0x81:0x86] = bytes([0x02, 0x04, 0x30, 0x7c, 0x00])
+    d[0x88:0x8c] = bytes([0x10, 0x80, 0x02, 0x00])
+    d[0x8c:0x90] = bytes([0x02, 0x80, 0x02, 0x00])
+    d[0xa0:0xb8] = struct.pack("<6I", 0, 0x18, 0x100, 0x48, 0x200, 0)
+    d[0xb8:0xdc] = struct.pack("<9I", 0, 0, 0, 0, 1, 12, 8, 0, 0)
+    d[0xe8:0x10c] = struct.pack("<9I", 0x100, 7, 0, 0, 0, 0, 0, 0, 0)
+    d[0xe8 + 37] = 1
+    return bytes(d)
+
+
+put("gopclntab", "go118", go_table())
+put("gopclntab", "go120", go_table(0xfffffff1))
+put("gopclntab", "go116", go_table(0xfffffffa))
+put("proc_maps", "self", read(f"/proc/{pid}/maps"))
+put("proc_maps", "hostile", b"0-1 rwxp 0 0:0 0\nffffffffffffffff-0 r-xp ffffffffffffffff zz:zz 99999999999999999999 /x (deleted)\n"
+    b"7f00-7f01 r-xp 0 fd:01 12 /a b  c\n")
+put("proc_maps", "syscall-line", b"45 0x5 0x7fcf80018150 0x10000 0x0 0x0 0x0 0x7fcf853fe8c0 0x7fcf85fcb974\n")
+put("proc_maps", "stopped", b"-1 0x7ffc 0x4010\n")
+with tempfile.TemporaryDirectory() as d:
+    # A small real ELF (stripped), one with a .gopclntab section, and a cut one.
+    c, elf, go = os.path.join(d, "t.c"), os.path.join(d, "t"), os.path.join(d, "g")
+    open(c, "w").write("int main(void) { return 0; }\n")
+    subprocess.run(["cc", "-Os", "-s", "-o", elf, c], check=True)
+    tab = os.path.join(d, "tab")
+    open(tab, "wb").write(go_table())
+    subprocess.run(["objcopy", "--add-section", f".gopclntab={tab}", elf, go], check=True)
+    put("elf_module", "c-stripped", read(elf))
+    put("elf_module", "with-gopclntab", read(go))
+    put("elf_module", "cut", read(elf)[:1500])
+
 print("seeds written to", ROOT)

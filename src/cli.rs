@@ -5,15 +5,37 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The commit, build date and target, set by build.rs ("unknown" when the
+/// build could not tell, e.g. from a tarball without .git).
+pub const GIT_COMMIT: &str = env!("UNWEDGE_GIT_COMMIT");
+pub const BUILD_DATE: &str = env!("UNWEDGE_BUILD_DATE");
+pub const TARGET: &str = env!("UNWEDGE_TARGET");
+/// "static" for the crt-static build (packaging/build-static.sh), else "dynamic".
+pub const LINKAGE: &str = env!("UNWEDGE_LINKAGE");
+
+/// `unwedge --version`: the same facts as the `unwedge_build_info` labels.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("UNWEDGE_GIT_COMMIT"),
+    ", built ",
+    env!("UNWEDGE_BUILD_DATE"),
+    ", ",
+    env!("UNWEDGE_TARGET"),
+    ", ",
+    env!("UNWEDGE_LINKAGE"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "unwedge",
-    version,
+    version = VERSION,
     about = "Names why a Linux service hangs or why its clients time out",
     long_about = "unwedge reads the kernel's own facts — TCP sockets and their queues (netlink sock_diag with tcp_info), \
 processes, threads and signal masks (/proc) — and names the root cause of a hang, with the evidence and the fix.\n\n\
 Start with `unwedge scan` (as root for the full view).",
-    after_help = "Exit status: 0 no warning or critical finding; 1 at least one; 2 bad usage or an error."
+    after_help = "Exit status: 0 no warning or critical finding; 1 at least one warning or critical finding; 2 bad usage or an error."
 )]
 pub struct Cli {
     /// When to colour the human output (NO_COLOR is honoured by `auto`).
@@ -30,14 +52,37 @@ pub enum ColorWhen {
     Never,
 }
 
+/// How user-space stacks of reported threads are read (`--stacks`).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StacksWhen {
+    /// Not at all.
+    Off,
+    /// Threads blocked in a syscall, copied without stopping them (needs root for other users' processes).
+    Auto,
+    /// Also running threads, stopped for milliseconds each with PTRACE_SEIZE + PTRACE_INTERRUPT (never SIGSTOP;
+    /// a thread that already has a tracer is left alone).
+    Ptrace,
+}
+
+impl StacksWhen {
+    pub fn mode(self) -> unwedge_pipeline::StackMode {
+        match self {
+            StacksWhen::Off => unwedge_pipeline::StackMode::Off,
+            StacksWhen::Auto => unwedge_pipeline::StackMode::Auto,
+            StacksWhen::Ptrace => unwedge_pipeline::StackMode::Ptrace,
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Snapshot the host twice, an interval apart, and report what is wedged.
     #[command(
         long_about = "Takes two snapshots of every TCP socket (every network namespace) and every process and thread, \
 --interval apart, and reports findings: CLOSE-WAIT leaks, full or stalled accept queues, keep-alive starvation, \
-fd exhaustion, blocked signals, SIGTERM refused, stuck threads, orphans holding ports, unreaped zombies. Findings are grouped by process, most severe first.",
-        after_help = "Examples:\n  unwedge scan                 whole host, 1 s interval\n  unwedge scan --port 5000     findings about local port 5000 only\n  unwedge scan --pid 1234 --json\n  unwedge scan --interval 0    one snapshot (skips the findings that need two)\n  unwedge scan --save-snapshot incident.json   keep the raw data for a bug report"
+fd exhaustion, blocked signals, SIGTERM refused, stuck threads, orphans holding ports, unreaped zombies, requests read \
+and never answered, peers that stopped reading. Findings are grouped by process, most severe first.",
+        after_help = "Examples:\n  unwedge scan                 whole host, 1 s interval\n  unwedge scan --port 5000     findings about local port 5000 only\n  unwedge scan --pid 1234 --json\n  unwedge scan --interval 0    one snapshot (skips the findings that need two)\n  unwedge scan --save-snapshot incident.json   keep the raw data for a bug report\n  unwedge scan --html report.html --save-snapshot incident.json   a page for the ticket, data inside"
     )]
     Scan(ScanArgs),
     /// Run a command with an empty signal mask and default signal dispositions.
@@ -47,7 +92,8 @@ disposition to the default. fork() copies the calling thread's signal mask and e
 ignored signals: a program started from a worker thread that blocks signals (uWSGI, many thread pools) never \
 sees SIGALRM or SIGTERM, and hangs in poll() or ignores `kill`. Prefixing the command with `unwedge exec --` \
 starts it as a fresh shell would.\n\n\
-Exit status: CMD's own; 127 when CMD is not found, 126 when it cannot be executed (as shells do).",
+Exit status: CMD's own; 127 when CMD is not found, 126 when it cannot be executed (as shells do); 2 bad usage \
+(before CMD is started).",
         after_help = "Examples:\n  unwedge exec -- hping3 --syn -c 1 -p 80 10.0.0.5\n  subprocess.run([\"unwedge\", \"exec\", \"--\", \"hping3\", ...])     (Python, from any thread)\n  unwedge exec --close-fds -- ./worker     also close inherited fds above 2\n\n\
 Check a running process: grep -E 'SigBlk|SigIgn' /proc/PID/status (bit N-1 set = signal N; 0x2000 = SIGALRM).",
         override_usage = "unwedge exec [--close-fds] -- CMD [ARGS]..."
@@ -76,12 +122,92 @@ port is still held; 2 bad usage, nothing to stop, a refused or unknown pid, or p
     /// Serve the latest scan as a JSON API and Prometheus /metrics.
     #[command(
         long_about = "Scans the host in the background every --scan-interval and serves the latest report: \
-GET /metrics (Prometheus), /v1/scan (the scan --json report; ?pid= and ?port= filter it), /healthz and /v1/openapi.json. \
+GET / (the latest scan as an HTML page, as scan --html, with the last hour of key counts as charts), /metrics (Prometheus), /v1/scan (the scan --json report; ?pid= and ?port= filter it), /healthz and /v1/openapi.json. \
 GET /v1/probe/tcp?target=HOST:PORT and /v1/probe/http?url=URL run `unwedge probe` against targets inside --allow-target. \
 Listens on loopback only unless --token-file is given; with a token every request needs `Authorization: Bearer TOKEN`.",
         after_help = "Examples:\n  unwedge serve                                   127.0.0.1:9464, scan every 15 s\n  unwedge serve --close-wait-min 20 --interval 2s   the scan's thresholds and interval apply here too\n  unwedge serve --listen 0.0.0.0:9464 --token-file /etc/unwedge/token\n  unwedge serve --listen 127.0.0.1:0              pick a free port (printed on stderr)"
     )]
     Serve(ServeArgs),
+    /// Re-scan every few seconds and show what appears, gets worse and resolves (live view, or JSON events).
+    #[command(
+        long_about = "Scans the host every --every (each scan is the usual two snapshots --interval apart) until Ctrl-C or \
+--count scans, and shows a live view in the style of top: the current findings, causes first and their consequences \
+beneath, each with how long it has been there; findings that resolved, for --keep-resolved; and for every process and \
+listener a finding names, its accept queue depth, CLOSE-WAIT sockets, unanswered requests, stuck threads or open fds \
+as a sparkline over the last scans.\n\n\
+Without a terminal (piped), or with --json, prints one JSON object per line and event instead: \
+{\"event\": \"appeared\"|\"changed\"|\"resolved\", \"at\", \"scan\", \"first_seen\", \"key\", \"finding\", \"was\"?}. \
+A finding is the same across scans when its key (kind, pid, tid, port, netns) is; `changed` means its severity \
+changed or its main count moved by 10% or more.\n\n\
+Exit status: as scan's, for the last scan: 0 no warning or critical finding; 1 at least one; 2 bad usage or an error.",
+        after_help = "Examples:\n  unwedge watch                        live view, scan every 2 s (q or Ctrl-C to quit)\n  unwedge watch --port 5000            only findings about local port 5000\n  unwedge watch --json | jq -c 'select(.event == \"resolved\")'\n  unwedge watch --count 30 --every 10s --json > incident.jsonl"
+    )]
+    Watch(WatchArgs),
+    /// Print the man pages or shell completions, generated from this command line.
+    #[command(
+        long_about = "Writes the manual pages (roff) or a shell's completion script, generated from the same \
+definition as --help, so they never drift from the binary they come with. Packagers run it once at build time; \
+users without the .deb can install them by hand.",
+        after_help = "Examples:\n  unwedge generate man | man -l -                  read the manual without installing it\n  unwedge generate man --dir /usr/local/share/man/man1     one page per subcommand\n  unwedge generate completions bash > /etc/bash_completion.d/unwedge\n  unwedge generate completions zsh > ~/.zfunc/_unwedge\n\nExit status: 0 written; 2 bad usage or a file that cannot be written."
+    )]
+    Generate(GenerateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Time from the start of one scan to the start of the next (a scan that takes longer is followed at once).
+    #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub every: Duration,
+    /// Time between the two snapshots of each scan (as `scan --interval`); 0 takes one.
+    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub interval: Duration,
+    /// Stop after N scans (default: until Ctrl-C, or q in the live view).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Print one JSON event per line even on a terminal.
+    #[arg(long)]
+    pub json: bool,
+    /// How long a resolved finding (and the trend of what it named) stays in the live view.
+    #[arg(long, default_value = "2m", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub keep_resolved: Duration,
+    /// Only findings about this process (and its threads).
+    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(u32).range(1..))]
+    pub pid: Option<u32>,
+    /// Only findings about this local port.
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    /// Analyse recorded snapshots (`scan --save-snapshot`) instead of the live host; repeat it for a sequence,
+    /// one file per scan, round and round (a replay of an incident, a demo, a test).
+    #[arg(long, value_name = "FILE")]
+    pub from_snapshot: Vec<PathBuf>,
+    /// User-space stacks of the threads findings report (as `scan --stacks`); symbol tables stay cached between
+    /// scans.
+    #[arg(long, value_enum, default_value_t = StacksWhen::Auto, value_name = "WHEN")]
+    pub stacks: StacksWhen,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    #[command(subcommand)]
+    pub what: GenerateWhat,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GenerateWhat {
+    /// Manual pages: unwedge(1) on stdout, or every page (unwedge-scan(1), …) into --dir.
+    Man {
+        /// Write unwedge.1 and one page per subcommand into this directory (created if missing).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// A shell's completion script, on stdout.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -112,6 +238,10 @@ pub struct ServeArgs {
     /// (a replay of an incident, a demo, a test).
     #[arg(long, value_name = "FILE")]
     pub from_snapshot: Option<PathBuf>,
+    /// User-space stacks of the threads findings report (as `scan --stacks`); symbol tables stay cached
+    /// between scans (64 binaries at most).
+    #[arg(long, value_enum, default_value_t = StacksWhen::Auto, value_name = "WHEN")]
+    pub stacks: StacksWhen,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
 }
@@ -171,9 +301,18 @@ pub struct ScanArgs {
     /// Write the raw snapshots to FILE (JSON), e.g. to attach to a bug report.
     #[arg(long, value_name = "FILE")]
     pub save_snapshot: Option<PathBuf>,
-    /// Analyse snapshots recorded with --save-snapshot instead of the live host.
+    /// Analyse snapshots recorded with --save-snapshot instead of the live host (or an HTML report that embeds them).
     #[arg(long, value_name = "FILE", conflicts_with = "save_snapshot")]
     pub from_snapshot: Option<PathBuf>,
+    /// User-space stacks of the threads findings report (at most 64 per scan), read right after the second
+    /// snapshot: `auto` copies the stacks of threads blocked in a syscall without stopping them; `ptrace` also
+    /// stops running threads for milliseconds each; `off` reads none.
+    #[arg(long, value_enum, default_value_t = StacksWhen::Auto, value_name = "WHEN")]
+    pub stacks: StacksWhen,
+    /// Also write the report as one self-contained HTML page (for a ticket or a post-mortem); with --save-snapshot
+    /// (or --from-snapshot) the raw snapshots are embedded too, so `scan --from-snapshot FILE` re-reads it.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
 }
@@ -202,6 +341,9 @@ pub struct ThresholdArgs {
     /// Unreaped children that make the zombie finding critical.
     #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub zombie_critical: u64,
+    /// How long a request the server has read may go unanswered before it counts for unanswered_requests.
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
+    pub answer_timeout: Duration,
 }
 
 impl ThresholdArgs {
@@ -227,6 +369,7 @@ impl ThresholdArgs {
             fd_critical_pct: self.fd_critical,
             zombie_min: self.zombie_min as usize,
             zombie_critical: self.zombie_critical.max(self.zombie_min) as usize,
+            answer_timeout_ms: self.answer_timeout.as_millis().min(u32::MAX as u128) as u32,
         })
     }
 }
@@ -353,6 +496,10 @@ pub fn deadline(cmd: &Command) -> Result<Option<Duration>, String> {
         },
         // A daemon runs until stopped; its requests have their own limits.
         Command::Serve(_) => Ok(None),
+        // Runs until stopped; each scan has its own collection deadline.
+        Command::Watch(_) => Ok(None),
+        // Writes text it already has.
+        Command::Generate(_) => Ok(None),
     }
 }
 

@@ -7,6 +7,7 @@ mod cmd;
 mod remedy;
 mod render;
 mod serve;
+mod watch;
 
 use clap::Parser;
 use std::io::Write;
@@ -87,7 +88,26 @@ fn watchdog(limit: std::time::Duration) {
     }
 }
 
+/// The static build (packaging/build-static.sh) links glibc statically. Such
+/// a binary must not load NSS modules from the host's shared libraries: they
+/// belong to another glibc, and loading them loads a second libc. Host
+/// lookups (`probe`'s getaddrinfo) are limited to the modules built into
+/// glibc, whatever /etc/nsswitch.conf says: files (/etc/hosts), then dns
+/// (the servers of /etc/resolv.conf).
+#[cfg(all(target_env = "gnu", target_feature = "crt-static"))]
+fn static_nss() {
+    extern "C" {
+        fn __nss_configure_lookup(db: *const std::ffi::c_char, service: *const std::ffi::c_char) -> std::ffi::c_int;
+    }
+    // SAFETY: both are NUL-terminated strings; called before any thread starts.
+    unsafe {
+        __nss_configure_lookup(c"hosts".as_ptr(), c"files dns".as_ptr());
+    }
+}
+
 fn main() -> ExitCode {
+    #[cfg(all(target_env = "gnu", target_feature = "crt-static"))]
+    static_nss();
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -139,6 +159,8 @@ fn main() -> ExitCode {
         cli::Command::Stop(args) => cmd::stop::run(&args),
         cli::Command::Probe(args) => cmd::probe::run(&args),
         cli::Command::Serve(args) => cmd::serve::run(&args),
+        cli::Command::Watch(args) => cmd::watch::run(&args),
+        cli::Command::Generate(args) => cmd::generate::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

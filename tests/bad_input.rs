@@ -150,6 +150,15 @@ fn bad_input_is_one_line_and_exit_2() {
             "invalid duration '-1'",
         ),
         row("serve metrics-top 0", &["serve", "--listen", "127.0.0.1:0", "--metrics-top", "0"], "--metrics-top"),
+        row("watch count 0", &["watch", "--count", "0"], "--count"),
+        row("watch every garbage", &["watch", "--every", "soon"], "invalid duration"),
+        row("watch corrupt snapshot", &["watch", "--from-snapshot", corrupt], "not an unwedge snapshot"),
+        row(
+            "watch critical below warning",
+            &["watch", "--close-wait-min", "9", "--close-wait-critical", "3"],
+            "must not be below",
+        ),
+        row("scan html unwritable", &["scan", "--interval", "0", "--html", unwritable], "cannot write"),
         row("no subcommand flag", &["frobnicate"], "frobnicate"),
     ];
     let mut failures = Vec::new();

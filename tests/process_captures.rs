@@ -56,7 +56,7 @@ fn process(section: &str) -> Process {
             parse::fd::Target::Anon(kind) => {
                 p.anon_fds.push(AnonFd { fd, kind: String::from_utf8_lossy(kind).into_owned(), sigmask: None })
             }
-            parse::fd::Target::Pipe(inode) => p.pipes.push(unwedge_model::PipeFd { fd, inode }),
+            parse::fd::Target::Pipe(inode) => p.pipes.push(unwedge_model::PipeFd { fd, inode, writes: None }),
             parse::fd::Target::Other => {}
         }
     }
@@ -83,6 +83,7 @@ fn process(section: &str) -> Process {
             syscall: (!syscall.is_empty()).then_some(syscall),
             stack: Some(parse::stack::parse(sub(&task, "stack").as_bytes())),
             fd_args,
+            user_stack: None,
         });
     }
     p

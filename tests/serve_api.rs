@@ -80,6 +80,15 @@ fn leaky_listener_shows_in_scan_and_metrics() {
         assert!(!fs.is_empty(), "{q}");
         assert!(fs.iter().all(|f| f["pid"] == pid || f["port"] == port), "{q}: {fs:?}");
     }
+    // `/`: the same report as a page, with the charts of the last hour.
+    let page = server.get("/");
+    assert_eq!(page.status, 200);
+    assert!(page.head.contains("content-type: text/html; charset=utf-8"), "{}", page.head);
+    assert!(page.head.contains("content-security-policy: default-src 'none'"), "{}", page.head);
+    let body = if page.head.contains("transfer-encoding: chunked") { dechunk(&page.body) } else { page.body.clone() };
+    assert!(body.contains(&format!("(pid {pid}) holds")), "the leak's title on the page");
+    assert!(body.contains("<svg") && body.contains("CLOSE-WAIT sockets"), "charts on the page");
+    assert!(body.contains("id=\"unwedge-report\""));
     for bad in ["pid=0", "pid=x", "port=70000", "nope=1"] {
         let r = server.get(&format!("/v1/scan?{bad}"));
         assert_eq!(r.status, 400, "{bad}: {r:?}");
@@ -155,7 +164,7 @@ fn scan_is_503_until_the_first_scan_and_routes_are_checked() {
     assert_eq!(o.status, 200);
     let doc = o.json();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for route in ["/metrics", "/healthz", "/v1/scan", "/v1/openapi.json", "/v1/probe/tcp", "/v1/probe/http"] {
+    for route in ["/", "/metrics", "/healthz", "/v1/scan", "/v1/openapi.json", "/v1/probe/tcp", "/v1/probe/http"] {
         assert!(doc["paths"][route]["get"].is_object(), "{route}");
     }
 
@@ -203,7 +212,7 @@ fn token_is_required_when_given() {
     let tf = dir.path().join("token");
     std::fs::write(&tf, "s3cret-token\n").unwrap();
     let server = Server::start(&["--token-file", tf.to_str().unwrap()]);
-    for path in ["/healthz", "/metrics", "/v1/scan", "/v1/openapi.json"] {
+    for path in ["/", "/healthz", "/metrics", "/v1/scan", "/v1/openapi.json"] {
         let none = server.get(path);
         assert_eq!(none.status, 401, "{path}: {none:?}");
         assert!(none.head.contains("www-authenticate: bearer"));
@@ -211,13 +220,14 @@ fn token_is_required_when_given() {
         assert_eq!(server.get_with(path, "Authorization: Bearer s3cret-token2").status, 401, "{path}");
         assert_eq!(server.get_with(path, "Authorization: Basic s3cret-token").status, 401, "{path}");
         let ok = server.get_with(path, "Authorization: Bearer s3cret-token");
-        assert!(ok.status == 200 || path == "/v1/scan" && ok.status == 503, "{path}: {ok:?}");
+        assert!(ok.status == 200 || matches!(path, "/v1/scan" | "/") && ok.status == 503, "{path}: {ok:?}");
     }
 
     let public = Server::start(&["--token-file", tf.to_str().unwrap(), "--metrics-public"]);
     assert_eq!(public.get("/metrics").status, 200);
     assert_eq!(public.get("/healthz").status, 200);
     assert_eq!(public.get("/v1/scan").status, 401);
+    assert_eq!(public.get("/").status, 401, "the page needs the token as /v1/scan does");
     assert_eq!(public.get("/v1/openapi.json").status, 401);
 }
 

@@ -28,6 +28,9 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("http_head", http_head),
     ("x509", x509),
     ("duration", duration),
+    ("elf_module", elf_module),
+    ("gopclntab", gopclntab),
+    ("proc_maps", proc_maps),
 ];
 
 pub fn proc_stat(data: &[u8]) {
@@ -143,4 +146,47 @@ pub fn duration(data: &[u8]) {
             "{d:?} vs {back:?}"
         );
     }
+}
+
+/// What the stack reader takes from a mapped file: build-id, segments,
+/// unwind tables, .gopclntab, and the load bias for any mapping.
+pub fn elf_module(data: &[u8]) {
+    if let Ok(m) = unwedge_stacks::elf::ModuleData::parse(data) {
+        let _ = m.build_id_hex();
+        for s in m.segments.clone() {
+            let _ = m.bias(0x5555_0000_0000, s.offset & !0xfff);
+        }
+        if let Some(go) = &m.go {
+            gopclntab_lookups(go, data);
+        }
+        assert!(m.size() >= 256);
+    }
+}
+
+/// A Go function table on its own, looked up at the edges of its range and
+/// at addresses taken from the input.
+pub fn gopclntab(data: &[u8]) {
+    if let Some(t) = unwedge_stacks::gopclntab::GoTable::parse(data, 0x40_1000) {
+        gopclntab_lookups(&t, data);
+    }
+}
+
+fn gopclntab_lookups(t: &unwedge_stacks::gopclntab::GoTable, data: &[u8]) {
+    let mut pcs: Vec<u64> = data.chunks(8).take(64).map(|c| c.iter().fold(0u64, |a, &b| a << 8 | b as u64)).collect();
+    if let Some((lo, hi)) = t.range() {
+        pcs.extend([lo, lo.wrapping_add(1), hi.wrapping_sub(1), hi, lo.wrapping_add(hi.wrapping_sub(lo) / 2)]);
+    }
+    for pc in pcs {
+        if let Some(f) = t.lookup(pc) {
+            assert!(f.entry <= pc && f.name.len() <= 4096, "{f:?} for {pc:#x}");
+        }
+    }
+}
+
+/// /proc/PID/maps and /proc/PID/task/TID/syscall as the stack reader parses them.
+pub fn proc_maps(data: &[u8]) {
+    for m in unwedge_stacks::maps::parse(data) {
+        assert!(m.start < m.end);
+    }
+    let _ = unwedge_stacks::maps::parse_syscall(data);
 }

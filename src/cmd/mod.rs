@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
 pub mod exec;
+pub mod generate;
 pub mod probe;
 pub mod scan;
 pub mod serve;
 pub mod stop;
+pub mod watch;

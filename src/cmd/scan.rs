@@ -12,7 +12,7 @@ pub fn run(args: &ScanArgs) -> Result<u8, Fatal> {
         Some(path) => Input::Recorded(path.clone()),
         None => {
             if !unwedge_collect::is_root() {
-                eprintln!("unwedge: not running as root: other users' sockets, fds and threads are hidden (run as root, or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
+                eprintln!("unwedge: not running as root: other users' sockets, fds, threads and user stacks are hidden (run as root, or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
             }
             // Collection stops at 80% of the deadline so analysis and output
             // fit in before the watchdog; what was not read is in coverage.
@@ -24,7 +24,12 @@ pub fn run(args: &ScanArgs) -> Result<u8, Fatal> {
             }
         }
     };
-    let scan = unwedge_pipeline::snapshots(&input).map_err(pipeline_error)?;
+    let mut scan = unwedge_pipeline::snapshots(&input).map_err(pipeline_error)?;
+    if args.from_snapshot.is_none() {
+        let mut stacks = unwedge_pipeline::Stacks::new(args.stacks.mode());
+        let filter = Filter { pid: args.pid, port: args.port };
+        unwedge_pipeline::read_stacks(&mut scan, &thresholds, &mut stacks, filter);
+    }
     if let Some(path) = &args.save_snapshot {
         unwedge_pipeline::save(path, &scan).map_err(pipeline_error)?;
     }
@@ -34,6 +39,14 @@ pub fn run(args: &ScanArgs) -> Result<u8, Fatal> {
     let mut report = unwedge_pipeline::report(&scan, &thresholds, started.elapsed());
     Filter { pid: args.pid, port: args.port }.apply(&mut report);
 
+    if let Some(path) = &args.html {
+        // The raw snapshots go in only where the user already has them saved:
+        // they hold every process's command line on the host.
+        let embed = args.save_snapshot.is_some() || args.from_snapshot.is_some();
+        let extras = render::html::Extras { scan: embed.then_some(&scan), ..Default::default() };
+        let page = render::html::render(&report, &extras).map_err(Fatal::Msg)?;
+        std::fs::write(path, page).map_err(|e| Fatal::Msg(format!("cannot write {}: {e}", path.display())))?;
+    }
     let stdout = std::io::stdout();
     if args.json {
         render::json::write(&mut stdout.lock(), &report)?;

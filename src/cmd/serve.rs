@@ -44,6 +44,7 @@ pub fn run(args: &ServeArgs) -> Result<u8, Fatal> {
         top_n: args.metrics_top as usize,
         input,
         thresholds,
+        stacks: args.stacks.mode(),
     })?;
     Ok(0)
 }

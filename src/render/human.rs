@@ -5,7 +5,7 @@
 use anstyle::{AnsiColor, Style};
 use serde_json::Value;
 use std::io::{self, Write};
-use unwedge_model::{fmt, Finding, Report, Severity, SkipReason};
+use unwedge_model::{fmt, Evidence, Finding, Group, Kind, Report, Severity, SkipReason};
 
 mod threads;
 
@@ -67,6 +67,7 @@ pub fn write(out: &mut dyn Write, r: &Report) -> io::Result<()> {
             .filter(|&s| count(s) > 0)
             .map(|s| format!("{} {}", count(s), s.name()))
             .collect();
+        let blocks = plan(r);
         writeln!(
             out,
             "{BOLD}{} finding{}{BOLD:#}: {}",
@@ -74,16 +75,34 @@ pub fn write(out: &mut dyn Write, r: &Report) -> io::Result<()> {
             if r.findings.len() == 1 { "" } else { "s" },
             parts.join(", ")
         )?;
-        for group in groups(&r.findings) {
-            writeln!(out)?;
-            let head = &group[0];
-            match (head.pid, &head.comm) {
-                (Some(pid), Some(comm)) => writeln!(out, "{BOLD}■ {comm} (pid {pid}){BOLD:#}")?,
-                (Some(pid), None) => writeln!(out, "{BOLD}■ pid {pid}{BOLD:#}")?,
-                (None, _) => writeln!(out, "{BOLD}■ host{BOLD:#}")?,
+        if blocks.len() < r.findings.len() {
+            let n = blocks.len();
+            wrapped(
+                out,
+                "",
+                &format!(
+                    "told as {n} {} below: causes first, consequences beneath, alike findings once (--json lists each)",
+                    if n == 1 { "story" } else { "stories" }
+                ),
+                "  ",
+                DIM,
+            )?;
+        }
+        // One header per process (or group), over all its blocks, in the
+        // order of its most severe one.
+        let mut sections: Vec<(String, Vec<&Block>)> = Vec::new();
+        for b in &blocks {
+            let h = header(b);
+            match sections.iter_mut().find(|(x, _)| *x == h) {
+                Some((_, v)) => v.push(b),
+                None => sections.push((h, vec![b])),
             }
-            for f in group {
-                finding(out, f)?;
+        }
+        for (h, bs) in sections {
+            writeln!(out)?;
+            writeln!(out, "{BOLD}■ {h}{BOLD:#}")?;
+            for b in bs {
+                block(out, b, 0)?;
             }
         }
     }
@@ -96,16 +115,215 @@ pub fn write(out: &mut dyn Write, r: &Report) -> io::Result<()> {
     Ok(())
 }
 
-/// Findings grouped by pid, groups in the order of their most severe finding.
-fn groups(findings: &[Finding]) -> Vec<Vec<&Finding>> {
-    let mut out: Vec<Vec<&Finding>> = Vec::new();
-    for f in findings {
-        match out.iter_mut().find(|g| g[0].pid == f.pid) {
-            Some(g) => g.push(f),
-            None => out.push(vec![f]),
+/// What the report prints at one place: a finding, or a group of sibling
+/// findings shown once through its representative; and beneath it, the
+/// findings it causes.
+struct Block<'a> {
+    f: &'a Finding,
+    group: Option<&'a Group>,
+    /// Findings of the group (all of them, the representative included).
+    members: Vec<&'a Finding>,
+    consequences: Vec<Block<'a>>,
+}
+
+impl Block<'_> {
+    fn severity(&self) -> Severity {
+        self.consequences
+            .iter()
+            .map(|c| c.severity())
+            .chain(self.members.iter().map(|m| m.severity))
+            .fold(self.f.severity, Severity::max)
+    }
+}
+
+fn header(b: &Block) -> String {
+    if let Some(g) = b.group {
+        return match g.parent {
+            Some(p) => format!("{} processes of {} (parent {p})", g.pids.len(), g.program),
+            None => format!("{} processes of {}", g.pids.len(), g.program),
+        };
+    }
+    match (b.f.pid, &b.f.comm) {
+        (Some(pid), Some(comm)) => format!("{comm} (pid {pid})"),
+        (Some(pid), None) => format!("pid {pid}"),
+        (None, _) => "host".into(),
+    }
+}
+
+/// Orders the report as stories: findings nothing else in the report
+/// explains come first (most severe first), each followed by what it
+/// causes; a group of siblings appears once, where its first member would.
+fn plan(r: &Report) -> Vec<Block<'_>> {
+    let ids: Vec<&str> = r.findings.iter().map(|f| f.id.as_str()).collect();
+    let present = |id: &String| !id.is_empty() && ids.contains(&id.as_str());
+    // The cause a finding is printed beneath: its first cause in the report.
+    let parent_of = |f: &Finding| f.caused_by.iter().find(|c| present(c) && **c != f.id).cloned();
+    let mut used = vec![false; r.findings.len()];
+    let mut roots: Vec<Block> = Vec::new();
+    for i in 0..r.findings.len() {
+        if used[i] || parent_of(&r.findings[i]).is_some() {
+            continue;
+        }
+        if let Some(b) = make(r, i, &mut used, &parent_of, 0) {
+            roots.push(b);
         }
     }
-    out
+    // A finding whose causes form a loop (none in practice) is still shown.
+    for i in 0..r.findings.len() {
+        if !used[i] {
+            if let Some(b) = make(r, i, &mut used, &|_: &Finding| None, 0) {
+                roots.push(b);
+            }
+        }
+    }
+    roots.sort_by_key(|b| std::cmp::Reverse(b.severity()));
+    roots
+}
+
+fn make<'a>(
+    r: &'a Report,
+    i: usize,
+    used: &mut Vec<bool>,
+    parent_of: &dyn Fn(&Finding) -> Option<String>,
+    depth: usize,
+) -> Option<Block<'a>> {
+    if used[i] {
+        return None;
+    }
+    let f = &r.findings[i];
+    let group = f.group.as_ref().and_then(|g| r.groups.iter().find(|x| &x.id == g));
+    let (f, members): (&Finding, Vec<&Finding>) = match group {
+        Some(g) => {
+            let members: Vec<&Finding> = r.findings.iter().filter(|x| x.group.as_ref() == Some(&g.id)).collect();
+            let rep = members.iter().copied().find(|x| x.id == g.representative).unwrap_or(f);
+            (rep, members)
+        }
+        // The stuck threads of one process are one story: each finding
+        // already lists the others; the one on a connection tells most.
+        None if f.kind() == Kind::StuckThread => {
+            let same: Vec<&Finding> = r
+                .findings
+                .iter()
+                .enumerate()
+                .filter(|(j, x)| {
+                    !used[*j]
+                        && x.kind() == Kind::StuckThread
+                        && x.pid == f.pid
+                        && x.group.is_none()
+                        && x.caused_by == f.caused_by
+                })
+                .map(|(_, x)| x)
+                .collect();
+            let on_conn = |x: &&Finding| matches!(&x.evidence, Evidence::StuckThread(e) if e.on_connection);
+            let primary = same.iter().copied().find(on_conn).unwrap_or(f);
+            (primary, same)
+        }
+        None => (f, vec![f]),
+    };
+    for m in &members {
+        if let Some(j) = r.findings.iter().position(|x| std::ptr::eq(x, *m)) {
+            used[j] = true;
+        }
+    }
+    let mut consequences = Vec::new();
+    if depth < 4 {
+        for j in 0..r.findings.len() {
+            let c = &r.findings[j];
+            if !used[j] && parent_of(c).is_some_and(|p| members.iter().any(|m| m.id == p)) {
+                consequences.extend(make(r, j, used, parent_of, depth + 1));
+            }
+        }
+    }
+    Some(Block { f, group, members, consequences })
+}
+
+fn block(out: &mut dyn Write, b: &Block, depth: usize) -> io::Result<()> {
+    if depth == 0 {
+        match b.group {
+            Some(g) => group_block(out, g, b)?,
+            None => {
+                finding(out, b.f)?;
+                if b.members.len() > 1 {
+                    let tids: Vec<String> = b
+                        .members
+                        .iter()
+                        .filter(|m| m.id != b.f.id)
+                        .filter_map(|m| m.tid)
+                        .map(|t| t.to_string())
+                        .collect();
+                    writeln!(
+                        out,
+                        "    {DIM}(thread{} {} of this process {} stuck too: see --json){DIM:#}",
+                        if tids.len() == 1 { "" } else { "s" },
+                        tids.join(", "),
+                        if tids.len() == 1 { "is" } else { "are" }
+                    )?;
+                }
+            }
+        }
+    } else {
+        consequence(out, b, depth)?;
+    }
+    if !b.consequences.is_empty() {
+        if depth == 0 {
+            writeln!(out, "    {BOLD}Consequences{BOLD:#} (caused by the above; each is a finding in --json):")?;
+        }
+        for c in &b.consequences {
+            block(out, c, depth + 1)?;
+        }
+    }
+    Ok(())
+}
+
+/// A consequence, in brief: what it is and its title, beneath its cause.
+fn consequence(out: &mut dyn Write, b: &Block, depth: usize) -> io::Result<()> {
+    let f = b.f;
+    let pad = "  ".repeat(depth + 1);
+    let st = sev_style(f.severity);
+    let mut tags = vec![f.kind().name().to_string()];
+    if let Some(p) = f.port {
+        tags.push(format!("port {p}"));
+    }
+    match (b.group, f.pid, &f.comm) {
+        (Some(g), _, _) => tags.push(format!("{} processes", g.pids.len())),
+        (None, Some(pid), Some(comm)) => tags.push(format!("{comm} (pid {pid})")),
+        _ => {}
+    }
+    writeln!(out, "{pad}▸ {st}{}{st:#} {DIM}{}{DIM:#}", f.severity.name().to_uppercase(), tags.join("  "))?;
+    let title = b.group.map(|g| g.title.as_str()).unwrap_or(&f.title);
+    wrapped(out, &format!("{pad}  "), title, &format!("{pad}  "), Style::new())
+}
+
+/// A group of sibling processes, once: the headline, the processes and
+/// their ages, then one representative's evidence and the fix.
+fn group_block(out: &mut dyn Write, g: &Group, b: &Block) -> io::Result<()> {
+    let f = b.f;
+    let sev = b.members.iter().map(|m| m.severity).fold(f.severity, Severity::max);
+    let st = sev_style(sev);
+    let mut tags = vec![f.kind().name().to_string()];
+    if let Some(p) = f.port {
+        tags.push(format!("port {p}"));
+    }
+    tags.push(format!("{} processes, {} findings", g.pids.len(), b.members.len()));
+    writeln!(out, "  {st}{:<8}{st:#} {DIM}{}{DIM:#}", sev.name().to_uppercase(), tags.join("  "))?;
+    wrapped(out, "    ", &g.title, "    ", BOLD)?;
+    let list: Vec<String> = g
+        .pids
+        .iter()
+        .enumerate()
+        .map(|(i, p)| match g.ages_s.get(i) {
+            Some(a) => format!("{p} ({a} s old)"),
+            None => p.to_string(),
+        })
+        .collect();
+    wrapped(out, "    Processes: ", &list.join(", "), "               ", Style::new())?;
+    let who = match (&f.comm, f.pid) {
+        (Some(c), Some(p)) => format!("{c} (pid {p})"),
+        (_, Some(p)) => format!("pid {p}"),
+        _ => "one".into(),
+    };
+    writeln!(out, "    {DIM}The others look the same. One of them in detail, {who}:{DIM:#}")?;
+    body(out, f, true)
 }
 
 pub fn finding(out: &mut dyn Write, f: &Finding) -> io::Result<()> {
@@ -121,7 +339,16 @@ pub fn finding(out: &mut dyn Write, f: &Finding) -> io::Result<()> {
         tags.push(format!("netns {ns}"));
     }
     writeln!(out, "  {st}{:<8}{st:#} {DIM}{}{DIM:#}", f.severity.name().to_uppercase(), tags.join("  "))?;
-    wrapped(out, "    ", &f.title, "    ", BOLD)?;
+    body(out, f, false)
+}
+
+/// Title, explanation, evidence, threads and fix of one finding.
+/// In a group (`in_group`) the headline stands for the title, and the
+/// kernel stack is cut shorter: the group must fit on one screen.
+fn body(out: &mut dyn Write, f: &Finding, in_group: bool) -> io::Result<()> {
+    if !in_group {
+        wrapped(out, "    ", &f.title, "    ", BOLD)?;
+    }
     wrapped(out, "    Why: ", &f.explanation, "         ", Style::new())?;
     let shown = threads::without_threads(&f.evidence);
     if let Value::Object(map) = &shown {
@@ -154,7 +381,7 @@ pub fn finding(out: &mut dyn Write, f: &Finding) -> io::Result<()> {
             }
         }
     }
-    threads::write(out, &f.evidence)?;
+    threads::write(out, &f.evidence, if in_group { 4 } else { 8 })?;
     wrapped(out, "    Fix: ", &f.fix, "         ", Style::new())?;
     Ok(())
 }
@@ -252,6 +479,7 @@ mod tests {
                     sockets: 80,
                     close_wait_sockets: 60,
                     listening_sockets: 1,
+                    unanswered_connections: 0,
                 },
                 Severity::Warning,
                 Some(7),
@@ -282,13 +510,32 @@ mod tests {
                 fds: vec!["fd 5: TCP 127.0.0.1:41234 -> 127.0.0.1:80 ESTAB, idle 12.0 s".into()],
                 wchan: Some("wait_woken".into()),
                 stack: Some(vec!["wait_woken+0x89/0x90".into(), "sk_wait_data+0x172/0x190".into()]),
+                user_stack: Some(
+                    [
+                        ("__libc_recv", "/lib/libc.so.6"),
+                        ("relay.isra.0", "/opt/p"),
+                        ("main", "/opt/p"),
+                        ("_start", "/opt/p"),
+                    ]
+                    .iter()
+                    .map(|(f, m)| unwedge_model::Frame {
+                        addr: "0x1".into(),
+                        function: Some(f.to_string()),
+                        module: Some(m.to_string()),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ),
+                user_stack_note: Some("unwinding stopped at 0x1".into()),
                 ..Default::default()
             },
             other_stuck_threads: vec![ThreadSummary {
                 tid: 7,
                 name: "python3".into(),
+                state: String::new(),
                 syscall: "futex".into(),
                 fds: vec![],
+                user_stack: None,
             }],
             ..Default::default()
         };
@@ -312,6 +559,8 @@ mod tests {
         assert!(text.contains("fd 5: TCP 127.0.0.1:41234 -> 127.0.0.1:80 ESTAB, idle 12.0 s"), "{text}");
         assert!(text.contains("wchan: wait_woken") && text.contains("sk_wait_data+0x172/0x190"), "{text}");
         assert!(text.contains("Thread 7 (python3), in futex"), "{text}");
+        assert!(text.contains("user stack: recv ← relay ← main ← …"), "folded, cut where it ended early: {text}");
+        assert!(text.contains("user stack: unwinding stopped at 0x1"), "{text}");
         assert!(!text.contains("\"tid\""), "thread objects are not dumped as JSON: {text}");
     }
 

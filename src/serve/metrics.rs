@@ -58,9 +58,14 @@ struct PortLabels {
     port: String,
 }
 
+/// The facts `unwedge --version` prints (build.rs).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: String,
+    commit: String,
+    build_date: String,
+    target: String,
+    linkage: String,
 }
 
 impl Facts {
@@ -125,8 +130,16 @@ pub fn render(facts: Option<&Facts>, scan_errors: u64, top_n: usize) -> String {
     let mut reg = Registry::default();
 
     let build = Family::<BuildLabels, Gauge>::default();
-    build.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION").into() }).set(1);
-    reg.register("unwedge_build_info", "unwedge version; always 1", build);
+    build
+        .get_or_create(&BuildLabels {
+            version: env!("CARGO_PKG_VERSION").into(),
+            commit: crate::cli::GIT_COMMIT.into(),
+            build_date: crate::cli::BUILD_DATE.into(),
+            target: crate::cli::TARGET.into(),
+            linkage: crate::cli::LINKAGE.into(),
+        })
+        .set(1);
+    reg.register("unwedge_build_info", "unwedge version, git commit, build date, target and linkage; always 1", build);
 
     let errors = Counter::<u64>::default();
     errors.inc_by(scan_errors);
@@ -304,6 +317,16 @@ mod tests {
     fn before_the_first_scan_only_build_info_and_errors() {
         let text = render(None, 3, 10);
         assert!(text.contains("unwedge_build_info{version=\""));
+        // The same facts as `unwedge --version`.
+        let build = format!(
+            "unwedge_build_info{{version=\"{}\",commit=\"{}\",build_date=\"{}\",target=\"{}\",linkage=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION"),
+            crate::cli::GIT_COMMIT,
+            crate::cli::BUILD_DATE,
+            crate::cli::TARGET,
+            crate::cli::LINKAGE
+        );
+        assert!(text.contains(&build), "{text}");
         assert!(text.contains("unwedge_scan_errors_total 3"));
         assert!(!text.contains("unwedge_findings{"));
         let classic = to_classic_text(&text);

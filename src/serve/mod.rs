@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod limits;
 pub mod metrics;
+pub mod page;
 mod probe;
 mod routes;
 
@@ -40,6 +41,8 @@ pub struct Config {
     /// What each background scan reads (the live host, or recorded snapshots).
     pub input: unwedge_pipeline::Input,
     pub thresholds: unwedge_pipeline::Thresholds,
+    /// How user stacks are read; the reader (and its symbol cache) lives as long as the scan thread.
+    pub stacks: unwedge_pipeline::StackMode,
 }
 
 /// What the last scan produced, pre-rendered.
@@ -51,6 +54,8 @@ pub struct Latest {
     /// classic text format (everyone else).
     pub metrics: Bytes,
     pub metrics_classic: Bytes,
+    /// `/`: the HTML page of `report` with the last hour's charts (empty before the first scan).
+    pub page: Bytes,
     pub scans: u64,
     pub scan_errors: u64,
     /// When the last scan finished, ok or not.
@@ -71,6 +76,7 @@ impl State {
             report_json: Bytes::new(),
             metrics: Bytes::new(),
             metrics_classic: Bytes::new(),
+            page: Bytes::new(),
             scans: 0,
             scan_errors: 0,
             finished: None,
@@ -95,7 +101,7 @@ pub fn run(cfg: Config) -> Result<(), Fatal> {
     listener.set_nonblocking(true)?;
     eprintln!("unwedge serve: listening on http://{local}");
     if !unwedge_collect::is_root() {
-        eprintln!("unwedge serve: not running as root: other users' sockets, fds and threads are hidden (grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
+        eprintln!("unwedge serve: not running as root: other users' sockets, fds, threads and user stacks are hidden (grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
     }
     let state = Arc::new(State::new(cfg));
     let scanner = state.clone();
@@ -116,15 +122,24 @@ pub fn run(cfg: Config) -> Result<(), Fatal> {
 fn scan_loop(state: &State) {
     // The last good scan's facts: a failed scan keeps its series.
     let mut last_facts: Option<metrics::Facts> = None;
+    let mut stacks = unwedge_pipeline::Stacks::new(state.cfg.stacks);
+    // The counts behind the page's charts: one point per good scan, an hour at most.
+    let mut history = page::History::default();
     loop {
         let started = Instant::now();
-        let result = unwedge_pipeline::run(&state.cfg.input, &state.cfg.thresholds);
+        let result = unwedge_pipeline::run(&state.cfg.input, &state.cfg.thresholds, &mut stacks);
         let mut published = None;
         match result {
             Ok((scan, report)) if !scan.snapshots.is_empty() => {
                 let facts = metrics::Facts::new(&report, &scan);
                 let json = serde_json::to_vec(&report).unwrap_or_default();
-                published = Some((Arc::new(report), Bytes::from(json), facts));
+                let now_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64);
+                history.push(page::Point::new(now_ms, &report, &facts));
+                let scans = state.latest.read().map_or(0, |l| l.scans) + 1;
+                let html = page::render(&report, &history, now_ms, scans, state.cfg.scan_interval.as_secs());
+                published = Some((Arc::new(report), Bytes::from(json), facts, Bytes::from(html)));
             }
             Ok(_) => eprintln!("unwedge serve: scan returned no snapshot"),
             Err(e) => eprintln!("unwedge serve: scan failed: {e}"),
@@ -132,7 +147,8 @@ fn scan_loop(state: &State) {
         {
             let mut l = state.latest.write().unwrap_or_else(|p| p.into_inner());
             match published {
-                Some((report, json, facts)) => {
+                Some((report, json, facts, html)) => {
+                    l.page = html;
                     let text = metrics::render(Some(&facts), l.scan_errors, state.cfg.top_n);
                     l.set_metrics(text);
                     l.report = Some(report);

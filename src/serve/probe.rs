@@ -302,6 +302,7 @@ mod tests {
             top_n: 10,
             input: unwedge_pipeline::Input::Live { interval: Duration::from_secs(1), until: None, record: false },
             thresholds: Default::default(),
+            stacks: unwedge_pipeline::StackMode::Off,
         }))
     }
 

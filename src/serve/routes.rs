@@ -25,6 +25,8 @@ pub type Resp = Response<Full<Bytes>>;
 /// openapi.json against it, so the two cannot drift apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
+    /// The HTML page of the latest scan, with the last hour's charts.
+    Page,
     Metrics,
     Healthz,
     Scan,
@@ -34,11 +36,12 @@ pub enum Route {
 }
 
 impl Route {
-    pub const ALL: [Route; 6] =
-        [Route::Metrics, Route::Healthz, Route::Scan, Route::ProbeTcp, Route::ProbeHttp, Route::OpenApi];
+    pub const ALL: [Route; 7] =
+        [Route::Page, Route::Metrics, Route::Healthz, Route::Scan, Route::ProbeTcp, Route::ProbeHttp, Route::OpenApi];
 
     pub fn path(self) -> &'static str {
         match self {
+            Route::Page => "/",
             Route::Metrics => "/metrics",
             Route::Healthz => "/healthz",
             Route::Scan => "/v1/scan",
@@ -80,6 +83,7 @@ pub async fn handle(state: Arc<State>, peer: SocketAddr, req: Request<Incoming>)
     }
     let query = req.uri().query().unwrap_or("");
     match route {
+        Some(Route::Page) => page(&state),
         Some(Route::Metrics) => metrics(&state, req.headers().get(header::ACCEPT)),
         Some(Route::Healthz) => healthz(&state),
         Some(Route::Scan) => scan(&state, query),
@@ -98,6 +102,31 @@ fn metrics(state: &State, accept: Option<&HeaderValue>) -> Resp {
     } else {
         body(StatusCode::OK, CLASSIC, l.metrics_classic.clone())
     }
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+
+/// The latest scan as the HTML page; it fetches nothing, and says so in its headers too.
+fn page(state: &State) -> Resp {
+    let page = state.latest.read().unwrap_or_else(|p| p.into_inner()).page.clone();
+    let mut r = if page.is_empty() {
+        let mut r = body(
+            StatusCode::SERVICE_UNAVAILABLE,
+            HTML,
+            Bytes::from_static(b"<!doctype html><meta charset=utf-8><title>unwedge</title><p>The first scan has not finished yet: reload in a few seconds.</p>\n"),
+        );
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        r
+    } else {
+        body(StatusCode::OK, HTML, page)
+    };
+    let h = r.headers_mut();
+    if let Ok(csp) = HeaderValue::from_str(&crate::render::html::csp()) {
+        h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    r
 }
 
 fn healthz(state: &State) -> Resp {

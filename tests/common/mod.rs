@@ -152,11 +152,22 @@ pub fn start_nginx(
     workers: u32,
     server: impl Fn(u16) -> String,
 ) -> (Child, u16) {
+    start_nginx_with(nginx, dir, workers, "", server)
+}
+
+/// `start_nginx` with directives for the main context (`worker_rlimit_nofile 64;`).
+pub fn start_nginx_with(
+    nginx: &std::path::Path,
+    dir: &std::path::Path,
+    workers: u32,
+    main: &str,
+    server: impl Fn(u16) -> String,
+) -> (Child, u16) {
     let d = dir.display();
     for _ in 0..5 {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let conf = format!(
-            "worker_processes {workers};\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+            "worker_processes {workers};\n{main}\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
              events {{ worker_connections 256; }}\n\
              http {{\n access_log off;\n client_body_temp_path {d}/t1; proxy_temp_path {d}/t2; fastcgi_temp_path {d}/t3;\n\
              uwsgi_temp_path {d}/t4; scgi_temp_path {d}/t5;\n{}\n}}\n",

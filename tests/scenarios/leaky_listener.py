@@ -1,16 +1,22 @@
 """Story 2: a listener that accepts connections and never closes them.
 Its clients (in this process) connect and close at once, so every accepted
 socket ends in CLOSE-WAIT. --read-eof reads each connection to EOF first
-(the "read EOF, forgot close()" variant)."""
-import argparse, socket, threading
-from _scn import ready, self_destruct, park
+(the "read EOF, forgot close()" variant). Each SIGUSR1 leaks --count more
+(the leak getting worse, for `unwedge watch`); --name sets the process name
+(comm) with prctl(PR_SET_NAME), e.g. to a hostile "<script>x"."""
+import argparse, ctypes, signal, socket, threading
+from _scn import ready, self_destruct
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--count", type=int, default=60)
 ap.add_argument("--read-eof", action="store_true")
 ap.add_argument("--host", default="127.0.0.1")
+ap.add_argument("--name")
 args = ap.parse_args()
 self_destruct()
+if args.name:
+    PR_SET_NAME = 15
+    ctypes.CDLL(None).prctl(PR_SET_NAME, args.name.encode()[:15], 0, 0, 0)
 
 fam = socket.AF_INET6 if ":" in args.host else socket.AF_INET
 srv = socket.socket(fam, socket.SOCK_STREAM)
@@ -29,12 +35,22 @@ def serve():
         leaked.append(c)
 
 
+def leak(total):
+    for _ in range(total - len(leaked)):
+        cl = socket.create_connection((args.host, port), timeout=5)
+        cl.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        cl.close()
+    while len(leaked) < total:
+        threading.Event().wait(0.01)
+
+
 threading.Thread(target=serve, daemon=True).start()
-for _ in range(args.count):
-    cl = socket.create_connection((args.host, port), timeout=5)
-    cl.sendall(b"GET / HTTP/1.0\r\n\r\n")
-    cl.close()
-while len(leaked) < args.count:
-    threading.Event().wait(0.01)
+leak(args.count)
+grow = threading.Event()
+signal.signal(signal.SIGUSR1, lambda *_: grow.set())
 ready(port=port, count=args.count)
-park()
+while True:
+    grow.wait()
+    grow.clear()
+    leak(len(leaked) + args.count)
+    print("GREW %d" % len(leaked), flush=True)

@@ -8,6 +8,7 @@
 //! the counters are cumulative since boot, so only a rise during the
 //! interval counts, never their value.
 
+use crate::queues::accept_facts;
 use crate::{index::endpoint, Ctx};
 use unwedge_model::evidence::AcceptQueueOverflow;
 use unwedge_model::{Finding, Severity, Socket};
@@ -40,7 +41,9 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
         blamed_ns.push(l.netns);
         let (overflows, drops) = rise(l.netns);
         let owners = ctx.last.owners_of(l.inode).to_vec();
-        let pid = ctx.last.main_owner(&owners);
+        let accepting = ctx.last.accepting(l, &owners);
+        let pid = accepting.first().copied();
+        let facts = accept_facts(ctx, l, &owners, &accepting);
         let who = pid.map(|p| ctx.proc_label(p)).unwrap_or_else(|| "an unknown process".into());
         let addr = endpoint(l.local, l.local_port);
         let ev = AcceptQueueOverflow::Listener {
@@ -52,15 +55,20 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             listen_overflows_rise: overflows,
             listen_drops_rise: drops,
             owners,
+            accepting,
         };
         let mut f = ctx.finding(Severity::Critical, pid, Some(l.local_port), l.netns, ev);
         f.title = format!("accept queue of {addr} is full ({}/{}): new connections are dropped", l.recv_q, l.send_q);
         f.explanation = format!(
-            "{who} listens on {addr} with a backlog of {backlog}, and {q} completed connections wait for accept(). While the queue is full the kernel drops every new SYN (or answers RST if net.ipv4.tcp_abort_on_overflow=1), so clients retransmit their SYN after 1 s, 3 s, 7 s… and finally connect() times out. The application is not calling accept() fast enough, or at all.",
+            "{who} listens on {addr} with a backlog of {backlog}, and {q} completed connections wait for accept(). While the queue is full the kernel drops every new SYN (or answers RST if net.ipv4.tcp_abort_on_overflow=1), so clients retransmit their SYN after 1 s, 3 s, 7 s… and finally connect() times out. {who} is not calling accept() fast enough, or at all.{}",
+            facts.because(ctx, &who),
             backlog = l.send_q,
             q = l.recv_q
         );
-        f.fix = "Find why the owner does not accept(): a blocked or saturated accept loop, a concurrency cap (see accept_stalled / keepalive_starvation), or fd exhaustion. Then raise the backlog (listen(fd, N) and net.core.somaxconn) only if bursts are real; a bigger queue hides a stalled server rather than fixing it.".into();
+        f.fix = format!(
+            "{} Raise the backlog (listen(fd, N) and net.core.somaxconn) only if bursts are real; a bigger queue hides a stalled server rather than fixing it.",
+            facts.fix(ctx, &who, pid)
+        );
         out.push(f);
     }
     // Drops with no listener full now: a burst between the snapshots.

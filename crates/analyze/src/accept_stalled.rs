@@ -10,9 +10,14 @@
 //! busy server with a queue that is never empty still drains its oldest
 //! entries, and a busy loop that accepts one connection per round drains
 //! some, so neither matches.
+//!
+//! The finding names the process that accepts (`Index::accepting`), not a
+//! pre-fork master that only holds the socket, and says what this host
+//! shows about it (its threads' states and syscalls, an fd limit reached,
+//! a stop, requests it read and never answered) rather than typical causes.
 
 use crate::index::endpoint;
-use crate::queues::{stalled, waiting_evidence, Stalled};
+use crate::queues::{accept_facts, stalled, waiting_evidence, Stalled};
 use crate::Ctx;
 use unwedge_model::evidence::AcceptStalled;
 use unwedge_model::{Finding, Severity};
@@ -30,6 +35,7 @@ fn finding(ctx: &Ctx, st: &Stalled) -> Finding {
     let addr = endpoint(l.local, l.local_port);
     let who = st.pid.map(|p| ctx.proc_label(p)).unwrap_or_else(|| "an unknown process".into());
     let n = st.waiting.len();
+    let facts = accept_facts(ctx, l, &st.owners, &st.accepting);
     let ev = AcceptStalled {
         listen: addr.clone(),
         queued: l.recv_q,
@@ -39,17 +45,17 @@ fn finding(ctx: &Ctx, st: &Stalled) -> Finding {
         accepted_during_interval: 0,
         established_connections_held: ctx.last.accepted_by(l, &st.owners).len(),
         owners: st.owners.clone(),
+        accepting: st.accepting.clone(),
+        accepting_threads: facts.threads.clone(),
     };
     let mut f = ctx.finding(Severity::Critical, st.pid, Some(l.local_port), l.netns, ev);
     f.title =
         format!("{who} accepted none of the {n} connections waiting on {addr} for {}", crate::secs(ctx.interval_ms));
     f.explanation = format!(
-        "{n} clients completed the TCP handshake with {addr} (the kernel does that alone) and wait in the accept queue, but {who} did not call accept() once during the {} between the two snapshots. To those clients the server looks up yet never answers: they time out, and the application logs nothing because no handler ever saw them. Typical causes: the accepting thread is blocked (a lock, a slow call, a full worker pool), a concurrency cap is reached, or accept() fails (EMFILE).",
-        crate::secs(ctx.interval_ms)
+        "{n} clients completed the TCP handshake with {addr} (the kernel does that alone) and wait in the accept queue, but {who} accepted none of them during the {} between the two snapshots. To those clients the server looks up yet never answers: they time out, and the application logs nothing because no handler ever saw them.{}",
+        crate::secs(ctx.interval_ms),
+        facts.because(ctx, &who)
     );
-    f.fix = format!(
-        "See what the accepting thread of {who} does (its stack, `unwedge scan --pid {}`); make sure a cap on concurrent connections does not stop accept() while slots are held by idle or stuck connections, and that fd limits are not hit.",
-        st.pid.map(|p| p.to_string()).unwrap_or_else(|| "PID".into())
-    );
+    f.fix = facts.fix(ctx, &who, st.pid);
     f
 }

@@ -169,6 +169,69 @@ impl<'a> Index<'a> {
             .collect()
     }
 
+    /// The owners of `listener` that accept on it, in the order of `owners`
+    /// (pre-fork servers: the master holds the socket only so that its
+    /// workers inherit it; the one that stalls is the one that accepts):
+    /// 1. those with a thread in accept()/accept4() on it;
+    /// 2. else those holding connections accepted on it (established or
+    ///    CLOSE-WAIT sockets on its address and port);
+    /// 3. else the owners no other owner descends from (the workers, not
+    ///    their master);
+    /// 4. else every owner.
+    ///
+    /// A thread in poll/epoll_wait is not read as accepting: which fds an
+    /// epoll set watches is not in the syscall's arguments.
+    pub fn accepting(&self, listener: &Socket, owners: &[u32]) -> Vec<u32> {
+        if owners.len() <= 1 {
+            return owners.to_vec();
+        }
+        let arch = self.snap.arch.as_str();
+        let in_accept: Vec<u32> = owners
+            .iter()
+            .copied()
+            .filter(|&pid| {
+                let Some(p) = self.process(pid) else { return false };
+                let fds: Vec<u64> =
+                    p.sockets.iter().filter(|s| s.inode == listener.inode).map(|s| s.fd as u64).collect();
+                p.threads.iter().any(|t| {
+                    crate::threads::syscall(arch, t).is_some_and(|(name, call)| {
+                        matches!(name.as_str(), "accept" | "accept4") && fds.contains(&call.args[0])
+                    })
+                })
+            })
+            .collect();
+        if !in_accept.is_empty() {
+            return in_accept;
+        }
+        let mut holding: Vec<u32> = Vec::new();
+        for s in &self.snap.sockets {
+            if s.netns == listener.netns
+                && s.local_port == listener.local_port
+                && s.inode != 0
+                && matches!(s.state, TcpState::Established | TcpState::CloseWait)
+                && addr_matches(listener.local, s.local)
+            {
+                for &o in self.owners_of(s.inode) {
+                    if owners.contains(&o) && !holding.contains(&o) {
+                        holding.push(o);
+                    }
+                }
+            }
+        }
+        if !holding.is_empty() {
+            return owners.iter().copied().filter(|o| holding.contains(o)).collect();
+        }
+        let leaves: Vec<u32> = owners
+            .iter()
+            .copied()
+            .filter(|&pid| !owners.iter().any(|&o| self.process(o).is_some_and(|p| p.ppid == pid)))
+            .collect();
+        if !leaves.is_empty() {
+            return leaves;
+        }
+        owners.to_vec()
+    }
+
     /// The process a listener finding is about: among the owners, the one
     /// highest in the process tree (the master of a pre-fork server).
     pub fn main_owner(&self, pids: &[u32]) -> Option<u32> {

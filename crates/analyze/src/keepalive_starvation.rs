@@ -3,12 +3,17 @@
 //! by idle HTTP keep-alive connections, while new clients wait unaccepted.
 //!
 //! Kernel facts: `accept_stalled` (queued connections survive the interval)
-//! plus the owner's accepted connections on that port, whose tcp_info
-//! last_data_recv / last_data_sent show no data either way for >= idle_ms,
-//! the server's last send no older than its last receive (it answered).
+//! plus the owner's accepted connections on that port, every one of them
+//! answered (tcp_info bytes_acked / bytes_sent > 0), its answer no older
+//! than the client's last request (last_data_sent <= last_data_recv),
+//! nothing unread, and no data either way for >= idle_ms.
 //! False alarms avoided: a server busy serving its connections (data moving)
-//! is merely slow; a server with no accepted connections, or whose handler
-//! read a request and never answered, is plain `accept_stalled`.
+//! is merely slow; a server with no accepted connections is plain
+//! `accept_stalled`; so is one whose connections hold requests it read and
+//! never answered — a worker at its fd limit (fd_exhaustion), a one-worker
+//! server busy with a slow request. On loopback those tie on timestamps
+//! (handshake and request in the same jiffy), so only the byte counters
+//! tell them from keep-alive.
 
 use crate::index::endpoint;
 use crate::queues::{idle_keepalive, stalled, waiting_evidence};
@@ -35,11 +40,14 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
                     peer: endpoint(s.remote, s.remote_port),
                     idle_recv_ms: s.info.map(|i| i.last_data_recv_ms),
                     idle_sent_ms: s.info.map(|i| i.last_data_sent_ms),
+                    bytes_acked: s.info.and_then(|i| i.bytes_acked),
+                    bytes_received: s.info.and_then(|i| i.bytes_received),
                 })
                 .collect(),
             waiting_whole_interval: n_wait,
             waiting: waiting_evidence(&st),
             owners: st.owners.clone(),
+            accepting: st.accepting.clone(),
         };
         let mut f = ctx.finding(Severity::Critical, st.pid, Some(l.local_port), l.netns, ev);
         let min_idle =

@@ -26,8 +26,12 @@ mod close_wait_leak;
 mod fd_exhaustion;
 mod keepalive_starvation;
 mod orphan_port_holder;
+mod peer_not_reading;
+pub(crate) mod process_stopped;
 mod sigterm_blocked;
 mod stuck_thread;
+mod unanswered_requests;
+pub mod waits;
 mod zombie;
 
 use index::Index;
@@ -49,6 +53,8 @@ pub struct Thresholds {
     /// Unreaped children one parent must leave for a `zombie` warning / critical.
     pub zombie_min: usize,
     pub zombie_critical: usize,
+    /// A request read and not answered for this long counts as unanswered.
+    pub answer_timeout_ms: u32,
 }
 
 impl Default for Thresholds {
@@ -61,6 +67,7 @@ impl Default for Thresholds {
             fd_critical_pct: 95.0,
             zombie_min: 5,
             zombie_critical: 50,
+            answer_timeout_ms: 10_000,
         }
     }
 }
@@ -125,7 +132,7 @@ pub fn analyze(scan: &Scan, t: &Thresholds) -> Analysis {
     let interval_ms =
         if scan.snapshots.len() > 1 { last_snap.taken_at_ms.saturating_sub(scan.snapshots[0].taken_at_ms) } else { 0 };
     if first.is_none() {
-        notes.push("one snapshot only (--interval 0): accept_stalled, keepalive_starvation and stuck_thread need two and were skipped; host overflow counters were not compared".into());
+        notes.push("one snapshot only (--interval 0): accept_stalled, keepalive_starvation, stuck_thread, process_stopped, unanswered_requests and peer_not_reading need two and were skipped; host overflow counters were not compared".into());
     }
     let ctx = Ctx { last: Index::new(last_snap), first, t, interval_ms };
     let mut findings = Vec::new();

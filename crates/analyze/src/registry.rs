@@ -22,6 +22,9 @@ pub fn detector(kind: Kind) -> Option<Detect> {
         Kind::StuckThread => stuck_thread::detect,
         Kind::OrphanPortHolder => orphan_port_holder::detect,
         Kind::Zombie => zombie::detect,
+        Kind::ProcessStopped => process_stopped::detect,
+        Kind::UnansweredRequests => unanswered_requests::detect,
+        Kind::PeerNotReading => peer_not_reading::detect,
         // Raised by `unwedge probe` from outside, not by a scan.
         Kind::ConnectTimeout | Kind::SynRetransmit | Kind::MissingContentType | Kind::SlowTlsShutdown => return None,
     })

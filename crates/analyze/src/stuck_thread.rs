@@ -34,7 +34,7 @@ use crate::{secs, signals, threads, Ctx};
 use std::collections::HashSet;
 use std::net::IpAddr;
 use unwedge_model::evidence::{StuckThread, ThreadSummary, Work};
-use unwedge_model::{Finding, Process, Severity, SyscallLine, TcpState, Thread};
+use unwedge_model::{stack, Finding, Process, Severity, SyscallLine, TcpState, Thread};
 
 /// A stuck thread with its syscall decoded and its fds resolved once (a
 /// pipe's holders cost a pass over every process).
@@ -44,6 +44,8 @@ struct Stuck<'a> {
     call: SyscallLine,
     fds: Vec<String>,
     on_connection: bool,
+    /// The connection is one this process opened (its local port serves nothing): an upstream.
+    upstream: bool,
 }
 
 /// At most this many findings per process; the rest are listed in evidence.
@@ -99,7 +101,16 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
                 }
                 let fds = threads::fd_meanings(&ctx.last, p, t, &name, &call);
                 let on_connection = threads::waits_on_connection(&ctx.last, p, &name, &call);
-                Some(Stuck { thread: t, name, call, fds, on_connection })
+                let upstream = on_connection
+                    && fds_of(&name, &call).iter().any(|&fd| {
+                        p.sockets.iter().find(|s| s.fd as u64 == fd).and_then(|s| ctx.last.socket(s.inode)).is_some_and(
+                            |sock| {
+                                sock.state != TcpState::Listen
+                                    && !ctx.last.served.contains(&(sock.netns, sock.local_port))
+                            },
+                        )
+                    });
+                Some(Stuck { thread: t, name, call, fds, on_connection, upstream })
             })
             .collect();
         if stuck.is_empty() {
@@ -113,17 +124,58 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             .map(|s| ThreadSummary {
                 tid: s.thread.tid,
                 name: s.thread.comm.clone(),
+                state: s.thread.state.to_string(),
                 syscall: s.name.clone(),
                 fds: s.fds.clone(),
+                user_stack: s.thread.user_stack.as_ref().filter(|u| !u.frames.is_empty()).map(|u| u.frames.clone()),
             })
             .collect();
+        let waits = crate::waits::summarize(ctx, p);
         for (i, st) in stuck.iter().enumerate().take(MAX_PER_PROCESS) {
             // A pool of 200 idle workers would drown the evidence: name the first few.
             let others: Vec<ThreadSummary> =
                 summary.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, v)| v.clone()).take(MAX_OTHERS).collect();
-            out.push(finding(ctx, p, st, &work, others, stuck.len()));
+            out.push(finding(ctx, p, st, &stuck, &work, others, &waits));
         }
     }
+}
+
+/// What the evidence points to, rather than a list of typical causes.
+fn fix_for(ctx: &Ctx, p: &Process, st: &Stuck, work: &[(String, Work)], stack: &str) -> String {
+    let (pid, tid) = (p.pid, st.thread.tid);
+    let look = format!("Its kernel side is in /proc/{pid}/task/{tid}/stack; {stack}.");
+    if let Some(conn) = st.on_connection.then(|| waited_socket(ctx, p, st)).flatten() {
+        let remote = endpoint(conn.remote, conn.remote_port);
+        let upstream = !ctx.last.served.contains(&(conn.netns, conn.local_port));
+        let answered = conn.info.and_then(|i| i.bytes_received).is_some_and(|b| b > 0);
+        let idle = conn.info.is_some_and(|i| i.last_data_recv_ms >= ctx.t.idle_ms);
+        if upstream && answered && idle {
+            return format!(
+                "It reads an upstream ({remote}) that answered and now keeps the connection open (HTTP keep-alive), so the read ends only when the upstream closes. Close the upstream connection once the response is relayed, or disable keep-alive towards it (`Connection: close`; story 1's proxy: HTTPCONF=bugs:no-keepalive), and give that read a timeout (SO_RCVTIMEO, a read deadline)."
+            );
+        }
+        return format!(
+            "It waits for {remote} to send: give that read a timeout (SO_RCVTIMEO, a read deadline) and find why the peer is silent. {look}"
+        );
+    }
+    if st.name.starts_with("futex") {
+        return format!(
+            "A futex wait is a lock or a thread join: the thread it waits for is the one to fix (see the other stuck threads of this process; give their blocking I/O a timeout). {look}"
+        );
+    }
+    if work.iter().any(|(_, w)| *w == Work::PendingSignal) {
+        return format!("A signal it needs is pending and not delivered (see blocked_signal). {look}");
+    }
+    format!("Find what it waits for. {look}")
+}
+
+/// The TCP connection among the stuck thread's fd arguments.
+fn waited_socket<'a>(ctx: &Ctx<'a>, p: &Process, st: &Stuck) -> Option<&'a unwedge_model::Socket> {
+    fds_of(&st.name, &st.call)
+        .into_iter()
+        .filter_map(|fd| p.sockets.iter().find(|s| s.fd as u64 == fd))
+        .filter_map(|s| ctx.last.socket(s.inode))
+        .find(|s| s.state != TcpState::Listen)
 }
 
 /// The fd arguments of a syscall.
@@ -256,9 +308,10 @@ fn finding(
     ctx: &Ctx,
     p: &Process,
     st: &Stuck,
+    all: &[Stuck],
     work: &[(String, Work)],
     others: Vec<ThreadSummary>,
-    total: usize,
+    waits: &crate::waits::Summary,
 ) -> Finding {
     let (t, name, fds) = (st.thread, st.name.as_str(), &st.fds);
     let who = crate::describe(p);
@@ -280,13 +333,29 @@ fn finding(
     };
     let hint = match name {
         "futex" | "futex_wait" | "futex_waitv" => " A futex wait is a lock, a condition variable or a thread join: this thread waits for another thread, so the question is what that one waits for (see the other stuck threads).",
-        "recvfrom" | "recvmsg" | "read" | "readv" if st.on_connection => " It waits for its peer to send; an idle keep-alive upstream never sends and never closes, so the read lasts as long as the upstream keeps the connection open.",
+        // Which side the peer is on decides what its silence means.
+        "recvfrom" | "recvmsg" | "read" | "readv" if st.on_connection => {
+            match waited_socket(ctx, p, st).map(|s| ctx.last.served.contains(&(s.netns, s.local_port))) {
+                Some(true) => " It waits for its client to send (the next request on a keep-alive connection, or the rest of one); while it waits, this thread serves nobody else.",
+                _ => " It waits for its peer to send; an idle keep-alive upstream never sends and never closes, so the read lasts as long as the upstream keeps the connection open.",
+            }
+        }
         _ => "",
     };
+    // What most threads wait on, in one line (an upstream, a DNS lookup, a full pipe).
+    let waits_on = waits.upstream.clone().or_else(|| waits.resolver.clone()).or_else(|| waits.pipe.clone());
+    let waits_txt = waits_on
+        .as_deref()
+        .map(|w| {
+            let mut c = w.chars();
+            let first = c.next().map(|f| f.to_uppercase().collect::<String>()).unwrap_or_default();
+            format!(" {first}{}.", c.as_str())
+        })
+        .unwrap_or_default();
     let texts: Vec<&str> = work.iter().map(|(text, _)| text.as_str()).collect();
     let explanation = format!(
         "Thread {tid} ({tname}) of {who} did not run at all during the {interval} between the two snapshots (no CPU time, no context switch) and was in the same syscall with the same arguments both times: {name}, {meaning}{on}.{hint} \
-Meanwhile the process has work it is not doing: {work}. A healthy idle thread looks the same, which is why this is raised only while work waits.{others_txt}",
+Meanwhile the process has work it is not doing: {work}. A healthy idle thread looks the same, which is why this is raised only while work waits.{waits_txt}{others_txt}",
         tid = t.tid,
         tname = t.comm,
         meaning = crate::syscalls::meaning(name),
@@ -296,23 +365,90 @@ Meanwhile the process has work it is not doing: {work}. A healthy idle thread lo
         thread: threads::evidence(&ctx.last, p, t),
         unchanged_for_ms: ctx.interval_ms,
         work_waiting: texts.iter().map(|t| t.to_string()).collect(),
-        stuck_threads_in_process: total,
+        stuck_threads_in_process: all.len(),
         other_stuck_threads: others,
         cmdline: p.cmdline.clone(),
         work: work.iter().map(|(_, w)| *w).collect(),
         on_connection: st.on_connection,
+        waits_on,
+        waits_on_typed: waits.waits_on.clone(),
     };
     let port = served_port(ctx, p, &fds_of(name, &st.call));
     let mut f = ctx.finding(Severity::Warning, Some(p.pid), port, p.netns, ev);
     f.tid = Some(t.tid);
     f.title = title;
     f.explanation = explanation;
+    let hint = t.user_stack.as_ref().and_then(|u| u.interpreter_hint.as_deref());
+    if let Some(story) = stack_story(p, st, all) {
+        let interp = hint.map(|h| format!(" For the interpreter's own frames: {h}.")).unwrap_or_default();
+        f.fix = format!(
+            "{story}{interp} If it never recovers, restart it with `unwedge stop {pid}` (SIGTERM, then SIGKILL after a grace period).",
+            pid = p.pid
+        );
+        return f;
+    }
+    let look = match hint {
+        Some(h) => format!("its user-space stack was not read here; for the interpreter's frames: {h}"),
+        None => "unwedge shows its user-space stack when run as root (--stacks=auto, the default)".into(),
+    };
     f.fix = format!(
-        "Find what it waits for: cat /proc/{pid}/task/{tid}/stack shows the kernel side; a user-space stack (gdb -p {pid}, py-spy dump --pid {pid}, jstack) pauses the process briefly. \
-Typical causes: a thread join or lock waiting on a thread blocked in I/O — give that I/O a timeout (SO_RCVTIMEO, read deadlines) and close upstream connections when the client is done (disable keep-alive towards the origin if teardown waits for it); \
-a blocked signal (see blocked_signal); a handler that never returns. If it never recovers, restart it with `unwedge stop {pid}` (SIGTERM, then SIGKILL after a grace period).",
-        pid = p.pid,
-        tid = t.tid
+        "{} If it never recovers, restart it with `unwedge stop {pid}` (SIGTERM, then SIGKILL after a grace period).",
+        fix_for(ctx, p, st, work, &look),
+        pid = p.pid
     );
     f
+}
+
+/// The thread as its user stack tells it, with the fix that follows:
+/// a join names the thread it waits for (the futex of a join waits on the
+/// joined thread's id, the third syscall argument) and what that one waits
+/// in; a read names the function that reads and the connection.
+fn stack_story(p: &Process, st: &Stuck, all: &[Stuck]) -> Option<String> {
+    let frames = &st.thread.user_stack.as_ref()?.frames;
+    let own = stack::own_functions(frames);
+    if own.is_empty() {
+        return None;
+    }
+    let who = if st.thread.tid == p.pid {
+        "the main thread".to_string()
+    } else {
+        format!("thread {} ({})", st.thread.tid, st.thread.comm)
+    };
+    let call = stack::library_call(frames).unwrap_or_else(|| st.name.clone());
+    let path = own.join(" ← ");
+    if stack::is_join(&call) && st.name.starts_with("futex") {
+        let joined = u32::try_from(st.call.args[2]).ok().and_then(|tid| all.iter().find(|o| o.thread.tid == tid));
+        let Some(other) = joined else {
+            return Some(format!(
+                "The user stack shows the cause: {who} waits in {call} ({path}) for another thread to end; find what that thread waits for (its own finding names it) and give that wait a timeout."
+            ));
+        };
+        let their = other.thread.user_stack.as_ref().map(|u| stack::own_functions(&u.frames)).unwrap_or_default();
+        let in_fn = their.first().map(|f| format!(" in {f}")).unwrap_or_default();
+        let (what, fix) = waits_on(other);
+        return Some(format!(
+            "The user stack shows the cause: {who} waits in {call} ({path}) for thread {} ({}){in_fn}, which {what}. {fix}, so the join returns.",
+            other.thread.tid, other.thread.comm
+        ));
+    }
+    let (what, fix) = waits_on(st);
+    Some(format!("The user stack shows where: {who} waits in {call}, called from {path}, and {what}. {fix}."))
+}
+
+/// What a stuck thread waits on, in words, and what to change.
+fn waits_on(s: &Stuck) -> (String, &'static str) {
+    let fd = s.fds.first().map(|f| format!(" ({f})")).unwrap_or_default();
+    let reads = matches!(s.name.as_str(), "recvfrom" | "recvmsg" | "read" | "readv" | "recvmmsg");
+    if reads && s.upstream {
+        (
+            format!("reads an idle keep-alive upstream{fd}"),
+            "Give that read a timeout (SO_RCVTIMEO, a read deadline) and close the upstream connection when the client is done (or disable keep-alive towards the origin)",
+        )
+    } else if reads && s.on_connection {
+        (format!("reads a client that sends nothing{fd}"), "Give that read a timeout (SO_RCVTIMEO, a read deadline)")
+    } else if s.on_connection {
+        (format!("waits in {} on a connection{fd}", s.name), "Give that call a timeout")
+    } else {
+        (format!("waits in {}{fd}", s.name), "Give that wait a timeout or a way to be woken")
+    }
 }

@@ -116,6 +116,9 @@ pub fn evidence(idx: &Index, p: &Process, t: &Thread) -> ThreadEvidence {
         cpu_ticks: t.utime + t.stime,
         blocked: t.signals.map(|m| signals::hex(m.blocked)),
         pending: t.signals.map(|m| signals::hex(m.pending)),
+        user_stack: t.user_stack.as_ref().filter(|u| !u.frames.is_empty()).map(|u| u.frames.clone()),
+        user_stack_note: t.user_stack.as_ref().and_then(|u| u.note.clone()),
+        interpreter_hint: t.user_stack.as_ref().and_then(|u| u.interpreter_hint.clone()),
     }
 }
 
@@ -129,11 +132,15 @@ mod tests {
         let reader = Process {
             pid: 10,
             comm: "uwsgi".into(),
-            pipes: vec![PipeFd { fd: 19, inode: 777 }, PipeFd { fd: 20, inode: 778 }],
+            pipes: vec![PipeFd { fd: 19, inode: 777, writes: None }, PipeFd { fd: 20, inode: 778, writes: None }],
             ..Default::default()
         };
-        let child =
-            Process { pid: 11, comm: "hping3".into(), pipes: vec![PipeFd { fd: 1, inode: 777 }], ..Default::default() };
+        let child = Process {
+            pid: 11,
+            comm: "hping3".into(),
+            pipes: vec![PipeFd { fd: 1, inode: 777, writes: None }],
+            ..Default::default()
+        };
         let snap = Snapshot { processes: vec![reader.clone(), child], ..Default::default() };
         let idx = Index::new(&snap);
         let t = Thread {

@@ -49,6 +49,7 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
         arch: std::env::consts::ARCH.into(),
         ..Default::default()
     };
+    snap.resolv_conf = std::fs::read("/etc/resolv.conf").ok().map(|b| parse::resolv::parse(&b));
     snap.host_netns = std::fs::read_link("/proc/thread-self/ns/net")
         .ok()
         .and_then(|l| parse::sysctl::ns_inode(l.as_os_str().as_encoded_bytes()))
@@ -115,33 +116,83 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
     proc_walk::add_detail(&mut walk, &pids, budget).map_err(cannot)?;
     snap.processes = walk.processes;
     snap.skipped = walk.skipped;
+    read_resolvers(&mut snap);
     Ok(snap)
 }
 
-/// The processes a finding can be about, beyond those whose own signal
-/// state or D-state thread already says so (`walk.want_detail`): holders of
-/// a TCP socket (every socket finding, stuck threads with work waiting),
-/// parents of zombies (`zombie` describes the parent's main thread), and
+/// The processes a finding can be about, beyond those whose own state
+/// already says so (`walk.want_detail`: a thread blocking or with a signal
+/// pending, stopped or in D, SIGTERM ignored): holders of a TCP socket
+/// (every socket finding, stuck threads with work waiting) or of a DNS
+/// query's UDP socket (a thread waiting on a resolver), parents of zombies
+/// (`zombie` describes the parent's main thread), children of a stopped
+/// process (`process_stopped` names those blocked writing to it), and
 /// socket holders in a namespace that could not be dumped (their sockets
-/// may be TCP). What the rest lack — cmdline, wchan, syscall, stack — no
-/// detector reads for a process it does not report.
+/// may be TCP). What the rest lack — cmdline, per-thread CPU times, wchan,
+/// syscall, stack — no detector reads for a process it does not report.
 fn worth_reading_in_full(walk: &proc_walk::Walk, snap: &Snapshot) -> Vec<u32> {
-    let mut tcp: Vec<u64> = snap.sockets.iter().map(|s: &Socket| s.inode).filter(|&i| i != 0).collect();
-    tcp.sort_unstable();
-    let mut zombie_parents: Vec<u32> = walk.processes.iter().filter(|p| p.state == 'Z').map(|p| p.ppid).collect();
-    zombie_parents.sort_unstable();
+    let mut inet: Vec<u64> = snap.sockets.iter().map(|s: &Socket| s.inode).filter(|&i| i != 0).collect();
+    inet.extend(snap.netns.iter().flat_map(|n| n.dns_sockets.iter().map(|d| d.inode)));
+    inet.sort_unstable();
+    let mut parents: Vec<u32> = walk
+        .processes
+        .iter()
+        .filter(|p| p.state == 'Z' || p.threads.iter().any(|t| matches!(t.state, 'T' | 't' | 'D')))
+        .map(|p| if p.state == 'Z' { p.ppid } else { p.pid })
+        .collect();
+    parents.sort_unstable();
     let dumped = |ns: u64| ns == 0 || snap.netns.iter().any(|n| n.inode == ns);
     walk.processes
         .iter()
         .filter(|p| p.brief)
         .filter(|p| {
             walk.want_detail.binary_search(&p.pid).is_ok()
-                || zombie_parents.binary_search(&p.pid).is_ok()
-                || p.sockets.iter().any(|s| tcp.binary_search(&s.inode).is_ok())
+                || (p.state != 'Z' && parents.binary_search(&p.pid).is_ok())
+                || parents.binary_search(&p.ppid).is_ok()
+                || p.sockets.iter().any(|s| inet.binary_search(&s.inode).is_ok())
                 || (!p.sockets.is_empty() && !dumped(p.netns))
         })
         .map(|p| p.pid)
         .collect()
+}
+
+/// The resolv.conf a process with a DNS query in flight sees, read through
+/// /proc/PID/root (its mount namespace: a container's own file), kept where
+/// it differs from the host's. Only those few processes are read.
+fn read_resolvers(snap: &mut Snapshot) {
+    let dns: std::collections::HashSet<u64> =
+        snap.netns.iter().flat_map(|n| n.dns_sockets.iter().map(|d| d.inode)).collect();
+    if dns.is_empty() {
+        return;
+    }
+    let host = snap.resolv_conf.clone();
+    let pids: Vec<u32> =
+        snap.processes.iter().filter(|p| p.sockets.iter().any(|s| dns.contains(&s.inode))).map(|p| p.pid).collect();
+    // A root on a hung NFS or FUSE mount would block the open forever: read
+    // on a helper thread and give up on it after a second.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::Builder::new().name("resolv-conf".into()).spawn(move || {
+        for pid in pids {
+            let mut buf = Vec::new();
+            let path = format!("/proc/{pid}/root/etc/resolv.conf");
+            if proc_walk::read_capped(&path, &mut buf, proc_walk::SMALL_CAP).is_ok()
+                && tx.send((pid, parse::resolv::parse(&buf))).is_err()
+            {
+                return;
+            }
+        }
+    });
+    if reader.is_err() {
+        return;
+    }
+    let until = Instant::now() + std::time::Duration::from_secs(1);
+    while let Ok((pid, rc)) = rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+        if Some(&rc) != host.as_ref() {
+            if let Some(p) = snap.processes.iter_mut().find(|p| p.pid == pid) {
+                p.resolv_conf = Some(rc);
+            }
+        }
+    }
 }
 
 fn read_uptime() -> Option<f64> {

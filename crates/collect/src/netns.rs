@@ -31,6 +31,7 @@ pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>)
             .and_then(|b| parse::sysctl::single(&b))
             .map(|v| v as u32),
         source: "sock_diag".into(),
+        ..Default::default()
     };
     let sockets = match sock_diag::dump(inode) {
         Ok(s) => s,
@@ -45,6 +46,14 @@ pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>)
             })
         }
     };
+    if ns.source == "sock_diag" {
+        match sock_diag::dump_dns() {
+            Ok(d) => ns.dns_sockets = d,
+            Err(e) => {
+                notes.push(format!("netns {inode}: UDP sockets not dumped ({e}): DNS lookups in flight not seen"))
+            }
+        }
+    }
     (ns, sockets)
 }
 

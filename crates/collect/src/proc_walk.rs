@@ -37,7 +37,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
-use unwedge_model::{AnonFd, FdTarget, PipeFd, Process, SkipReason, Skipped, SocketFd, SyscallLine, Thread};
+use unwedge_model::{AnonFd, FdTarget, Frozen, PipeFd, Process, SkipReason, Skipped, SocketFd, SyscallLine, Thread};
 
 /// Longest cmdline kept; a hostile process can have megabytes of arguments.
 const CMDLINE_CAP: usize = 4096;
@@ -429,6 +429,7 @@ fn brief(
     }
     p.brief = true;
     let status = read_at(&dir, c"status", &mut b.file, SMALL_CAP).map(|()| parse::status::parse(&b.file)).ok();
+    p.tracer_pid = status.as_ref().and_then(|s| s.tracer_pid);
     if let Ok(n) = rfs::readlinkat_raw(&dir, c"ns/net", &mut b.link[..]) {
         p.netns = parse::sysctl::ns_inode(&b.link[..n]).unwrap_or(0);
     }
@@ -479,13 +480,13 @@ fn brief(
 
 /// Whether the signal state or a thread's sleep can make a finding about
 /// this process (blocked_signal, sigterm_blocked, stuck_thread's pending
-/// signals, a D-state hang), so it must be read in full. A superset of what
+/// signals, a D-state hang, process_stopped), so it must be read in full. A superset of what
 /// those detectors test: blocked in every thread, pending anywhere, SIGTERM
 /// ignored; and unknown masks count as "may".
 fn may_matter(threads: &[Thread]) -> bool {
     let mut blocked_everywhere = !0u64;
     for t in threads {
-        if t.state == 'D' {
+        if matches!(t.state, 'D' | 'T' | 't') {
             return true;
         }
         let Some(m) = t.signals else { return true };
@@ -550,7 +551,7 @@ fn read_fds(dir: &OwnedFd, p: &mut Process, b: &mut Bufs, prog: &Progress) -> io
             match rfs::readlinkat_raw(&fds, b.path.as_str(), &mut b.link[..]) {
                 Ok(n) => {
                     found += 1;
-                    add_fd(p, fd, &b.link[..n]);
+                    add_fd(p, fd, &b.link[..n], &fds, b.path.as_str());
                     prog.tick();
                 }
                 Err(rustix::io::Errno::NOENT) => {
@@ -581,7 +582,7 @@ fn read_fds(dir: &OwnedFd, p: &mut Process, b: &mut Bufs, prog: &Progress) -> io
                 continue;
             };
             if let Ok(n) = rfs::readlinkat_raw(&fds, name, &mut b.link[..]) {
-                add_fd(p, fd, &b.link[..n]);
+                add_fd(p, fd, &b.link[..n], &fds, name);
             } else {
                 p.fd_count += 1; // closed since listed, or unreadable: it was open
             }
@@ -605,14 +606,19 @@ fn read_fds(dir: &OwnedFd, p: &mut Process, b: &mut Bufs, prog: &Progress) -> io
     Ok(())
 }
 
-fn add_fd(p: &mut Process, fd: u32, link: &[u8]) {
+fn add_fd(p: &mut Process, fd: u32, link: &[u8], fds: &OwnedFd, name: impl rustix::path::Arg) {
     p.fd_count += 1;
     match parse::fd::classify(link) {
         Target::Socket(inode) => p.sockets.push(SocketFd { fd, inode }),
         Target::Anon(kind) => {
             p.anon_fds.push(AnonFd { fd, kind: String::from_utf8_lossy(kind).into_owned(), sigmask: None })
         }
-        Target::Pipe(inode) => p.pipes.push(PipeFd { fd, inode }),
+        Target::Pipe(inode) => {
+            // The link's own mode is the open mode (r-x read end, -wx
+            // write end): which end a blocked writer's reader holds.
+            let writes = rfs::statat(fds, name, rfs::AtFlags::SYMLINK_NOFOLLOW).ok().map(|st| st.st_mode & 0o200 != 0);
+            p.pipes.push(PipeFd { fd, inode, writes })
+        }
         Target::Other => {}
     }
 }
@@ -677,6 +683,7 @@ pub fn walk_with(self_pid: u32, budget: Budget, reader: Reader) -> io::Result<Wa
 pub struct Full {
     pub cmdline: String,
     pub threads: Vec<Thread>,
+    pub frozen: Option<Frozen>,
 }
 
 /// Reads the rest of a process (the real reader; tests pass one that hangs).
@@ -690,12 +697,15 @@ pub fn read_full(proc: &OwnedFd, pid: u32, start_ticks: u64, prog: &Progress) ->
         if parse::stat::parse(&b.file).map(|s| s.starttime) != Some(start_ticks) {
             return Err(io::Error::from_raw_os_error(libc::ESRCH));
         }
-        let mut full = Full { cmdline: String::new(), threads: Vec::new() };
+        let mut full = Full { cmdline: String::new(), threads: Vec::new(), frozen: None };
         if read_at(&dir, c"cmdline", &mut b.file, CMDLINE_CAP).is_ok() {
             let text: Vec<u8> = b.file.iter().map(|&c| if c == 0 { b' ' } else { c }).collect();
             full.cmdline = String::from_utf8_lossy(parse::trim(&text)).into_owned();
         }
         full.threads = full_threads(&dir, b, prog);
+        if looks_stopped_or_frozen(&full.threads) {
+            full.frozen = frozen_cgroup(pid, &mut b.file);
+        }
         Ok(full)
     })
 }
@@ -751,6 +761,63 @@ fn full_threads(dir: &OwnedFd, b: &mut Bufs, prog: &Progress) -> Vec<Thread> {
     out
 }
 
+/// A thread that is stopped (T, t), in uninterruptible sleep (D: how a
+/// cgroup v1 freezer shows its tasks on 6.x) or parked in the signal path
+/// (a cgroup v2 freeze traps tasks in get_signal). Only these processes
+/// pay for reading their freezer cgroup.
+fn looks_stopped_or_frozen(threads: &[Thread]) -> bool {
+    threads.iter().any(|t| {
+        matches!(t.state, 'T' | 't' | 'D')
+            || matches!(t.wchan.as_deref(), Some("get_signal" | "do_freezer_trap" | "__refrigerator"))
+    })
+}
+
+/// The frozen (or freezing) cgroup holding `pid`, v1 freezer first.
+fn frozen_cgroup(pid: u32, buf: &mut Vec<u8>) -> Option<Frozen> {
+    read_capped(&format!("/proc/{pid}/cgroup"), buf, SMALL_CAP).ok()?;
+    let paths = parse::freezer::paths(buf);
+    if let Some(path) = &paths.v1_freezer {
+        let dir = format!("/sys/fs/cgroup/freezer{}", path.trim_end_matches('/'));
+        let file = format!("{dir}/freezer.state");
+        if read_capped(&file, buf, SMALL_CAP).is_ok() {
+            if let Some(state) = parse::freezer::v1_state(buf) {
+                let control = freezing_ancestor(&dir, "freezer.self_freezing", "/sys/fs/cgroup/freezer", buf)
+                    .map(|d| format!("{d}/freezer.state"))
+                    .unwrap_or(file);
+                return Some(Frozen { version: 1, cgroup: path.clone(), state: state.into(), control });
+            }
+        }
+    }
+    let path = paths.v2?;
+    // Pure v2 mounts the hierarchy at /sys/fs/cgroup; a hybrid host at .../unified.
+    let root = if std::fs::metadata("/sys/fs/cgroup/cgroup.controllers").is_ok() {
+        "/sys/fs/cgroup"
+    } else {
+        "/sys/fs/cgroup/unified"
+    };
+    let dir = format!("{root}{}", path.trim_end_matches('/'));
+    read_capped(&format!("{dir}/cgroup.events"), buf, SMALL_CAP).ok()?;
+    if !parse::freezer::v2_frozen(buf) {
+        return None;
+    }
+    let control = freezing_ancestor(&dir, "cgroup.freeze", root, buf).unwrap_or(dir);
+    Some(Frozen { version: 2, cgroup: path, state: "frozen".into(), control: format!("{control}/cgroup.freeze") })
+}
+
+/// The cgroup directory, from `dir` up to `root`, whose own `flag` file says
+/// 1: the one that was frozen (a child of a frozen cgroup is frozen too, and
+/// thawing the child alone does nothing).
+fn freezing_ancestor(dir: &str, flag: &str, root: &str, buf: &mut Vec<u8>) -> Option<String> {
+    let mut d = dir.to_string();
+    while d.len() > root.len() && d.starts_with(root) {
+        if read_capped(&format!("{d}/{flag}"), buf, SMALL_CAP).is_ok() && parse::trim(buf) == b"1" {
+            return Some(d);
+        }
+        d.truncate(d.rfind('/')?);
+    }
+    None
+}
+
 /// The /proc/PID/fd targets of the first three syscall arguments that are
 /// open fds (where fds sit in read, recvfrom, accept, epoll_wait, sendfile,
 /// splice). Which argument really is an fd is the detector's call.
@@ -798,6 +865,7 @@ pub fn add_detail_with(w: &mut Walk, pids: &[u32], budget: Budget, reader: Detai
                     let p = &mut w.processes[at];
                     p.cmdline = full.cmdline;
                     p.threads = full.threads;
+                    p.frozen = full.frozen;
                     p.brief = false;
                 }
             }

@@ -15,7 +15,7 @@ use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket as NlSocket, SocketAddr};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
-use unwedge_model::{Socket, TcpState};
+use unwedge_model::{Socket, TcpState, UdpSocket};
 
 /// A dump that takes longer than this is abandoned, never waited on forever.
 const RECV_TIMEOUT: Duration = Duration::from_secs(5);
@@ -38,29 +38,62 @@ const INET_DIAG_MSG_LEN: usize = 72;
 const INET_DIAG_INFO: u16 = 2;
 /// Every state from ESTABLISHED (1) to CLOSING (11).
 const ALL_STATES: u32 = 0xffe;
+/// TCP_ESTABLISHED: for UDP, a connected socket.
+const ESTABLISHED: u32 = 1 << 1;
 
-/// Every TCP socket (IPv4 and IPv6) in the current thread's network namespace.
-pub fn dump(netns: u64) -> io::Result<Vec<Socket>> {
+fn open() -> io::Result<NlSocket> {
     let mut sock = NlSocket::new(NETLINK_SOCK_DIAG)?;
     sock.bind_auto()?;
     sock.connect(&SocketAddr::new(0, 0))?;
     let _ = sock.set_rx_buf_sz(RECV_BUF);
     crate::sys::set_recv_timeout(&sock, RECV_TIMEOUT)?;
+    Ok(sock)
+}
+
+/// Every TCP socket (IPv4 and IPv6) in the current thread's network namespace.
+pub fn dump(netns: u64) -> io::Result<Vec<Socket>> {
+    let sock = open()?;
     let mut buf = vec![0u8; RECV_BUF];
     // Sized once from the kernel's own count: at 100k sockets a Vec grown by
     // doubling holds a quarter more than it needs.
     let mut out = Vec::with_capacity(expected_sockets().unwrap_or(0));
     match run(&sock, &compat_request(), netns, &mut buf, &mut out) {
         Ok(()) => Ok(out),
-        Err(_) => {
-            // An older or trimmed kernel: one dump per family.
-            out.clear();
+        // Refused (not a dump that stalled: that would only stall again):
+        // an older or trimmed kernel gets one dump per family, on a fresh socket.
+        Err(e) if out.is_empty() && !matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::ETIMEDOUT)) => {
+            let sock = open()?;
             for family in [AF_INET, AF_INET6] {
-                run(&sock, &family_request(family), netns, &mut buf, &mut out)?;
+                let req = family_request(family, libc::IPPROTO_TCP as u8, 1 << (INET_DIAG_INFO - 1), ALL_STATES);
+                run(&sock, &req, netns, &mut buf, &mut out)?;
             }
             Ok(out)
         }
+        Err(e) => Err(e),
     }
+}
+
+/// Connected UDP sockets to port 53 in the current thread's namespace: a
+/// resolver's queries in flight (glibc and Go connect their query socket).
+/// Only connected sockets are asked for, so a busy DNS server's own
+/// unconnected socket costs nothing.
+pub fn dump_dns() -> io::Result<Vec<UdpSocket>> {
+    let sock = open()?;
+    let mut buf = vec![0u8; RECV_BUF];
+    let mut out = Vec::new();
+    for family in [AF_INET, AF_INET6] {
+        sock.send(&family_request(family, libc::IPPROTO_UDP as u8, 0, ESTABLISHED), 0)?;
+        loop {
+            let n = sock.recv(&mut &mut buf[..], 0)?;
+            if n == 0 {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "netlink closed during dump"));
+            }
+            if decode_dns(&buf[..n], &mut out)? {
+                break;
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// TCP sockets in use plus TIME-WAIT in this namespace
@@ -92,10 +125,10 @@ fn compat_request() -> Vec<u8> {
 }
 
 /// `struct inet_diag_req_v2`: family, protocol, ext, pad, states, sockid (48).
-fn family_request(family: u8) -> Vec<u8> {
+fn family_request(family: u8, protocol: u8, ext: u8, states: u32) -> Vec<u8> {
     let mut v = header(NLMSG_HDRLEN + 56, SOCK_DIAG_BY_FAMILY);
-    v.extend_from_slice(&[family, libc::IPPROTO_TCP as u8, 1 << (INET_DIAG_INFO - 1), 0]);
-    v.extend_from_slice(&ALL_STATES.to_ne_bytes());
+    v.extend_from_slice(&[family, protocol, ext, 0]);
+    v.extend_from_slice(&states.to_ne_bytes());
     v.extend_from_slice(&[0u8; 48]);
     v
 }
@@ -125,6 +158,33 @@ fn u32_at(b: &[u8], off: usize) -> Option<u32> {
 /// dump is done. Pure, so it is fuzzed with the bytes a hostile or buggy
 /// kernel could send.
 pub fn decode_messages(buf: &[u8], netns: u64, out: &mut Vec<Socket>) -> io::Result<bool> {
+    each_message(buf, |body| {
+        if let Some(s) = decode_socket(body, netns) {
+            out.push(s);
+        }
+    })
+}
+
+/// Decodes one read of a UDP dump, keeping sockets whose peer port is 53.
+/// Ok(true): the dump is done.
+pub fn decode_dns(buf: &[u8], out: &mut Vec<UdpSocket>) -> io::Result<bool> {
+    each_message(buf, |body| {
+        if let Some(s) = decode_socket(body, 0).filter(|s| s.remote_port == 53) {
+            out.push(UdpSocket {
+                local: s.local,
+                local_port: s.local_port,
+                remote: s.remote,
+                remote_port: s.remote_port,
+                inode: s.inode,
+                recv_q: s.recv_q,
+            });
+        }
+    })
+}
+
+/// Calls `each` with the body of every socket message in one netlink read.
+/// Ok(true): the dump is done.
+fn each_message(buf: &[u8], mut each: impl FnMut(&[u8])) -> io::Result<bool> {
     let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("sock_diag: {what}"));
     let mut off = 0;
     while off < buf.len() {
@@ -150,11 +210,7 @@ pub fn decode_messages(buf: &[u8], netns: u64, out: &mut Vec<Socket>) -> io::Res
                 Some(code) => return Err(io::Error::from_raw_os_error(code.saturating_neg())),
                 None => return Err(bad("truncated error message")),
             },
-            SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => {
-                if let Some(s) = decode_socket(body, netns) {
-                    out.push(s);
-                }
-            }
+            SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => each(body),
             _ => {}
         }
         // Messages are 4-byte aligned.
@@ -285,6 +341,6 @@ mod tests {
     #[test]
     fn both_requests_are_the_sizes_the_kernel_expects() {
         assert_eq!(compat_request().len(), NLMSG_HDRLEN + 60);
-        assert_eq!(family_request(AF_INET6).len(), NLMSG_HDRLEN + 56);
+        assert_eq!(family_request(AF_INET6, 17, 0, ESTABLISHED).len(), NLMSG_HDRLEN + 56);
     }
 }

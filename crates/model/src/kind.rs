@@ -68,6 +68,9 @@ kinds! {
     StuckThread => "stuck_thread", Scan, Thread;
     OrphanPortHolder => "orphan_port_holder", Scan, Process;
     Zombie => "zombie", Scan, Process;
+    ProcessStopped => "process_stopped", Scan, Process;
+    UnansweredRequests => "unanswered_requests", Scan, Listener;
+    PeerNotReading => "peer_not_reading", Scan, Process;
     ConnectTimeout => "connect_timeout", Probe, Target;
     SynRetransmit => "syn_retransmit", Probe, Target;
     MissingContentType => "missing_content_type", Probe, Target;

@@ -9,6 +9,7 @@ pub mod fmt;
 mod kind;
 mod report;
 mod snapshot;
+pub mod stack;
 
 pub use evidence::Evidence;
 pub use kind::*;

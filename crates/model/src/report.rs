@@ -169,8 +169,22 @@ impl<'de> Deserialize<'de> for Finding {
 pub struct Group {
     pub id: String,
     pub kind: Kind,
+    /// Oldest process first.
     pub pids: Vec<u32>,
+    /// The headline: how many processes of which program, failing how.
     pub title: String,
+    /// The parent they share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<u32>,
+    /// The program they run (the script for an interpreter).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub program: String,
+    /// Age of each process, seconds, in the order of `pids`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ages_s: Vec<u64>,
+    /// The id of the finding that stands for all (the human report shows its evidence once).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub representative: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]

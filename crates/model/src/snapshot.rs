@@ -35,6 +35,35 @@ pub struct Snapshot {
     pub skipped: Vec<Skipped>,
     /// Notes about how the snapshot was taken (fallbacks, missing privileges).
     pub notes: Vec<String>,
+    /// The host's /etc/resolv.conf, to name the resolver a thread stuck in a
+    /// DNS lookup waits on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolv_conf: Option<ResolvConf>,
+}
+
+/// What glibc's stub resolver reads from /etc/resolv.conf.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct ResolvConf {
+    /// Up to three, in the order they are asked.
+    pub nameservers: Vec<String>,
+    /// Seconds to wait for one server's answer (`options timeout:`, default 5).
+    pub timeout_s: u32,
+    /// Rounds over all servers (`options attempts:`, default 2).
+    pub attempts: u32,
+    #[serde(default)]
+    pub rotate: bool,
+}
+
+/// A connected UDP socket to port 53: a resolver's query in flight.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UdpSocket {
+    pub local: IpAddr,
+    pub local_port: u16,
+    pub remote: IpAddr,
+    pub remote_port: u16,
+    pub inode: u64,
+    /// Bytes of answers not yet read.
+    pub recv_q: u32,
 }
 
 /// A network namespace and its per-namespace counters and sysctls.
@@ -59,6 +88,10 @@ pub struct NetNs {
     pub fin_timeout_s: Option<u32>,
     /// How the sockets of this namespace were read: "sock_diag" or "proc_net_tcp".
     pub source: String,
+    /// Connected UDP sockets to port 53 in this namespace (glibc's and Go's
+    /// resolvers connect their query socket): few, so all are kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_sockets: Vec<UdpSocket>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -144,6 +177,49 @@ pub struct TcpInfo {
     /// Retransmissions of the segment now at the head of the queue.
     pub retransmits: u8,
     pub total_retrans: u32,
+    /// Unanswered zero-window (or keep-alive) probes (`tcpi_probes`).
+    #[serde(default)]
+    pub probes: u8,
+    /// Exponential backoff of the retransmit / probe timer (`tcpi_backoff`).
+    #[serde(default)]
+    pub backoff: u8,
+    /// Bytes this end sent that the peer acknowledged (`tcpi_bytes_acked`,
+    /// Linux 4.1+). The byte counters, not the timestamps, tell "answered"
+    /// from "never answered": on loopback a request and its handshake land
+    /// in the same jiffy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_acked: Option<u64>,
+    /// Bytes received from the peer (`tcpi_bytes_received`, 4.1+).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_received: Option<u64>,
+    /// Bytes this end sent, retransmissions excluded (`tcpi_bytes_sent`, 4.19+).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_sent: Option<u64>,
+    /// Segments with data received (`tcpi_data_segs_in`, 4.6+): one request
+    /// arrives in a few; a one-way stream (syslog, metrics) in many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_segs_in: Option<u32>,
+    /// Segments with data sent (`tcpi_data_segs_out`, 4.6+). With
+    /// `data_segs_in`, orders a request and its answer that landed in the
+    /// same jiffy: a client that sent more segments than it was answered
+    /// with spoke last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_segs_out: Option<u32>,
+    /// The peer's advertised receive window, scaled, in bytes
+    /// (`tcpi_snd_wnd`, 5.4+): 0 while the peer does not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snd_wnd: Option<u32>,
+}
+
+impl TcpInfo {
+    /// This end has sent data the peer received (for a server: it answered
+    /// at least once). `None` when the kernel reported no byte counters.
+    pub fn has_sent(&self) -> Option<bool> {
+        match (self.bytes_acked, self.bytes_sent) {
+            (None, None) => None,
+            (a, s) => Some(a.unwrap_or(0) > 0 || s.unwrap_or(0) > 0),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -189,6 +265,14 @@ pub struct Process {
     pub nofile_soft: Option<u64>,
     pub nofile_hard: Option<u64>,
     pub sockets: Vec<SocketFd>,
+    /// TracerPid of /proc/PID/status: the debugger or tracer (gdb, strace)
+    /// attached to it, when one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracer_pid: Option<u32>,
+    /// Its freezer cgroup, when that cgroup is frozen or freezing (read only
+    /// for processes whose threads look stopped or frozen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen: Option<Frozen>,
     /// fds that are not sockets, regular files or pipes worth naming
     /// (anon inodes such as `[signalfd]`, `[eventfd]`).
     pub anon_fds: Vec<AnonFd>,
@@ -197,13 +281,34 @@ pub struct Process {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pipes: Vec<PipeFd>,
     pub threads: Vec<Thread>,
+    /// The /etc/resolv.conf this process sees (through its mount namespace),
+    /// read only while it has a DNS query in flight and kept only where it
+    /// differs from the host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolv_conf: Option<ResolvConf>,
     /// Read in brief: stat, status, fds and limits only, so `cmdline` is
-    /// empty and its threads carry no wchan, syscall, stack or fd_args. The
-    /// scan does this for a process no finding can be about: it holds no TCP
-    /// socket, no thread of it blocks a signal, has one pending or sleeps in
-    /// D, it does not ignore SIGTERM and has no zombie children.
+    /// empty and its threads carry no CPU times, wchan, syscall, stack or
+    /// fd_args (a single-threaded process's one thread has its CPU times).
+    /// The scan does this for a process no finding can be about: it holds
+    /// no TCP socket; no thread of it blocks a signal, has one pending, is
+    /// stopped or sleeps in D; it does not ignore SIGTERM; it has no zombie
+    /// children and its parent is not stopped.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub brief: bool,
+}
+
+/// A frozen cgroup holding the process: cgroup v1 freezer.state FROZEN or
+/// FREEZING, or cgroup v2 cgroup.events `frozen 1`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Frozen {
+    /// 1 or 2.
+    pub version: u8,
+    /// The cgroup path as /proc/PID/cgroup gives it ("/batch/job1").
+    pub cgroup: String,
+    /// "FROZEN" or "FREEZING" (v1), "frozen" (v2).
+    pub state: String,
+    /// The file that thaws it (v1 freezer.state, v2 cgroup.freeze).
+    pub control: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -216,6 +321,10 @@ pub struct SocketFd {
 pub struct PipeFd {
     pub fd: u32,
     pub inode: u64,
+    /// Which end: true for a write end, false for a read end (the mode of
+    /// the /proc/PID/fd/N link mirrors the open mode); None when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writes: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -256,6 +365,46 @@ pub struct Thread {
     /// what a blocked read or recv waits on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fd_args: Vec<FdTarget>,
+    /// The user-space stack, read (without stopping the thread) after the
+    /// last snapshot, for the threads that findings report only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_stack: Option<UserStack>,
+}
+
+/// A thread's user-space stack as the stack reader found it.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct UserStack {
+    /// Innermost first; empty when none could be read (`note` says why).
+    pub frames: Vec<Frame>,
+    /// Why the stack is missing or ends early ("unwinding stopped at
+    /// 0x… (no unwind information)"); `None` for a stack that reached its
+    /// outermost frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// A tool that shows the interpreter's own frames, when the process runs
+    /// one ("py-spy dump --pid 1234 --nonblocking").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreter_hint: Option<String>,
+}
+
+/// One user-space frame (the contract's `user_stack` item).
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct Frame {
+    /// The instruction pointer (innermost frame) or return address, "0x…".
+    pub addr: String,
+    /// Demangled function name, when a symbol covers the address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    /// The file mapped at the address ("/usr/lib/x86_64-linux-gnu/libc.so.6").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// The compiler inlined this function into the frame that follows.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inlined: bool,
 }
 
 /// An fd and the target of its /proc/PID/fd link ("socket:[123]", "pipe:[9]", "/var/log/x").

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 pub use unwedge_analyze::Thresholds;
 use unwedge_collect::CollectError;
-use unwedge_model::{Coverage, Report, Scan};
+use unwedge_model::{Coverage, Evidence, Report, Scan};
+pub use unwedge_stacks::Mode as StackMode;
 
 /// Where the snapshots come from.
 #[derive(Debug, Clone)]
@@ -27,10 +28,25 @@ pub enum Input {
 #[derive(Debug)]
 pub enum PipelineError {
     Collect(CollectError),
-    Read { path: PathBuf, err: std::io::Error },
-    NotASnapshot { path: PathBuf, err: serde_json::Error },
-    Empty { path: PathBuf },
-    Write { path: PathBuf, err: std::io::Error },
+    Read {
+        path: PathBuf,
+        err: std::io::Error,
+    },
+    NotASnapshot {
+        path: PathBuf,
+        err: serde_json::Error,
+    },
+    Empty {
+        path: PathBuf,
+    },
+    /// An HTML report written without `--save-snapshot`: it has the report, not the data.
+    HtmlWithoutSnapshots {
+        path: PathBuf,
+    },
+    Write {
+        path: PathBuf,
+        err: std::io::Error,
+    },
 }
 
 impl std::fmt::Display for PipelineError {
@@ -42,6 +58,11 @@ impl std::fmt::Display for PipelineError {
                 write!(f, "{} is not an unwedge snapshot file: {err}", path.display())
             }
             PipelineError::Empty { path } => write!(f, "{} holds no snapshot", path.display()),
+            PipelineError::HtmlWithoutSnapshots { path } => write!(
+                f,
+                "{} is an HTML report without embedded snapshots (write it with `scan --html F --save-snapshot S` to embed them)",
+                path.display()
+            ),
             PipelineError::Write { path, err } => write!(f, "cannot write {}: {err}", path.display()),
         }
     }
@@ -75,11 +96,35 @@ pub fn snapshots(input: &Input) -> Result<Scan, PipelineError> {
     }
 }
 
-/// Reads a file written by [`save`].
+/// The id of the `<script type="application/json">` block in which an HTML
+/// report (`scan --html`) carries its raw snapshots.
+pub const HTML_SNAPSHOT_ID: &str = "unwedge-snapshot";
+
+/// The snapshots JSON inside an HTML report, if the file is one. The block
+/// holds plain JSON (its `<`, `>`, `&` written as \u escapes): no unescaping.
+fn embedded_snapshots(text: &[u8]) -> Option<Result<&[u8], ()>> {
+    let start = text.iter().position(|b| !b.is_ascii_whitespace())?;
+    if text[start] != b'<' {
+        return None;
+    }
+    let open = format!("<script type=\"application/json\" id=\"{HTML_SNAPSHOT_ID}\">");
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+    let Some(i) = find(text, open.as_bytes()) else { return Some(Err(())) };
+    let body = &text[i + open.len()..];
+    Some(find(body, b"</script>").map(|j| &body[..j]).ok_or(()))
+}
+
+/// Reads a file written by [`save`], or the snapshots embedded in an HTML
+/// report written with them (`scan --html F --save-snapshot S`).
 pub fn load(path: &Path) -> Result<Scan, PipelineError> {
     let text = std::fs::read(path).map_err(|err| PipelineError::Read { path: path.into(), err })?;
+    let json = match embedded_snapshots(&text) {
+        None => &text[..],
+        Some(Ok(json)) => json,
+        Some(Err(())) => return Err(PipelineError::HtmlWithoutSnapshots { path: path.into() }),
+    };
     let scan: Scan =
-        serde_json::from_slice(&text).map_err(|err| PipelineError::NotASnapshot { path: path.into(), err })?;
+        serde_json::from_slice(json).map_err(|err| PipelineError::NotASnapshot { path: path.into(), err })?;
     if scan.snapshots.is_empty() {
         return Err(PipelineError::Empty { path: path.into() });
     }
@@ -142,12 +187,92 @@ pub fn report(scan: &Scan, thresholds: &Thresholds, elapsed: Duration) -> Report
 }
 
 /// Snapshots in, report out: what `unwedge scan` and each background scan
-/// of `unwedge serve` do.
-pub fn run(input: &Input, thresholds: &Thresholds) -> Result<(Scan, Report), PipelineError> {
+/// of `unwedge serve` do. User stacks are read (live input only) for the
+/// threads the findings report.
+pub fn run(input: &Input, thresholds: &Thresholds, stacks: &mut Stacks) -> Result<(Scan, Report), PipelineError> {
     let started = Instant::now();
-    let scan = snapshots(input)?;
+    let mut scan = snapshots(input)?;
+    if matches!(input, Input::Live { .. }) {
+        read_stacks(&mut scan, thresholds, stacks, Filter::default());
+    }
     let report = report(&scan, thresholds, started.elapsed());
     Ok((scan, report))
+}
+
+/// The user-stack reader and its mode. Keep one for the life of the
+/// process: it caches each binary's unwind and symbol tables (by
+/// build-id, bounded), which `serve` reuses scan after scan.
+pub struct Stacks {
+    pub mode: StackMode,
+    reader: Option<unwedge_stacks::Reader>,
+}
+
+impl Stacks {
+    pub fn new(mode: StackMode) -> Stacks {
+        Stacks { mode, reader: None }
+    }
+
+    /// Binaries whose tables are cached now.
+    pub fn cached_modules(&self) -> usize {
+        self.reader.as_ref().map_or(0, |r| r.cached_modules())
+    }
+}
+
+/// Reads the user stacks of the threads the findings report (those the
+/// filter keeps), right after the last snapshot, into that snapshot's
+/// threads: a second analysis then carries them into the evidence and the
+/// fix texts, and `--save-snapshot` keeps them. Only threads that sat in
+/// the same syscall the snapshot saw are read, never more than
+/// `unwedge_stacks::MAX_THREADS`. Returns whether any thread was read.
+pub fn read_stacks(scan: &mut Scan, thresholds: &Thresholds, stacks: &mut Stacks, filter: Filter) -> bool {
+    if stacks.mode == StackMode::Off || scan.snapshots.is_empty() {
+        return false;
+    }
+    let analysis = unwedge_analyze::analyze(scan, thresholds);
+    let Some(last) = scan.snapshots.last_mut() else { return false };
+    let mut targets: Vec<unwedge_stacks::Target> = Vec::new();
+    for f in &analysis.findings {
+        let Some(pid) = f.pid.filter(|&p| filter.pid.is_none_or(|want| want == p)) else { continue };
+        // A process whose /proc reads failed or hung is not read again.
+        if last.skipped.iter().any(|s| s.pid == pid) {
+            continue;
+        }
+        if filter.port.is_some_and(|want| f.port != Some(want)) {
+            continue;
+        }
+        let mut tids: Vec<u32> = f.evidence.thread_blocks().iter().map(|(_, t)| t.tid).collect();
+        if let Evidence::StuckThread(e) = &f.evidence {
+            tids.extend(e.other_stuck_threads.iter().map(|o| o.tid));
+        }
+        for tid in tids {
+            if targets.iter().any(|t| t.pid == pid && t.tid == tid) {
+                continue;
+            }
+            let Some(thread) =
+                last.processes.iter().find(|p| p.pid == pid).and_then(|p| p.threads.iter().find(|t| t.tid == tid))
+            else {
+                continue;
+            };
+            targets.push(unwedge_stacks::Target { pid, tid, syscall: thread.syscall.clone() });
+        }
+    }
+    if targets.is_empty() {
+        return false;
+    }
+    let read = stacks.reader.get_or_insert_with(unwedge_stacks::Reader::new).read(stacks.mode, &targets);
+    for ((pid, tid), stack) in read.stacks {
+        if let Some(t) =
+            last.processes.iter_mut().find(|p| p.pid == pid).and_then(|p| p.threads.iter_mut().find(|t| t.tid == tid))
+        {
+            t.user_stack = Some(stack);
+        }
+    }
+    for n in read.notes {
+        if !last.notes.contains(&n) {
+            last.notes.push(n);
+        }
+    }
+    true
 }
 
 /// Which findings a reader asked for (`--pid`, `--port`, `?pid=`, `?port=`).
@@ -162,14 +287,42 @@ impl Filter {
         self.pid.is_none() && self.port.is_none()
     }
 
-    /// Keeps the findings asked for, and the groups that still have one.
+    /// Keeps the findings asked for, and what causes them (a stalled queue
+    /// on the port asked for is told with the fd limit behind it); and the
+    /// groups that still have one. A listener finding is about every
+    /// process holding the socket (`--pid` of a pre-fork master finds its
+    /// workers' stalled queue).
     pub fn apply(&self, report: &mut Report) {
         if self.is_empty() {
             return;
         }
-        report
-            .findings
-            .retain(|f| self.pid.is_none_or(|p| f.pid == Some(p)) && self.port.is_none_or(|p| f.port == Some(p)));
+        let wanted = |f: &unwedge_model::Finding| {
+            self.pid.is_none_or(|p| f.pid == Some(p) || f.evidence.owners().contains(&p))
+                && self.port.is_none_or(|p| f.port == Some(p))
+        };
+        let mut keep: Vec<bool> = report.findings.iter().map(wanted).collect();
+        // Causes of kept findings, transitively (the links form no cycle; bounded anyway).
+        for _ in 0..report.findings.len() {
+            let causes: Vec<String> = report
+                .findings
+                .iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .flat_map(|(f, _)| f.caused_by.iter().cloned())
+                .collect();
+            let mut grew = false;
+            for (f, k) in report.findings.iter().zip(keep.iter_mut()) {
+                if !*k && causes.contains(&f.id) {
+                    *k = true;
+                    grew = true;
+                }
+            }
+            if !grew {
+                break;
+            }
+        }
+        let mut it = keep.into_iter();
+        report.findings.retain(|_| it.next().unwrap_or(false));
         let kept: Vec<&str> = report.findings.iter().filter_map(|f| f.group.as_deref()).collect();
         report.groups.retain(|g| kept.contains(&g.id.as_str()));
     }
@@ -178,4 +331,19 @@ impl Filter {
 /// The pid does not exist in any snapshot: `--pid` names nothing.
 pub fn has_process(scan: &Scan, pid: u32) -> bool {
     scan.snapshots.iter().any(|s| s.processes.iter().any(|p| p.pid == pid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshots_are_found_inside_an_html_report() {
+        assert!(embedded_snapshots(b" {\"snapshots\": []}").is_none(), "plain JSON is read as is");
+        let page = format!(
+            "<!doctype html><p>x</p><script type=\"application/json\" id=\"{HTML_SNAPSHOT_ID}\">{{\"a\":\"\\u003c/script\\u003e\"}}</script>"
+        );
+        assert_eq!(embedded_snapshots(page.as_bytes()), Some(Ok(&b"{\"a\":\"\\u003c/script\\u003e\"}"[..])));
+        assert_eq!(embedded_snapshots(b"<!doctype html><p>report only</p>"), Some(Err(())));
+    }
 }

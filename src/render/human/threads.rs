@@ -7,11 +7,12 @@ use anstyle::Style;
 use serde_json::Value;
 use std::io::{self, Write};
 use unwedge_model::evidence::{ThreadEvidence, ThreadSummary};
-use unwedge_model::Evidence;
+use unwedge_model::{stack, Evidence, Frame};
 
 /// Evidence fields holding threads: `write` shows them as thread blocks, so
 /// the generic key/value list leaves them out.
-const THREAD_FIELDS: [&str; 4] = ["thread", "threads", "parent_thread", "other_stuck_threads"];
+/// (`accepting_threads` is told in the explanation's words instead.)
+const THREAD_FIELDS: [&str; 5] = ["thread", "threads", "parent_thread", "other_stuck_threads", "accepting_threads"];
 
 /// The evidence as JSON without its thread objects (those get their own blocks).
 pub(super) fn without_threads(ev: &Evidence) -> Value {
@@ -27,14 +28,12 @@ pub(super) fn without_threads(ev: &Evidence) -> Value {
     }
 }
 
-/// Most kernel frames shown; the rest are syscall entry boilerplate.
-const MAX_FRAMES: usize = 8;
-
-/// The threads of a finding's evidence as readable blocks.
-pub(super) fn write(out: &mut dyn Write, ev: &Evidence) -> io::Result<()> {
+/// The threads of a finding's evidence as readable blocks, with at most
+/// `frames` kernel frames each (the rest are syscall entry boilerplate).
+pub(super) fn write(out: &mut dyn Write, ev: &Evidence, frames: usize) -> io::Result<()> {
     match ev {
         Evidence::StuckThread(e) => {
-            thread_block(out, "Thread", &e.thread, true)?;
+            thread_block(out, "Thread", &e.thread, frames)?;
             if !e.other_stuck_threads.is_empty() {
                 writeln!(out, "    Other stuck threads:")?;
                 for t in &e.other_stuck_threads {
@@ -44,15 +43,22 @@ pub(super) fn write(out: &mut dyn Write, ev: &Evidence) -> io::Result<()> {
         }
         Evidence::Zombie(e) => {
             if let Some(t) = &e.parent_thread {
-                thread_block(out, "Parent thread", t, true)?;
+                thread_block(out, "Parent thread", t, frames)?;
             }
         }
+        Evidence::UnansweredRequests(e) if !e.threads.is_empty() => {
+            writeln!(out, "    Threads ({} in all, the most telling first):", e.threads_total)?;
+            for t in &e.threads {
+                summary_block(out, t)?;
+            }
+        }
+        Evidence::PeerNotReading(e) => thread_block(out, "Thread", &e.thread, frames)?,
         Evidence::BlockedSignal(_) | Evidence::SigtermBlocked(_) => {
             let list = ev.thread_blocks();
             if !list.is_empty() {
                 writeln!(out, "    Threads:")?;
                 for (_, t) in list {
-                    thread_block(out, "  Thread", t, false)?;
+                    thread_block(out, "  Thread", t, 0)?;
                 }
             }
         }
@@ -62,8 +68,8 @@ pub(super) fn write(out: &mut dyn Write, ev: &Evidence) -> io::Result<()> {
 }
 
 /// One thread: name, state, syscall and what it means, its fds resolved,
-/// wchan, signal masks and (with `full`) the kernel stack.
-fn thread_block(out: &mut dyn Write, label: &str, t: &ThreadEvidence, full: bool) -> io::Result<()> {
+/// wchan, signal masks and the first `frames` frames of the kernel stack.
+fn thread_block(out: &mut dyn Write, label: &str, t: &ThreadEvidence, frames: usize) -> io::Result<()> {
     let pad = " ".repeat(4 + label.len() - label.trim_start().len());
     let mut head = format!("{} {} ({}), state {}", label.trim_start(), t.tid, t.name, t.state);
     if let Some(sc) = &t.syscall {
@@ -82,13 +88,36 @@ fn thread_block(out: &mut dyn Write, label: &str, t: &ThreadEvidence, full: bool
     if let (Some(b), Some(p)) = (&t.blocked, &t.pending) {
         writeln!(out, "        {DIM}SigBlk:{DIM:#} {b}  {DIM}SigPnd:{DIM:#} {p}")?;
     }
-    if full {
-        if let Some(frames) = t.stack.as_ref().filter(|f| !f.is_empty()) {
-            writeln!(out, "        {DIM}kernel stack:{DIM:#}")?;
-            for fr in frames.iter().take(MAX_FRAMES) {
-                writeln!(out, "          {fr}")?;
-            }
+    if let Some(stack) = t.stack.as_ref().filter(|f| !f.is_empty() && frames > 0) {
+        writeln!(out, "        {DIM}kernel stack:{DIM:#}")?;
+        for fr in stack.iter().take(frames) {
+            writeln!(out, "          {fr}")?;
         }
+    }
+    user_stack(out, t.user_stack.as_deref(), t.user_stack_note.as_deref())?;
+    if let Some(h) = &t.interpreter_hint {
+        wrapped(out, &format!("        {DIM}interpreter frames:{DIM:#} "), h, "          ", Style::new())?;
+    }
+    Ok(())
+}
+
+/// The user stack on one line, innermost first, library frames folded
+/// ("pthread_join ← wait_for_filter ← handle_client ← main"), and why it
+/// ends early or is missing.
+fn user_stack(out: &mut dyn Write, frames: Option<&[Frame]>, note: Option<&str>) -> io::Result<()> {
+    if let Some(frames) = frames.filter(|f| !f.is_empty()) {
+        let folded = stack::fold(frames).join(" ← ");
+        let cut = if note.is_some() { " ← …" } else { "" };
+        wrapped(
+            out,
+            &format!("        {DIM}user stack:{DIM:#} "),
+            &format!("{folded}{cut}"),
+            "          ",
+            Style::new(),
+        )?;
+    }
+    if let Some(n) = note {
+        wrapped(out, &format!("        {DIM}user stack:{DIM:#} "), n, "          ", DIM)?;
     }
     Ok(())
 }
@@ -100,5 +129,5 @@ fn summary_block(out: &mut dyn Write, t: &ThreadSummary) -> io::Result<()> {
     for fd in &t.fds {
         wrapped(out, "        ", fd, "          ", Style::new())?;
     }
-    Ok(())
+    user_stack(out, t.user_stack.as_deref(), None)
 }

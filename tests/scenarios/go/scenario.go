@@ -8,6 +8,12 @@
 //	                      answering with Content-Length (so keep-alive)
 //	scenario limit-close  the same with SetKeepAlivesEnabled(false): the fix
 //	scenario healthy      plain net/http, no cap
+//	scenario deadlock     issue 14: two goroutines take locks A and B in
+//	                      opposite orders; every handler needs A, so none answers
+//	scenario chan         issue 14: every handler waits on a channel nobody feeds
+//	scenario fixed        the deadlock scenario without the inversion (healthy)
+//	scenario longpoll     /wait is held until an event that does not come,
+//	                      every other path is answered at once (healthy)
 //
 // Prints `READY {"port": P}` once listening on 127.0.0.1:0.
 package main
@@ -60,11 +66,11 @@ func hello(w http.ResponseWriter, r *http.Request) {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: scenario leak N | limit | limit-close | healthy")
+		fmt.Fprintln(os.Stderr, "usage: scenario leak N | limit | limit-close | healthy | deadlock | chan | fixed | longpoll")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
-	case "leak", "limit", "limit-close", "healthy":
+	case "leak", "limit", "limit-close", "healthy", "deadlock", "chan", "fixed", "longpoll":
 	default:
 		fmt.Fprintln(os.Stderr, "unknown mode", os.Args[1])
 		os.Exit(2)
@@ -99,5 +105,43 @@ func main() {
 		srv.Serve(&limitListener{Listener: l, sem: make(chan struct{}, 1)})
 	case "healthy":
 		http.Serve(l, http.HandlerFunc(hello))
+	case "deadlock", "fixed":
+		var a, b sync.Mutex
+		if os.Args[1] == "deadlock" {
+			var ready sync.WaitGroup
+			ready.Add(2)
+			inverted := func(first, second *sync.Mutex) {
+				first.Lock()
+				ready.Done()
+				ready.Wait()
+				second.Lock() // never: the other goroutine holds it and waits for ours
+			}
+			go inverted(&a, &b)
+			go inverted(&b, &a)
+			ready.Wait()
+		}
+		http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			a.Lock()
+			defer a.Unlock()
+			hello(w, r)
+		}))
+	case "chan":
+		work := make(chan []byte) // the producer was never started
+		http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Write(<-work)
+		}))
+	case "longpoll":
+		events := make(chan string)
+		http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/wait" {
+				select {
+				case ev := <-events:
+					fmt.Fprintln(w, ev)
+				case <-r.Context().Done():
+				}
+				return
+			}
+			hello(w, r)
+		}))
 	}
 }

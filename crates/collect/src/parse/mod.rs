@@ -4,9 +4,11 @@
 
 pub mod fd;
 pub mod fdinfo;
+pub mod freezer;
 pub mod limits;
 pub mod netstat;
 pub mod proc_net_tcp;
+pub mod resolv;
 pub mod sockstat;
 pub mod stack;
 pub mod stat;

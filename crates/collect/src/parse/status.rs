@@ -18,6 +18,8 @@ pub struct Status {
     /// voluntary + nonvoluntary context switches: unchanged means the thread
     /// never woke up in between, which CPU ticks (10 ms grain) cannot tell.
     pub ctxt_switches: Option<u64>,
+    /// TracerPid: the process ptrace-attached to it (gdb, strace); 0 is none.
+    pub tracer_pid: Option<u32>,
 }
 
 pub fn parse(buf: &[u8]) -> Status {
@@ -42,6 +44,10 @@ pub fn parse(buf: &[u8]) -> Status {
             }
             b"Tgid" => {
                 st.tgid = dec(val).and_then(|t| u32::try_from(t).ok());
+                continue;
+            }
+            b"TracerPid" => {
+                st.tracer_pid = dec(val).and_then(|t| u32::try_from(t).ok()).filter(|&t| t != 0);
                 continue;
             }
             b"Uid" => {
@@ -87,6 +93,9 @@ mod tests {
         assert_eq!(m.shared_pending, 1 << 13);
         assert_eq!(m.blocked, 0xfffffffe7ffbfeff);
         assert_eq!(m.caught, 0x86002);
+        assert_eq!(st.tracer_pid, None);
+        assert_eq!(parse(b"TracerPid:\t4711\n").tracer_pid, Some(4711));
+        assert_eq!(parse(b"TracerPid:\t0\n").tracer_pid, None);
         let st = parse(b"voluntary_ctxt_switches:\t11\nnonvoluntary_ctxt_switches:\t2\n");
         assert_eq!(st.ctxt_switches, Some(13));
     }

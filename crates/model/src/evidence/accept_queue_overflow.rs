@@ -13,6 +13,9 @@ pub enum AcceptQueueOverflow {
         listen_overflows_rise: Option<u64>,
         listen_drops_rise: Option<u64>,
         owners: Vec<u32>,
+        /// The owners that accept on the listener (see accept_stalled).
+        #[serde(default)]
+        accepting: Vec<u32>,
     },
     /// Namespace counters rose while no listener was full: a burst.
     Burst { listen_overflows_rise: u64, listen_drops_rise: u64, interval_ms: u64 },

@@ -11,6 +11,14 @@ pub struct AcceptStalled {
     pub established_connections_held: usize,
     /// Every process holding the listening socket.
     pub owners: Vec<u32>,
+    /// Those of them that accept on it (hold its accepted connections, or
+    /// wait in accept on it); the finding's pid is the first. A pre-fork
+    /// master that only holds the socket for its workers is not among them.
+    #[serde(default)]
+    pub accepting: Vec<u32>,
+    /// What the accepting processes' threads are doing now.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accepting_threads: Vec<super::ThreadSummary>,
 }
 
 /// A connection waiting in an accept queue.

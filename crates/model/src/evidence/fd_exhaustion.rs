@@ -9,4 +9,13 @@ pub struct FdExhaustion {
     pub sockets: usize,
     pub close_wait_sockets: usize,
     pub listening_sockets: usize,
+    /// Accepted connections holding a request it received and never
+    /// answered (tcp_info: bytes received, none sent): slow or stalled
+    /// clients that each hold an fd.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unanswered_connections: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

@@ -12,6 +12,9 @@ pub struct KeepaliveStarvation {
     pub waiting_whole_interval: usize,
     pub waiting: Vec<QueuedConnection>,
     pub owners: Vec<u32>,
+    /// The owners that accept on the listener (see accept_stalled).
+    #[serde(default)]
+    pub accepting: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -19,6 +22,12 @@ pub struct IdleConnection {
     pub peer: String,
     pub idle_recv_ms: Option<u32>,
     pub idle_sent_ms: Option<u32>,
+    /// tcp_info bytes_acked / bytes_received: the server answered (bytes
+    /// acked > 0) and now waits for the next request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_acked: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_received: Option<u64>,
 }
 
 /// Seen from outside (probe http): a second connection is served only once the first closes.

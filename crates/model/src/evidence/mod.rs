@@ -9,10 +9,13 @@ mod close_wait_leak;
 mod fd_exhaustion;
 mod keepalive_starvation;
 mod orphan_port_holder;
+mod peer_not_reading;
 mod probe;
+mod process_stopped;
 mod sigterm_blocked;
 mod stuck_thread;
 mod thread;
+mod unanswered_requests;
 mod zombie;
 
 pub use accept_queue_overflow::*;
@@ -22,10 +25,13 @@ pub use close_wait_leak::*;
 pub use fd_exhaustion::*;
 pub use keepalive_starvation::*;
 pub use orphan_port_holder::*;
+pub use peer_not_reading::*;
 pub use probe::*;
+pub use process_stopped::*;
 pub use sigterm_blocked::*;
 pub use stuck_thread::*;
 pub use thread::*;
+pub use unanswered_requests::*;
 pub use zombie::*;
 
 use crate::Kind;
@@ -87,6 +93,9 @@ evidences! {
     StuckThread(StuckThread) => StuckThread;
     OrphanPortHolder(OrphanPortHolder) => OrphanPortHolder;
     Zombie(Zombie) => Zombie;
+    ProcessStopped(ProcessStopped) => ProcessStopped;
+    UnansweredRequests(UnansweredRequests) => UnansweredRequests;
+    PeerNotReading(PeerNotReading) => PeerNotReading;
     ConnectTimeout(ConnectTimeout) => ConnectTimeout;
     SynRetransmit(SynRetransmit) => SynRetransmit;
     MissingContentType(MissingContentType) => MissingContentType;
@@ -101,6 +110,7 @@ impl Evidence {
             Evidence::Zombie(e) => e.parent_thread.iter().map(|t| ("Parent thread", t)).collect(),
             Evidence::BlockedSignal(e) => e.threads.iter().map(|t| ("Thread", t)).collect(),
             Evidence::SigtermBlocked(e) => e.threads.iter().map(|t| ("Thread", t)).collect(),
+            Evidence::PeerNotReading(e) => vec![("Thread", &e.thread)],
             _ => Vec::new(),
         }
     }
@@ -110,6 +120,7 @@ impl Evidence {
         match self {
             Evidence::AcceptStalled(e) => &e.owners,
             Evidence::KeepaliveStarvation(e) => &e.owners,
+            Evidence::UnansweredRequests(e) => &e.owners,
             Evidence::AcceptQueueOverflow(AcceptQueueOverflow::Listener { owners, .. }) => owners,
             _ => &[],
         }

@@ -17,6 +17,13 @@ pub struct StuckThread {
     /// The thread waits on a TCP connection (one of its fd arguments is one).
     #[serde(skip)]
     pub on_connection: bool,
+    /// "7 of 8 worker threads wait on 127.0.0.1:5432 (idle 30.0 s)", a DNS
+    /// lookup in flight or a full pipe, where the process's threads show one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waits_on: Option<String>,
+    /// The same, typed, for the second pass.
+    #[serde(skip)]
+    pub waits_on_typed: Vec<super::WaitsOn>,
 }
 
 /// A piece of work a stuck thread keeps from being done.

@@ -1,5 +1,6 @@
 //! One thread as evidence: what the human report shows as a thread block.
 
+use crate::Frame;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -17,6 +18,17 @@ pub struct ThreadEvidence {
     pub cpu_ticks: u64,
     pub blocked: Option<String>,
     pub pending: Option<String>,
+    /// The user-space stack, innermost first, read without stopping the
+    /// thread (absent with `--stacks=off`, from recorded snapshots without
+    /// stacks, and for threads the reader did not reach).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_stack: Option<Vec<Frame>>,
+    /// Why `user_stack` is missing or ends early.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_stack_note: Option<String>,
+    /// The interpreter-level tool to run for this process's own frames.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreter_hint: Option<String>,
 }
 
 /// Another stuck thread of the same process, named in a `stuck_thread` finding.
@@ -24,6 +36,22 @@ pub struct ThreadEvidence {
 pub struct ThreadSummary {
     pub tid: u32,
     pub name: String,
+    /// Its state letter (S, D, T, t, R), where the finding shows it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub state: String,
     pub syscall: String,
     pub fds: Vec<String>,
+    /// Its user-space stack, as in [`ThreadEvidence::user_stack`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_stack: Option<Vec<Frame>>,
+}
+
+/// What a process's threads wait on, typed, so the analysis' second pass
+/// can link a finding to the finding about that peer or process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitsOn {
+    /// A TCP peer (netns inode, address, port): an upstream that does not answer.
+    Endpoint(u64, std::net::IpAddr, u16),
+    /// A process: the reader of a full pipe.
+    Process(u32),
 }

@@ -1,0 +1,228 @@
+//! A user stack as a person reads it: innermost first, the program's own
+//! functions kept, runtime and C library frames folded to the one call the
+//! program made into them ("pthread_join ← wait_for_filter ← handle_client
+//! ← main"), the start-up frames beneath `main` dropped. Pure; used by the
+//! fix texts and the human report alike.
+
+use crate::Frame;
+
+/// Library files whose frames are folded (interpreters too: their native
+/// frames say nothing about the script; the interpreter hint does).
+const SYSTEM_LIBS: [&str; 16] = [
+    "libpython",
+    "python",
+    "libruby",
+    "ruby",
+    "libjvm",
+    "libc.so",
+    "libc-",
+    "libpthread",
+    "ld-linux",
+    "ld-musl",
+    "libstdc++",
+    "libgcc_s",
+    "libm.so",
+    "libdl",
+    "librt",
+    "[vdso]",
+];
+
+/// Language runtimes compiled into the program: their frames fold too.
+const SYSTEM_PREFIXES: [&str; 12] = [
+    "std::",
+    "core::",
+    "alloc::",
+    "<std::",
+    "<core::",
+    "<alloc::",
+    "__rust",
+    "runtime.",
+    "sync.",
+    "internal/",
+    "syscall.",
+    "__gnu_cxx::",
+];
+
+/// A frame of the C library, a language runtime or the dynamic loader.
+pub fn is_system(f: &Frame) -> bool {
+    if f.function.as_deref() == Some("_start") {
+        return true;
+    }
+    let lib = f.module.as_deref().and_then(|m| m.rsplit('/').next()).unwrap_or("");
+    SYSTEM_LIBS.iter().any(|l| lib.starts_with(l))
+        || f.function.as_deref().is_some_and(|n| SYSTEM_PREFIXES.iter().any(|p| n.starts_with(p)))
+}
+
+/// The name to show: compiler clone suffixes (".isra.0", ".constprop.0",
+/// ".part.1", ".cold") and symbol versions dropped, C library internals
+/// named by the call a program makes ("__pthread_clockjoin_ex" is what
+/// pthread_join runs; "__libc_recv" is recv). Unknown code shows its
+/// address and file.
+pub fn display_name(f: &Frame) -> String {
+    let Some(name) = f.function.as_deref() else {
+        let lib = f.module.as_deref().and_then(|m| m.rsplit('/').next()).unwrap_or("?");
+        return format!("{} ({lib})", f.addr);
+    };
+    let mut n = name.split('@').next().unwrap_or(name);
+    if !n.contains("::") {
+        for suffix in [".isra.", ".constprop.", ".part.", ".cold", ".lto_priv."] {
+            if let Some(i) = n.find(suffix) {
+                n = &n[..i];
+            }
+        }
+    }
+    if !is_system(f) || n.contains("::") || n.contains('.') {
+        return n.to_string();
+    }
+    match n {
+        "__pthread_clockjoin_ex" | "__pthread_join" | "___pthread_join" => return "pthread_join".into(),
+        "__pthread_cond_wait" | "___pthread_cond_wait" | "__pthread_cond_wait_common" => {
+            return "pthread_cond_wait".into()
+        }
+        "__pthread_cond_timedwait" | "___pthread_cond_timedwait" | "__pthread_cond_clockwait" => {
+            return "pthread_cond_timedwait".into()
+        }
+        "__pthread_mutex_lock" | "___pthread_mutex_lock" | "__pthread_mutex_lock_full" | "__lll_lock_wait" => {
+            return "pthread_mutex_lock".into()
+        }
+        _ => {}
+    }
+    let n = n.strip_prefix("__GI_").unwrap_or(n);
+    let n = n.trim_start_matches('_');
+    n.strip_prefix("libc_").unwrap_or(n).to_string()
+}
+
+/// The program's entry function ("main", "app::main", Go's "main.main"):
+/// what lies beneath it is start-up code.
+fn is_main(f: &Frame) -> bool {
+    f.function.as_deref().is_some_and(|n| n == "main" || n == "main.main" || n.ends_with("::main"))
+}
+
+/// The stack folded for reading, innermost first.
+pub fn fold(frames: &[Frame]) -> Vec<String> {
+    let frames = match frames.iter().position(is_main) {
+        Some(m) => &frames[..=m],
+        None => frames,
+    };
+    let Some(last_own) = frames.iter().rposition(|f| !is_system(f)) else {
+        // Runtime frames only (a Go scheduler thread): the innermost few.
+        let mut out: Vec<String> = Vec::new();
+        for f in frames.iter().take(4) {
+            let n = display_name(f);
+            if out.last() != Some(&n) {
+                out.push(n);
+            }
+        }
+        return out;
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i <= last_own {
+        if is_system(&frames[i]) {
+            // A run of library frames: the call the program made is its outermost one.
+            let mut j = i;
+            while j < last_own && is_system(&frames[j + 1]) {
+                j += 1;
+            }
+            out.push(display_name(&frames[j]));
+            i = j + 1;
+        } else {
+            let n = display_name(&frames[i]);
+            if out.last() != Some(&n) {
+                out.push(n);
+            }
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The library call the thread is in: the outermost frame of the innermost
+/// run of library frames ("pthread_join", "recv"), if the stack starts in one.
+pub fn library_call(frames: &[Frame]) -> Option<String> {
+    if !frames.first().is_some_and(is_system) {
+        return None;
+    }
+    let run = frames.iter().take_while(|f| is_system(f)).count();
+    (run < frames.len()).then(|| display_name(&frames[run - 1]))
+}
+
+/// The program's own functions, innermost first (clone suffixes dropped).
+pub fn own_functions(frames: &[Frame]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for f in frames.iter().filter(|f| !is_system(f) && f.function.is_some()) {
+        let n = display_name(f);
+        if out.last() != Some(&n) {
+            out.push(n);
+        }
+    }
+    out
+}
+
+/// A join: the thread waits for another thread to end.
+pub fn is_join(call: &str) -> bool {
+    call == "pthread_join" || call.ends_with("::join") || call.ends_with("::join()") || call.contains("::join<")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(name: &str, module: &str) -> Frame {
+        Frame {
+            addr: "0x1".into(),
+            function: (!name.is_empty()).then(|| name.into()),
+            module: Some(module.into()),
+            ..Default::default()
+        }
+    }
+
+    const LIBC: &str = "/usr/lib/x86_64-linux-gnu/libc.so.6";
+
+    #[test]
+    fn story_one() {
+        let main = [
+            f("__futex_abstimed_wait_common64", LIBC),
+            f("__futex_abstimed_wait_common", LIBC),
+            f("__pthread_clockjoin_ex", LIBC),
+            f("wait_for_filter", "/opt/proxy"),
+            f("handle_client.constprop.0", "/opt/proxy"),
+            f("main", "/opt/proxy"),
+            f("__libc_start_call_main", LIBC),
+            f("__libc_start_main_impl", LIBC),
+            f("_start", "/opt/proxy"),
+        ];
+        assert_eq!(fold(&main), ["pthread_join", "wait_for_filter", "handle_client", "main"]);
+        assert_eq!(library_call(&main).as_deref(), Some("pthread_join"));
+        assert!(is_join("pthread_join"));
+        let filter = [
+            f("__libc_recv", LIBC),
+            f("relay_upstream_filter.isra.0", "/opt/proxy"),
+            f("filter_main", "/opt/proxy"),
+            f("start_thread", LIBC),
+            f("clone3", LIBC),
+        ];
+        assert_eq!(fold(&filter), ["recv", "relay_upstream_filter", "filter_main"]);
+        assert_eq!(own_functions(&filter), ["relay_upstream_filter", "filter_main"]);
+    }
+
+    #[test]
+    fn runtimes_and_unknowns() {
+        let rust = [
+            f("__futex_abstimed_wait_common", LIBC),
+            f("__pthread_clockjoin_ex", LIBC),
+            f("std::sys::pal::unix::thread::Thread::join", "/opt/r"),
+            f("std::thread::JoinHandle<T>::join", "/opt/r"),
+            f("r::wait_for_filter", "/opt/r"),
+            f("r::main", "/opt/r"),
+            f("core::ops::function::FnOnce::call_once", "/opt/r"),
+            f("main", "/opt/r"),
+        ];
+        assert_eq!(fold(&rust), ["std::thread::JoinHandle<T>::join", "r::wait_for_filter", "r::main"]);
+        assert!(is_join(&library_call(&rust).unwrap()));
+        let go = [f("runtime.futex", "/opt/g"), f("runtime.futexsleep", "/opt/g"), f("runtime.notesleep", "/opt/g")];
+        assert_eq!(fold(&go), ["runtime.futex", "runtime.futexsleep", "runtime.notesleep"]);
+        assert_eq!(library_call(&go), None, "no program frame: no call into the library");
+        assert_eq!(fold(&[f("", "/opt/jit.so")]), ["0x1 (jit.so)"]);
+    }
+}

@@ -1,0 +1,151 @@
+//! What the stack reader needs from one ELF file: its build-id (the cache
+//! key), its loadable segments (to turn a run-time address into a link-time
+//! one), the unwind tables (.eh_frame with .eh_frame_hdr, or .debug_frame)
+//! and, for a Go binary, its function table (.gopclntab). Parsed from bytes
+//! by the `object` crate; pure, so the fuzz target runs it on malformed
+//! files. Symbols are not read here: blazesym reads them, lazily.
+
+use crate::gopclntab::GoTable;
+use object::{Object, ObjectSection, ObjectSegment};
+use std::ops::Range;
+use std::sync::Arc;
+
+/// A loadable segment: link-time address, file offset, size in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub vaddr: u64,
+    pub offset: u64,
+    pub filesz: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct ModuleData {
+    pub build_id: Option<Vec<u8>>,
+    pub segments: Vec<Segment>,
+    pub text: Option<Range<u64>>,
+    pub got: Option<Range<u64>>,
+    pub eh_frame: Option<(Range<u64>, Arc<[u8]>)>,
+    pub eh_frame_hdr: Option<(Range<u64>, Arc<[u8]>)>,
+    pub debug_frame: Option<Arc<[u8]>>,
+    pub go: Option<GoTable>,
+    /// It has a symbol table (.symtab) or names a separate debug file.
+    pub has_symbols: bool,
+}
+
+/// Unwind or function tables larger than this are not kept (a cache entry
+/// stays bounded whatever the binary).
+const MAX_TABLE: u64 = 64 << 20;
+
+impl ModuleData {
+    pub fn parse(data: &[u8]) -> Result<ModuleData, String> {
+        let file = object::File::parse(data).map_err(|e| format!("not an ELF file: {e}"))?;
+        if file.format() != object::BinaryFormat::Elf {
+            return Err("not an ELF file".into());
+        }
+        let mut m = ModuleData {
+            build_id: file.build_id().ok().flatten().map(<[u8]>::to_vec),
+            has_symbols: file.section_by_name(".symtab").is_some() || file.gnu_debuglink().ok().flatten().is_some(),
+            ..Default::default()
+        };
+        for seg in file.segments() {
+            let (offset, filesz) = seg.file_range();
+            m.segments.push(Segment { vaddr: seg.address(), offset, filesz });
+        }
+        let range = |s: &object::Section| s.address().checked_add(s.size()).map(|end| s.address()..end);
+        let bytes = |s: &object::Section| -> Option<Arc<[u8]>> {
+            if s.size() > MAX_TABLE {
+                return None;
+            }
+            s.data().ok().filter(|d| !d.is_empty()).map(Arc::from)
+        };
+        for s in file.sections() {
+            match s.name().unwrap_or("") {
+                ".text" => m.text = range(&s),
+                ".got" => m.got = range(&s),
+                ".eh_frame" => m.eh_frame = range(&s).zip(bytes(&s)),
+                ".eh_frame_hdr" => m.eh_frame_hdr = range(&s).zip(bytes(&s)),
+                ".debug_frame" => m.debug_frame = bytes(&s),
+                _ => {}
+            }
+        }
+        let pcln = file.section_by_name(".gopclntab").or_else(|| file.section_by_name(".data.rel.ro.gopclntab"));
+        if let Some(data) = pcln.as_ref().and_then(bytes) {
+            let hint = m.text.as_ref().map_or(0, |t| t.start);
+            m.go = GoTable::parse(&data, hint);
+        }
+        Ok(m)
+    }
+
+    /// The load bias of the module when file offset `offset` is mapped at
+    /// `start`: run-time address = link-time address + bias.
+    pub fn bias(&self, start: u64, offset: u64) -> Option<u64> {
+        // A mapping starts at its segment's file offset rounded down to a
+        // page, which may also lie inside the previous segment's last page:
+        // the segment starting within the mapping's first page is the one.
+        let seg = self
+            .segments
+            .iter()
+            .filter(|s| s.offset >= offset && s.offset - offset < 0x10000)
+            .min_by_key(|s| s.offset)
+            .or_else(|| {
+                self.segments.iter().find(|s| s.offset <= offset && offset < s.offset.saturating_add(s.filesz))
+            })?;
+        let vaddr = seg.vaddr.checked_add(offset)?.checked_sub(seg.offset)?;
+        Some(start.wrapping_sub(vaddr))
+    }
+
+    /// Bytes this entry holds (for the cache's budget).
+    pub fn size(&self) -> usize {
+        let d = |x: &Option<(Range<u64>, Arc<[u8]>)>| x.as_ref().map_or(0, |(_, b)| b.len());
+        d(&self.eh_frame)
+            + d(&self.eh_frame_hdr)
+            + self.debug_frame.as_ref().map_or(0, |b| b.len())
+            + self.go.as_ref().map_or(0, GoTable::size)
+            + 256
+    }
+
+    pub fn build_id_hex(&self) -> Option<String> {
+        self.build_id.as_ref().map(|b| b.iter().map(|x| format!("{x:02x}")).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_test_binary() {
+        let exe = std::fs::read("/proc/self/exe").unwrap();
+        let m = ModuleData::parse(&exe).unwrap();
+        assert!(m.eh_frame.is_some() && m.eh_frame_hdr.is_some() && m.text.is_some(), "{m:?}");
+        assert!(!m.segments.is_empty() && m.go.is_none());
+        // Our own code is mapped: the bias from /proc/self/maps puts this function inside .text.
+        let maps = crate::maps::parse(&std::fs::read("/proc/self/maps").unwrap());
+        let here = this_test_binary as *const () as usize as u64;
+        let map = maps.iter().find(|x| x.contains(here)).unwrap();
+        let bias = m.bias(map.start, map.offset).unwrap();
+        assert!(m.text.as_ref().unwrap().contains(&(here - bias)));
+    }
+
+    #[test]
+    fn bias_picks_the_segment_the_mapping_starts() {
+        // rustc -O output: the text segment starts inside the first segment's last page.
+        let m = ModuleData {
+            segments: vec![
+                Segment { vaddr: 0, offset: 0, filesz: 0x1672c },
+                Segment { vaddr: 0x17730, offset: 0x16730, filesz: 0x444e0 },
+                Segment { vaddr: 0x5cc10, offset: 0x5ac10, filesz: 0x2f28 },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(m.bias(0x5645bffd5000, 0x16000), Some(0x5645bffd5000 - 0x17000));
+        assert_eq!(m.bias(0x5645bffbe000, 0), Some(0x5645bffbe000));
+        assert_eq!(m.bias(0x5645c001a000, 0x5a000), Some(0x5645c001a000 - 0x5c000));
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        assert!(ModuleData::parse(b"").is_err());
+        assert!(ModuleData::parse(b"\x7fELF\x02\x01\x01").is_err());
+    }
+}

@@ -1,0 +1,323 @@
+//! Go's function table, `.gopclntab`: function names, entry points, the
+//! stack-pointer delta at each pc (how the Go runtime itself unwinds) and
+//! file:line. The linker always writes it, and `strip -s -w` keeps it, so
+//! a stripped Go binary still names its functions. Layout as in Go's
+//! runtime/symtab.go (pcHeader, _func, pcvalue/step) for the formats of
+//! Go 1.16-1.17 (magic 0xfffffffa), 1.18-1.19 (0xfffffff0) and 1.20 on
+//! (0xfffffff1). Pure and bounds-checked: the fuzz target feeds it
+//! arbitrary bytes.
+
+/// funcFlag_TOPFRAME: the outermost frame of a stack (goexit, mstart, rt0_go).
+const FLAG_TOPFRAME: u8 = 1;
+/// funcFlag_SPWRITE: the function switches stacks (mcall, systemstack,
+/// morestack): what lies beyond is another stack.
+const FLAG_SPWRITE: u8 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    V116,
+    V118,
+    V120,
+}
+
+/// A parsed table, borrowing nothing: the bytes are kept (Go binaries'
+/// tables are a few MB at most, and the cache holds a bounded number).
+#[derive(Debug)]
+pub struct GoTable {
+    data: Vec<u8>,
+    version: Version,
+    ptr: usize,
+    quantum: u64,
+    text_start: u64,
+    nfunc: usize,
+    funcname: usize,
+    cutab: usize,
+    filetab: usize,
+    pctab: usize,
+    functab: usize,
+}
+
+/// A function found for a pc.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoFunc {
+    pub name: String,
+    pub entry: u64,
+    /// Where the caller's frame begins, relative to this frame's sp (the
+    /// pcsp value at the pc); `None` when the table has no value there.
+    pub sp_delta: Option<u64>,
+    /// This frame ends the stack (or continues on another one).
+    pub last: bool,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+}
+
+impl GoTable {
+    /// Parses the section's bytes. `text_hint` is the `.text` section's
+    /// address, used when the header does not carry the text start (a PIE
+    /// binary's header word is filled in by a relocation at run time).
+    pub fn parse(data: &[u8], text_hint: u64) -> Option<GoTable> {
+        let magic = u32::from_le_bytes(data.get(0..4)?.try_into().ok()?);
+        let version = match magic {
+            0xfffffffa => Version::V116,
+            0xfffffff0 => Version::V118,
+            0xfffffff1 => Version::V120,
+            _ => return None,
+        };
+        let (pad1, pad2, quantum, ptr) = (*data.get(4)?, *data.get(5)?, *data.get(6)?, *data.get(7)? as usize);
+        if pad1 != 0 || pad2 != 0 || !matches!(ptr, 4 | 8) || !matches!(quantum, 1 | 2 | 4) {
+            return None;
+        }
+        let word = |i: usize| -> Option<u64> { read_word(data, 8 + i * ptr, ptr) };
+        let nfunc = usize::try_from(word(0)?).ok()?;
+        let (text_start, rest) = match version {
+            Version::V116 => (0, 2),
+            _ => (word(2)?, 3),
+        };
+        let off = |i: usize| -> Option<usize> { usize::try_from(word(rest + i)?).ok().filter(|&o| o <= data.len()) };
+        let t = GoTable {
+            version,
+            ptr,
+            quantum: quantum as u64,
+            text_start: if text_start != 0 { text_start } else { text_hint },
+            nfunc,
+            funcname: off(0)?,
+            cutab: off(1)?,
+            filetab: off(2)?,
+            pctab: off(3)?,
+            functab: off(4)?,
+            data: data.to_vec(),
+        };
+        // The function table (nfunc + 1 entries) must fit.
+        let entry_size = if version == Version::V116 { 2 * ptr } else { 8 };
+        t.functab.checked_add(nfunc.checked_add(1)?.checked_mul(entry_size)?).filter(|&e| e <= data.len())?;
+        Some(t)
+    }
+
+    pub fn len(&self) -> usize {
+        self.nfunc
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nfunc == 0
+    }
+
+    /// Bytes held.
+    pub fn size(&self) -> usize {
+        self.data.len()
+    }
+
+    /// (entry pc, offset of the _func) of function table slot `i`.
+    fn slot(&self, i: usize) -> Option<(u64, usize)> {
+        match self.version {
+            Version::V116 => {
+                let at = self.functab + i * 2 * self.ptr;
+                let entry = read_word(&self.data, at, self.ptr)?;
+                let off = read_word(&self.data, at + self.ptr, self.ptr)?;
+                Some((entry, self.functab.checked_add(usize::try_from(off).ok()?)?))
+            }
+            _ => {
+                let at = self.functab + i * 8;
+                let entry = self.text_start.checked_add(u32_at(&self.data, at)? as u64)?;
+                Some((entry, self.functab.checked_add(u32_at(&self.data, at + 4)? as usize)?))
+            }
+        }
+    }
+
+    /// The text range the table covers.
+    pub fn range(&self) -> Option<(u64, u64)> {
+        Some((self.slot(0)?.0, self.slot(self.nfunc)?.0))
+    }
+
+    /// The function containing `pc` (a link-time address), with the
+    /// pcsp, file and line values at `pc`.
+    pub fn lookup(&self, pc: u64) -> Option<GoFunc> {
+        if self.nfunc == 0 {
+            return None;
+        }
+        let (lo_pc, hi_pc) = self.range()?;
+        if pc < lo_pc || pc >= hi_pc {
+            return None;
+        }
+        // Last slot whose entry is <= pc.
+        let (mut lo, mut hi) = (0usize, self.nfunc);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if self.slot(mid)?.0 <= pc {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        let (entry, f) = self.slot(lo)?;
+        // _func fields: entry (a word before 1.18, a u32 after), then i32s.
+        let base = if self.version == Version::V116 { f + self.ptr } else { f + 4 };
+        let field = |i: usize| u32_at(&self.data, base + 4 * i);
+        let name_off = field(0)? as usize;
+        let (pcsp, pcfile, pcln, cu) = (field(3)?, field(4)?, field(5)?, field(7)?);
+        // funcID and flag follow cuOffset (and startLine from 1.20 on).
+        let flags_at = base + 4 * if self.version == Version::V120 { 9 } else { 8 };
+        let (func_id, flag) = (*self.data.get(flags_at)?, *self.data.get(flags_at + 1)?);
+        let name = cstr(&self.data, self.funcname.checked_add(name_off)?)?;
+        let flag = if self.version == Version::V116 { 0 } else { flag };
+        let _ = func_id;
+        let last = flag & (FLAG_TOPFRAME | FLAG_SPWRITE) != 0 || is_stack_end(&name);
+        let file = self.pcvalue(pcfile, entry, pc).and_then(|n| {
+            let idx = (cu as usize).checked_add(usize::try_from(n).ok()?)?;
+            let off = u32_at(&self.data, self.cutab.checked_add(idx.checked_mul(4)?)?)?;
+            if off == u32::MAX {
+                return None;
+            }
+            cstr(&self.data, self.filetab.checked_add(off as usize)?)
+        });
+        Some(GoFunc {
+            sp_delta: self.pcvalue(pcsp, entry, pc).and_then(|v| u64::try_from(v).ok()),
+            line: self.pcvalue(pcln, entry, pc).and_then(|v| u32::try_from(v).ok()),
+            file,
+            last,
+            name,
+            entry,
+        })
+    }
+
+    /// The value of the pc-value table at offset `off` for `target`
+    /// (runtime.pcvalue): pairs of zig-zag value deltas and pc deltas.
+    fn pcvalue(&self, off: u32, entry: u64, target: u64) -> Option<i64> {
+        if off == 0 {
+            return None;
+        }
+        let mut p = self.pctab.checked_add(off as usize)?;
+        let (mut pc, mut val) = (entry, -1i64);
+        // A table has at most one pair per instruction; bound the walk anyway.
+        for first in std::iter::once(true).chain(std::iter::repeat(false)).take(1 << 20) {
+            let (uv, n) = varint(&self.data, p)?;
+            if uv == 0 && !first {
+                return None;
+            }
+            p += n;
+            val += -((uv & 1) as i64) ^ (uv >> 1) as i64;
+            let (pcd, n) = varint(&self.data, p)?;
+            p += n;
+            pc = pc.checked_add((pcd as u64).checked_mul(self.quantum)?)?;
+            if target < pc {
+                return Some(val);
+            }
+        }
+        None
+    }
+}
+
+/// Functions whose caller is not on this stack: the goroutine's or
+/// thread's first frame, or a switch to another stack (Go before 1.17 has
+/// no flag byte to say so).
+fn is_stack_end(name: &str) -> bool {
+    matches!(
+        name,
+        "runtime.goexit"
+            | "runtime.mstart"
+            | "runtime.mstart0"
+            | "runtime.rt0_go"
+            | "runtime.mcall"
+            | "runtime.morestack"
+            | "runtime.systemstack"
+            | "runtime.asmcgocall"
+            | "runtime.sigtramp"
+            | "runtime.clone"
+    )
+}
+
+fn u32_at(d: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(d.get(at..at.checked_add(4)?)?.try_into().ok()?))
+}
+
+fn read_word(d: &[u8], at: usize, ptr: usize) -> Option<u64> {
+    let b = d.get(at..at.checked_add(ptr)?)?;
+    Some(if ptr == 8 { u64::from_le_bytes(b.try_into().ok()?) } else { u32::from_le_bytes(b.try_into().ok()?) as u64 })
+}
+
+/// A NUL-terminated string at `at`, at most 4 KiB.
+fn cstr(d: &[u8], at: usize) -> Option<String> {
+    let tail = d.get(at..)?;
+    let end = tail.iter().take(4096).position(|&b| b == 0)?;
+    Some(String::from_utf8_lossy(&tail[..end]).into_owned())
+}
+
+/// Go's unsigned LEB128 (at most 5 bytes for a u32).
+fn varint(d: &[u8], at: usize) -> Option<(u32, usize)> {
+    let mut v = 0u32;
+    for i in 0..5 {
+        let b = *d.get(at.checked_add(i)?)?;
+        v |= ((b & 0x7f) as u32) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((v, i + 1));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hand-made 1.18 table: two functions at 0x1000 (main.a, frame 0x18
+    /// after its first 4 bytes) and 0x1100 (runtime.goexit), end 0x1200.
+    pub(crate) fn tiny() -> Vec<u8> {
+        let mut d = vec![0u8; 0x200];
+        d[0..4].copy_from_slice(&0xfffffff0u32.to_le_bytes());
+        d[6] = 1;
+        d[7] = 8;
+        let words: [u64; 8] = [2, 1, 0x1000, 0x50, 0x68, 0x70, 0x80, 0xa0];
+        for (i, w) in words.iter().enumerate() {
+            d[8 + i * 8..16 + i * 8].copy_from_slice(&w.to_le_bytes());
+        }
+        d[0x50..0x57].copy_from_slice(b"main.a\0");
+        d[0x57..0x66].copy_from_slice(b"runtime.goexit\0");
+        d[0x68..0x6c].copy_from_slice(&0u32.to_le_bytes()); // cutab[0] -> filetab+0
+        d[0x70..0x7a].copy_from_slice(b"/src/a.go\0");
+        // pctab at 0x80: pcsp of main.a at +1: val 0 for 4 bytes, then 0x18 for 0xfc; end.
+        d[0x81..0x86].copy_from_slice(&[0x02, 0x04, 0x30, 0x7c, 0x00]);
+        // pcln at +8: line 7 for 0x100 bytes (varint 0x100 = 0x80 0x02).
+        d[0x88..0x8c].copy_from_slice(&[0x10, 0x80, 0x02, 0x00]);
+        // pcfile at +12: file 0 for 0x100 bytes.
+        d[0x8c..0x90].copy_from_slice(&[0x02, 0x80, 0x02, 0x00]);
+        // functab at 0xa0: (0, 0x18) (0x100, 0x48) (0x200, 0)
+        let ft: [u32; 6] = [0, 0x18, 0x100, 0x48, 0x200, 0];
+        for (i, w) in ft.iter().enumerate() {
+            d[0xa0 + i * 4..0xa4 + i * 4].copy_from_slice(&w.to_le_bytes());
+        }
+        // _func of main.a at 0xa0+0x18 = 0xb8: entryoff, nameoff, args, deferreturn, pcsp, pcfile, pcln, npcdata, cu, funcID/flag
+        let f: [u32; 9] = [0, 0, 0, 0, 1, 12, 8, 0, 0];
+        for (i, w) in f.iter().enumerate() {
+            d[0xb8 + i * 4..0xbc + i * 4].copy_from_slice(&w.to_le_bytes());
+        }
+        // _func of runtime.goexit at 0xe8: nameoff 7, flag TOPFRAME.
+        let g: [u32; 9] = [0x100, 7, 0, 0, 0, 0, 0, 0, 0];
+        for (i, w) in g.iter().enumerate() {
+            d[0xe8 + i * 4..0xec + i * 4].copy_from_slice(&w.to_le_bytes());
+        }
+        d[0xe8 + 37] = FLAG_TOPFRAME;
+        d
+    }
+
+    #[test]
+    fn lookups() {
+        let t = GoTable::parse(&tiny(), 0).unwrap();
+        assert_eq!(t.range(), Some((0x1000, 0x1200)));
+        let f = t.lookup(0x1002).unwrap();
+        assert_eq!((f.name.as_str(), f.entry, f.sp_delta, f.last), ("main.a", 0x1000, Some(0), false));
+        let f = t.lookup(0x1050).unwrap();
+        assert_eq!(f.sp_delta, Some(0x18));
+        assert_eq!((f.file.as_deref(), f.line), (Some("/src/a.go"), Some(7)));
+        let g = t.lookup(0x1100).unwrap();
+        assert!(g.name == "runtime.goexit" && g.last && g.sp_delta.is_none());
+        assert!(t.lookup(0x0fff).is_none() && t.lookup(0x1200).is_none());
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_table() {
+        assert!(GoTable::parse(b"", 0).is_none());
+        assert!(GoTable::parse(&[0xf0, 0xff, 0xff, 0xff, 0, 0, 1, 8], 0).is_none());
+        let mut d = tiny();
+        d[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(GoTable::parse(&d, 0).is_none(), "nfunc beyond the data");
+    }
+}

@@ -1,0 +1,420 @@
+//! User-space stacks of the threads findings report, read without stopping
+//! them: a thread blocked in a syscall shows its stack pointer and program
+//! counter in /proc/PID/task/TID/syscall, and its stack can be copied with
+//! process_vm_readv while it sleeps (the kernel neither stops nor wakes
+//! it). The copy is checked: the syscall record is read again after it,
+//! and a thread that moved meanwhile gets no stack. Unwinding and
+//! symbols come from the files mapped in /proc/PID/maps.
+//!
+//! A separate crate from `unwedge-collect` because it brings an unwinder
+//! (framehop), a symbolizer (blazesym: ELF symbols, DWARF, debug links,
+//! demangling) and an ELF reader (object): heavy dependencies that the
+//! /proc and sock_diag walk does not need. Like collect, it only reads the
+//! OS and decides nothing; the pipeline asks it for the threads that
+//! findings report, after the last snapshot.
+
+pub mod elf;
+pub mod gopclntab;
+pub mod maps;
+pub mod mem;
+mod symbols;
+mod unwind;
+
+use elf::ModuleData;
+use maps::{Mapping, Where};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+pub use unwedge_model::{Frame, UserStack};
+use unwind::{Placed, ProcUnwinder, StackCopy, Start};
+
+/// How stacks are read (`--stacks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Not at all.
+    Off,
+    /// Threads blocked in a syscall (or already stopped) only: nothing is
+    /// ever stopped.
+    #[default]
+    Auto,
+    /// As `Auto`, and running threads are stopped for a moment with ptrace
+    /// (PTRACE_SEIZE + PTRACE_INTERRUPT, never SIGSTOP), one at a time.
+    Ptrace,
+}
+
+/// Threads read per scan at most.
+pub const MAX_THREADS: usize = 64;
+/// Stack bytes copied per thread at most.
+pub const MAX_STACK: usize = 256 << 10;
+/// Frames kept per thread at most.
+pub const MAX_FRAMES: usize = 64;
+/// Modules (per build-id) whose tables stay cached between scans.
+const MAX_MODULES: usize = 64;
+/// ... and the bytes their tables may hold in all.
+const MAX_CACHE_BYTES: usize = 96 << 20;
+/// How long a ptraced thread may take to stop.
+const PTRACE_WAIT: Duration = Duration::from_millis(200);
+/// How long one process's maps and stacks may take to read.
+const PROC_WAIT: Duration = Duration::from_millis(1000);
+/// How long a scan may spend on stacks in all (not counting the last process).
+const READ_BUDGET: Duration = Duration::from_secs(3);
+
+/// One thread to read.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub pid: u32,
+    pub tid: u32,
+    /// /proc/PID/task/TID/syscall as the last snapshot saw it: a thread
+    /// that has left that syscall since is not the one the finding shows.
+    pub syscall: Option<String>,
+}
+
+/// What a read yields: a stack (or why none) per thread, and notes for the
+/// report's coverage.
+#[derive(Debug, Default)]
+pub struct Stacks {
+    pub stacks: BTreeMap<(u32, u32), UserStack>,
+    pub notes: Vec<String>,
+}
+
+/// The reader, with its caches: keep one for the life of the process
+/// (`serve` does) so each binary's tables are loaded once.
+pub struct Reader {
+    symbols: symbols::Symbols,
+    cache: ModuleCache,
+    root: bool,
+}
+
+impl Default for Reader {
+    fn default() -> Self {
+        Reader::new()
+    }
+}
+
+/// Where separate debug files are looked up ("/usr/lib/debug" and its
+/// .build-id tree), overridable with UNWEDGE_DEBUG_DIRS (colon-separated).
+pub fn debug_dirs() -> Vec<PathBuf> {
+    match std::env::var_os("UNWEDGE_DEBUG_DIRS") {
+        Some(v) if !v.is_empty() => std::env::split_paths(&v).collect(),
+        _ => vec![PathBuf::from("/usr/lib/debug"), PathBuf::from("/lib/debug")],
+    }
+}
+
+impl Reader {
+    pub fn new() -> Reader {
+        Reader {
+            symbols: symbols::Symbols::new(debug_dirs()),
+            cache: ModuleCache::default(),
+            // SAFETY: geteuid has no preconditions.
+            root: unsafe { libc::geteuid() } == 0,
+        }
+    }
+
+    /// Modules cached now (for tests and the serve RSS check).
+    pub fn cached_modules(&self) -> usize {
+        self.cache.entries.len()
+    }
+
+    /// Reads the stacks of `targets` (at most [`MAX_THREADS`], in the
+    /// order given: most important first).
+    pub fn read(&mut self, mode: Mode, targets: &[Target]) -> Stacks {
+        let mut out = Stacks::default();
+        if mode == Mode::Off || targets.is_empty() {
+            return out;
+        }
+        if targets.len() > MAX_THREADS {
+            out.notes
+                .push(format!("user stacks read for the first {MAX_THREADS} of {} reported threads", targets.len()));
+        }
+        let mut by_pid: BTreeMap<u32, Vec<&Target>> = BTreeMap::new();
+        let mut order = Vec::new();
+        for t in targets.iter().take(MAX_THREADS) {
+            if !by_pid.contains_key(&t.pid) {
+                order.push(t.pid);
+            }
+            by_pid.entry(t.pid).or_default().push(t);
+        }
+        let mut denied = 0;
+        let started = std::time::Instant::now();
+        for pid in order {
+            let targets: Vec<Target> = by_pid[&pid].iter().map(|t| (*t).clone()).collect();
+            if started.elapsed() > READ_BUDGET {
+                for t in &targets {
+                    out.stacks.insert(
+                        (pid, t.tid),
+                        missing(format!("not read: the {} s budget for stacks was spent", READ_BUDGET.as_secs())),
+                    );
+                }
+                continue;
+            }
+            let (maps, captured) = match capture_process(pid, mode, targets) {
+                Ok(c) => c,
+                Err(e) => {
+                    for t in &by_pid[&pid] {
+                        out.stacks.insert((pid, t.tid), missing(format!("not read: {e}")));
+                    }
+                    continue;
+                }
+            };
+            let hint = interpreter_hint(pid, &maps);
+            let mut proc = Proc { pid, maps, unwinder: ProcUnwinder::default() };
+            for (tid, c) in captured {
+                let mut stack = match c {
+                    Ok(c) => self.unwind(&mut proc, c),
+                    Err(e) => missing(e),
+                };
+                if stack.note.as_deref().is_some_and(|n| n.contains("Operation not permitted")) {
+                    denied += 1;
+                }
+                stack.interpreter_hint = hint.clone();
+                out.stacks.insert((pid, tid), stack);
+            }
+        }
+        if denied > 0 && !self.root {
+            out.notes.push(format!(
+                "{denied} user stacks not read: reading another process's memory needs CAP_SYS_PTRACE (run as root)"
+            ));
+        }
+        out
+    }
+
+    /// Unwinds and names one captured stack.
+    fn unwind(&mut self, proc: &mut Proc, c: Captured) -> UserStack {
+        let pid = proc.pid;
+        let copy = StackCopy { base: c.base, bytes: &c.stack };
+        let cache = &mut self.cache;
+        let maps = &proc.maps;
+        let walk = proc.unwinder.walk(c.start, &copy, MAX_FRAMES, |addr, u| {
+            if u.module_at(addr).is_none() {
+                if let Some(p) = cache.place(pid, maps, addr) {
+                    u.add(p);
+                }
+            }
+        });
+        for p in self.cache.evicted.drain(..) {
+            self.symbols.evict(&p);
+        }
+        let frames = self.symbols.frames(&walk.addrs, &proc.unwinder, maps);
+        let mut note = walk.note;
+        if c.stack.len() >= MAX_STACK && note.is_some() {
+            note = note.map(|n| format!("{n}; {} KiB of stack were copied", MAX_STACK >> 10));
+        }
+        UserStack { frames, note, interpreter_hint: None }
+    }
+}
+
+/// A thread's registers and stack bytes, as read from the OS.
+struct Captured {
+    start: Start,
+    stack: Vec<u8>,
+    base: u64,
+}
+
+type ProcCapture = (Vec<Mapping>, Vec<(u32, Result<Captured, String>)>);
+
+/// Reads one process's maps and its threads' stacks on a helper thread:
+/// /proc/PID/maps and process_vm_readv take the target's mmap lock, which
+/// a thread stuck in the kernel (a hung FUSE or NFS mount) can hold for
+/// ever. The scan waits [`PROC_WAIT`] at most and leaves the helper behind.
+fn capture_process(pid: u32, mode: Mode, targets: Vec<Target>) -> Result<ProcCapture, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("stack-read".into())
+        .spawn(move || {
+            let r = mem::read_file(&format!("/proc/{pid}/maps"), 16 << 20).map_err(|e| e.to_string()).map(|text| {
+                let maps = maps::parse(&text);
+                let threads = targets.iter().map(|t| (t.tid, capture_thread(mode, pid, &maps, t))).collect();
+                (maps, threads)
+            });
+            let _ = tx.send(r);
+        })
+        .map_err(|e| format!("no thread to read it: {e}"))?;
+    rx.recv_timeout(PROC_WAIT).map_err(|_| {
+        format!("its memory map did not answer within {} ms (a thread stuck in the kernel?)", PROC_WAIT.as_millis())
+    })?
+}
+
+/// One thread's registers and stack, or why not.
+fn capture_thread(mode: Mode, pid: u32, maps: &[Mapping], t: &Target) -> Result<Captured, String> {
+    let sys_path = format!("/proc/{pid}/task/{}/syscall", t.tid);
+    let before = mem::read_file(&sys_path, 512).map_err(|e| format!("not read: {e}"))?;
+    let same_as_snapshot = t.syscall.as_deref().is_none_or(|s| s.trim().as_bytes() == before.trim_ascii());
+    match maps::parse_syscall(&before) {
+        Some(Where::Syscall { sp, pc, .. }) | Some(Where::Stopped { sp, pc }) => {
+            if !same_as_snapshot {
+                return Err("not read: the thread left the syscall the finding shows before its stack was read".into());
+            }
+            let end =
+                stack_end(maps, sp).ok_or_else(|| format!("not read: its stack pointer {sp:#x} is in no mapping"))?;
+            let len = (end - sp).min(MAX_STACK as u64) as usize;
+            let stack = mem::read(pid, sp, len).map_err(|e| format!("not read: {e}"))?;
+            // The copy is the thread's stack only if it never ran meanwhile.
+            if mem::read_file(&sys_path, 512).ok().as_deref() != Some(&before[..]) {
+                return Err("not read: the thread ran while its stack was copied".into());
+            }
+            Ok(Captured { start: Start { pc, sp, fp: None, lr: None }, stack, base: sp })
+        }
+        Some(Where::Running) if mode == Mode::Ptrace => {
+            let c = ptrace(pid, maps, t.tid)?;
+            let r = c.regs;
+            let start = Start { pc: r.pc, sp: r.sp, fp: Some(r.fp), lr: (r.lr != 0).then_some(r.lr) };
+            Ok(Captured { start, stack: c.stack, base: r.sp })
+        }
+        Some(Where::Running) => {
+            Err("not read: the thread is running (--stacks=ptrace stops it for a moment to read it)".into())
+        }
+        None => Err("not read: no syscall record".into()),
+    }
+}
+
+/// The end of the writable mapping holding `sp`: the stack copy stops there.
+fn stack_end(maps: &[Mapping], sp: u64) -> Option<u64> {
+    maps.iter().find(|m| m.contains(sp) && m.read && m.write).map(|m| m.end)
+}
+
+/// Stops a running thread for a moment to read it: never a thread that
+/// already has a tracer (a debugger holds it; attaching would fail or
+/// steal it), never one that is stopped or in the kernel.
+fn ptrace(pid: u32, maps: &[Mapping], tid: u32) -> Result<mem::Captured, String> {
+    let status =
+        mem::read_file(&format!("/proc/{pid}/task/{tid}/status"), 8192).map_err(|e| format!("not read: {e}"))?;
+    let text = String::from_utf8_lossy(&status);
+    let field = |k: &str| text.lines().find_map(|l| l.strip_prefix(k)).map(str::trim);
+    if let Some(tracer) = field("TracerPid:").filter(|v| *v != "0") {
+        let comm = std::fs::read_to_string(format!("/proc/{tracer}/comm")).unwrap_or_default();
+        return Err(format!(
+            "not read: already traced by pid {tracer} ({}); unwedge does not attach to a traced thread",
+            comm.trim()
+        ));
+    }
+    if !field("State:").is_some_and(|s| s.starts_with('R')) {
+        return Err("not read: the thread is no longer running".into());
+    }
+    let maps = maps.to_vec();
+    let end = move |sp: u64| stack_end(&maps, sp);
+    mem::ptrace_capture(pid, tid, MAX_STACK, end, PTRACE_WAIT).map_err(|e| format!("not read with ptrace: {e}"))
+}
+
+fn missing(note: String) -> UserStack {
+    UserStack { frames: Vec::new(), note: Some(note), interpreter_hint: None }
+}
+
+/// What the interpreter's own frames would need: the native stack of a
+/// Python, Ruby or Java process shows the interpreter loop, not the script.
+fn interpreter_hint(pid: u32, maps: &[Mapping]) -> Option<String> {
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+    let name = exe.file_name()?.to_string_lossy().into_owned();
+    let has = |lib: &str| {
+        maps.iter().any(|m| m.path.as_deref().and_then(|p| p.rsplit('/').next()).is_some_and(|f| f.starts_with(lib)))
+    };
+    if name.starts_with("python") || name.starts_with("uwsgi") || has("libpython") {
+        Some(format!("py-spy dump --pid {pid} --nonblocking (Python frames, without stopping it)"))
+    } else if name.starts_with("ruby") || has("libruby") {
+        Some(format!("rbspy snapshot --pid {pid} (Ruby frames)"))
+    } else if name == "java" || has("libjvm") {
+        Some(format!("jcmd {pid} Thread.print (Java frames; the JVM pauses at a safepoint)"))
+    } else if name == "node" || name.starts_with("nodejs") {
+        Some(format!("node --inspect, or kill -USR1 {pid} then a debugger (JavaScript frames)"))
+    } else {
+        None
+    }
+}
+
+/// A target process during one read: its mappings and its unwinder.
+struct Proc {
+    pid: u32,
+    maps: Vec<Mapping>,
+    unwinder: ProcUnwinder,
+}
+
+/// The cache key of a module: its build-id, or the file's identity when it has none.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    BuildId(Vec<u8>),
+    File { dev: (u32, u32), inode: u64 },
+}
+
+struct Entry {
+    data: Arc<ModuleData>,
+    /// The path blazesym opened it by (its symbols are cached under it).
+    path: PathBuf,
+    used: u64,
+}
+
+/// Module tables by build-id, bounded by count and bytes; least recently
+/// used first out.
+#[derive(Default)]
+struct ModuleCache {
+    /// (dev, inode) of a mapped file -> its key, so a file is opened once.
+    files: HashMap<((u32, u32), u64), Key>,
+    entries: HashMap<Key, Entry>,
+    /// Entries dropped since the symbolizer last forgot them.
+    evicted: Vec<PathBuf>,
+    clock: u64,
+    bytes: usize,
+}
+
+impl ModuleCache {
+    /// The module mapped (executable) at `addr` of `pid`, placed at its
+    /// load address; loaded from the file the first time.
+    fn place(&mut self, pid: u32, maps: &[Mapping], addr: u64) -> Option<Placed> {
+        let m = maps.iter().find(|m| m.contains(addr) && m.exec && m.is_file())?;
+        let key = self.load(pid, m)?;
+        self.clock += 1;
+        let e = self.entries.get_mut(&key)?;
+        e.used = self.clock;
+        let bias = e.data.bias(m.start, m.offset)?;
+        Some(Placed { start: m.start, end: m.end, bias, data: e.data.clone(), path: e.path.clone() })
+    }
+
+    fn load(&mut self, pid: u32, m: &Mapping) -> Option<Key> {
+        let id = (m.dev, m.inode);
+        if let Some(k) = self.files.get(&id).filter(|k| self.entries.contains_key(*k)) {
+            return Some(k.clone());
+        }
+        let path = m.path.as_deref()?;
+        // The file as the process sees it (its mount namespace), or the
+        // exact inode it mapped when it was deleted or replaced since.
+        let by_root = format!("/proc/{pid}/root{path}");
+        let by_map = format!("/proc/{pid}/map_files/{:x}-{:x}", m.start, m.end);
+        let (file, open_path) = if path.ends_with(" (deleted)") {
+            (mem::Mapped::open(&by_map).ok()?, by_map)
+        } else {
+            match mem::Mapped::open(&by_root) {
+                Ok(f) => (f, by_root),
+                Err(_) => (mem::Mapped::open(&by_map).ok()?, by_map),
+            }
+        };
+        let data = ModuleData::parse(file.bytes()).ok()?;
+        let key = match &data.build_id {
+            Some(b) => Key::BuildId(b.clone()),
+            None => Key::File { dev: m.dev, inode: m.inode },
+        };
+        if !self.entries.contains_key(&key) {
+            self.bytes += data.size();
+            self.entries.insert(key.clone(), Entry { data: Arc::new(data), path: open_path.into(), used: self.clock });
+            self.trim(&key);
+        }
+        if self.files.len() > 4 * MAX_MODULES {
+            self.files.clear();
+        }
+        self.files.insert(id, key.clone());
+        Some(key)
+    }
+
+    /// Drops least recently used entries beyond the bounds (never `keep`).
+    fn trim(&mut self, keep: &Key) {
+        while self.entries.len() > MAX_MODULES || (self.bytes > MAX_CACHE_BYTES && self.entries.len() > 1) {
+            let Some(oldest) =
+                self.entries.iter().filter(|(k, _)| *k != keep).min_by_key(|(_, e)| e.used).map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some(e) = self.entries.remove(&oldest) {
+                self.bytes = self.bytes.saturating_sub(e.data.size());
+                self.evicted.push(e.path);
+            }
+        }
+    }
+}
