@@ -140,7 +140,7 @@ Without a terminal (piped), or with --json, prints one JSON object per line and 
 A finding is the same across scans when its key (kind, pid, tid, port, netns) is; `changed` means its severity \
 changed or its main count moved by 10% or more.\n\n\
 Exit status: as scan's, for the last scan: 0 no warning or critical finding; 1 at least one; 2 bad usage or an error.",
-        after_help = "Examples:\n  unwedge watch                        live view, scan every 2 s (q or Ctrl-C to quit)\n  unwedge watch --port 5000            only findings about local port 5000\n  unwedge watch --json | jq -c 'select(.event == \"resolved\")'\n  unwedge watch --count 30 --every 10s --json > incident.jsonl"
+        after_help = "Examples:\n  unwedge watch                        live view, scan every 2 s (q or Ctrl-C to quit)\n  unwedge watch --port 5000            only findings about local port 5000\n  unwedge watch --json | jq -c .finding.title    one line per event\n  unwedge watch --count 30 --every 10s --json > incident.jsonl"
     )]
     Watch(WatchArgs),
     /// Print the man pages or shell completions, generated from this command line.
@@ -344,6 +344,18 @@ pub struct ThresholdArgs {
     /// How long a request the server has read may go unanswered before it counts for unanswered_requests.
     #[arg(long, default_value = "10s", value_parser = parse_positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub answer_timeout: Duration,
+    /// Percent of the usable ephemeral ports that connections to one destination must hold for ephemeral_ports_exhausted.
+    #[arg(long, default_value_t = 80.0, value_name = "PCT", value_parser = parse_percent)]
+    pub ports_warning: f64,
+    /// Percent of nf_conntrack_max in use for conntrack_full.
+    #[arg(long, default_value_t = 90.0, value_name = "PCT", value_parser = parse_percent)]
+    pub conntrack_warning: f64,
+    /// Percent of a cgroup's CPU quota periods throttled during the interval for cpu_throttled.
+    #[arg(long, default_value_t = 10.0, value_name = "PCT", value_parser = parse_percent)]
+    pub throttle_pct: f64,
+    /// Percent of the interval all tasks stalled on memory (PSI full) that memory_pressure calls a stall.
+    #[arg(long, default_value_t = 10.0, value_name = "PCT", value_parser = parse_percent)]
+    pub psi_full: f64,
 }
 
 impl ThresholdArgs {
@@ -370,6 +382,10 @@ impl ThresholdArgs {
             zombie_min: self.zombie_min as usize,
             zombie_critical: self.zombie_critical.max(self.zombie_min) as usize,
             answer_timeout_ms: self.answer_timeout.as_millis().min(u32::MAX as u128) as u32,
+            ports_pct: self.ports_warning,
+            conntrack_pct: self.conntrack_warning,
+            throttle_pct: self.throttle_pct,
+            psi_full_pct: self.psi_full,
         })
     }
 }

@@ -136,6 +136,7 @@ fn tcp(inode: u64, state: TcpState, local_port: u16, remote_port: u16, recv_q: u
             last_data_sent_ms: idle_ms,
             ..Default::default()
         }),
+        drops: None,
     }
 }
 

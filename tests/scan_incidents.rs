@@ -376,7 +376,7 @@ fn nginx_stopped_like_ctrl_z_is_one_process_stopped_then_silent_when_continued()
     let mut want: Vec<u64> = workers.iter().map(|&w| w as u64).collect();
     want.sort();
     assert_eq!(also, want, "{f:#}");
-    assert_eq!(f["evidence"]["queued"], 5, "{f:#}");
+    assert!(f["evidence"]["queued"].as_u64().unwrap_or(0) >= 5, "{f:#}");
     assert!(f["fix"].as_str().unwrap().contains(&format!("kill -CONT {master}")), "{f:#}");
     // The stalled queue is its consequence, and it names a worker.
     for s in findings(&report, "accept_stalled").into_iter().filter(|s| s["port"] == port) {
@@ -409,9 +409,10 @@ fn server_held_by_gdb_names_the_debugger_and_is_silent_once_detached() {
     let server = s.ready["server"].as_u64().unwrap() as u32;
     let port = s.ready["port"].as_u64().unwrap() as u16;
     // A debugger attached in batch mode that waits: what a forgotten
-    // `gdb -p` looks like to the server. It detaches when its sleep ends.
+    // `gdb -p` looks like to the server. It detaches when its `shell sleep`
+    // ends, which the test brings about by killing that sleep.
     let mut dbg = Command::new(gdb.unwrap());
-    dbg.args(["-nx", "-q", "-batch", "-p", &server.to_string(), "-ex", "shell sleep 8"]);
+    dbg.args(["-nx", "-q", "-batch", "-p", &server.to_string(), "-ex", "shell sleep 60"]);
     dbg.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
     let gdb_started = Instant::now();
     let mut gdb_child = common::start({
@@ -419,13 +420,14 @@ fn server_held_by_gdb_names_the_debugger_and_is_silent_once_detached() {
         sh.arg("-c").arg("echo READY; exec \"$@\"").arg("sh").arg(dbg.get_program()).args(dbg.get_args());
         sh
     });
+    // gdb reads the target's symbols, then runs its shell command.
     assert!(
-        wait_until(Duration::from_secs(6), || state_of(server) == Some('t')),
+        wait_until(Duration::from_secs(30), || state_of(server) == Some('t') && !children(gdb_child.pid()).is_empty()),
         "gdb did not stop the server: {:?}",
         state_of(server)
     );
     let clients: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap()).collect();
-    let report = scan_until(&["--pid", &server.to_string(), "--interval", "1"], Duration::from_secs(4), |r| {
+    let report = scan_until(&["--pid", &server.to_string(), "--interval", "1"], Duration::from_secs(30), |r| {
         !findings(r, "process_stopped").is_empty()
     });
     let f = findings(&report, "process_stopped");
@@ -439,8 +441,15 @@ fn server_held_by_gdb_names_the_debugger_and_is_silent_once_detached() {
         assert_eq!(st["caused_by"], serde_json::json!([f["id"]]), "{st:#}");
     }
 
-    // gdb detaches when its batch ends: the server runs on and serves.
-    assert!(common::wait_with_deadline(&mut gdb_child.child, Duration::from_secs(20)).is_some(), "gdb never ended");
+    // End gdb's `shell sleep` (sh and sleep, which this test started): its
+    // batch ends and gdb detaches; the server runs on and serves.
+    for sh in children(gdb_child.pid()) {
+        for sleep in children(sh) {
+            signal(sleep as i32, libc::SIGKILL);
+        }
+        signal(sh as i32, libc::SIGKILL);
+    }
+    assert!(common::wait_with_deadline(&mut gdb_child.child, Duration::from_secs(30)).is_some(), "gdb never ended");
     eprintln!("gdb held the server for {:?}", gdb_started.elapsed());
     assert!(wait_until(Duration::from_secs(5), || matches!(state_of(server), Some('S' | 'R'))));
     drop(clients);
@@ -508,13 +517,25 @@ fn server_stopped_and_continued_before_the_second_snapshot_is_silent() {
     // must have seen it stopped, or the test says nothing: try again.
     for attempt in 0..5 {
         signal(server, libc::SIGSTOP);
-        assert!(wait_until(Duration::from_secs(5), || state_of(server as u32) == Some('T')));
+        assert!(wait_until(Duration::from_secs(10), || state_of(server as u32) == Some('T')));
         let mut scan = common::unwedge();
-        scan.args(["scan", "--json", "--pid", &server.to_string(), "--interval", "1.5", "--save-snapshot"]).arg(&saved);
+        // The scan sleeps only what is left of the interval after its first
+        // snapshot: long enough for a slow first snapshot on a busy host.
+        scan.args(["scan", "--json", "--pid", &server.to_string(), "--interval", "6", "--save-snapshot"]).arg(&saved);
         scan.stdout(std::process::Stdio::piped());
         let child = scan.spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(600));
+        // Continue it once the scan sleeps between its two snapshots (its
+        // main thread in a nanosleep): the first one has seen it stopped.
+        let scan_pid = child.id();
+        let sleeping = wait_until(Duration::from_secs(60), || {
+            std::fs::read_to_string(format!("/proc/{scan_pid}/wchan")).is_ok_and(|w| w.contains("nanosleep"))
+        });
         signal(server, libc::SIGCONT);
+        if !sleeping {
+            let _ = child.wait_with_output();
+            eprintln!("attempt {attempt}: the scan never slept between snapshots; again");
+            continue;
+        }
         let out = child.wait_with_output().unwrap();
         let Ok(report) = serde_json::from_slice::<Value>(&out.stdout) else {
             eprintln!("attempt {attempt}: the scan gave no report (a loaded host: --deadline); again");
@@ -563,8 +584,14 @@ fn freeze_test(root: &str, state_file: &'static str, frozen: &str, thawed: &'sta
     let cg = Freezer { dir: dir.clone(), state_file, thawed, server: Some(s) };
     std::fs::write(dir.join("cgroup.procs"), server.to_string()).unwrap();
     std::fs::write(dir.join(state_file), frozen).unwrap();
+    // Freezing is asynchronous: wait until the cgroup says it is done.
+    let done = || match version {
+        1 => std::fs::read_to_string(dir.join("freezer.state")).is_ok_and(|t| t.trim() == "FROZEN"),
+        _ => std::fs::read_to_string(dir.join("cgroup.events")).is_ok_and(|t| t.lines().any(|l| l == "frozen 1")),
+    };
+    assert!(wait_until(Duration::from_secs(10), done), "the cgroup did not freeze");
     let clients: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap()).collect();
-    let report = scan_until(&["--pid", &server.to_string(), "--interval", "1"], Duration::from_secs(6), |r| {
+    let report = scan_until(&["--pid", &server.to_string(), "--interval", "1"], Duration::from_secs(30), |r| {
         !findings(r, "process_stopped").is_empty()
     });
     let f = findings(&report, "process_stopped");

@@ -104,7 +104,8 @@ fn leaky_listener_shows_in_scan_and_metrics() {
         "{}",
         m.body
     );
-    let cw = format!("unwedge_close_wait_sockets{{pid=\"{pid}\",comm=\"python3\"}} ");
+    // A `container` label follows where the process has one (a unit, a cgroup).
+    let cw = format!("unwedge_close_wait_sockets{{pid=\"{pid}\",comm=\"python3\"");
     let line = samples.iter().find(|l| l.starts_with(&cw)).unwrap_or_else(|| panic!("no {cw} in\n{}", m.body));
     assert!(line.ends_with(" 40"), "{line}");
     for name in
@@ -423,8 +424,12 @@ fn metrics_come_from_the_same_pipeline_as_scan() {
             assert!(metrics.contains(&line), "missing {line:?} in\n{metrics}");
         }
         for leak in leaks {
+            let container = serde_json::from_value::<Option<unwedge_model::Container>>(leak["container"].clone())
+                .unwrap()
+                .map(|c| format!(",container=\"{}\"", c.label()))
+                .unwrap_or_default();
             let line = format!(
-                "unwedge_close_wait_sockets{{pid=\"{}\",comm=\"{}\"}} {}\n",
+                "unwedge_close_wait_sockets{{pid=\"{}\",comm=\"{}\"{container}}} {}\n",
                 leak["pid"],
                 leak["comm"].as_str().unwrap(),
                 leak["evidence"]["close_wait"]

@@ -24,6 +24,11 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("syscall_line", syscall_line),
     ("tcp_info", tcp_info),
     ("sock_diag", sock_diag),
+    ("proc_cgroup", proc_cgroup),
+    ("cgroup_files", cgroup_files),
+    ("conntrack_stat", conntrack_stat),
+    ("container_state", container_state),
+    ("container_path", container_path),
     ("probe_target", probe_target),
     ("http_head", http_head),
     ("x509", x509),
@@ -47,6 +52,49 @@ pub fn proc_status(data: &[u8]) {
 
 pub fn proc_limits(data: &[u8]) {
     let _ = parse::limits::parse_nofile(data);
+    let _ = parse::limits::parse_nproc(data);
+}
+
+/// /proc/PID/cgroup and the cgroup lines of /proc/self/mountinfo.
+pub fn proc_cgroup(data: &[u8]) {
+    for e in parse::cgroup::proc_cgroup(data) {
+        assert!(e.path.starts_with('/'));
+        let _ = unwedge_model::parent_path(&e.path);
+    }
+    let _ = parse::cgroup::mountinfo(data);
+}
+
+/// The controllers' small files: limits, "key value" counters, PSI.
+pub fn cgroup_files(data: &[u8]) {
+    let _ = parse::cgroup::max_or_value(data);
+    let _ = parse::cgroup::v1_memory_limit(data);
+    let _ = parse::cgroup::v1_quota(data);
+    let _ = parse::cgroup::cpu_max(data);
+    for key in ["nr_throttled", "max", "oom_kill", "total_rss", "frozen"] {
+        let _ = parse::cgroup::key_value(data, key);
+    }
+    if let Some(p) = parse::cgroup::psi(data) {
+        assert!(p.full_avg10.is_finite() && p.some_avg10.is_finite());
+    }
+}
+
+pub fn conntrack_stat(data: &[u8]) {
+    let _ = parse::conntrack::stat(data);
+}
+
+/// A container runtime's state file (JSON), as the collector reads it.
+pub fn container_state(data: &[u8]) {
+    let _ = parse::container_state::name("3f2a1bc4d5e6", "containerd", data);
+    let _ = parse::container_state::storage_name("3f2a1bc4d5e6", data);
+}
+
+/// A cgroup path, as any process's /proc/PID/cgroup may hold it.
+pub fn container_path(data: &[u8]) {
+    let path = String::from_utf8_lossy(data);
+    if let Some(c) = unwedge_model::Container::from_cgroup(&path) {
+        assert_eq!(c.cgroup, path);
+        let _ = c.label();
+    }
 }
 
 pub fn proc_netstat(data: &[u8]) {

@@ -399,6 +399,26 @@ const PROC_FILES: &[(&str, &str)] = &[
     ("/proc/sys/net/ipv4/tcp_fin_timeout", "How long FIN-WAIT-2 lasts."),
     ("/proc/sys/kernel/hostname", "The host name in the report."),
     ("/proc/uptime", "Turns start times into ages."),
+    ("/proc/PID/cgroup", "The cgroups of each process (its container, its limits)."),
+    ("/proc/PID/root/etc/resolv.conf", "The resolver a process with a DNS query in flight asks."),
+    ("/proc/PID/maps", "The binaries mapped by a reported thread's process (user stacks)."),
+    ("/proc/self/mountinfo", "Where the cgroup hierarchies (v1 and v2) are mounted."),
+    (
+        "/sys/fs/cgroup/",
+        "Per cgroup: pids.max/current/events, cpu.stat and the CFS quota, memory limits, events and \
+         pressure, freezer state.",
+    ),
+    ("/proc/loadavg", "The number of tasks, against kernel.pid_max and kernel.threads-max."),
+    ("/proc/pressure/memory", "The host's memory stall time (PSI)."),
+    ("/proc/sys/kernel/{pid_max,threads-max}", "How many tasks the kernel allows."),
+    ("/proc/sys/net/ipv4/ip_local_reserved_ports", "Per network namespace: ports connect() never picks."),
+    ("/proc/sys/net/ipv4/tcp_tw_reuse", "Whether connect() may reuse a TIME-WAIT port."),
+    ("/proc/sys/net/ipv4/{tcp_max_syn_backlog,tcp_syncookies}", "The SYN queue's limit and syncookies."),
+    ("/proc/sys/net/core/somaxconn", "The cap on every listen() backlog."),
+    ("/proc/sys/net/netfilter/nf_conntrack_count", "Entries in the connection-tracking table."),
+    ("/proc/sys/net/netfilter/nf_conntrack_max", "The connection-tracking table's size."),
+    ("/proc/thread-self/net/stat/nf_conntrack", "Connection-tracking drops, early drops, failed inserts."),
+    ("/etc/resolv.conf", "The host's resolver, to name it when a lookup stalls."),
 ];
 
 const EXEC_FILES: &[(&str, &str)] = &[("/proc/self/fd/", "With --close-fds: the inherited descriptors to close.")];

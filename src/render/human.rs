@@ -5,7 +5,7 @@
 use anstyle::{AnsiColor, Style};
 use serde_json::Value;
 use std::io::{self, Write};
-use unwedge_model::{fmt, Evidence, Finding, Group, Kind, Report, Severity, SkipReason};
+use unwedge_model::{fmt, Container, Evidence, Finding, Group, Kind, Report, Severity, SkipReason};
 
 mod threads;
 
@@ -136,6 +136,26 @@ impl Block<'_> {
     }
 }
 
+/// "docker container web (3f2a1bc4d5e6), pod shop/web-5d8f", "unit
+/// nginx.service", "cgroup /batch".
+pub fn container(c: &Container) -> String {
+    let short = |id: &str| id.chars().take(12).collect::<String>();
+    let mut s = match (&c.runtime, &c.name, &c.id) {
+        (Some(r), _, _) if r == "systemd" => format!("unit {}", c.unit.as_deref().unwrap_or(&c.cgroup)),
+        (r, Some(n), Some(id)) => format!("{} container {n} ({})", r.as_deref().unwrap_or("a"), short(id)),
+        (r, None, Some(id)) => format!("{} container {}", r.as_deref().unwrap_or("a"), short(id)),
+        _ if c.pod_uid.is_some() || c.pod.is_some() => "a pod's own cgroup".into(),
+        _ => format!("cgroup {}", c.cgroup),
+    };
+    match (&c.namespace, &c.pod, &c.pod_uid) {
+        (Some(ns), Some(pod), _) => s.push_str(&format!(", pod {ns}/{pod}")),
+        (None, Some(pod), _) => s.push_str(&format!(", pod {pod}")),
+        (_, None, Some(uid)) => s.push_str(&format!(", pod uid {uid}")),
+        _ => {}
+    }
+    s
+}
+
 fn header(b: &Block) -> String {
     if let Some(g) = b.group {
         return match g.parent {
@@ -143,10 +163,15 @@ fn header(b: &Block) -> String {
             None => format!("{} processes of {}", g.pids.len(), g.program),
         };
     }
+    let place = b.f.container.as_ref().map(|c| format!(" {DIM}in {}{DIM:#}", container(c))).unwrap_or_default();
     match (b.f.pid, &b.f.comm) {
-        (Some(pid), Some(comm)) => format!("{comm} (pid {pid})"),
-        (Some(pid), None) => format!("pid {pid}"),
-        (None, _) => "host".into(),
+        (Some(pid), Some(comm)) => format!("{comm} (pid {pid}){place}"),
+        (Some(pid), None) => format!("pid {pid}{place}"),
+        // Host-wide findings head their namespace: each has its own limits.
+        (None, _) => match b.f.netns {
+            Some(ns) => format!("network namespace {ns}{place}"),
+            None => format!("host{place}"),
+        },
     }
 }
 
@@ -381,7 +406,7 @@ fn body(out: &mut dyn Write, f: &Finding, in_group: bool) -> io::Result<()> {
             }
         }
     }
-    threads::write(out, &f.evidence, if in_group { 4 } else { 8 })?;
+    threads::write(out, &f.evidence, if in_group { 4 } else { 8 }, in_group)?;
     wrapped(out, "    Fix: ", &f.fix, "         ", Style::new())?;
     Ok(())
 }
@@ -495,6 +520,35 @@ mod tests {
         assert_eq!(text.matches("■ srv (pid 7)").count(), 1, "one group per process");
         assert!(text.lines().all(|l| l.chars().count() <= WIDTH + 20), "{text}");
         assert!(text.contains("close_wait: 60") && !text.contains("hard_limit:"), "nulls are left out: {text}");
+    }
+
+    #[test]
+    fn process_header_names_the_container() {
+        let mut x = f(leak(), Severity::Critical, Some(7));
+        x.container = Container::from_cgroup(
+            "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1b2c3d4e_5f60_7182_93a4_b5c6d7e8f901.slice/cri-containerd-3f2a1bc4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f80.scope",
+        );
+        let mut y = f(leak(), Severity::Warning, Some(8));
+        y.container = Container::from_cgroup("/system.slice/nginx.service");
+        let mut z = f(leak(), Severity::Info, Some(9));
+        z.container = Container::from_cgroup_or_bare("/batch");
+        let mut buf = Vec::new();
+        write(&mut buf, &report(vec![x, y, z])).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        assert!(
+            text.contains("in containerd container 3f2a1bc4d5e6, pod uid 1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901"),
+            "{text}"
+        );
+        assert!(text.contains("in unit nginx.service"), "{text}");
+        assert!(text.contains("in cgroup /batch"), "{text}");
+        let named = Container {
+            name: Some("web".into()),
+            pod: Some("web-5d8f".into()),
+            namespace: Some("shop".into()),
+            ..Container::from_cgroup("/docker/3f2a1bc4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f80")
+                .unwrap()
+        };
+        assert_eq!(container(&named), "docker container web (3f2a1bc4d5e6), pod shop/web-5d8f");
     }
 
     #[test]

@@ -4,10 +4,12 @@
 //! scrape, so a scrape costs one copy of a string. Per-process and per-port
 //! series are capped at the top N by value plus one `other` series with the
 //! sum of the rest: a host with 5,000 leaky processes must not blow up the
-//! TSDB of whoever scrapes it.
+//! TSDB of whoever scrapes it. Per-process series carry the process's
+//! container (its name, unit or short id; "" where none is known), under
+//! the same cap: the "other" series sums every container's rest.
 
 use prometheus_client::encoding::text::encode;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, LabelSetEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -25,6 +27,10 @@ pub struct Facts {
     pub close_wait: Vec<ProcValue>,
     pub blocked_pending: Vec<ProcValue>,
     pub stuck_threads: Vec<ProcValue>,
+    /// Limit findings about a process's cgroup: (limit, value) where limit is
+    /// "pids" (percent of pids.max), "cpu_throttled_periods" (percent of
+    /// periods throttled), "memory" (percent of the memory limit).
+    pub limits: Vec<(&'static str, ProcValue)>,
     /// port -> (queued, backlog), summed over every listener on that port
     /// (SO_REUSEPORT groups, other network namespaces).
     pub listeners: BTreeMap<u16, (i64, i64)>,
@@ -38,6 +44,8 @@ pub struct Facts {
 pub struct ProcValue {
     pub pid: u32,
     pub comm: String,
+    /// The container's label (name, unit, runtime:shortid, cgroup), or "".
+    pub container: String,
     pub value: i64,
 }
 
@@ -47,10 +55,36 @@ struct FindingLabels {
     severity: String,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+/// pid, comm and, where known, container: a process with no container
+/// has no `container` label rather than an empty one.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 struct ProcLabels {
     pid: String,
     comm: String,
+    container: String,
+}
+
+impl EncodeLabelSet for ProcLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        let mut v: Vec<(&str, &str)> = vec![("pid", &self.pid), ("comm", &self.comm)];
+        if !self.container.is_empty() {
+            v.push(("container", &self.container));
+        }
+        v.encode(encoder)
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct LimitLabels {
+    limit: String,
+    proc: ProcLabels,
+}
+
+impl EncodeLabelSet for LimitLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        vec![("limit", self.limit.as_str())].encode(encoder)?;
+        self.proc.encode(encoder)
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -71,22 +105,32 @@ struct BuildLabels {
 impl Facts {
     pub fn new(report: &Report, scan: &Scan) -> Facts {
         let mut f = Facts { scan_duration_s: report.duration_ms as f64 / 1000.0, ..Facts::default() };
-        let mut stuck: BTreeMap<u32, (String, i64)> = BTreeMap::new();
+        let mut stuck: BTreeMap<u32, (String, String, i64)> = BTreeMap::new();
         for x in &report.findings {
             *f.findings.entry((x.kind(), x.severity.name())).or_default() += 1;
             let (Some(pid), comm) = (x.pid, x.comm.clone().unwrap_or_default()) else { continue };
+            let container = x.container.as_ref().map(|c| c.label()).unwrap_or_default();
+            let pv = |value: i64| ProcValue { pid, comm: comm.clone(), container: container.clone(), value };
             match &x.evidence {
-                Evidence::CloseWaitLeak(e) => {
-                    f.close_wait.push(ProcValue { pid, comm, value: e.close_wait as i64 });
+                Evidence::CloseWaitLeak(e) => f.close_wait.push(pv(e.close_wait as i64)),
+                Evidence::BlockedSignal(e) => f.blocked_pending.push(pv(e.pending_blocked.len() as i64)),
+                Evidence::StuckThread(_) => stuck.entry(pid).or_insert((comm, container, 0)).2 += 1,
+                Evidence::PidLimit(e) if e.limit == "pids.max" => f.limits.push(("pids", pv(e.percent.round() as i64))),
+                Evidence::CpuThrottled(e) => {
+                    f.limits.push(("cpu_throttled_periods", pv(e.throttled_periods_pct.round() as i64)))
                 }
-                Evidence::BlockedSignal(e) => {
-                    f.blocked_pending.push(ProcValue { pid, comm, value: e.pending_blocked.len() as i64 });
+                Evidence::MemoryPressure(e) => {
+                    if let Some(p) = e.percent {
+                        f.limits.push(("memory", pv(p.round() as i64)))
+                    }
                 }
-                Evidence::StuckThread(_) => stuck.entry(pid).or_insert((comm, 0)).1 += 1,
                 _ => {}
             }
         }
-        f.stuck_threads = stuck.into_iter().map(|(pid, (comm, value))| ProcValue { pid, comm, value }).collect();
+        f.stuck_threads = stuck
+            .into_iter()
+            .map(|(pid, (comm, container, value))| ProcValue { pid, comm, container, value })
+            .collect();
         if let Some(last) = scan.snapshots.last() {
             for s in last.sockets.iter().filter(|s| s.state == TcpState::Listen) {
                 // For a listener the kernel reports queued connections in
@@ -112,17 +156,31 @@ fn label(s: &str) -> String {
 }
 
 /// The top `n` by value (ties: lowest pid), plus the sum of the rest as
-/// pid="other" when there is a rest.
-pub fn cap(mut v: Vec<ProcValue>, n: usize) -> Vec<(String, String, i64)> {
+/// pid="other" (comm and container "other") when there is a rest.
+pub fn cap(mut v: Vec<ProcValue>, n: usize) -> Vec<(ProcLabelsOut, i64)> {
     v.sort_by(|a, b| b.value.cmp(&a.value).then(a.pid.cmp(&b.pid)));
     let rest: i64 = v.iter().skip(n).map(|p| p.value).sum();
     let spilled = v.len() > n;
-    let mut out: Vec<(String, String, i64)> =
-        v.into_iter().take(n).map(|p| (p.pid.to_string(), label(&p.comm), p.value)).collect();
+    let mut out: Vec<(ProcLabelsOut, i64)> = v
+        .into_iter()
+        .take(n)
+        .map(|p| {
+            (ProcLabelsOut { pid: p.pid.to_string(), comm: label(&p.comm), container: label(&p.container) }, p.value)
+        })
+        .collect();
     if spilled {
-        out.push(("other".into(), "other".into(), rest));
+        let other = || "other".to_string();
+        out.push((ProcLabelsOut { pid: other(), comm: other(), container: other() }, rest));
     }
     out
+}
+
+/// The label values of one capped per-process series.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcLabelsOut {
+    pub pid: String,
+    pub comm: String,
+    pub container: String,
 }
 
 /// Encodes the registry for one scan's facts (or none before the first scan).
@@ -181,11 +239,26 @@ pub fn render(facts: Option<&Facts>, scan_errors: u64, top_n: usize) -> String {
             ("unwedge_stuck_threads", "Threads of a process with a stuck_thread finding", &f.stuck_threads),
         ] {
             let fam = Family::<ProcLabels, Gauge>::default();
-            for (pid, comm, v) in cap(values.clone(), top_n) {
-                fam.get_or_create(&ProcLabels { pid, comm }).set(v);
+            for (l, v) in cap(values.clone(), top_n) {
+                fam.get_or_create(&ProcLabels { pid: l.pid, comm: l.comm, container: l.container }).set(v);
             }
             reg.register(name, help, fam);
         }
+
+        // Limits around processes: capped per limit like the series above.
+        let limits = Family::<LimitLabels, Gauge>::default();
+        for which in ["pids", "cpu_throttled_periods", "memory"] {
+            let values: Vec<ProcValue> = f.limits.iter().filter(|(w, _)| *w == which).map(|(_, v)| v.clone()).collect();
+            for (l, v) in cap(values, top_n) {
+                let proc = ProcLabels { pid: l.pid, comm: l.comm, container: l.container };
+                limits.get_or_create(&LimitLabels { limit: which.into(), proc }).set(v);
+            }
+        }
+        reg.register(
+            "unwedge_limit_percent",
+            "Processes with a pid_limit, cpu_throttled or memory_pressure finding: percent of pids.max in use (limit=pids), of CPU quota periods throttled (cpu_throttled_periods), of the memory limit in use (memory)",
+            limits,
+        );
 
         // Listeners: the ports with the fullest queues first.
         let mut ports: Vec<(u16, i64, i64)> = f.listeners.iter().map(|(p, (q, b))| (*p, *q, *b)).collect();
@@ -311,6 +384,40 @@ mod tests {
         let f = series(&text, "unwedge_findings");
         assert_eq!(f.len(), Kind::scan_kinds().count() * 3);
         assert!(f.contains(&"unwedge_findings{kind=\"close_wait_leak\",severity=\"warning\"} 5000"), "{f:?}");
+    }
+
+    #[test]
+    fn per_process_series_carry_the_container_under_the_same_cap() {
+        use unwedge_model::evidence::PidLimit;
+        use unwedge_model::Container;
+        let mut fs = Vec::new();
+        for pid in 1..=30u32 {
+            let mut x = finding(pid, CloseWaitLeak { close_wait: pid as usize, ..Default::default() });
+            x.container = Container::from_cgroup(&format!("/system.slice/app{pid}.service"));
+            fs.push(x);
+            let mut y = finding(pid, PidLimit { limit: "pids.max".into(), percent: 100.0, ..Default::default() });
+            y.container = Container::from_cgroup_or_bare("/batch");
+            fs.push(y);
+        }
+        let text = render(Some(&Facts::new(&report(fs), &Scan::default())), 0, 5);
+        let cw = series(&text, "unwedge_close_wait_sockets");
+        assert_eq!(cw.len(), 6, "{cw:?}");
+        assert!(cw.iter().any(|l| l.contains("container=\"app30.service\"") && l.ends_with(" 30")), "{cw:?}");
+        assert!(cw.iter().any(|l| l.contains("container=\"other\"")), "{cw:?}");
+        let plain = render(
+            Some(&Facts::new(
+                &report(vec![finding(7, CloseWaitLeak { close_wait: 9, ..Default::default() })]),
+                &Scan::default(),
+            )),
+            0,
+            5,
+        );
+        let line = series(&plain, "unwedge_close_wait_sockets");
+        assert_eq!(line, vec!["unwedge_close_wait_sockets{pid=\"7\",comm=\"w_7_\"} 9"], "no container: no label");
+        let lim = series(&text, "unwedge_limit_percent");
+        assert_eq!(lim.len(), 6, "{lim:?}");
+        assert!(lim.iter().all(|l| l.contains("limit=\"pids\"")), "{lim:?}");
+        assert!(lim.iter().any(|l| l.contains("container=\"/batch\"") && l.ends_with(" 100")), "{lim:?}");
     }
 
     #[test]

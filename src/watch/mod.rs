@@ -58,19 +58,26 @@ pub fn measure(f: &Finding) -> Option<(&'static str, u64)> {
         Evidence::Zombie(e) => Some(("count", v(e.count))),
         Evidence::StuckThread(e) => Some(("stuck_threads_in_process", v(e.stuck_threads_in_process))),
         Evidence::BlockedSignal(e) => Some(("pending_blocked", v(e.pending_blocked.len()))),
-        // Kinds added later fall back to a count-like field of their JSON
-        // evidence, when they have one.
-        _ => generic_measure(f),
+        Evidence::UnansweredRequests(e) => Some(("unanswered", v(e.unanswered))),
+        Evidence::PeerNotReading(e) => Some(("blocked_threads", v(e.blocked_threads))),
+        Evidence::ProcessStopped(e) => Some(("queued", u64::from(e.queued))),
+        Evidence::EphemeralPortsExhausted(e) => Some(("sockets", u64::from(e.sockets))),
+        Evidence::SynQueueOverflow(e) => e.syn_recv.map(|n| ("syn_recv", u64::from(n))),
+        Evidence::ConntrackFull(e) => Some(("count", e.count)),
+        Evidence::PidLimit(e) => Some(("current", e.current)),
+        Evidence::CpuThrottled(e) => Some(("nr_throttled_rise", e.nr_throttled_rise)),
+        Evidence::MemoryPressure(e) => Some(("usage", e.usage)),
+        // One count per kind, read from the typed evidence: a new kind must
+        // say here what "worse" means for it (the match is exhaustive).
+        Evidence::AcceptQueueOverflow(unwedge_model::evidence::AcceptQueueOverflow::Burst { .. })
+        | Evidence::SigtermBlocked(_)
+        | Evidence::OrphanPortHolder(_)
+        | Evidence::ProbedKeepaliveStarvation(_)
+        | Evidence::ConnectTimeout(_)
+        | Evidence::SynRetransmit(_)
+        | Evidence::MissingContentType(_)
+        | Evidence::SlowTlsShutdown(_) => None,
     }
-}
-
-fn generic_measure(f: &Finding) -> Option<(&'static str, u64)> {
-    let ev = serde_json::to_value(&f.evidence).ok()?;
-    ["unanswered", "count", "connections", "queued"].into_iter().find_map(|k| match &ev[k] {
-        serde_json::Value::Number(n) => n.as_u64().map(|n| (k, n)),
-        serde_json::Value::Array(a) => Some((k, a.len() as u64)),
-        _ => None,
-    })
 }
 
 /// Whether a measure moved enough to tell someone: by at least 10% of the

@@ -4,6 +4,8 @@
 //! `unwedge` binary, and `require` for a live test's prerequisites.
 #![allow(dead_code)]
 
+pub mod cgroup;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;

@@ -10,7 +10,7 @@ READY {"pid": this, "server": pid, "port": p, "stopped": pid or null}"""
 import os, signal, socket, sys, threading, time
 from _proc_scn import park, ready, wait_for, watchdog
 
-watchdog(120)
+watchdog(300)
 srv = socket.socket()
 srv.bind(("127.0.0.1", 0))
 srv.listen(16)

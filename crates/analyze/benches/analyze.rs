@@ -43,6 +43,7 @@ fn farm(conns: usize, procs: usize) -> Scan {
             inode,
             uid: 0,
             info: None,
+            drops: None,
         };
         add(&mut p, listener);
         let info = Some(TcpInfo {
@@ -67,6 +68,7 @@ fn farm(conns: usize, procs: usize) -> Scan {
                     inode,
                     uid: 0,
                     info,
+                    drops: None,
                 };
                 add(&mut p, s);
             }

@@ -8,6 +8,8 @@
 //! one already explains, ids, causes and groups — works on the typed
 //! findings.
 
+pub mod cgroups;
+pub mod container;
 pub mod index;
 pub mod keep;
 pub mod process_tree;
@@ -23,13 +25,19 @@ mod accept_queue_overflow;
 mod accept_stalled;
 mod blocked_signal;
 mod close_wait_leak;
+mod conntrack_full;
+mod cpu_throttled;
+mod ephemeral_ports_exhausted;
 mod fd_exhaustion;
 mod keepalive_starvation;
+mod memory_pressure;
 mod orphan_port_holder;
 mod peer_not_reading;
+mod pid_limit;
 pub(crate) mod process_stopped;
 mod sigterm_blocked;
 mod stuck_thread;
+mod syn_queue_overflow;
 mod unanswered_requests;
 pub mod waits;
 mod zombie;
@@ -55,6 +63,16 @@ pub struct Thresholds {
     pub zombie_critical: usize,
     /// A request read and not answered for this long counts as unanswered.
     pub answer_timeout_ms: u32,
+    /// Percent of the usable ephemeral ports one (source, destination) pair
+    /// must hold for `ephemeral_ports_exhausted`.
+    pub ports_pct: f64,
+    /// Percent of nf_conntrack_max in use for `conntrack_full`.
+    pub conntrack_pct: f64,
+    /// Percent of a cgroup's CFS periods throttled during the interval for `cpu_throttled`.
+    pub throttle_pct: f64,
+    /// Percent of the interval all tasks stalled on memory (PSI `full`) that
+    /// counts as a stall for `memory_pressure`.
+    pub psi_full_pct: f64,
 }
 
 impl Default for Thresholds {
@@ -68,6 +86,10 @@ impl Default for Thresholds {
             zombie_min: 5,
             zombie_critical: 50,
             answer_timeout_ms: 10_000,
+            ports_pct: 80.0,
+            conntrack_pct: 90.0,
+            throttle_pct: 10.0,
+            psi_full_pct: 10.0,
         }
     }
 }
@@ -132,7 +154,7 @@ pub fn analyze(scan: &Scan, t: &Thresholds) -> Analysis {
     let interval_ms =
         if scan.snapshots.len() > 1 { last_snap.taken_at_ms.saturating_sub(scan.snapshots[0].taken_at_ms) } else { 0 };
     if first.is_none() {
-        notes.push("one snapshot only (--interval 0): accept_stalled, keepalive_starvation, stuck_thread, process_stopped, unanswered_requests and peer_not_reading need two and were skipped; host overflow counters were not compared".into());
+        notes.push("one snapshot only (--interval 0): accept_stalled, keepalive_starvation, stuck_thread, process_stopped, unanswered_requests, peer_not_reading and cpu_throttled need two and were skipped; host overflow, SYN-queue, conntrack and cgroup event counters were not compared".into());
     }
     let ctx = Ctx { last: Index::new(last_snap), first, t, interval_ms };
     let mut findings = Vec::new();
@@ -141,7 +163,8 @@ pub fn analyze(scan: &Scan, t: &Thresholds) -> Analysis {
             detect(&ctx, &mut findings);
         }
     }
-    let linked = links::second_pass(&ctx, findings);
+    let mut linked = links::second_pass(&ctx, findings);
+    container::annotate(&ctx, &mut linked.findings);
     Analysis { findings: linked.findings, groups: linked.groups, notes }
 }
 

@@ -25,6 +25,12 @@ pub fn detector(kind: Kind) -> Option<Detect> {
         Kind::ProcessStopped => process_stopped::detect,
         Kind::UnansweredRequests => unanswered_requests::detect,
         Kind::PeerNotReading => peer_not_reading::detect,
+        Kind::EphemeralPortsExhausted => ephemeral_ports_exhausted::detect,
+        Kind::SynQueueOverflow => syn_queue_overflow::detect,
+        Kind::ConntrackFull => conntrack_full::detect,
+        Kind::PidLimit => pid_limit::detect,
+        Kind::CpuThrottled => cpu_throttled::detect,
+        Kind::MemoryPressure => memory_pressure::detect,
         // Raised by `unwedge probe` from outside, not by a scan.
         Kind::ConnectTimeout | Kind::SynRetransmit | Kind::MissingContentType | Kind::SlowTlsShutdown => return None,
     })

@@ -411,6 +411,7 @@ mod tests {
             inode: 9,
             uid: 0,
             info: Some(info),
+            drops: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The only part of unwedge that reads the OS. It turns /proc and netlink
 //! sock_diag into a plain [`Snapshot`]; it never decides what is wrong.
 
+pub mod cgroups;
 pub mod netns;
 pub mod parse;
 pub mod proc_one;
@@ -11,7 +12,7 @@ pub mod sys;
 pub use proc_walk::Detail;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use unwedge_model::{Scan, Snapshot, Socket};
+use unwedge_model::{HostTasks, Scan, Snapshot, Socket};
 
 #[derive(Debug)]
 pub struct CollectError(pub String);
@@ -71,6 +72,10 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
             walk.denied_fds
         ));
     }
+    // Read while the host's socket dump still runs on the other core.
+    snap.cgroups = cgroups::read_all(std::mem::take(&mut walk.cgroup_sets), &walk.processes, &mut snap.notes);
+    snap.tasks = host_tasks();
+    snap.memory_pressure = std::fs::read("/proc/pressure/memory").ok().and_then(|b| parse::cgroup::psi(&b));
 
     // One representative process per foreign namespace.
     let mut foreign: BTreeMap<u64, u32> = BTreeMap::new();
@@ -193,6 +198,19 @@ fn read_resolvers(snap: &mut Snapshot) {
             }
         }
     }
+}
+
+/// Tasks (threads included) that exist, from /proc/loadavg's
+/// "running/total", against kernel.pid_max and kernel.threads-max.
+fn host_tasks() -> Option<HostTasks> {
+    let load = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let tasks = load.split_whitespace().nth(3)?.split_once('/')?.1.parse().ok()?;
+    let num = |p: &str| std::fs::read(p).ok().and_then(|b| parse::sysctl::single(&b));
+    Some(HostTasks {
+        tasks,
+        pid_max: num("/proc/sys/kernel/pid_max"),
+        threads_max: num("/proc/sys/kernel/threads-max"),
+    })
 }
 
 fn read_uptime() -> Option<f64> {

@@ -8,7 +8,7 @@ use crate::{parse, sock_diag};
 use std::io;
 use std::sync::mpsc;
 use std::time::Duration;
-use unwedge_model::{NetNs, Socket};
+use unwedge_model::{Conntrack, NetNs, Socket};
 
 /// A namespace that does not answer within this (or by the scan's
 /// deadline, if sooner) is reported and skipped. A stalled dump fails
@@ -20,6 +20,8 @@ const NETNS_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>) {
     let read = |p: &str| std::fs::read(p).ok();
     let tcpext = read("/proc/thread-self/net/netstat").map(|b| parse::netstat::parse(&b)).unwrap_or_default();
+    // /proc/sys/net answers for the reading thread's namespace.
+    let num = |p: &str| read(p).and_then(|b| parse::sysctl::single(&b));
     let mut ns = NetNs {
         inode,
         listen_overflows: tcpext.listen_overflows,
@@ -27,10 +29,19 @@ pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>)
         syn_challenges: tcpext.syn_challenges,
         challenge_acks: tcpext.challenge_acks,
         ephemeral_ports: read("/proc/sys/net/ipv4/ip_local_port_range").and_then(|b| parse::sysctl::port_range(&b)),
-        fin_timeout_s: read("/proc/sys/net/ipv4/tcp_fin_timeout")
-            .and_then(|b| parse::sysctl::single(&b))
-            .map(|v| v as u32),
+        fin_timeout_s: num("/proc/sys/net/ipv4/tcp_fin_timeout").map(|v| v as u32),
         source: "sock_diag".into(),
+        reserved_ports: read("/proc/sys/net/ipv4/ip_local_reserved_ports")
+            .map(|b| parse::sysctl::port_list(&b))
+            .unwrap_or_default(),
+        tcp_tw_reuse: num("/proc/sys/net/ipv4/tcp_tw_reuse").map(|v| v.min(255) as u8),
+        somaxconn: num("/proc/sys/net/core/somaxconn").map(|v| v.min(u32::MAX as u64) as u32),
+        max_syn_backlog: num("/proc/sys/net/ipv4/tcp_max_syn_backlog").map(|v| v.min(u32::MAX as u64) as u32),
+        syncookies: num("/proc/sys/net/ipv4/tcp_syncookies").map(|v| v.min(255) as u8),
+        reqq_full_drop: tcpext.reqq_full_drop,
+        reqq_full_do_cookies: tcpext.reqq_full_do_cookies,
+        syncookies_sent: tcpext.syncookies_sent,
+        conntrack: conntrack(&read),
         ..Default::default()
     };
     let sockets = match sock_diag::dump(inode) {
@@ -55,6 +66,15 @@ pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>)
         }
     }
     (ns, sockets)
+}
+
+/// The namespace's conntrack table, where nf_conntrack is loaded (its
+/// sysctls exist): count is per namespace, max is global.
+fn conntrack(read: &dyn Fn(&str) -> Option<Vec<u8>>) -> Option<Conntrack> {
+    let count = read("/proc/sys/net/netfilter/nf_conntrack_count").and_then(|b| parse::sysctl::single(&b))?;
+    let max = read("/proc/sys/net/netfilter/nf_conntrack_max").and_then(|b| parse::sysctl::single(&b))?;
+    let st = read("/proc/thread-self/net/stat/nf_conntrack").map(|b| parse::conntrack::stat(&b)).unwrap_or_default();
+    Some(Conntrack { count, max, drop: st.drop, early_drop: st.early_drop, insert_failed: st.insert_failed })
 }
 
 /// Enters the namespace of `pid` on a helper thread and collects there.

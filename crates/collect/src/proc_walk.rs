@@ -31,13 +31,16 @@
 use crate::parse::{self, fd::Target, stat::PF_KTHREAD};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{self as rfs, Mode, OFlags, RawDir};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Read};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
-use unwedge_model::{AnonFd, FdTarget, Frozen, PipeFd, Process, SkipReason, Skipped, SocketFd, SyscallLine, Thread};
+use unwedge_model::{
+    AnonFd, CgroupSet, FdTarget, Frozen, PipeFd, Process, SkipReason, Skipped, SocketFd, SyscallLine, Thread,
+};
 
 /// Longest cmdline kept; a hostile process can have megabytes of arguments.
 const CMDLINE_CAP: usize = 4096;
@@ -70,10 +73,13 @@ const WATCH_TICK: Duration = Duration::from_millis(50);
 /// contend on the same kernel locks beyond a few.
 const MAX_WORKERS: usize = 4;
 
+#[derive(Default)]
 pub struct Walk {
     pub processes: Vec<Process>,
     pub skipped: Vec<Skipped>,
     pub denied_fds: usize,
+    /// One per distinct /proc/PID/cgroup text; `Process::cgroup` names one.
+    pub cgroup_sets: Vec<CgroupSet>,
     /// Pids whose own state says a finding may concern them (a thread
     /// blocks a signal, has one pending or sleeps in D; SIGTERM ignored),
     /// for [`add_detail`].
@@ -385,6 +391,8 @@ pub struct One {
     pub denied_fds: usize,
     /// Its own state says a finding may concern it: read it in full.
     pub wants_detail: bool,
+    /// The text of /proc/PID/cgroup (parsed once per distinct text by the walk).
+    pub cgroup: Option<Vec<u8>>,
 }
 
 /// Reads one process in brief (the real reader; tests pass one that hangs).
@@ -392,7 +400,7 @@ pub type Reader = fn(&OwnedFd, u32, u32, &Progress) -> One;
 
 pub fn read_brief(proc: &OwnedFd, pid: u32, self_pid: u32, progress: &Progress) -> One {
     with_bufs(|b| {
-        let mut one = One { result: Ok(None), skipped: Vec::new(), denied_fds: 0, wants_detail: false };
+        let mut one = One { result: Ok(None), skipped: Vec::new(), denied_fds: 0, wants_detail: false, cgroup: None };
         one.result = brief(proc, pid, self_pid, progress, b, &mut one);
         one
     })
@@ -433,17 +441,26 @@ fn brief(
     if let Ok(n) = rfs::readlinkat_raw(&dir, c"ns/net", &mut b.link[..]) {
         p.netns = parse::sysctl::ns_inode(&b.link[..n]).unwrap_or(0);
     }
-    let limits = match crate::sys::nofile_limit(pid) {
-        Ok(l) => Some(l),
+    match crate::sys::limits(pid) {
+        Ok(l) => {
+            (p.nofile_soft, p.nofile_hard) = l.nofile;
+            p.nproc_soft = l.nproc_soft;
+        }
         // Not ours to ask the kernel about: the file is world-readable.
         Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES)) => {
-            read_at(&dir, c"limits", &mut b.file, SMALL_CAP).ok().and_then(|()| parse::limits::parse_nofile(&b.file))
+            if read_at(&dir, c"limits", &mut b.file, SMALL_CAP).is_ok() {
+                if let Some(l) = parse::limits::parse_nofile(&b.file) {
+                    (p.nofile_soft, p.nofile_hard) = l;
+                }
+                p.nproc_soft = parse::limits::parse_nproc(&b.file).and_then(|(soft, _)| soft);
+            }
         }
-        Err(_) => None,
-    };
-    if let Some((soft, hard)) = limits {
-        p.nofile_soft = soft;
-        p.nofile_hard = hard;
+        Err(_) => {}
+    }
+    // One read; the cgroup's own files are read once per cgroup after the
+    // walk (crate::cgroups), never per process.
+    if read_at(&dir, c"cgroup", &mut b.file, SMALL_CAP).is_ok() && !b.file.is_empty() {
+        one.cgroup = Some(b.file.clone());
     }
     let mut fds_denied = None;
     if let Err(e) = read_fds(&dir, &mut p, b, prog) {
@@ -643,8 +660,10 @@ pub fn walk_with(self_pid: u32, budget: Budget, reader: Reader) -> io::Result<Wa
     let p2 = proc.clone();
     let read: Box<ReadFn<u32, One>> = Box::new(move |&pid, prog| reader(&p2, pid, self_pid, prog));
     let results = run_pool(pids.clone(), workers(), budget, read);
-    let mut w =
-        Walk { processes: Vec::with_capacity(pids.len()), skipped: Vec::new(), denied_fds: 0, want_detail: Vec::new() };
+    let mut w = Walk { processes: Vec::with_capacity(pids.len()), ..Default::default() };
+    // Nearly every process shares its cgroup text with many others: parse
+    // each distinct text once.
+    let mut cgroup_ids: HashMap<Vec<u8>, u32> = HashMap::new();
     for (i, r) in results {
         let pid = pids[i];
         let one = match r {
@@ -657,9 +676,20 @@ pub fn walk_with(self_pid: u32, budget: Budget, reader: Reader) -> io::Result<Wa
         w.skipped.extend(one.skipped);
         w.denied_fds += one.denied_fds;
         match one.result {
-            Ok(Some(p)) => {
+            Ok(Some(mut p)) => {
                 if one.wants_detail {
                     w.want_detail.push(p.pid);
+                }
+                if let Some(text) = one.cgroup {
+                    p.cgroup = Some(match cgroup_ids.get(&text) {
+                        Some(&id) => id,
+                        None => {
+                            let id = w.cgroup_sets.len() as u32;
+                            w.cgroup_sets.push(CgroupSet { id, entries: kept_entries(&text) });
+                            cgroup_ids.insert(text, id);
+                            id
+                        }
+                    });
                 }
                 w.processes.push(p);
             }
@@ -675,6 +705,17 @@ pub fn walk_with(self_pid: u32, budget: Budget, reader: Reader) -> io::Result<Wa
     w.skipped.sort_by_key(|s| s.pid);
     w.want_detail.sort_unstable();
     Ok(w)
+}
+
+/// The hierarchies worth keeping: those of the controllers unwedge reads,
+/// the v2 one, and name=systemd (it names the unit on v1 hosts). cpuset,
+/// blkio, devices and the like would only make the snapshot longer.
+fn kept_entries(text: &[u8]) -> Vec<unwedge_model::CgroupEntry> {
+    let mut e = parse::cgroup::proc_cgroup(text);
+    e.retain(|e| {
+        e.is_v2() || e.controllers == "name=systemd" || ["pids", "cpu", "memory", "freezer"].iter().any(|c| e.has(c))
+    });
+    e
 }
 
 // ------------------------------------------------------------ pass two

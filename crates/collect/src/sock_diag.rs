@@ -6,9 +6,15 @@
 //! inet_diag "compat" request (TCPDIAG_GETSOCK, `struct inet_diag_req`) dumps
 //! with family AF_UNSPEC, where the newer SOCK_DIAG_BY_FAMILY request needs
 //! one dump (one walk of every socket) per family. A kernel that refuses the
-//! compat request gets the two family dumps instead. Messages are decoded by
+//! compat request gets the family dumps instead. Messages are decoded by
 //! hand from the fixed `struct inet_diag_msg` layout and its attributes:
 //! nothing is allocated per socket but the [`Socket`] itself.
+//!
+//! Two dumps: every state but LISTEN, then LISTEN alone with
+//! INET_DIAG_SKMEMINFO as well, for each listener's own drop counter. The
+//! kernel walks its listening hash only for the second and skips it for the
+//! first, so the split costs nothing, and the 100k connections of a busy
+//! host do not each carry a meminfo block nobody reads.
 
 use crate::parse;
 use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket as NlSocket, SocketAddr};
@@ -36,6 +42,12 @@ const SOCK_DIAG_BY_FAMILY: u16 = 20;
 /// `struct inet_diag_msg`: family, state, timer, retrans, sockid (48), expires, rqueue, wqueue, uid, inode.
 const INET_DIAG_MSG_LEN: usize = 72;
 const INET_DIAG_INFO: u16 = 2;
+const INET_DIAG_SKMEMINFO: u16 = 4;
+/// SK_MEMINFO_DROPS: index of the drop counter in the SKMEMINFO array.
+const SK_MEMINFO_DROPS: usize = 8;
+const INFO: u8 = 1 << (INET_DIAG_INFO - 1);
+const SKMEMINFO: u8 = 1 << (INET_DIAG_SKMEMINFO - 1);
+const LISTEN: u32 = 1 << 10;
 /// Every state from ESTABLISHED (1) to CLOSING (11).
 const ALL_STATES: u32 = 0xffe;
 /// TCP_ESTABLISHED: for UDP, a connected socket.
@@ -57,15 +69,18 @@ pub fn dump(netns: u64) -> io::Result<Vec<Socket>> {
     // Sized once from the kernel's own count: at 100k sockets a Vec grown by
     // doubling holds a quarter more than it needs.
     let mut out = Vec::with_capacity(expected_sockets().unwrap_or(0));
-    match run(&sock, &compat_request(), netns, &mut buf, &mut out) {
+    let first = run(&sock, &compat_request(ALL_STATES & !LISTEN, INFO), netns, &mut buf, &mut out)
+        .and_then(|()| run(&sock, &compat_request(LISTEN, INFO | SKMEMINFO), netns, &mut buf, &mut out));
+    match first {
         Ok(()) => Ok(out),
         // Refused (not a dump that stalled: that would only stall again):
-        // an older or trimmed kernel gets one dump per family, on a fresh socket.
+        // an older or trimmed kernel gets the dumps per family, on a fresh socket.
         Err(e) if out.is_empty() && !matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::ETIMEDOUT)) => {
             let sock = open()?;
+            let tcp = libc::IPPROTO_TCP as u8;
             for family in [AF_INET, AF_INET6] {
-                let req = family_request(family, libc::IPPROTO_TCP as u8, 1 << (INET_DIAG_INFO - 1), ALL_STATES);
-                run(&sock, &req, netns, &mut buf, &mut out)?;
+                run(&sock, &family_request(family, tcp, INFO, ALL_STATES & !LISTEN), netns, &mut buf, &mut out)?;
+                run(&sock, &family_request(family, tcp, INFO | SKMEMINFO, LISTEN), netns, &mut buf, &mut out)?;
             }
             Ok(out)
         }
@@ -115,11 +130,11 @@ fn header(len: usize, kind: u16) -> Vec<u8> {
 }
 
 /// `struct inet_diag_req`: family, src_len, dst_len, ext, sockid (48), states, dbs.
-fn compat_request() -> Vec<u8> {
+fn compat_request(states: u32, ext: u8) -> Vec<u8> {
     let mut v = header(NLMSG_HDRLEN + 60, TCPDIAG_GETSOCK);
-    v.extend_from_slice(&[AF_INET, 0, 0, 1 << (INET_DIAG_INFO - 1)]);
+    v.extend_from_slice(&[AF_INET, 0, 0, ext]);
     v.extend_from_slice(&[0u8; 48]);
-    v.extend_from_slice(&ALL_STATES.to_ne_bytes());
+    v.extend_from_slice(&states.to_ne_bytes());
     v.extend_from_slice(&0u32.to_ne_bytes());
     v
 }
@@ -231,7 +246,7 @@ fn decode_socket(b: &[u8], netns: u64) -> Option<Socket> {
         }
     };
     let port = |at: usize| u16::from_be_bytes([m[at], m[at + 1]]);
-    let mut info = None;
+    let (mut info, mut drops) = (None, None);
     let mut attrs = &b[INET_DIAG_MSG_LEN..];
     while let (Some(len), Some(kind)) = (u16_at(attrs, 0), u16_at(attrs, 2)) {
         let len = len as usize;
@@ -239,8 +254,12 @@ fn decode_socket(b: &[u8], netns: u64) -> Option<Socket> {
             break;
         }
         // The top two bits are the nested and byte-order flags.
-        if kind & 0x3fff == INET_DIAG_INFO {
-            info = parse::tcp_info::parse(&attrs[4..len]);
+        match kind & 0x3fff {
+            INET_DIAG_INFO => info = parse::tcp_info::parse(&attrs[4..len]),
+            // For a listener, every SYN or connection dropped at it
+            // (tcp_listendrop), accept or SYN queue full.
+            INET_DIAG_SKMEMINFO => drops = u32_at(&attrs[4..len], SK_MEMINFO_DROPS * 4),
+            _ => {}
         }
         attrs = attrs.get((len + 3) & !3..).unwrap_or_default();
     }
@@ -256,6 +275,7 @@ fn decode_socket(b: &[u8], netns: u64) -> Option<Socket> {
         uid: u32_at(m, 64)?,
         inode: u32_at(m, 68)? as u64,
         info,
+        drops,
     })
 }
 
@@ -299,6 +319,12 @@ mod tests {
         msg.extend_from_slice(&(4 + info.len() as u16).to_ne_bytes());
         msg.extend_from_slice(&INET_DIAG_INFO.to_ne_bytes());
         msg.extend_from_slice(&info);
+        // SKMEMINFO: nine u32, drops last.
+        msg.extend_from_slice(&40u16.to_ne_bytes());
+        msg.extend_from_slice(&INET_DIAG_SKMEMINFO.to_ne_bytes());
+        for v in 0..9u32 {
+            msg.extend_from_slice(&(if v == 8 { 7 } else { 100 + v }).to_ne_bytes());
+        }
         let mut out = header(NLMSG_HDRLEN + msg.len(), TCPDIAG_GETSOCK);
         out.extend_from_slice(&msg);
         let mut done = header(NLMSG_HDRLEN + 4, NLMSG_DONE);
@@ -319,6 +345,21 @@ mod tests {
         );
         assert_eq!((s.local.to_string(), s.remote.to_string(), s.netns), ("127.0.0.1".into(), "127.0.0.2".into(), 7));
         assert_eq!(s.info.map(|i| i.last_data_recv_ms), Some(2500));
+        assert_eq!(s.drops, Some(7));
+    }
+
+    #[test]
+    fn a_dns_query_in_flight() {
+        let mut r = reply();
+        // Peer port 53 (network order at offset 6 of the message).
+        r[NLMSG_HDRLEN + 6..NLMSG_HDRLEN + 8].copy_from_slice(&53u16.to_be_bytes());
+        let mut out = Vec::new();
+        assert!(decode_dns(&r, &mut out).unwrap());
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].remote_port, out[0].inode, out[0].recv_q), (53, 4242, 1));
+        let mut none = Vec::new();
+        assert!(decode_dns(&reply(), &mut none).unwrap());
+        assert!(none.is_empty(), "peer port 41000 is no DNS server");
     }
 
     #[test]
@@ -340,7 +381,7 @@ mod tests {
 
     #[test]
     fn both_requests_are_the_sizes_the_kernel_expects() {
-        assert_eq!(compat_request().len(), NLMSG_HDRLEN + 60);
+        assert_eq!(compat_request(LISTEN, INFO).len(), NLMSG_HDRLEN + 60);
         assert_eq!(family_request(AF_INET6, 17, 0, ESTABLISHED).len(), NLMSG_HDRLEN + 56);
     }
 }

@@ -39,13 +39,18 @@ struct Rlimit64 {
     max: u64,
 }
 
-/// The soft and hard RLIMIT_NOFILE of process `pid`, read without setting
-/// anything (`prlimit(pid, RLIMIT_NOFILE, NULL, &old)`); `None` is
-/// unlimited. One syscall where /proc/PID/limits costs an open, a read of
-/// sixteen formatted lines and a close. Needs the rights of a ptrace-style
-/// reader of `pid` (same uid, or CAP_SYS_RESOURCE): EPERM otherwise, and
-/// the caller reads /proc/PID/limits instead.
-pub fn nofile_limit(pid: u32) -> io::Result<(Option<u64>, Option<u64>)> {
+/// The limits the collector reads of a process; `None` is unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// RLIMIT_NOFILE, soft and hard.
+    pub nofile: (Option<u64>, Option<u64>),
+    /// RLIMIT_NPROC, soft.
+    pub nproc_soft: Option<u64>,
+}
+
+/// One resource limit of `pid`, read without setting anything
+/// (`prlimit(pid, resource, NULL, &old)`).
+fn get_limit(pid: u32, resource: libc::c_int) -> io::Result<(Option<u64>, Option<u64>)> {
     let mut old = Rlimit64::default();
     // SAFETY: prlimit64 with a NULL new limit only writes the old one into
     // `old`, a live, properly aligned `struct rlimit64` (two u64s).
@@ -53,7 +58,7 @@ pub fn nofile_limit(pid: u32) -> io::Result<(Option<u64>, Option<u64>)> {
         libc::syscall(
             libc::SYS_prlimit64,
             pid as libc::pid_t,
-            libc::RLIMIT_NOFILE,
+            resource,
             std::ptr::null::<Rlimit64>(),
             &mut old as *mut Rlimit64,
         )
@@ -65,16 +70,29 @@ pub fn nofile_limit(pid: u32) -> io::Result<(Option<u64>, Option<u64>)> {
     Ok((finite(old.cur), finite(old.max)))
 }
 
+/// RLIMIT_NOFILE and RLIMIT_NPROC of process `pid`: two syscalls where
+/// /proc/PID/limits costs an open, a read of sixteen formatted lines and a
+/// close. Needs the rights of a ptrace-style reader of `pid` (same uid, or
+/// CAP_SYS_RESOURCE): EPERM otherwise, and the caller reads
+/// /proc/PID/limits (world-readable) instead.
+pub fn limits(pid: u32) -> io::Result<Limits> {
+    Ok(Limits {
+        nofile: get_limit(pid, libc::RLIMIT_NOFILE as libc::c_int)?,
+        nproc_soft: get_limit(pid, libc::RLIMIT_NPROC as libc::c_int)?.0,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn own_limits_match_proc() {
-        let (soft, hard) = nofile_limit(std::process::id()).unwrap();
+        let l = limits(std::process::id()).unwrap();
         let text = std::fs::read(format!("/proc/{}/limits", std::process::id())).unwrap();
-        assert_eq!(crate::parse::limits::parse_nofile(&text), Some((soft, hard)));
+        assert_eq!(crate::parse::limits::parse_nofile(&text), Some(l.nofile));
+        assert_eq!(crate::parse::limits::parse_nproc(&text).map(|n| n.0), Some(l.nproc_soft));
         // pid_max is at most 2^22: this pid never exists.
-        assert_eq!(nofile_limit(u32::MAX >> 1).unwrap_err().raw_os_error(), Some(libc::ESRCH));
+        assert_eq!(limits(u32::MAX >> 1).unwrap_err().raw_os_error(), Some(libc::ESRCH));
     }
 }

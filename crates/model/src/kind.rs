@@ -71,6 +71,12 @@ kinds! {
     ProcessStopped => "process_stopped", Scan, Process;
     UnansweredRequests => "unanswered_requests", Scan, Listener;
     PeerNotReading => "peer_not_reading", Scan, Process;
+    EphemeralPortsExhausted => "ephemeral_ports_exhausted", Scan, Host;
+    SynQueueOverflow => "syn_queue_overflow", Scan, Listener;
+    ConntrackFull => "conntrack_full", Scan, Host;
+    PidLimit => "pid_limit", Scan, Process;
+    CpuThrottled => "cpu_throttled", Scan, Process;
+    MemoryPressure => "memory_pressure", Scan, Process;
     ConnectTimeout => "connect_timeout", Probe, Target;
     SynRetransmit => "syn_retransmit", Probe, Target;
     MissingContentType => "missing_content_type", Probe, Target;

@@ -3,6 +3,8 @@
 //! No I/O lives here, so that `collect -> model <- analyze` is enforced by
 //! the crate graph.
 
+mod cgroup;
+mod container;
 pub mod duration;
 pub mod evidence;
 pub mod fmt;
@@ -11,6 +13,8 @@ mod report;
 mod snapshot;
 pub mod stack;
 
+pub use cgroup::*;
+pub use container::Container;
 pub use evidence::Evidence;
 pub use kind::*;
 pub use report::*;

@@ -1,7 +1,7 @@
 //! The scan report: the JSON contract of `unwedge scan --json`
 //! (../shared/CONTRACT.md). Field names here are the wire names.
 
-use crate::{Evidence, Kind};
+use crate::{Container, Evidence, Kind};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
@@ -48,6 +48,8 @@ pub struct Finding {
     pub caused_by: Vec<String>,
     /// Id of the group of sibling findings this one belongs to.
     pub group: Option<String>,
+    /// The container (or systemd unit, or plain cgroup) the process runs in.
+    pub container: Option<Container>,
 }
 
 impl Finding {
@@ -67,6 +69,7 @@ impl Finding {
             id: String::new(),
             caused_by: Vec::new(),
             group: None,
+            container: None,
         }
     }
 
@@ -86,6 +89,8 @@ struct WireOut<'a> {
     port: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     netns: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container: &'a Option<Container>,
     title: &'a str,
     explanation: &'a str,
     evidence: &'a Evidence,
@@ -108,6 +113,8 @@ struct WireIn {
     port: Option<u16>,
     #[serde(default)]
     netns: Option<u64>,
+    #[serde(default)]
+    container: Option<Container>,
     title: String,
     explanation: String,
     evidence: Value,
@@ -130,6 +137,7 @@ impl Serialize for Finding {
             tid: self.tid,
             port: self.port,
             netns: self.netns,
+            container: &self.container,
             title: &self.title,
             explanation: &self.explanation,
             evidence: &self.evidence,
@@ -160,6 +168,7 @@ impl<'de> Deserialize<'de> for Finding {
             id: w.id,
             caused_by: w.caused_by,
             group: w.group,
+            container: w.container,
         })
     }
 }

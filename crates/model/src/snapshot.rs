@@ -35,6 +35,15 @@ pub struct Snapshot {
     pub skipped: Vec<Skipped>,
     /// Notes about how the snapshot was taken (fallbacks, missing privileges).
     pub notes: Vec<String>,
+    /// The cgroups processes are in, and their limits (`Process::cgroup`).
+    #[serde(default, skip_serializing_if = "crate::Cgroups::is_empty")]
+    pub cgroups: crate::Cgroups,
+    /// kernel.pid_max, kernel.threads-max and the tasks that exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<crate::HostTasks>,
+    /// /proc/pressure/memory: the host's memory stall time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_pressure: Option<crate::Psi>,
     /// The host's /etc/resolv.conf, to name the resolver a thread stuck in a
     /// DNS lookup waits on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,6 +101,53 @@ pub struct NetNs {
     /// resolvers connect their query socket): few, so all are kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dns_sockets: Vec<UdpSocket>,
+    /// net.ipv4.ip_local_reserved_ports: ranges connect() never picks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reserved_ports: Vec<(u16, u16)>,
+    /// net.ipv4.tcp_tw_reuse: 0 off, 1 on, 2 loopback only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_tw_reuse: Option<u8>,
+    /// net.core.somaxconn: the cap on every listen() backlog.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub somaxconn: Option<u32>,
+    /// net.ipv4.tcp_max_syn_backlog.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_syn_backlog: Option<u32>,
+    /// net.ipv4.tcp_syncookies: 0 off, 1 when a SYN queue is full, 2 always.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syncookies: Option<u8>,
+    /// TcpExt TCPReqQFullDrop: SYNs dropped because a SYN queue was full
+    /// (syncookies off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reqq_full_drop: Option<u64>,
+    /// TcpExt TCPReqQFullDoCookies: SYNs answered with a cookie because a
+    /// SYN queue was full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reqq_full_do_cookies: Option<u64>,
+    /// TcpExt SyncookiesSent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syncookies_sent: Option<u64>,
+    /// Connection tracking, where the kernel has it (nf_conntrack loaded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conntrack: Option<Conntrack>,
+}
+
+/// net.netfilter.nf_conntrack_count / _max and the sums over CPUs of
+/// /proc/net/stat/nf_conntrack's drop counters.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct Conntrack {
+    /// Entries in this namespace's table.
+    pub count: u64,
+    /// The limit (global: a child namespace reads it but may not set it).
+    pub max: u64,
+    /// New flows dropped because the table was full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop: Option<u64>,
+    /// Unassured entries evicted to make room.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_drop: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insert_failed: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -242,6 +298,11 @@ pub struct Socket {
     /// Absent when the kernel gave none (the /proc/net/tcp fallback, listeners).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub info: Option<TcpInfo>,
+    /// For LISTEN: the socket's own drop counter (sock_diag
+    /// INET_DIAG_SKMEMINFO, SK_MEMINFO_DROPS), since it was created: SYNs
+    /// and connections dropped at this listener (accept or SYN queue full).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drops: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
@@ -281,6 +342,12 @@ pub struct Process {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pipes: Vec<PipeFd>,
     pub threads: Vec<Thread>,
+    /// The id of its `CgroupSet` in `Snapshot::cgroups` (its /proc/PID/cgroup).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<u32>,
+    /// Soft RLIMIT_NPROC ("Max processes"); `None`: unlimited or unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nproc_soft: Option<u64>,
     /// The /etc/resolv.conf this process sees (through its mount namespace),
     /// read only while it has a DNS query in flight and kept only where it
     /// differs from the host's.

@@ -30,10 +30,13 @@ pub(super) fn without_threads(ev: &Evidence) -> Value {
 
 /// The threads of a finding's evidence as readable blocks, with at most
 /// `frames` kernel frames each (the rest are syscall entry boilerplate).
-pub(super) fn write(out: &mut dyn Write, ev: &Evidence, frames: usize) -> io::Result<()> {
+/// `brief` (a group's representative, which must fit on one screen with
+/// its group): no kernel stack where a user stack tells more, and no
+/// interpreter hint (the fix gives it).
+pub(super) fn write(out: &mut dyn Write, ev: &Evidence, frames: usize, brief: bool) -> io::Result<()> {
     match ev {
         Evidence::StuckThread(e) => {
-            thread_block(out, "Thread", &e.thread, frames)?;
+            thread_block(out, "Thread", &e.thread, frames, brief)?;
             if !e.other_stuck_threads.is_empty() {
                 writeln!(out, "    Other stuck threads:")?;
                 for t in &e.other_stuck_threads {
@@ -43,7 +46,7 @@ pub(super) fn write(out: &mut dyn Write, ev: &Evidence, frames: usize) -> io::Re
         }
         Evidence::Zombie(e) => {
             if let Some(t) = &e.parent_thread {
-                thread_block(out, "Parent thread", t, frames)?;
+                thread_block(out, "Parent thread", t, frames, brief)?;
             }
         }
         Evidence::UnansweredRequests(e) if !e.threads.is_empty() => {
@@ -52,13 +55,13 @@ pub(super) fn write(out: &mut dyn Write, ev: &Evidence, frames: usize) -> io::Re
                 summary_block(out, t)?;
             }
         }
-        Evidence::PeerNotReading(e) => thread_block(out, "Thread", &e.thread, frames)?,
+        Evidence::PeerNotReading(e) => thread_block(out, "Thread", &e.thread, frames, brief)?,
         Evidence::BlockedSignal(_) | Evidence::SigtermBlocked(_) => {
             let list = ev.thread_blocks();
             if !list.is_empty() {
                 writeln!(out, "    Threads:")?;
                 for (_, t) in list {
-                    thread_block(out, "  Thread", t, 0)?;
+                    thread_block(out, "  Thread", t, 0, false)?;
                 }
             }
         }
@@ -69,7 +72,9 @@ pub(super) fn write(out: &mut dyn Write, ev: &Evidence, frames: usize) -> io::Re
 
 /// One thread: name, state, syscall and what it means, its fds resolved,
 /// wchan, signal masks and the first `frames` frames of the kernel stack.
-fn thread_block(out: &mut dyn Write, label: &str, t: &ThreadEvidence, frames: usize) -> io::Result<()> {
+fn thread_block(out: &mut dyn Write, label: &str, t: &ThreadEvidence, frames: usize, brief: bool) -> io::Result<()> {
+    let has_user_stack = t.user_stack.as_ref().is_some_and(|u| !u.is_empty());
+    let frames = if brief && has_user_stack { 0 } else { frames };
     let pad = " ".repeat(4 + label.len() - label.trim_start().len());
     let mut head = format!("{} {} ({}), state {}", label.trim_start(), t.tid, t.name, t.state);
     if let Some(sc) = &t.syscall {
@@ -95,7 +100,7 @@ fn thread_block(out: &mut dyn Write, label: &str, t: &ThreadEvidence, frames: us
         }
     }
     user_stack(out, t.user_stack.as_deref(), t.user_stack_note.as_deref())?;
-    if let Some(h) = &t.interpreter_hint {
+    if let Some(h) = t.interpreter_hint.as_ref().filter(|_| !brief) {
         wrapped(out, &format!("        {DIM}interpreter frames:{DIM:#} "), h, "          ", Style::new())?;
     }
     Ok(())

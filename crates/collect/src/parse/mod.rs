@@ -2,6 +2,9 @@
 //! takes `&[u8]` and returns `None` (or skips a line) on anything malformed,
 //! so hostile or truncated text can never panic a scan. Fuzzed.
 
+pub mod cgroup;
+pub mod conntrack;
+pub mod container_state;
 pub mod fd;
 pub mod fdinfo;
 pub mod freezer;

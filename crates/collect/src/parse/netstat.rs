@@ -8,6 +8,9 @@ pub struct TcpExt {
     pub listen_drops: Option<u64>,
     pub syn_challenges: Option<u64>,
     pub challenge_acks: Option<u64>,
+    pub reqq_full_drop: Option<u64>,
+    pub reqq_full_do_cookies: Option<u64>,
+    pub syncookies_sent: Option<u64>,
 }
 
 pub fn parse(buf: &[u8]) -> TcpExt {
@@ -26,6 +29,9 @@ pub fn parse(buf: &[u8]) -> TcpExt {
                 b"ListenDrops" => out.listen_drops = dec(value),
                 b"TCPSYNChallenge" => out.syn_challenges = dec(value),
                 b"TCPChallengeACK" => out.challenge_acks = dec(value),
+                b"TCPReqQFullDrop" => out.reqq_full_drop = dec(value),
+                b"TCPReqQFullDoCookies" => out.reqq_full_do_cookies = dec(value),
+                b"SyncookiesSent" => out.syncookies_sent = dec(value),
                 _ => {}
             }
         }
@@ -40,8 +46,9 @@ mod tests {
 
     #[test]
     fn pairs() {
-        let text = b"TcpExt: SyncookiesSent ListenOverflows ListenDrops TCPHPHits TCPChallengeACK TCPSYNChallenge\nTcpExt: 0 17 19 5 7 3\nIpExt: InNoRoutes\nIpExt: 0\n";
+        let text = b"TcpExt: SyncookiesSent ListenOverflows ListenDrops TCPHPHits TCPChallengeACK TCPSYNChallenge TCPReqQFullDoCookies TCPReqQFullDrop\nTcpExt: 4 17 19 5 7 3 11 13\nIpExt: InNoRoutes\nIpExt: 0\n";
         let t = parse(text);
+        assert_eq!((t.syncookies_sent, t.reqq_full_do_cookies, t.reqq_full_drop), (Some(4), Some(11), Some(13)));
         assert_eq!(t.listen_overflows, Some(17));
         assert_eq!(t.listen_drops, Some(19));
         assert_eq!((t.challenge_acks, t.syn_challenges), (Some(7), Some(3)));

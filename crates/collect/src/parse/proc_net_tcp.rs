@@ -32,6 +32,7 @@ pub fn parse_line(line: &[u8], netns: u64) -> Option<Socket> {
         inode,
         uid,
         info: None,
+        drops: None,
     })
 }
 

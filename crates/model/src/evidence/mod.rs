@@ -6,14 +6,20 @@ mod accept_queue_overflow;
 mod accept_stalled;
 mod blocked_signal;
 mod close_wait_leak;
+mod conntrack_full;
+mod cpu_throttled;
+mod ephemeral_ports_exhausted;
 mod fd_exhaustion;
 mod keepalive_starvation;
+mod memory_pressure;
 mod orphan_port_holder;
 mod peer_not_reading;
+mod pid_limit;
 mod probe;
 mod process_stopped;
 mod sigterm_blocked;
 mod stuck_thread;
+mod syn_queue_overflow;
 mod thread;
 mod unanswered_requests;
 mod zombie;
@@ -22,14 +28,20 @@ pub use accept_queue_overflow::*;
 pub use accept_stalled::*;
 pub use blocked_signal::*;
 pub use close_wait_leak::*;
+pub use conntrack_full::*;
+pub use cpu_throttled::*;
+pub use ephemeral_ports_exhausted::*;
 pub use fd_exhaustion::*;
 pub use keepalive_starvation::*;
+pub use memory_pressure::*;
 pub use orphan_port_holder::*;
 pub use peer_not_reading::*;
+pub use pid_limit::*;
 pub use probe::*;
 pub use process_stopped::*;
 pub use sigterm_blocked::*;
 pub use stuck_thread::*;
+pub use syn_queue_overflow::*;
 pub use thread::*;
 pub use unanswered_requests::*;
 pub use zombie::*;
@@ -96,6 +108,12 @@ evidences! {
     ProcessStopped(ProcessStopped) => ProcessStopped;
     UnansweredRequests(UnansweredRequests) => UnansweredRequests;
     PeerNotReading(PeerNotReading) => PeerNotReading;
+    EphemeralPortsExhausted(EphemeralPortsExhausted) => EphemeralPortsExhausted;
+    SynQueueOverflow(SynQueueOverflow) => SynQueueOverflow;
+    ConntrackFull(ConntrackFull) => ConntrackFull;
+    PidLimit(PidLimit) => PidLimit;
+    CpuThrottled(CpuThrottled) => CpuThrottled;
+    MemoryPressure(MemoryPressure) => MemoryPressure;
     ConnectTimeout(ConnectTimeout) => ConnectTimeout;
     SynRetransmit(SynRetransmit) => SynRetransmit;
     MissingContentType(MissingContentType) => MissingContentType;
@@ -122,6 +140,7 @@ impl Evidence {
             Evidence::KeepaliveStarvation(e) => &e.owners,
             Evidence::UnansweredRequests(e) => &e.owners,
             Evidence::AcceptQueueOverflow(AcceptQueueOverflow::Listener { owners, .. }) => owners,
+            Evidence::SynQueueOverflow(e) => &e.owners,
             _ => &[],
         }
     }
