@@ -15,6 +15,7 @@ taken around it (time's own fork and exec add ~1 ms to every command). The
 machine the numbers are noise, and say so.
 
   bench/compare.py [--rounds 9] [--unwedge target/release/unwedge] [--full] [--lsof] [--markdown]
+                   [--baseline OTHER_UNWEDGE]   # another build, e.g. before a change
 """
 import argparse, os, shutil, statistics, subprocess, sys, time
 
@@ -25,6 +26,7 @@ ap.add_argument("--full", action="store_true", help="also the default scan (two 
 ap.add_argument("--lsof", action="store_true", help="also lsof -nP -iTCP (slow)")
 ap.add_argument("--no-ssp", action="store_true", help="leave out ss -tanp (slow)")
 ap.add_argument("--markdown", action="store_true", help="print the tables as markdown")
+ap.add_argument("--baseline", help="another unwedge binary to time the same way (before/after)")
 a = ap.parse_args()
 
 ONE = "unwedge scan --interval 0 --json"
@@ -34,6 +36,10 @@ if not a.no_ssp:
     cmds["ss -tanp"] = ["ss", "-tanp"]
 if a.full:
     cmds[FULL] = [a.unwedge, "scan", "--json"]
+if a.baseline:
+    cmds["baseline: unwedge scan --interval 0 --json"] = [a.baseline, "scan", "--interval", "0", "--json"]
+    if a.full:
+        cmds["baseline: unwedge scan --json"] = [a.baseline, "scan", "--json"]
 if a.lsof and shutil.which("lsof"):
     cmds["lsof -nP -iTCP"] = ["lsof", "-nP", "-iTCP"]
 if not os.path.exists("/usr/bin/time"):
