@@ -5,10 +5,23 @@ extra idle processes. Loopback only; it kills itself after --ttl seconds.
 
   bench/socket_farm.py up --conns 10000 --procs 20 [--close-wait 0] [--idle 0] [--ttl 900]
   bench/socket_farm.py down
+
+Idle processes are forked Pythons sleeping (--idle-kind python: ~0.8 MB of
+private memory each, five fds) or forked and exec'd /bin/sleep (--idle-kind
+sleep: ~0.2 MB, three fds), which 10,000 of fit in a few GB. Both exit by
+themselves after --ttl. --pidfile keeps two farms (two users) apart.
 """
-import argparse, os, resource, signal, socket, sys, time
+import argparse, json, os, resource, signal, socket, sys, time
 
 PIDFILE = "/tmp/unwedge-socket-farm.pid"
+
+
+def start_time(pid):
+    """Field 22 of /proc/PID/stat: with the pid, names one process for good."""
+    try:
+        return open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
 
 
 def raise_nofile(need):
@@ -53,8 +66,8 @@ def worker(index, conns, close_wait, ttl, ready_w):
 
 
 def up(a):
-    if os.path.exists(PIDFILE):
-        sys.exit("a farm is already up (%s); run `down` first" % PIDFILE)
+    if os.path.exists(a.pidfile):
+        sys.exit("a farm is already up (%s); run `down` first" % a.pidfile)
     os.setpgid(0, 0)
     r, w = os.pipe()
     per = [a.conns // a.procs + (1 if i < a.conns % a.procs else 0) for i in range(a.procs)]
@@ -70,6 +83,11 @@ def up(a):
     for _ in range(a.idle):
         pid = os.fork()
         if pid == 0:
+            if a.idle_kind == "sleep":
+                try:
+                    os.execv("/bin/sleep", ["sleep", str(a.ttl)])
+                finally:
+                    os._exit(127)
             signal.alarm(a.ttl)
             while True:
                 time.sleep(3600)
@@ -82,23 +100,30 @@ def up(a):
         if not chunk:
             break
         got += len(chunk)
-    with open(PIDFILE, "w") as f:
-        f.write(str(os.getpgid(0)))
+    # Every pid with its start time: `down` kills exactly these, never a
+    # reused pid or process group after the farm died of its --ttl.
+    with open(a.pidfile, "w") as f:
+        json.dump({"pgid": os.getpgid(0), "pids": {p: start_time(p) for p in kids}}, f)
     print("READY farm pgid=%d conns=%d close_wait=%d procs=%d idle=%d" % (os.getpgid(0), a.conns, a.close_wait, a.procs, a.idle), flush=True)
 
 
-def down(_a):
+def down(a):
     try:
-        pgid = int(open(PIDFILE).read())
+        farm = json.load(open(a.pidfile))
     except FileNotFoundError:
         print("no farm is up")
         return
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    os.unlink(PIDFILE)
-    print("farm down")
+    killed = 0
+    for pid, started in farm["pids"].items():
+        pid = int(pid)
+        if started is not None and start_time(pid) == started:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+    os.unlink(a.pidfile)
+    print("farm down (%d processes killed)" % killed)
 
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -108,7 +133,10 @@ u.add_argument("--conns", type=int, default=10000)
 u.add_argument("--procs", type=int, default=20)
 u.add_argument("--close-wait", type=int, default=0)
 u.add_argument("--idle", type=int, default=0)
+u.add_argument("--idle-kind", choices=["python", "sleep"], default="python")
 u.add_argument("--ttl", type=int, default=900, help="seconds before the farm kills itself")
-sub.add_parser("down")
+u.add_argument("--pidfile", default=PIDFILE)
+d = sub.add_parser("down")
+d.add_argument("--pidfile", default=PIDFILE)
 args = ap.parse_args()
 {"up": up, "down": down}[args.cmd](args)

@@ -17,7 +17,11 @@ pub fn run(args: &ScanArgs) -> Result<u8, Fatal> {
             // Collection stops at 80% of the deadline so analysis and output
             // fit in before the watchdog; what was not read is in coverage.
             let deadline = crate::cli::scan_deadline(args).map_err(Fatal::Msg)?;
-            Input::Live { interval: args.interval, until: Some(started + deadline.mul_f64(0.8)) }
+            Input::Live {
+                interval: args.interval,
+                until: Some(started + deadline.mul_f64(0.8)),
+                record: args.save_snapshot.is_some(),
+            }
         }
     };
     let mut scan = unwedge_pipeline::snapshots(&input).map_err(pipeline_error)?;

@@ -18,7 +18,7 @@ pub fn run(args: &ServeArgs) -> Result<u8, Fatal> {
             unwedge_pipeline::load(path).map_err(|e| Fatal::Msg(e.to_string()))?;
             unwedge_pipeline::Input::Recorded(path.clone())
         }
-        None => unwedge_pipeline::Input::Live { interval: args.interval, until: None },
+        None => unwedge_pipeline::Input::Live { interval: args.interval, until: None, record: false },
     };
     let token = match &args.token_file {
         Some(path) => Some(auth::load_token(path).map_err(Fatal::Msg)?),

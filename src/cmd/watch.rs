@@ -68,7 +68,7 @@ pub fn run(args: &WatchArgs) -> Result<u8, Fatal> {
         while count.is_none_or(|c| n < c) {
             let started = Instant::now();
             let input = if files.is_empty() {
-                Input::Live { interval, until: Some(started + (interval + COLLECT_SLACK).mul_f64(0.8)) }
+                Input::Live { interval, until: Some(started + (interval + COLLECT_SLACK).mul_f64(0.8)), record: false }
             } else {
                 Input::Recorded(files[(n % files.len() as u64) as usize].clone())
             };

@@ -300,7 +300,7 @@ mod tests {
             allow: limits::loopback(),
             metrics_public: false,
             top_n: 10,
-            input: unwedge_pipeline::Input::Live { interval: Duration::from_secs(1), until: None },
+            input: unwedge_pipeline::Input::Live { interval: Duration::from_secs(1), until: None, record: false },
             thresholds: Default::default(),
             stacks: unwedge_pipeline::StackMode::Off,
         }))

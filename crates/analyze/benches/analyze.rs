@@ -109,6 +109,22 @@ fn bench(c: &mut Criterion) {
     let t = Thresholds::default();
     assert!(scan.snapshots[0].sockets.len() >= 99_000);
     c.bench_function("analyze 100k-socket pair", |b| b.iter(|| black_box(analyze(black_box(&scan), &t))));
+    // What a live scan analyses: its first snapshot trimmed to what is compared.
+    let mut live = scan.clone();
+    unwedge_analyze::keep_for_comparison(&mut live.snapshots[0]);
+    c.bench_function("analyze 100k-socket pair, first trimmed", |b| {
+        b.iter(|| black_box(analyze(black_box(&live), &t)))
+    });
+    c.bench_function("keep_for_comparison of a 100k-socket snapshot", |b| {
+        b.iter_batched(
+            || scan.snapshots[0].clone(),
+            |mut s| {
+                unwedge_analyze::keep_for_comparison(&mut s);
+                s
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
     let small = farm(500, 20);
     c.bench_function("analyze 1k-socket pair", |b| b.iter(|| black_box(analyze(black_box(&small), &t))));
 }

@@ -57,18 +57,27 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
     if ranges.is_empty() {
         return;
     }
-    // Count per pair first (cheap: no allocation per socket), then look
-    // closer only at pairs over the threshold.
+    // Count per destination first (a few entries on any host: 100k client
+    // sockets from distinct source addresses would make 100k pairs), then
+    // per pair only towards destinations that hold enough ports for one
+    // pair to cross the threshold; then look closer at those pairs.
+    let in_range =
+        |s: &Socket| ranges.get(&s.netns).filter(|&&(lo, hi, _)| (lo..=hi).contains(&s.local_port)).map(|r| r.2);
+    let mut per_dest: FastMap<(u64, IpAddr, u16), u32> = FastMap::default();
+    for s in &snap.sockets {
+        if in_range(s).is_some() && is_outbound(ctx, s) {
+            *per_dest.entry((s.netns, s.remote, s.remote_port)).or_default() += 1;
+        }
+    }
+    per_dest.retain(|k, n| ranges.get(&k.0).is_some_and(|r| pct(*n as f64, r.2 as f64) >= ctx.t.ports_pct));
+    if per_dest.is_empty() {
+        return;
+    }
     let mut counts: HashMap<Pair, u32> = HashMap::new();
     for s in &snap.sockets {
-        if !is_outbound(ctx, s) {
-            continue;
+        if in_range(s).is_some() && per_dest.contains_key(&(s.netns, s.remote, s.remote_port)) && is_outbound(ctx, s) {
+            *counts.entry((s.netns, s.local, s.remote, s.remote_port)).or_default() += 1;
         }
-        let Some(&(lo, hi, _)) = ranges.get(&s.netns) else { continue };
-        if s.local_port < lo || s.local_port > hi {
-            continue;
-        }
-        *counts.entry((s.netns, s.local, s.remote, s.remote_port)).or_default() += 1;
     }
     for (pair, n) in counts {
         let (lo, hi, usable) = ranges[&pair.0];

@@ -44,25 +44,39 @@ impl Hasher for IntHasher {
 pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
 pub type FastSet<K> = HashSet<K, BuildHasherDefault<IntHasher>>;
 
-/// The pids holding an fd on one socket.
+/// The pids holding an fd on one socket. Several (after fork) are listed
+/// in `Index::many`, so an entry of the inode map stays 24 bytes: at a
+/// million sockets the map is the largest thing a scan holds.
+#[derive(Clone, Copy)]
 enum Owners {
     None,
     One(u32),
-    Many(Vec<u32>),
+    Many(u32),
 }
 
 /// What is known of one socket inode: the socket sock_diag listed (absent
 /// when it is not TCP, e.g. a UNIX socket) and who holds it.
-struct ByInode<'a> {
-    socket: Option<&'a Socket>,
+struct ByInode {
+    /// Index into `snap.sockets`, or NO_SOCKET.
+    socket: u32,
     owners: Owners,
+}
+
+const NO_SOCKET: u32 = u32::MAX;
+
+/// Socket inodes are 32-bit (the kernel's get_next_ino(), and sock_diag's
+/// idiag_inode): keyed so, an entry of the inode map is 16 bytes.
+fn key(inode: u64) -> Option<u32> {
+    u32::try_from(inode).ok()
 }
 
 pub struct Index<'a> {
     pub snap: &'a Snapshot,
     /// socket inode -> the socket and the pids that hold an fd on it
     /// (several after fork): one map, one insert per socket.
-    inodes: FastMap<u64, ByInode<'a>>,
+    inodes: FastMap<u32, ByInode>,
+    /// The owner lists of sockets held by several processes.
+    many: Vec<Vec<u32>>,
     pub by_pid: FastMap<u32, &'a Process>,
     /// Sockets not yet accepted, grouped by (netns, local port).
     pub queued: FastMap<(u64, u16), Vec<&'a Socket>>,
@@ -73,47 +87,60 @@ pub struct Index<'a> {
 
 impl<'a> Index<'a> {
     pub fn new(snap: &'a Snapshot) -> Self {
-        let mut inodes: FastMap<u64, ByInode> =
+        let mut inodes: FastMap<u32, ByInode> =
             FastMap::with_capacity_and_hasher(snap.sockets.len(), Default::default());
         let mut queued: FastMap<(u64, u16), Vec<&Socket>> = FastMap::default();
         let mut listening = Vec::new();
-        for s in &snap.sockets {
+        for (i, s) in snap.sockets.iter().enumerate() {
             if s.state == TcpState::Listen {
                 listening.push(s);
             }
             if s.inode != 0 {
-                inodes.insert(s.inode, ByInode { socket: Some(s), owners: Owners::None });
+                if let (Some(k), Ok(i)) = (key(s.inode), u32::try_from(i)) {
+                    inodes.insert(k, ByInode { socket: i, owners: Owners::None });
+                }
             }
             if is_queued_child(s) {
                 queued.entry((s.netns, s.local_port)).or_default().push(s);
             }
         }
         let mut by_pid = FastMap::with_capacity_and_hasher(snap.processes.len(), Default::default());
+        let mut many: Vec<Vec<u32>> = Vec::new();
         for p in &snap.processes {
             by_pid.insert(p.pid, p);
             for fd in &p.sockets {
-                let e = inodes.entry(fd.inode).or_insert(ByInode { socket: None, owners: Owners::None });
-                match &mut e.owners {
-                    o @ Owners::None => *o = Owners::One(p.pid),
-                    Owners::One(first) if *first != p.pid => e.owners = Owners::Many(vec![*first, p.pid]),
-                    Owners::Many(v) if !v.contains(&p.pid) => v.push(p.pid),
-                    _ => {}
+                let Some(k) = key(fd.inode) else { continue };
+                let e = inodes.entry(k).or_insert(ByInode { socket: NO_SOCKET, owners: Owners::None });
+                match e.owners {
+                    Owners::None => e.owners = Owners::One(p.pid),
+                    Owners::One(first) if first != p.pid => {
+                        e.owners = Owners::Many(many.len() as u32);
+                        many.push(vec![first, p.pid]);
+                    }
+                    Owners::Many(i) => {
+                        let v = &mut many[i as usize];
+                        if !v.contains(&p.pid) {
+                            v.push(p.pid);
+                        }
+                    }
+                    Owners::One(_) => {}
                 }
             }
         }
         let served = listening.iter().map(|l| (l.netns, l.local_port)).collect();
-        Index { snap, inodes, by_pid, queued, listening, served }
+        Index { snap, inodes, many, by_pid, queued, listening, served }
     }
 
     /// The TCP socket with this inode, if sock_diag listed it.
     pub fn socket(&self, inode: u64) -> Option<&'a Socket> {
-        self.inodes.get(&inode).and_then(|e| e.socket)
+        let e = self.inodes.get(&key(inode)?)?;
+        self.snap.sockets.get(e.socket as usize)
     }
 
     pub fn owners_of(&self, inode: u64) -> &[u32] {
-        match self.inodes.get(&inode).map(|e| &e.owners) {
+        match key(inode).and_then(|k| self.inodes.get(&k)).map(|e| &e.owners) {
             Some(Owners::One(pid)) => std::slice::from_ref(pid),
-            Some(Owners::Many(v)) => v,
+            Some(Owners::Many(i)) => &self.many[*i as usize],
             _ => &[],
         }
     }
@@ -255,5 +282,26 @@ pub fn endpoint(ip: IpAddr, port: u16) -> String {
             None => format!("[{v6}]:{port}"),
         },
         IpAddr::V4(v4) => format!("{v4}:{port}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unwedge_model::SocketFd;
+
+    #[test]
+    fn owners_one_and_many_and_an_inode_map_entry_of_16_bytes() {
+        let fd = |inode| SocketFd { fd: 3, inode };
+        let p = |pid, socks: Vec<SocketFd>| Process { pid, sockets: socks, ..Default::default() };
+        let snap = Snapshot {
+            processes: vec![p(1, vec![fd(10), fd(11)]), p(2, vec![fd(11), fd(11)]), p(3, vec![fd(11)])],
+            ..Default::default()
+        };
+        let idx = Index::new(&snap);
+        assert_eq!(idx.owners_of(10), [1]);
+        assert_eq!(idx.owners_of(11), [1, 2, 3]);
+        assert!(idx.owners_of(12).is_empty());
+        assert_eq!(std::mem::size_of::<(u32, ByInode)>(), 16);
     }
 }

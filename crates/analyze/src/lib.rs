@@ -11,6 +11,7 @@
 pub mod cgroups;
 pub mod container;
 pub mod index;
+pub mod keep;
 pub mod process_tree;
 pub mod signals;
 pub mod syscalls;
@@ -42,6 +43,7 @@ pub mod waits;
 mod zombie;
 
 use index::Index;
+pub use keep::keep_for_comparison;
 use unwedge_model::{Evidence, Finding, Process, Scan, Severity, Snapshot};
 
 /// Every threshold a detector uses; each is a flag of `unwedge scan`.

@@ -64,7 +64,7 @@ const ONE_WAY_SPAN_MS: u32 = 2000;
 /// (timestamps are in jiffies: a tie is no proof either way).
 const PROGRESS_SLACK_MS: u32 = 1000;
 /// At least this many unanswered connections: one slow request is not a finding.
-const MIN_UNANSWERED: usize = 2;
+pub(crate) const MIN_UNANSWERED: usize = 2;
 const SHOWN: usize = 5;
 
 fn sent(i: &TcpInfo) -> Option<u64> {
@@ -72,7 +72,7 @@ fn sent(i: &TcpInfo) -> Option<u64> {
 }
 
 /// The client's request was read and the server has sent nothing since.
-fn awaits_answer(s: &Socket) -> bool {
+pub(crate) fn awaits_answer(s: &Socket) -> bool {
     let Some(i) = &s.info else { return false };
     let (Some(rcvd), Some(sent)) = (i.bytes_received, sent(i)) else { return false };
     let consumed = match s.state {

@@ -326,3 +326,46 @@ fn links_form_no_cycle_and_groups_have_two_processes_or_more() {
         }
     }
 }
+
+/// Every recorded pair under tests/fixtures (edge cases, live incidents, one
+/// bad and one healthy pair per kind).
+fn every_pair() -> Vec<(String, Scan)> {
+    let root = std::path::PathBuf::from(format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR")));
+    let mut dirs = vec![root];
+    let mut out = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|x| x == "json") {
+                let text = std::fs::read(&path).unwrap();
+                if let Ok(scan) = serde_json::from_slice::<Scan>(&text) {
+                    if scan.snapshots.len() == 2 {
+                        out.push((path.display().to_string(), scan));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A live scan drops from its first snapshot what no detector compares
+/// (`keep_for_comparison`) before taking the second: the findings must be
+/// exactly those of the whole pair.
+#[test]
+fn the_first_snapshot_trimmed_for_comparison_gives_the_same_findings() {
+    let pairs = every_pair();
+    assert!(pairs.len() >= 20, "only {} recorded pairs found", pairs.len());
+    let json = |s: &Scan| {
+        let a = analyze(s, &Thresholds::default());
+        (serde_json::to_value(&a.findings).unwrap(), serde_json::to_value(&a.groups).unwrap())
+    };
+    for (name, scan) in pairs {
+        let mut trimmed = scan.clone();
+        unwedge_analyze::keep_for_comparison(&mut trimmed.snapshots[0]);
+        assert!(trimmed.snapshots[0].sockets.len() <= scan.snapshots[0].sockets.len());
+        assert_eq!(json(&scan), json(&trimmed), "{name}");
+    }
+}

@@ -7,10 +7,12 @@ pub mod parse;
 pub mod proc_one;
 pub mod proc_walk;
 pub mod sock_diag;
+pub mod sys;
 
+pub use proc_walk::Detail;
 use std::collections::BTreeMap;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
-use unwedge_model::{HostTasks, Scan, Snapshot};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use unwedge_model::{HostTasks, Scan, Snapshot, Socket};
 
 #[derive(Debug)]
 pub struct CollectError(pub String);
@@ -24,14 +26,13 @@ impl std::fmt::Display for CollectError {
 impl std::error::Error for CollectError {}
 
 pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+    sys::is_root()
 }
 
 /// One snapshot of the whole host: every process and every TCP socket of
-/// every network namespace a process lives in.
+/// every network namespace a process lives in, every process read in full.
 pub fn snapshot() -> Result<Snapshot, CollectError> {
-    snapshot_within(proc_walk::Budget::default())
+    snapshot_within(proc_walk::Budget { detail: Detail::Full, ..Default::default() })
 }
 
 /// [`snapshot`] within a budget: a process whose /proc files hang is put in
@@ -42,8 +43,7 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
     let mut snap = Snapshot {
         taken_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
         uptime_s: read_uptime().unwrap_or(0.0),
-        // SAFETY: sysconf has no preconditions.
-        clk_tck: unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64,
+        clk_tck: sys::clock_ticks(),
         hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|s| s.trim().to_string())
             .unwrap_or_default(),
@@ -64,8 +64,8 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
         let (ns, sockets) = netns::collect_here(host_ns, &mut notes);
         (ns, sockets, notes)
     });
-    let walk = proc_walk::walk_with(self_pid, budget, proc_walk::read_one)
-        .map_err(|e| CollectError(format!("cannot read /proc: {e}")))?;
+    let cannot = |e: std::io::Error| CollectError(format!("cannot read /proc: {e}"));
+    let mut walk = proc_walk::walk_brief(self_pid, budget).map_err(cannot)?;
     if walk.denied_fds > 0 {
         snap.notes.push(format!(
             "{} processes' fds were not readable: their sockets have no owner here (run as root, or with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)",
@@ -73,15 +73,13 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
         ));
     }
     // Read while the host's socket dump still runs on the other core.
-    snap.cgroups = cgroups::read_all(walk.cgroup_sets, &walk.processes, &mut snap.notes);
-    snap.processes = walk.processes;
-    snap.skipped = walk.skipped;
+    snap.cgroups = cgroups::read_all(std::mem::take(&mut walk.cgroup_sets), &walk.processes, &mut snap.notes);
     snap.tasks = host_tasks();
     snap.memory_pressure = std::fs::read("/proc/pressure/memory").ok().and_then(|b| parse::cgroup::psi(&b));
 
     // One representative process per foreign namespace.
     let mut foreign: BTreeMap<u64, u32> = BTreeMap::new();
-    for p in &snap.processes {
+    for p in &walk.processes {
         if p.netns != 0 && p.netns != snap.host_netns {
             foreign.entry(p.netns).or_insert(p.pid);
         }
@@ -97,17 +95,70 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
     snap.netns.push(host);
     snap.sockets = sockets;
     for (inode, pid) in foreign {
-        match netns::collect_in(pid, inode) {
-            Ok((ns, socks, notes)) => {
+        match netns::collect_in(pid, inode, budget.until) {
+            Ok((ns, mut socks, notes)) => {
                 snap.netns.push(ns);
-                snap.sockets.extend(socks);
+                // Never two copies of a million sockets: the smaller list moves into the larger.
+                if socks.len() > snap.sockets.len() {
+                    socks.splice(0..0, snap.sockets.drain(..));
+                    snap.sockets = socks;
+                } else {
+                    snap.sockets.extend(socks);
+                }
                 snap.notes.extend(notes);
             }
             Err(e) => snap.notes.push(format!("netns {inode} (of pid {pid}) not scanned: {e}")),
         }
     }
+    snap.sockets.shrink_to_fit();
+
+    // Pass two, now that the sockets are known: the rest of each process a
+    // finding can be about.
+    let pids = match budget.detail {
+        Detail::Full => walk.processes.iter().filter(|p| p.brief).map(|p| p.pid).collect(),
+        Detail::Needed => worth_reading_in_full(&walk, &snap),
+    };
+    proc_walk::add_detail(&mut walk, &pids, budget).map_err(cannot)?;
+    snap.processes = walk.processes;
+    snap.skipped = walk.skipped;
     read_resolvers(&mut snap);
     Ok(snap)
+}
+
+/// The processes a finding can be about, beyond those whose own state
+/// already says so (`walk.want_detail`: a thread blocking or with a signal
+/// pending, stopped or in D, SIGTERM ignored): holders of a TCP socket
+/// (every socket finding, stuck threads with work waiting) or of a DNS
+/// query's UDP socket (a thread waiting on a resolver), parents of zombies
+/// (`zombie` describes the parent's main thread), children of a stopped
+/// process (`process_stopped` names those blocked writing to it), and
+/// socket holders in a namespace that could not be dumped (their sockets
+/// may be TCP). What the rest lack — cmdline, per-thread CPU times, wchan,
+/// syscall, stack — no detector reads for a process it does not report.
+fn worth_reading_in_full(walk: &proc_walk::Walk, snap: &Snapshot) -> Vec<u32> {
+    let mut inet: Vec<u64> = snap.sockets.iter().map(|s: &Socket| s.inode).filter(|&i| i != 0).collect();
+    inet.extend(snap.netns.iter().flat_map(|n| n.dns_sockets.iter().map(|d| d.inode)));
+    inet.sort_unstable();
+    let mut parents: Vec<u32> = walk
+        .processes
+        .iter()
+        .filter(|p| p.state == 'Z' || p.threads.iter().any(|t| matches!(t.state, 'T' | 't' | 'D')))
+        .map(|p| if p.state == 'Z' { p.ppid } else { p.pid })
+        .collect();
+    parents.sort_unstable();
+    let dumped = |ns: u64| ns == 0 || snap.netns.iter().any(|n| n.inode == ns);
+    walk.processes
+        .iter()
+        .filter(|p| p.brief)
+        .filter(|p| {
+            walk.want_detail.binary_search(&p.pid).is_ok()
+                || (p.state != 'Z' && parents.binary_search(&p.pid).is_ok())
+                || parents.binary_search(&p.ppid).is_ok()
+                || p.sockets.iter().any(|s| inet.binary_search(&s.inode).is_ok())
+                || (!p.sockets.is_empty() && !dumped(p.netns))
+        })
+        .map(|p| p.pid)
+        .collect()
 }
 
 /// The resolv.conf a process with a DNS query in flight sees, read through
@@ -168,17 +219,42 @@ fn read_uptime() -> Option<f64> {
 }
 
 /// Two snapshots `interval` apart (one if it is zero).
-pub fn scan(interval: std::time::Duration) -> Result<Scan, CollectError> {
+pub fn scan(interval: Duration) -> Result<Scan, CollectError> {
     scan_until(interval, None)
 }
 
 /// [`scan`] that finishes by `until` with what it has: the walks stop
 /// reading processes at `until`, and a second snapshot that could not
 /// start before it is not taken (a note says so).
-pub fn scan_until(interval: std::time::Duration, until: Option<Instant>) -> Result<Scan, CollectError> {
-    let budget = proc_walk::Budget { until, ..Default::default() };
+pub fn scan_until(interval: Duration, until: Option<Instant>) -> Result<Scan, CollectError> {
+    scan_with(&ScanOptions { interval, until, ..Default::default() })
+}
+
+/// How [`scan_with`] takes its snapshots.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ScanOptions {
+    /// Between the starts of the two snapshots; zero takes one.
+    pub interval: Duration,
+    /// Finish by then with what there is.
+    pub until: Option<Instant>,
+    /// Read every process in full, or only those a finding can be about.
+    pub detail: Detail,
+    /// Applied to the first snapshot as soon as it is taken, before the
+    /// second: what the analysis keeps for its comparison
+    /// (`unwedge_analyze::keep_for_comparison`), so that a scan does not
+    /// hold two whole snapshots at once.
+    pub trim_first: Option<fn(&mut Snapshot)>,
+}
+
+/// [`scan_until`] with every option.
+pub fn scan_with(o: &ScanOptions) -> Result<Scan, CollectError> {
+    let (interval, until) = (o.interval, o.until);
+    let budget = proc_walk::Budget { until, detail: o.detail, ..Default::default() };
     let started = Instant::now();
-    let first = snapshot_within(budget)?;
+    let mut first = snapshot_within(budget)?;
+    if let (false, Some(trim)) = (interval.is_zero(), o.trim_first) {
+        trim(&mut first);
+    }
     let mut snapshots = vec![first];
     if !interval.is_zero() {
         // Snapshots start `interval` apart (each process is read at about the

@@ -10,8 +10,11 @@ use std::sync::mpsc;
 use std::time::Duration;
 use unwedge_model::{Conntrack, NetNs, Socket};
 
-/// A namespace that does not answer within this is reported and skipped.
-const NETNS_TIMEOUT: Duration = Duration::from_secs(8);
+/// A namespace that does not answer within this (or by the scan's
+/// deadline, if sooner) is reported and skipped. A stalled dump fails
+/// sooner anyway (every netlink read times out after 5 s); this bounds a
+/// dump that keeps making progress: a million sockets take seconds.
+const NETNS_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Sockets and counters of the namespace the calling thread is in.
 pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>) {
@@ -75,7 +78,11 @@ fn conntrack(read: &dyn Fn(&str) -> Option<Vec<u8>>) -> Option<Conntrack> {
 }
 
 /// Enters the namespace of `pid` on a helper thread and collects there.
-pub fn collect_in(pid: u32, inode: u64) -> Result<(NetNs, Vec<Socket>, Vec<String>), String> {
+pub fn collect_in(
+    pid: u32,
+    inode: u64,
+    until: Option<std::time::Instant>,
+) -> Result<(NetNs, Vec<Socket>, Vec<String>), String> {
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new().name(format!("netns-{inode}")).spawn(move || {
         let res = enter(pid, inode).map(|()| {
@@ -88,23 +95,21 @@ pub fn collect_in(pid: u32, inode: u64) -> Result<(NetNs, Vec<Socket>, Vec<Strin
     if let Err(e) = spawned {
         return Err(format!("cannot start a thread: {e}"));
     }
-    match rx.recv_timeout(NETNS_TIMEOUT) {
+    let wait =
+        until.map_or(NETNS_TIMEOUT, |u| u.saturating_duration_since(std::time::Instant::now()).min(NETNS_TIMEOUT));
+    match rx.recv_timeout(wait) {
         Ok(r) => r,
-        Err(_) => Err(format!("no answer within {}", unwedge_model::fmt::duration(NETNS_TIMEOUT))),
+        Err(_) => Err(format!("no answer within {}", unwedge_model::fmt::duration(wait))),
     }
 }
 
 fn enter(pid: u32, inode: u64) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
     let f = std::fs::File::open(format!("/proc/{pid}/ns/net"))?;
     // The process may have moved on: make sure it is the namespace we mean.
     let meta = f.metadata()?;
     if std::os::unix::fs::MetadataExt::ino(&meta) != inode {
         return Err(io::Error::new(io::ErrorKind::NotFound, "process left the namespace"));
     }
-    // SAFETY: setns on a valid namespace fd; affects only this thread.
-    if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    // Affects only this thread.
+    crate::sys::enter_net_namespace(&f)
 }

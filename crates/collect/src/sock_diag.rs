@@ -2,50 +2,90 @@
 //! sock_diag (what `ss` reads), with tcp_info for every socket. Falls back to
 //! /proc/net/tcp only when netlink is refused.
 //!
-//! Two dumps per address family: every state but LISTEN, then LISTEN alone
-//! with INET_DIAG_SKMEMINFO as well, for each listener's own drop counter.
-//! The kernel walks its listening hash only for the second and skips it for
-//! the first, so the split costs nothing, and the 100k connections of a
-//! busy host do not each carry a meminfo block nobody reads.
+//! One dump walks the kernel's TCP hash tables once for both families: the
+//! inet_diag "compat" request (TCPDIAG_GETSOCK, `struct inet_diag_req`) dumps
+//! with family AF_UNSPEC, where the newer SOCK_DIAG_BY_FAMILY request needs
+//! one dump (one walk of every socket) per family. A kernel that refuses the
+//! compat request gets the family dumps instead. Messages are decoded by
+//! hand from the fixed `struct inet_diag_msg` layout and its attributes:
+//! nothing is allocated per socket but the [`Socket`] itself.
+//!
+//! Two dumps: every state but LISTEN, then LISTEN alone with
+//! INET_DIAG_SKMEMINFO as well, for each listener's own drop counter. The
+//! kernel walks its listening hash only for the second and skips it for the
+//! first, so the split costs nothing, and the 100k connections of a busy
+//! host do not each carry a meminfo block nobody reads.
 
 use crate::parse;
-use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST};
-use netlink_packet_sock_diag::{
-    constants::{AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP},
-    inet::{nlas::Nla, ExtensionFlags, InetRequest, SocketId, StateFlags},
-    SockDiagMessage,
-};
 use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket as NlSocket, SocketAddr};
 use std::io;
-use std::os::fd::AsRawFd;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
 use unwedge_model::{Socket, TcpState, UdpSocket};
 
 /// A dump that takes longer than this is abandoned, never waited on forever.
-const RECV_TIMEOUT_S: libc::time_t = 5;
+const RECV_TIMEOUT: Duration = Duration::from_secs(5);
 /// Large enough for hundreds of messages per read; the kernel fills what it can.
 const RECV_BUF: usize = 256 * 1024;
 
-/// Every TCP socket (IPv4 and IPv6) in the current thread's network namespace.
-pub fn dump(netns: u64) -> io::Result<Vec<Socket>> {
-    let mut out = Vec::new();
-    let sock = open()?;
-    let mut buf = vec![0u8; RECV_BUF];
-    for family in [AF_INET, AF_INET6] {
-        let not_listen = StateFlags::all().difference(StateFlags::LISTEN);
-        dump_family(&sock, family, not_listen, ExtensionFlags::INFO, netns, &mut buf, &mut out)?;
-        let ext = ExtensionFlags::INFO | ExtensionFlags::SKMEMINFO;
-        dump_family(&sock, family, StateFlags::LISTEN, ext, netns, &mut buf, &mut out)?;
-    }
-    Ok(out)
-}
+const AF_INET: u8 = libc::AF_INET as u8;
+const AF_INET6: u8 = libc::AF_INET6 as u8;
+const NLMSG_HDRLEN: usize = 16;
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const NLM_F_REQUEST: u16 = 0x1;
+const NLM_F_DUMP: u16 = 0x300;
+/// include/uapi/linux/inet_diag.h: the compat request and reply type for TCP.
+const TCPDIAG_GETSOCK: u16 = 18;
+/// include/uapi/linux/sock_diag.h.
+const SOCK_DIAG_BY_FAMILY: u16 = 20;
+/// `struct inet_diag_msg`: family, state, timer, retrans, sockid (48), expires, rqueue, wqueue, uid, inode.
+const INET_DIAG_MSG_LEN: usize = 72;
+const INET_DIAG_INFO: u16 = 2;
+const INET_DIAG_SKMEMINFO: u16 = 4;
+/// SK_MEMINFO_DROPS: index of the drop counter in the SKMEMINFO array.
+const SK_MEMINFO_DROPS: usize = 8;
+const INFO: u8 = 1 << (INET_DIAG_INFO - 1);
+const SKMEMINFO: u8 = 1 << (INET_DIAG_SKMEMINFO - 1);
+const LISTEN: u32 = 1 << 10;
+/// Every state from ESTABLISHED (1) to CLOSING (11).
+const ALL_STATES: u32 = 0xffe;
+/// TCP_ESTABLISHED: for UDP, a connected socket.
+const ESTABLISHED: u32 = 1 << 1;
 
 fn open() -> io::Result<NlSocket> {
     let mut sock = NlSocket::new(NETLINK_SOCK_DIAG)?;
     sock.bind_auto()?;
     sock.connect(&SocketAddr::new(0, 0))?;
     let _ = sock.set_rx_buf_sz(RECV_BUF);
-    set_recv_timeout(&sock)?;
+    crate::sys::set_recv_timeout(&sock, RECV_TIMEOUT)?;
     Ok(sock)
+}
+
+/// Every TCP socket (IPv4 and IPv6) in the current thread's network namespace.
+pub fn dump(netns: u64) -> io::Result<Vec<Socket>> {
+    let sock = open()?;
+    let mut buf = vec![0u8; RECV_BUF];
+    // Sized once from the kernel's own count: at 100k sockets a Vec grown by
+    // doubling holds a quarter more than it needs.
+    let mut out = Vec::with_capacity(expected_sockets().unwrap_or(0));
+    let first = run(&sock, &compat_request(ALL_STATES & !LISTEN, INFO), netns, &mut buf, &mut out)
+        .and_then(|()| run(&sock, &compat_request(LISTEN, INFO | SKMEMINFO), netns, &mut buf, &mut out));
+    match first {
+        Ok(()) => Ok(out),
+        // Refused (not a dump that stalled: that would only stall again):
+        // an older or trimmed kernel gets the dumps per family, on a fresh socket.
+        Err(e) if out.is_empty() && !matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::ETIMEDOUT)) => {
+            let sock = open()?;
+            let tcp = libc::IPPROTO_TCP as u8;
+            for family in [AF_INET, AF_INET6] {
+                run(&sock, &family_request(family, tcp, INFO, ALL_STATES & !LISTEN), netns, &mut buf, &mut out)?;
+                run(&sock, &family_request(family, tcp, INFO | SKMEMINFO, LISTEN), netns, &mut buf, &mut out)?;
+            }
+            Ok(out)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Connected UDP sockets to port 53 in the current thread's namespace: a
@@ -57,7 +97,7 @@ pub fn dump_dns() -> io::Result<Vec<UdpSocket>> {
     let mut buf = vec![0u8; RECV_BUF];
     let mut out = Vec::new();
     for family in [AF_INET, AF_INET6] {
-        request(&sock, family, IPPROTO_UDP, ExtensionFlags::empty(), StateFlags::ESTABLISHED)?;
+        sock.send(&family_request(family, libc::IPPROTO_UDP as u8, 0, ESTABLISHED), 0)?;
         loop {
             let n = sock.recv(&mut &mut buf[..], 0)?;
             if n == 0 {
@@ -71,114 +111,45 @@ pub fn dump_dns() -> io::Result<Vec<UdpSocket>> {
     Ok(out)
 }
 
-fn request(
-    sock: &NlSocket,
-    family: u8,
-    protocol: u8,
-    extensions: ExtensionFlags,
-    states: StateFlags,
-) -> io::Result<()> {
-    let mut hdr = NetlinkHeader::default();
-    hdr.flags = NLM_F_REQUEST | NLM_F_DUMP;
-    let mut req = NetlinkMessage::new(
-        hdr,
-        SockDiagMessage::InetRequest(InetRequest {
-            family,
-            protocol,
-            extensions,
-            states,
-            socket_id: if family == AF_INET { SocketId::new_v4() } else { SocketId::new_v6() },
-        })
-        .into(),
-    );
-    req.finalize();
-    let mut req_buf = vec![0u8; req.buffer_len()];
-    req.serialize(&mut req_buf);
-    sock.send(&req_buf, 0)?;
-    Ok(())
+/// TCP sockets in use plus TIME-WAIT in this namespace
+/// (/proc/thread-self/net/sockstat), with some room for new ones.
+fn expected_sockets() -> Option<usize> {
+    let text = std::fs::read("/proc/thread-self/net/sockstat").ok()?;
+    let n = parse::sockstat::tcp_sockets(&text)?;
+    Some((n + n / 64 + 64).min(1 << 24) as usize)
 }
 
-/// Decodes one read of a UDP dump, keeping sockets whose peer port is 53.
-/// Ok(true): the dump is done.
-pub fn decode_dns(buf: &[u8], out: &mut Vec<UdpSocket>) -> io::Result<bool> {
-    let n = buf.len();
-    let mut off = 0;
-    while off < n {
-        let msg = NetlinkMessage::<SockDiagMessage>::deserialize(&buf[off..n])
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("sock_diag: {e}")))?;
-        let len = msg.header.length as usize;
-        match msg.payload {
-            NetlinkPayload::Done(_) => return Ok(true),
-            NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
-            NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(r))
-                if r.header.socket_id.destination_port == 53 =>
-            {
-                let h = &r.header;
-                out.push(UdpSocket {
-                    local: h.socket_id.source_address,
-                    local_port: h.socket_id.source_port,
-                    remote: h.socket_id.destination_address,
-                    remote_port: h.socket_id.destination_port,
-                    inode: h.inode as u64,
-                    recv_q: h.recv_queue,
-                });
-            }
-            _ => {}
-        }
-        if len == 0 {
-            break;
-        }
-        off = off.saturating_add((len + 3) & !3);
-    }
-    Ok(false)
+fn header(len: usize, kind: u16) -> Vec<u8> {
+    let mut v = Vec::with_capacity(len);
+    v.extend_from_slice(&(len as u32).to_ne_bytes());
+    v.extend_from_slice(&kind.to_ne_bytes());
+    v.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    v.extend_from_slice(&1u32.to_ne_bytes()); // sequence number
+    v.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel's
+    v
 }
 
-fn set_recv_timeout(sock: &NlSocket) -> io::Result<()> {
-    let tv = libc::timeval { tv_sec: RECV_TIMEOUT_S, tv_usec: 0 };
-    // SAFETY: a valid fd and a timeval of the size we pass.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            &tv as *const _ as *const libc::c_void,
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+/// `struct inet_diag_req`: family, src_len, dst_len, ext, sockid (48), states, dbs.
+fn compat_request(states: u32, ext: u8) -> Vec<u8> {
+    let mut v = header(NLMSG_HDRLEN + 60, TCPDIAG_GETSOCK);
+    v.extend_from_slice(&[AF_INET, 0, 0, ext]);
+    v.extend_from_slice(&[0u8; 48]);
+    v.extend_from_slice(&states.to_ne_bytes());
+    v.extend_from_slice(&0u32.to_ne_bytes());
+    v
 }
 
-fn dump_family(
-    sock: &NlSocket,
-    family: u8,
-    states: StateFlags,
-    extensions: ExtensionFlags,
-    netns: u64,
-    buf: &mut [u8],
-    out: &mut Vec<Socket>,
-) -> io::Result<()> {
-    let mut hdr = NetlinkHeader::default();
-    hdr.flags = NLM_F_REQUEST | NLM_F_DUMP;
-    let mut req = NetlinkMessage::new(
-        hdr,
-        SockDiagMessage::InetRequest(InetRequest {
-            family,
-            protocol: IPPROTO_TCP,
-            extensions,
-            states,
-            socket_id: if family == AF_INET { SocketId::new_v4() } else { SocketId::new_v6() },
-        })
-        .into(),
-    );
-    req.finalize();
-    let mut req_buf = vec![0u8; req.buffer_len()];
-    req.serialize(&mut req_buf);
-    sock.send(&req_buf, 0)?;
+/// `struct inet_diag_req_v2`: family, protocol, ext, pad, states, sockid (48).
+fn family_request(family: u8, protocol: u8, ext: u8, states: u32) -> Vec<u8> {
+    let mut v = header(NLMSG_HDRLEN + 56, SOCK_DIAG_BY_FAMILY);
+    v.extend_from_slice(&[family, protocol, ext, 0]);
+    v.extend_from_slice(&states.to_ne_bytes());
+    v.extend_from_slice(&[0u8; 48]);
+    v
+}
 
+fn run(sock: &NlSocket, req: &[u8], netns: u64, buf: &mut [u8], out: &mut Vec<Socket>) -> io::Result<()> {
+    sock.send(req, 0)?;
     loop {
         let n = sock.recv(&mut &mut buf[..], 0)?;
         if n == 0 {
@@ -190,55 +161,122 @@ fn dump_family(
     }
 }
 
+fn u16_at(b: &[u8], off: usize) -> Option<u16> {
+    Some(u16::from_ne_bytes(b.get(off..off + 2)?.try_into().ok()?))
+}
+
+fn u32_at(b: &[u8], off: usize) -> Option<u32> {
+    Some(u32::from_ne_bytes(b.get(off..off + 4)?.try_into().ok()?))
+}
+
 /// Decodes one netlink read of a sock_diag dump into `out`. Ok(true): the
 /// dump is done. Pure, so it is fuzzed with the bytes a hostile or buggy
 /// kernel could send.
 pub fn decode_messages(buf: &[u8], netns: u64, out: &mut Vec<Socket>) -> io::Result<bool> {
-    let n = buf.len();
+    each_message(buf, |body| {
+        if let Some(s) = decode_socket(body, netns) {
+            out.push(s);
+        }
+    })
+}
+
+/// Decodes one read of a UDP dump, keeping sockets whose peer port is 53.
+/// Ok(true): the dump is done.
+pub fn decode_dns(buf: &[u8], out: &mut Vec<UdpSocket>) -> io::Result<bool> {
+    each_message(buf, |body| {
+        if let Some(s) = decode_socket(body, 0).filter(|s| s.remote_port == 53) {
+            out.push(UdpSocket {
+                local: s.local,
+                local_port: s.local_port,
+                remote: s.remote,
+                remote_port: s.remote_port,
+                inode: s.inode,
+                recv_q: s.recv_q,
+            });
+        }
+    })
+}
+
+/// Calls `each` with the body of every socket message in one netlink read.
+/// Ok(true): the dump is done.
+fn each_message(buf: &[u8], mut each: impl FnMut(&[u8])) -> io::Result<bool> {
+    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("sock_diag: {what}"));
     let mut off = 0;
-    while off < n {
-        let msg = NetlinkMessage::<SockDiagMessage>::deserialize(&buf[off..n])
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("sock_diag: {e}")))?;
-        let len = msg.header.length as usize;
-        match msg.payload {
-            NetlinkPayload::Done(_) => return Ok(true),
-            NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
-            NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(r)) => {
-                let h = &r.header;
-                let info = r.nlas.iter().find_map(|nla| match nla {
-                    Nla::TcpInfo(bytes) => parse::tcp_info::parse(bytes),
-                    _ => None,
-                });
-                // SK_MEMINFO_DROPS: for a listener, every SYN or connection
-                // dropped at it (tcp_listendrop), accept or SYN queue full.
-                let drops = r.nlas.iter().find_map(|nla| match nla {
-                    Nla::MemInfo(m) => Some(m.drops),
-                    _ => None,
-                });
-                out.push(Socket {
-                    netns,
-                    state: TcpState::from_kernel(h.state),
-                    local: h.socket_id.source_address,
-                    local_port: h.socket_id.source_port,
-                    remote: h.socket_id.destination_address,
-                    remote_port: h.socket_id.destination_port,
-                    recv_q: h.recv_queue,
-                    send_q: h.send_queue,
-                    inode: h.inode as u64,
-                    uid: h.uid,
-                    info,
-                    drops,
-                });
+    while off < buf.len() {
+        let rest = &buf[off..];
+        let (Some(len), Some(kind)) = (u32_at(rest, 0), u16_at(rest, 4)) else {
+            return Err(bad("truncated message header"));
+        };
+        let len = len as usize;
+        if len < NLMSG_HDRLEN || len > rest.len() {
+            return Err(bad("message length out of bounds"));
+        }
+        let body = &rest[NLMSG_HDRLEN..len];
+        match kind {
+            // The payload of DONE is the dump's own status: negative on failure.
+            NLMSG_DONE => {
+                return match u32_at(body, 0).map(|c| c as i32) {
+                    Some(code) if code < 0 => Err(io::Error::from_raw_os_error(code.saturating_neg())),
+                    _ => Ok(true),
+                }
             }
+            NLMSG_ERROR => match u32_at(body, 0).map(|c| c as i32) {
+                Some(0) => {} // an acknowledgement
+                Some(code) => return Err(io::Error::from_raw_os_error(code.saturating_neg())),
+                None => return Err(bad("truncated error message")),
+            },
+            SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => each(body),
             _ => {}
         }
-        // Messages are 4-byte aligned; a zero length would loop forever.
-        if len == 0 {
-            break;
-        }
+        // Messages are 4-byte aligned.
         off = off.saturating_add((len + 3) & !3);
     }
     Ok(false)
+}
+
+/// One `struct inet_diag_msg` and its attributes; `None` if too short or
+/// of a family other than IPv4 and IPv6.
+fn decode_socket(b: &[u8], netns: u64) -> Option<Socket> {
+    let m = b.get(..INET_DIAG_MSG_LEN)?;
+    let addr = |at: usize| -> Option<IpAddr> {
+        match m[0] {
+            AF_INET => Some(IpAddr::V4(Ipv4Addr::new(m[at], m[at + 1], m[at + 2], m[at + 3]))),
+            AF_INET6 => Some(IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(&m[at..at + 16]).ok()?))),
+            _ => None,
+        }
+    };
+    let port = |at: usize| u16::from_be_bytes([m[at], m[at + 1]]);
+    let (mut info, mut drops) = (None, None);
+    let mut attrs = &b[INET_DIAG_MSG_LEN..];
+    while let (Some(len), Some(kind)) = (u16_at(attrs, 0), u16_at(attrs, 2)) {
+        let len = len as usize;
+        if len < 4 || len > attrs.len() {
+            break;
+        }
+        // The top two bits are the nested and byte-order flags.
+        match kind & 0x3fff {
+            INET_DIAG_INFO => info = parse::tcp_info::parse(&attrs[4..len]),
+            // For a listener, every SYN or connection dropped at it
+            // (tcp_listendrop), accept or SYN queue full.
+            INET_DIAG_SKMEMINFO => drops = u32_at(&attrs[4..len], SK_MEMINFO_DROPS * 4),
+            _ => {}
+        }
+        attrs = attrs.get((len + 3) & !3..).unwrap_or_default();
+    }
+    Some(Socket {
+        netns,
+        state: TcpState::from_kernel(m[1]),
+        local: addr(8)?,
+        local_port: port(4),
+        remote: addr(24)?,
+        remote_port: port(6),
+        recv_q: u32_at(m, 56)?,
+        send_q: u32_at(m, 60)?,
+        uid: u32_at(m, 64)?,
+        inode: u32_at(m, 68)? as u64,
+        info,
+        drops,
+    })
 }
 
 /// The fallback: /proc/thread-self/net/tcp{,6}, which show the calling
@@ -254,4 +292,96 @@ pub fn read_proc_net_tcp(netns: u64) -> io::Result<Vec<Socket>> {
         out.extend(text.split(|&b| b == b'\n').skip(1).filter_map(|l| parse::proc_net_tcp::parse_line(l, netns)));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reply as the kernel writes it: one IPv4 socket with tcp_info, then DONE.
+    fn reply() -> Vec<u8> {
+        let mut msg = vec![0u8; INET_DIAG_MSG_LEN];
+        msg[0] = AF_INET;
+        msg[1] = 8; // CLOSE-WAIT
+        msg[4..6].copy_from_slice(&8080u16.to_be_bytes());
+        msg[6..8].copy_from_slice(&41000u16.to_be_bytes());
+        msg[8..12].copy_from_slice(&[127, 0, 0, 1]);
+        msg[24..28].copy_from_slice(&[127, 0, 0, 2]);
+        msg[56..60].copy_from_slice(&1u32.to_ne_bytes());
+        msg[64..68].copy_from_slice(&1000u32.to_ne_bytes());
+        msg[68..72].copy_from_slice(&4242u32.to_ne_bytes());
+        let mut info = vec![0u8; 104];
+        info[52..56].copy_from_slice(&2500u32.to_ne_bytes());
+        // An attribute we skip, then INET_DIAG_INFO.
+        msg.extend_from_slice(&8u16.to_ne_bytes());
+        msg.extend_from_slice(&5u16.to_ne_bytes());
+        msg.extend_from_slice(&[0; 4]);
+        msg.extend_from_slice(&(4 + info.len() as u16).to_ne_bytes());
+        msg.extend_from_slice(&INET_DIAG_INFO.to_ne_bytes());
+        msg.extend_from_slice(&info);
+        // SKMEMINFO: nine u32, drops last.
+        msg.extend_from_slice(&40u16.to_ne_bytes());
+        msg.extend_from_slice(&INET_DIAG_SKMEMINFO.to_ne_bytes());
+        for v in 0..9u32 {
+            msg.extend_from_slice(&(if v == 8 { 7 } else { 100 + v }).to_ne_bytes());
+        }
+        let mut out = header(NLMSG_HDRLEN + msg.len(), TCPDIAG_GETSOCK);
+        out.extend_from_slice(&msg);
+        let mut done = header(NLMSG_HDRLEN + 4, NLMSG_DONE);
+        done.extend_from_slice(&0u32.to_ne_bytes());
+        out.extend_from_slice(&done);
+        out
+    }
+
+    #[test]
+    fn decodes_a_socket_and_the_end_of_the_dump() {
+        let mut out = Vec::new();
+        assert!(decode_messages(&reply(), 7, &mut out).unwrap());
+        assert_eq!(out.len(), 1);
+        let s = &out[0];
+        assert_eq!(
+            (s.state, s.local_port, s.remote_port, s.recv_q, s.uid, s.inode),
+            (TcpState::CloseWait, 8080, 41000, 1, 1000, 4242)
+        );
+        assert_eq!((s.local.to_string(), s.remote.to_string(), s.netns), ("127.0.0.1".into(), "127.0.0.2".into(), 7));
+        assert_eq!(s.info.map(|i| i.last_data_recv_ms), Some(2500));
+        assert_eq!(s.drops, Some(7));
+    }
+
+    #[test]
+    fn a_dns_query_in_flight() {
+        let mut r = reply();
+        // Peer port 53 (network order at offset 6 of the message).
+        r[NLMSG_HDRLEN + 6..NLMSG_HDRLEN + 8].copy_from_slice(&53u16.to_be_bytes());
+        let mut out = Vec::new();
+        assert!(decode_dns(&r, &mut out).unwrap());
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].remote_port, out[0].inode, out[0].recv_q), (53, 4242, 1));
+        let mut none = Vec::new();
+        assert!(decode_dns(&reply(), &mut none).unwrap());
+        assert!(none.is_empty(), "peer port 41000 is no DNS server");
+    }
+
+    #[test]
+    fn errors_and_truncation() {
+        let mut err = header(NLMSG_HDRLEN + 4, NLMSG_ERROR);
+        err.extend_from_slice(&(-libc::EPERM).to_ne_bytes());
+        assert_eq!(decode_messages(&err, 1, &mut Vec::new()).unwrap_err().raw_os_error(), Some(libc::EPERM));
+        let r = reply();
+        for cut in [3, 20, 100] {
+            assert!(decode_messages(&r[..cut], 1, &mut Vec::new()).is_err(), "cut at {cut}");
+        }
+        // A message too short for inet_diag_msg is skipped, not read past.
+        let mut short = header(NLMSG_HDRLEN + 8, SOCK_DIAG_BY_FAMILY);
+        short.extend_from_slice(&[AF_INET; 8]);
+        let mut out = Vec::new();
+        assert!(!decode_messages(&short, 1, &mut out).unwrap());
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn both_requests_are_the_sizes_the_kernel_expects() {
+        assert_eq!(compat_request(LISTEN, INFO).len(), NLMSG_HDRLEN + 60);
+        assert_eq!(family_request(AF_INET6, 17, 0, ESTABLISHED).len(), NLMSG_HDRLEN + 56);
+    }
 }

@@ -353,6 +353,15 @@ pub struct Process {
     /// differs from the host's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolv_conf: Option<ResolvConf>,
+    /// Read in brief: stat, status, fds and limits only, so `cmdline` is
+    /// empty and its threads carry no CPU times, wchan, syscall, stack or
+    /// fd_args (a single-threaded process's one thread has its CPU times).
+    /// The scan does this for a process no finding can be about: it holds
+    /// no TCP socket; no thread of it blocks a signal, has one pending, is
+    /// stopped or sleeps in D; it does not ignore SIGTERM; it has no zombie
+    /// children and its parent is not stopped.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub brief: bool,
 }
 
 /// A frozen cgroup holding the process: cgroup v1 freezer.state FROZEN or

@@ -16,8 +16,11 @@ pub use unwedge_stacks::Mode as StackMode;
 #[derive(Debug, Clone)]
 pub enum Input {
     /// This host, now: two snapshots `interval` apart (one if zero); the
-    /// /proc walk stops at `until` and reports what it has.
-    Live { interval: Duration, until: Option<Instant> },
+    /// /proc walk stops at `until` and reports what it has. `record`: the
+    /// snapshots will be saved (`--save-snapshot`), so every process is
+    /// read in full and the first snapshot is kept whole; otherwise only
+    /// what the analysis uses is read and kept.
+    Live { interval: Duration, until: Option<Instant>, record: bool },
     /// Snapshots recorded with `--save-snapshot`.
     Recorded(PathBuf),
 }
@@ -76,7 +79,19 @@ impl From<CollectError> for PipelineError {
 /// Takes (or loads) the snapshots.
 pub fn snapshots(input: &Input) -> Result<Scan, PipelineError> {
     match input {
-        Input::Live { interval, until } => Ok(unwedge_collect::scan_until(*interval, *until)?),
+        Input::Live { interval, until, record } => {
+            let (detail, trim_first): (_, Option<fn(&mut unwedge_model::Snapshot)>) = if *record {
+                (unwedge_collect::Detail::Full, None)
+            } else {
+                (unwedge_collect::Detail::Needed, Some(unwedge_analyze::keep_for_comparison))
+            };
+            Ok(unwedge_collect::scan_with(&unwedge_collect::ScanOptions {
+                interval: *interval,
+                until: *until,
+                detail,
+                trim_first,
+            })?)
+        }
         Input::Recorded(path) => load(path),
     }
 }

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod netstat;
 pub mod proc_net_tcp;
 pub mod resolv;
+pub mod sockstat;
 pub mod stack;
 pub mod stat;
 pub mod status;

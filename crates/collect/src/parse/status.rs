@@ -5,6 +5,10 @@ use unwedge_model::SignalMasks;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Status {
+    /// `Name:`, the comm (the kernel escapes `\n` and `\\` here, unlike in stat).
+    pub name: Option<String>,
+    /// The one-letter state of `State:` ("S (sleeping)" -> 'S').
+    pub state: Option<char>,
     /// The thread group (process) id: differs from the pid for a thread.
     pub tgid: Option<u32>,
     /// Real uid.
@@ -28,6 +32,16 @@ pub fn parse(buf: &[u8]) -> Status {
         };
         let (key, val) = (&line[..colon], super::trim(&line[colon + 1..]));
         let slot = match key {
+            b"Name" => {
+                // Only a tab follows the colon: a name may start or end with spaces.
+                let raw = line[colon + 1..].strip_prefix(b"\t").unwrap_or(&line[colon + 1..]);
+                st.name = Some(String::from_utf8_lossy(raw).into_owned());
+                continue;
+            }
+            b"State" => {
+                st.state = val.first().map(|&b| b as char);
+                continue;
+            }
             b"Tgid" => {
                 st.tgid = dec(val).and_then(|t| u32::try_from(t).ok());
                 continue;
@@ -71,9 +85,10 @@ mod tests {
     #[test]
     fn captured_hping3_masks() {
         // From ../shared/captures/uwsgi-hping3-sigalrm.txt: SIGALRM (14) pending and blocked.
-        let text = b"Name:\thping3\nTgid:\t30002\nUid:\t0\t0\t0\t0\nSigQ:\t9/96365\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000002000\nSigBlk:\tfffffffe7ffbfeff\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000086002\n";
+        let text = b"Name:\thping3\nState:\tS (sleeping)\nTgid:\t30002\nUid:\t0\t0\t0\t0\nSigQ:\t9/96365\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000002000\nSigBlk:\tfffffffe7ffbfeff\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000086002\n";
         let st = parse(text);
-        assert_eq!((st.tgid, st.uid), (Some(30002), Some(0)));
+        assert_eq!((st.tgid, st.uid, st.state), (Some(30002), Some(0), Some('S')));
+        assert_eq!(st.name.as_deref(), Some("hping3"));
         let m = st.signals.unwrap();
         assert_eq!(m.shared_pending, 1 << 13);
         assert_eq!(m.blocked, 0xfffffffe7ffbfeff);
