@@ -424,6 +424,10 @@ const PROC_FILES: &[(&str, &str)] = &[
         "/proc/thread-self/net/{tcp,tcp6}",
         "TCP sockets when netlink sock_diag is not available (fewer facts: no tcp_info).",
     ),
+    (
+        "/proc/thread-self/net/sockstat",
+        "How many TCP sockets the namespace holds (sizes the socket table before the dump).",
+    ),
     ("/proc/thread-self/net/netstat", "TcpExt counters: ListenOverflows, ListenDrops, TCPSYNChallenge."),
     ("/proc/thread-self/ns/net", "The host's (or the caller's) network namespace."),
     ("/proc/sys/net/ipv4/ip_local_port_range", "The ephemeral port range."),
