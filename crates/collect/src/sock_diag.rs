@@ -41,8 +41,10 @@ const TCPDIAG_GETSOCK: u16 = 18;
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
 /// `struct inet_diag_msg`: family, state, timer, retrans, sockid (48), expires, rqueue, wqueue, uid, inode.
 const INET_DIAG_MSG_LEN: usize = 72;
+/// Attribute numbers of include/uapi/linux/inet_diag.h (4 is INET_DIAG_CONG:
+/// asking for it instead of SKMEMINFO loses every listener's drop counter).
 const INET_DIAG_INFO: u16 = 2;
-const INET_DIAG_SKMEMINFO: u16 = 4;
+const INET_DIAG_SKMEMINFO: u16 = 7;
 /// SK_MEMINFO_DROPS: index of the drop counter in the SKMEMINFO array.
 const SK_MEMINFO_DROPS: usize = 8;
 const INFO: u8 = 1 << (INET_DIAG_INFO - 1);
@@ -319,9 +321,14 @@ mod tests {
         msg.extend_from_slice(&(4 + info.len() as u16).to_ne_bytes());
         msg.extend_from_slice(&INET_DIAG_INFO.to_ne_bytes());
         msg.extend_from_slice(&info);
-        // SKMEMINFO: nine u32, drops last.
+        // INET_DIAG_CONG ("bbr"), which is not the drop counter.
+        msg.extend_from_slice(&8u16.to_ne_bytes());
+        msg.extend_from_slice(&4u16.to_ne_bytes());
+        msg.extend_from_slice(b"bbr\0");
+        // INET_DIAG_SKMEMINFO, spelled as the kernel's number (7) so that a
+        // wrong constant fails here: nine u32, drops last.
         msg.extend_from_slice(&40u16.to_ne_bytes());
-        msg.extend_from_slice(&INET_DIAG_SKMEMINFO.to_ne_bytes());
+        msg.extend_from_slice(&7u16.to_ne_bytes());
         for v in 0..9u32 {
             msg.extend_from_slice(&(if v == 8 { 7 } else { 100 + v }).to_ne_bytes());
         }
