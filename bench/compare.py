@@ -110,6 +110,7 @@ if a.full:
     excess = [(f - 1.0) / o for f, o in zip(times[FULL], times[ONE])]
     print(f"\nfull scan: median {statistics.median(times[FULL]) * 1000:.0f} ms = 1 s + "
           f"{statistics.median(excess):.2f} x one snapshot (paired median; target <= 1.3), peak RSS {max(rss[FULL]):.1f} MB")
+print("\npeak RSS per round (MB): " + "; ".join(f"{n.split(' (')[0]}: " + " ".join(f"{m:.0f}" for m in rss[n]) for n in names))
 print("\nper round (ms): " + "; ".join(
     f"load {lo:.1f}->{hi:.1f}: " + " / ".join(f"{times[n][i] * 1000:.0f}" for n in names)
     for i, (lo, hi) in enumerate(loads)))

@@ -130,6 +130,7 @@ pub(crate) fn read_capped(path: &str, buf: &mut Vec<u8>, cap: usize) -> io::Resu
 // ---------------------------------------------------------------- the pool
 
 /// A worker's heartbeat: bumped after each fd and thread it reads.
+#[derive(Default)]
 pub struct Progress(AtomicU64);
 
 impl Progress {
@@ -552,45 +553,46 @@ fn brief_threads(dir: &OwnedFd, p: &mut Process, b: &mut Bufs, prog: &Progress) 
 /// fds are handed out lowest first, so the links are read by number from 0
 /// until that many were found: one readlinkat per fd and no getdents pass
 /// (which looks up, and may create, a dentry for every fd a second time).
-/// A sparse table (bash's fd 255, a daemon that dup2()s high) runs out of
-/// its allowance of misses and is listed with getdents instead, as is a
-/// kernel that reports no size and a process whose links we may not read.
+/// A sparse table (bash's fd 255, a daemon that dup2()s high, a forked
+/// child's inherited fd 10) runs out of its small allowance of misses and
+/// the rest is listed with getdents, skipping the numbers already probed;
+/// so is a kernel that reports no size and a process whose links we may
+/// not read.
 fn read_fds(dir: &OwnedFd, p: &mut Process, b: &mut Bufs, prog: &Progress) -> io::Result<()> {
     let fds = rfs::openat(dir, c"fd", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
     let count = rfs::fstat(&fds)?.st_size.max(0) as u64;
+    // Every fd below `probed` was read or found missing by number.
+    let (mut found, mut misses, mut probed) = (0u64, 0u64, 0u32);
+    // A miss costs a failed lookup (~3 µs); a getdents of a small table,
+    // about as much as two: on a host of idle daemons with sparse tables a
+    // large allowance costs more than it saves.
+    let allowance = 4 + count / 16;
     let mut sparse = count == 0;
-    if !sparse {
-        let allowance = 32 + count / 16;
-        let (mut found, mut misses, mut fd) = (0u64, 0u64, 0u32);
-        while found < count {
-            b.path.clear();
-            let _ = write!(b.path, "{fd}");
-            // readlink never follows the target, so a dead NFS mount cannot hang it.
-            match rfs::readlinkat_raw(&fds, b.path.as_str(), &mut b.link[..]) {
-                Ok(n) => {
-                    found += 1;
-                    add_fd(p, fd, &b.link[..n], &fds, b.path.as_str());
-                    prog.tick();
-                }
-                Err(rustix::io::Errno::NOENT) => {
-                    misses += 1;
-                    if misses > allowance {
-                        sparse = true;
-                        break;
-                    }
-                }
-                // Links we may not read (a protected init): list and count them as getdents sees them.
-                Err(rustix::io::Errno::ACCESS) | Err(rustix::io::Errno::PERM) => {
-                    sparse = true;
-                    break;
-                }
-                Err(e) => return Err(e.into()),
+    while !sparse && found < count {
+        b.path.clear();
+        let _ = write!(b.path, "{probed}");
+        // readlink never follows the target, so a dead NFS mount cannot hang it.
+        match rfs::readlinkat_raw(&fds, b.path.as_str(), &mut b.link[..]) {
+            Ok(n) => {
+                found += 1;
+                add_fd(p, probed, &b.link[..n], &fds, b.path.as_str());
+                prog.tick();
             }
-            fd += 1;
+            Err(rustix::io::Errno::NOENT) => {
+                misses += 1;
+                sparse = misses > allowance;
+            }
+            // Links we may not read (a protected init): list and count them as getdents sees them.
+            Err(rustix::io::Errno::ACCESS) | Err(rustix::io::Errno::PERM) => {
+                (p.fd_count, p.sockets, p.pipes, p.anon_fds) = (0, Vec::new(), Vec::new(), Vec::new());
+                (sparse, probed) = (true, 0);
+                break;
+            }
+            Err(e) => return Err(e.into()),
         }
+        probed += 1;
     }
     if sparse {
-        (p.fd_count, p.sockets, p.pipes, p.anon_fds) = (0, Vec::new(), Vec::new(), Vec::new());
         let fds = open_dir(dir, c"fd")?;
         let mut raw = RawDir::new(&fds, b.dents.spare_capacity_mut());
         while let Some(e) = raw.next() {
@@ -599,6 +601,9 @@ fn read_fds(dir: &OwnedFd, p: &mut Process, b: &mut Bufs, prog: &Progress) -> io
             let Some(fd) = parse::dec(name.to_bytes()).and_then(|f| u32::try_from(f).ok()) else {
                 continue;
             };
+            if fd < probed {
+                continue;
+            }
             if let Ok(n) = rfs::readlinkat_raw(&fds, name, &mut b.link[..]) {
                 add_fd(p, fd, &b.link[..n], &fds, name);
             } else {
@@ -964,6 +969,35 @@ mod tests {
             std::thread::sleep(Duration::from_secs(3600));
         }
         read_full(proc, pid, start, prog)
+    }
+
+    /// fds 0-2, a socket, and the same socket dup'ed to 40 and 300: more
+    /// gaps than the by-number read allows, so the rest is listed; every fd
+    /// is counted once and both high numbers are seen.
+    #[test]
+    fn a_sparse_fd_table_is_read_whole_and_once() {
+        use std::io::BufRead;
+        let script = "import os,socket,sys,time\ns=socket.socket()\nos.dup2(s.fileno(),40)\nos.dup2(s.fileno(),300)\n\
+                      print(sorted(int(f) for f in os.listdir('/proc/self/fd')),flush=True)\ntime.sleep(30)";
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", script])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        // The child's own listing includes the fd its listdir opened.
+        let expected = line.trim().trim_matches(['[', ']']).split(", ").count() as u32 - 1;
+        let proc = open_dir(rfs::CWD, c"/proc").unwrap();
+        let one = read_brief(&proc, child.id(), 0, &Progress::default());
+        let _ = child.kill();
+        let _ = child.wait();
+        let p = one.result.unwrap().unwrap();
+        assert_eq!(p.fd_count, expected, "{line}");
+        let fds: Vec<u32> = p.sockets.iter().map(|s| s.fd).collect();
+        assert_eq!(fds.len(), 3, "{fds:?}");
+        assert!(fds.ends_with(&[40, 300]), "{fds:?}");
     }
 
     #[test]
