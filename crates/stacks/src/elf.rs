@@ -6,7 +6,7 @@
 //! files. Symbols are not read here: blazesym reads them, lazily.
 
 use crate::gopclntab::GoTable;
-use object::{Object, ObjectSection, ObjectSegment};
+use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -30,6 +30,10 @@ pub struct ModuleData {
     pub go: Option<GoTable>,
     /// It has a symbol table (.symtab) or names a separate debug file.
     pub has_symbols: bool,
+    /// A Go binary's version, from .go.buildinfo ("go1.19.8").
+    pub go_version: Option<String>,
+    /// A Go binary's `runtime.allgs` (link-time address), from .symtab.
+    pub allgs: Option<u64>,
 }
 
 /// Unwind or function tables larger than this are not kept (a cache entry
@@ -72,6 +76,34 @@ impl ModuleData {
         if let Some(data) = pcln.as_ref().and_then(bytes) {
             let hint = m.text.as_ref().map_or(0, |t| t.start);
             m.go = GoTable::parse(&data, hint);
+        }
+        if m.go.is_some() {
+            m.go_version = file
+                .section_by_name(".go.buildinfo")
+                .and_then(|s| s.data().ok())
+                .and_then(crate::goroutines::buildinfo_version);
+            // The symbol table only: .dynsym never has them, and a stripped binary has no .symtab.
+            let mut gofunc = None;
+            for sym in file.symbols() {
+                match sym.name_bytes().unwrap_or_default() {
+                    b"runtime.allgs" => m.allgs = Some(sym.address()).filter(|&a| a != 0),
+                    b"go.func.*" | b"go:func.*" => gofunc = Some(sym.address()),
+                    _ => continue,
+                }
+                if m.allgs.is_some() && gofunc.is_some() {
+                    break;
+                }
+            }
+            // The inline trees: from go.func.* to the end of its section.
+            let tree = gofunc.and_then(|addr| {
+                let s = file.sections().find(|s| s.address() <= addr && addr < s.address().saturating_add(s.size()))?;
+                let from = usize::try_from(addr - s.address()).ok()?;
+                let d = s.data().ok()?.get(from..)?;
+                (d.len() as u64 <= MAX_TABLE).then(|| (addr, d.to_vec()))
+            });
+            if let (Some(go), Some((addr, bytes))) = (m.go.as_mut(), tree) {
+                go.set_gofunc(addr, bytes);
+            }
         }
         Ok(m)
     }
