@@ -7,7 +7,7 @@ use anstyle::Style;
 use serde_json::Value;
 use std::io::{self, Write};
 use unwedge_model::evidence::{ThreadEvidence, ThreadSummary};
-use unwedge_model::{stack, Evidence, Frame};
+use unwedge_model::{stack, Evidence, Frame, GoroutineGroup};
 
 /// Evidence fields holding threads: `write` shows them as thread blocks, so
 /// the generic key/value list leaves them out.
@@ -100,6 +100,7 @@ fn thread_block(out: &mut dyn Write, label: &str, t: &ThreadEvidence, frames: us
         }
     }
     user_stack(out, t.user_stack.as_deref(), t.user_stack_note.as_deref())?;
+    goroutines(out, t.goroutines.as_deref(), t.goroutines_note.as_deref())?;
     if let Some(h) = t.interpreter_hint.as_ref().filter(|_| !brief) {
         wrapped(out, &format!("        {DIM}interpreter frames:{DIM:#} "), h, "          ", Style::new())?;
     }
@@ -123,6 +124,31 @@ fn user_stack(out: &mut dyn Write, frames: Option<&[Frame]>, note: Option<&str>)
     }
     if let Some(n) = note {
         wrapped(out, &format!("        {DIM}user stack:{DIM:#} "), n, "          ", DIM)?;
+    }
+    Ok(())
+}
+
+/// Goroutine groups shown per process (the JSON has them all).
+const GOROUTINE_GROUPS: usize = 3;
+
+/// A Go process's largest goroutine groups, one line each, folded as user
+/// stacks are ("10 × sync.(*Mutex).Lock ← main.handler ← … (semacquire)").
+fn goroutines(out: &mut dyn Write, groups: Option<&[GoroutineGroup]>, note: Option<&str>) -> io::Result<()> {
+    let groups = groups.unwrap_or_default();
+    for g in groups.iter().take(GOROUTINE_GROUPS) {
+        let mut line = format!("{} × {}", g.count, stack::fold(&g.frames).join(" ← "));
+        if let Some(r) = &g.wait_reason {
+            line.push_str(&format!(" ({r})"));
+        }
+        wrapped(out, &format!("        {DIM}goroutines:{DIM:#} "), &line, "          ", Style::new())?;
+    }
+    if groups.len() > GOROUTINE_GROUPS {
+        let more = groups.len() - GOROUTINE_GROUPS;
+        let n: u32 = groups[GOROUTINE_GROUPS..].iter().map(|g| g.count).sum();
+        writeln!(out, "        {DIM}goroutines: {more} more groups ({n} goroutines) in --json{DIM:#}")?;
+    }
+    if let Some(n) = note {
+        wrapped(out, &format!("        {DIM}goroutines:{DIM:#} "), n, "          ", DIM)?;
     }
     Ok(())
 }
