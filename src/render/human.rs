@@ -590,6 +590,8 @@ mod tests {
                 syscall: "futex".into(),
                 fds: vec![],
                 user_stack: None,
+                goroutines: None,
+                goroutines_note: None,
             }],
             ..Default::default()
         };

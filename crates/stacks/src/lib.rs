@@ -286,7 +286,10 @@ impl Reader {
         }
         let mut list: Vec<(Vec<String>, GoroutineGroup)> =
             groups.into_iter().filter(|(k, _)| !k.iter().all(|n| n.starts_with("runtime."))).collect();
-        list.sort_by(|a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(&b.0)));
+        // Most numerous first; on a tie, network waits last: every idle
+        // server has its accept loop and keep-alive readers in IO wait.
+        let io = |g: &GoroutineGroup| g.wait_reason.as_deref() == Some("IO wait");
+        list.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(io(&a.1).cmp(&io(&b.1))).then_with(|| a.0.cmp(&b.0)));
         let mut notes = copied.notes;
         if cut > 0 {
             notes.push(format!("{cut} goroutine stacks end early"));

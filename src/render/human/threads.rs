@@ -130,13 +130,20 @@ fn user_stack(out: &mut dyn Write, frames: Option<&[Frame]>, note: Option<&str>)
 
 /// Goroutine groups shown per process (the JSON has them all).
 const GOROUTINE_GROUPS: usize = 3;
+/// Folded frames shown per group (innermost: where it waits, and who called).
+const GOROUTINE_FRAMES: usize = 5;
 
 /// A Go process's largest goroutine groups, one line each, folded as user
 /// stacks are ("10 × sync.(*Mutex).Lock ← main.handler ← … (semacquire)").
 fn goroutines(out: &mut dyn Write, groups: Option<&[GoroutineGroup]>, note: Option<&str>) -> io::Result<()> {
     let groups = groups.unwrap_or_default();
     for g in groups.iter().take(GOROUTINE_GROUPS) {
-        let mut line = format!("{} × {}", g.count, stack::fold(&g.frames).join(" ← "));
+        let folded = stack::fold(&g.frames);
+        let mut line =
+            format!("{} × {}", g.count, folded.iter().take(GOROUTINE_FRAMES).cloned().collect::<Vec<_>>().join(" ← "));
+        if folded.len() > GOROUTINE_FRAMES {
+            line.push_str(" ← …");
+        }
         if let Some(r) = &g.wait_reason {
             line.push_str(&format!(" ({r})"));
         }
@@ -160,5 +167,6 @@ fn summary_block(out: &mut dyn Write, t: &ThreadSummary) -> io::Result<()> {
     for fd in &t.fds {
         wrapped(out, "        ", fd, "          ", Style::new())?;
     }
-    user_stack(out, t.user_stack.as_deref(), None)
+    user_stack(out, t.user_stack.as_deref(), None)?;
+    goroutines(out, t.goroutines.as_deref(), t.goroutines_note.as_deref())
 }

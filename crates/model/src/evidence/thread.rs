@@ -51,6 +51,12 @@ pub struct ThreadSummary {
     /// Its user-space stack, as in [`ThreadEvidence::user_stack`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_stack: Option<Vec<Frame>>,
+    /// The process's goroutines, as in [`ThreadEvidence::goroutines`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goroutines: Option<Vec<GoroutineGroup>>,
+    /// Why `goroutines` is missing or incomplete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goroutines_note: Option<String>,
 }
 
 /// What a process's threads wait on, typed, so the analysis' second pass
