@@ -320,13 +320,19 @@ fn group_functions(g: &unwedge_stacks::GoroutineGroup) -> Vec<&str> {
 #[test]
 fn go_goroutines_are_read_from_allgs() {
     let Some((child, _upstream, bin)) = start_go("go-unstripped", false) else { return };
-    let m = unwedge_stacks::elf::ModuleData::parse(&std::fs::read(&bin).unwrap()).unwrap();
+    let exe = std::fs::read(&bin).unwrap();
+    let m = unwedge_stacks::elf::ModuleData::parse(&exe).unwrap();
     assert!(m.allgs.is_some(), "runtime.allgs in .symtab");
+    // The g layout from DWARF is the table's for the versions the table knows.
+    let dwarf = unwedge_stacks::elf::dwarf_g_layout(&exe).expect("runtime.g in .debug_info");
+    if let Some(table) = m.go_version.as_deref().and_then(unwedge_stacks::goroutines::layout) {
+        assert_eq!(table, unwedge_stacks::goroutines::Layout { minor: table.minor, ..dwarf });
+    }
     let pid = child.pid();
     let targets: Vec<Target> = tasks(pid).into_iter().map(|tid| Target { pid, tid, syscall: None }).collect();
     let read = Reader::new().read(Mode::Auto, &targets);
     let first = &read.stacks[&(pid, targets[0].tid)];
-    if m.go_version.as_deref().and_then(unwedge_stacks::goroutines::layout).is_none() {
+    if m.g_layout.is_none() {
         // A toolchain whose g layout is not in the table: said, not guessed.
         let note = first.goroutines_note.as_deref().unwrap_or_default();
         assert!(first.goroutines.is_none() && note.contains("layout"), "{note}");

@@ -36,6 +36,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("elf_module", elf_module),
     ("gopclntab", gopclntab),
     ("go_buildinfo", go_buildinfo),
+    ("go_dwarf", go_dwarf),
     ("proc_maps", proc_maps),
 ];
 
@@ -220,6 +221,15 @@ pub fn gopclntab(data: &[u8]) {
         // The same bytes as go.func.*: inline trees read from arbitrary data.
         t.set_gofunc(0x50_0000, data.to_vec());
         gopclntab_lookups(&t, data);
+    }
+}
+
+/// The runtime.g layout from DWARF (.debug_abbrev and .debug_info).
+pub fn go_dwarf(data: &[u8]) {
+    if let Some((abbrev, info)) = unwedge_stacks::godwarf::split_input(data) {
+        if let Some(l) = unwedge_stacks::godwarf::g_layout(info, abbrev, 19) {
+            assert!(l.status < 4096 && l.sched_pc < 4096, "{l:?}");
+        }
     }
 }
 

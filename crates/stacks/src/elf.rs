@@ -34,11 +34,43 @@ pub struct ModuleData {
     pub go_version: Option<String>,
     /// A Go binary's `runtime.allgs` (link-time address), from .symtab.
     pub allgs: Option<u64>,
+    /// Where the fields of its `runtime.g` are: from the table of known
+    /// versions, else from DWARF (looked up only when `allgs` is known).
+    pub g_layout: Option<crate::goroutines::Layout>,
 }
 
 /// Unwind or function tables larger than this are not kept (a cache entry
 /// stays bounded whatever the binary).
 const MAX_TABLE: u64 = 64 << 20;
+
+/// The g layout from a Go binary's DWARF (whatever its version).
+pub fn dwarf_g_layout(data: &[u8]) -> Option<crate::goroutines::Layout> {
+    let file = object::File::parse(data).ok()?;
+    dwarf_layout(&file, 0)
+}
+
+fn dwarf_layout(file: &object::File, minor: u32) -> Option<crate::goroutines::Layout> {
+    let info = debug_section(file, ".debug_info")?;
+    let abbrev = debug_section(file, ".debug_abbrev")?;
+    crate::godwarf::g_layout(&info, &abbrev, minor)
+}
+
+/// A DWARF section's bytes, inflated when compressed (Go writes them with
+/// SHF_COMPRESSED, older Go as .zdebug_*), at most [`MAX_TABLE`] bytes.
+fn debug_section<'a>(file: &object::File<'a>, name: &str) -> Option<std::borrow::Cow<'a, [u8]>> {
+    use std::io::Read;
+    let s = file.section_by_name(name).or_else(|| file.section_by_name(&name.replacen(".debug_", ".zdebug_", 1)))?;
+    let c = s.compressed_data().ok()?;
+    match c.format {
+        object::CompressionFormat::None => Some(std::borrow::Cow::Borrowed(c.data)),
+        object::CompressionFormat::Zlib if c.uncompressed_size <= MAX_TABLE => {
+            let mut out = Vec::with_capacity(c.uncompressed_size as usize);
+            flate2::read::ZlibDecoder::new(c.data).take(c.uncompressed_size).read_to_end(&mut out).ok()?;
+            Some(std::borrow::Cow::Owned(out))
+        }
+        _ => None,
+    }
+}
 
 impl ModuleData {
     pub fn parse(data: &[u8]) -> Result<ModuleData, String> {
@@ -103,6 +135,12 @@ impl ModuleData {
             });
             if let (Some(go), Some((addr, bytes))) = (m.go.as_mut(), tree) {
                 go.set_gofunc(addr, bytes);
+            }
+            if m.allgs.is_some() {
+                let version = m.go_version.as_deref();
+                m.g_layout = version
+                    .and_then(crate::goroutines::layout)
+                    .or_else(|| dwarf_layout(&file, version.and_then(crate::goroutines::minor).unwrap_or(0)));
             }
         }
         Ok(m)

@@ -14,6 +14,7 @@
 //! findings report, after the last snapshot.
 
 pub mod elf;
+pub mod godwarf;
 pub mod gopclntab;
 pub mod goroutines;
 pub mod maps;
@@ -249,12 +250,12 @@ impl Reader {
                 ),
             ));
         };
-        let Some(layout) = version.as_deref().and_then(goroutines::layout) else {
+        let Some(layout) = go.data.g_layout else {
             let v = version.as_deref().unwrap_or("an unknown Go version");
             return Some((
                 None,
                 Some(format!(
-                    "goroutines not read: the runtime's g layout of {v} is not known to unwedge (known: go1.19)"
+                    "goroutines not read: the runtime's g layout of {v} is not known to unwedge (known: go1.19), and the binary has no DWARF to read it from"
                 )),
             ));
         };
