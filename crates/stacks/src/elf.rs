@@ -37,6 +37,9 @@ pub struct ModuleData {
     /// Where the fields of its `runtime.g` are: from the table of known
     /// versions, else from DWARF (looked up only when `allgs` is known).
     pub g_layout: Option<crate::goroutines::Layout>,
+    /// The .bss section (link-time): where a stripped Go binary's
+    /// `runtime.allgs` is looked for.
+    pub bss: Option<Range<u64>>,
 }
 
 /// Unwind or function tables larger than this are not kept (a cache entry
@@ -72,6 +75,28 @@ fn debug_section<'a>(file: &object::File<'a>, name: &str) -> Option<std::borrow:
     }
 }
 
+/// `go.func.*` of a stripped go1.19 binary, from `runtime.firstmoduledata`
+/// in .noptrdata: the struct whose first word is the address of
+/// .gopclntab, whose `bss` field (at 224) is the .bss address, and whose
+/// `gofunc` field sits at 304 (runtime/symtab.go of go1.19). Read from the
+/// file, so for a binary whose addresses are fixed at link time only (a
+/// PIE's are filled in by relocations when it loads). `None` unless exactly
+/// one such struct is found.
+fn gofunc_from_moduledata(file: &object::File, pcln: Option<u64>, bss: Option<Range<u64>>) -> Option<u64> {
+    let (pcln, bss) = (pcln.filter(|&a| a != 0)?, bss?.start);
+    let data = file.section_by_name(".noptrdata")?.data().ok()?;
+    let word =
+        |at: usize| -> Option<u64> { Some(u64::from_le_bytes(data.get(at..at.checked_add(8)?)?.try_into().ok()?)) };
+    let mut found = (0..data.len())
+        .step_by(8)
+        .filter(|&off| word(off) == Some(pcln) && word(off + 224) == Some(bss))
+        .map(|off| word(off + 304).filter(|&a| a != 0));
+    match (found.next(), found.next()) {
+        (Some(gofunc), None) => gofunc,
+        _ => None,
+    }
+}
+
 impl ModuleData {
     pub fn parse(data: &[u8]) -> Result<ModuleData, String> {
         let file = object::File::parse(data).map_err(|e| format!("not an ELF file: {e}"))?;
@@ -101,6 +126,7 @@ impl ModuleData {
                 ".eh_frame" => m.eh_frame = range(&s).zip(bytes(&s)),
                 ".eh_frame_hdr" => m.eh_frame_hdr = range(&s).zip(bytes(&s)),
                 ".debug_frame" => m.debug_frame = bytes(&s),
+                ".bss" => m.bss = range(&s),
                 _ => {}
             }
         }
@@ -126,6 +152,9 @@ impl ModuleData {
                     break;
                 }
             }
+            if gofunc.is_none() && m.go_version.as_deref().and_then(crate::goroutines::minor) == Some(19) {
+                gofunc = gofunc_from_moduledata(&file, pcln.as_ref().map(|s| s.address()), m.bss.clone());
+            }
             // The inline trees: from go.func.* to the end of its section.
             let tree = gofunc.and_then(|addr| {
                 let s = file.sections().find(|s| s.address() <= addr && addr < s.address().saturating_add(s.size()))?;
@@ -136,12 +165,11 @@ impl ModuleData {
             if let (Some(go), Some((addr, bytes))) = (m.go.as_mut(), tree) {
                 go.set_gofunc(addr, bytes);
             }
-            if m.allgs.is_some() {
-                let version = m.go_version.as_deref();
-                m.g_layout = version
-                    .and_then(crate::goroutines::layout)
-                    .or_else(|| dwarf_layout(&file, version.and_then(crate::goroutines::minor).unwrap_or(0)));
-            }
+            // Without the symbol table too: the layout serves the .bss scan for allgs.
+            let version = m.go_version.as_deref();
+            m.g_layout = version
+                .and_then(crate::goroutines::layout)
+                .or_else(|| dwarf_layout(&file, version.and_then(crate::goroutines::minor).unwrap_or(0)));
         }
         Ok(m)
     }

@@ -49,7 +49,7 @@ pub struct Layout {
 
 impl Layout {
     /// Bytes of a g to read: up to the last field used.
-    fn span(&self) -> usize {
+    pub fn span(&self) -> usize {
         [self.stack_hi, self.sched_sp, self.sched_pc, self.sched_bp, self.goid]
             .into_iter()
             .max()
@@ -249,6 +249,89 @@ pub fn copy(pid: u32, allgs: u64, l: &Layout) -> Result<Copied, String> {
         out.notes.push(format!("{moved} goroutines ran while they were read and are not shown"));
     }
     Ok(out)
+}
+
+/// .bss bytes scanned for `runtime.allgs` at most.
+const MAX_BSS: usize = 4 << 20;
+/// Candidate slice headers checked at most.
+const MAX_CANDIDATES: usize = 4096;
+/// Goroutines of a candidate checked.
+const CHECK_GS: usize = 16;
+
+/// Finds `runtime.allgs` in a stripped binary: the one slice header in
+/// `.bss` (`bss`, run-time addresses) whose entries are g structs — the
+/// first is goroutine 1 (runtime.main's, the first g ever added), goids
+/// are distinct, each stack is a power-of-two span with its saved sp
+/// inside, and the saved pc of every parked g is code that `is_code`
+/// (.gopclntab) names. Exactly one candidate must pass: two, and none is
+/// taken.
+pub fn find_allgs(
+    pid: u32,
+    bss: std::ops::Range<u64>,
+    l: &Layout,
+    is_code: &dyn Fn(u64) -> bool,
+) -> Result<u64, String> {
+    let len = usize::try_from(bss.end.saturating_sub(bss.start)).unwrap_or(usize::MAX).min(MAX_BSS);
+    let bytes = mem::read(pid, bss.start, len).map_err(|e| format!(".bss not read: {e}"))?;
+    let mut found = Vec::new();
+    let mut checked = 0;
+    for off in (0..bytes.len().saturating_sub(23)).step_by(8) {
+        let (Some(ptr), Some(n), Some(cap)) = (word(&bytes, off), word(&bytes, off + 8), word(&bytes, off + 16)) else {
+            continue;
+        };
+        if ptr == 0 || ptr % 8 != 0 || n == 0 || n > cap || cap > 1 << 24 {
+            continue;
+        }
+        checked += 1;
+        if checked > MAX_CANDIDATES {
+            break;
+        }
+        if is_allgs(pid, ptr, n as usize, l, is_code) {
+            found.push(bss.start + off as u64);
+        }
+    }
+    match found.as_slice() {
+        [one] => Ok(*one),
+        [] => Err("runtime.allgs not found in .bss (the binary is stripped)".into()),
+        _ => Err(format!(
+            "{} slices in .bss look like runtime.allgs (the binary is stripped): none is taken",
+            found.len()
+        )),
+    }
+}
+
+fn is_allgs(pid: u32, ptr: u64, n: usize, l: &Layout, is_code: &dyn Fn(u64) -> bool) -> bool {
+    let n = n.min(CHECK_GS);
+    let Ok(ptrs) = mem::read(pid, ptr, n * 8) else { return false };
+    if ptrs.len() != n * 8 {
+        return false;
+    }
+    let mut goids = Vec::with_capacity(n);
+    for (i, gp) in ptrs.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default())).enumerate() {
+        if gp == 0 || gp % 8 != 0 {
+            return false;
+        }
+        let Ok(b) = mem::read(pid, gp, l.span()) else { return false };
+        let Some(g) = decode(&b, l) else { return false };
+        let (lo, hi) = (word(&b, l.stack_lo).unwrap_or(0), word(&b, l.stack_hi).unwrap_or(0));
+        let status = g.status & !GSCAN;
+        if status > 9 || (i == 0 && g.goid != 1) || goids.contains(&g.goid) {
+            return false;
+        }
+        goids.push(g.goid);
+        // A dead g may have no stack; a live one has a power-of-two span.
+        if status == 6 && lo == 0 && hi == 0 {
+            continue;
+        }
+        let span = hi.wrapping_sub(lo);
+        if lo == 0 || lo >= hi || !span.is_power_of_two() || !(2048..=1 << 30).contains(&span) {
+            return false;
+        }
+        if READABLE.contains(&status) && !(lo <= g.sp && g.sp < hi && is_code(g.pc)) {
+            return false;
+        }
+    }
+    true
 }
 
 #[cfg(test)]

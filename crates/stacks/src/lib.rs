@@ -241,26 +241,32 @@ impl Reader {
             }
         };
         let version = go.data.go_version.clone();
-        let Some(allgs) = go.data.allgs else {
-            return Some((
-                None,
-                Some(
-                    "goroutines not read: runtime.allgs is found through the symbol table, and this binary is stripped"
-                        .into(),
-                ),
-            ));
-        };
         let Some(layout) = go.data.g_layout else {
             let v = version.as_deref().unwrap_or("an unknown Go version");
+            let why = if go.data.allgs.is_some() {
+                "and the binary has no DWARF to read it from"
+            } else {
+                "and the binary is stripped"
+            };
             return Some((
                 None,
                 Some(format!(
-                    "goroutines not read: the runtime's g layout of {v} is not known to unwedge (known: go1.19), and the binary has no DWARF to read it from"
+                    "goroutines not read: the runtime's g layout of {v} is not known to unwedge (known: go1.19), {why}"
                 )),
             ));
         };
-        let at = allgs.wrapping_add(go.bias);
-        let copied = match copy_goroutines(pid, at, layout) {
+        // From the symbol table, else (stripped) found in .bss and checked.
+        let allgs = match (go.data.allgs, go.data.bss.clone()) {
+            (Some(a), _) => Ok(a.wrapping_add(go.bias)),
+            (None, Some(bss)) => Err(bss.start.wrapping_add(go.bias)..bss.end.wrapping_add(go.bias)),
+            (None, None) => {
+                return Some((
+                    None,
+                    Some("goroutines not read: the binary is stripped and has no .bss section".into()),
+                ));
+            }
+        };
+        let copied = match copy_goroutines(pid, allgs, layout, go.clone()) {
             Ok(c) => c,
             Err(e) => return Some((None, Some(format!("goroutines not read: {e}")))),
         };
@@ -306,12 +312,29 @@ impl Reader {
 
 /// Copies a Go process's goroutines on a helper thread, for the reason
 /// [`capture_process`] does: process_vm_readv takes the target's mmap lock.
-fn copy_goroutines(pid: u32, allgs: u64, layout: goroutines::Layout) -> Result<goroutines::Copied, String> {
+fn copy_goroutines(
+    pid: u32,
+    allgs: Result<u64, std::ops::Range<u64>>,
+    layout: goroutines::Layout,
+    go: Placed,
+) -> Result<goroutines::Copied, String> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("goroutine-read".into())
         .spawn(move || {
-            let _ = tx.send(goroutines::copy(pid, allgs, &layout));
+            let r = match allgs {
+                Ok(a) => goroutines::copy(pid, a, &layout),
+                Err(bss) => {
+                    let table = go.data.go.as_ref();
+                    let is_code = |pc: u64| table.is_some_and(|t| t.lookup(pc.wrapping_sub(go.bias)).is_some());
+                    goroutines::find_allgs(pid, bss, &layout, &is_code).and_then(|a| {
+                        let mut c = goroutines::copy(pid, a, &layout)?;
+                        c.notes.insert(0, "runtime.allgs found by scanning .bss (the binary is stripped)".into());
+                        Ok(c)
+                    })
+                }
+            };
+            let _ = tx.send(r);
         })
         .map_err(|e| format!("no thread to read them: {e}"))?;
     rx.recv_timeout(goroutines::G_BUDGET + PROC_WAIT)
