@@ -8,9 +8,10 @@
 //! one that ran (or whose stack the GC moved) meanwhile is dropped.
 //!
 //! What this needs, and refuses to guess without: the address of
-//! `runtime.allgs` (from .symtab: a stripped binary has none), and the g
-//! struct's layout for the binary's Go version (from .go.buildinfo; only
-//! versions whose runtime source was checked are in [`layout`]).
+//! `runtime.allgs` (from .symtab; in a stripped binary, the one slice
+//! header in .bss that passes [`find_allgs`]'s checks, else none), and the
+//! g struct's layout (from DWARF, or for a binary without it, the table of
+//! versions whose runtime source was checked, keyed by .go.buildinfo).
 
 use crate::mem;
 use std::time::{Duration, Instant};
