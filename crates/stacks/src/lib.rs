@@ -283,10 +283,13 @@ impl Reader {
                 frames.iter().map(|f| f.function.clone().unwrap_or_else(|| f.addr.clone())).collect();
             let e = groups.entry(key).or_insert_with(|| GoroutineGroup {
                 count: 0,
-                wait_reason: (g.status & 0xfff == 4)
-                    .then(|| goroutines::wait_reason(layout.minor, g.waitreason))
-                    .flatten()
-                    .map(String::from),
+                // As Go's own traceback heads a goroutine: its wait reason, or its state.
+                wait_reason: match g.status & 0xfff {
+                    4 => goroutines::wait_reason(layout.minor, g.waitreason).map(String::from),
+                    3 => Some("syscall".into()),
+                    1 => Some("runnable".into()),
+                    _ => None,
+                },
                 frames,
             });
             e.count += 1;
