@@ -380,6 +380,18 @@ fn go_goroutines_are_read_from_allgs() {
     let targets: Vec<Target> = tasks(pid).into_iter().map(|tid| Target { pid, tid, syscall: None }).collect();
     let read = Reader::new().read(Mode::Auto, &targets);
     let first = &read.stacks[&(pid, targets[0].tid)];
+    // The binary's own wait reason names (non-PIE: link-time addresses) are the table's for its version.
+    let (at, size) = m.wait_reasons.expect("runtime.waitReasonStrings in .symtab");
+    let names = unwedge_stacks::goroutines::read_reasons(pid, at, size).expect("the names read");
+    assert!(names.iter().any(|n| n == "chan receive"), "{names:?}");
+    if let Some(minor) = m.go_version.as_deref().and_then(unwedge_stacks::goroutines::minor) {
+        if unwedge_stacks::goroutines::layout(m.go_version.as_deref().unwrap()).is_some() {
+            for (i, n) in names.iter().enumerate() {
+                let want = unwedge_stacks::goroutines::wait_reason(minor, i as u8).unwrap_or("");
+                assert_eq!(n, want, "wait reason {i}");
+            }
+        }
+    }
     if m.g_layout.is_none() {
         // A toolchain whose g layout is not in the table: said, not guessed.
         let note = first.goroutines_note.as_deref().unwrap_or_default();

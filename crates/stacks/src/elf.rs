@@ -40,6 +40,9 @@ pub struct ModuleData {
     /// The .bss section (link-time): where a stripped Go binary's
     /// `runtime.allgs` is looked for.
     pub bss: Option<Range<u64>>,
+    /// `runtime.waitReasonStrings` (link-time address, bytes), from .symtab:
+    /// the wait reasons' names as this binary's runtime prints them.
+    pub wait_reasons: Option<(u64, u64)>,
 }
 
 /// Unwind or function tables larger than this are not kept (a cache entry
@@ -146,9 +149,10 @@ impl ModuleData {
                 match sym.name_bytes().unwrap_or_default() {
                     b"runtime.allgs" => m.allgs = Some(sym.address()).filter(|&a| a != 0),
                     b"go.func.*" | b"go:func.*" => gofunc = Some(sym.address()),
+                    b"runtime.waitReasonStrings" => m.wait_reasons = Some((sym.address(), sym.size())),
                     _ => continue,
                 }
-                if m.allgs.is_some() && gofunc.is_some() {
+                if m.allgs.is_some() && gofunc.is_some() && m.wait_reasons.is_some() {
                     break;
                 }
             }

@@ -178,6 +178,40 @@ pub struct Copied {
     /// Goroutines in allgs.
     pub total: usize,
     pub notes: Vec<String>,
+    /// The wait reasons' names read from the binary's own
+    /// `runtime.waitReasonStrings`, when its symbol is known.
+    pub reasons: Option<Vec<String>>,
+}
+
+/// Wait reasons read at most (go1.19 has 27; later versions a few more).
+const MAX_REASONS: u64 = 128;
+
+/// Reads `runtime.waitReasonStrings` (a `[N]string`: pointer and length
+/// pairs) of `pid` at `addr`, `size` bytes: the names whatever the Go
+/// version. Any entry that does not read as short text spoils the lot.
+pub fn read_reasons(pid: u32, addr: u64, size: u64) -> Option<Vec<String>> {
+    let n = size / 16;
+    if n == 0 || n > MAX_REASONS || size % 16 != 0 {
+        return None;
+    }
+    let arr = mem::read(pid, addr, size as usize).ok()?;
+    let mut out = Vec::with_capacity(n as usize);
+    for e in arr.chunks_exact(16) {
+        let (ptr, len) = (word(e, 0)?, word(e, 8)?);
+        if len == 0 {
+            out.push(String::new());
+            continue;
+        }
+        if len > 64 {
+            return None;
+        }
+        let b = mem::read(pid, ptr, len as usize).ok()?;
+        let t = std::str::from_utf8(&b)
+            .ok()
+            .filter(|t| t.len() == len as usize && t.chars().all(|c| c == ' ' || c.is_ascii_graphic()))?;
+        out.push(t.to_string());
+    }
+    Some(out)
 }
 
 fn word(b: &[u8], at: usize) -> Option<u64> {

@@ -285,7 +285,10 @@ impl Reader {
                 count: 0,
                 // As Go's own traceback heads a goroutine: its wait reason, or its state.
                 wait_reason: match g.status & 0xfff {
-                    4 => goroutines::wait_reason(layout.minor, g.waitreason).map(String::from),
+                    4 => match &copied.reasons {
+                        Some(names) => names.get(g.waitreason as usize).filter(|n| !n.is_empty()).cloned(),
+                        None => goroutines::wait_reason(layout.minor, g.waitreason).map(String::from),
+                    },
                     3 => Some("syscall".into()),
                     1 => Some("runnable".into()),
                     _ => None,
@@ -325,6 +328,8 @@ fn copy_goroutines(
     std::thread::Builder::new()
         .name("goroutine-read".into())
         .spawn(move || {
+            let reasons =
+                go.data.wait_reasons.and_then(|(a, n)| goroutines::read_reasons(pid, a.wrapping_add(go.bias), n));
             let r = match allgs {
                 Ok(a) => goroutines::copy(pid, a, &layout),
                 Err(bss) => {
@@ -337,7 +342,7 @@ fn copy_goroutines(
                     })
                 }
             };
-            let _ = tx.send(r);
+            let _ = tx.send(r.map(|c| goroutines::Copied { reasons, ..c }));
         })
         .map_err(|e| format!("no thread to read them: {e}"))?;
     rx.recv_timeout(goroutines::G_BUDGET + PROC_WAIT)
