@@ -191,7 +191,7 @@ const MAX_REASONS: u64 = 128;
 /// version. Any entry that does not read as short text spoils the lot.
 pub fn read_reasons(pid: u32, addr: u64, size: u64) -> Option<Vec<String>> {
     let n = size / 16;
-    if n == 0 || n > MAX_REASONS || size % 16 != 0 {
+    if n == 0 || n > MAX_REASONS || !size.is_multiple_of(16) {
         return None;
     }
     let arr = mem::read(pid, addr, size as usize).ok()?;
