@@ -406,6 +406,69 @@ mod tests {
         assert!(t.lookup(0x0fff).is_none() && t.lookup(0x1200).is_none());
     }
 
+    /// A 1.18 table with one function, main.outer at 0x1000 (line 10 for
+    /// 0x10 bytes, then 20), into which main.inner was inlined over
+    /// [0x1010, 0x1030), called from the instruction at 0x1008; and its
+    /// go.func.* bytes (the inline tree).
+    fn inlined() -> (Vec<u8>, Vec<u8>) {
+        let mut d = vec![0u8; 0x260];
+        d[0..4].copy_from_slice(&0xfffffff0u32.to_le_bytes());
+        d[6] = 1;
+        d[7] = 8;
+        let words: [u64; 8] = [1, 1, 0x1000, 0x100, 0x140, 0x150, 0x180, 0x200];
+        for (i, w) in words.iter().enumerate() {
+            d[8 + i * 8..16 + i * 8].copy_from_slice(&w.to_le_bytes());
+        }
+        d[0x100..0x116].copy_from_slice(b"main.outer\0main.inner\0");
+        d[0x150..0x15a].copy_from_slice(b"/src/a.go\0");
+        d[0x181..0x185].copy_from_slice(&[0x02, 0x80, 0x02, 0x00]); // pcsp: 0
+        d[0x188..0x18c].copy_from_slice(&[0x02, 0x80, 0x02, 0x00]); // pcfile: 0
+        d[0x18c..0x192].copy_from_slice(&[0x16, 0x10, 0x14, 0xf0, 0x01, 0x00]); // pcln: 10, then 20
+        d[0x194..0x19c].copy_from_slice(&[0x00, 0x10, 0x02, 0x20, 0x01, 0xd0, 0x01, 0x00]); // inline index: -1, 0, -1
+        let ft: [u32; 4] = [0, 0x10, 0x100, 0];
+        for (i, w) in ft.iter().enumerate() {
+            d[0x200 + i * 4..0x204 + i * 4].copy_from_slice(&w.to_le_bytes());
+        }
+        // _func: entryoff, nameoff, args, deferreturn, pcsp, pcfile, pcln, npcdata, cu; then nfuncdata 4.
+        let f: [u32; 9] = [0, 0, 0, 0, 1, 8, 12, 3, 0];
+        for (i, w) in f.iter().enumerate() {
+            d[0x210 + i * 4..0x214 + i * 4].copy_from_slice(&w.to_le_bytes());
+        }
+        d[0x237] = 4;
+        let tail: [u32; 7] = [0, 0, 0x14, u32::MAX, u32::MAX, u32::MAX, 0];
+        for (i, w) in tail.iter().enumerate() {
+            d[0x238 + i * 4..0x23c + i * 4].copy_from_slice(&w.to_le_bytes());
+        }
+        // inlinedCall{parent -1, funcID, _, file, line, func_ 11, parentPc 8}
+        let mut tree = vec![0xff, 0xff, 0, 0];
+        for w in [0u32, 0, 11, 8] {
+            tree.extend_from_slice(&w.to_le_bytes());
+        }
+        (d, tree)
+    }
+
+    #[test]
+    fn inlined_calls_from_the_inline_tree() {
+        let (d, tree) = inlined();
+        let mut t = GoTable::parse(&d, 0).unwrap();
+        let names = |t: &GoTable, pc| -> Vec<(String, Option<u32>, bool)> {
+            t.frames(pc).into_iter().map(|(f, i)| (f.name, f.line, i)).collect()
+        };
+        // Without go.func.*: the real function only.
+        assert_eq!(names(&t, 0x1018), [("main.outer".to_string(), Some(20), false)]);
+        t.set_gofunc(0x9000, tree);
+        assert_eq!(
+            names(&t, 0x1018),
+            [("main.inner".to_string(), Some(20), true), ("main.outer".to_string(), Some(10), false)],
+            "the inlined callee at its line, then the caller at the call's line"
+        );
+        assert_eq!(names(&t, 0x1040), [("main.outer".to_string(), Some(20), false)]);
+        assert_eq!(names(&t, 0x1004), [("main.outer".to_string(), Some(10), false)]);
+        // A tree index beyond go.func.*: the real function only, no panic.
+        t.set_gofunc(0x9000, vec![0; 4]);
+        assert_eq!(names(&t, 0x1018), [("main.outer".to_string(), Some(20), false)]);
+    }
+
     #[test]
     fn rejects_what_is_not_a_table() {
         assert!(GoTable::parse(b"", 0).is_none());
