@@ -202,6 +202,80 @@ fn go_mutex_deadlock_is_named_by_one_default_scan() {
     assert_eq!(out.status.code(), Some(1));
 }
 
+/// Issue 16: the Go server's OS threads all sit in the scheduler; the
+/// finding names the goroutines instead (`lockedHandler` waiting in
+/// sync.(*Mutex).Lock), read without ever stopping the server.
+#[test]
+fn go_handlers_on_a_held_mutex_are_named_by_their_goroutines() {
+    let Some(srv) = go("mutex") else { return };
+    let (pid, port) = (srv.pid(), port_of(&srv));
+    let started = Instant::now();
+    let _clients: Vec<TcpStream> = (0..3).map(|_| ask(port, "/")).collect();
+    wait_since(started, Duration::from_millis(2500));
+    // Watch every thread's state while unwedge scans: never t or T.
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut seen = std::collections::BTreeSet::new();
+            while !stop.load(Ordering::Relaxed) {
+                for t in std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
+                    let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+                    if let Some(c) = stat.rsplit_once(')').and_then(|(_, r)| r.trim_start().chars().next()) {
+                        seen.insert(c);
+                    }
+                }
+            }
+            seen
+        })
+    };
+    let p = pid.to_string();
+    let report = found(&["--pid", &p, "--answer-timeout", "2s"], pid);
+    stop.store(true, Ordering::Relaxed);
+    let seen = watcher.join().unwrap();
+    assert!(seen.iter().all(|c| matches!(c, 'S' | 'R')), "the server left S/R: {seen:?}");
+    let f = about(&report, "unanswered_requests", pid);
+    assert_eq!(f.len(), 1, "{report:#}");
+    let text = f[0]["evidence"].to_string();
+    let groups: Vec<&Value> = ["thread", "threads"]
+        .iter()
+        .flat_map(|k| {
+            let v = &f[0]["evidence"][k];
+            if v.is_array() {
+                v.as_array().unwrap().iter().collect::<Vec<_>>()
+            } else {
+                vec![v]
+            }
+        })
+        .filter_map(|t| t["goroutines"].as_array())
+        .flatten()
+        .collect();
+    if groups.is_empty() && text.contains("goroutines_note") {
+        // A Go toolchain whose g layout is not known: said, not guessed.
+        assert!(text.contains("layout"), "{text}");
+        return;
+    }
+    let names = |g: &Value| -> Vec<String> {
+        g["frames"].as_array().unwrap().iter().filter_map(|f| f["function"].as_str().map(String::from)).collect()
+    };
+    let handler = groups
+        .iter()
+        .find(|g| names(g).iter().any(|n| n == "main.lockedHandler"))
+        .unwrap_or_else(|| panic!("no goroutine in main.lockedHandler: {text}"));
+    assert!(names(handler).iter().any(|n| n == "sync.(*Mutex).Lock"), "{handler:#}");
+    assert!(names(handler).iter().any(|n| n == "net/http.HandlerFunc.ServeHTTP"), "{handler:#}");
+    assert_eq!(handler["count"].as_u64(), Some(3), "three requests, one group: {handler:#}");
+    // The explanation and the fix say it in words.
+    for k in ["explanation", "fix"] {
+        let t = f[0][k].as_str().unwrap();
+        assert!(t.contains("3 goroutine(s) in sync.(*Mutex).Lock ← main.lockedHandler"), "{k}: {t}");
+    }
+    // The human report shows it beside the thread.
+    let out = common::unwedge().args(["scan", "--pid", &p, "--answer-timeout", "2s"]).output().unwrap();
+    let human = String::from_utf8_lossy(&out.stdout);
+    assert!(human.contains("× sync.(*Mutex).Lock ← main.lockedHandler"), "{human}");
+}
+
 #[test]
 fn go_channel_nobody_feeds_is_unanswered_requests() {
     let Some(srv) = go("chan") else { return };

@@ -247,16 +247,23 @@ fn rust_program_is_named() {
     assert!(f.iter().any(|x| x == "story1_proxy::relay_upstream_filter"), "{f:?}");
 }
 
-#[test]
-fn stripped_go_program_is_named_from_gopclntab() {
+/// Builds tests/stacks/goroutines.go (stripped with `strip -s -w` when
+/// asked) and starts it with an upstream that never answers; `None` when
+/// the toolchain is missing.
+fn start_go(name: &str, stripped: bool) -> Option<(Child, TcpListener, PathBuf)> {
+    start_go_with(name, stripped, &[])
+}
+
+fn start_go_with(name: &str, stripped: bool, flags: &[&str]) -> Option<(Child, TcpListener, PathBuf)> {
     let go = ["/usr/bin/go", "/usr/lib/go/bin/go"].into_iter().map(PathBuf::from).find(|p| p.exists());
     if !require("a Go toolchain (golang-go)", go.is_some()) || !require("strip (binutils)", has("strip")) {
-        return;
+        return None;
     }
-    let dir = tmp("go");
+    let dir = tmp(name);
     let bin = dir.join("goroutines");
     run(Command::new(go.unwrap())
         .arg("build")
+        .args(flags)
         .arg("-o")
         .arg(&bin)
         .arg(src("goroutines.go"))
@@ -264,10 +271,9 @@ fn stripped_go_program_is_named_from_gopclntab() {
         .env("GOPATH", dir.join("gopath"))
         .env("GO111MODULE", "off")
         .env("GOFLAGS", ""));
-    run(Command::new("strip").args(["-s", "-w"]).arg(&bin));
-    let m = unwedge_stacks::elf::ModuleData::parse(&std::fs::read(&bin).unwrap()).unwrap();
-    assert!(m.go.is_some() && !m.has_symbols, "stripped, with .gopclntab");
-
+    if stripped {
+        run(Command::new("strip").args(["-s", "-w"]).arg(&bin));
+    }
     let upstream = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut cmd = Command::new(&bin);
     cmd.arg(upstream.local_addr().unwrap().to_string());
@@ -278,6 +284,16 @@ fn stripped_go_program_is_named_from_gopclntab() {
         let t = tasks(pid);
         t.len() >= 2 && t.iter().all(|&tid| matches!(syscall_nr(pid, tid), Some(202) | Some(232) | Some(281)))
     }));
+    Some((child, upstream, bin))
+}
+
+#[test]
+fn stripped_go_program_is_named_from_gopclntab() {
+    let Some((child, _upstream, bin)) = start_go("go", true) else { return };
+    let m = unwedge_stacks::elf::ModuleData::parse(&std::fs::read(&bin).unwrap()).unwrap();
+    assert!(m.go.is_some() && !m.has_symbols, "stripped, with .gopclntab");
+    assert!(m.allgs.is_none() && m.go_version.as_deref().is_some_and(|v| v.starts_with("go1.")), "{:?}", m.go_version);
+    let pid = child.pid();
     let targets: Vec<Target> = tasks(pid).into_iter().map(|tid| Target { pid, tid, syscall: None }).collect();
     let read = Reader::new().read(Mode::Auto, &targets);
     let mut named = 0;
@@ -293,6 +309,97 @@ fn stripped_go_program_is_named_from_gopclntab() {
         named += fns.iter().filter(|f| f.starts_with("runtime.")).count();
     }
     assert!(named > 4, "{read:?}");
+    // No symbol table: runtime.allgs is found in .bss (one candidate passes the checks), and the note says so.
+    let first = &read.stacks[&(pid, targets[0].tid)];
+    if m.g_layout.is_none() {
+        let note = first.goroutines_note.as_deref().unwrap_or_default();
+        assert!(first.goroutines.is_none() && note.contains("layout") && note.contains("stripped"), "{note}");
+        return;
+    }
+    let note = first.goroutines_note.as_deref().unwrap_or_default();
+    assert!(note.contains("found by scanning .bss"), "{note}");
+    assert_goroutines(&read, pid, targets[0].tid);
+}
+
+#[test]
+fn go_goroutines_of_a_pie_binary() {
+    // Loaded at a random address: allgs and every pc move by the load bias.
+    let Some((child, _upstream, bin)) = start_go_with("go-pie", false, &["-buildmode=pie"]) else { return };
+    let exe = std::fs::read(&bin).unwrap();
+    let m = unwedge_stacks::elf::ModuleData::parse(&exe).unwrap();
+    assert!(m.allgs.is_some() && exe[16] == 3, "a PIE (ET_DYN) with its symbol table");
+    if m.g_layout.is_none() {
+        return;
+    }
+    let pid = child.pid();
+    let targets: Vec<Target> = tasks(pid).into_iter().map(|tid| Target { pid, tid, syscall: None }).collect();
+    let read = Reader::new().read(Mode::Auto, &targets);
+    assert_goroutines(&read, pid, targets[0].tid);
+}
+
+/// The goroutines of tests/stacks/goroutines.go, on the first thread read.
+fn assert_goroutines(read: &unwedge_stacks::Stacks, pid: u32, tid: u32) {
+    let first = &read.stacks[&(pid, tid)];
+    let groups = first.goroutines.as_ref().unwrap_or_else(|| panic!("no goroutines: {:?}", first.goroutines_note));
+    assert_eq!(read.stacks.values().filter(|s| s.goroutines.is_some()).count(), 1, "once per process");
+    let find = |f: &str| groups.iter().find(|g| group_functions(g).contains(&f));
+    let locked = find("main.lockedWorker").unwrap_or_else(|| panic!("{groups:#?}"));
+    assert!(group_functions(locked).contains(&"sync.(*Mutex).Lock"), "{locked:?}");
+    assert!(
+        locked.wait_reason.as_deref().is_some_and(|r| r.contains("semacquire") || r.contains("Mutex")),
+        "{locked:?}"
+    );
+    let waiting = find("main.waitForResult").unwrap_or_else(|| panic!("{groups:#?}"));
+    assert_eq!(waiting.wait_reason.as_deref(), Some("chan receive"), "{waiting:?}");
+    assert!(group_functions(waiting).contains(&"runtime.chanrecv"), "{waiting:?}");
+    let main = find("main.main").unwrap_or_else(|| panic!("{groups:#?}"));
+    assert_eq!(main.wait_reason.as_deref(), Some("IO wait"), "{main:?}");
+    assert!(group_functions(main).iter().any(|f| f.contains("(*netFD).Read") || f.contains("(*FD).Read")), "{main:?}");
+    // The runtime's own idle goroutines (bgsweep, forcegchelper, …) are left out.
+    assert!(groups.iter().all(|g| !group_functions(g).iter().all(|f| f.starts_with("runtime."))), "{groups:#?}");
+    assert!(groups.iter().all(|g| g.count == 1), "{groups:#?}");
+}
+
+/// Function names of a goroutine group, innermost first.
+fn group_functions(g: &unwedge_stacks::GoroutineGroup) -> Vec<&str> {
+    g.frames.iter().filter_map(|f| f.function.as_deref()).collect()
+}
+
+#[test]
+fn go_goroutines_are_read_from_allgs() {
+    let Some((child, _upstream, bin)) = start_go("go-unstripped", false) else { return };
+    let exe = std::fs::read(&bin).unwrap();
+    let m = unwedge_stacks::elf::ModuleData::parse(&exe).unwrap();
+    assert!(m.allgs.is_some(), "runtime.allgs in .symtab");
+    // The g layout from DWARF is the table's for the versions the table knows.
+    let dwarf = unwedge_stacks::elf::dwarf_g_layout(&exe).expect("runtime.g in .debug_info");
+    if let Some(table) = m.go_version.as_deref().and_then(unwedge_stacks::goroutines::layout) {
+        assert_eq!(table, unwedge_stacks::goroutines::Layout { minor: table.minor, ..dwarf });
+    }
+    let pid = child.pid();
+    let targets: Vec<Target> = tasks(pid).into_iter().map(|tid| Target { pid, tid, syscall: None }).collect();
+    let read = Reader::new().read(Mode::Auto, &targets);
+    let first = &read.stacks[&(pid, targets[0].tid)];
+    // The binary's own wait reason names (non-PIE: link-time addresses) are the table's for its version.
+    let (at, size) = m.wait_reasons.expect("runtime.waitReasonStrings in .symtab");
+    let names = unwedge_stacks::goroutines::read_reasons(pid, at, size).expect("the names read");
+    assert!(names.iter().any(|n| n == "chan receive"), "{names:?}");
+    if let Some(minor) = m.go_version.as_deref().and_then(unwedge_stacks::goroutines::minor) {
+        if unwedge_stacks::goroutines::layout(m.go_version.as_deref().unwrap()).is_some() {
+            for (i, n) in names.iter().enumerate() {
+                let want = unwedge_stacks::goroutines::wait_reason(minor, i as u8).unwrap_or("");
+                assert_eq!(n, want, "wait reason {i}");
+            }
+        }
+    }
+    if m.g_layout.is_none() {
+        // A toolchain whose g layout is not in the table: said, not guessed.
+        let note = first.goroutines_note.as_deref().unwrap_or_default();
+        assert!(first.goroutines.is_none() && note.contains("layout"), "{note}");
+        return;
+    }
+    assert_goroutines(&read, pid, targets[0].tid);
+    assert!(first.goroutines_note.is_none(), "{:?}", first.goroutines_note);
 }
 
 /// /proc/PID/task/TID/status counters of a thread: voluntary + involuntary context switches.

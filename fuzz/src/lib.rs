@@ -35,6 +35,8 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("duration", duration),
     ("elf_module", elf_module),
     ("gopclntab", gopclntab),
+    ("go_buildinfo", go_buildinfo),
+    ("go_dwarf", go_dwarf),
     ("proc_maps", proc_maps),
 ];
 
@@ -214,8 +216,32 @@ pub fn elf_module(data: &[u8]) {
 /// A Go function table on its own, looked up at the edges of its range and
 /// at addresses taken from the input.
 pub fn gopclntab(data: &[u8]) {
-    if let Some(t) = unwedge_stacks::gopclntab::GoTable::parse(data, 0x40_1000) {
+    if let Some(mut t) = unwedge_stacks::gopclntab::GoTable::parse(data, 0x40_1000) {
         gopclntab_lookups(&t, data);
+        // The same bytes as go.func.*: inline trees read from arbitrary data.
+        t.set_gofunc(0x50_0000, data.to_vec());
+        gopclntab_lookups(&t, data);
+    }
+}
+
+/// The runtime.g layout from DWARF (.debug_abbrev and .debug_info).
+pub fn go_dwarf(data: &[u8]) {
+    if let Some((abbrev, info)) = unwedge_stacks::godwarf::split_input(data) {
+        if let Some(l) = unwedge_stacks::godwarf::g_layout(info, abbrev, 19) {
+            assert!(l.status < 4096 && l.sched_pc < 4096, "{l:?}");
+        }
+    }
+}
+
+/// A Go binary's .go.buildinfo: the version string, and the g layout it selects.
+pub fn go_buildinfo(data: &[u8]) {
+    if let Some(v) = unwedge_stacks::goroutines::buildinfo_version(data) {
+        assert!(v.starts_with("go") && v.len() < 64);
+        let _ = unwedge_stacks::goroutines::layout(&v);
+    }
+    let _ = unwedge_stacks::goroutines::minor(&String::from_utf8_lossy(data));
+    for (i, &b) in data.iter().take(4).enumerate() {
+        let _ = unwedge_stacks::goroutines::wait_reason(i as u32 + 18, b);
     }
 }
 
@@ -228,6 +254,8 @@ fn gopclntab_lookups(t: &unwedge_stacks::gopclntab::GoTable, data: &[u8]) {
         if let Some(f) = t.lookup(pc) {
             assert!(f.entry <= pc && f.name.len() <= 4096, "{f:?} for {pc:#x}");
         }
+        let frames = t.frames(pc);
+        assert!(frames.len() <= 65 && frames.last().is_none_or(|(_, inlined)| !inlined), "{frames:?}");
     }
 }
 

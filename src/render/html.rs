@@ -231,6 +231,19 @@ fn thread(label: &str, t: &Json) -> Thread {
     if !args.is_empty() {
         facts.push(("args".into(), args.join(", ")));
     }
+    // A Go process's largest goroutine groups, folded as in the text report.
+    let groups: Vec<unwedge_model::GoroutineGroup> =
+        serde_json::from_value(t["goroutines"].clone()).unwrap_or_default();
+    for g in groups.iter().take(3) {
+        let mut line = format!("{} × {}", g.count, unwedge_model::stack::fold(&g.frames).join(" ← "));
+        if let Some(r) = &g.wait_reason {
+            line.push_str(&format!(" ({r})"));
+        }
+        facts.push(("goroutines".into(), line));
+    }
+    if let Some(n) = t["goroutines_note"].as_str() {
+        facts.push(("goroutines".into(), n.to_string()));
+    }
     let user_stack = t["user_stack"]
         .as_array()
         .map(|frames| {

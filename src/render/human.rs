@@ -590,6 +590,8 @@ mod tests {
                 syscall: "futex".into(),
                 fds: vec![],
                 user_stack: None,
+                goroutines: None,
+                goroutines_note: None,
             }],
             ..Default::default()
         };
@@ -616,6 +618,69 @@ mod tests {
         assert!(text.contains("user stack: recv ← relay ← main ← …"), "folded, cut where it ended early: {text}");
         assert!(text.contains("user stack: unwinding stopped at 0x1"), "{text}");
         assert!(!text.contains("\"tid\""), "thread objects are not dumped as JSON: {text}");
+    }
+
+    #[test]
+    fn goroutine_groups_beside_the_thread() {
+        let fr = |names: &[&str]| -> Vec<unwedge_model::Frame> {
+            names
+                .iter()
+                .map(|n| unwedge_model::Frame {
+                    addr: "0x1".into(),
+                    function: Some(n.to_string()),
+                    module: Some("/srv/api".into()),
+                    ..Default::default()
+                })
+                .collect()
+        };
+        let group = |count, reason: Option<&str>, names: &[&str]| unwedge_model::GoroutineGroup {
+            count,
+            wait_reason: reason.map(String::from),
+            frames: fr(names),
+        };
+        let locked = [
+            "runtime.gopark",
+            "runtime.semacquire1",
+            "sync.runtime_SemacquireMutex",
+            "sync.(*Mutex).lockSlow",
+            "sync.(*Mutex).Lock",
+            "main.handler",
+            "net/http.HandlerFunc.ServeHTTP",
+            "runtime.goexit",
+        ];
+        let ev = StuckThread {
+            thread: ThreadEvidence {
+                tid: 8,
+                name: "api".into(),
+                state: "S".into(),
+                syscall: Some("epoll_wait".into()),
+                user_stack: Some(fr(&["runtime.epollwait", "runtime.netpoll", "runtime.findRunnable"])),
+                goroutines: Some(vec![
+                    group(10, Some("semacquire"), &locked),
+                    group(2, Some("IO wait"), &["runtime.gopark", "internal/poll.(*FD).Accept", "main.main"]),
+                    group(1, Some("chan receive"), &["runtime.gopark", "runtime.chanrecv1", "main.wait"]),
+                    group(1, Some("select"), &["runtime.gopark", "runtime.selectgo", "main.tick"]),
+                    group(1, None, &["runtime.gopark", "main.other"]),
+                ]),
+                goroutines_note: Some("1 goroutines ran while they were read and are not shown".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let mut x = f(ev, Severity::Warning, Some(7));
+        x.tid = Some(8);
+        let mut buf = Vec::new();
+        write(&mut buf, &report(vec![x])).unwrap();
+        let raw = String::from_utf8(buf).unwrap();
+        let text: String = raw.split('\x1b').map(|p| p.split_once('m').map_or(p, |(_, r)| r)).collect();
+        assert!(
+            text.contains("goroutines: 10 × sync.(*Mutex).Lock ← main.handler ← net/http.HandlerFunc.ServeHTTP"),
+            "{text}"
+        );
+        assert!(text.contains("goroutines: 1 × runtime.chanrecv1 ← main.wait (chan receive)"), "{text}");
+        assert!(!text.contains("main.tick"), "three groups at most: {text}");
+        assert!(text.contains("2 more groups (2 goroutines) in --json"), "{text}");
+        assert!(text.contains("1 goroutines ran while"), "{text}");
     }
 
     #[test]

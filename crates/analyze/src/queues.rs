@@ -128,6 +128,8 @@ pub fn accepting_threads(ctx: &Ctx, pids: &[u32], max: usize) -> Vec<ThreadSumma
                 syscall,
                 fds,
                 user_stack: t.user_stack.as_ref().filter(|u| !u.frames.is_empty()).map(|u| u.frames.clone()),
+                goroutines: None,
+                goroutines_note: None,
             });
         }
     }

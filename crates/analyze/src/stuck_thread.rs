@@ -128,6 +128,8 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
                 syscall: s.name.clone(),
                 fds: s.fds.clone(),
                 user_stack: s.thread.user_stack.as_ref().filter(|u| !u.frames.is_empty()).map(|u| u.frames.clone()),
+                goroutines: None,
+                goroutines_note: None,
             })
             .collect();
         let waits = crate::waits::summarize(ctx, p);

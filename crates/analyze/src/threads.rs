@@ -119,6 +119,8 @@ pub fn evidence(idx: &Index, p: &Process, t: &Thread) -> ThreadEvidence {
         user_stack: t.user_stack.as_ref().filter(|u| !u.frames.is_empty()).map(|u| u.frames.clone()),
         user_stack_note: t.user_stack.as_ref().and_then(|u| u.note.clone()),
         interpreter_hint: t.user_stack.as_ref().and_then(|u| u.interpreter_hint.clone()),
+        goroutines: t.user_stack.as_ref().and_then(|u| u.goroutines.clone()).filter(|g| !g.is_empty()),
+        goroutines_note: t.user_stack.as_ref().and_then(|u| u.goroutines_note.clone()),
     }
 }
 

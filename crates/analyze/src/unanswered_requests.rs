@@ -308,6 +308,10 @@ fn judge(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Option<
             " {} thread(s) block sending to peers whose receive window is zero: a client that stopped reading holds each of them (see peer_not_reading).",
             sum.zero_window_senders
         ),
+        _ if sum.go_runtime && goroutines(&sum).is_some() => format!(
+            " It is a Go program: its OS threads sit in the scheduler, but its goroutines (read without stopping it) show where the handlers wait: {}.",
+            goroutines(&sum).unwrap_or_default()
+        ),
         _ if sum.go_runtime => " It is a Go program (its runtime catches every signal, SIGURG included): Go parks its OS threads in futex and epoll whatever the goroutines do, so the kernel cannot show which lock or channel the handlers wait on, only that none of them answers.".to_string(),
         Dominant::Lock => " Every thread that is not idling in accept or an event loop waits on a lock (futex) — a deadlock or a lock held across a blocking call.".to_string(),
         Dominant::Mixed if sum.idle_only => format!(
@@ -365,6 +369,23 @@ fn judge(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Option<
     Some(f)
 }
 
+/// The largest goroutine group in words ("3 goroutines in
+/// sync.(*Mutex).Lock ← main.lockedHandler ← … (semacquire)"), when the
+/// process's goroutines were read.
+fn goroutines(sum: &waits::Summary) -> Option<String> {
+    let g = sum.samples.iter().find_map(|t| t.goroutines.as_ref()?.first())?;
+    let folded = unwedge_model::stack::fold(&g.frames);
+    let mut text =
+        format!("{} goroutine(s) in {}", g.count, folded.iter().take(3).cloned().collect::<Vec<_>>().join(" ← "));
+    if folded.len() > 3 {
+        text.push_str(" ← …");
+    }
+    if let Some(r) = &g.wait_reason {
+        text.push_str(&format!(" ({r})"));
+    }
+    Some(text)
+}
+
 fn fix_text(pid: u32, sum: &waits::Summary) -> String {
     let deadline = "and give every request a deadline, so a stuck one fails instead of holding its client forever";
     let cause = match sum.dominant {
@@ -378,8 +399,12 @@ fn fix_text(pid: u32, sum: &waits::Summary) -> String {
         _ => String::new(),
     };
     let stacks = if sum.go_runtime {
+        let seen = match goroutines(sum) {
+            Some(g) => format!("Its goroutines, read without stopping it, show {g}: fix what that code waits for. "),
+            None => String::new(),
+        };
         format!(
-            "Dump the goroutines to see what each handler waits on: where the service exposes net/http/pprof, `curl 'http://HOST:PORT/debug/pprof/goroutine?debug=2'`; else `dlv attach {pid}` then `goroutines -t`. SIGQUIT prints every goroutine's stack but kills the process (GOTRACEBACK=all or crash decides how much it prints): use it only when restarting anyway. A mutex deadlock shows as goroutines in sync.(*Mutex).Lock, a channel nobody feeds as chan receive. Fix the lock order or the missing sender, {deadline} (http.Server WriteTimeout, http.TimeoutHandler, context.WithTimeout)."
+            "{seen}Dump the goroutines to see what each handler waits on: where the service exposes net/http/pprof, `curl 'http://HOST:PORT/debug/pprof/goroutine?debug=2'`; else `dlv attach {pid}` then `goroutines -t`. SIGQUIT prints every goroutine's stack but kills the process (GOTRACEBACK=all or crash decides how much it prints): use it only when restarting anyway. A mutex deadlock shows as goroutines in sync.(*Mutex).Lock, a channel nobody feeds as chan receive. Fix the lock order or the missing sender, {deadline} (http.Server WriteTimeout, http.TimeoutHandler, context.WithTimeout)."
         )
     } else {
         format!(

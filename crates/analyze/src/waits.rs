@@ -422,8 +422,22 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
             fds: w.fds.clone(),
             state: w.thread.state.to_string(),
             user_stack: w.thread.user_stack.as_ref().filter(|u| !u.frames.is_empty()).map(|u| u.frames.clone()),
+            goroutines: None,
+            goroutines_note: None,
         })
         .collect();
+    // A Go process's goroutines (read once, on whichever thread a finding
+    // reported first) go with the first sample: they name what its
+    // scheduler threads do not.
+    if let (Some(first), Some(with)) = (
+        sum.samples.first_mut(),
+        p.threads
+            .iter()
+            .find_map(|t| t.user_stack.as_ref().filter(|u| u.goroutines.is_some() || u.goroutines_note.is_some())),
+    ) {
+        first.goroutines = with.goroutines.clone().filter(|g| !g.is_empty());
+        first.goroutines_note = with.goroutines_note.clone();
+    }
     sum
 }
 

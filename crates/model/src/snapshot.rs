@@ -452,6 +452,28 @@ pub struct UserStack {
     /// one ("py-spy dump --pid 1234 --nonblocking").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interpreter_hint: Option<String>,
+    /// A Go process's goroutines, grouped by stack (as `go tool pprof
+    /// goroutine?debug=1` does), most numerous first; on the first reported
+    /// thread of the process only. Its OS threads all sit in the scheduler,
+    /// so the goroutines are what names the wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goroutines: Option<Vec<GoroutineGroup>>,
+    /// Why the goroutines are missing or incomplete ("goroutines need the
+    /// symbol table (runtime.allgs): the binary is stripped").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goroutines_note: Option<String>,
+}
+
+/// Goroutines with the same stack (by function names).
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct GoroutineGroup {
+    pub count: u32,
+    /// The runtime's wait reason ("sync.Mutex.Lock", "chan receive", "IO
+    /// wait"), when the Go version's table is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_reason: Option<String>,
+    /// The stack of one of them, innermost first.
+    pub frames: Vec<Frame>,
 }
 
 /// One user-space frame (the contract's `user_stack` item).

@@ -241,8 +241,11 @@ pub fn read_stacks(scan: &mut Scan, thresholds: &Thresholds, stacks: &mut Stacks
             continue;
         }
         let mut tids: Vec<u32> = f.evidence.thread_blocks().iter().map(|(_, t)| t.tid).collect();
-        if let Evidence::StuckThread(e) = &f.evidence {
-            tids.extend(e.other_stuck_threads.iter().map(|o| o.tid));
+        match &f.evidence {
+            Evidence::StuckThread(e) => tids.extend(e.other_stuck_threads.iter().map(|o| o.tid)),
+            // A few threads, the most telling first (and, for Go, the goroutines).
+            Evidence::UnansweredRequests(e) => tids.extend(e.threads.iter().map(|o| o.tid)),
+            _ => {}
         }
         for tid in tids {
             if targets.iter().any(|t| t.pid == pid && t.tid == tid) {

@@ -6,7 +6,7 @@
 //! files. Symbols are not read here: blazesym reads them, lazily.
 
 use crate::gopclntab::GoTable;
-use object::{Object, ObjectSection, ObjectSegment};
+use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -30,11 +30,75 @@ pub struct ModuleData {
     pub go: Option<GoTable>,
     /// It has a symbol table (.symtab) or names a separate debug file.
     pub has_symbols: bool,
+    /// A Go binary's version, from .go.buildinfo ("go1.19.8").
+    pub go_version: Option<String>,
+    /// A Go binary's `runtime.allgs` (link-time address), from .symtab.
+    pub allgs: Option<u64>,
+    /// Where the fields of its `runtime.g` are: from the table of known
+    /// versions, else from DWARF (looked up only when `allgs` is known).
+    pub g_layout: Option<crate::goroutines::Layout>,
+    /// The .bss section (link-time): where a stripped Go binary's
+    /// `runtime.allgs` is looked for.
+    pub bss: Option<Range<u64>>,
+    /// `runtime.waitReasonStrings` (link-time address, bytes), from .symtab:
+    /// the wait reasons' names as this binary's runtime prints them.
+    pub wait_reasons: Option<(u64, u64)>,
 }
 
 /// Unwind or function tables larger than this are not kept (a cache entry
 /// stays bounded whatever the binary).
 const MAX_TABLE: u64 = 64 << 20;
+
+/// The g layout from a Go binary's DWARF (whatever its version).
+pub fn dwarf_g_layout(data: &[u8]) -> Option<crate::goroutines::Layout> {
+    let file = object::File::parse(data).ok()?;
+    dwarf_layout(&file, 0)
+}
+
+fn dwarf_layout(file: &object::File, minor: u32) -> Option<crate::goroutines::Layout> {
+    let info = debug_section(file, ".debug_info")?;
+    let abbrev = debug_section(file, ".debug_abbrev")?;
+    crate::godwarf::g_layout(&info, &abbrev, minor)
+}
+
+/// A DWARF section's bytes, inflated when compressed (Go writes them with
+/// SHF_COMPRESSED, older Go as .zdebug_*), at most [`MAX_TABLE`] bytes.
+fn debug_section<'a>(file: &object::File<'a>, name: &str) -> Option<std::borrow::Cow<'a, [u8]>> {
+    use std::io::Read;
+    let s = file.section_by_name(name).or_else(|| file.section_by_name(&name.replacen(".debug_", ".zdebug_", 1)))?;
+    let c = s.compressed_data().ok()?;
+    match c.format {
+        object::CompressionFormat::None => Some(std::borrow::Cow::Borrowed(c.data)),
+        object::CompressionFormat::Zlib if c.uncompressed_size <= MAX_TABLE => {
+            let mut out = Vec::with_capacity(c.uncompressed_size as usize);
+            flate2::read::ZlibDecoder::new(c.data).take(c.uncompressed_size).read_to_end(&mut out).ok()?;
+            Some(std::borrow::Cow::Owned(out))
+        }
+        _ => None,
+    }
+}
+
+/// `go.func.*` of a stripped go1.19 binary, from `runtime.firstmoduledata`
+/// in .noptrdata: the struct whose first word is the address of
+/// .gopclntab, whose `bss` field (at 224) is the .bss address, and whose
+/// `gofunc` field sits at 304 (runtime/symtab.go of go1.19). Read from the
+/// file, so for a binary whose addresses are fixed at link time only (a
+/// PIE's are filled in by relocations when it loads). `None` unless exactly
+/// one such struct is found.
+fn gofunc_from_moduledata(file: &object::File, pcln: Option<u64>, bss: Option<Range<u64>>) -> Option<u64> {
+    let (pcln, bss) = (pcln.filter(|&a| a != 0)?, bss?.start);
+    let data = file.section_by_name(".noptrdata")?.data().ok()?;
+    let word =
+        |at: usize| -> Option<u64> { Some(u64::from_le_bytes(data.get(at..at.checked_add(8)?)?.try_into().ok()?)) };
+    let mut found = (0..data.len())
+        .step_by(8)
+        .filter(|&off| word(off) == Some(pcln) && word(off + 224) == Some(bss))
+        .map(|off| word(off + 304).filter(|&a| a != 0));
+    match (found.next(), found.next()) {
+        (Some(gofunc), None) => gofunc,
+        _ => None,
+    }
+}
 
 impl ModuleData {
     pub fn parse(data: &[u8]) -> Result<ModuleData, String> {
@@ -65,6 +129,7 @@ impl ModuleData {
                 ".eh_frame" => m.eh_frame = range(&s).zip(bytes(&s)),
                 ".eh_frame_hdr" => m.eh_frame_hdr = range(&s).zip(bytes(&s)),
                 ".debug_frame" => m.debug_frame = bytes(&s),
+                ".bss" => m.bss = range(&s),
                 _ => {}
             }
         }
@@ -72,6 +137,43 @@ impl ModuleData {
         if let Some(data) = pcln.as_ref().and_then(bytes) {
             let hint = m.text.as_ref().map_or(0, |t| t.start);
             m.go = GoTable::parse(&data, hint);
+        }
+        if m.go.is_some() {
+            m.go_version = file
+                .section_by_name(".go.buildinfo")
+                .and_then(|s| s.data().ok())
+                .and_then(crate::goroutines::buildinfo_version);
+            // The symbol table only: .dynsym never has them, and a stripped binary has no .symtab.
+            let mut gofunc = None;
+            for sym in file.symbols() {
+                match sym.name_bytes().unwrap_or_default() {
+                    b"runtime.allgs" => m.allgs = Some(sym.address()).filter(|&a| a != 0),
+                    b"go.func.*" | b"go:func.*" => gofunc = Some(sym.address()),
+                    b"runtime.waitReasonStrings" => m.wait_reasons = Some((sym.address(), sym.size())),
+                    _ => continue,
+                }
+                if m.allgs.is_some() && gofunc.is_some() && m.wait_reasons.is_some() {
+                    break;
+                }
+            }
+            if gofunc.is_none() && m.go_version.as_deref().and_then(crate::goroutines::minor) == Some(19) {
+                gofunc = gofunc_from_moduledata(&file, pcln.as_ref().map(|s| s.address()), m.bss.clone());
+            }
+            // The inline trees: from go.func.* to the end of its section.
+            let tree = gofunc.and_then(|addr| {
+                let s = file.sections().find(|s| s.address() <= addr && addr < s.address().saturating_add(s.size()))?;
+                let from = usize::try_from(addr - s.address()).ok()?;
+                let d = s.data().ok()?.get(from..)?;
+                (d.len() as u64 <= MAX_TABLE).then(|| (addr, d.to_vec()))
+            });
+            if let (Some(go), Some((addr, bytes))) = (m.go.as_mut(), tree) {
+                go.set_gofunc(addr, bytes);
+            }
+            // Without the symbol table too: the layout serves the .bss scan for allgs.
+            let version = m.go_version.as_deref();
+            m.g_layout = version
+                .and_then(crate::goroutines::layout)
+                .or_else(|| dwarf_layout(&file, version.and_then(crate::goroutines::minor).unwrap_or(0)));
         }
         Ok(m)
     }

@@ -35,6 +35,10 @@ pub struct GoTable {
     filetab: usize,
     pctab: usize,
     functab: usize,
+    /// `go.func.*` (the base of funcdata offsets, 1.18 on) and the bytes
+    /// from there to the end of its section: where the inline trees are.
+    /// Known from the symbol table only.
+    gofunc: Option<(u64, Vec<u8>)>,
 }
 
 /// A function found for a pc.
@@ -86,6 +90,7 @@ impl GoTable {
             pctab: off(3)?,
             functab: off(4)?,
             data: data.to_vec(),
+            gofunc: None,
         };
         // The function table (nfunc + 1 entries) must fit.
         let entry_size = if version == Version::V116 { 2 * ptr } else { 8 };
@@ -103,7 +108,113 @@ impl GoTable {
 
     /// Bytes held.
     pub fn size(&self) -> usize {
-        self.data.len()
+        self.data.len() + self.gofunc.as_ref().map_or(0, |(_, b)| b.len())
+    }
+
+    /// Gives the table `go.func.*` (its link-time address and the bytes
+    /// from there on), so that calls the compiler inlined are named.
+    pub fn set_gofunc(&mut self, addr: u64, bytes: Vec<u8>) {
+        self.gofunc = Some((addr, bytes));
+    }
+
+    /// The frames at `pc`, innermost first: the functions the compiler
+    /// inlined there (each with the file:line inside it), then the real
+    /// function, with the line of the outermost inlined call
+    /// (runtime.CallersFrames, from the FUNCDATA_InlTree and
+    /// PCDATA_InlTreeIndex tables). Only the real function when the inline
+    /// tree is not known.
+    pub fn frames(&self, pc: u64) -> Vec<(GoFunc, bool)> {
+        let Some(outer) = self.lookup(pc) else { return Vec::new() };
+        let Some((inlined, call_site)) = self.inline_walk(pc) else { return vec![(outer, false)] };
+        let mut out = Vec::with_capacity(inlined.len() + 1);
+        for (name, at) in inlined {
+            // The file:line at `at` lies inside the inlined function's body.
+            let (file, line) = self.position(at).unwrap_or((None, None));
+            out.push((GoFunc { name, file, line, ..outer.clone() }, true));
+        }
+        let (file, line) = self.position(call_site).unwrap_or((outer.file.clone(), outer.line));
+        out.push((GoFunc { file, line, ..outer }, false));
+        out
+    }
+
+    /// (entry, offset of the _func) of the function containing `pc`.
+    fn func_at(&self, pc: u64) -> Option<(u64, usize)> {
+        if self.nfunc == 0 {
+            return None;
+        }
+        let (lo_pc, hi_pc) = self.range()?;
+        if pc < lo_pc || pc >= hi_pc {
+            return None;
+        }
+        // Last slot whose entry is <= pc.
+        let (mut lo, mut hi) = (0usize, self.nfunc);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if self.slot(mid)?.0 <= pc {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        self.slot(lo)
+    }
+
+    /// Offset of the funcID byte of the _func at `f` (flag, pad and
+    /// nfuncdata follow; then the pcdata and funcdata offsets).
+    fn flags_at(&self, f: usize) -> usize {
+        let base = if self.version == Version::V116 { f + self.ptr } else { f + 4 };
+        base + 4 * if self.version == Version::V120 { 9 } else { 8 }
+    }
+
+    /// (file, line) at `pc` from its function's pcfile and pcln tables.
+    fn position(&self, pc: u64) -> Option<(Option<String>, Option<u32>)> {
+        let f = self.lookup(pc)?;
+        Some((f.file, f.line))
+    }
+
+    /// The inlined calls covering `pc`, innermost first (the callee's name
+    /// and a pc inside it, for its file:line), and the pc of the outermost
+    /// call in the real function.
+    fn inline_walk(&self, pc: u64) -> Option<(Vec<(String, u64)>, u64)> {
+        if self.version == Version::V116 {
+            return None;
+        }
+        let (_, gofunc) = self.gofunc.as_ref()?;
+        let (entry, f) = self.func_at(pc)?;
+        let flags_at = self.flags_at(f);
+        let npcdata = u32_at(&self.data, f + 4 + 4 * 6)? as usize;
+        let nfuncdata = *self.data.get(flags_at + 3)? as usize;
+        const PCDATA_INL_TREE_INDEX: usize = 2;
+        const FUNCDATA_INL_TREE: usize = 3;
+        if npcdata <= PCDATA_INL_TREE_INDEX || nfuncdata <= FUNCDATA_INL_TREE {
+            return None;
+        }
+        let pcdata = u32_at(&self.data, flags_at + 4 + 4 * PCDATA_INL_TREE_INDEX)?;
+        let fd = u32_at(&self.data, flags_at + 4 + 4 * npcdata + 4 * FUNCDATA_INL_TREE)?;
+        if fd == u32::MAX {
+            return None;
+        }
+        let tree = fd as usize;
+        // inlinedCall: 1.18-1.19 {parent i16, funcID, _, file, line, func_, parentPc} (20 bytes);
+        // 1.20 on {funcID, _ [3], nameOff, parentPc, startLine} (16 bytes).
+        let (size, name_at, parent_at) = if self.version == Version::V120 { (16, 4, 8) } else { (20, 12, 16) };
+        let mut out = Vec::new();
+        let mut at = pc;
+        // Inlining depth is small; bound it anyway.
+        for _ in 0..64 {
+            let Some(ix) = self.pcvalue(pcdata, entry, at).filter(|&i| i >= 0) else { break };
+            let call = tree.checked_add((ix as usize).checked_mul(size)?)?;
+            let name_off = u32_at(gofunc, call.checked_add(name_at)?)? as usize;
+            let parent_pc = u32_at(gofunc, call.checked_add(parent_at)?)?;
+            let name = cstr(&self.data, self.funcname.checked_add(name_off)?)?;
+            out.push((name, at));
+            let next = entry.checked_add(parent_pc as u64)?;
+            if next == at {
+                break;
+            }
+            at = next;
+        }
+        Some((out, at))
     }
 
     /// (entry pc, offset of the _func) of function table slot `i`.
@@ -131,31 +242,14 @@ impl GoTable {
     /// The function containing `pc` (a link-time address), with the
     /// pcsp, file and line values at `pc`.
     pub fn lookup(&self, pc: u64) -> Option<GoFunc> {
-        if self.nfunc == 0 {
-            return None;
-        }
-        let (lo_pc, hi_pc) = self.range()?;
-        if pc < lo_pc || pc >= hi_pc {
-            return None;
-        }
-        // Last slot whose entry is <= pc.
-        let (mut lo, mut hi) = (0usize, self.nfunc);
-        while hi - lo > 1 {
-            let mid = lo + (hi - lo) / 2;
-            if self.slot(mid)?.0 <= pc {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        let (entry, f) = self.slot(lo)?;
+        let (entry, f) = self.func_at(pc)?;
         // _func fields: entry (a word before 1.18, a u32 after), then i32s.
         let base = if self.version == Version::V116 { f + self.ptr } else { f + 4 };
         let field = |i: usize| u32_at(&self.data, base + 4 * i);
         let name_off = field(0)? as usize;
         let (pcsp, pcfile, pcln, cu) = (field(3)?, field(4)?, field(5)?, field(7)?);
         // funcID and flag follow cuOffset (and startLine from 1.20 on).
-        let flags_at = base + 4 * if self.version == Version::V120 { 9 } else { 8 };
+        let flags_at = self.flags_at(f);
         let (func_id, flag) = (*self.data.get(flags_at)?, *self.data.get(flags_at + 1)?);
         let name = cstr(&self.data, self.funcname.checked_add(name_off)?)?;
         let flag = if self.version == Version::V116 { 0 } else { flag };
@@ -310,6 +404,69 @@ mod tests {
         let g = t.lookup(0x1100).unwrap();
         assert!(g.name == "runtime.goexit" && g.last && g.sp_delta.is_none());
         assert!(t.lookup(0x0fff).is_none() && t.lookup(0x1200).is_none());
+    }
+
+    /// A 1.18 table with one function, main.outer at 0x1000 (line 10 for
+    /// 0x10 bytes, then 20), into which main.inner was inlined over
+    /// [0x1010, 0x1030), called from the instruction at 0x1008; and its
+    /// go.func.* bytes (the inline tree).
+    fn inlined() -> (Vec<u8>, Vec<u8>) {
+        let mut d = vec![0u8; 0x260];
+        d[0..4].copy_from_slice(&0xfffffff0u32.to_le_bytes());
+        d[6] = 1;
+        d[7] = 8;
+        let words: [u64; 8] = [1, 1, 0x1000, 0x100, 0x140, 0x150, 0x180, 0x200];
+        for (i, w) in words.iter().enumerate() {
+            d[8 + i * 8..16 + i * 8].copy_from_slice(&w.to_le_bytes());
+        }
+        d[0x100..0x116].copy_from_slice(b"main.outer\0main.inner\0");
+        d[0x150..0x15a].copy_from_slice(b"/src/a.go\0");
+        d[0x181..0x185].copy_from_slice(&[0x02, 0x80, 0x02, 0x00]); // pcsp: 0
+        d[0x188..0x18c].copy_from_slice(&[0x02, 0x80, 0x02, 0x00]); // pcfile: 0
+        d[0x18c..0x192].copy_from_slice(&[0x16, 0x10, 0x14, 0xf0, 0x01, 0x00]); // pcln: 10, then 20
+        d[0x194..0x19c].copy_from_slice(&[0x00, 0x10, 0x02, 0x20, 0x01, 0xd0, 0x01, 0x00]); // inline index: -1, 0, -1
+        let ft: [u32; 4] = [0, 0x10, 0x100, 0];
+        for (i, w) in ft.iter().enumerate() {
+            d[0x200 + i * 4..0x204 + i * 4].copy_from_slice(&w.to_le_bytes());
+        }
+        // _func: entryoff, nameoff, args, deferreturn, pcsp, pcfile, pcln, npcdata, cu; then nfuncdata 4.
+        let f: [u32; 9] = [0, 0, 0, 0, 1, 8, 12, 3, 0];
+        for (i, w) in f.iter().enumerate() {
+            d[0x210 + i * 4..0x214 + i * 4].copy_from_slice(&w.to_le_bytes());
+        }
+        d[0x237] = 4;
+        let tail: [u32; 7] = [0, 0, 0x14, u32::MAX, u32::MAX, u32::MAX, 0];
+        for (i, w) in tail.iter().enumerate() {
+            d[0x238 + i * 4..0x23c + i * 4].copy_from_slice(&w.to_le_bytes());
+        }
+        // inlinedCall{parent -1, funcID, _, file, line, func_ 11, parentPc 8}
+        let mut tree = vec![0xff, 0xff, 0, 0];
+        for w in [0u32, 0, 11, 8] {
+            tree.extend_from_slice(&w.to_le_bytes());
+        }
+        (d, tree)
+    }
+
+    #[test]
+    fn inlined_calls_from_the_inline_tree() {
+        let (d, tree) = inlined();
+        let mut t = GoTable::parse(&d, 0).unwrap();
+        let names = |t: &GoTable, pc| -> Vec<(String, Option<u32>, bool)> {
+            t.frames(pc).into_iter().map(|(f, i)| (f.name, f.line, i)).collect()
+        };
+        // Without go.func.*: the real function only.
+        assert_eq!(names(&t, 0x1018), [("main.outer".to_string(), Some(20), false)]);
+        t.set_gofunc(0x9000, tree);
+        assert_eq!(
+            names(&t, 0x1018),
+            [("main.inner".to_string(), Some(20), true), ("main.outer".to_string(), Some(10), false)],
+            "the inlined callee at its line, then the caller at the call's line"
+        );
+        assert_eq!(names(&t, 0x1040), [("main.outer".to_string(), Some(20), false)]);
+        assert_eq!(names(&t, 0x1004), [("main.outer".to_string(), Some(10), false)]);
+        // A tree index beyond go.func.*: the real function only, no panic.
+        t.set_gofunc(0x9000, vec![0; 4]);
+        assert_eq!(names(&t, 0x1018), [("main.outer".to_string(), Some(20), false)]);
     }
 
     #[test]

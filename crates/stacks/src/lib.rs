@@ -14,7 +14,9 @@
 //! findings report, after the last snapshot.
 
 pub mod elf;
+pub mod godwarf;
 pub mod gopclntab;
+pub mod goroutines;
 pub mod maps;
 pub mod mem;
 mod symbols;
@@ -26,7 +28,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-pub use unwedge_model::{Frame, UserStack};
+pub use unwedge_model::{Frame, GoroutineGroup, UserStack};
 use unwind::{Placed, ProcUnwinder, StackCopy, Start};
 
 /// How stacks are read (`--stacks`).
@@ -49,6 +51,8 @@ pub const MAX_THREADS: usize = 64;
 pub const MAX_STACK: usize = 256 << 10;
 /// Frames kept per thread at most.
 pub const MAX_FRAMES: usize = 64;
+/// Goroutine groups kept per process at most.
+pub const MAX_GROUPS: usize = 20;
 /// Modules (per build-id) whose tables stay cached between scans.
 const MAX_MODULES: usize = 64;
 /// ... and the bytes their tables may hold in all.
@@ -159,6 +163,7 @@ impl Reader {
             };
             let hint = interpreter_hint(pid, &maps);
             let mut proc = Proc { pid, maps, unwinder: ProcUnwinder::default() };
+            let first = captured.first().map(|(tid, _)| *tid);
             for (tid, c) in captured {
                 let mut stack = match c {
                     Ok(c) => self.unwind(&mut proc, c),
@@ -169,6 +174,13 @@ impl Reader {
                 }
                 stack.interpreter_hint = hint.clone();
                 out.stacks.insert((pid, tid), stack);
+            }
+            // Once per process, on its first reported thread.
+            if let Some((groups, note)) = self.goroutines(&mut proc) {
+                if let Some(s) = first.and_then(|tid| out.stacks.get_mut(&(pid, tid))) {
+                    s.goroutines = groups;
+                    s.goroutines_note = note;
+                }
             }
         }
         if denied > 0 && !self.root {
@@ -181,11 +193,20 @@ impl Reader {
 
     /// Unwinds and names one captured stack.
     fn unwind(&mut self, proc: &mut Proc, c: Captured) -> UserStack {
-        let pid = proc.pid;
         let copy = StackCopy { base: c.base, bytes: &c.stack };
+        let (frames, mut note) = self.walk(proc, c.start, &copy);
+        if c.stack.len() >= MAX_STACK && note.is_some() {
+            note = note.map(|n| format!("{n}; {} KiB of stack were copied", MAX_STACK >> 10));
+        }
+        UserStack { frames, note, ..Default::default() }
+    }
+
+    /// Walks one stack copy and names its frames; why it ended early, if it did.
+    fn walk(&mut self, proc: &mut Proc, start: Start, copy: &StackCopy) -> (Vec<Frame>, Option<String>) {
+        let pid = proc.pid;
         let cache = &mut self.cache;
         let maps = &proc.maps;
-        let walk = proc.unwinder.walk(c.start, &copy, MAX_FRAMES, |addr, u| {
+        let walk = proc.unwinder.walk(start, copy, MAX_FRAMES, |addr, u| {
             if u.module_at(addr).is_none() {
                 if let Some(p) = cache.place(pid, maps, addr) {
                     u.add(p);
@@ -195,13 +216,137 @@ impl Reader {
         for p in self.cache.evicted.drain(..) {
             self.symbols.evict(&p);
         }
-        let frames = self.symbols.frames(&walk.addrs, &proc.unwinder, maps);
-        let mut note = walk.note;
-        if c.stack.len() >= MAX_STACK && note.is_some() {
-            note = note.map(|n| format!("{n}; {} KiB of stack were copied", MAX_STACK >> 10));
-        }
-        UserStack { frames, note, interpreter_hint: None }
+        (self.symbols.frames(&walk.addrs, &proc.unwinder, maps), walk.note)
     }
+
+    /// A Go process's goroutines grouped by stack, and why they are
+    /// missing or incomplete; `None` for a process that is not Go.
+    fn goroutines(&mut self, proc: &mut Proc) -> Option<(Option<Vec<GoroutineGroup>>, Option<String>)> {
+        let pid = proc.pid;
+        let go = match proc.unwinder.modules.iter().find(|m| m.data.go.is_some()) {
+            Some(m) => m.clone(),
+            None => {
+                // No reported thread reached the Go code (it is all in the
+                // scheduler's futex, say): the executable's text mapping.
+                let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+                let exe = exe.to_str()?.trim_end_matches(" (deleted)");
+                let m = proc
+                    .maps
+                    .iter()
+                    .find(|m| m.exec && m.path.as_deref().is_some_and(|p| p.trim_end_matches(" (deleted)") == exe))?;
+                let p = self.cache.place(pid, &proc.maps, m.start)?;
+                p.data.go.as_ref()?;
+                proc.unwinder.add(p.clone());
+                p
+            }
+        };
+        let version = go.data.go_version.clone();
+        let Some(layout) = go.data.g_layout else {
+            let v = version.as_deref().unwrap_or("an unknown Go version");
+            let why = if go.data.allgs.is_some() {
+                "and the binary has no DWARF to read it from"
+            } else {
+                "and the binary is stripped"
+            };
+            return Some((
+                None,
+                Some(format!(
+                    "goroutines not read: the runtime's g layout of {v} is not known to unwedge (known: go1.19), {why}"
+                )),
+            ));
+        };
+        // From the symbol table, else (stripped) found in .bss and checked.
+        let allgs = match (go.data.allgs, go.data.bss.clone()) {
+            (Some(a), _) => Ok(a.wrapping_add(go.bias)),
+            (None, Some(bss)) => Err(bss.start.wrapping_add(go.bias)..bss.end.wrapping_add(go.bias)),
+            (None, None) => {
+                return Some((
+                    None,
+                    Some("goroutines not read: the binary is stripped and has no .bss section".into()),
+                ));
+            }
+        };
+        let copied = match copy_goroutines(pid, allgs, layout, go.clone()) {
+            Ok(c) => c,
+            Err(e) => return Some((None, Some(format!("goroutines not read: {e}")))),
+        };
+        let mut groups: HashMap<Vec<String>, GoroutineGroup> = HashMap::new();
+        let mut cut = 0;
+        for g in &copied.gs {
+            let copy = StackCopy { base: g.sp, bytes: &g.stack };
+            let start = Start { pc: g.pc, sp: g.sp, fp: Some(g.bp), lr: None };
+            let (frames, note) = self.walk(proc, start, &copy);
+            if note.is_some() {
+                cut += 1;
+            }
+            let key: Vec<String> =
+                frames.iter().map(|f| f.function.clone().unwrap_or_else(|| f.addr.clone())).collect();
+            let e = groups.entry(key).or_insert_with(|| GoroutineGroup {
+                count: 0,
+                // As Go's own traceback heads a goroutine: its wait reason, or its state.
+                wait_reason: match g.status & 0xfff {
+                    4 => match &copied.reasons {
+                        Some(names) => names.get(g.waitreason as usize).filter(|n| !n.is_empty()).cloned(),
+                        None => goroutines::wait_reason(layout.minor, g.waitreason).map(String::from),
+                    },
+                    3 => Some("syscall".into()),
+                    1 => Some("runnable".into()),
+                    _ => None,
+                },
+                frames,
+            });
+            e.count += 1;
+        }
+        let mut list: Vec<(Vec<String>, GoroutineGroup)> =
+            groups.into_iter().filter(|(k, _)| !k.iter().all(|n| n.starts_with("runtime."))).collect();
+        // Most numerous first; on a tie, network waits last: every idle
+        // server has its accept loop and keep-alive readers in IO wait.
+        let io = |g: &GoroutineGroup| g.wait_reason.as_deref() == Some("IO wait");
+        list.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(io(&a.1).cmp(&io(&b.1))).then_with(|| a.0.cmp(&b.0)));
+        let mut notes = copied.notes;
+        if cut > 0 {
+            notes.push(format!("{cut} goroutine stacks end early"));
+        }
+        if list.len() > MAX_GROUPS {
+            notes.push(format!("the {MAX_GROUPS} largest of {} goroutine groups are shown", list.len()));
+            list.truncate(MAX_GROUPS);
+        }
+        let note = (!notes.is_empty()).then(|| notes.join("; "));
+        Some((Some(list.into_iter().map(|(_, g)| g).collect()), note))
+    }
+}
+
+/// Copies a Go process's goroutines on a helper thread, for the reason
+/// [`capture_process`] does: process_vm_readv takes the target's mmap lock.
+fn copy_goroutines(
+    pid: u32,
+    allgs: Result<u64, std::ops::Range<u64>>,
+    layout: goroutines::Layout,
+    go: Placed,
+) -> Result<goroutines::Copied, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("goroutine-read".into())
+        .spawn(move || {
+            let reasons =
+                go.data.wait_reasons.and_then(|(a, n)| goroutines::read_reasons(pid, a.wrapping_add(go.bias), n));
+            let r = match allgs {
+                Ok(a) => goroutines::copy(pid, a, &layout),
+                Err(bss) => {
+                    let table = go.data.go.as_ref();
+                    let is_code = |pc: u64| table.is_some_and(|t| t.lookup(pc.wrapping_sub(go.bias)).is_some());
+                    goroutines::find_allgs(pid, bss, &layout, &is_code).and_then(|a| {
+                        let mut c = goroutines::copy(pid, a, &layout)?;
+                        c.notes.insert(0, "runtime.allgs found by scanning .bss (the binary is stripped)".into());
+                        Ok(c)
+                    })
+                }
+            };
+            let _ = tx.send(r.map(|c| goroutines::Copied { reasons, ..c }));
+        })
+        .map_err(|e| format!("no thread to read them: {e}"))?;
+    rx.recv_timeout(goroutines::G_BUDGET + PROC_WAIT)
+        .map_err(|_| "its memory did not answer in time (a thread stuck in the kernel?)".to_string())?
 }
 
 /// A thread's registers and stack bytes, as read from the OS.
@@ -297,7 +442,7 @@ fn ptrace(pid: u32, maps: &[Mapping], tid: u32) -> Result<mem::Captured, String>
 }
 
 fn missing(note: String) -> UserStack {
-    UserStack { frames: Vec::new(), note: Some(note), interpreter_hint: None }
+    UserStack { note: Some(note), ..Default::default() }
 }
 
 /// What the interpreter's own frames would need: the native stack of a

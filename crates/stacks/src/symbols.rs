@@ -47,9 +47,12 @@ impl Symbols {
             };
             let svma = lookup.wrapping_sub(m.bias);
             if let Some(go) = &m.data.go {
-                match go.lookup(svma) {
-                    Some(f) => out.push(Frame { function: Some(f.name), file: f.file, line: f.line, ..base }),
-                    None => out.push(base),
+                let frames = go.frames(svma);
+                if frames.is_empty() {
+                    out.push(base.clone());
+                }
+                for (f, inlined) in frames {
+                    out.push(Frame { function: Some(f.name), file: f.file, line: f.line, inlined, ..base.clone() });
                 }
                 continue;
             }

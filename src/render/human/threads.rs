@@ -7,7 +7,7 @@ use anstyle::Style;
 use serde_json::Value;
 use std::io::{self, Write};
 use unwedge_model::evidence::{ThreadEvidence, ThreadSummary};
-use unwedge_model::{stack, Evidence, Frame};
+use unwedge_model::{stack, Evidence, Frame, GoroutineGroup};
 
 /// Evidence fields holding threads: `write` shows them as thread blocks, so
 /// the generic key/value list leaves them out.
@@ -100,6 +100,7 @@ fn thread_block(out: &mut dyn Write, label: &str, t: &ThreadEvidence, frames: us
         }
     }
     user_stack(out, t.user_stack.as_deref(), t.user_stack_note.as_deref())?;
+    goroutines(out, t.goroutines.as_deref(), t.goroutines_note.as_deref())?;
     if let Some(h) = t.interpreter_hint.as_ref().filter(|_| !brief) {
         wrapped(out, &format!("        {DIM}interpreter frames:{DIM:#} "), h, "          ", Style::new())?;
     }
@@ -127,6 +128,38 @@ fn user_stack(out: &mut dyn Write, frames: Option<&[Frame]>, note: Option<&str>)
     Ok(())
 }
 
+/// Goroutine groups shown per process (the JSON has them all).
+const GOROUTINE_GROUPS: usize = 3;
+/// Folded frames shown per group (innermost: where it waits, and who called).
+const GOROUTINE_FRAMES: usize = 5;
+
+/// A Go process's largest goroutine groups, one line each, folded as user
+/// stacks are ("10 × sync.(*Mutex).Lock ← main.handler ← … (semacquire)").
+fn goroutines(out: &mut dyn Write, groups: Option<&[GoroutineGroup]>, note: Option<&str>) -> io::Result<()> {
+    let groups = groups.unwrap_or_default();
+    for g in groups.iter().take(GOROUTINE_GROUPS) {
+        let folded = stack::fold(&g.frames);
+        let mut line =
+            format!("{} × {}", g.count, folded.iter().take(GOROUTINE_FRAMES).cloned().collect::<Vec<_>>().join(" ← "));
+        if folded.len() > GOROUTINE_FRAMES {
+            line.push_str(" ← …");
+        }
+        if let Some(r) = &g.wait_reason {
+            line.push_str(&format!(" ({r})"));
+        }
+        wrapped(out, &format!("        {DIM}goroutines:{DIM:#} "), &line, "          ", Style::new())?;
+    }
+    if groups.len() > GOROUTINE_GROUPS {
+        let more = groups.len() - GOROUTINE_GROUPS;
+        let n: u32 = groups[GOROUTINE_GROUPS..].iter().map(|g| g.count).sum();
+        writeln!(out, "        {DIM}goroutines: {more} more groups ({n} goroutines) in --json{DIM:#}")?;
+    }
+    if let Some(n) = note {
+        wrapped(out, &format!("        {DIM}goroutines:{DIM:#} "), n, "          ", DIM)?;
+    }
+    Ok(())
+}
+
 /// Another stuck thread of the process, in brief.
 fn summary_block(out: &mut dyn Write, t: &ThreadSummary) -> io::Result<()> {
     let head = format!("Thread {} ({}), in {}", t.tid, t.name, t.syscall);
@@ -134,5 +167,6 @@ fn summary_block(out: &mut dyn Write, t: &ThreadSummary) -> io::Result<()> {
     for fd in &t.fds {
         wrapped(out, "        ", fd, "          ", Style::new())?;
     }
-    user_stack(out, t.user_stack.as_deref(), None)
+    user_stack(out, t.user_stack.as_deref(), None)?;
+    goroutines(out, t.goroutines.as_deref(), t.goroutines_note.as_deref())
 }

@@ -11,6 +11,8 @@
 //	scenario deadlock     issue 14: two goroutines take locks A and B in
 //	                      opposite orders; every handler needs A, so none answers
 //	scenario chan         issue 14: every handler waits on a channel nobody feeds
+//	scenario mutex        issue 16: every request's lockedHandler waits on a
+//	                      mutex main holds for ever (its goroutines name it)
 //	scenario fixed        the deadlock scenario without the inversion (healthy)
 //	scenario longpoll     /wait is held until an event that does not come,
 //	                      every other path is answered at once (healthy)
@@ -64,13 +66,23 @@ func hello(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("hello\n"))
 }
 
+// held is locked by main in the mutex scenario and never unlocked.
+var held sync.Mutex
+
+//go:noinline
+func lockedHandler(w http.ResponseWriter, r *http.Request) {
+	held.Lock()
+	defer held.Unlock()
+	hello(w, r)
+}
+
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: scenario leak N | limit | limit-close | healthy | deadlock | chan | fixed | longpoll")
+		fmt.Fprintln(os.Stderr, "usage: scenario leak N | limit | limit-close | healthy | deadlock | chan | mutex | fixed | longpoll")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
-	case "leak", "limit", "limit-close", "healthy", "deadlock", "chan", "fixed", "longpoll":
+	case "leak", "limit", "limit-close", "healthy", "deadlock", "chan", "mutex", "fixed", "longpoll":
 	default:
 		fmt.Fprintln(os.Stderr, "unknown mode", os.Args[1])
 		os.Exit(2)
@@ -125,6 +137,9 @@ func main() {
 			defer a.Unlock()
 			hello(w, r)
 		}))
+	case "mutex":
+		held.Lock()
+		http.Serve(l, http.HandlerFunc(lockedHandler))
 	case "chan":
 		work := make(chan []byte) // the producer was never started
 		http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

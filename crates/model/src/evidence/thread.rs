@@ -1,6 +1,6 @@
 //! One thread as evidence: what the human report shows as a thread block.
 
-use crate::Frame;
+use crate::{Frame, GoroutineGroup};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -29,6 +29,13 @@ pub struct ThreadEvidence {
     /// The interpreter-level tool to run for this process's own frames.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interpreter_hint: Option<String>,
+    /// A Go process's goroutines grouped by stack, most numerous first
+    /// (on one thread of the process only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goroutines: Option<Vec<GoroutineGroup>>,
+    /// Why `goroutines` is missing or incomplete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goroutines_note: Option<String>,
 }
 
 /// Another stuck thread of the same process, named in a `stuck_thread` finding.
@@ -44,6 +51,12 @@ pub struct ThreadSummary {
     /// Its user-space stack, as in [`ThreadEvidence::user_stack`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_stack: Option<Vec<Frame>>,
+    /// The process's goroutines, as in [`ThreadEvidence::goroutines`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goroutines: Option<Vec<GoroutineGroup>>,
+    /// Why `goroutines` is missing or incomplete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goroutines_note: Option<String>,
 }
 
 /// What a process's threads wait on, typed, so the analysis' second pass
