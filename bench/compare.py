@@ -93,7 +93,7 @@ def paired(num, den):
 rows = []
 for name in names:
     t = times[name]
-    ratio = "1.00" if name == ONE else f"{paired(ONE, name):.2f}"
+    ratio = "1.000" if name == ONE else f"{paired(ONE, name):.3f}"
     rows.append((name, statistics.median(t) * 1000, min(t) * 1000, max(t) * 1000, max(rss[name]), ratio))
 if a.markdown:
     print("\n| command | median ms | min–max ms | peak RSS MB | unwedge ÷ this (paired median) |")
