@@ -19,6 +19,8 @@
 # packaging/build-deb.sh).
 # gunicorn, gdb, strace (tests/scan_incidents.rs: a one-worker gunicorn, a
 # server held by a debugger, a server under strace).
+# postgresql (tests/scan_postgres.rs: a throw-away cluster whose sessions
+# wait on a lock, and its twin running long queries; psql comes with it).
 # Idempotent: does nothing when all are present.
 set -euo pipefail
 has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
@@ -51,6 +53,7 @@ has strace || need+=(strace)
 has readelf || need+=(binutils)
 [ -x /usr/bin/gunicorn ] || need+=(gunicorn)
 has gdb || need+=(gdb)
+{ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && has psql; } || need+=(postgresql)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
@@ -69,4 +72,5 @@ if command -v systemctl >/dev/null 2>&1; then
   systemctl disable --now nginx >/dev/null 2>&1 || true
   systemctl disable --now prometheus >/dev/null 2>&1 || true
   systemctl disable --now redis-server >/dev/null 2>&1 || true
+  systemctl disable --now postgresql >/dev/null 2>&1 || true
 fi

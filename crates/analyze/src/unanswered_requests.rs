@@ -25,9 +25,15 @@
 //!   needs *no progress*: no connection of the listener got a byte of answer
 //!   during the interval (bytes_acked / bytes_sent grew), none accepted
 //!   during the interval was answered, none was sent anything after the
-//!   oldest waiting request arrived (its `last_data_sent`), and the server
-//!   closed none (no new server-side TIME-WAIT / FIN-WAIT on the port). A
-//!   service that serves anyone is silent.
+//!   newest waiting request arrived (its `last_data_sent`: while all of
+//!   them waited), and the server closed none (no new server-side
+//!   TIME-WAIT / FIN-WAIT on the port). A service that serves anyone is
+//!   silent.
+//! - A process-per-connection database running long queries (analytics):
+//!   a connection whose only holder holds no other connection and ran
+//!   during the interval (CPU time grew, or running / in disk wait now) is
+//!   being worked on, not stuck. A backend waiting on a lock sleeps
+//!   without running; its title (PostgreSQL: "… SELECT waiting") is shown.
 //! - Server-sent events and websockets that stream: the server spoke last;
 //!   not waiting, and their sends are progress.
 //! - Database clients idle between queries and idle keep-alive connections:
@@ -188,11 +194,20 @@ fn judge(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Option<
                 && bi.bytes_acked == i.bytes_acked
         })
         .collect();
+    // A process-per-connection server's backend that ran during the
+    // interval works on its request (a long query burns CPU or waits on
+    // disk); one that sleeps without running (a lock wait) does not.
+    let stuck: Vec<&Socket> = stuck.into_iter().filter(|s| !own_process_works(ctx, s.inode)).collect();
     if stuck.len() < MIN_UNANSWERED {
         return None;
     }
     let oldest = stuck.iter().filter_map(|s| s.info).map(|i| i.last_data_recv_ms).max().unwrap_or(0);
-    // Progress: anything answered during the interval or since the oldest request arrived.
+    let youngest = stuck.iter().filter_map(|s| s.info).map(|i| i.last_data_recv_ms).min().unwrap_or(0);
+    // Progress: anything answered during the interval, or sent after the
+    // youngest waiting request arrived (while every one of them already
+    // waited). Sends between the oldest and the youngest are no proof: a
+    // database answers a client's login, then the client's query waits on
+    // the same lock as the oldest.
     let answered = list
         .iter()
         .filter(|s| {
@@ -203,7 +218,7 @@ fn judge(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Option<
                 // Accepted during the interval and already answered.
                 None => now > 0,
             };
-            grew || (now > 0 && i.last_data_sent_ms.saturating_add(PROGRESS_SLACK_MS) < oldest)
+            grew || (now > 0 && i.last_data_sent_ms.saturating_add(PROGRESS_SLACK_MS) < youngest)
         })
         .count();
     if answered > 0 || closed_during > 0 {
@@ -288,7 +303,7 @@ fn judge(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Option<
         )
     } else {
         format!(
-            " During the {interval} between the snapshots no connection of this listener got a byte of answer, none was answered after the oldest request arrived, and the server closed none{}.",
+            " During the {interval} between the snapshots no connection of this listener got a byte of answer, none was sent a byte after the newest of these requests arrived, and the server closed none{}.",
             if fresh.is_empty() { "; no new connection arrived to test it further".to_string() } else { String::new() }
         )
     };
@@ -327,8 +342,9 @@ fn judge(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Option<
     };
     let spread = if holders.len() > 1 {
         format!(
-            " The connections belong to {} processes (one per connection, as in a process-per-connection server); the threads below are those of {who}, which holds {}.",
+            " The connections belong to {} processes (one per connection, as in a process-per-connection server){}; the threads below are those of {who}, which holds {}.",
             holders.len(),
+            titles(ctx, &holders),
             holders[0].1
         )
     } else {
@@ -367,6 +383,50 @@ fn judge(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Option<
     f.explanation = explanation;
     f.fix = fix;
     Some(f)
+}
+
+/// Whether the one process holding this connection alone ran during the
+/// interval (CPU time grew, or a thread is running or in disk wait now):
+/// a process-per-connection backend working on its request.
+fn own_process_works(ctx: &Ctx, inode: u64) -> bool {
+    let Some(first) = &ctx.first else { return false };
+    let [pid] = ctx.last.owners_of(inode) else { return false };
+    let Some(p) = ctx.last.process(*pid) else { return false };
+    let alone =
+        p.sockets.iter().filter(|f| ctx.last.state_of(f.inode).is_some_and(|st| st == TcpState::Established)).count()
+            == 1;
+    let Some(before) = first.process(p.pid).filter(|q| q.start_ticks == p.start_ticks) else { return false };
+    let ticks = |q: &unwedge_model::Process| q.threads.iter().map(|t| t.utime + t.stime).sum::<u64>();
+    alone && (ticks(p) > ticks(before) || p.threads.iter().any(|t| matches!(t.state, 'R' | 'D')))
+}
+
+/// What the holders of a process-per-connection server's waiting
+/// connections call themselves, when they set a title (PostgreSQL shows
+/// "… SELECT waiting" for a backend waiting on a lock): the most common
+/// three, with counts.
+fn titles(ctx: &Ctx, holders: &[(u32, usize)]) -> String {
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for (pid, _) in holders {
+        let Some(p) = ctx.last.process(*pid) else { continue };
+        let t = p.cmdline.split_whitespace().collect::<Vec<_>>().join(" ");
+        if t.is_empty() {
+            continue;
+        }
+        // PostgreSQL writes the client's address and port into the title:
+        // "postgres: user db 127.0.0.1(53940) SELECT waiting"; drop it to group.
+        let t = t.split(' ').filter(|w| !(w.ends_with(')') && w.contains('('))).collect::<Vec<_>>().join(" ");
+        match seen.iter_mut().find(|x| x.0 == t) {
+            Some(x) => x.1 += 1,
+            None => seen.push((t, 1)),
+        }
+    }
+    seen.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let list: Vec<String> = seen.iter().take(3).map(|(t, n)| format!("{n} × \"{t}\"")).collect();
+    if list.is_empty() {
+        String::new()
+    } else {
+        format!(", whose titles read {}", list.join(", "))
+    }
 }
 
 /// The largest goroutine group in words ("3 goroutines in
