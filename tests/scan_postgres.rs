@@ -1,10 +1,11 @@
 //! PostgreSQL (Debian's server package, a throw-away cluster on a free
 //! loopback port): a process-per-connection server whose clients hang.
 //!
-//! - A session takes a table lock and sleeps in its transaction; three
-//!   clients' SELECTs wait on the lock. Every backend sleeps without
+//! - A session takes a table lock and goes idle inside its transaction;
+//!   three clients' SELECTs wait on the lock. Every backend sleeps without
 //!   running, none answers: `unanswered_requests`, and the backends' own
-//!   titles ("… SELECT waiting") are in the explanation.
+//!   titles ("… SELECT waiting", and the holder's "… idle in transaction")
+//!   are in the explanation.
 //! - The healthy twin: two clients run long CPU-bound queries. Their
 //!   backends run during the interval: worked on, not stuck — silent.
 
@@ -118,7 +119,15 @@ fn about_port(report: &Value, port: u16) -> Vec<&Value> {
 #[test]
 fn sessions_waiting_on_a_lock_are_unanswered_with_their_titles() {
     let Some(pg) = cluster() else { return };
-    let _holder = spawn(&mut psql(pg.port, "BEGIN; LOCK TABLE t; SELECT pg_sleep(120);"));
+    // The holder takes the lock and goes idle inside its transaction (its
+    // psql keeps the connection open, reading a pipe that stays silent).
+    let _holder = spawn(Command::new("sh").args([
+        "-c",
+        &format!(
+            "(printf 'BEGIN;\\nLOCK TABLE t;\\n'; sleep 120) | psql -h 127.0.0.1 -p {} -U postgres -X -q",
+            pg.port
+        ),
+    ]));
     std::thread::sleep(Duration::from_millis(500));
     let _waiters: Vec<Group> = (0..3).map(|_| spawn(&mut psql(pg.port, "SELECT * FROM t"))).collect();
     let report =
@@ -131,6 +140,7 @@ fn sessions_waiting_on_a_lock_are_unanswered_with_their_titles() {
     let why = f["explanation"].as_str().unwrap();
     assert!(why.contains("process-per-connection"), "{why}");
     assert!(why.contains("SELECT waiting"), "the backends' titles: {why}");
+    assert!(why.contains("idle in transaction"), "the lock holder among the other connections: {why}");
 }
 
 #[test]

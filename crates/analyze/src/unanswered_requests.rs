@@ -33,7 +33,9 @@
 //!   a connection whose only holder holds no other connection and ran
 //!   during the interval (CPU time grew, or running / in disk wait now) is
 //!   being worked on, not stuck. A backend waiting on a lock sleeps
-//!   without running; its title (PostgreSQL: "… SELECT waiting") is shown.
+//!   without running; its title (PostgreSQL: "… SELECT waiting") is shown,
+//!   and those of the listener's other connections (the lock holder's
+//!   "… idle in transaction").
 //! - Server-sent events and websockets that stream: the server spoke last;
 //!   not waiting, and their sends are progress.
 //! - Database clients idle between queries and idle keep-alive connections:
@@ -341,10 +343,27 @@ fn judge(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Option<
         ""
     };
     let spread = if holders.len() > 1 {
+        // The listener's other connections, each its own process: on a
+        // database, the session holding the lock the others wait on
+        // ("… idle in transaction") is among them.
+        let mut others: Vec<u32> = list
+            .iter()
+            .filter(|s| !stuck.iter().any(|w| w.inode == s.inode))
+            .filter_map(|s| match ctx.last.owners_of(s.inode) {
+                [pid] if !holders.iter().any(|h| h.0 == *pid) => Some(*pid),
+                _ => None,
+            })
+            .collect();
+        others.sort_unstable();
+        others.dedup();
+        let waiting =
+            titles(ctx, holders.iter().map(|h| h.0)).map(|t| format!(", whose titles read {t}")).unwrap_or_default();
+        let rest = titles(ctx, others.iter().copied())
+            .map(|t| format!(" (the listener's other connections: {t})"))
+            .unwrap_or_default();
         format!(
-            " The connections belong to {} processes (one per connection, as in a process-per-connection server){}; the threads below are those of {who}, which holds {}.",
+            " The connections belong to {} processes (one per connection, as in a process-per-connection server){waiting}{rest}; the threads below are those of {who}, which holds {}.",
             holders.len(),
-            titles(ctx, &holders),
             holders[0].1
         )
     } else {
@@ -400,21 +419,25 @@ fn own_process_works(ctx: &Ctx, inode: u64) -> bool {
     alone && (ticks(p) > ticks(before) || p.threads.iter().any(|t| matches!(t.state, 'R' | 'D')))
 }
 
-/// What the holders of a process-per-connection server's waiting
-/// connections call themselves, when they set a title (PostgreSQL shows
-/// "… SELECT waiting" for a backend waiting on a lock): the most common
-/// three, with counts.
-fn titles(ctx: &Ctx, holders: &[(u32, usize)]) -> String {
+/// What processes of a process-per-connection server call themselves,
+/// when they set a title (PostgreSQL shows "… SELECT waiting" for a
+/// backend waiting on a lock, "… idle in transaction" for a session that
+/// holds locks and does nothing): the most common three, with counts.
+fn titles(ctx: &Ctx, pids: impl Iterator<Item = u32>) -> Option<String> {
     let mut seen: Vec<(String, usize)> = Vec::new();
-    for (pid, _) in holders {
-        let Some(p) = ctx.last.process(*pid) else { continue };
-        let t = p.cmdline.split_whitespace().collect::<Vec<_>>().join(" ");
+    for pid in pids {
+        let Some(p) = ctx.last.process(pid) else { continue };
+        // PostgreSQL writes the client's address and port into the title:
+        // "postgres: user db 127.0.0.1(53940) SELECT waiting"; drop it to group.
+        let t = p
+            .cmdline
+            .split_whitespace()
+            .filter(|w| !(w.ends_with(')') && w.contains('(')))
+            .collect::<Vec<_>>()
+            .join(" ");
         if t.is_empty() {
             continue;
         }
-        // PostgreSQL writes the client's address and port into the title:
-        // "postgres: user db 127.0.0.1(53940) SELECT waiting"; drop it to group.
-        let t = t.split(' ').filter(|w| !(w.ends_with(')') && w.contains('('))).collect::<Vec<_>>().join(" ");
         match seen.iter_mut().find(|x| x.0 == t) {
             Some(x) => x.1 += 1,
             None => seen.push((t, 1)),
@@ -422,11 +445,7 @@ fn titles(ctx: &Ctx, holders: &[(u32, usize)]) -> String {
     }
     seen.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let list: Vec<String> = seen.iter().take(3).map(|(t, n)| format!("{n} × \"{t}\"")).collect();
-    if list.is_empty() {
-        String::new()
-    } else {
-        format!(", whose titles read {}", list.join(", "))
-    }
+    (!list.is_empty()).then(|| list.join(", "))
 }
 
 /// The largest goroutine group in words ("3 goroutines in
