@@ -52,6 +52,8 @@ fn bin_dir() -> Option<PathBuf> {
 fn as_postgres(program: &Path) -> Command {
     let mut cmd = Command::new("setpriv");
     cmd.args(["--reuid=postgres", "--regid=postgres", "--init-groups"]).arg(program);
+    // The checkout may sit where the postgres user cannot enter (/root).
+    cmd.current_dir("/");
     cmd
 }
 
