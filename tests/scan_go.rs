@@ -20,26 +20,7 @@ use std::time::Duration;
 /// toolchain.
 fn scenario_bin() -> Option<&'static PathBuf> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let go = ["/usr/bin/go", "/usr/lib/go/bin/go"].into_iter().map(PathBuf::from).find(|p| p.exists())?;
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("go-scenario");
-        std::fs::create_dir_all(&dir).unwrap();
-        let bin = dir.join("scenario");
-        let out = Command::new(go)
-            .arg("build")
-            .arg("-o")
-            .arg(&bin)
-            .arg(common::scenario_path("go/scenario.go"))
-            .env("GOCACHE", dir.join("cache"))
-            .env("GOPATH", dir.join("gopath"))
-            .env("GO111MODULE", "off")
-            .env("GOFLAGS", "")
-            .output()
-            .expect("run go build");
-        assert!(out.status.success(), "go build failed: {}", String::from_utf8_lossy(&out.stderr));
-        Some(bin)
-    })
-    .as_ref()
+    BIN.get_or_init(|| common::build_go_scenario("go-scenario")).as_ref()
 }
 
 fn go(args: &[&str]) -> Option<Child> {

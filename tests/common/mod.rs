@@ -298,3 +298,26 @@ pub fn run_with_deadline(cmd: &mut Command, limit: Duration) -> Ran {
     let output = Output { status, stdout: out.join().unwrap_or_default(), stderr: err.join().unwrap_or_default() };
     Ran { output, took, killed, what }
 }
+
+/// Builds tests/scenarios/go/scenario.go into `CARGO_TARGET_TMPDIR/folder`
+/// (one folder per test binary: two may build at once); None when there is
+/// no Go toolchain.
+pub fn build_go_scenario(folder: &str) -> Option<PathBuf> {
+    let go = ["/usr/bin/go", "/usr/lib/go/bin/go"].into_iter().map(PathBuf::from).find(|p| p.exists())?;
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(folder);
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = dir.join("scenario");
+    let out = Command::new(go)
+        .arg("build")
+        .arg("-o")
+        .arg(&bin)
+        .arg(scenario_path("go/scenario.go"))
+        .env("GOCACHE", dir.join("cache"))
+        .env("GOPATH", dir.join("gopath"))
+        .env("GO111MODULE", "off")
+        .env("GOFLAGS", "")
+        .output()
+        .expect("run go build");
+    assert!(out.status.success(), "go build failed: {}", String::from_utf8_lossy(&out.stderr));
+    Some(bin)
+}

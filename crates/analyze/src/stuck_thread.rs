@@ -67,14 +67,9 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             // look at the same index first (no quadratic search on a
             // 2,000-thread JVM).
             let same_slot = before.threads.get(i).filter(|b| b.tid == t.tid);
-            let Some(tb) = same_slot.or_else(|| before.threads.iter().find(|b| b.tid == t.tid)) else { return false };
-            let asleep = |x: &Thread| matches!(x.state, 'S' | 'D');
-            asleep(t)
-                && asleep(tb)
-                && t.utime + t.stime == tb.utime + tb.stime
-                && t.ctxt_switches == tb.ctxt_switches
-                && t.syscall.is_some()
-                && t.syscall == tb.syscall
+            same_slot
+                .or_else(|| before.threads.iter().find(|b| b.tid == t.tid))
+                .is_some_and(|tb| crate::waits::slept_through(tb, t))
         };
         // A thread that ran is the one doing the work (a busy event loop
         // whose helper threads idle in futex): the process is not stuck.

@@ -346,9 +346,10 @@ fn judge(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Option<
         // The listener's other connections, each its own process: on a
         // database, the session holding the lock the others wait on
         // ("… idle in transaction") is among them.
+        let stuck_inodes: FastSet<u64> = stuck.iter().map(|w| w.inode).collect();
         let mut others: Vec<u32> = list
             .iter()
-            .filter(|s| !stuck.iter().any(|w| w.inode == s.inode))
+            .filter(|s| !stuck_inodes.contains(&s.inode))
             .filter_map(|s| match ctx.last.owners_of(s.inode) {
                 [pid] if !holders.iter().any(|h| h.0 == *pid) => Some(*pid),
                 _ => None,

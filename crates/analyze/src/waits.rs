@@ -134,14 +134,20 @@ pub fn is_send(name: &str) -> bool {
 pub fn unchanged(ctx: &Ctx, p: &Process, t: &Thread) -> bool {
     let Some(first) = &ctx.first else { return false };
     let Some(before) = first.process(p.pid).filter(|q| q.start_ticks == p.start_ticks) else { return false };
-    let Some(tb) = before.threads.iter().find(|b| b.tid == t.tid) else { return false };
+    before.threads.iter().find(|b| b.tid == t.tid).is_some_and(|tb| slept_through(tb, t))
+}
+
+/// The same thread in both snapshots (`before`, `now`) slept the whole
+/// interval: asleep both times, no CPU time, no context switch, in the
+/// same syscall.
+pub fn slept_through(before: &Thread, now: &Thread) -> bool {
     let asleep = |x: &Thread| matches!(x.state, 'S' | 'D');
-    asleep(t)
-        && asleep(tb)
-        && t.utime + t.stime == tb.utime + tb.stime
-        && t.ctxt_switches == tb.ctxt_switches
-        && t.syscall.is_some()
-        && t.syscall == tb.syscall
+    asleep(now)
+        && asleep(before)
+        && now.utime + now.stime == before.utime + before.stime
+        && now.ctxt_switches == before.ctxt_switches
+        && now.syscall.is_some()
+        && now.syscall == before.syscall
 }
 
 /// An event loop that ran during the interval: a thread sleeping in

@@ -518,8 +518,10 @@ fn may_matter(threads: &[Thread]) -> bool {
 }
 
 /// Each thread's status: comm, state and signal masks (no CPU times).
-fn brief_threads(dir: &OwnedFd, p: &mut Process, b: &mut Bufs, prog: &Progress) {
-    let Ok(task) = open_dir(dir, c"task") else { return };
+/// The process's task directory and the thread ids in it (those listed
+/// before a read error, if one comes).
+fn task_ids(dir: &OwnedFd, b: &mut Bufs) -> Option<(OwnedFd, Vec<u32>)> {
+    let task = open_dir(dir, c"task").ok()?;
     let mut tids = Vec::new();
     let mut raw = RawDir::new(&task, b.dents.spare_capacity_mut());
     while let Some(Ok(e)) = raw.next() {
@@ -527,6 +529,11 @@ fn brief_threads(dir: &OwnedFd, p: &mut Process, b: &mut Bufs, prog: &Progress) 
             tids.push(tid);
         }
     }
+    Some((task, tids))
+}
+
+fn brief_threads(dir: &OwnedFd, p: &mut Process, b: &mut Bufs, prog: &Progress) {
+    let Some((task, tids)) = task_ids(dir, b) else { return };
     for tid in tids {
         b.path.clear();
         let _ = write!(b.path, "{tid}/status");
@@ -761,14 +768,7 @@ pub fn read_full(proc: &OwnedFd, pid: u32, start_ticks: u64, prog: &Progress) ->
 
 fn full_threads(dir: &OwnedFd, b: &mut Bufs, prog: &Progress) -> Vec<Thread> {
     let mut out = Vec::new();
-    let Ok(task) = open_dir(dir, c"task") else { return out };
-    let mut tids = Vec::new();
-    let mut raw = RawDir::new(&task, b.dents.spare_capacity_mut());
-    while let Some(Ok(e)) = raw.next() {
-        if let Some(tid) = parse::dec(e.file_name().to_bytes()).and_then(|t| u32::try_from(t).ok()) {
-            tids.push(tid);
-        }
-    }
+    let Some((task, tids)) = task_ids(dir, b) else { return out };
     for tid in tids {
         b.path.clear();
         let _ = write!(b.path, "{tid}");
