@@ -317,45 +317,78 @@ pub struct ScanArgs {
     pub thresholds: ThresholdArgs,
 }
 
-/// The detectors' thresholds, shared by `scan` and `serve`.
+/// The detectors' thresholds, shared by `scan` and `serve`. Every default is
+/// read from `Thresholds::default()`, so the flag and the library cannot
+/// disagree; each flag is named as its field.
 #[derive(Args, Debug, Clone)]
 pub struct ThresholdArgs {
     /// CLOSE-WAIT sockets a process must hold for close_wait_leak.
-    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = dflt().close_wait_min as u64, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub close_wait_min: u64,
     /// CLOSE-WAIT sockets that make close_wait_leak critical.
-    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = dflt().close_wait_critical as u64, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub close_wait_critical: u64,
     /// How long a keep-alive connection must be idle to count as holding a slot.
-    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
-    pub idle: Duration,
+    #[arg(long, default_value_t = Millis(dflt().idle_ms), value_parser = parse_millis, value_name = "DURATION", allow_hyphen_values = true)]
+    pub idle: Millis,
     /// Percent of the soft RLIMIT_NOFILE in use for an fd_exhaustion warning.
-    #[arg(long, default_value_t = 80.0, value_name = "PCT", value_parser = parse_percent)]
+    #[arg(long, default_value_t = dflt().fd_warning, value_name = "PCT", value_parser = parse_percent)]
     pub fd_warning: f64,
     /// Percent of the soft RLIMIT_NOFILE in use for a critical fd_exhaustion.
-    #[arg(long, default_value_t = 95.0, value_name = "PCT", value_parser = parse_percent)]
+    #[arg(long, default_value_t = dflt().fd_critical, value_name = "PCT", value_parser = parse_percent)]
     pub fd_critical: f64,
     /// Unreaped (zombie) children one parent must leave for a zombie warning.
-    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = dflt().zombie_min as u64, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub zombie_min: u64,
     /// Unreaped children that make the zombie finding critical.
-    #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = dflt().zombie_critical as u64, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub zombie_critical: u64,
     /// How long a request the server has read may go unanswered before it counts for unanswered_requests.
-    #[arg(long, default_value = "10s", value_parser = parse_positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
-    pub answer_timeout: Duration,
+    #[arg(long, default_value_t = Millis(dflt().answer_timeout_ms), value_parser = parse_positive_millis, value_name = "DURATION", allow_hyphen_values = true)]
+    pub answer_timeout: Millis,
     /// Percent of the usable ephemeral ports that connections to one destination must hold for ephemeral_ports_exhausted.
-    #[arg(long, default_value_t = 80.0, value_name = "PCT", value_parser = parse_percent)]
+    #[arg(long, default_value_t = dflt().ports_warning, value_name = "PCT", value_parser = parse_percent)]
     pub ports_warning: f64,
     /// Percent of nf_conntrack_max in use for conntrack_full.
-    #[arg(long, default_value_t = 90.0, value_name = "PCT", value_parser = parse_percent)]
+    #[arg(long, default_value_t = dflt().conntrack_warning, value_name = "PCT", value_parser = parse_percent)]
     pub conntrack_warning: f64,
     /// Percent of a cgroup's CPU quota periods throttled during the interval for cpu_throttled.
-    #[arg(long, default_value_t = 10.0, value_name = "PCT", value_parser = parse_percent)]
+    #[arg(long, default_value_t = dflt().throttle_pct, value_name = "PCT", value_parser = parse_percent)]
     pub throttle_pct: f64,
     /// Percent of the interval all tasks stalled on memory (PSI full) that memory_pressure calls a stall.
-    #[arg(long, default_value_t = 10.0, value_name = "PCT", value_parser = parse_percent)]
+    #[arg(long, default_value_t = dflt().psi_full, value_name = "PCT", value_parser = parse_percent)]
     pub psi_full: f64,
+}
+
+fn dflt() -> unwedge_pipeline::Thresholds {
+    unwedge_pipeline::Thresholds::default()
+}
+
+/// A duration flag held in whole milliseconds, as the thresholds hold it.
+/// Displayed so that it parses back: clap prints it as the default in --help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Millis(pub u32);
+
+impl std::fmt::Display for Millis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_multiple_of(1000) {
+            write!(f, "{}s", self.0 / 1000)
+        } else {
+            write!(f, "{}ms", self.0)
+        }
+    }
+}
+
+fn to_millis(d: Duration) -> Millis {
+    Millis(d.as_millis().min(u32::MAX as u128) as u32)
+}
+
+fn parse_millis(s: &str) -> Result<Millis, String> {
+    parse_duration(s).map(to_millis)
+}
+
+fn parse_positive_millis(s: &str) -> Result<Millis, String> {
+    parse_positive_duration(s).map(to_millis)
 }
 
 impl ThresholdArgs {
@@ -376,16 +409,16 @@ impl ThresholdArgs {
         Ok(unwedge_pipeline::Thresholds {
             close_wait_min: self.close_wait_min as usize,
             close_wait_critical: self.close_wait_critical as usize,
-            idle_ms: self.idle.as_millis().min(u32::MAX as u128) as u32,
-            fd_warning_pct: self.fd_warning,
-            fd_critical_pct: self.fd_critical,
+            idle_ms: self.idle.0,
+            fd_warning: self.fd_warning,
+            fd_critical: self.fd_critical,
             zombie_min: self.zombie_min as usize,
             zombie_critical: self.zombie_critical.max(self.zombie_min) as usize,
-            answer_timeout_ms: self.answer_timeout.as_millis().min(u32::MAX as u128) as u32,
-            ports_pct: self.ports_warning,
-            conntrack_pct: self.conntrack_warning,
+            answer_timeout_ms: self.answer_timeout.0,
+            ports_warning: self.ports_warning,
+            conntrack_warning: self.conntrack_warning,
             throttle_pct: self.throttle_pct,
-            psi_full_pct: self.psi_full,
+            psi_full: self.psi_full,
         })
     }
 }
@@ -576,6 +609,23 @@ fn parse_percent(s: &str) -> Result<f64, String> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn flag_defaults_are_the_library_defaults() {
+        let cli = Cli::try_parse_from(["unwedge", "scan"]).unwrap();
+        let Command::Scan(a) = cli.command else { panic!("not a scan") };
+        assert_eq!(a.thresholds.thresholds().unwrap(), unwedge_pipeline::Thresholds::default());
+        let cli = Cli::try_parse_from(["unwedge", "serve"]).unwrap();
+        let Command::Serve(a) = cli.command else { panic!("not serve") };
+        assert_eq!(a.thresholds.thresholds().unwrap(), unwedge_pipeline::Thresholds::default());
+    }
+
+    #[test]
+    fn millis_display_parses_back() {
+        for ms in [1, 999, 1000, 1500, 10_000, 60_000] {
+            assert_eq!(parse_millis(&Millis(ms).to_string()), Ok(Millis(ms)));
+        }
+    }
 
     #[test]
     fn cli_is_consistent() {

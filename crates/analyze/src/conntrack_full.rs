@@ -36,7 +36,7 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
         let (drop, early, insert_failed) = (r(|c| c.drop), r(|c| c.early_drop), r(|c| c.insert_failed));
         let percent = pct(ct.count as f64, ct.max as f64);
         let dropped = drop.unwrap_or(0) > 0;
-        if !(percent >= ctx.t.conntrack_pct || dropped || early.unwrap_or(0) > 0) {
+        if !(percent >= ctx.t.conntrack_warning || dropped || early.unwrap_or(0) > 0) {
             continue;
         }
         let severity = if dropped { Severity::Critical } else { Severity::Warning };

@@ -69,7 +69,7 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             *per_dest.entry((s.netns, s.remote, s.remote_port)).or_default() += 1;
         }
     }
-    per_dest.retain(|k, n| ranges.get(&k.0).is_some_and(|r| pct(*n as f64, r.2 as f64) >= ctx.t.ports_pct));
+    per_dest.retain(|k, n| ranges.get(&k.0).is_some_and(|r| pct(*n as f64, r.2 as f64) >= ctx.t.ports_warning));
     if per_dest.is_empty() {
         return;
     }
@@ -81,7 +81,7 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
     }
     for (pair, n) in counts {
         let (lo, hi, usable) = ranges[&pair.0];
-        if pct(n as f64, usable as f64) < ctx.t.ports_pct {
+        if pct(n as f64, usable as f64) < ctx.t.ports_warning {
             continue;
         }
         let ns = snap.netns.iter().find(|x| x.inode == pair.0);
@@ -137,7 +137,7 @@ fn finding(ctx: &Ctx, pair: Pair, (lo, hi, usable): (u16, u16, u32), ns: Option<
     let held_pct = pct(held as f64, usable as f64);
     let severity = if held_pct >= 95.0 {
         Severity::Critical
-    } else if held_pct >= ctx.t.ports_pct {
+    } else if held_pct >= ctx.t.ports_warning {
         Severity::Warning
     } else {
         Severity::Info

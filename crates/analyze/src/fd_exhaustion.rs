@@ -19,10 +19,10 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             continue;
         }
         let pct = p.fd_count as f64 * 100.0 / soft as f64;
-        if pct < ctx.t.fd_warning_pct {
+        if pct < ctx.t.fd_warning {
             continue;
         }
-        let severity = if pct >= ctx.t.fd_critical_pct { Severity::Critical } else { Severity::Warning };
+        let severity = if pct >= ctx.t.fd_critical { Severity::Critical } else { Severity::Warning };
         let close_wait = p.sockets.iter().filter(|fd| ctx.last.state_of(fd.inode) == Some(TcpState::CloseWait)).count();
         let listens = p.sockets.iter().filter(|fd| ctx.last.state_of(fd.inode) == Some(TcpState::Listen)).count();
         let unanswered = p

@@ -46,8 +46,10 @@ use index::Index;
 pub use keep::keep_for_comparison;
 use unwedge_model::{Evidence, Finding, Process, Scan, Severity, Snapshot};
 
-/// Every threshold a detector uses; each is a flag of `unwedge scan`.
-#[derive(Debug, Clone)]
+/// Every threshold a detector uses; each is a flag of `unwedge scan` named
+/// as its field (`idle_ms` is `--idle`, `answer_timeout_ms` `--answer-timeout`),
+/// whose default is read from here.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Thresholds {
     /// CLOSE-WAIT sockets a process must hold to raise `close_wait_leak`.
     pub close_wait_min: usize,
@@ -56,8 +58,8 @@ pub struct Thresholds {
     /// A keep-alive connection idle (no data either way) this long holds a slot.
     pub idle_ms: u32,
     /// Percent of the soft RLIMIT_NOFILE in use for a warning / critical.
-    pub fd_warning_pct: f64,
-    pub fd_critical_pct: f64,
+    pub fd_warning: f64,
+    pub fd_critical: f64,
     /// Unreaped children one parent must leave for a `zombie` warning / critical.
     pub zombie_min: usize,
     pub zombie_critical: usize,
@@ -65,14 +67,14 @@ pub struct Thresholds {
     pub answer_timeout_ms: u32,
     /// Percent of the usable ephemeral ports one (source, destination) pair
     /// must hold for `ephemeral_ports_exhausted`.
-    pub ports_pct: f64,
+    pub ports_warning: f64,
     /// Percent of nf_conntrack_max in use for `conntrack_full`.
-    pub conntrack_pct: f64,
+    pub conntrack_warning: f64,
     /// Percent of a cgroup's CFS periods throttled during the interval for `cpu_throttled`.
     pub throttle_pct: f64,
     /// Percent of the interval all tasks stalled on memory (PSI `full`) that
     /// counts as a stall for `memory_pressure`.
-    pub psi_full_pct: f64,
+    pub psi_full: f64,
 }
 
 impl Default for Thresholds {
@@ -81,15 +83,15 @@ impl Default for Thresholds {
             close_wait_min: 8,
             close_wait_critical: 100,
             idle_ms: 1000,
-            fd_warning_pct: 80.0,
-            fd_critical_pct: 95.0,
+            fd_warning: 80.0,
+            fd_critical: 95.0,
             zombie_min: 5,
             zombie_critical: 50,
             answer_timeout_ms: 10_000,
-            ports_pct: 80.0,
-            conntrack_pct: 90.0,
+            ports_warning: 80.0,
+            conntrack_warning: 90.0,
             throttle_pct: 10.0,
-            psi_full_pct: 10.0,
+            psi_full: 10.0,
         }
     }
 }

@@ -60,8 +60,7 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             }
             _ => None,
         };
-        let stalled =
-            share.is_some_and(|s| s >= ctx.t.psi_full_pct) || psi.is_some_and(|p| p.full_avg10 >= ctx.t.psi_full_pct);
+        let stalled = share.is_some_and(|s| s >= ctx.t.psi_full) || psi.is_some_and(|p| p.full_avg10 >= ctx.t.psi_full);
         let limit = m.limit.or(m.high);
         let anon_full = match (m.anon, limit) {
             (Some(a), Some(l)) if l > 0 => a as f64 >= 0.9 * l as f64,
@@ -194,7 +193,7 @@ fn host_pressure(ctx: &Ctx, out: &mut Vec<Finding>) {
         return;
     }
     let share = pct(now.full_total_us.saturating_sub(first.full_total_us) as f64, (ctx.interval_ms * 1000) as f64);
-    if share < ctx.t.psi_full_pct || now.full_avg10 < ctx.t.psi_full_pct {
+    if share < ctx.t.psi_full || now.full_avg10 < ctx.t.psi_full {
         return;
     }
     let ev = MemoryPressure {
