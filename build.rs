@@ -63,7 +63,8 @@ pub fn kind_pages(dir: &Path) -> String {
         .filter(|(stem, _)| stem != "README")
         .collect();
     pages.sort();
-    let mut s = String::from("/// docs/kinds/<kind>.md by file stem (build.rs).\npub const KIND_PAGES: &[(&str, &str)] = &[\n");
+    let mut s =
+        String::from("/// docs/kinds/<kind>.md by file stem (build.rs).\npub const KIND_PAGES: &[(&str, &str)] = &[\n");
     for (stem, path) in pages {
         s.push_str(&format!("    ({stem:?}, include_str!({:?})),\n", path.display().to_string()));
     }

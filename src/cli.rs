@@ -305,7 +305,7 @@ pub struct ScanArgs {
     /// it has. Default: 30s plus the time the command waits on purpose (interval, grace, count × interval, max-wait).
     #[arg(long, value_parser = parse_positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub deadline: Option<Duration>,
-    /// Print the report as one JSON document (the contract in CONTRACT.md).
+    /// Print the report as one JSON document, whose keys are a stable contract (docs/contract.md in the source).
     #[arg(long)]
     pub json: bool,
     /// Only findings about this process (and its threads).
@@ -502,7 +502,7 @@ pub struct ProbeOutput {
     /// Use IPv6 only.
     #[arg(short = '6')]
     pub ipv6: bool,
-    /// Print the result as one JSON document (CONTRACT.md, "Probe findings").
+    /// Print the result as one JSON document, whose keys are a stable contract (docs/contract.md in the source).
     #[arg(long)]
     pub json: bool,
 }

@@ -21,8 +21,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use unwedge_model::evidence::{
-    BlockedSignal, CloseWaitLeak, ConntrackFull, CpuThrottled, EphemeralPortsExhausted, MemoryPressure,
-    PeerNotReading, PidLimit, StuckThread, SynQueueOverflow, UnansweredRequests,
+    BlockedSignal, CloseWaitLeak, ConntrackFull, CpuThrottled, EphemeralPortsExhausted, MemoryPressure, PeerNotReading,
+    PidLimit, StuckThread, SynQueueOverflow, UnansweredRequests,
 };
 use unwedge_model::{Evidence, Kind, Report, Scan, Snapshot};
 
@@ -111,7 +111,8 @@ impl Table {
     /// the elements of `waiting`, `masks` for the keys of `masks`).
     fn children<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a Row)> + 'a {
         self.rows.iter().filter_map(move |r| {
-            let name = if prefix.is_empty() { r.key.as_str() } else { r.key.strip_prefix(prefix)?.strip_prefix('.')? };
+            let name =
+                if prefix.is_empty() { r.key.as_str() } else { r.key.strip_prefix(prefix)?.strip_prefix('.')? };
             (!name.contains('.') && !name.contains('[')).then_some((name, r))
         })
     }
@@ -381,7 +382,12 @@ fn check_evidence(doc: &Doc, kind: &str, ev: &Value, source: &str, u: &mut Unlis
     }
     for p in paths(ev) {
         if !tables.iter().any(|t| doc.has(t, &p)) {
-            u.add(&format!("the evidence of `{kind}`"), &format!("the table \"### {}\"", tables[0].heading), &p, source);
+            u.add(
+                &format!("the evidence of `{kind}`"),
+                &format!("the table \"### {}\"", tables[0].heading),
+                &p,
+                source,
+            );
         }
     }
 }
@@ -560,13 +566,7 @@ fn full_probe_report() -> unwedge_probe::ProbeReport {
         dns_us: 1,
         attempts: vec![attempt],
         summary: stats::summarize(1, &[180]),
-        timings: Some(Timings {
-            dns_us: 1,
-            connect_us: Some(2),
-            tls_us: Some(3),
-            ttfb_us: Some(4),
-            total_us: Some(5),
-        }),
+        timings: Some(Timings { dns_us: 1, connect_us: Some(2), tls_us: Some(3), ttfb_us: Some(4), total_us: Some(5) }),
         http: Some(HttpResult {
             url: "https://h/".into(),
             method: "GET",

@@ -101,8 +101,7 @@ fn flatten(md: &str) -> String {
         let link = after.find("](").and_then(|close| {
             let target_len = after[close + 2..].find(')')?;
             // A bracket inside the text means it is not a link.
-            (!after[..close].contains(['[', ']', '\n']))
-                .then(|| (&after[..close], close + 3 + target_len))
+            (!after[..close].contains(['[', ']', '\n'])).then(|| (&after[..close], close + 3 + target_len))
         });
         match link {
             Some((text, len)) => {
