@@ -6,6 +6,10 @@
 //!
 //! Overrides, for packagers: UNWEDGE_BUILD_COMMIT (a commit id),
 //! SOURCE_DATE_EPOCH (reproducible builds: the date is taken from it).
+//!
+//! Also the table of the kind pages `unwedge explain` prints: every
+//! docs/kinds/<kind>.md, compiled in, so a new kind's page needs no line
+//! in the code.
 //! (`pub` items: tests/generate.rs includes this file to test the fallbacks.)
 
 use std::path::{Path, PathBuf};
@@ -39,6 +43,33 @@ fn main() {
     println!("cargo:rustc-env=UNWEDGE_BUILD_DATE={date}");
     println!("cargo:rustc-env=UNWEDGE_TARGET={target}");
     println!("cargo:rustc-env=UNWEDGE_LINKAGE={linkage}");
+
+    println!("cargo:rerun-if-changed=docs/kinds");
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    std::fs::write(out.join("kind_pages.rs"), kind_pages(&dir.join("docs/kinds"))).expect("write kind_pages.rs");
+}
+
+/// `const KIND_PAGES: &[(&str, &str)]`: (file stem, the page) for every
+/// page of `dir` but its index, by name. None when the folder is missing
+/// (a source tree without docs/): `unwedge explain` then says so.
+pub fn kind_pages(dir: &Path) -> String {
+    let mut pages: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .filter_map(|p| Some((p.file_stem()?.to_str()?.to_string(), p.canonicalize().ok()?)))
+        .filter(|(stem, _)| stem != "README")
+        .collect();
+    pages.sort();
+    let mut s =
+        String::from("/// docs/kinds/<kind>.md by file stem (build.rs).\npub const KIND_PAGES: &[(&str, &str)] = &[\n");
+    for (stem, path) in pages {
+        s.push_str(&format!("    ({stem:?}, include_str!({:?})),\n", path.display().to_string()));
+    }
+    s.push_str("];\n");
+    s
 }
 
 fn git(dir: &Path, args: &[&str]) -> Option<String> {

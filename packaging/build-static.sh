@@ -7,7 +7,7 @@
 # toolchain download (the musl target needs `rustup target add` plus
 # musl-gcc for ring's C code) and keeps glibc's allocator, which the scan's
 # many small allocations like. What a static glibc gives up: NSS modules
-# (README, "Static binary"). The profile release-static (Cargo.toml) strips
+# (docs/install.md, "What the static build gives up"). The profile release-static (Cargo.toml) strips
 # symbols and debug info.
 #
 # The explicit --target keeps +crt-static away from build scripts and proc

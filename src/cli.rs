@@ -151,6 +151,22 @@ users without the .deb can install them by hand.",
         after_help = "Examples:\n  unwedge generate man | man -l -                  read the manual without installing it\n  unwedge generate man --dir /usr/local/share/man/man1     one page per subcommand\n  unwedge generate completions bash > /etc/bash_completion.d/unwedge\n  unwedge generate completions zsh > ~/.zfunc/_unwedge\n\nExit status: 0 written; 2 bad usage or a file that cannot be written."
     )]
     Generate(GenerateArgs),
+    /// Explain a finding kind: what it means, the kernel facts, the false alarms it avoids, the fix.
+    #[command(
+        long_about = "Prints the page of a finding kind, as a report names it (the `kind` of --json, the word after \
+the severity in the human report): what it means, the kernel facts it rests on, the false alarms it avoids (the \
+healthy process that looks alike and why it stays silent), the fix, and the incident behind it. Without KIND, lists \
+every kind with one line each. The pages are compiled in: no network, no files needed.",
+        after_help = "Examples:\n  unwedge explain                         every kind, one line each\n  unwedge explain close_wait_leak         what a close_wait_leak finding means and how to fix it\n  unwedge explain keepalive_starvation | less\n\nExit status: 0 printed; 2 an unknown kind."
+    )]
+    Explain(ExplainArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// The finding kind (close_wait_leak, stuck_thread, …); without it, the list.
+    #[arg(value_name = "KIND")]
+    pub kind: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -289,7 +305,7 @@ pub struct ScanArgs {
     /// it has. Default: 30s plus the time the command waits on purpose (interval, grace, count × interval, max-wait).
     #[arg(long, value_parser = parse_positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub deadline: Option<Duration>,
-    /// Print the report as one JSON document (the contract in CONTRACT.md).
+    /// Print the report as one JSON document, whose keys are a stable contract (docs/contract.md in the source).
     #[arg(long)]
     pub json: bool,
     /// Only findings about this process (and its threads).
@@ -486,7 +502,7 @@ pub struct ProbeOutput {
     /// Use IPv6 only.
     #[arg(short = '6')]
     pub ipv6: bool,
-    /// Print the result as one JSON document (CONTRACT.md, "Probe findings").
+    /// Print the result as one JSON document, whose keys are a stable contract (docs/contract.md in the source).
     #[arg(long)]
     pub json: bool,
 }
@@ -547,8 +563,8 @@ pub fn deadline(cmd: &Command) -> Result<Option<Duration>, String> {
         Command::Serve(_) => Ok(None),
         // Runs until stopped; each scan has its own collection deadline.
         Command::Watch(_) => Ok(None),
-        // Writes text it already has.
-        Command::Generate(_) => Ok(None),
+        // Write text they already have.
+        Command::Generate(_) | Command::Explain(_) => Ok(None),
     }
 }
 

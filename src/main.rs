@@ -161,6 +161,7 @@ fn main() -> ExitCode {
         cli::Command::Serve(args) => cmd::serve::run(&args),
         cli::Command::Watch(args) => cmd::watch::run(&args),
         cli::Command::Generate(args) => cmd::generate::run(&args),
+        cli::Command::Explain(args) => cmd::explain::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,5 +1,5 @@
 //! Every bad input gets one clear line on stderr and exit status 2 (the
-//! README's "Bad input" table; one row here per row there).
+//! "Bad input" table of docs/usage.md; one row here per row there).
 
 mod common;
 

@@ -77,7 +77,7 @@ fn the_main_page_has_every_section_a_man_page_needs() {
     for code in ["0", "1", "2"] {
         assert!(exit.lines().any(|l| l == code), "exit status {code} missing:\n{exit}");
     }
-    // One example per story of FIELD-NOTES: the proxy, CLOSE-WAIT, Go
+    // One example per story of docs/stories.md: the proxy, CLOSE-WAIT, Go
     // LimitListener keep-alive, uWSGI's blocked SIGALRM.
     let examples = section(&page, "EXAMPLES");
     assert_eq!(examples.matches(".SS ").count(), 4, "{examples}");

@@ -3,7 +3,7 @@
 //! `unwedge_findings{kind="<name>",severity=…}` for each of
 //! `Kind::scan_kinds()` — zero when there is no such finding, so a dashboard
 //! shows 0 rather than a gap. The other per-kind checks (detector file,
-//! registry, fixture pair, README row) are in crates/analyze/tests/kinds.rs.
+//! registry, fixture pair) are in crates/analyze/tests/kinds.rs, its page in tests/docs.rs.
 
 mod serve_support;
 

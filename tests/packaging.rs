@@ -59,7 +59,7 @@ fn built() -> &'static Built {
         // Unoptimised: what is tested here is how the binary is linked,
         // stripped, packed and installed, which opt-level does not change;
         // a cold optimised build of the whole tree costs CI ~3x the time.
-        // (The script run by hand, as the README says, builds optimised.)
+        // (The script run by hand, as docs/install.md says, builds optimised.)
         cmd.env("CARGO_PROFILE_RELEASE_STATIC_OPT_LEVEL", "0");
         // A cold build and the one-time cargo-deb install take minutes.
         let out = run_with_deadline(&mut cmd, Duration::from_secs(1500)).finished();

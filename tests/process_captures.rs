@@ -1,5 +1,5 @@
 //! Analysis from the raw /proc text captured during the live incidents
-//! (tests/fixtures/captures, copied from ../shared/captures): parsed with
+//! (tests/fixtures/captures, each file saying how it was captured): parsed with
 //! the collector's own parsers, analysed by the real detectors. Each
 //! capture is used as both snapshots of a scan, one second apart: the state
 //! the engineers saw, held for the interval.

@@ -2,7 +2,7 @@
 //! made from the clap definition at run time, as ripgrep does, so that they
 //! can never drift from `--help`. Descriptions, options and each command's
 //! "Examples:" and "Exit status:" come from cli.rs; what a man page needs
-//! beyond `--help` (the field-notes examples, FILES, SEE ALSO) is here.
+//! beyond `--help` (the incidents of docs/stories.md, FILES, SEE ALSO) is here.
 //! tests/generate.rs checks that FILES names every /proc and /sys path the
 //! code reads.
 
@@ -124,6 +124,14 @@ fn page(root: &clap::Command, cmd: &clap::Command) -> Vec<u8> {
     if is_root {
         r.control("PP", []);
         r.text([roman("Each command's page has more: "), italic("unwedge-scan"), roman("(1), and so on.")]);
+        r.control("PP", []);
+        r.text([
+            roman("Every finding names its kind (close_wait_leak, stuck_thread, …): "),
+            bold("unwedge explain KIND"),
+            roman(" prints what it means, the kernel facts it rests on, the false alarms it avoids and the fix; "),
+            bold("unwedge explain"),
+            roman(" lists them all."),
+        ]);
     }
     for p in &text.notes {
         r.control("PP", []);
@@ -301,7 +309,7 @@ fn exit_status(r: &mut Roff, page: &str, given: Option<&str>) {
     )]);
 }
 
-/// One example per story of the field notes: the incident, the commands,
+/// One example per story of docs/stories.md: the incident, the commands,
 /// what unwedge names.
 struct Story {
     title: &'static str,

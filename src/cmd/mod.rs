@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod exec;
+pub mod explain;
 pub mod generate;
 pub mod probe;
 pub mod scan;

@@ -1,4 +1,4 @@
-/* Story 1 of FIELD-NOTES in miniature: a proxy whose main thread joins
+/* Story 1 of docs/stories.md in miniature: a proxy whose main thread joins
  * the "filter" thread relaying to the upstream, which waits in recv on an
  * upstream that keeps its keep-alive connection open and never answers,
  * while the client's request sits unread. Built by the tests with

@@ -1,5 +1,5 @@
 //! The hot /proc parsers, on text captured from the live incidents
-//! (../shared/captures): they run once per process and per thread, so a
+//! (tests/fixtures/captures): they run once per process and per thread, so a
 //! 2,000-process host with 20,000 threads parses each tens of thousands of times.
 
 use criterion::{criterion_group, criterion_main, Criterion};

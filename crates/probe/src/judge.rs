@@ -154,7 +154,7 @@ pub fn missing_content_type(url: &Url, r: &ResponseInfo) -> Option<Finding> {
         format!("{} answered {} with a {}-byte body and no Content-Type", url, r.status, r.body_bytes),
         "Without Content-Type, browsers and proxies guess the type (MIME sniffing): binaries such as \
          executables or PDFs get rendered as text, and a proxy that guesses internally may not forward \
-         its guess (story 1 of the field notes).",
+         its guess to the client.",
         "Send a Content-Type with every response that has a body (e.g. nginx: `types` / `default_type`; \
          a proxy should forward the type it determined).",
     ))
@@ -192,8 +192,8 @@ pub fn slow_tls_shutdown(url: &Url, c: &CloseResult, waited: Duration) -> Option
         url.port,
         title,
         "A client (or a proxy in front of this server) that closes with close_notify and waits for the \
-         server's answer stays blocked this long per connection: in story 1 a proxy's processes piled \
-         up waiting for the origin's TLS connection to close after transfers that took 0.5 s.",
+         server's answer stays blocked this long per connection: a proxy that runs a process or thread \
+         per connection piles them up, each holding its worker far longer than its transfer took.",
         "Make the server close (or answer close_notify) promptly when its peer closes; on the client \
          side, do not wait for the peer's close_notify (or disable keep-alive towards this server).",
     ))

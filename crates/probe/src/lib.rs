@@ -1,5 +1,5 @@
 //! Probes from the outside: TCP connect latency (`probe tcp`) and HTTP(S)
-//! checks (`probe http`). Story 4 of FIELD-NOTES began as "tell me the TCP
+//! checks (`probe http`). Story 4 (docs/stories.md) began as "tell me the TCP
 //! latency to this ip:port" (measured with hping3, which hung under uWSGI);
 //! a plain non-blocking connect() gives the same number without raw sockets.
 //! Stories 3 and 1 (keep-alive starvation, missing Content-Type, slow TLS

@@ -1,4 +1,4 @@
-//! The probe report: the JSON document of CONTRACT.md ("Probe findings"),
+//! The probe report: the JSON document of docs/contract.md ("Probe reports"),
 //! plain data. The probes fill it, `judge` reads it, the binary renders it.
 
 use crate::stats::Summary;
@@ -33,7 +33,7 @@ pub struct Attempt {
     pub role: Option<&'static str>,
 }
 
-/// The probe JSON document (CONTRACT.md, "Probe findings"). HTTP probes fill
+/// The probe JSON document (docs/contract.md, "Probe reports"). HTTP probes fill
 /// `timings` and `http`; TCP probes leave them out.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProbeReport {

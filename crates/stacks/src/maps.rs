@@ -120,7 +120,7 @@ garbage\n\
 
     #[test]
     fn syscall_lines() {
-        // From ../shared/captures/orphan-proxy-futex.txt (kernel 6.18 x86_64): recvfrom(5, …).
+        // From tests/fixtures/captures/orphan-proxy-futex.txt (kernel 6.18 x86_64): recvfrom(5, …).
         assert_eq!(
             parse_syscall(b"45 0x5 0x7fcf80018150 0x10000 0x0 0x0 0x0 0x7fcf853fe8c0 0x7fcf85fcb974\n"),
             Some(Where::Syscall { nr: 45, sp: 0x7fcf853fe8c0, pc: 0x7fcf85fcb974 })

@@ -1,4 +1,4 @@
-// Real Go servers re-enacting FIELD-NOTES stories 2 and 3, and their
+// Real Go servers re-enacting stories 2 and 3 of docs/stories.md, and their
 // healthy twins. Go's runtime parks its threads in futex and epoll whatever
 // the goroutines do, which is what unwedge must not mistake for the cause.
 //

@@ -25,7 +25,7 @@ mod tests {
 
     #[test]
     fn captured_futex_stack() {
-        // From ../shared/captures/orphan-proxy-futex.txt (Debian 12, kernel 6.18).
+        // From tests/fixtures/captures/orphan-proxy-futex.txt (Debian 12, kernel 6.18).
         let text = b"[<0>] futex_do_wait+0x46/0x90\n[<0>] __futex_wait+0x8a/0x100\n[<0>] futex_wait+0x67/0x120\n[<0>] do_futex+0xfd/0x250\n[<0>] __x64_sys_futex+0x112/0x210\n[<0>] do_syscall_64+0x71/0x280\n[<0>] entry_SYSCALL_64_after_hwframe+0x76/0x7e\n";
         let frames = parse(text);
         assert_eq!(frames.len(), 7);

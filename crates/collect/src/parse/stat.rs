@@ -67,7 +67,7 @@ fn signed_as_u32(f: &[u8]) -> Option<u32> {
 mod tests {
     use super::*;
 
-    // From ../shared/captures/uwsgi-hping3-sigalrm.txt (Debian 12, kernel 6.18).
+    // From tests/fixtures/captures/uwsgi-hping3-sigalrm.txt (Debian 12, kernel 6.18).
     const HPING3: &[u8] = b"30002 (hping3) S 29984 29966 29966 0 -1 4194560 193 0 2 0 0 0 0 0 20 0 1 0 1538564 11952128 1410 18446744073709551615 94646856212480 94646856304381 140723663709696 0 0 0 2147221247 0 548866 1 0 0 17 1 0 0 0 0 0 94646856350000 94646856358960 94647264735232 140723663710751 140723663710787 140723663710787 140723663712231 0\n";
 
     #[test]

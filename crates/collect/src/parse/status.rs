@@ -84,7 +84,7 @@ mod tests {
 
     #[test]
     fn captured_hping3_masks() {
-        // From ../shared/captures/uwsgi-hping3-sigalrm.txt: SIGALRM (14) pending and blocked.
+        // From tests/fixtures/captures/uwsgi-hping3-sigalrm.txt: SIGALRM (14) pending and blocked.
         let text = b"Name:\thping3\nState:\tS (sleeping)\nTgid:\t30002\nUid:\t0\t0\t0\t0\nSigQ:\t9/96365\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000002000\nSigBlk:\tfffffffe7ffbfeff\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000086002\n";
         let st = parse(text);
         assert_eq!((st.tgid, st.uid, st.state), (Some(30002), Some(0), Some('S')));
