@@ -2,6 +2,7 @@
 //! first, wrapped to fit, coloured only when the writer supports it (the
 //! caller wraps stdout in anstream, which honours NO_COLOR and pipes).
 
+use crate::render::view;
 use anstyle::{AnsiColor, Style};
 use serde_json::Value;
 use std::io::{self, Write};
@@ -255,10 +256,9 @@ fn body(out: &mut dyn Write, f: &Finding, in_group: bool) -> io::Result<()> {
         wrapped(out, "    ", &f.title, "    ", BOLD)?;
     }
     wrapped(out, "    Why: ", &f.explanation, "         ", Style::new())?;
-    let shown = threads::without_threads(&f.evidence);
-    if let Value::Object(map) = &shown {
+    if let Some(map) = view::fields(&f.evidence) {
         writeln!(out, "    Evidence:")?;
-        for (k, v) in map {
+        for (k, v) in &map {
             if v.is_null() {
                 continue;
             }

@@ -200,9 +200,9 @@ impl<'a> Builder<'a> {
         }
         let mut consequences = Vec::new();
         if follow && depth < MAX_DEPTH {
-            for j in 0..findings.len() {
-                let explained =
-                    !self.used[j] && self.parent_of(&findings[j]).is_some_and(|p| members.iter().any(|m| m.id == p));
+            // `used` changes as consequences are told: read it afresh for each.
+            for (j, c) in findings.iter().enumerate() {
+                let explained = !self.used[j] && self.parent_of(c).is_some_and(|p| members.iter().any(|m| m.id == p));
                 if explained {
                     consequences.extend(self.make(j, follow, depth + 1));
                 }
@@ -368,8 +368,9 @@ mod tests {
     fn chains_deeper_than_max_depth_go_on_as_stories_of_their_own() {
         let n = MAX_DEPTH + 3;
         let mut fs: Vec<Finding> = (1..=n as u32).map(|i| leak(&format!("f{i}"), Severity::Warning, i)).collect();
-        for i in 1..n {
-            fs[i].caused_by = vec![format!("f{i}")];
+        // f2 caused by f1, f3 by f2, …
+        for (i, x) in fs.iter_mut().enumerate().skip(1) {
+            x.caused_by = vec![format!("f{i}")];
         }
         let r = report(fs);
         let t = told(&r);
