@@ -2,7 +2,7 @@
 //! first, wrapped to fit, coloured only when the writer supports it (the
 //! caller wraps stdout in anstream, which honours NO_COLOR and pipes).
 
-use crate::render::view;
+use crate::render::view::{self, container};
 use anstyle::{AnsiColor, Style};
 use serde_json::Value;
 use std::io::{self, Write};
@@ -106,26 +106,6 @@ pub fn write(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// "docker container web (3f2a1bc4d5e6), pod shop/web-5d8f", "unit
-/// nginx.service", "cgroup /batch".
-pub fn container(c: &Container) -> String {
-    let short = |id: &str| id.chars().take(12).collect::<String>();
-    let mut s = match (&c.runtime, &c.name, &c.id) {
-        (Some(r), _, _) if r == "systemd" => format!("unit {}", c.unit.as_deref().unwrap_or(&c.cgroup)),
-        (r, Some(n), Some(id)) => format!("{} container {n} ({})", r.as_deref().unwrap_or("a"), short(id)),
-        (r, None, Some(id)) => format!("{} container {}", r.as_deref().unwrap_or("a"), short(id)),
-        _ if c.pod_uid.is_some() || c.pod.is_some() => "a pod's own cgroup".into(),
-        _ => format!("cgroup {}", c.cgroup),
-    };
-    match (&c.namespace, &c.pod, &c.pod_uid) {
-        (Some(ns), Some(pod), _) => s.push_str(&format!(", pod {ns}/{pod}")),
-        (None, Some(pod), _) => s.push_str(&format!(", pod {pod}")),
-        (_, None, Some(uid)) => s.push_str(&format!(", pod uid {uid}")),
-        _ => {}
-    }
-    s
 }
 
 /// The heading of a section: the group's processes, the process, or the host (per namespace).

@@ -1,13 +1,14 @@
 //! One view of a finding's evidence for every renderer that shows it in
 //! full (the human report, the HTML page): its threads, typed, from the
 //! thread evidence (name, state, syscall, fds, signal masks, kernel and
-//! user stacks, goroutines), and the rest of its fields as key/value pairs.
+//! user stacks, goroutines), the rest of its fields as key/value pairs, and
+//! how a container is named.
 //! Built from the typed evidence, so that a renamed field fails to compile
 //! instead of silently vanishing from a page; the renderers only lay it out.
 
 use serde_json::{Map, Value};
 use unwedge_model::evidence::{ThreadEvidence, ThreadSummary};
-use unwedge_model::{stack, Evidence, Frame, GoroutineGroup};
+use unwedge_model::{stack, Container, Evidence, Frame, GoroutineGroup};
 
 /// Goroutine groups shown per thread (the JSON has them all).
 pub const GOROUTINE_GROUPS: usize = 3;
@@ -203,6 +204,26 @@ pub fn fields(ev: &Evidence) -> Option<Map<String, Value>> {
         debug_assert!(gone.is_some() || list.threads.is_empty(), "no evidence field {}", list.field);
     }
     Some(map)
+}
+
+/// "docker container web (3f2a1bc4d5e6), pod shop/web-5d8f", "unit
+/// nginx.service", "cgroup /batch".
+pub fn container(c: &Container) -> String {
+    let short = |id: &str| id.chars().take(12).collect::<String>();
+    let mut s = match (&c.runtime, &c.name, &c.id) {
+        (Some(r), _, _) if r == "systemd" => format!("unit {}", c.unit.as_deref().unwrap_or(&c.cgroup)),
+        (r, Some(n), Some(id)) => format!("{} container {n} ({})", r.as_deref().unwrap_or("a"), short(id)),
+        (r, None, Some(id)) => format!("{} container {}", r.as_deref().unwrap_or("a"), short(id)),
+        _ if c.pod_uid.is_some() || c.pod.is_some() => "a pod's own cgroup".into(),
+        _ => format!("cgroup {}", c.cgroup),
+    };
+    match (&c.namespace, &c.pod, &c.pod_uid) {
+        (Some(ns), Some(pod), _) => s.push_str(&format!(", pod {ns}/{pod}")),
+        (None, Some(pod), _) => s.push_str(&format!(", pod {pod}")),
+        (_, None, Some(uid)) => s.push_str(&format!(", pod uid {uid}")),
+        _ => {}
+    }
+    s
 }
 
 /// The command line of the process the evidence is about, where it has one.

@@ -4,8 +4,7 @@
 //! links to causes and consequences, its evidence fields and its threads
 //! (render::view, the same typed view as the human report's).
 
-use crate::render::human::container;
-use crate::render::view::{self, ThreadView, GOROUTINE_GROUPS};
+use crate::render::view::{self, container, ThreadView, GOROUTINE_GROUPS};
 use serde::Serialize;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
