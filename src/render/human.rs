@@ -2,10 +2,12 @@
 //! first, wrapped to fit, coloured only when the writer supports it (the
 //! caller wraps stdout in anstream, which honours NO_COLOR and pipes).
 
+use crate::render::view::{self, container};
 use anstyle::{AnsiColor, Style};
 use serde_json::Value;
 use std::io::{self, Write};
-use unwedge_model::{fmt, Container, Evidence, Finding, Group, Kind, Report, Severity, SkipReason};
+use unwedge_model::story::{About, Item};
+use unwedge_model::{fmt, Container, Finding, Group, Report, Severity, SkipReason};
 
 mod threads;
 
@@ -67,7 +69,7 @@ pub fn write(out: &mut dyn Write, r: &Report) -> io::Result<()> {
             .filter(|&s| count(s) > 0)
             .map(|s| format!("{} {}", count(s), s.name()))
             .collect();
-        let blocks = plan(r);
+        let story = r.story();
         writeln!(
             out,
             "{BOLD}{} finding{}{BOLD:#}: {}",
@@ -75,8 +77,8 @@ pub fn write(out: &mut dyn Write, r: &Report) -> io::Result<()> {
             if r.findings.len() == 1 { "" } else { "s" },
             parts.join(", ")
         )?;
-        if blocks.len() < r.findings.len() {
-            let n = blocks.len();
+        if story.len() < r.findings.len() {
+            let n = story.len();
             wrapped(
                 out,
                 "",
@@ -88,21 +90,12 @@ pub fn write(out: &mut dyn Write, r: &Report) -> io::Result<()> {
                 DIM,
             )?;
         }
-        // One header per process (or group), over all its blocks, in the
-        // order of its most severe one.
-        let mut sections: Vec<(String, Vec<&Block>)> = Vec::new();
-        for b in &blocks {
-            let h = header(b);
-            match sections.iter_mut().find(|(x, _)| *x == h) {
-                Some((_, v)) => v.push(b),
-                None => sections.push((h, vec![b])),
-            }
-        }
-        for (h, bs) in sections {
+        // One header per process (or group), over all its stories.
+        for section in &story.sections {
             writeln!(out)?;
-            writeln!(out, "{BOLD}■ {h}{BOLD:#}")?;
-            for b in bs {
-                block(out, b, 0)?;
+            writeln!(out, "{BOLD}■ {}{BOLD:#}", header(&section.about))?;
+            for item in &section.items {
+                block(out, item, 0)?;
             }
         }
     }
@@ -115,164 +108,32 @@ pub fn write(out: &mut dyn Write, r: &Report) -> io::Result<()> {
     Ok(())
 }
 
-/// What the report prints at one place: a finding, or a group of sibling
-/// findings shown once through its representative; and beneath it, the
-/// findings it causes.
-struct Block<'a> {
-    f: &'a Finding,
-    group: Option<&'a Group>,
-    /// Findings of the group (all of them, the representative included).
-    members: Vec<&'a Finding>,
-    consequences: Vec<Block<'a>>,
-}
-
-impl Block<'_> {
-    fn severity(&self) -> Severity {
-        self.consequences
-            .iter()
-            .map(|c| c.severity())
-            .chain(self.members.iter().map(|m| m.severity))
-            .fold(self.f.severity, Severity::max)
-    }
-}
-
-/// "docker container web (3f2a1bc4d5e6), pod shop/web-5d8f", "unit
-/// nginx.service", "cgroup /batch".
-pub fn container(c: &Container) -> String {
-    let short = |id: &str| id.chars().take(12).collect::<String>();
-    let mut s = match (&c.runtime, &c.name, &c.id) {
-        (Some(r), _, _) if r == "systemd" => format!("unit {}", c.unit.as_deref().unwrap_or(&c.cgroup)),
-        (r, Some(n), Some(id)) => format!("{} container {n} ({})", r.as_deref().unwrap_or("a"), short(id)),
-        (r, None, Some(id)) => format!("{} container {}", r.as_deref().unwrap_or("a"), short(id)),
-        _ if c.pod_uid.is_some() || c.pod.is_some() => "a pod's own cgroup".into(),
-        _ => format!("cgroup {}", c.cgroup),
-    };
-    match (&c.namespace, &c.pod, &c.pod_uid) {
-        (Some(ns), Some(pod), _) => s.push_str(&format!(", pod {ns}/{pod}")),
-        (None, Some(pod), _) => s.push_str(&format!(", pod {pod}")),
-        (_, None, Some(uid)) => s.push_str(&format!(", pod uid {uid}")),
-        _ => {}
-    }
-    s
-}
-
-fn header(b: &Block) -> String {
-    if let Some(g) = b.group {
-        return match g.parent {
+/// The heading of a section: the group's processes, the process, or the host (per namespace).
+fn header(about: &About) -> String {
+    let place = |c: Option<&Container>| c.map(|c| format!(" {DIM}in {}{DIM:#}", container(c))).unwrap_or_default();
+    match *about {
+        About::Group(g) => match g.parent {
             Some(p) => format!("{} processes of {} (parent {p})", g.pids.len(), g.program),
             None => format!("{} processes of {}", g.pids.len(), g.program),
-        };
-    }
-    let place = b.f.container.as_ref().map(|c| format!(" {DIM}in {}{DIM:#}", container(c))).unwrap_or_default();
-    match (b.f.pid, &b.f.comm) {
-        (Some(pid), Some(comm)) => format!("{comm} (pid {pid}){place}"),
-        (Some(pid), None) => format!("pid {pid}{place}"),
-        // Host-wide findings head their namespace: each has its own limits.
-        (None, _) => match b.f.netns {
-            Some(ns) => format!("network namespace {ns}{place}"),
-            None => format!("host{place}"),
         },
+        About::Process { pid, comm: Some(comm), container } => format!("{comm} (pid {pid}){}", place(container)),
+        About::Process { pid, comm: None, container } => format!("pid {pid}{}", place(container)),
+        About::Host { netns: Some(ns), container } => format!("network namespace {ns}{}", place(container)),
+        About::Host { netns: None, container } => format!("host{}", place(container)),
     }
 }
 
-/// Orders the report as stories: findings nothing else in the report
-/// explains come first (most severe first), each followed by what it
-/// causes; a group of siblings appears once, where its first member would.
-fn plan(r: &Report) -> Vec<Block<'_>> {
-    let ids: Vec<&str> = r.findings.iter().map(|f| f.id.as_str()).collect();
-    let present = |id: &String| !id.is_empty() && ids.contains(&id.as_str());
-    // The cause a finding is printed beneath: its first cause in the report.
-    let parent_of = |f: &Finding| f.caused_by.iter().find(|c| present(c) && **c != f.id).cloned();
-    let mut used = vec![false; r.findings.len()];
-    let mut roots: Vec<Block> = Vec::new();
-    for i in 0..r.findings.len() {
-        if used[i] || parent_of(&r.findings[i]).is_some() {
-            continue;
-        }
-        if let Some(b) = make(r, i, &mut used, &parent_of, 0) {
-            roots.push(b);
-        }
-    }
-    // A finding whose causes form a loop (none in practice) is still shown.
-    for i in 0..r.findings.len() {
-        if !used[i] {
-            if let Some(b) = make(r, i, &mut used, &|_: &Finding| None, 0) {
-                roots.push(b);
-            }
-        }
-    }
-    roots.sort_by_key(|b| std::cmp::Reverse(b.severity()));
-    roots
-}
-
-fn make<'a>(
-    r: &'a Report,
-    i: usize,
-    used: &mut Vec<bool>,
-    parent_of: &dyn Fn(&Finding) -> Option<String>,
-    depth: usize,
-) -> Option<Block<'a>> {
-    if used[i] {
-        return None;
-    }
-    let f = &r.findings[i];
-    let group = f.group.as_ref().and_then(|g| r.groups.iter().find(|x| &x.id == g));
-    let (f, members): (&Finding, Vec<&Finding>) = match group {
-        Some(g) => {
-            let members: Vec<&Finding> = r.findings.iter().filter(|x| x.group.as_ref() == Some(&g.id)).collect();
-            let rep = members.iter().copied().find(|x| x.id == g.representative).unwrap_or(f);
-            (rep, members)
-        }
-        // The stuck threads of one process are one story: each finding
-        // already lists the others; the one on a connection tells most.
-        None if f.kind() == Kind::StuckThread => {
-            let same: Vec<&Finding> = r
-                .findings
-                .iter()
-                .enumerate()
-                .filter(|(j, x)| {
-                    !used[*j]
-                        && x.kind() == Kind::StuckThread
-                        && x.pid == f.pid
-                        && x.group.is_none()
-                        && x.caused_by == f.caused_by
-                })
-                .map(|(_, x)| x)
-                .collect();
-            let on_conn = |x: &&Finding| matches!(&x.evidence, Evidence::StuckThread(e) if e.on_connection);
-            let primary = same.iter().copied().find(on_conn).unwrap_or(f);
-            (primary, same)
-        }
-        None => (f, vec![f]),
-    };
-    for m in &members {
-        if let Some(j) = r.findings.iter().position(|x| std::ptr::eq(x, *m)) {
-            used[j] = true;
-        }
-    }
-    let mut consequences = Vec::new();
-    if depth < 4 {
-        for j in 0..r.findings.len() {
-            let c = &r.findings[j];
-            if !used[j] && parent_of(c).is_some_and(|p| members.iter().any(|m| m.id == p)) {
-                consequences.extend(make(r, j, used, parent_of, depth + 1));
-            }
-        }
-    }
-    Some(Block { f, group, members, consequences })
-}
-
-fn block(out: &mut dyn Write, b: &Block, depth: usize) -> io::Result<()> {
+fn block(out: &mut dyn Write, b: &Item, depth: usize) -> io::Result<()> {
     if depth == 0 {
         match b.group {
             Some(g) => group_block(out, g, b)?,
             None => {
-                finding(out, b.f)?;
+                finding(out, b.finding)?;
                 if b.members.len() > 1 {
                     let tids: Vec<String> = b
                         .members
                         .iter()
-                        .filter(|m| m.id != b.f.id)
+                        .filter(|m| m.id != b.finding.id)
                         .filter_map(|m| m.tid)
                         .map(|t| t.to_string())
                         .collect();
@@ -301,8 +162,8 @@ fn block(out: &mut dyn Write, b: &Block, depth: usize) -> io::Result<()> {
 }
 
 /// A consequence, in brief: what it is and its title, beneath its cause.
-fn consequence(out: &mut dyn Write, b: &Block, depth: usize) -> io::Result<()> {
-    let f = b.f;
+fn consequence(out: &mut dyn Write, b: &Item, depth: usize) -> io::Result<()> {
+    let f = b.finding;
     let pad = "  ".repeat(depth + 1);
     let st = sev_style(f.severity);
     let mut tags = vec![f.kind().name().to_string()];
@@ -321,8 +182,8 @@ fn consequence(out: &mut dyn Write, b: &Block, depth: usize) -> io::Result<()> {
 
 /// A group of sibling processes, once: the headline, the processes and
 /// their ages, then one representative's evidence and the fix.
-fn group_block(out: &mut dyn Write, g: &Group, b: &Block) -> io::Result<()> {
-    let f = b.f;
+fn group_block(out: &mut dyn Write, g: &Group, b: &Item) -> io::Result<()> {
+    let f = b.finding;
     let sev = b.members.iter().map(|m| m.severity).fold(f.severity, Severity::max);
     let st = sev_style(sev);
     let mut tags = vec![f.kind().name().to_string()];
@@ -375,10 +236,9 @@ fn body(out: &mut dyn Write, f: &Finding, in_group: bool) -> io::Result<()> {
         wrapped(out, "    ", &f.title, "    ", BOLD)?;
     }
     wrapped(out, "    Why: ", &f.explanation, "         ", Style::new())?;
-    let shown = threads::without_threads(&f.evidence);
-    if let Value::Object(map) = &shown {
+    if let Some(map) = view::fields(&f.evidence) {
         writeln!(out, "    Evidence:")?;
-        for (k, v) in map {
+        for (k, v) in &map {
             if v.is_null() {
                 continue;
             }

@@ -4,5 +4,5 @@ pub mod html;
 pub mod human;
 pub mod json;
 pub mod probe;
-pub mod story;
 pub mod tui;
+pub mod view;

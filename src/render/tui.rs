@@ -5,7 +5,6 @@
 //! count. Draws a [`Tracker`] into any ratatui frame: the live terminal, or
 //! a TestBackend in the golden test. Formats only.
 
-use crate::render::story;
 use crate::watch::{Metric, Series, Tracked, Tracker};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -168,18 +167,19 @@ fn findings(frame: &mut Frame, area: Rect, t: &Tracker, current: &[&Tracked], re
     let block = Block::new().borders(Borders::TOP).title(" Findings (causes first, consequences beneath) ");
     let dim = Style::new().add_modifier(Modifier::DIM);
     let mut rows: Vec<Row> = Vec::new();
-    // The story order of the current findings, from the latest report.
-    let list: Vec<Finding> = current.iter().map(|x| x.finding.clone()).collect();
-    for item in story::order(&list, t.groups()) {
-        let Some(tracked) = current.iter().find(|x| x.finding.id == item.finding.id) else { continue };
+    // The story order of the latest report, as the human report tells it.
+    for (item, tracked) in t.story() {
         let f = &tracked.finding;
         let indent = if item.depth > 0 { format!("{}└ ", "  ".repeat(item.depth - 1)) } else { String::new() };
         let (place, title) = match &item.group {
-            Some((g, members)) => (format!("{} processes", members.len()), clean(&g.title)),
+            Some((title, processes)) => (format!("{processes} processes"), clean(title)),
             None => (who(f), clean(&f.title)),
         };
         let since = age(now_ms.saturating_sub(tracked.first_seen_ms));
         let mut title_line = vec![Span::raw(indent), Span::raw(title)];
+        if item.group.is_none() && item.members > 1 {
+            title_line.push(Span::styled(format!(" (+{} more stuck threads)", item.members - 1), dim));
+        }
         if !item.caused_by.is_empty() && item.depth == 0 {
             title_line.push(Span::styled(format!(" (caused by {})", item.caused_by.join(", ")), dim));
         }

@@ -16,7 +16,7 @@ pub mod trends;
 
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
-use unwedge_model::{Evidence, Finding, Group, Kind, Report, Scan, Severity};
+use unwedge_model::{Evidence, Finding, Kind, Report, Scan, Severity};
 
 pub use trends::{Metric, Series, Trends};
 
@@ -133,6 +133,43 @@ pub struct Event {
     pub was: Option<Was>,
 }
 
+/// One line of the story: an item of the report's story, by key (ids do
+/// not last from one report to the next).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Told {
+    /// 0 for a cause, 1 for what it causes, …
+    pub depth: usize,
+    /// The finding shown.
+    pub key: Key,
+    /// A group's title and how many processes it has.
+    pub group: Option<(String, usize)>,
+    /// How many findings the line tells (a group's, or a process's stuck threads).
+    pub members: usize,
+    /// Ids (in the latest report) of the findings that explain it.
+    pub caused_by: Vec<String>,
+}
+
+impl Told {
+    fn story(report: &Report) -> Vec<Told> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        for (depth, item) in report.story().walk() {
+            let key = Key::of(item.finding);
+            // Two findings with one key are one line (as in `observe`).
+            if seen.insert(key) {
+                out.push(Told {
+                    depth,
+                    key,
+                    group: item.group.map(|g| (g.title.clone(), g.pids.len())),
+                    members: item.members.len(),
+                    caused_by: item.caused_by.iter().map(|c| c.to_string()).collect(),
+                });
+            }
+        }
+        out
+    }
+}
+
 /// The header facts of the latest scan.
 #[derive(Debug, Clone, Default)]
 pub struct Latest {
@@ -150,8 +187,8 @@ pub struct Tracker {
     live: BTreeMap<Key, Tracked>,
     /// Most recently resolved last.
     resolved: VecDeque<Tracked>,
-    /// The latest report's groups (their titles and pids).
-    groups: Vec<Group>,
+    /// The latest report's story (unwedge_model::story), one line per item.
+    story: Vec<Told>,
     /// Keys in the latest report's order (most severe first).
     order: Vec<Key>,
     pub trends: Trends,
@@ -167,7 +204,7 @@ impl Tracker {
             keep_resolved_ms,
             live: BTreeMap::new(),
             resolved: VecDeque::new(),
-            groups: Vec::new(),
+            story: Vec::new(),
             order: Vec::new(),
             trends: Trends::new(keep_resolved_ms),
             scans: 0,
@@ -243,7 +280,7 @@ impl Tracker {
             }
         }
         self.order = order;
-        self.groups = report.groups.clone();
+        self.story = Told::story(report);
         self.expire(at_ms);
         self.trends.observe(at_ms, scan, report);
         let c = &report.coverage;
@@ -296,8 +333,11 @@ impl Tracker {
         self.resolved.iter().rev()
     }
 
-    pub fn groups(&self) -> &[Group] {
-        &self.groups
+    /// The current findings in the latest report's story order (causes
+    /// first, consequences beneath, a group as one line), as the human
+    /// report tells them.
+    pub fn story(&self) -> Vec<(&Told, &Tracked)> {
+        self.story.iter().filter_map(|t| Some((t, self.live.get(&t.key)?))).collect()
     }
 
     /// Sizes of everything the tracker keeps (for the bounded-memory tests).
@@ -473,6 +513,25 @@ mod tests {
         assert_eq!(kinds(&ev), vec![(EventKind::Appeared, Some(10))]);
         assert_eq!(t.resolved().count(), 0);
         assert_eq!(t.current().len(), 1);
+    }
+
+    #[test]
+    fn the_view_tells_the_story_of_the_latest_report() {
+        let mut t = Tracker::new(60_000);
+        // A critical stall caused by a stuck thread of its process; that
+        // process's second stuck thread is told with the first.
+        let mut r = report(vec![stalled(7, 80, 5), stuck(7, 8), stuck(7, 9), close_wait(3, 81, 20)]);
+        let cause = r.findings.iter().find(|f| f.tid == Some(8)).unwrap().id.clone();
+        r.findings.iter_mut().find(|f| f.port == Some(80)).unwrap().caused_by = vec![cause.clone()];
+        t.observe(1, None, &r);
+        let lines: Vec<(usize, Option<u32>, usize, Vec<String>)> =
+            t.story().iter().map(|(l, x)| (l.depth, x.finding.tid, l.members, l.caused_by.clone())).collect();
+        assert_eq!(
+            lines,
+            vec![(0, Some(8), 2, vec![]), (1, None, 1, vec![cause]), (0, None, 1, vec![])],
+            "the cause first though less severe, the stall beneath, then the leak"
+        );
+        assert_eq!(t.current().len(), 4, "every finding is still followed on its own");
     }
 
     #[test]

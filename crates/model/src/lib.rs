@@ -12,6 +12,7 @@ mod kind;
 mod report;
 mod snapshot;
 pub mod stack;
+pub mod story;
 
 pub use cgroup::*;
 pub use container::Container;

@@ -229,6 +229,11 @@ impl Report {
     pub fn has_alarm(&self) -> bool {
         self.findings.iter().any(|f| f.severity.is_alarm())
     }
+
+    /// The report as stories, in the order every renderer tells them.
+    pub fn story(&self) -> crate::story::Story<'_> {
+        crate::story::Story::of(self)
+    }
 }
 
 /// Most severe first; then grouped by process, then by port, so that a
