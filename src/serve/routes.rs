@@ -1,5 +1,6 @@
 //! Request routing: method and size checks, authentication, then one small
-//! handler per endpoint. Every response is built here, bodies included.
+//! handler per endpoint (the probe endpoints' in `probe`). Responses are
+//! made with `respond`, which both share.
 
 use super::respond::{body, error, json_body, Resp, JSON};
 use super::{auth, probe, State};

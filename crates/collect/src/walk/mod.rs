@@ -1,11 +1,12 @@
 //! The /proc walk, in two passes over a small pool of worker threads. A
-//! process that exits mid-walk is skipped (and listed in `skipped`); one we
-//! may not read is reported as such, with whatever could be read kept.
+//! process that exits mid-walk is left out; one we may not read, or whose
+//! reads hang, is listed in `skipped` with why (`CollectError`), with
+//! whatever could be read kept.
 //!
-//! Pass one ([`pass_brief`]) reads for every process what the process tree
+//! Pass one (`pass_brief.rs`) reads for every process what the process tree
 //! and the per-process findings need: stat, status (the signal masks), the
-//! owner, every fd ([`fds`]), RLIMIT_NOFILE and the network namespace; for a
-//! multi-threaded process, each thread's status. Pass two ([`pass_full`])
+//! owner, every fd (`fds.rs`), RLIMIT_NOFILE and the network namespace; for a
+//! multi-threaded process, each thread's status. Pass two (`pass_full.rs`)
 //! reads the rest — cmdline, and per thread stat, status, wchan, syscall,
 //! kernel stack and the fds among its syscall arguments — only for the
 //! processes the caller names: those a finding can be about (`lib.rs`
@@ -13,13 +14,13 @@
 //! daemons that is most of the cost of a scan saved: a kernel stack or a
 //! cmdline costs more to read than a socket fd.
 //!
-//! Every file is opened relative to an open /proc/PID directory ([`read`]),
+//! Every file is opened relative to an open /proc/PID directory (`read.rs`),
 //! so the kernel resolves one path component per call instead of four, and
 //! a pid reused mid-read fails rather than reading another process.
 //!
-//! Both passes run on [`pool`]: workers take jobs from a shared counter and
-//! keep their results, and the calling thread is the [`watchdog`] that
-//! gives up on a process whose reads hang in the kernel.
+//! Both passes run on `pool.rs`: workers take jobs from a shared counter and
+//! keep their results, and the calling thread is the watchdog
+//! (`watchdog.rs`) that gives up on a process whose reads hang in the kernel.
 
 mod fds;
 mod frozen;
