@@ -5,32 +5,10 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The commit, build date and target, set by build.rs ("unknown" when the
-/// build could not tell, e.g. from a tarball without .git).
-pub const GIT_COMMIT: &str = env!("UNWEDGE_GIT_COMMIT");
-pub const BUILD_DATE: &str = env!("UNWEDGE_BUILD_DATE");
-pub const TARGET: &str = env!("UNWEDGE_TARGET");
-/// "static" for the crt-static build (packaging/build-static.sh), else "dynamic".
-pub const LINKAGE: &str = env!("UNWEDGE_LINKAGE");
-
-/// `unwedge --version`: the same facts as the `unwedge_build_info` labels.
-pub const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (commit ",
-    env!("UNWEDGE_GIT_COMMIT"),
-    ", built ",
-    env!("UNWEDGE_BUILD_DATE"),
-    ", ",
-    env!("UNWEDGE_TARGET"),
-    ", ",
-    env!("UNWEDGE_LINKAGE"),
-    ")"
-);
-
 #[derive(Parser, Debug)]
 #[command(
     name = "unwedge",
-    version = VERSION,
+    version = crate::build_info::LONG_VERSION,
     about = "Names why a Linux service hangs or why its clients time out",
     long_about = "unwedge reads the kernel's own facts — TCP sockets and their queues (netlink sock_diag with tcp_info), \
 processes, threads and signal masks (/proc) — and names the root cause of a hang, with the evidence and the fix.\n\n\

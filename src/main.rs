@@ -2,76 +2,20 @@
 //! The binary is glue: parse the command line, run one command, print one
 //! clear line and exit 2 on any error.
 
+mod build_info;
 mod cli;
 mod cmd;
+mod error;
 mod remedy;
 mod render;
 mod serve;
 mod watch;
 
 use clap::Parser;
+use error::Fatal;
 use std::io::Write;
 use std::process::ExitCode;
 use unwedge_model::fmt;
-
-/// An error that ends the run: one line on stderr, exit status 2.
-#[derive(Debug)]
-pub enum Fatal {
-    /// Bad usage or a failure, said in words.
-    Msg(String),
-    /// An I/O error (writing the report: a closed pipe is no error).
-    Io(std::io::Error),
-    /// Reading the host failed.
-    Collect(unwedge_collect::CollectError),
-    Stop(remedy::stop::StopError),
-    Probe(unwedge_probe::ProbeError),
-}
-
-impl std::fmt::Display for Fatal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Fatal::Msg(m) => f.write_str(m),
-            Fatal::Io(e) => e.fmt(f),
-            Fatal::Collect(e) => e.fmt(f),
-            Fatal::Stop(e) => e.fmt(f),
-            Fatal::Probe(e) => e.fmt(f),
-        }
-    }
-}
-
-impl From<std::io::Error> for Fatal {
-    fn from(e: std::io::Error) -> Self {
-        Fatal::Io(e)
-    }
-}
-
-impl From<serde_json::Error> for Fatal {
-    fn from(e: serde_json::Error) -> Self {
-        if e.is_io() {
-            Fatal::Io(e.into())
-        } else {
-            Fatal::Msg(e.to_string())
-        }
-    }
-}
-
-impl From<unwedge_collect::CollectError> for Fatal {
-    fn from(e: unwedge_collect::CollectError) -> Self {
-        Fatal::Collect(e)
-    }
-}
-
-impl From<unwedge_probe::ProbeError> for Fatal {
-    fn from(e: unwedge_probe::ProbeError) -> Self {
-        Fatal::Probe(e)
-    }
-}
-
-impl From<remedy::stop::StopError> for Fatal {
-    fn from(e: remedy::stop::StopError) -> Self {
-        Fatal::Stop(e)
-    }
-}
 
 /// The backstop for `--deadline`: whatever is stuck (a DNS lookup, a hung
 /// /proc read, a peer that never answers), the command ends with one line

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 /// writer queued behind it (tests/scenarios/hung_fuse.py).
 #[test]
 fn a_process_wedged_in_a_hung_fuse_mount_is_skipped_and_the_scan_finishes() {
-    // Without them the never-hang guarantee is not exercised live (proc_walk's unit tests still cover the budget).
+    // Without them the never-hang guarantee is not exercised live (the walk's unit tests still cover the budget).
     if !common::require("root (to mount)", common::is_root())
         || !common::require("/dev/fuse", Path::new("/dev/fuse").exists())
         || !common::require("/usr/bin/unshare (apt-get install util-linux)", Path::new("/usr/bin/unshare").exists())

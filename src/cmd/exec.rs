@@ -1,8 +1,8 @@
 //! `unwedge exec`: reset the signal state and become CMD.
 
 use crate::cli::ExecArgs;
+use crate::error::Fatal;
 use crate::remedy::exec;
-use crate::Fatal;
 
 /// Returns only when CMD could not be started: 127 or 126, as shells do.
 pub fn run(args: &ExecArgs) -> Result<u8, Fatal> {

@@ -6,8 +6,9 @@
 //! tests/generate.rs checks that FILES names every /proc and /sys path the
 //! code reads.
 
-use crate::cli::{self, Cli, GenerateArgs, GenerateWhat};
-use crate::Fatal;
+use crate::build_info;
+use crate::cli::{Cli, GenerateArgs, GenerateWhat};
+use crate::error::Fatal;
 use clap::CommandFactory;
 use roff::{bold, italic, roman, Inline, Roff};
 use std::io::Write;
@@ -40,13 +41,14 @@ fn command() -> clap::Command {
 }
 
 fn write_pages(dir: &Path) -> Result<(), Fatal> {
-    let fail = |what: &str, p: &Path, e: std::io::Error| Fatal::Msg(format!("cannot {what} {}: {e}", p.display()));
-    std::fs::create_dir_all(dir).map_err(|e| fail("create", dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|err| Fatal::CreateDir { path: dir.to_path_buf(), err })?;
     let root = command();
     let mut out = std::io::stdout().lock();
     for cmd in pages(&root) {
         let path = dir.join(format!("{}.1", name(cmd)));
-        std::fs::write(&path, page(&root, cmd)).map_err(|e| fail("write", &path, e))?;
+        if let Err(err) = std::fs::write(&path, page(&root, cmd)) {
+            return Err(Fatal::Write { path, err });
+        }
         writeln!(out, "{}", path.display())?;
     }
     Ok(())
@@ -73,8 +75,8 @@ fn page(root: &clap::Command, cmd: &clap::Command) -> Vec<u8> {
     let man = clap_mangen::Man::new(cmd.clone())
         .title(name(cmd).to_uppercase())
         .section("1")
-        .date(cli::BUILD_DATE)
-        .source(format!("unwedge {}", env!("CARGO_PKG_VERSION")))
+        .date(build_info::BUILD_DATE)
+        .source(format!("unwedge {}", build_info::VERSION))
         .manual("User Commands");
     let is_root = std::ptr::eq(root, cmd);
     let text = Text::of(cmd);

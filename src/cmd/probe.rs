@@ -3,8 +3,8 @@
 //! when it is a terminal; `--json` prints the one document and nothing else.
 
 use crate::cli::{HttpArgs, ProbeArgs, ProbeKind, TcpArgs};
+use crate::error::Fatal;
 use crate::render::probe as view;
-use crate::Fatal;
 use std::io::{IsTerminal, Write};
 use unwedge_probe::{self as probe, http::HttpOpts, target, tcp::TcpOpts, Event, Family, ProbeError, ProbeReport};
 
@@ -46,7 +46,7 @@ fn http(a: &HttpArgs) -> Result<u8, Fatal> {
     let url = target::parse_url(&a.url)?;
     if let Some(p) = &a.cacert {
         if !p.is_file() {
-            return Err(Fatal::Msg(format!("--cacert {}: no such file", p.display())));
+            return Err(Fatal::NoCaCert(p.clone()));
         }
     }
     let opts = HttpOpts {

@@ -1,12 +1,13 @@
 //! `unwedge scan`: the pipeline (collect -> analyze -> report), then render.
 
 use crate::cli::ScanArgs;
-use crate::{render, Fatal};
+use crate::error::Fatal;
+use crate::render;
 use std::time::Instant;
 use unwedge_pipeline::{Filter, Input};
 
 pub fn run(args: &ScanArgs) -> Result<u8, Fatal> {
-    let thresholds = args.thresholds.thresholds().map_err(Fatal::Msg)?;
+    let thresholds = args.thresholds.thresholds().map_err(Fatal::Thresholds)?;
     let started = Instant::now();
     let input = match &args.from_snapshot {
         Some(path) => Input::Recorded(path.clone()),
@@ -16,7 +17,7 @@ pub fn run(args: &ScanArgs) -> Result<u8, Fatal> {
             }
             // Collection stops at 80% of the deadline so analysis and output
             // fit in before the watchdog; what was not read is in coverage.
-            let deadline = crate::cli::scan_deadline(args).map_err(Fatal::Msg)?;
+            let deadline = crate::cli::scan_deadline(args).map_err(Fatal::Deadline)?;
             Input::Live {
                 interval: args.interval,
                 until: Some(started + deadline.mul_f64(0.8)),
@@ -24,17 +25,17 @@ pub fn run(args: &ScanArgs) -> Result<u8, Fatal> {
             }
         }
     };
-    let mut scan = unwedge_pipeline::snapshots(&input).map_err(pipeline_error)?;
+    let mut scan = unwedge_pipeline::snapshots(&input)?;
     if args.from_snapshot.is_none() {
         let mut stacks = unwedge_pipeline::Stacks::new(args.stacks.mode());
         let filter = Filter { pid: args.pid, port: args.port };
         unwedge_pipeline::read_stacks(&mut scan, &thresholds, &mut stacks, filter);
     }
     if let Some(path) = &args.save_snapshot {
-        unwedge_pipeline::save(path, &scan).map_err(pipeline_error)?;
+        unwedge_pipeline::save(path, &scan)?;
     }
     if let Some(pid) = args.pid.filter(|&p| !unwedge_pipeline::has_process(&scan, p)) {
-        return Err(Fatal::Msg(format!("no process with pid {pid}")));
+        return Err(Fatal::NoProcess(pid));
     }
     let mut report = unwedge_pipeline::report(&scan, &thresholds, started.elapsed());
     Filter { pid: args.pid, port: args.port }.apply(&mut report);
@@ -44,8 +45,8 @@ pub fn run(args: &ScanArgs) -> Result<u8, Fatal> {
         // they hold every process's command line on the host.
         let embed = args.save_snapshot.is_some() || args.from_snapshot.is_some();
         let extras = render::html::Extras { scan: embed.then_some(&scan), ..Default::default() };
-        let page = render::html::render(&report, &extras).map_err(Fatal::Msg)?;
-        std::fs::write(path, page).map_err(|e| Fatal::Msg(format!("cannot write {}: {e}", path.display())))?;
+        let page = render::html::render(&report, &extras).map_err(Fatal::Html)?;
+        std::fs::write(path, page).map_err(|err| Fatal::Write { path: path.clone(), err })?;
     }
     let stdout = std::io::stdout();
     if args.json {
@@ -54,8 +55,4 @@ pub fn run(args: &ScanArgs) -> Result<u8, Fatal> {
         render::human::write(&mut anstream::AutoStream::auto(stdout.lock()), &report)?;
     }
     Ok(if report.has_alarm() { 1 } else { 0 })
-}
-
-fn pipeline_error(e: unwedge_pipeline::PipelineError) -> Fatal {
-    Fatal::Msg(e.to_string())
 }

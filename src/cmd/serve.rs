@@ -1,39 +1,37 @@
 //! `unwedge serve`: check the flags, then hand over to `crate::serve`.
 
 use crate::cli::ServeArgs;
+use crate::error::Fatal;
 use crate::serve::{auth, limits, Config};
-use crate::Fatal;
 
 pub fn run(args: &ServeArgs) -> Result<u8, Fatal> {
     if args.scan_interval < std::time::Duration::from_secs(1) {
-        return Err(Fatal::Msg(format!(
-            "--scan-interval must be at least 1s (each scan takes two snapshots 1 s apart), got {}",
-            unwedge_model::fmt::duration(args.scan_interval)
-        )));
+        return Err(Fatal::ScanInterval(args.scan_interval));
     }
-    let thresholds = args.thresholds.thresholds().map_err(Fatal::Msg)?;
+    let thresholds = args.thresholds.thresholds().map_err(Fatal::Thresholds)?;
     let input = match &args.from_snapshot {
         // Loaded once up front, so a bad file is one clear line now, not an error per scan.
         Some(path) => {
-            unwedge_pipeline::load(path).map_err(|e| Fatal::Msg(e.to_string()))?;
+            unwedge_pipeline::load(path)?;
             unwedge_pipeline::Input::Recorded(path.clone())
         }
         None => unwedge_pipeline::Input::Live { interval: args.interval, until: None, record: false },
     };
     let token = match &args.token_file {
-        Some(path) => Some(auth::load_token(path).map_err(Fatal::Msg)?),
+        Some(path) => Some(auth::load_token(path).map_err(Fatal::Token)?),
         None => None,
     };
     if token.is_none() && !args.listen.ip().is_loopback() {
-        return Err(Fatal::Msg(format!(
-            "refusing to listen on {} without --token-file: anyone who reaches it could read this host's processes and sockets (use a loopback address, or give a token)",
-            args.listen
-        )));
+        return Err(Fatal::OpenWithoutToken(args.listen));
     }
     let allow = if args.allow_target.is_empty() {
         limits::loopback()
     } else {
-        args.allow_target.iter().map(|s| limits::Cidr::parse(s)).collect::<Result<Vec<_>, _>>().map_err(Fatal::Msg)?
+        args.allow_target
+            .iter()
+            .map(|s| limits::Cidr::parse(s))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Fatal::AllowTarget)?
     };
     crate::serve::run(Config {
         listen: args.listen,

@@ -1,8 +1,8 @@
 //! `unwedge stop`: print each step as it happens, or the whole run as JSON.
 
 use crate::cli::StopArgs;
+use crate::error::Fatal;
 use crate::remedy::stop::{self, Options, Outcome, Report, Target};
-use crate::Fatal;
 use std::io::Write;
 use unwedge_model::fmt;
 
@@ -10,7 +10,7 @@ pub fn run(args: &StopArgs) -> Result<u8, Fatal> {
     let target = match (args.pid, args.port) {
         (Some(pid), _) => Target::Pid(pid),
         (None, Some(port)) => Target::Port(port),
-        (None, None) => return Err(Fatal::Msg("give a PID or --port PORT".into())),
+        (None, None) => return Err(Fatal::NoStopTarget),
     };
     let opts = Options { target, grace: args.grace, dry_run: args.dry_run };
     let stdout = std::io::stdout();

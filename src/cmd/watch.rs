@@ -5,9 +5,9 @@
 //! line (a pipe, --json). Nothing accumulates but what the tracker bounds.
 
 use crate::cli::WatchArgs;
+use crate::error::Fatal;
 use crate::render::tui;
 use crate::watch::{event_json, Tracker};
-use crate::Fatal;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, TryRecvError};
@@ -41,17 +41,17 @@ fn now_ms() -> u64 {
 /// One scan's outcome, as the scanner thread hands it over.
 struct Cycle {
     at_ms: u64,
-    result: Result<(Scan, Report), String>,
+    result: Result<(Scan, Report), unwedge_pipeline::PipelineError>,
 }
 
 /// What the scan's own deadline gives collection (80% of interval + 30 s).
 const COLLECT_SLACK: Duration = Duration::from_secs(30);
 
 pub fn run(args: &WatchArgs) -> Result<u8, Fatal> {
-    let thresholds = args.thresholds.thresholds().map_err(Fatal::Msg)?;
+    let thresholds = args.thresholds.thresholds().map_err(Fatal::Thresholds)?;
     // A bad recorded file is one clear line now, not an error per scan.
     for path in &args.from_snapshot {
-        unwedge_pipeline::load(path).map_err(|e| Fatal::Msg(e.to_string()))?;
+        unwedge_pipeline::load(path)?;
     }
     if args.from_snapshot.is_empty() && !unwedge_collect::is_root() {
         eprintln!("unwedge: not running as root: other users' sockets, fds, threads and user stacks are hidden (run as root, or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
@@ -72,12 +72,10 @@ pub fn run(args: &WatchArgs) -> Result<u8, Fatal> {
             } else {
                 Input::Recorded(files[(n % files.len() as u64) as usize].clone())
             };
-            let result = unwedge_pipeline::run(&input, &thresholds, &mut stacks)
-                .map(|(scan, mut report)| {
-                    filter.apply(&mut report);
-                    (scan, report)
-                })
-                .map_err(|e| e.to_string());
+            let result = unwedge_pipeline::run(&input, &thresholds, &mut stacks).map(|(scan, mut report)| {
+                filter.apply(&mut report);
+                (scan, report)
+            });
             n += 1;
             if tx.send(Cycle { at_ms: now_ms(), result }).is_err() {
                 return;
@@ -110,9 +108,9 @@ fn feed(tracker: &mut Tracker, cycle: Cycle, alarm: &mut Option<bool>) -> Result
             *alarm = Some(report.has_alarm());
             Ok(events)
         }
-        Err(e) if tracker.scans == 0 && tracker.scan_errors == 0 => Err(Fatal::Msg(e)),
+        Err(e) if tracker.scans == 0 && tracker.scan_errors == 0 => Err(Fatal::Pipeline(e)),
         Err(e) => {
-            tracker.failed(cycle.at_ms, e);
+            tracker.failed(cycle.at_ms, e.to_string());
             Ok(Vec::new())
         }
     }

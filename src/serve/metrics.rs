@@ -8,6 +8,7 @@
 //! container (its name, unit or short id; "" where none is known), under
 //! the same cap: the "other" series sums every container's rest.
 
+use crate::build_info;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::{EncodeLabelSet, LabelSetEncoder};
 use prometheus_client::metrics::counter::Counter;
@@ -190,11 +191,11 @@ pub fn render(facts: Option<&Facts>, scan_errors: u64, top_n: usize) -> String {
     let build = Family::<BuildLabels, Gauge>::default();
     build
         .get_or_create(&BuildLabels {
-            version: env!("CARGO_PKG_VERSION").into(),
-            commit: crate::cli::GIT_COMMIT.into(),
-            build_date: crate::cli::BUILD_DATE.into(),
-            target: crate::cli::TARGET.into(),
-            linkage: crate::cli::LINKAGE.into(),
+            version: build_info::VERSION.into(),
+            commit: build_info::GIT_COMMIT.into(),
+            build_date: build_info::BUILD_DATE.into(),
+            target: build_info::TARGET.into(),
+            linkage: build_info::LINKAGE.into(),
         })
         .set(1);
     reg.register("unwedge_build_info", "unwedge version, git commit, build date, target and linkage; always 1", build);
@@ -427,11 +428,11 @@ mod tests {
         // The same facts as `unwedge --version`.
         let build = format!(
             "unwedge_build_info{{version=\"{}\",commit=\"{}\",build_date=\"{}\",target=\"{}\",linkage=\"{}\"}} 1",
-            env!("CARGO_PKG_VERSION"),
-            crate::cli::GIT_COMMIT,
-            crate::cli::BUILD_DATE,
-            crate::cli::TARGET,
-            crate::cli::LINKAGE
+            build_info::VERSION,
+            build_info::GIT_COMMIT,
+            build_info::BUILD_DATE,
+            build_info::TARGET,
+            build_info::LINKAGE
         );
         assert!(text.contains(&build), "{text}");
         assert!(text.contains("unwedge_scan_errors_total 3"));

@@ -12,9 +12,10 @@ pub mod limits;
 pub mod metrics;
 pub mod page;
 mod probe;
+mod respond;
 mod routes;
 
-use crate::Fatal;
+use crate::error::Fatal;
 use hyper::body::Bytes;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -95,8 +96,7 @@ impl Latest {
 
 /// Binds, prints where, then serves until SIGTERM or SIGINT.
 pub fn run(cfg: Config) -> Result<(), Fatal> {
-    let listener = std::net::TcpListener::bind(cfg.listen)
-        .map_err(|e| Fatal::Msg(format!("cannot listen on {}: {e}", cfg.listen)))?;
+    let listener = std::net::TcpListener::bind(cfg.listen).map_err(|err| Fatal::Listen { addr: cfg.listen, err })?;
     let local = listener.local_addr()?;
     listener.set_nonblocking(true)?;
     eprintln!("unwedge serve: listening on http://{local}");
@@ -113,7 +113,7 @@ pub fn run(cfg: Config) -> Result<(), Fatal> {
     let res = rt.block_on(serve(listener, state));
     // Do not wait for blocking work (a probe) past the grace period.
     rt.shutdown_timeout(Duration::from_millis(200));
-    res.map_err(|e| Fatal::Msg(format!("serve: {e}")))
+    res.map_err(Fatal::Serve)
 }
 
 /// Scans forever; each scan starts `scan_interval` after the previous one

@@ -9,7 +9,7 @@
 //! - count, interval and timeouts are capped, and each client gets a few
 //!   probes at a time and a bounded rate of them.
 
-use super::routes::{error, json_body, params, Resp};
+use super::respond::{error, json_body, params, Resp};
 use super::State;
 use hyper::header::{self, HeaderValue};
 use hyper::StatusCode;

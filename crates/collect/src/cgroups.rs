@@ -56,7 +56,7 @@ pub fn dir_of(mounts: &[Mount], controllers: &str, path: &str) -> Option<String>
 }
 
 fn read(path: &str, buf: &mut Vec<u8>) -> bool {
-    crate::proc_walk::read_capped(path, buf, crate::proc_walk::SMALL_CAP).is_ok()
+    crate::walk::read_capped(path, buf, crate::walk::SMALL_CAP).is_ok()
 }
 
 /// Reads one directory: the limit of each controller its hierarchy

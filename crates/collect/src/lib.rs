@@ -2,28 +2,19 @@
 //! sock_diag into a plain [`Snapshot`]; it never decides what is wrong.
 
 pub mod cgroups;
+mod error;
 pub mod netns;
 pub mod parse;
 pub mod proc_one;
-pub mod proc_walk;
 pub mod sock_diag;
 pub mod sys;
+pub mod walk;
 
-pub use proc_walk::Detail;
+pub use error::CollectError;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use unwedge_model::{HostTasks, Scan, Snapshot, Socket};
-
-#[derive(Debug)]
-pub struct CollectError(pub String);
-
-impl std::fmt::Display for CollectError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for CollectError {}
+pub use walk::Detail;
 
 pub fn is_root() -> bool {
     sys::is_root()
@@ -32,13 +23,13 @@ pub fn is_root() -> bool {
 /// One snapshot of the whole host: every process and every TCP socket of
 /// every network namespace a process lives in, every process read in full.
 pub fn snapshot() -> Result<Snapshot, CollectError> {
-    snapshot_within(proc_walk::Budget { detail: Detail::Full, ..Default::default() })
+    snapshot_within(walk::Budget { detail: Detail::Full, ..Default::default() })
 }
 
 /// [`snapshot`] within a budget: a process whose /proc files hang is put in
 /// `skipped` ("timed out reading /proc"), and past `budget.until` the walk
 /// reads no more processes (they are listed as skipped too).
-pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectError> {
+pub fn snapshot_within(budget: walk::Budget) -> Result<Snapshot, CollectError> {
     let self_pid = std::process::id();
     let mut snap = Snapshot {
         taken_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
@@ -64,8 +55,7 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
         let (ns, sockets) = netns::collect_here(host_ns, &mut notes);
         (ns, sockets, notes)
     });
-    let cannot = |e: std::io::Error| CollectError(format!("cannot read /proc: {e}"));
-    let mut walk = proc_walk::walk_brief(self_pid, budget).map_err(cannot)?;
+    let mut walk = walk::walk_brief(self_pid, budget)?;
     if walk.denied_fds > 0 {
         snap.notes.push(format!(
             "{} processes' fds were not readable: their sockets have no owner here (run as root, or with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)",
@@ -118,7 +108,7 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
         Detail::Full => walk.processes.iter().filter(|p| p.brief).map(|p| p.pid).collect(),
         Detail::Needed => worth_reading_in_full(&walk, &snap),
     };
-    proc_walk::add_detail(&mut walk, &pids, budget).map_err(cannot)?;
+    walk::add_detail(&mut walk, &pids, budget)?;
     snap.processes = walk.processes;
     snap.skipped = walk.skipped;
     read_resolvers(&mut snap);
@@ -135,7 +125,7 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
 /// socket holders in a namespace that could not be dumped (their sockets
 /// may be TCP). What the rest lack — cmdline, per-thread CPU times, wchan,
 /// syscall, stack — no detector reads for a process it does not report.
-fn worth_reading_in_full(walk: &proc_walk::Walk, snap: &Snapshot) -> Vec<u32> {
+fn worth_reading_in_full(walk: &walk::Walk, snap: &Snapshot) -> Vec<u32> {
     let mut inet: Vec<u64> = snap.sockets.iter().map(|s: &Socket| s.inode).filter(|&i| i != 0).collect();
     inet.extend(snap.netns.iter().flat_map(|n| n.dns_sockets.iter().map(|d| d.inode)));
     inet.sort_unstable();
@@ -180,7 +170,7 @@ fn read_resolvers(snap: &mut Snapshot) {
         for pid in pids {
             let mut buf = Vec::new();
             let path = format!("/proc/{pid}/root/etc/resolv.conf");
-            if proc_walk::read_capped(&path, &mut buf, proc_walk::SMALL_CAP).is_ok()
+            if walk::read_capped(&path, &mut buf, walk::SMALL_CAP).is_ok()
                 && tx.send((pid, parse::resolv::parse(&buf))).is_err()
             {
                 return;
@@ -249,7 +239,7 @@ pub struct ScanOptions {
 /// [`scan_until`] with every option.
 pub fn scan_with(o: &ScanOptions) -> Result<Scan, CollectError> {
     let (interval, until) = (o.interval, o.until);
-    let budget = proc_walk::Budget { until, detail: o.detail, ..Default::default() };
+    let budget = walk::Budget { until, detail: o.detail, ..Default::default() };
     let started = Instant::now();
     let mut first = snapshot_within(budget)?;
     if let (false, Some(trim)) = (interval.is_zero(), o.trim_first) {

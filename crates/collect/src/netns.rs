@@ -4,7 +4,7 @@
 //! setns()es into it (namespaces are per thread, so the rest of the scan is
 //! untouched).
 
-use crate::{parse, sock_diag};
+use crate::{parse, sock_diag, CollectError};
 use std::io;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -82,7 +82,7 @@ pub fn collect_in(
     pid: u32,
     inode: u64,
     until: Option<std::time::Instant>,
-) -> Result<(NetNs, Vec<Socket>, Vec<String>), String> {
+) -> Result<(NetNs, Vec<Socket>, Vec<String>), CollectError> {
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new().name(format!("netns-{inode}")).spawn(move || {
         let res = enter(pid, inode).map(|()| {
@@ -90,26 +90,28 @@ pub fn collect_in(
             let (ns, socks) = collect_here(inode, &mut notes);
             (ns, socks, notes)
         });
-        let _ = tx.send(res.map_err(|e| e.to_string()));
+        let _ = tx.send(res);
     });
     if let Err(e) = spawned {
-        return Err(format!("cannot start a thread: {e}"));
+        return Err(CollectError::Io { what: "cannot start a thread", source: e });
     }
     let wait =
         until.map_or(NETNS_TIMEOUT, |u| u.saturating_duration_since(std::time::Instant::now()).min(NETNS_TIMEOUT));
     match rx.recv_timeout(wait) {
         Ok(r) => r,
-        Err(_) => Err(format!("no answer within {}", unwedge_model::fmt::duration(wait))),
+        Err(_) => Err(CollectError::TimedOut { after: wait }),
     }
 }
 
-fn enter(pid: u32, inode: u64) -> io::Result<()> {
-    let f = std::fs::File::open(format!("/proc/{pid}/ns/net"))?;
+fn enter(pid: u32, inode: u64) -> Result<(), CollectError> {
+    let cannot = |e| CollectError::io("cannot enter it", e);
+    let f = std::fs::File::open(format!("/proc/{pid}/ns/net")).map_err(cannot)?;
     // The process may have moved on: make sure it is the namespace we mean.
-    let meta = f.metadata()?;
+    let meta = f.metadata().map_err(cannot)?;
     if std::os::unix::fs::MetadataExt::ino(&meta) != inode {
-        return Err(io::Error::new(io::ErrorKind::NotFound, "process left the namespace"));
+        let left = io::Error::new(io::ErrorKind::NotFound, "the process left it");
+        return Err(CollectError::Vanished { what: "cannot enter it", source: left });
     }
     // Affects only this thread.
-    crate::sys::enter_net_namespace(&f)
+    crate::sys::enter_net_namespace(&f).map_err(cannot)
 }

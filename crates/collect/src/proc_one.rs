@@ -4,7 +4,7 @@
 //! thread? stopped? where does it sleep?). No judgement here either.
 
 use crate::parse;
-use crate::proc_walk::{read_capped, SMALL_CAP};
+use crate::walk::{read_capped, SMALL_CAP};
 use std::io;
 
 /// /proc/PID/stat. `ENOENT`/`ESRCH` when the process is gone.

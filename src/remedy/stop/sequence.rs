@@ -6,7 +6,7 @@
 
 use super::error::StopError;
 use super::pidfd::{self, Handle};
-use super::select::{d_state, Selection};
+use super::select::{d_state, Pick, Selection};
 use super::{Listener, Options, Outcome, Report, Step, Target, TargetReport};
 use std::time::{Duration, Instant};
 use unwedge_analyze::index::{endpoint, Index};
@@ -44,8 +44,52 @@ impl<'a> Ctx<'a> {
 /// Stops the selected targets (or, for a dry run, says what it would do).
 pub fn run(mut cx: Ctx, opts: &Options, sel: Selection) -> Result<Report, StopError> {
     let Selection { picks, ports, recheck_netns } = sel;
+    let (mut targets, handles) = pin(&mut cx, picks);
+    check_permission(&targets, &handles)?;
+    for t in &targets {
+        let mut text = format!("target {} (pid {}): {}", t.comm, t.pid, t.reason);
+        for n in &t.notes {
+            text.push_str("; ");
+            text.push_str(n);
+        }
+        cx.step("target", Some(t.pid), text);
+    }
+
+    let live: Vec<usize> = (0..targets.len()).filter(|&i| handles[i].is_some()).collect();
+    if opts.dry_run {
+        dry_run(&mut cx, opts, &mut targets, &live, &ports);
+        return Ok(finish(cx, opts, targets, ports, None, Vec::new()));
+    }
+
+    let mut waiting = sigterm(&mut cx, &handles, &mut targets, &live);
+    let deadline = Instant::now() + opts.grace;
+    wait_gone(
+        &mut cx,
+        &handles,
+        &mut targets,
+        &mut waiting,
+        deadline,
+        Outcome::ExitedAfterSigterm,
+        "exited after SIGTERM",
+    );
+    if !waiting.is_empty() {
+        cx.step(
+            "grace_over",
+            None,
+            format!("grace period of {} over: {} still running", fmt::duration(opts.grace), waiting.len()),
+        );
+        sigkill(&mut cx, &handles, &mut targets, &waiting);
+    }
+
+    let (port_free, left) =
+        if ports.is_empty() { (None, Vec::new()) } else { check_ports(&mut cx, &ports, recheck_netns, &targets)? };
+    Ok(finish(cx, opts, targets, ports, port_free, left))
+}
+
+/// Pins each live target with a [`Handle`] before anything else can happen
+/// to its pid; one already gone is marked so.
+fn pin(cx: &mut Ctx, picks: Vec<Pick>) -> (Vec<TargetReport>, Vec<Option<Handle>>) {
     let mut targets: Vec<TargetReport> = Vec::with_capacity(picks.len());
-    // Pin each live target before anything else can happen to its pid.
     let mut handles: Vec<Option<Handle>> = Vec::with_capacity(picks.len());
     for pick in picks {
         let mut t = pick.target;
@@ -57,8 +101,12 @@ pub fn run(mut cx: Ctx, opts: &Options, sel: Selection) -> Result<Report, StopEr
         targets.push(t);
         handles.push(h);
     }
-    // Permission is checked for all before any is signalled: no half-done stop.
-    for (t, h) in targets.iter().zip(&handles) {
+    (targets, handles)
+}
+
+/// Permission is checked for all before any is signalled: no half-done stop.
+fn check_permission(targets: &[TargetReport], handles: &[Option<Handle>]) -> Result<(), StopError> {
+    for (t, h) in targets.iter().zip(handles) {
         let Some(h) = h else { continue };
         if let Err(e) = h.signal(0) {
             if e.raw_os_error() == Some(libc::EPERM) {
@@ -66,39 +114,34 @@ pub fn run(mut cx: Ctx, opts: &Options, sel: Selection) -> Result<Report, StopEr
             }
         }
     }
-    for t in &targets {
-        let mut text = format!("target {} (pid {}): {}", t.comm, t.pid, t.reason);
-        for n in &t.notes {
-            text.push_str("; ");
-            text.push_str(n);
-        }
-        cx.step("target", Some(t.pid), text);
-    }
+    Ok(())
+}
 
-    let live: Vec<usize> = (0..targets.len()).filter(|&i| handles[i].is_some()).collect();
+/// Says what a stop would do, and marks the live targets so.
+fn dry_run(cx: &mut Ctx, opts: &Options, targets: &mut [TargetReport], live: &[usize], ports: &[u16]) {
+    for &i in live {
+        targets[i].outcome = Outcome::WouldStop;
+    }
     let port_list = ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ");
-    if opts.dry_run {
-        for &i in &live {
-            targets[i].outcome = Outcome::WouldStop;
-        }
-        let then = if ports.is_empty() { String::new() } else { format!(", then check that port {port_list} is free") };
-        cx.step(
-            "dry_run",
-            None,
-            format!(
-                "dry run: would send SIGTERM to {} process{}, wait up to {} for {}, SIGKILL any left{then}; nothing was changed",
-                live.len(),
-                if live.len() == 1 { "" } else { "es" },
-                fmt::duration(opts.grace),
-                if live.len() == 1 { "it to exit" } else { "them to exit" },
-            ),
-        );
-        return Ok(finish(cx, opts, targets, ports, None, Vec::new()));
-    }
+    let then = if ports.is_empty() { String::new() } else { format!(", then check that port {port_list} is free") };
+    cx.step(
+        "dry_run",
+        None,
+        format!(
+            "dry run: would send SIGTERM to {} process{}, wait up to {} for {}, SIGKILL any left{then}; nothing was changed",
+            live.len(),
+            if live.len() == 1 { "" } else { "es" },
+            fmt::duration(opts.grace),
+            if live.len() == 1 { "it to exit" } else { "them to exit" },
+        ),
+    );
+}
 
-    // SIGTERM, and SIGCONT to stopped ones, which would otherwise never act on it.
+/// SIGTERM to each live target, and SIGCONT to stopped ones, which would
+/// otherwise never act on it. Returns those to wait for.
+fn sigterm(cx: &mut Ctx, handles: &[Option<Handle>], targets: &mut [TargetReport], live: &[usize]) -> Vec<usize> {
     let mut waiting = Vec::new();
-    for &i in &live {
+    for &i in live {
         let h = handles[i].as_ref().expect("live");
         match h.signal(libc::SIGTERM) {
             Ok(()) => {
@@ -109,7 +152,7 @@ pub fn run(mut cx: Ctx, opts: &Options, sel: Selection) -> Result<Report, StopEr
                 waiting.push(i);
             }
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
-                mark_gone(&mut cx, &mut targets[i], Outcome::Exited, "exited before SIGTERM")
+                mark_gone(cx, &mut targets[i], Outcome::Exited, "exited before SIGTERM")
             }
             Err(e) => {
                 // Not expected after the permission check; SIGKILL gets its turn.
@@ -118,61 +161,43 @@ pub fn run(mut cx: Ctx, opts: &Options, sel: Selection) -> Result<Report, StopEr
             }
         }
     }
-    let deadline = Instant::now() + opts.grace;
-    wait_gone(
-        &mut cx,
-        &handles,
-        &mut targets,
-        &mut waiting,
-        deadline,
-        Outcome::ExitedAfterSigterm,
-        "exited after SIGTERM",
-    );
+    waiting
+}
 
-    if !waiting.is_empty() {
-        cx.step(
-            "grace_over",
-            None,
-            format!("grace period of {} over: {} still running", fmt::duration(opts.grace), waiting.len()),
-        );
-        let mut killed = Vec::with_capacity(waiting.len());
-        for &i in &waiting {
-            let h = handles[i].as_ref().expect("live");
-            let d =
-                if h.state() == Some('D') { format!(" ({})", d_state(h.wchan().as_deref())) } else { String::new() };
-            match h.signal(libc::SIGKILL) {
-                Ok(()) => {
-                    cx.step("sigkill", Some(h.pid), format!("SIGKILL -> {} (pid {}){d}", targets[i].comm, h.pid));
-                    killed.push(i);
-                }
-                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
-                    mark_gone(&mut cx, &mut targets[i], Outcome::ExitedAfterSigterm, "exited just before SIGKILL")
-                }
-                Err(e) => {
-                    cx.step("sigkill", Some(h.pid), format!("SIGKILL -> pid {} failed: {e}", h.pid));
-                    killed.push(i);
-                }
+/// SIGKILL to those still running after the grace period, a bounded wait
+/// for them to go, and a note on each that did not.
+fn sigkill(cx: &mut Ctx, handles: &[Option<Handle>], targets: &mut [TargetReport], left: &[usize]) {
+    let mut killed = Vec::with_capacity(left.len());
+    for &i in left {
+        let h = handles[i].as_ref().expect("live");
+        let d = if h.state() == Some('D') { format!(" ({})", d_state(h.wchan().as_deref())) } else { String::new() };
+        match h.signal(libc::SIGKILL) {
+            Ok(()) => {
+                cx.step("sigkill", Some(h.pid), format!("SIGKILL -> {} (pid {}){d}", targets[i].comm, h.pid));
+                killed.push(i);
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+                mark_gone(cx, &mut targets[i], Outcome::ExitedAfterSigterm, "exited just before SIGKILL")
+            }
+            Err(e) => {
+                cx.step("sigkill", Some(h.pid), format!("SIGKILL -> pid {} failed: {e}", h.pid));
+                killed.push(i);
             }
         }
-        waiting = killed;
-        let deadline = Instant::now() + KILL_WAIT;
-        wait_gone(&mut cx, &handles, &mut targets, &mut waiting, deadline, Outcome::Killed, "gone after SIGKILL");
-        for &i in &waiting {
-            let h = handles[i].as_ref().expect("live");
-            let why = match h.state() {
-                Some('D') => format!(" ({})", d_state(h.wchan().as_deref())),
-                Some(s) => format!(" (state {s})"),
-                None => String::new(),
-            };
-            targets[i].outcome = Outcome::StillRunning;
-            targets[i].notes.push(format!("still running {} after SIGKILL{why}", fmt::duration(KILL_WAIT)));
-            cx.step("still_running", Some(h.pid), format!("pid {} still running after SIGKILL{why}", h.pid));
-        }
     }
-
-    let (port_free, left) =
-        if ports.is_empty() { (None, Vec::new()) } else { check_ports(&mut cx, &ports, recheck_netns, &targets)? };
-    Ok(finish(cx, opts, targets, ports, port_free, left))
+    let deadline = Instant::now() + KILL_WAIT;
+    wait_gone(cx, handles, targets, &mut killed, deadline, Outcome::Killed, "gone after SIGKILL");
+    for &i in &killed {
+        let h = handles[i].as_ref().expect("live");
+        let why = match h.state() {
+            Some('D') => format!(" ({})", d_state(h.wchan().as_deref())),
+            Some(s) => format!(" (state {s})"),
+            None => String::new(),
+        };
+        targets[i].outcome = Outcome::StillRunning;
+        targets[i].notes.push(format!("still running {} after SIGKILL{why}", fmt::duration(KILL_WAIT)));
+        cx.step("still_running", Some(h.pid), format!("pid {} still running after SIGKILL{why}", h.pid));
+    }
 }
 
 fn finish(
@@ -189,7 +214,7 @@ fn finish(
         Target::Port(p) => (None, Some(p)),
     };
     Report {
-        unwedge_version: env!("CARGO_PKG_VERSION").into(),
+        unwedge_version: crate::build_info::VERSION.into(),
         pid,
         port,
         grace_ms: opts.grace.as_millis() as u64,

@@ -61,8 +61,33 @@ pub(super) fn exchange(
     conn.write_all(req)
         .and_then(|_| conn.flush())
         .map_err(|err| ExchangeError::Io { doing: "sending the request", err })?;
-    let mut buf = Vec::with_capacity(8192);
     let mut chunk = [0u8; 16 * 1024];
+    let (head, rest, first_byte_at) = read_head(conn, &mut chunk, deadline, first_byte_wait)?;
+    let framing = framing(false, &head)?;
+    let body = read_body(conn, &mut chunk, framing, rest, gap)?;
+    let keep = keeps_alive(&head, framing);
+    Ok(Exchange {
+        framing,
+        body_bytes: body.bytes,
+        ttfb: first_byte_at - sent_at,
+        first_byte_at,
+        done_at: Instant::now(),
+        closed: body.server_closed || !keep || body.cut.is_some(),
+        body_cut: body.cut,
+        head,
+    })
+}
+
+/// Reads up to the end of the response's head, by `deadline`, dropping
+/// interim 1xx heads. Returns the head, the bytes read past it, and when
+/// the first byte came.
+fn read_head(
+    conn: &mut Conn,
+    chunk: &mut [u8],
+    deadline: Instant,
+    first_byte_wait: Duration,
+) -> Result<(Head, Vec<u8>, Instant), ExchangeError> {
+    let mut buf = Vec::with_capacity(8192);
     let mut first_byte_at = None;
     let mut interim = 0u64;
     let late =
@@ -73,7 +98,7 @@ pub(super) fn exchange(
             Err(e) => return Err(ExchangeError::Socket(e)),
             Ok(()) => {}
         }
-        match conn.read(&mut chunk) {
+        match conn.read(chunk) {
             Ok(0) => return Err(ExchangeError::Closed { mid_head: !buf.is_empty() }),
             Ok(n) => {
                 first_byte_at.get_or_insert_with(Instant::now);
@@ -94,9 +119,26 @@ pub(super) fn exchange(
             Err(err) => return Err(ExchangeError::Io { doing: "reading the response", err }),
         }
     };
-    let first_byte_at = first_byte_at.unwrap_or_else(Instant::now);
-    let framing = framing(false, &head)?;
-    let mut rest = buf[used..].to_vec();
+    Ok((head, buf[used..].to_vec(), first_byte_at.unwrap_or_else(Instant::now)))
+}
+
+/// What reading a body gave.
+struct Body {
+    bytes: u64,
+    server_closed: bool,
+    /// Why it was not read to its end (a cap), if it was not.
+    cut: Option<String>,
+}
+
+/// Reads the body as `framing` frames it, `rest` (read with the head)
+/// first; each read waits at most `gap`, the whole at most the caps.
+fn read_body(
+    conn: &mut Conn,
+    chunk: &mut [u8],
+    framing: Framing,
+    mut rest: Vec<u8>,
+    gap: Duration,
+) -> Result<Body, ExchangeError> {
     let mut body = 0u64;
     let mut chunked = Chunked::default();
     let mut server_closed = false;
@@ -145,7 +187,7 @@ pub(super) fn exchange(
             Err(e) => return Err(ExchangeError::Socket(e)),
             Ok(()) => {}
         }
-        match conn.read(&mut chunk) {
+        match conn.read(chunk) {
             Ok(0) => server_closed = true,
             // rustls reports a close without close_notify as UnexpectedEof.
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => server_closed = true,
@@ -159,17 +201,7 @@ pub(super) fn exchange(
     if framing == Framing::Chunked {
         body = chunked.body;
     }
-    let keep = keeps_alive(&head, framing);
-    Ok(Exchange {
-        framing,
-        body_bytes: body,
-        ttfb: first_byte_at - sent_at,
-        first_byte_at,
-        done_at: Instant::now(),
-        closed: server_closed || !keep || body_cut.is_some(),
-        body_cut,
-        head,
-    })
+    Ok(Body { bytes: body, server_closed, cut: body_cut })
 }
 
 pub(super) fn timed_out(e: &io::Error) -> bool {

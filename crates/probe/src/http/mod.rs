@@ -67,132 +67,35 @@ pub fn probe_http_at(
         _ => resolve(&opts.url.host, opts.url.port, opts.family, opts.timeout)?,
     };
     progress(Event::Resolved { addrs: &addrs, dns });
-    let addr = addrs[0];
-    let mut result = HttpResult {
-        url: opts.url.to_string(),
-        method: "GET",
-        error: None,
-        response: None,
-        tls: None,
-        keepalive: KeepAliveCheck::default(),
-        idle: None,
-        notes: Vec::new(),
-    };
-    let mut timings = Timings { dns_us: us(dns), ..Default::default() };
-    let mut attempts = Vec::new();
-    let req = request_bytes(&opts.url);
-
-    // Request on connection A.
-    let a = open(addr, 1, "request", opts, config.clone(), opts.timeout);
-    progress(Event::Attempt(&a.attempt));
-    timings.connect_us = a.attempt.connect_us.filter(|_| a.attempt.ok);
-    attempts.push(a.attempt);
-    result.tls = a.tls;
-    timings.tls_us = result.tls.as_ref().map(|t| t.handshake_us);
-    let mut conn_a = None;
-    let mut a_done_at = None;
-    match (a.conn, a.error) {
-        (Some(mut conn), _) => match exchange(&mut conn, &req, opts.timeout, opts.timeout) {
-            Ok(x) => {
-                timings.ttfb_us = Some(us(x.ttfb));
-                timings.total_us = Some(us(x.done_at - started));
-                let info = response_info(&x);
-                if let Some(cut) = &x.body_cut {
-                    result.notes.push(format!("{cut}: body_bytes and total time cover what was read"));
-                }
-                result.response = Some(info);
-                a_done_at = Some(x.done_at);
-                if !x.closed {
-                    conn_a = Some((conn, x.ttfb));
-                }
-            }
-            Err(e) => result.error = Some(e.to_string()),
+    let mut run = Run {
+        opts,
+        addr: addrs[0],
+        config,
+        req: request_bytes(&opts.url),
+        result: HttpResult {
+            url: opts.url.to_string(),
+            method: "GET",
+            error: None,
+            response: None,
+            tls: None,
+            keepalive: KeepAliveCheck::default(),
+            idle: None,
+            notes: Vec::new(),
         },
-        (None, e) => result.error = e.map(|e| e.to_string()),
-    }
-
-    // Keep-alive starvation: B while A idles.
-    let mut conn_b = None;
-    if result.error.is_none() {
-        match &conn_a {
-            None if result.response.as_ref().is_some_and(|r| !r.body_complete) => {
-                result.keepalive.skipped =
-                    Some("the body was too long to read to its end, so connection 1 could not idle".into())
-            }
-            None => {
-                result.keepalive.skipped = Some(
-                    "the server closes the connection after each response, so idle connections cannot hold its slots"
-                        .into(),
-                )
-            }
-            Some(_) if !opts.starvation_check => result.keepalive.skipped = Some("--no-starvation-check".into()),
-            Some((_, ttfb)) if *ttfb * 2 > opts.starvation_wait => {
-                result.keepalive.skipped = Some(format!(
-                    "the first response took {}, too slow to tell starvation apart within --starvation-wait {}",
-                    fmt::measured(*ttfb),
-                    fmt::duration(opts.starvation_wait)
-                ))
-            }
-            Some(_) => {
-                progress(Event::Progress(&format!(
-                    "keep-alive check: connection 1 idles; waiting up to {} for connection 2 to be answered…",
-                    fmt::duration(opts.starvation_wait)
-                )));
-                let (check, b) = starvation::run(opts, addr, config.clone(), &req, &mut conn_a, progress);
-                result.keepalive = check;
-                progress(Event::Attempt(&b.opened_attempt));
-                attempts.push(b.opened_attempt.clone());
-                let b_done = b.answered_at.unwrap_or_else(Instant::now);
-                conn_b = b.conn.map(|c| (c, b_done));
-                if let (Some(e), None) = (&b.error, b.answered_at) {
-                    result.error = Some(format!("a second request got no answer: {e}"));
-                }
-            }
-        }
-    }
-
-    // TLS close on a connection still open; --measure-idle takes the oldest.
+        timings: Timings { dns_us: us(dns), ..Default::default() },
+        attempts: Vec::new(),
+    };
+    let (mut conn_a, a_done_at) = run.first_request(started, progress);
+    let conn_b = run.keepalive_check(&mut conn_a, progress);
+    // Connections still open, oldest first.
     let mut open_conns: Vec<(Conn, Instant)> = Vec::new();
     if let (Some((c, _)), Some(t)) = (conn_a.take(), a_done_at) {
         open_conns.push((c, t));
     }
-    if let Some((c, t)) = conn_b.take() {
-        open_conns.push((c, t));
-    }
-    let mut idle_conn = if opts.measure_idle && !open_conns.is_empty() { Some(open_conns.remove(0)) } else { None };
-    if let Some(info) = result.tls.as_mut() {
-        match open_conns.pop() {
-            Some((Conn::Tls(mut s), _)) => {
-                progress(Event::Progress("TLS close: sent close_notify, waiting for the server to close…"));
-                info.close = Some(tls::measure_close(&mut s, opts.timeout));
-            }
-            _ if result.error.is_none() => result.notes.push(if opts.measure_idle && idle_conn.is_some() {
-                "TLS close not measured: --measure-idle used the only open connection".into()
-            } else {
-                "TLS close not measured: the server closed the connection after its response".into()
-            }),
-            _ => {}
-        }
-    }
-    if opts.measure_idle {
-        match idle_conn.take() {
-            Some((mut conn, since)) => {
-                progress(Event::Progress(&format!(
-                    "measuring how long the server keeps an idle connection (up to {})…",
-                    fmt::duration(opts.max_wait)
-                )));
-                result.idle = Some(measure_idle(&mut conn, since, opts.max_wait));
-            }
-            None if result.error.is_none() => {
-                result.notes.push("idle time not measured: the server closed the connection after its response".into())
-            }
-            None => {}
-        }
-    }
-    for (c, _) in open_conns {
-        c.close_now();
-    }
+    open_conns.extend(conn_b);
+    run.close_and_idle(open_conns, progress);
 
+    let Run { result, timings, attempts, .. } = run;
     let mut findings = judge_http(opts, &timings, &result, &attempts);
     unwedge_model::sort_findings(&mut findings);
     let times: Vec<u64> = attempts.iter().filter(|a| a.ok).filter_map(|a| a.connect_us).collect();
@@ -208,6 +111,152 @@ pub fn probe_http_at(
         http: Some(result),
         findings,
     })
+}
+
+/// One run of the probe: where it goes, and what it recorded so far.
+struct Run<'o> {
+    opts: &'o HttpOpts,
+    addr: SocketAddr,
+    config: Option<std::sync::Arc<rustls::ClientConfig>>,
+    req: Vec<u8>,
+    result: HttpResult,
+    timings: Timings,
+    attempts: Vec<crate::Attempt>,
+}
+
+impl Run<'_> {
+    /// The request on connection A. Returns A when the server keeps it
+    /// open (with its time to first byte), and when its response ended.
+    fn first_request(
+        &mut self,
+        started: Instant,
+        progress: Progress<'_>,
+    ) -> (Option<(Conn, Duration)>, Option<Instant>) {
+        let opts = self.opts;
+        let a = open(self.addr, 1, "request", opts, self.config.clone(), opts.timeout);
+        progress(Event::Attempt(&a.attempt));
+        self.timings.connect_us = a.attempt.connect_us.filter(|_| a.attempt.ok);
+        self.attempts.push(a.attempt);
+        self.result.tls = a.tls;
+        self.timings.tls_us = self.result.tls.as_ref().map(|t| t.handshake_us);
+        let mut conn = match (a.conn, a.error) {
+            (Some(conn), _) => conn,
+            (None, e) => {
+                self.result.error = e.map(|e| e.to_string());
+                return (None, None);
+            }
+        };
+        match exchange(&mut conn, &self.req, opts.timeout, opts.timeout) {
+            Ok(x) => {
+                self.timings.ttfb_us = Some(us(x.ttfb));
+                self.timings.total_us = Some(us(x.done_at - started));
+                let info = response_info(&x);
+                if let Some(cut) = &x.body_cut {
+                    self.result.notes.push(format!("{cut}: body_bytes and total time cover what was read"));
+                }
+                self.result.response = Some(info);
+                ((!x.closed).then_some((conn, x.ttfb)), Some(x.done_at))
+            }
+            Err(e) => {
+                self.result.error = Some(e.to_string());
+                (None, None)
+            }
+        }
+    }
+
+    /// Keep-alive starvation: B while A idles, when the first response
+    /// allows the experiment. Returns B if the server keeps it open, with
+    /// when it was answered.
+    fn keepalive_check(
+        &mut self,
+        conn_a: &mut Option<(Conn, Duration)>,
+        progress: Progress<'_>,
+    ) -> Option<(Conn, Instant)> {
+        if self.result.error.is_some() {
+            return None;
+        }
+        let opts = self.opts;
+        let skipped = &mut self.result.keepalive.skipped;
+        match &*conn_a {
+            None if self.result.response.as_ref().is_some_and(|r| !r.body_complete) => {
+                *skipped = Some("the body was too long to read to its end, so connection 1 could not idle".into());
+                return None;
+            }
+            None => {
+                *skipped = Some(
+                    "the server closes the connection after each response, so idle connections cannot hold its slots"
+                        .into(),
+                );
+                return None;
+            }
+            Some(_) if !opts.starvation_check => {
+                *skipped = Some("--no-starvation-check".into());
+                return None;
+            }
+            Some((_, ttfb)) if *ttfb * 2 > opts.starvation_wait => {
+                *skipped = Some(format!(
+                    "the first response took {}, too slow to tell starvation apart within --starvation-wait {}",
+                    fmt::measured(*ttfb),
+                    fmt::duration(opts.starvation_wait)
+                ));
+                return None;
+            }
+            Some(_) => {}
+        }
+        progress(Event::Progress(&format!(
+            "keep-alive check: connection 1 idles; waiting up to {} for connection 2 to be answered…",
+            fmt::duration(opts.starvation_wait)
+        )));
+        let (check, b) = starvation::run(opts, self.addr, self.config.clone(), &self.req, conn_a, progress);
+        self.result.keepalive = check;
+        progress(Event::Attempt(&b.opened_attempt));
+        self.attempts.push(b.opened_attempt.clone());
+        let b_done = b.answered_at.unwrap_or_else(Instant::now);
+        if let (Some(e), None) = (&b.error, b.answered_at) {
+            self.result.error = Some(format!("a second request got no answer: {e}"));
+        }
+        b.conn.map(|c| (c, b_done))
+    }
+
+    /// TLS close on a connection still open; --measure-idle takes the
+    /// oldest. Whatever is left is closed at once.
+    fn close_and_idle(&mut self, mut open_conns: Vec<(Conn, Instant)>, progress: Progress<'_>) {
+        let opts = self.opts;
+        let result = &mut self.result;
+        let mut idle_conn = if opts.measure_idle && !open_conns.is_empty() { Some(open_conns.remove(0)) } else { None };
+        if let Some(info) = result.tls.as_mut() {
+            match open_conns.pop() {
+                Some((Conn::Tls(mut s), _)) => {
+                    progress(Event::Progress("TLS close: sent close_notify, waiting for the server to close…"));
+                    info.close = Some(tls::measure_close(&mut s, opts.timeout));
+                }
+                _ if result.error.is_none() => result.notes.push(if opts.measure_idle && idle_conn.is_some() {
+                    "TLS close not measured: --measure-idle used the only open connection".into()
+                } else {
+                    "TLS close not measured: the server closed the connection after its response".into()
+                }),
+                _ => {}
+            }
+        }
+        if opts.measure_idle {
+            match idle_conn.take() {
+                Some((mut conn, since)) => {
+                    progress(Event::Progress(&format!(
+                        "measuring how long the server keeps an idle connection (up to {})…",
+                        fmt::duration(opts.max_wait)
+                    )));
+                    result.idle = Some(measure_idle(&mut conn, since, opts.max_wait));
+                }
+                None if result.error.is_none() => result
+                    .notes
+                    .push("idle time not measured: the server closed the connection after its response".into()),
+                None => {}
+            }
+        }
+        for (c, _) in open_conns {
+            c.close_now();
+        }
+    }
 }
 
 /// The judgements over what the probe recorded (pure: `crate::judge`).
