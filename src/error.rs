@@ -27,6 +27,10 @@ pub enum Fatal {
     NoCaCert(PathBuf),
     /// `scan --pid` names a process the scan did not see.
     NoProcess(u32),
+    /// `explain` was given a name that is no finding kind.
+    UnknownKind(String),
+    /// `explain`: this build carries no page for the kind.
+    NoKindPage(unwedge_model::Kind),
     /// Collecting, loading or saving the snapshots failed.
     Pipeline(unwedge_pipeline::PipelineError),
     /// The HTML report could not be made.
@@ -73,6 +77,8 @@ impl fmt::Display for Fatal {
             ),
             Fatal::NoCaCert(p) => write!(f, "--cacert {}: no such file", p.display()),
             Fatal::NoProcess(pid) => write!(f, "no process with pid {pid}"),
+            Fatal::UnknownKind(name) => write!(f, "unknown kind '{name}'; `unwedge explain` lists them"),
+            Fatal::NoKindPage(kind) => write!(f, "this build has no page for {kind}"),
             Fatal::Pipeline(e) => e.fmt(f),
             Fatal::Write { path, err } => write!(f, "cannot write {}: {err}", path.display()),
             Fatal::CreateDir { path, err } => write!(f, "cannot create {}: {err}", path.display()),

@@ -18,9 +18,8 @@ pub fn run(args: &ExplainArgs) -> Result<u8, Fatal> {
     let text = match &args.kind {
         None => list(),
         Some(name) => {
-            let kind = parse(name)
-                .ok_or_else(|| Fatal::Msg(format!("unknown kind '{name}'; `unwedge explain` lists them")))?;
-            explain(kind).ok_or_else(|| Fatal::Msg(format!("this build has no page for {kind}")))?
+            let kind = parse(name).ok_or_else(|| Fatal::UnknownKind(name.clone()))?;
+            explain(kind).ok_or(Fatal::NoKindPage(kind))?
         }
     };
     let mut out = std::io::stdout().lock();
