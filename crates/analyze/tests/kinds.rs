@@ -7,7 +7,7 @@
 //! in tests/kinds_metrics.rs.)
 
 use std::path::{Path, PathBuf};
-use unwedge_analyze::{analyze, registry, Thresholds};
+use unwedge_analyze::{analyze, kinds, Thresholds};
 use unwedge_model::{Finding, Kind, Scan};
 
 fn crate_dir() -> PathBuf {
@@ -15,7 +15,7 @@ fn crate_dir() -> PathBuf {
 }
 
 fn kinds_dir() -> PathBuf {
-    crate_dir().join("tests/fixtures/kinds")
+    crate_dir().join("src/kinds")
 }
 
 fn rel(p: &Path) -> String {
@@ -57,7 +57,7 @@ fn every_scan_kind_has_a_detector_file_with_its_kernel_facts_and_false_alarm() {
     let mut m = Missing::default();
     for kind in Kind::scan_kinds() {
         let name = kind.name();
-        let path = crate_dir().join("src").join(format!("{name}.rs"));
+        let path = kinds_dir().join(name).join("mod.rs");
         let Ok(text) = std::fs::read_to_string(&path) else {
             m.0.push(format!(
                 "{name}: no detector file {} (one module per kind, named as its JSON kind, declared in lib.rs)",
@@ -95,7 +95,7 @@ fn every_scan_kind_has_a_detector_file_with_its_kernel_facts_and_false_alarm() {
 fn every_scan_kind_is_in_the_registry() {
     let mut m = Missing::default();
     for kind in Kind::scan_kinds() {
-        m.check(registry::detector(kind).is_some(), || {
+        m.check(kinds::detector(kind).is_some(), || {
             format!("{}: registry::detector returns None: add its line to crates/analyze/src/registry.rs", kind.name())
         });
     }
@@ -109,7 +109,7 @@ fn every_scan_kind_has_a_fixture_pair_the_detector_gets_right() {
         let name = kind.name();
         let dir = kinds_dir().join(name);
         let (bad, healthy) = (dir.join("bad.json"), dir.join("healthy.json"));
-        let how = "record it live with crates/analyze/tests/fixtures/kinds/record.py (see the README there)";
+        let how = "record it live with crates/analyze/tools/record.py (see the README there)";
         for p in [&bad, &healthy] {
             m.check(p.exists(), || format!("{name}: no fixture {}: {how}", rel(p)));
             if let Ok(meta) = std::fs::metadata(p) {
@@ -157,27 +157,6 @@ fn fixture_folders_are_named_after_scan_kinds() {
         });
     }
     m.assert_none("fixture folders");
-}
-
-#[test]
-fn every_scan_kind_has_a_row_in_the_readme() {
-    let path = crate_dir().join("../../README.md");
-    let readme = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let table: Vec<&str> = readme
-        .lines()
-        .skip_while(|l| l.trim() != "## Finding kinds")
-        .skip(1)
-        .take_while(|l| !l.starts_with("## "))
-        .collect();
-    assert!(!table.is_empty(), "README.md has no \"## Finding kinds\" section");
-    let mut m = Missing::default();
-    for kind in Kind::scan_kinds() {
-        let row = format!("| `{}` |", kind.name());
-        m.check(table.iter().any(|l| l.starts_with(&row)), || {
-            format!("{}: README.md's \"Finding kinds\" table has no row starting with \"{row}\"", kind.name())
-        });
-    }
-    m.assert_none("README kind table");
 }
 
 /// The typed evidence serialises to the contract's JSON and reads back to
