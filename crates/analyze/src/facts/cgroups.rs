@@ -106,11 +106,7 @@ pub fn waiting_work(ctx: &Ctx, members: &[&Process]) -> Vec<String> {
                     endpoint(s.local, s.local_port),
                     crate::describe(p)
                 )),
-                TcpState::Established | TcpState::CloseWait
-                    if s.recv_q > 0 && ctx.last.served.contains(&(s.netns, s.local_port)) =>
-                {
-                    unread += 1
-                }
+                TcpState::Established | TcpState::CloseWait if s.recv_q > 0 && ctx.last.is_served(s) => unread += 1,
                 _ => {}
             }
         }

@@ -5,6 +5,7 @@
 //! of SipHash, and a socket held by one process (nearly all of them) costs
 //! no allocation.
 
+use crate::facts::syscalls::{Call, Class};
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
@@ -82,7 +83,7 @@ pub struct Index<'a> {
     pub queued: FastMap<(u64, u16), Vec<&'a Socket>>,
     /// LISTEN sockets, and the (netns, port) pairs they serve.
     pub listening: Vec<&'a Socket>,
-    pub served: FastSet<(u64, u16)>,
+    served: FastSet<(u64, u16)>,
 }
 
 impl<'a> Index<'a> {
@@ -143,6 +144,28 @@ impl<'a> Index<'a> {
             Some(Owners::Many(i)) => &self.many[*i as usize],
             _ => &[],
         }
+    }
+
+    /// The TCP socket behind fd `fd` of `p`, if sock_diag listed it.
+    pub fn socket_of_fd(&self, p: &Process, fd: u32) -> Option<&'a Socket> {
+        p.sockets.iter().find(|s| s.fd == fd).and_then(|s| self.socket(s.inode))
+    }
+
+    /// Something listens on the socket's local port in its namespace: a
+    /// connection there is one a listener accepted (the server side), and
+    /// its peer is a client. The one test of "served" every kind uses.
+    pub fn is_served(&self, s: &Socket) -> bool {
+        self.served.contains(&(s.netns, s.local_port))
+    }
+
+    /// A connection this host opened (its peer is an upstream): not a
+    /// listener nor a half-open connection, with a peer, on a local port
+    /// nothing here listens on. The one test of "outbound" every kind uses.
+    pub fn is_outbound(&self, s: &Socket) -> bool {
+        !matches!(s.state, TcpState::Listen | TcpState::SynRecv | TcpState::NewSynRecv | TcpState::Close)
+            && s.remote_port != 0
+            && !s.remote.is_unspecified()
+            && !self.is_served(s)
     }
 
     /// The state of the socket behind an fd, if sock_diag listed it.
@@ -207,9 +230,7 @@ impl<'a> Index<'a> {
                 let fds: Vec<u64> =
                     p.sockets.iter().filter(|s| s.inode == listener.inode).map(|s| s.fd as u64).collect();
                 p.threads.iter().any(|t| {
-                    crate::facts::threads::syscall(arch, t).is_some_and(|(name, call)| {
-                        matches!(name.as_str(), "accept" | "accept4") && fds.contains(&call.args[0])
-                    })
+                    Call::of(arch, t).is_some_and(|call| call.class == Class::Accept && fds.contains(&call.arg(0)))
                 })
             })
             .collect();

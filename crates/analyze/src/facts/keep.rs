@@ -26,7 +26,7 @@
 //! `tests/fixtures.rs` analyses every recorded pair with and without this.
 
 use crate::facts::index::{is_queued_child, FastMap, FastSet};
-use crate::kinds::unanswered_requests::{awaits_answer, MIN_UNANSWERED};
+use crate::facts::requests::{awaits_answer, MIN_UNANSWERED};
 use unwedge_model::{Snapshot, Socket, TcpState};
 
 fn compared(s: &Socket, asked: &FastSet<(u64, u16)>) -> bool {

@@ -10,6 +10,7 @@ pub mod index;
 pub mod keep;
 pub mod process_tree;
 pub mod queues;
+pub mod requests;
 pub mod signals;
 pub mod syscalls;
 pub mod threads;

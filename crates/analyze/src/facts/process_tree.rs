@@ -1,5 +1,7 @@
 //! Parentage and process groups, shared by the `orphan_port_holder`
-//! detector and `unwedge stop --port` (which must find the same orphans).
+//! detector and `unwedge stop --port` (which must find the same orphans),
+//! and whether a process is stopped (`process_stopped`, and the accept
+//! queue facts of the listener kinds).
 
 use crate::facts::index::Index;
 use unwedge_model::{Process, Snapshot};
@@ -27,6 +29,22 @@ pub fn is_alive(idx: &Index, pid: u32) -> bool {
 /// Every process in group `pgid`, by pid.
 pub fn group_members(snap: &Snapshot, pgid: u32) -> Vec<&Process> {
     snap.processes.iter().filter(|p| p.pgid == pgid && pgid != 0).collect()
+}
+
+/// Stopped by a signal or a tracer, or frozen, as one snapshot shows it.
+pub fn looks_stopped(p: &Process) -> bool {
+    if p.state == 'Z' {
+        return false;
+    }
+    if p.frozen.is_some() {
+        return true;
+    }
+    let live: Vec<char> = p.threads.iter().map(|t| t.state).filter(|&s| s != 'Z' && s != 'X').collect();
+    if live.is_empty() {
+        matches!(p.state, 'T' | 't')
+    } else {
+        live.iter().all(|s| matches!(s, 'T' | 't'))
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@
 //! the owner accepted nothing in between.
 
 use crate::facts::index::endpoint;
+use crate::facts::requests::never_answered;
+use crate::facts::syscalls::{Call, Class};
 use crate::Ctx;
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -113,10 +115,10 @@ pub fn accepting_threads(ctx: &Ctx, pids: &[u32], max: usize) -> Vec<ThreadSumma
             if out.len() >= max {
                 return out;
             }
-            let (syscall, fds) = match crate::facts::threads::syscall(arch, t) {
-                Some((name, call)) => {
-                    let fds = crate::facts::threads::fd_meanings(&ctx.last, p, t, &name, &call);
-                    (name, fds)
+            let (syscall, fds) = match Call::of(arch, t) {
+                Some(call) => {
+                    let fds = crate::facts::threads::fd_meanings(&ctx.last, p, t, &call);
+                    (call.name, fds)
                 }
                 None if t.state == 'R' => ("running".to_string(), Vec::new()),
                 None => ("no syscall".to_string(), Vec::new()),
@@ -180,13 +182,13 @@ pub fn accept_facts(ctx: &Ctx, l: &Socket, owners: &[u32], accepting: &[u32]) ->
     });
     let stopped = accepting.iter().find_map(|&pid| {
         let p = ctx.last.process(pid)?;
-        crate::kinds::process_stopped::looks_stopped(p).then_some((pid, p.state))
+        crate::facts::process_tree::looks_stopped(p).then_some((pid, p.state))
     });
     let mut unanswered = 0;
     let mut unanswered_for_ms = 0;
     for s in ctx.last.accepted_by(l, accepting) {
         if let Some(i) = s.info {
-            if i.has_sent() == Some(false) && i.bytes_received.unwrap_or(0) > 0 {
+            if never_answered(&i) {
                 unanswered += 1;
                 unanswered_for_ms = unanswered_for_ms.max(i.last_data_recv_ms);
             }
@@ -250,7 +252,7 @@ impl AcceptFacts {
             );
         }
         let calls: Vec<&str> = self.threads.iter().map(|t| t.syscall.as_str()).collect();
-        if !calls.is_empty() && calls.iter().all(|c| c.starts_with("futex")) {
+        if !calls.is_empty() && calls.iter().all(|c| Class::of(c) == Class::Futex) {
             return format!(
                 "Its threads all wait on a lock or a thread join (futex): find the thread that holds it and what that one waits for (`unwedge scan --pid {pid_s}` lists stuck threads; py-spy dump / gdb -p {pid_s} give the user stack)."
             );

@@ -7,7 +7,8 @@
 //! 34. Names follow that: SIGRTMIN, SIGRTMIN+1 … SIGRTMIN+15, SIGRTMAX-14 …
 //! SIGRTMAX; 32 and 33 are SIG32 and SIG33.
 
-use unwedge_model::{Process, SignalMasks, Snapshot, SyscallLine};
+use crate::facts::syscalls::{Call, Class};
+use unwedge_model::{Process, SignalMasks, Snapshot};
 
 pub const SIGKILL: u32 = 9;
 pub const SIGPIPE: u32 = 13;
@@ -126,10 +127,7 @@ pub fn consumed(p: &Process, snap: &Snapshot) -> Option<u64> {
     for a in p.anon_fds.iter().filter(|a| a.kind == "[signalfd]") {
         set |= a.sigmask.unwrap_or(!0);
     }
-    let sigwait = p.threads.iter().any(|t| {
-        t.syscall.as_deref().and_then(SyscallLine::parse).and_then(|c| crate::facts::syscalls::name(&snap.arch, c.nr))
-            == Some("rt_sigtimedwait")
-    });
+    let sigwait = p.threads.iter().any(|t| Call::of(&snap.arch, t).is_some_and(|c| c.class == Class::SigWait));
     if sigwait {
         set = !0;
     }

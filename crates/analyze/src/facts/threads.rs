@@ -4,16 +4,10 @@
 //! 12.0 s"), wchan and kernel stack. Shared by the thread and signal findings.
 
 use crate::facts::index::{endpoint, Index};
-use crate::facts::{signals, syscalls};
+use crate::facts::signals;
+use crate::facts::syscalls::Call;
 use unwedge_model::evidence::ThreadEvidence;
-use unwedge_model::{Process, SyscallLine, TcpState, Thread};
-
-/// The decoded syscall of a thread: (name or "syscall N", parsed line).
-pub fn syscall(arch: &str, t: &Thread) -> Option<(String, SyscallLine)> {
-    let call = SyscallLine::parse(t.syscall.as_deref()?)?;
-    let name = syscalls::name(arch, call.nr).map(str::to_string).unwrap_or_else(|| format!("syscall {}", call.nr));
-    Some((name, call))
-}
+use unwedge_model::{Process, Socket, TcpState, Thread};
 
 /// What fd `fd` of process `p` is, in one line.
 pub fn describe_fd(idx: &Index, p: &Process, t: &Thread, fd: u32) -> Option<String> {
@@ -71,44 +65,29 @@ fn pipe_peers(idx: &Index, p: &Process, target: &str) -> String {
 }
 
 /// The fd arguments of the thread's syscall, resolved.
-pub fn fd_meanings(idx: &Index, p: &Process, t: &Thread, name: &str, call: &SyscallLine) -> Vec<String> {
-    syscalls::fd_arg_positions(name)
-        .iter()
-        .filter_map(|&i| u32::try_from(call.args[i]).ok())
-        .filter_map(|fd| describe_fd(idx, p, t, fd))
-        .collect()
+pub fn fd_meanings(idx: &Index, p: &Process, t: &Thread, call: &Call) -> Vec<String> {
+    call.fd_numbers().filter_map(|fd| describe_fd(idx, p, t, fd)).collect()
 }
 
-/// One of the syscall's fd arguments is a TCP connection (not a listener):
-/// the thread waits on a peer.
-pub fn waits_on_connection(idx: &Index, p: &Process, name: &str, call: &SyscallLine) -> bool {
-    syscalls::fd_arg_positions(name).iter().filter_map(|&i| u32::try_from(call.args[i]).ok()).any(|fd| {
-        p.sockets
-            .iter()
-            .find(|s| s.fd == fd)
-            .and_then(|s| idx.socket(s.inode))
-            .is_some_and(|sock| sock.state != TcpState::Listen)
-    })
+/// The TCP connection (not a listener) among the syscall's fd arguments:
+/// the peer the thread waits on.
+pub fn waited_connection<'a>(idx: &Index<'a>, p: &Process, call: &Call) -> Option<&'a Socket> {
+    call.fd_numbers().filter_map(|fd| idx.socket_of_fd(p, fd)).find(|s| s.state != TcpState::Listen)
 }
 
 /// The evidence object of one thread (what the human renderer shows as a
 /// thread block).
 pub fn evidence(idx: &Index, p: &Process, t: &Thread) -> ThreadEvidence {
     let arch = idx.snap.arch.as_str();
-    let (name, args, fds) = match syscall(arch, t) {
-        Some((name, call)) => {
-            let fds = fd_meanings(idx, p, t, &name, &call);
-            let args: Vec<String> = call.args.iter().map(|a| format!("{a:#x}")).collect();
-            (Some(name), Some(args), fds)
-        }
-        None => (None, None, Vec::new()),
-    };
+    let call = Call::of(arch, t);
+    let fds = call.as_ref().map(|c| fd_meanings(idx, p, t, c)).unwrap_or_default();
+    let args = call.as_ref().map(|c| c.line.args.iter().map(|a| format!("{a:#x}")).collect());
     ThreadEvidence {
         tid: t.tid,
         name: t.comm.clone(),
         state: t.state.to_string(),
-        syscall_meaning: name.as_deref().map(|n| syscalls::meaning(n).to_string()),
-        syscall: name,
+        syscall_meaning: call.as_ref().map(|c| c.class.meaning().to_string()),
+        syscall: call.map(|c| c.name),
         args,
         fds,
         wchan: t.wchan.clone(),

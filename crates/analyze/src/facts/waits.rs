@@ -18,7 +18,8 @@
 //! stand in.
 
 use crate::facts::index::{endpoint, Index};
-use crate::facts::{syscalls, threads};
+use crate::facts::syscalls::{Call, Class};
+use crate::facts::threads;
 use crate::{secs, Ctx};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -123,14 +124,6 @@ impl Summary {
     }
 }
 
-pub fn is_read(name: &str) -> bool {
-    matches!(name, "read" | "readv" | "recvfrom" | "recvmsg" | "recvmmsg" | "recv")
-}
-
-pub fn is_send(name: &str) -> bool {
-    matches!(name, "write" | "writev" | "sendto" | "sendmsg" | "sendmmsg" | "sendfile" | "send" | "splice")
-}
-
 /// The thread did not run between the two snapshots and sits in the same call.
 pub fn unchanged(ctx: &Ctx, p: &Process, t: &Thread) -> bool {
     let Some(first) = &ctx.first else { return false };
@@ -160,9 +153,9 @@ pub fn live_event_loop(ctx: &Ctx, p: &Process, fds: usize) -> bool {
     let Some(before) = first.process(p.pid).filter(|q| q.start_ticks == p.start_ticks) else { return false };
     let arch = ctx.snap().arch.as_str();
     p.threads.iter().any(|t| {
-        let polls = match threads::syscall(arch, t) {
-            Some((n, _)) if matches!(n.as_str(), "epoll_wait" | "epoll_pwait" | "epoll_pwait2") => true,
-            Some((n, call)) if matches!(n.as_str(), "poll" | "ppoll") => call.args[1] as usize >= fds,
+        let polls = match Call::of(arch, t) {
+            Some(call) if call.class == Class::EventLoop => true,
+            Some(call) if call.class == Class::Poll => call.arg(1) as usize >= fds,
             _ => false,
         };
         polls
@@ -184,10 +177,6 @@ pub fn is_go(p: &Process) -> bool {
         .is_some_and(|m| m.caught & crate::facts::signals::bit(SIGURG) != 0 && m.caught.count_ones() >= 30)
 }
 
-fn socket_of<'a>(idx: &Index<'a>, p: &Process, fd: u32) -> Option<&'a Socket> {
-    p.sockets.iter().find(|s| s.fd == fd).and_then(|s| idx.socket(s.inode))
-}
-
 /// The connected UDP sockets to port 53 of the process's namespace, by inode.
 fn dns_server(idx: &Index, p: &Process, inode: u64) -> Option<String> {
     let ns = p.netns;
@@ -205,35 +194,30 @@ fn held_dns(idx: &Index, p: &Process) -> Option<(u64, String)> {
     p.sockets.iter().find_map(|s| dns_server(idx, p, s.inode).map(|srv| (s.inode, srv)))
 }
 
-/// Whether this is an outbound connection: nothing listens on its local port.
-pub fn outbound(idx: &Index, s: &Socket) -> bool {
-    s.state != TcpState::Listen && !idx.served.contains(&(s.netns, s.local_port))
-}
-
 fn classify_one<'a>(ctx: &Ctx, p: &Process, t: &'a Thread) -> ThreadWait<'a> {
     let idx = &ctx.last;
     let arch = idx.snap.arch.as_str();
     let whole_interval = unchanged(ctx, p, t);
-    let Some((name, call)) = threads::syscall(arch, t) else {
+    let Some(call) = Call::of(arch, t) else {
         let wait = if t.state == 'R' { Wait::Running } else { Wait::Other };
         return ThreadWait { thread: t, syscall: None, fds: Vec::new(), wait, whole_interval };
     };
-    let fds = threads::fd_meanings(idx, p, t, &name, &call);
-    let fd0 = u32::try_from(call.args[0]).ok();
-    let sock = fd0.and_then(|fd| socket_of(idx, p, fd));
+    let fds = threads::fd_meanings(idx, p, t, &call);
+    let fd0 = u32::try_from(call.arg(0)).ok();
+    let sock = fd0.and_then(|fd| idx.socket_of_fd(p, fd));
     let udp_dns = fd0.and_then(|fd| p.sockets.iter().find(|s| s.fd == fd)).and_then(|s| dns_server(idx, p, s.inode));
     let pipe = fd0.and_then(|fd| p.pipes.iter().find(|q| q.fd == fd));
-    let wait = match name.as_str() {
-        "futex" | "futex_wait" | "futex_waitv" => Wait::Lock,
-        "accept" | "accept4" => Wait::Accept,
-        "nanosleep" | "clock_nanosleep" | "rt_sigtimedwait" | "rt_sigsuspend" | "pause" => Wait::Idle,
-        n if (is_read(n) || is_send(n)) && udp_dns.is_some() => Wait::Dns { server: udp_dns.unwrap_or_default() },
-        "poll" | "ppoll" | "select" | "pselect6" if held_dns(idx, p).is_some() => {
+    let wait = match call.class {
+        Class::Futex => Wait::Lock,
+        Class::Accept => Wait::Accept,
+        Class::Sleep | Class::SigWait | Class::SigSuspend => Wait::Idle,
+        c if (c.reads() || c == Class::Send) && udp_dns.is_some() => Wait::Dns { server: udp_dns.unwrap_or_default() },
+        Class::Poll | Class::Select if held_dns(idx, p).is_some() => {
             Wait::Dns { server: held_dns(idx, p).map(|d| d.1).unwrap_or_default() }
         }
-        "epoll_wait" | "epoll_pwait" | "epoll_pwait2" | "poll" | "ppoll" | "select" | "pselect6" => Wait::Poll,
-        n if is_read(n) => match sock {
-            Some(s) if outbound(idx, s) => Wait::Upstream {
+        c if c.polls() => Wait::Poll,
+        c if c.reads() => match sock {
+            Some(s) if idx.is_outbound(s) => Wait::Upstream {
                 netns: s.netns,
                 ip: s.remote,
                 port: s.remote_port,
@@ -242,14 +226,14 @@ fn classify_one<'a>(ctx: &Ctx, p: &Process, t: &'a Thread) -> ThreadWait<'a> {
             Some(_) => Wait::Client,
             None => Wait::Other,
         },
-        n if is_send(n) => match (sock, pipe) {
+        Class::Send => match (sock, pipe) {
             (Some(s), _) => Wait::Send { zero_window: zero_window(s) },
             (None, Some(q)) => Wait::PipeWrite { inode: q.inode },
             _ => Wait::Other,
         },
         _ => Wait::Other,
     };
-    ThreadWait { thread: t, syscall: Some(name), fds, wait, whole_interval }
+    ThreadWait { thread: t, syscall: Some(call.name), fds, wait, whole_interval }
 }
 
 /// The peer advertises a zero receive window and data waits to be sent.
@@ -303,7 +287,7 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
             (Wait::PipeWrite { inode }, Some(n)) => format!("{n} on pipe:[{inode}] (writing)"),
             (Wait::Send { zero_window: true }, Some(n)) => format!("{n} to a peer whose receive window is zero"),
             (Wait::Client, Some(n)) => format!("{n} on a client connection (waiting for the client)"),
-            (_, Some(n)) => format!("{n} ({})", syscalls::meaning(n)),
+            (_, Some(n)) => format!("{n} ({})", crate::facts::syscalls::meaning(n)),
             (_, None) => "not in a syscall".to_string(),
         };
         *groups.entry(key).or_default() += 1;
@@ -458,7 +442,7 @@ fn unanswered_outbound(ctx: &Ctx, p: &Process) -> Option<(String, WaitsOn)> {
     let mut outbound_total = 0;
     for fd in &p.sockets {
         let Some(s) = idx.socket(fd.inode) else { continue };
-        if s.state != TcpState::Established || !outbound(idx, s) {
+        if s.state != TcpState::Established || !idx.is_outbound(s) {
             continue;
         }
         outbound_total += 1;

@@ -44,6 +44,7 @@
 //!   being stopped.
 
 use crate::facts::index::{endpoint, FastMap, FastSet};
+use crate::facts::syscalls::Call;
 use crate::Ctx;
 use std::collections::BTreeMap;
 use unwedge_model::evidence::Work;
@@ -327,18 +328,13 @@ fn stuck_wait(ctx: &Ctx, p: &Process, members: &[&Finding]) -> Wait {
             continue;
         }
         let Some(t) = p.threads.iter().find(|t| Some(t.tid) == f.tid) else { continue };
-        let Some((name, call)) = crate::facts::threads::syscall(ctx.snap().arch.as_str(), t) else { continue };
-        let sock = crate::facts::syscalls::fd_arg_positions(&name)
-            .iter()
-            .filter_map(|&i| u32::try_from(call.args[i]).ok())
-            .filter_map(|fd| p.sockets.iter().find(|s| s.fd == fd))
-            .filter_map(|s| ctx.last.socket(s.inode))
-            .find(|s| s.state != TcpState::Listen);
-        let Some(s) = sock else { continue };
+        let Some(call) = Call::of(ctx.snap().arch.as_str(), t) else { continue };
+        let Some(s) = crate::facts::threads::waited_connection(&ctx.last, p, &call) else { continue };
+        let name = &call.name;
         let remote = endpoint(s.remote, s.remote_port);
         // An upstream is a connection this process opened: its local port
         // is not one something here listens on.
-        let upstream = !ctx.last.served.contains(&(s.netns, s.local_port));
+        let upstream = ctx.last.is_outbound(s);
         let idle = s.info.is_some_and(|i| i.last_data_recv_ms >= ctx.t.idle_ms && i.last_data_sent_ms >= ctx.t.idle_ms);
         let answered = s.info.and_then(|i| i.bytes_received).map(|b| b > 0);
         let what = match (upstream, idle, answered) {
@@ -355,7 +351,7 @@ fn stuck_wait(ctx: &Ctx, p: &Process, members: &[&Finding]) -> Wait {
         .sockets
         .iter()
         .filter_map(|fd| ctx.last.socket(fd.inode))
-        .any(|s| s.state == TcpState::CloseWait && ctx.last.served.contains(&(s.netns, s.local_port)));
+        .any(|s| s.state == TcpState::CloseWait && ctx.last.is_served(s));
     syscalls.sort();
     syscalls.dedup();
     let phrase = match phrase {

@@ -13,6 +13,7 @@
 //! across both snapshots (sigprocmask around fork or a critical section).
 
 use crate::facts::signals::{self, bit, SIGCHLD, SIGPIPE};
+use crate::facts::syscalls::Call;
 use crate::facts::threads;
 use crate::Ctx;
 use unwedge_model::evidence::{BlockedSignal, InheritedFrom, SignalMaskSet, ThreadEvidence};
@@ -111,8 +112,8 @@ fn finding(
     };
     let main = p.threads.iter().find(|t| t.tid == p.pid).or(p.threads.first());
     let doing = main
-        .and_then(|t| threads::syscall(&ctx.snap().arch, t))
-        .map(|(n, _)| format!(" Its main thread waits in {n}: {}.", crate::facts::syscalls::meaning(&n)))
+        .and_then(|t| Call::of(&ctx.snap().arch, t))
+        .map(|c| format!(" Its main thread waits in {}: {}.", c.name, c.class.meaning()))
         .unwrap_or_default();
     let origin = match &inherited {
         Some(i) => format!(

@@ -65,7 +65,7 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
         |s: &Socket| ranges.get(&s.netns).filter(|&&(lo, hi, _)| (lo..=hi).contains(&s.local_port)).map(|r| r.2);
     let mut per_dest: FastMap<(u64, IpAddr, u16), u32> = FastMap::default();
     for s in &snap.sockets {
-        if in_range(s).is_some() && is_outbound(ctx, s) {
+        if in_range(s).is_some() && ctx.last.is_outbound(s) {
             *per_dest.entry((s.netns, s.remote, s.remote_port)).or_default() += 1;
         }
     }
@@ -75,7 +75,10 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
     }
     let mut counts: HashMap<Pair, u32> = HashMap::new();
     for s in &snap.sockets {
-        if in_range(s).is_some() && per_dest.contains_key(&(s.netns, s.remote, s.remote_port)) && is_outbound(ctx, s) {
+        if in_range(s).is_some()
+            && per_dest.contains_key(&(s.netns, s.remote, s.remote_port))
+            && ctx.last.is_outbound(s)
+        {
             *counts.entry((s.netns, s.local, s.remote, s.remote_port)).or_default() += 1;
         }
     }
@@ -87,15 +90,6 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
         let ns = snap.netns.iter().find(|x| x.inode == pair.0);
         out.push(finding(ctx, pair, (lo, hi, usable), ns));
     }
-}
-
-/// A connection this host opened: not a listener, not a half-open or
-/// accepted connection on a listener's port, with a peer.
-fn is_outbound(ctx: &Ctx, s: &Socket) -> bool {
-    !matches!(s.state, TcpState::Listen | TcpState::SynRecv | TcpState::NewSynRecv | TcpState::Close)
-        && s.remote_port != 0
-        && !s.remote.is_unspecified()
-        && !ctx.last.served.contains(&(s.netns, s.local_port))
 }
 
 fn finding(ctx: &Ctx, pair: Pair, (lo, hi, usable): (u16, u16, u32), ns: Option<&NetNs>) -> Finding {
@@ -110,7 +104,7 @@ fn finding(ctx: &Ctx, pair: Pair, (lo, hi, usable): (u16, u16, u32), ns: Option<
                 && s.remote == remote
                 && s.remote_port == rport
                 && (lo..=hi).contains(&s.local_port)
-                && is_outbound(ctx, s)
+                && ctx.last.is_outbound(s)
         })
         .collect();
     let mut by_state: BTreeMap<String, u32> = BTreeMap::new();

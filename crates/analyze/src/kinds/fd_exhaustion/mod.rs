@@ -7,6 +7,7 @@
 //! bytes_received > 0, bytes_acked 0) — slow clients pinning fds. False alarm avoided: unlimited or unreadable
 //! limits, and processes whose fds we could not list, never trigger.
 
+use crate::facts::requests::never_answered;
 use crate::Ctx;
 use unwedge_model::evidence::FdExhaustion;
 use unwedge_model::{Finding, Severity, TcpState};
@@ -29,8 +30,8 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             .sockets
             .iter()
             .filter_map(|fd| ctx.last.socket(fd.inode))
-            .filter(|s| s.state == TcpState::Established && ctx.last.served.contains(&(s.netns, s.local_port)))
-            .filter(|s| s.info.is_some_and(|i| i.has_sent() == Some(false) && i.bytes_received.unwrap_or(0) > 0))
+            .filter(|s| s.state == TcpState::Established && ctx.last.is_served(s))
+            .filter(|s| s.info.is_some_and(|i| never_answered(&i)))
             .count();
         let ev = FdExhaustion {
             open_fds: p.fd_count,

@@ -22,6 +22,7 @@
 //! in send (it waits in epoll and applies its own send_timeout): silent.
 
 use crate::facts::index::endpoint;
+use crate::facts::syscalls::{Call, Class};
 use crate::facts::{threads, waits};
 use crate::{secs, Ctx};
 use unwedge_model::evidence::{PeerNotReading, ZeroWindow};
@@ -44,12 +45,12 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
         let Some(p) = ctx.last.process(pid) else { continue };
         let mut hits: Vec<(ZeroWindow, &unwedge_model::Thread, u16)> = Vec::new();
         for t in &p.threads {
-            let Some((name, call)) = threads::syscall(arch, t) else { continue };
-            if !waits::is_send(&name) || !waits::unchanged(ctx, p, t) {
+            let Some(call) = Call::of(arch, t) else { continue };
+            if call.class != Class::Send || !waits::unchanged(ctx, p, t) {
                 continue;
             }
-            let Ok(fd) = u32::try_from(call.args[0]) else { continue };
-            let Some(s) = p.sockets.iter().find(|s| s.fd == fd).and_then(|s| ctx.last.socket(s.inode)) else {
+            let Ok(fd) = u32::try_from(call.arg(0)) else { continue };
+            let Some(s) = ctx.last.socket_of_fd(p, fd) else {
                 continue;
             };
             let Some(b) = first.socket(s.inode) else { continue };
@@ -67,7 +68,7 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
                     probes: i.probes,
                     backoff: i.backoff,
                     tid: t.tid,
-                    syscall: name,
+                    syscall: call.name,
                 },
                 t,
                 s.local_port,

@@ -24,25 +24,11 @@
 //! (`ssh`, `psql` after Ctrl-Z); zombies.
 
 use crate::facts::index::{endpoint, FastSet};
+use crate::facts::process_tree::looks_stopped;
+use crate::facts::syscalls::{Call, Class};
 use crate::Ctx;
 use unwedge_model::evidence::{ProcessStopped, StoppedBy, Tracer};
 use unwedge_model::{Finding, Process, Severity, TcpState};
-
-/// Stopped by a signal or a tracer, or frozen, as one snapshot shows it.
-pub(crate) fn looks_stopped(p: &Process) -> bool {
-    if p.state == 'Z' {
-        return false;
-    }
-    if p.frozen.is_some() {
-        return true;
-    }
-    let live: Vec<char> = p.threads.iter().map(|t| t.state).filter(|&s| s != 'Z' && s != 'X').collect();
-    if live.is_empty() {
-        matches!(p.state, 'T' | 't')
-    } else {
-        live.iter().all(|s| matches!(s, 'T' | 't'))
-    }
-}
 
 fn switches(p: &Process) -> (u64, Option<u64>) {
     let ticks = p.cpu_ticks();
@@ -109,7 +95,7 @@ fn finding(ctx: &Ctx, tree: &[&Process]) -> Option<Finding> {
                 TcpState::TimeWait | TcpState::Close => {}
                 // Connections it accepted: their clients wait for an answer.
                 // Its own outbound ones (a Ctrl-Z'd ssh or psql) keep nobody waiting.
-                _ if ctx.last.served.contains(&(s.netns, s.local_port)) => connections += 1,
+                _ if ctx.last.is_served(s) => connections += 1,
                 _ => {}
             }
         }
@@ -252,7 +238,7 @@ fn children_waiting(ctx: &Ctx, p: &Process) -> Vec<u32> {
     let mut out = Vec::new();
     for c in ctx.snap().processes.iter().filter(|c| c.ppid == p.pid) {
         let on_pipe = c.threads.iter().any(|t| {
-            crate::facts::threads::syscall(arch, t).is_some_and(|(name, _)| matches!(name.as_str(), "write" | "writev"))
+            Call::of(arch, t).is_some_and(|c| c.class == Class::Send)
                 && t.fd_args.iter().any(|fa| {
                     fa.target
                         .strip_prefix("pipe:[")

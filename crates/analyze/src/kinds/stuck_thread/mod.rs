@@ -30,19 +30,19 @@
 //! `on_connection` for that.
 
 use crate::facts::index::{endpoint, FastSet};
+use crate::facts::syscalls::{Call, Class};
 use crate::facts::{signals, threads};
 use crate::{secs, Ctx};
 use std::collections::HashSet;
 use std::net::IpAddr;
 use unwedge_model::evidence::{StuckThread, ThreadSummary, Work};
-use unwedge_model::{stack, Finding, Process, Severity, SyscallLine, TcpState, Thread};
+use unwedge_model::{stack, Finding, Process, Severity, TcpState, Thread};
 
 /// A stuck thread with its syscall decoded and its fds resolved once (a
 /// pipe's holders cost a pass over every process).
 struct Stuck<'a> {
     thread: &'a Thread,
-    name: String,
-    call: SyscallLine,
+    call: Call,
     fds: Vec<String>,
     on_connection: bool,
     /// The connection is one this process opened (its local port serves nothing): an upstream.
@@ -86,27 +86,20 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             .threads
             .iter()
             .filter_map(|t| {
-                let (name, call) = threads::syscall(arch, t)?;
+                let call = Call::of(arch, t)?;
                 // Sigwait threads wait by design; a sleeping thread chose to sleep; a
                 // thread in accept on a listener with nothing queued is ready for work
                 // that has not come (the CLOSE-WAIT sockets are its handlers' business).
-                let by_design = matches!(name.as_str(), "rt_sigtimedwait" | "nanosleep" | "clock_nanosleep")
-                    || (matches!(name.as_str(), "accept" | "accept4") && idle_listener(ctx, p, call.args[0]));
+                let by_design = matches!(call.class, Class::SigWait | Class::Sleep)
+                    || (call.class == Class::Accept && idle_listener(ctx, p, call.arg(0)));
                 if by_design {
                     return None;
                 }
-                let fds = threads::fd_meanings(&ctx.last, p, t, &name, &call);
-                let on_connection = threads::waits_on_connection(&ctx.last, p, &name, &call);
-                let upstream = on_connection
-                    && fds_of(&name, &call).iter().any(|&fd| {
-                        p.sockets.iter().find(|s| s.fd as u64 == fd).and_then(|s| ctx.last.socket(s.inode)).is_some_and(
-                            |sock| {
-                                sock.state != TcpState::Listen
-                                    && !ctx.last.served.contains(&(sock.netns, sock.local_port))
-                            },
-                        )
-                    });
-                Some(Stuck { thread: t, name, call, fds, on_connection, upstream })
+                let fds = threads::fd_meanings(&ctx.last, p, t, &call);
+                let conn = threads::waited_connection(&ctx.last, p, &call);
+                let on_connection = conn.is_some();
+                let upstream = call.fd_numbers().any(|fd| ctx.last.socket_of_fd(p, fd).is_some_and(|s| ctx.last.is_outbound(s)));
+                Some(Stuck { thread: t, call, fds, on_connection, upstream })
             })
             .collect();
         if stuck.is_empty() {
@@ -121,7 +114,7 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
                 tid: s.thread.tid,
                 name: s.thread.comm.clone(),
                 state: s.thread.state.to_string(),
-                syscall: s.name.clone(),
+                syscall: s.call.name.clone(),
                 fds: s.fds.clone(),
                 user_stack: s.thread.user_stack.as_ref().filter(|u| !u.frames.is_empty()).map(|u| u.frames.clone()),
                 goroutines: None,
@@ -144,7 +137,7 @@ fn fix_for(ctx: &Ctx, p: &Process, st: &Stuck, work: &[(String, Work)], stack: &
     let look = format!("Its kernel side is in /proc/{pid}/task/{tid}/stack; {stack}.");
     if let Some(conn) = st.on_connection.then(|| waited_socket(ctx, p, st)).flatten() {
         let remote = endpoint(conn.remote, conn.remote_port);
-        let upstream = !ctx.last.served.contains(&(conn.netns, conn.local_port));
+        let upstream = ctx.last.is_outbound(conn);
         let answered = conn.info.and_then(|i| i.bytes_received).is_some_and(|b| b > 0);
         let idle = conn.info.is_some_and(|i| i.last_data_recv_ms >= ctx.t.idle_ms);
         if upstream && answered && idle {
@@ -156,7 +149,7 @@ fn fix_for(ctx: &Ctx, p: &Process, st: &Stuck, work: &[(String, Work)], stack: &
             "It waits for {remote} to send: give that read a timeout (SO_RCVTIMEO, a read deadline) and find why the peer is silent. {look}"
         );
     }
-    if st.name.starts_with("futex") {
+    if st.call.class == Class::Futex {
         return format!(
             "A futex wait is a lock or a thread join: the thread it waits for is the one to fix (see the other stuck threads of this process; give their blocking I/O a timeout). {look}"
         );
@@ -169,26 +162,15 @@ fn fix_for(ctx: &Ctx, p: &Process, st: &Stuck, work: &[(String, Work)], stack: &
 
 /// The TCP connection among the stuck thread's fd arguments.
 fn waited_socket<'a>(ctx: &Ctx<'a>, p: &Process, st: &Stuck) -> Option<&'a unwedge_model::Socket> {
-    fds_of(&st.name, &st.call)
-        .into_iter()
-        .filter_map(|fd| p.sockets.iter().find(|s| s.fd as u64 == fd))
-        .filter_map(|s| ctx.last.socket(s.inode))
-        .find(|s| s.state != TcpState::Listen)
-}
-
-/// The fd arguments of a syscall.
-fn fds_of(name: &str, call: &SyscallLine) -> Vec<u64> {
-    crate::facts::syscalls::fd_arg_positions(name).iter().map(|&i| call.args[i]).collect()
+    threads::waited_connection(&ctx.last, p, &st.call)
 }
 
 /// The local port the finding concerns: that of the thread's own socket when
 /// it is a served port (something listens on it), else the process's first
 /// served port with work waiting, so `--port` finds it.
 fn served_port(ctx: &Ctx, p: &Process, fds: &[u64]) -> Option<u16> {
-    let served = &ctx.last.served;
-    let port_of = |fd: &unwedge_model::SocketFd| {
-        ctx.last.socket(fd.inode).filter(|s| served.contains(&(s.netns, s.local_port))).map(|s| s.local_port)
-    };
+    let port_of =
+        |fd: &unwedge_model::SocketFd| ctx.last.socket(fd.inode).filter(|s| ctx.last.is_served(s)).map(|s| s.local_port);
     p.sockets.iter().filter(|s| fds.contains(&(s.fd as u64))).find_map(port_of).or_else(|| {
         p.sockets.iter().filter_map(|fd| ctx.last.socket(fd.inode).map(|s| (fd, s))).find_map(|(fd, s)| {
             let busy = match s.state {
@@ -220,7 +202,6 @@ fn idle_listener(ctx: &Ctx, p: &Process, fd: u64) -> bool {
 /// hold a GOAWAY it reads on next use, for as long as the pool likes.
 fn waiting_work(ctx: &Ctx, p: &Process, before: &Process, has_socket_work: bool) -> Vec<(String, Work)> {
     let first = ctx.first.as_ref().expect("two snapshots");
-    let served = &ctx.last.served;
     let mut work = Vec::new();
     let mut close_wait = 0;
     let sockets = if has_socket_work { p.sockets.as_slice() } else { &[] };
@@ -248,7 +229,7 @@ fn waiting_work(ctx: &Ctx, p: &Process, before: &Process, has_socket_work: bool)
                     ));
                 }
             }
-            _ if !served.contains(&(now.netns, now.local_port)) => {}
+            _ if !ctx.last.is_served(now) => {}
             TcpState::CloseWait if then.state == TcpState::CloseWait => close_wait += 1,
             // Same byte count both times: nobody read from it during the interval.
             TcpState::Established if now.recv_q > 0 && then.recv_q == now.recv_q => work.push((
@@ -294,7 +275,7 @@ fn socket_work_owners(ctx: &Ctx) -> FastSet<u32> {
             TcpState::Established => s.recv_q > 0,
             _ => false,
         };
-        if maybe && s.inode != 0 && (s.state == TcpState::Listen || ctx.last.served.contains(&(s.netns, s.local_port)))
+        if maybe && s.inode != 0 && (s.state == TcpState::Listen || ctx.last.is_served(s))
         {
             pids.extend(ctx.last.owners_of(s.inode).iter().copied());
         }
@@ -311,7 +292,7 @@ fn finding(
     others: Vec<ThreadSummary>,
     waits: &crate::facts::waits::Summary,
 ) -> Finding {
-    let (t, name, fds) = (st.thread, st.name.as_str(), &st.fds);
+    let (t, name, fds) = (st.thread, st.call.name.as_str(), &st.fds);
     let who = crate::describe(p);
     let on = fds.first().map(|f| format!(" on {f}")).unwrap_or_default();
     let interval = secs(ctx.interval_ms);
@@ -329,11 +310,11 @@ fn finding(
             .collect();
         format!(" Also stuck in this process: {}.", list.join("; "))
     };
-    let hint = match name {
-        "futex" | "futex_wait" | "futex_waitv" => " A futex wait is a lock, a condition variable or a thread join: this thread waits for another thread, so the question is what that one waits for (see the other stuck threads).",
+    let hint = match st.call.class {
+        Class::Futex => " A futex wait is a lock, a condition variable or a thread join: this thread waits for another thread, so the question is what that one waits for (see the other stuck threads).",
         // Which side the peer is on decides what its silence means.
-        "recvfrom" | "recvmsg" | "read" | "readv" if st.on_connection => {
-            match waited_socket(ctx, p, st).map(|s| ctx.last.served.contains(&(s.netns, s.local_port))) {
+        c if c.reads() && st.on_connection => {
+            match waited_socket(ctx, p, st).map(|s| ctx.last.is_served(s)) {
                 Some(true) => " It waits for its client to send (the next request on a keep-alive connection, or the rest of one); while it waits, this thread serves nobody else.",
                 _ => " It waits for its peer to send; an idle keep-alive upstream never sends and never closes, so the read lasts as long as the upstream keeps the connection open.",
             }
@@ -356,7 +337,7 @@ fn finding(
 Meanwhile the process has work it is not doing: {work}. A healthy idle thread looks the same, which is why this is raised only while work waits.{waits_txt}{others_txt}",
         tid = t.tid,
         tname = t.comm,
-        meaning = crate::facts::syscalls::meaning(name),
+        meaning = st.call.class.meaning(),
         work = texts.join("; "),
     );
     let ev = StuckThread {
@@ -371,7 +352,7 @@ Meanwhile the process has work it is not doing: {work}. A healthy idle thread lo
         waits_on,
         waits_on_typed: waits.waits_on.clone(),
     };
-    let port = served_port(ctx, p, &fds_of(name, &st.call));
+    let port = served_port(ctx, p, &st.call.fds().collect::<Vec<_>>());
     let mut f = ctx.finding(Severity::Warning, Some(p.pid), port, p.netns, ev);
     f.tid = Some(t.tid);
     f.title = title;
@@ -412,10 +393,10 @@ fn stack_story(p: &Process, st: &Stuck, all: &[Stuck]) -> Option<String> {
     } else {
         format!("thread {} ({})", st.thread.tid, st.thread.comm)
     };
-    let call = stack::library_call(frames).unwrap_or_else(|| st.name.clone());
+    let call = stack::library_call(frames).unwrap_or_else(|| st.call.name.clone());
     let path = own.join(" ← ");
-    if stack::is_join(&call) && st.name.starts_with("futex") {
-        let joined = u32::try_from(st.call.args[2]).ok().and_then(|tid| all.iter().find(|o| o.thread.tid == tid));
+    if stack::is_join(&call) && st.call.class == Class::Futex {
+        let joined = u32::try_from(st.call.arg(2)).ok().and_then(|tid| all.iter().find(|o| o.thread.tid == tid));
         let Some(other) = joined else {
             return Some(format!(
                 "The user stack shows the cause: {who} waits in {call} ({path}) for another thread to end; find what that thread waits for (its own finding names it) and give that wait a timeout."
@@ -436,7 +417,7 @@ fn stack_story(p: &Process, st: &Stuck, all: &[Stuck]) -> Option<String> {
 /// What a stuck thread waits on, in words, and what to change.
 fn waits_on(s: &Stuck) -> (String, &'static str) {
     let fd = s.fds.first().map(|f| format!(" ({f})")).unwrap_or_default();
-    let reads = matches!(s.name.as_str(), "recvfrom" | "recvmsg" | "read" | "readv" | "recvmmsg");
+    let reads = s.call.class.reads();
     if reads && s.upstream {
         (
             format!("reads an idle keep-alive upstream{fd}"),
@@ -445,8 +426,8 @@ fn waits_on(s: &Stuck) -> (String, &'static str) {
     } else if reads && s.on_connection {
         (format!("reads a client that sends nothing{fd}"), "Give that read a timeout (SO_RCVTIMEO, a read deadline)")
     } else if s.on_connection {
-        (format!("waits in {} on a connection{fd}", s.name), "Give that call a timeout")
+        (format!("waits in {} on a connection{fd}", s.call.name), "Give that call a timeout")
     } else {
-        (format!("waits in {}{fd}", s.name), "Give that wait a timeout or a way to be woken")
+        (format!("waits in {}{fd}", s.call.name), "Give that wait a timeout or a way to be woken")
     }
 }

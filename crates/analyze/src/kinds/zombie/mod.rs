@@ -10,6 +10,7 @@
 //! timer rather than at once (only `info` until --zombie-critical).
 
 use crate::facts::signals::{self, bit, SIGCHLD};
+use crate::facts::syscalls::Call;
 use crate::facts::threads;
 use crate::Ctx;
 use std::collections::BTreeMap;
@@ -57,8 +58,8 @@ fn finding(ctx: &Ctx, ppid: u32, zombies: &[&Process]) -> Finding {
     let main = parent.and_then(|p| p.threads.iter().find(|t| t.tid == p.pid).or(p.threads.first()));
     let doing = parent
         .zip(main)
-        .and_then(|(_, t)| threads::syscall(&snap.arch, t))
-        .map(|(name, _)| format!(" Its main thread is in {name}: {}.", crate::facts::syscalls::meaning(&name)))
+        .and_then(|(_, t)| Call::of(&snap.arch, t))
+        .map(|c| format!(" Its main thread is in {}: {}.", c.name, c.class.meaning()))
         .unwrap_or_default();
     let sigchld = main.and_then(|t| t.signals).map(|m| {
         if m.caught & bit(SIGCHLD) != 0 {
