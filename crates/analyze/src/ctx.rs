@@ -6,7 +6,7 @@ use crate::facts::index::Index;
 use crate::Thresholds;
 use unwedge_model::{Evidence, Finding, Process, Severity, Snapshot};
 
-/// What every detector sees: the newest snapshot, and the oldest one when
+/// What every judge sees: the newest snapshot, and the oldest one when
 /// the scan took two.
 pub struct Ctx<'a> {
     pub last: Index<'a>,
@@ -15,10 +15,52 @@ pub struct Ctx<'a> {
     pub interval_ms: u64,
 }
 
+/// What a kind's judge decided about one finding: everything but its words.
+#[derive(Debug, Clone)]
+pub struct Verdict<E> {
+    pub severity: Severity,
+    /// The process it is about; `None` for the host or a network namespace.
+    pub pid: Option<u32>,
+    pub port: Option<u16>,
+    /// The network namespace of its sockets or process (0 or the host's: none named).
+    pub netns: u64,
+    /// The thread it is about, for thread findings.
+    pub tid: Option<u32>,
+    pub evidence: E,
+}
+
+impl<E> Verdict<E> {
+    pub fn new(severity: Severity, pid: Option<u32>, port: Option<u16>, netns: u64, evidence: E) -> Self {
+        Verdict { severity, pid, port, netns, tid: None, evidence }
+    }
+}
+
+/// What a finding says, as a kind's words.rs puts it.
+#[derive(Debug, Clone, Default)]
+pub struct Words {
+    pub title: String,
+    pub explanation: String,
+    pub fix: String,
+}
+
 impl Ctx<'_> {
-    /// A finding about process `pid` (or the host, for `None`), with its comm
-    /// and, when not the host's, the network namespace filled in.
-    pub fn finding(
+    /// The finding of a verdict and its words, with the process's comm and,
+    /// when not the host's, the network namespace filled in.
+    pub fn finding<E: Into<Evidence>>(&self, v: Verdict<E>, words: Words) -> Finding {
+        let mut f = Finding::new(v.severity, v.evidence);
+        f.comm = v.pid.and_then(|p| self.last.process(p)).map(|p| p.comm.clone());
+        f.pid = v.pid;
+        f.port = v.port;
+        f.tid = v.tid;
+        f.netns = (v.netns != 0 && v.netns != self.last.snap.host_netns).then_some(v.netns);
+        f.title = words.title;
+        f.explanation = words.explanation;
+        f.fix = words.fix;
+        f
+    }
+
+    /// Until every kind has its judge and words (removed at the end of the split).
+    pub fn legacy_finding(
         &self,
         severity: Severity,
         pid: Option<u32>,
@@ -26,12 +68,7 @@ impl Ctx<'_> {
         netns: u64,
         evidence: impl Into<Evidence>,
     ) -> Finding {
-        let mut f = Finding::new(severity, evidence);
-        f.comm = pid.and_then(|p| self.last.process(p)).map(|p| p.comm.clone());
-        f.pid = pid;
-        f.port = port;
-        f.netns = (netns != 0 && netns != self.last.snap.host_netns).then_some(netns);
-        f
+        self.finding(Verdict::new(severity, pid, port, netns, evidence), Words::default())
     }
 
     pub fn snap(&self) -> &Snapshot {

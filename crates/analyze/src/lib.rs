@@ -13,7 +13,7 @@ pub mod facts;
 pub mod kinds;
 pub mod links;
 
-pub use ctx::{describe, secs, Ctx};
+pub use ctx::{describe, secs, Ctx, Verdict, Words};
 pub use facts::keep::keep_for_comparison;
 use facts::{container, index::Index};
 /// What `unwedge stop` shares with the analysis: the socket owners and

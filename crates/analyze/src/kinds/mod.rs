@@ -28,3 +28,5 @@ macro_rules! detectors {
 }
 
 unwedge_model::for_each_scan_kind!(detectors);
+
+pub(crate) mod shared;

@@ -154,7 +154,7 @@ With N such threads only about 1 in N launches works, which makes the hang look 
         cmdline: p.cmdline.clone(),
         threads: thread_ev,
     };
-    let mut f = ctx.finding(severity, Some(p.pid), None, p.netns, ev);
+    let mut f = ctx.legacy_finding(severity, Some(p.pid), None, p.netns, ev);
     f.title = title;
     f.explanation = explanation;
     f.fix = format!(

@@ -165,7 +165,7 @@ fn finding(ctx: &Ctx, pair: Pair, (lo, hi, usable): (u16, u16, u32), ns: Option<
         time_wait_reusable: reusable,
         owners: owner_list,
     };
-    let mut f = ctx.finding(severity, None, None, netns, ev);
+    let mut f = ctx.legacy_finding(severity, None, None, netns, ev);
     f.title = format!(
         "{total} of {usable} source ports towards {dest} are in use ({percent:.0}%, {time_wait} in TIME-WAIT): {}",
         if severity == Severity::Critical {

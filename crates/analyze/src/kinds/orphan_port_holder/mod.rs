@@ -137,7 +137,7 @@ Leftovers like this often also ignore or block SIGTERM, or wait forever on a thr
         siblings_in_group: siblings,
         cmdline: p.cmdline.clone(),
     };
-    let mut f = ctx.finding(Severity::Warning, Some(p.pid), first_port, socks[0].netns, ev);
+    let mut f = ctx.legacy_finding(Severity::Warning, Some(p.pid), first_port, socks[0].netns, ev);
     f.title = title;
     f.explanation = explanation;
     f.fix = format!(

@@ -105,7 +105,7 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             thread: threads::evidence(&ctx.last, p, t),
             cmdline: p.cmdline.clone(),
         };
-        let mut f = ctx.finding(Severity::Warning, Some(pid), port, p.netns, ev);
+        let mut f = ctx.legacy_finding(Severity::Warning, Some(pid), port, p.netns, ev);
         f.tid = Some(t.tid);
         f.title = title;
         f.explanation = explanation;

@@ -223,7 +223,7 @@ fn finding(ctx: &Ctx, tree: &[&Process]) -> Option<Finding> {
         .filter_map(|fd| ctx.last.socket(fd.inode))
         .find(|s| s.state == TcpState::Listen)
         .map(|s| s.local_port);
-    let mut f = ctx.finding(Severity::Critical, Some(p.pid), port, p.netns, ev);
+    let mut f = ctx.legacy_finding(Severity::Critical, Some(p.pid), port, p.netns, ev);
     f.title = title;
     f.explanation = explanation;
     f.fix = fix;

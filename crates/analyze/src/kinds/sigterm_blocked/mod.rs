@@ -108,7 +108,7 @@ fn finding(ctx: &Ctx, p: &Process, ignored: bool, blocked: bool) -> Finding {
         cmdline: p.cmdline.clone(),
         threads: thread_ev,
     };
-    let mut f = ctx.finding(severity, Some(p.pid), None, p.netns, ev);
+    let mut f = ctx.legacy_finding(severity, Some(p.pid), None, p.netns, ev);
     f.title = title;
     f.explanation = explanation;
     f.fix = format!(

@@ -353,7 +353,7 @@ Meanwhile the process has work it is not doing: {work}. A healthy idle thread lo
         waits_on_typed: waits.waits_on.clone(),
     };
     let port = served_port(ctx, p, &st.call.fds().collect::<Vec<_>>());
-    let mut f = ctx.finding(Severity::Warning, Some(p.pid), port, p.netns, ev);
+    let mut f = ctx.legacy_finding(Severity::Warning, Some(p.pid), port, p.netns, ev);
     f.tid = Some(t.tid);
     f.title = title;
     f.explanation = explanation;

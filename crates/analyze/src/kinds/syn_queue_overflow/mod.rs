@@ -159,7 +159,7 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             interval_ms: ctx.interval_ms,
             owners,
         };
-        let mut f = ctx.finding(severity, pid, Some(l.local_port), l.netns, ev);
+        let mut f = ctx.legacy_finding(severity, pid, Some(l.local_port), l.netns, ev);
         let who = pid.map(|p| ctx.proc_label(p)).unwrap_or_else(|| "its owner".into());
         f.title = format!(
             "SYN queue of {addr} is full ({}/{lim} half-open from {peers} peers): {}",
@@ -224,7 +224,7 @@ pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
             ..Default::default()
         };
         let severity = if dropped > 0 { Severity::Critical } else { Severity::Warning };
-        let mut f = ctx.finding(severity, None, None, ns.inode, ev);
+        let mut f = ctx.legacy_finding(severity, None, None, ns.inode, ev);
         f.title = format!(
             "a SYN queue overflowed during the {} interval: {dropped} SYNs dropped, {} answered with cookies",
             crate::secs(ctx.interval_ms),

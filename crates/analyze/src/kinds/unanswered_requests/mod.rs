@@ -360,7 +360,7 @@ fn judge(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Option<
         cmdline: p.cmdline.clone(),
         waits_on: sum.waits_on.clone(),
     };
-    let mut f = ctx.finding(severity, Some(pid), Some(port), netns, ev);
+    let mut f = ctx.legacy_finding(severity, Some(pid), Some(port), netns, ev);
     f.title = title;
     f.explanation = explanation;
     f.fix = fix;
