@@ -13,111 +13,17 @@
 //! SIGTERM under a live master of its own group (PostgreSQL's logger) is
 //! only `info`: its master stops it, not kill.
 
-use crate::facts::signals::{self, bit, SIGTERM};
-use crate::facts::threads;
-use crate::Ctx;
-use unwedge_model::evidence::{SignalFd, SigtermBlocked, ThreadEvidence};
-use unwedge_model::{Finding, Process, Severity, Snapshot};
+mod judge;
+mod words;
 
-/// (ignored, blocked in every thread) when SIGTERM cannot stop `p` and nothing consumes it.
-fn refuses(p: &Process, snap: &Snapshot) -> Option<(bool, bool)> {
-    if p.pid == 1 {
-        return None;
-    }
-    let masks = signals::thread_masks(p)?;
-    let ignored = masks[0].1.ignored & bit(SIGTERM) != 0;
-    let blocked = signals::blocked_everywhere(&masks) & bit(SIGTERM) != 0;
-    // Unknown consumers (fds or syscalls unreadable): only the certain case, SIG_IGN, counts.
-    let consumed = signals::consumed(p, snap).is_none_or(|c| c & bit(SIGTERM) != 0);
-    (ignored || (blocked && !consumed)).then_some((ignored, blocked))
-}
+use crate::Ctx;
+use unwedge_model::Finding;
 
 pub fn detect(ctx: &Ctx, out: &mut Vec<Finding>) {
-    for p in &ctx.snap().processes {
-        let Some((ignored, blocked)) = refuses(p, ctx.snap()) else { continue };
-        if let Some(first) = &ctx.first {
-            let before = first.process(p.pid).filter(|q| q.start_ticks == p.start_ticks);
-            if before.and_then(|q| refuses(q, first.snap)).is_none() {
-                continue;
-            }
-        }
-        out.push(finding(ctx, p, ignored, blocked));
+    for j in judge::judge(ctx) {
+        let words = words::words(ctx, &j);
+        out.push(ctx.finding(j.verdict, words));
     }
-}
-
-fn finding(ctx: &Ctx, p: &Process, ignored: bool, blocked: bool) -> Finding {
-    let who = crate::describe(p);
-    let first = p.threads.iter().find_map(|t| t.signals).unwrap_or_default();
-    let pending = (first.shared_pending | p.threads.iter().filter_map(|t| t.signals).fold(0, |a, m| a | m.pending))
-        & bit(SIGTERM)
-        != 0;
-    // A worker of a live master that ignores SIGTERM by design (PostgreSQL's
-    // logger and checkpointer do: they must outlive the others) is stopped
-    // by its master, not by kill. The master: its live parent, in the same
-    // process group or running the same program (PostgreSQL's children
-    // call setsid(), so only the program name ties them).
-    let managed = ignored
-        && !blocked
-        && ctx
-            .last
-            .process(p.ppid)
-            .is_some_and(|parent| parent.pid != 1 && (parent.pgid == p.pgid || parent.comm == p.comm));
-    let severity = if managed { Severity::Info } else { Severity::Warning };
-    let how = match (ignored, blocked) {
-        (true, true) => "ignores and blocks SIGTERM",
-        (true, false) => "ignores SIGTERM",
-        _ => "blocks SIGTERM in every thread and never reads it",
-    };
-    let title = format!("{who} {how}: a plain kill will not stop it");
-    let why = if ignored {
-        "Its disposition for SIGTERM is SIG_IGN, so the kernel discards every SIGTERM sent to it. Ignored dispositions survive execve(), so this is often inherited from whatever started it (nohup-like wrappers, a shell trap '' TERM, a parent that ignored it before forking)."
-            .to_string()
-    } else {
-        format!(
-            "Every one of its threads blocks SIGTERM, and it has no signalfd and no thread in sigwait to read it, so a SIGTERM stays pending forever{}. A blocked mask is inherited across fork() and execve(), so this is often the mask of the thread that launched it (see blocked_signal).",
-            if pending { " (one is pending right now: someone already tried)" } else { "" }
-        )
-    };
-    let managed_txt = if managed {
-        format!(
-            " Its parent {} is alive and runs the same program or leads its process group, so this may be a worker its master shuts down some other way (info only).",
-            ctx.proc_label(p.ppid)
-        )
-    } else {
-        String::new()
-    };
-    let explanation = format!(
-        "{why}{managed_txt} Service managers and deploy scripts stop processes with SIGTERM and wait: this one will sit out the whole timeout and then need SIGKILL, and while it lives it keeps its ports and files, so a restart can fail."
-    );
-    let thread_ev: Vec<ThreadEvidence> =
-        p.threads.iter().take(16).map(|t| threads::evidence(&ctx.last, p, t)).collect();
-    let ev = SigtermBlocked {
-        ignored,
-        blocked_in_every_thread: blocked,
-        handler_installed: first.caught & bit(SIGTERM) != 0,
-        sigterm_pending: pending,
-        sig_ign: signals::hex(first.ignored),
-        signalfds: p
-            .anon_fds
-            .iter()
-            .filter(|a| a.kind == "[signalfd]")
-            .map(|a| SignalFd { fd: a.fd, sigmask: a.sigmask.map(signals::hex) })
-            .collect(),
-        persisted_across_interval: ctx.first.is_some(),
-        managed_by_live_parent: managed,
-        cmdline: p.cmdline.clone(),
-        threads: thread_ev,
-    };
-    let mut f = ctx.legacy_finding(severity, Some(p.pid), None, p.netns, ev);
-    f.title = title;
-    f.explanation = explanation;
-    f.fix = format!(
-        "To stop it now: `unwedge stop {pid}` sends SIGTERM, waits a grace period, then SIGKILL (or kill -9 {pid}). \
-In the program: do not ignore SIGTERM; if it must be blocked, consume it (signalfd, or a thread in sigwait) and shut down. \
-If it inherited the mask or disposition from its launcher, start it with `unwedge exec -- CMD ARGS…` (empty mask, default dispositions) or fix the launcher to reset both before exec.",
-        pid = p.pid
-    );
-    f
 }
 
 #[cfg(test)]
