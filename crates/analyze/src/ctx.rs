@@ -59,18 +59,6 @@ impl Ctx<'_> {
         f
     }
 
-    /// Until every kind has its judge and words (removed at the end of the split).
-    pub fn legacy_finding(
-        &self,
-        severity: Severity,
-        pid: Option<u32>,
-        port: Option<u16>,
-        netns: u64,
-        evidence: impl Into<Evidence>,
-    ) -> Finding {
-        self.finding(Verdict::new(severity, pid, port, netns, evidence), Words::default())
-    }
-
     pub fn snap(&self) -> &Snapshot {
         self.last.snap
     }

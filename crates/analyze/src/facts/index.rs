@@ -295,16 +295,8 @@ pub fn addr_matches(listen: IpAddr, local: IpAddr) -> bool {
     canon(listen) == canon(local)
 }
 
-/// "127.0.0.1:5000", "[::1]:5000".
-pub fn endpoint(ip: IpAddr, port: u16) -> String {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => format!("{v4}:{port}"),
-            None => format!("[{v6}]:{port}"),
-        },
-        IpAddr::V4(v4) => format!("{v4}:{port}"),
-    }
-}
+/// "127.0.0.1:5000", "[::1]:5000": the model's one spelling of an endpoint.
+pub use unwedge_model::fmt::endpoint;
 
 #[cfg(test)]
 mod tests {

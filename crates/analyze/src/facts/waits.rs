@@ -20,10 +20,10 @@
 use crate::facts::index::{endpoint, Index};
 use crate::facts::syscalls::{Call, Class};
 use crate::facts::threads;
-use crate::{secs, Ctx};
+use crate::Ctx;
 use std::collections::BTreeMap;
-use std::net::IpAddr;
-use unwedge_model::evidence::{ThreadSummary, WaitsOn};
+use std::net::{IpAddr, SocketAddr};
+use unwedge_model::evidence::{PipeReader, ThreadSummary, ThreadsWait};
 use unwedge_model::{Process, Socket, TcpState, Thread};
 
 /// A connection an outbound request waited on at least this long counts.
@@ -82,12 +82,15 @@ pub struct ThreadWait<'a> {
 #[derive(Default)]
 pub struct Summary {
     pub total: usize,
-    /// One line per kind of wait, most threads first.
+    /// One line per kind of wait, most threads first ("6 in futex (a futex
+    /// wait: …)"): the evidence's `thread_waits`.
     pub lines: Vec<String>,
-    pub upstream: Option<String>,
-    pub resolver: Option<String>,
-    pub pipe: Option<String>,
-    pub waits_on: Vec<WaitsOn>,
+    /// The upstream most threads wait on.
+    pub upstream: Option<ThreadsWait>,
+    /// A DNS lookup in flight the whole interval.
+    pub resolver: Option<ThreadsWait>,
+    /// Threads blocked writing a full pipe.
+    pub pipe: Option<ThreadsWait>,
     pub samples: Vec<ThreadSummary>,
     pub dominant: Dominant,
     /// Threads blocked sending on a zero window.
@@ -97,6 +100,7 @@ pub struct Summary {
     pub idle_only: bool,
 }
 
+/// What most of the threads wait on.
 #[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dominant {
     Upstream,
@@ -107,21 +111,6 @@ pub enum Dominant {
     Lock,
     #[default]
     Mixed,
-}
-
-impl Summary {
-    /// The cause in a few words, for a title ("every thread waits on a lock (futex)").
-    pub fn headline(&self) -> Option<String> {
-        match self.dominant {
-            Dominant::Upstream => self.upstream.clone(),
-            Dominant::Pipe => Some("its threads block writing a full pipe".into()),
-            Dominant::Dns => Some("a DNS lookup stalls".into()),
-            Dominant::ZeroWindow => Some("threads block sending to peers that stopped reading".into()),
-            _ if self.go_runtime => None,
-            Dominant::Lock => Some("every thread waits on a lock (futex)".into()),
-            Dominant::Mixed => None,
-        }
-    }
 }
 
 /// The thread did not run between the two snapshots and sits in the same call.
@@ -250,19 +239,6 @@ pub fn classify<'a>(ctx: &Ctx, p: &'a Process) -> Vec<ThreadWait<'a>> {
     p.threads.iter().map(|t| classify_one(ctx, p, t)).collect()
 }
 
-/// "stopped" for state T, as `ps` would say it.
-pub fn state_words(state: char) -> &'static str {
-    match state {
-        'T' => "stopped (SIGSTOP/SIGTSTP or a frozen cgroup)",
-        't' => "stopped by a tracer",
-        'D' => "in uninterruptible sleep",
-        'S' => "sleeping",
-        'R' => "running",
-        'Z' => "a zombie",
-        _ => "in an unknown state",
-    }
-}
-
 /// Who holds the read end of pipe `inode` (other than the writer `p` itself when it also does).
 fn pipe_readers<'a>(idx: &Index<'a>, inode: u64) -> Vec<&'a Process> {
     idx.snap.processes.iter().filter(|q| q.pipes.iter().any(|f| f.inode == inode && f.writes != Some(true))).collect()
@@ -274,93 +250,21 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
     if waits.is_empty() {
         return sum;
     }
-
-    // One line per kind of wait.
-    let mut groups: BTreeMap<String, usize> = BTreeMap::new();
-    for w in &waits {
-        let key = match (&w.wait, w.syscall.as_deref()) {
-            (Wait::Running, _) => "running".to_string(),
-            (Wait::Upstream { ip, port, .. }, Some(n)) => {
-                format!("{n} on an upstream connection to {}", endpoint(*ip, *port))
-            }
-            (Wait::Dns { server }, Some(n)) => format!("{n} on a DNS query to {server}"),
-            (Wait::PipeWrite { inode }, Some(n)) => format!("{n} on pipe:[{inode}] (writing)"),
-            (Wait::Send { zero_window: true }, Some(n)) => format!("{n} to a peer whose receive window is zero"),
-            (Wait::Client, Some(n)) => format!("{n} on a client connection (waiting for the client)"),
-            (_, Some(n)) => format!("{n} ({})", crate::facts::syscalls::meaning(n)),
-            (_, None) => "not in a syscall".to_string(),
-        };
-        *groups.entry(key).or_default() += 1;
-    }
-    let mut lines: Vec<(usize, String)> = groups.into_iter().map(|(k, n)| (n, k)).collect();
-    lines.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    sum.lines = lines.into_iter().map(|(n, k)| format!("{n} in {k}")).collect();
-
-    // Most threads on one upstream.
-    let mut by_peer: BTreeMap<(u64, IpAddr, u16), (usize, u32, bool)> = BTreeMap::new();
-    for w in &waits {
-        if let Wait::Upstream { netns, ip, port, idle_ms } = w.wait {
-            let e = by_peer.entry((netns, ip, port)).or_insert((0, u32::MAX, false));
-            e.0 += 1;
-            e.1 = e.1.min(idle_ms);
-            e.2 |= w.thread.tid == p.pid;
-        }
-    }
-    if let Some((&(netns, ip, port), &(n, idle, main))) = by_peer.iter().max_by_key(|(_, v)| v.0) {
-        // The main thread of a worker pool accepts; "of N worker threads" leaves it out.
-        let (of, label) =
-            if main || waits.len() == 1 { (waits.len(), "threads") } else { (waits.len() - 1, "worker threads") };
-        if n * 2 > of && idle >= UPSTREAM_MIN_MS {
-            let who = match (n, of) {
-                (1, 1) if waits.len() == 1 => "its only thread waits".to_string(),
-                (1, 1) => "its only worker thread waits".to_string(),
-                _ => format!("{n} of {of} {label} wait"),
-            };
-            sum.upstream = Some(format!("{who} on {} (idle {})", endpoint(ip, port), secs(idle as u64)));
-            sum.waits_on.push(WaitsOn::Endpoint(netns, ip, port));
-        }
-    }
-    if sum.upstream.is_none() {
-        sum.upstream = unanswered_outbound(ctx, p).map(|(line, on)| {
-            sum.waits_on.push(on);
-            line
-        });
-    }
-
+    sum.lines = lines(&waits);
+    // Threads reading an outbound connection, whether or not most do.
+    let reads_upstream = waits.iter().any(|w| matches!(w.wait, Wait::Upstream { .. }));
+    sum.upstream = upstream(p, &waits).or_else(|| unanswered_outbound(ctx, p));
     // A DNS lookup in flight for over a second.
     if let Some(w) = waits.iter().find(|w| matches!(w.wait, Wait::Dns { .. }) && w.whole_interval) {
-        if ctx.interval_ms >= DNS_MIN_MS {
-            let Wait::Dns { server } = &w.wait else { unreachable!() };
-            sum.resolver = Some(resolver_line(ctx, p, w.thread, server));
+        if let (true, Wait::Dns { server }) = (ctx.interval_ms >= DNS_MIN_MS, &w.wait) {
+            let conf = p.resolv_conf.as_ref().or(ctx.snap().resolv_conf.as_ref()).cloned();
+            let (tid, comm) = (w.thread.tid, w.thread.comm.clone());
+            sum.resolver =
+                Some(ThreadsWait::Resolver { tid, comm, waited_ms: ctx.interval_ms, server: server.clone(), conf });
         }
     }
-
-    // Threads blocked writing a pipe for the whole interval: the pipe is full.
-    let mut pipes: BTreeMap<u64, usize> = BTreeMap::new();
-    for w in &waits {
-        if let (Wait::PipeWrite { inode }, true) = (&w.wait, w.whole_interval) {
-            *pipes.entry(*inode).or_default() += 1;
-        }
-    }
-    if let Some((&inode, &n)) = pipes.iter().max_by_key(|(_, n)| **n) {
-        let readers = pipe_readers(&ctx.last, inode);
-        let who: Vec<String> = readers
-            .iter()
-            .filter(|r| r.pid != p.pid)
-            .take(3)
-            .map(|r| format!("{} (pid {}), {}", r.comm, r.pid, state_words(r.state)))
-            .collect();
-        let read_by =
-            if who.is_empty() { "nobody else reads it".to_string() } else { format!("read by {}", who.join("; ")) };
-        sum.pipe = Some(format!(
-            "{n} thread{} blocked writing pipe:[{inode}] for the whole interval (the pipe is full): {read_by}",
-            if n == 1 { "" } else { "s" }
-        ));
-        sum.waits_on.extend(readers.iter().filter(|r| r.pid != p.pid).map(|r| WaitsOn::Process(r.pid)));
-    }
-
+    sum.pipe = full_pipe(ctx, p, &waits);
     sum.zero_window_senders = waits.iter().filter(|w| w.wait == Wait::Send { zero_window: true }).count();
-
     let busy: Vec<&ThreadWait> =
         waits.iter().filter(|w| !matches!(w.wait, Wait::Poll | Wait::Accept | Wait::Idle)).collect();
     // "Every thread waits on a lock" only when no thread idles in an event
@@ -375,7 +279,7 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
         Dominant::Pipe
     } else if sum.resolver.is_some() {
         Dominant::Dns
-    } else if sum.upstream.is_some() && by_peer.values().any(|v| v.0 > 0) {
+    } else if sum.upstream.is_some() && reads_upstream {
         Dominant::Upstream
     } else if sum.zero_window_senders > 0 {
         Dominant::ZeroWindow
@@ -386,8 +290,77 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
     } else {
         Dominant::Mixed
     };
+    sum.samples = samples(p, &waits);
+    sum
+}
 
-    // A few threads, the most telling first: on a peer, a pipe or DNS, then locks, then the rest.
+/// One line per kind of wait, most threads first.
+fn lines(waits: &[ThreadWait]) -> Vec<String> {
+    let mut groups: BTreeMap<String, usize> = BTreeMap::new();
+    for w in waits {
+        let key = match (&w.wait, w.syscall.as_deref()) {
+            (Wait::Running, _) => "running".to_string(),
+            (Wait::Upstream { ip, port, .. }, Some(n)) => {
+                format!("{n} on an upstream connection to {}", endpoint(*ip, *port))
+            }
+            (Wait::Dns { server }, Some(n)) => format!("{n} on a DNS query to {server}"),
+            (Wait::PipeWrite { inode }, Some(n)) => format!("{n} on pipe:[{inode}] (writing)"),
+            (Wait::Send { zero_window: true }, Some(n)) => format!("{n} to a peer whose receive window is zero"),
+            (Wait::Client, Some(n)) => format!("{n} on a client connection (waiting for the client)"),
+            (_, Some(n)) => format!("{n} ({})", Class::of(n).meaning()),
+            (_, None) => "not in a syscall".to_string(),
+        };
+        *groups.entry(key).or_default() += 1;
+    }
+    let mut lines: Vec<(usize, String)> = groups.into_iter().map(|(k, n)| (n, k)).collect();
+    lines.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    lines.into_iter().map(|(n, k)| format!("{n} in {k}")).collect()
+}
+
+/// Most threads reading one outbound connection, idle for at least a second.
+fn upstream(p: &Process, waits: &[ThreadWait]) -> Option<ThreadsWait> {
+    let mut by_peer: BTreeMap<(u64, IpAddr, u16), (usize, u32, bool)> = BTreeMap::new();
+    for w in waits {
+        if let Wait::Upstream { netns, ip, port, idle_ms } = w.wait {
+            let e = by_peer.entry((netns, ip, port)).or_insert((0, u32::MAX, false));
+            e.0 += 1;
+            e.1 = e.1.min(idle_ms);
+            e.2 |= w.thread.tid == p.pid;
+        }
+    }
+    let (&(netns, ip, port), &(n, idle, main)) = by_peer.iter().max_by_key(|(_, v)| v.0)?;
+    // The main thread of a worker pool accepts; "of N worker threads" leaves it out.
+    let (of, worker_threads) = if main || waits.len() == 1 { (waits.len(), false) } else { (waits.len() - 1, true) };
+    (n * 2 > of && idle >= UPSTREAM_MIN_MS).then(|| ThreadsWait::Upstream {
+        threads: n,
+        of,
+        worker_threads,
+        netns,
+        peer: SocketAddr::new(ip, port),
+        idle_ms: idle,
+    })
+}
+
+/// Threads blocked writing a pipe for the whole interval: the pipe is full.
+fn full_pipe(ctx: &Ctx, p: &Process, waits: &[ThreadWait]) -> Option<ThreadsWait> {
+    let mut pipes: BTreeMap<u64, usize> = BTreeMap::new();
+    for w in waits {
+        if let (Wait::PipeWrite { inode }, true) = (&w.wait, w.whole_interval) {
+            *pipes.entry(*inode).or_default() += 1;
+        }
+    }
+    let (&inode, &threads) = pipes.iter().max_by_key(|(_, n)| **n)?;
+    let readers = pipe_readers(&ctx.last, inode)
+        .into_iter()
+        .filter(|r| r.pid != p.pid)
+        .map(|r| PipeReader { pid: r.pid, comm: r.comm.clone(), state: r.state })
+        .collect();
+    Some(ThreadsWait::Pipe { threads, inode, readers })
+}
+
+/// A few threads, the most telling first: on a peer, a pipe or DNS, then
+/// locks, then the rest.
+fn samples(p: &Process, waits: &[ThreadWait]) -> Vec<ThreadSummary> {
     let rank = |w: &ThreadWait| match w.wait {
         Wait::Upstream { .. } | Wait::PipeWrite { .. } | Wait::Dns { .. } | Wait::Send { .. } => 0,
         Wait::Lock => 1,
@@ -397,7 +370,7 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
     };
     let mut order: Vec<&ThreadWait> = waits.iter().collect();
     order.sort_by_key(|w| (rank(w), w.thread.tid));
-    sum.samples = order
+    let mut samples: Vec<ThreadSummary> = order
         .into_iter()
         .take(SAMPLES)
         .map(|w| ThreadSummary {
@@ -421,7 +394,7 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
     // reported first) go with the first sample: they name what its
     // scheduler threads do not.
     if let (Some(first), Some(with)) = (
-        sum.samples.first_mut(),
+        samples.first_mut(),
         p.threads
             .iter()
             .find_map(|t| t.user_stack.as_ref().filter(|u| u.goroutines.is_some() || u.goroutines_note.is_some())),
@@ -429,14 +402,14 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
         first.goroutines = with.goroutines.clone().filter(|g| !g.is_empty());
         first.goroutines_note = with.goroutines_note.clone();
     }
-    sum
+    samples
 }
 
 /// For threads we cannot tie to an fd (Go parks its threads in futex and
 /// epoll; libpq waits in poll): the process's outbound connections that sent
 /// a request, had it acknowledged, and got nothing back for over a second,
 /// when most of them go to one peer.
-fn unanswered_outbound(ctx: &Ctx, p: &Process) -> Option<(String, WaitsOn)> {
+fn unanswered_outbound(ctx: &Ctx, p: &Process) -> Option<ThreadsWait> {
     let idx = &ctx.last;
     let mut by_peer: BTreeMap<(u64, IpAddr, u16), (usize, u32)> = BTreeMap::new();
     let mut outbound_total = 0;
@@ -457,38 +430,13 @@ fn unanswered_outbound(ctx: &Ctx, p: &Process) -> Option<(String, WaitsOn)> {
         }
     }
     let (&(netns, ip, port), &(n, oldest)) = by_peer.iter().max_by_key(|(_, v)| v.0)?;
-    (n * 2 > outbound_total.max(1) || n >= 2).then(|| {
-        (
-            format!(
-                "{n} of its {outbound_total} outbound connections wait on {}: each sent a request that was acknowledged and got no answer (the oldest for {})",
-                endpoint(ip, port),
-                secs(oldest as u64)
-            ),
-            WaitsOn::Endpoint(netns, ip, port),
-        )
+    (n * 2 > outbound_total.max(1) || n >= 2).then(|| ThreadsWait::UnansweredUpstream {
+        connections: n,
+        outbound: outbound_total,
+        netns,
+        peer: SocketAddr::new(ip, port),
+        oldest_ms: oldest,
     })
-}
-
-fn resolver_line(ctx: &Ctx, p: &Process, t: &Thread, server: &str) -> String {
-    // A container's own resolv.conf where it differs from the host's.
-    let conf = match p.resolv_conf.as_ref().or(ctx.snap().resolv_conf.as_ref()) {
-        Some(rc) if !rc.nameservers.is_empty() => {
-            let worst = rc.timeout_s as u64 * rc.attempts as u64 * rc.nameservers.len() as u64;
-            format!(
-                "; /etc/resolv.conf: nameserver {}, timeout {} s, attempts {}: one lookup can take up to {worst} s",
-                rc.nameservers.join(", "),
-                rc.timeout_s,
-                rc.attempts
-            )
-        }
-        _ => "; /etc/resolv.conf names no nameserver".into(),
-    };
-    format!(
-        "thread {} ({}) has waited over {} for a DNS answer from {server} (a resolver stall){conf}",
-        t.tid,
-        t.comm,
-        secs(ctx.interval_ms)
-    )
 }
 
 #[cfg(test)]
@@ -547,7 +495,7 @@ mod tests {
         let t = Thresholds::default();
         let ctx = Ctx { last: Index::new(&b), first: Some(Index::new(&a)), t: &t, interval_ms: 1500 };
         let sum = summarize(&ctx, &b.processes[0]);
-        let line = sum.resolver.expect("a resolver stall");
+        let line = sum.resolver.expect("a resolver stall").to_string();
         assert!(line.contains("thread 50 (app) has waited over 1.5 s for a DNS answer from 10.0.0.2:53"), "{line}");
         assert!(
             line.contains("nameserver 10.0.0.2, timeout 5 s, attempts 2: one lookup can take up to 10 s"),
