@@ -25,6 +25,14 @@ use crate::Kind;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
+/// The one number of a finding that says "worse" or "better" from one
+/// scan to the next (CLOSE-WAIT sockets, queued connections, open fds…),
+/// with its evidence field name: what `unwedge watch` trends. Every
+/// evidence type says it, beside its fields (`None`: nothing to trend).
+pub trait Measure {
+    fn measure(&self) -> Option<(&'static str, u64)>;
+}
+
 macro_rules! define_evidence {
     ($($name:ident: $variant:ident, $source:ident, $about:ident, [$($ev:ident),+], $alert:tt;)*) => {
         /// A finding's evidence, one variant per evidence type (named as
@@ -50,6 +58,13 @@ macro_rules! define_evidence {
                     }
                 )+)*
                 Err(last.unwrap_or_else(|| serde::de::Error::custom(format!("no evidence type for kind {kind}"))))
+            }
+        }
+
+        impl Evidence {
+            /// See [`Measure`].
+            pub fn measure(&self) -> Option<(&'static str, u64)> {
+                match self { $($(Evidence::$ev(e) => e.measure()),+),* }
             }
         }
 

@@ -72,3 +72,9 @@ impl<'de> Deserialize<'de> for Work {
         String::deserialize(d).map(Work::Reported)
     }
 }
+
+impl super::Measure for StuckThread {
+    fn measure(&self) -> Option<(&'static str, u64)> {
+        Some(("stuck_threads_in_process", self.stuck_threads_in_process as u64))
+    }
+}

@@ -41,3 +41,9 @@ pub enum SynPattern {
     /// Real clients faster than the queue: their handshakes complete.
     Burst,
 }
+
+impl super::Measure for SynQueueOverflow {
+    fn measure(&self) -> Option<(&'static str, u64)> {
+        self.syn_recv.map(|n| ("syn_recv", u64::from(n)))
+    }
+}

@@ -70,3 +70,9 @@ pub struct WaitingRequest {
     pub bytes_sent: u64,
     pub pid: u32,
 }
+
+impl super::Measure for UnansweredRequests {
+    fn measure(&self) -> Option<(&'static str, u64)> {
+        Some(("unanswered", self.unanswered as u64))
+    }
+}
