@@ -46,6 +46,17 @@ pub fn measured_ms(ms: u64) -> String {
     measured(Duration::from_millis(ms))
 }
 
+/// How long ago something started (a process, a zombie, a pile-up): as
+/// [`measured`] below two minutes ("45.0 s"), in whole minutes from there
+/// ("3 min", "125 min"): the seconds of an age of minutes are noise.
+pub fn age(d: Duration) -> String {
+    if d < Duration::from_secs(120) {
+        measured(d)
+    } else {
+        format!("{} min", d.as_secs() / 60)
+    }
+}
+
 /// A latency in microseconds as ping prints it, in ms with three decimals
 /// ("0.090 ms", "1020.000 ms"): columns of connect times line up.
 pub fn latency_us(us: u64) -> String {
@@ -103,6 +114,16 @@ mod tests {
         assert_eq!(endpoint("127.0.0.1".parse().unwrap(), 80), "127.0.0.1:80");
         assert_eq!(endpoint("::1".parse().unwrap(), 80), "[::1]:80");
         assert_eq!(endpoint("::ffff:10.0.0.1".parse().unwrap(), 80), "10.0.0.1:80");
+    }
+
+    #[test]
+    fn ages() {
+        assert_eq!(age(ms(3_000)), "3.0 s");
+        assert_eq!(age(ms(119_949)), "119.9 s");
+        assert_eq!(age(Duration::from_secs(180)), "3 min");
+        assert_eq!(age(Duration::from_secs(7_530)), "125 min");
+        let back = crate::duration::parse(&age(Duration::from_secs(7_530))).unwrap();
+        assert_eq!(back, Duration::from_secs(7_500));
     }
 
     #[test]

@@ -167,7 +167,7 @@ mod tests {
 
     #[test]
     fn captured_masks() {
-        // ../shared/captures/uwsgi-hping3-sigalrm.txt: hping3's SigBlk, ShdPnd, SigCgt.
+        // tests/fixtures/captures/uwsgi-hping3-sigalrm.txt: hping3's SigBlk, ShdPnd, SigCgt.
         let blk = 0xfffffffe7ffbfeffu64;
         assert_eq!(describe(blk), "all except SIGKILL, SIGSTOP, SIG32, SIG33");
         assert_eq!(names(0x2000), vec!["SIGALRM"]);

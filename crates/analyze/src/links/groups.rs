@@ -7,6 +7,7 @@ use crate::facts::index::{endpoint, FastMap};
 use crate::facts::syscalls::Call;
 use crate::Ctx;
 use std::collections::BTreeMap;
+use std::time::Duration;
 use unwedge_model::{Evidence, Finding, Group, Kind, Process, Snapshot, TcpState};
 
 /// The program a process runs, as a person names it: the script for an
@@ -86,14 +87,6 @@ fn stuck_wait(ctx: &Ctx, p: &Process, members: &[&Finding]) -> Wait {
         None => format!("has threads stuck in {} while work waits", syscalls.join(", ")),
     };
     Wait { syscalls, peer, phrase }
-}
-
-fn age(s: u64) -> String {
-    if s >= 120 {
-        format!("{} min", s / 60)
-    } else {
-        format!("{s} s")
-    }
 }
 
 fn group_phrase(kind: Kind, members: &[&Finding]) -> String {
@@ -182,7 +175,7 @@ pub fn group_siblings(ctx: &Ctx, findings: &mut [Finding]) -> Vec<Group> {
             Kind::StuckThread => format!(
                 "{} {noun} of {prog} (parent {ppid}) piled up over the last {}: each {}",
                 pids.len(),
-                age(ages.iter().copied().max().unwrap_or(0)),
+                unwedge_model::fmt::age(Duration::from_secs(ages.iter().copied().max().unwrap_or(0))),
                 waits.get(&oldest).map(|w| w.phrase.as_str()).unwrap_or("is stuck the same way")
             ),
             k => format!("{} {noun} of {prog} (parent {ppid}): {}", pids.len(), group_phrase(k, &members)),

@@ -1,6 +1,6 @@
 //! `accept_stalled` — a listener whose owner stopped calling accept():
 //! connections wait in its queue and are never served, and no log line
-//! appears because no handler ever sees them (story 3 of FIELD-NOTES).
+//! appears because no handler ever sees them (story 3 of docs/stories.md).
 //!
 //! Kernel facts: a completed but unaccepted connection is listed by
 //! sock_diag as ESTABLISHED (or CLOSE-WAIT once the client gives up) with

@@ -1,4 +1,4 @@
-//! `blocked_signal` — story 4 of FIELD-NOTES: hping3, started from a uWSGI
+//! `blocked_signal` — story 4 of docs/stories.md: hping3, started from a uWSGI
 //! worker thread that blocks every signal, inherits that mask (fork copies
 //! the calling thread's mask, execve keeps it), installs a SIGALRM handler,
 //! arms alarm() and waits in poll() for the handler that can never run.

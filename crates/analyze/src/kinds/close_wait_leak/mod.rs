@@ -1,4 +1,4 @@
-//! `close_wait_leak` — story 2 of FIELD-NOTES: a listener that never
+//! `close_wait_leak` — story 2 of docs/stories.md: a listener that never
 //! close()s sockets whose peer already sent FIN.
 //!
 //! Kernel facts: sock_diag state CLOSE-WAIT on sockets the process holds an

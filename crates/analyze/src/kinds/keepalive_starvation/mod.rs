@@ -1,4 +1,4 @@
-//! `keepalive_starvation` — story 3 of FIELD-NOTES: a server with a
+//! `keepalive_starvation` — story 3 of docs/stories.md: a server with a
 //! concurrency cap (Go's netutil.LimitListener(l, 1)) whose slots are held
 //! by idle HTTP keep-alive connections, while new clients wait unaccepted.
 //!

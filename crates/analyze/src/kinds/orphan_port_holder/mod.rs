@@ -1,4 +1,4 @@
-//! `orphan_port_holder` — story 1 of FIELD-NOTES: a forking proxy's master
+//! `orphan_port_holder` — story 1 of docs/stories.md: a forking proxy's master
 //! died; its per-connection children, re-parented to init, still held the
 //! listening socket, so the restarted proxy failed with EADDRINUSE and the
 //! children had to be found and killed by hand.

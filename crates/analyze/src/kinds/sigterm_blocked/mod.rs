@@ -1,4 +1,4 @@
-//! `sigterm_blocked` — stories 1 and 4 of FIELD-NOTES: hping3 (SIGTERM
+//! `sigterm_blocked` — stories 1 and 4 of docs/stories.md: hping3 (SIGTERM
 //! blocked with every other signal, inherited from a uWSGI thread) and the
 //! orphaned proxy children ignored SIGTERM; only kill -9 stopped them.
 //!

@@ -1,4 +1,4 @@
-//! `stuck_thread` — story 1 of FIELD-NOTES: the proxy's main thread waited
+//! `stuck_thread` — story 1 of docs/stories.md: the proxy's main thread waited
 //! (futex, a thread join) for its TLS filter thread, which waited in recv on
 //! an upstream keep-alive connection that never closed, while the client's
 //! data sat unread. gdb found it; the kernel already knew.

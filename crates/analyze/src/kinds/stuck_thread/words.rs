@@ -102,7 +102,7 @@ fn fix_for(ctx: &Ctx, j: &Judged, stack: &str) -> String {
         let idle = conn.info.is_some_and(|i| i.last_data_recv_ms >= ctx.t.idle_ms);
         if ctx.last.is_outbound(conn) && answered && idle {
             return format!(
-                "It reads an upstream ({remote}) that answered and now keeps the connection open (HTTP keep-alive), so the read ends only when the upstream closes. Close the upstream connection once the response is relayed, or disable keep-alive towards it (`Connection: close`; story 1's proxy: HTTPCONF=bugs:no-keepalive), and give that read a timeout (SO_RCVTIMEO, a read deadline)."
+                "It reads an upstream ({remote}) that answered and now keeps the connection open (HTTP keep-alive), so the read ends only when the upstream closes. Close the upstream connection once the response is relayed, or disable keep-alive towards it (send `Connection: close`, or turn off the proxy's keep-alive to its upstreams), and give that read a timeout (SO_RCVTIMEO, a read deadline)."
             );
         }
         return format!(

@@ -1,4 +1,4 @@
-//! `zombie` — story 1 of FIELD-NOTES: the orphaned proxy child left a
+//! `zombie` — story 1 of docs/stories.md: the orphaned proxy child left a
 //! defunct child it never reaped; in numbers, zombies fill the pid space and
 //! show a parent that no longer runs its SIGCHLD / wait() logic.
 //!

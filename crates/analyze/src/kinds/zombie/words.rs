@@ -14,7 +14,7 @@ pub fn words(ctx: &Ctx, j: &Judged) -> Words {
     let explanation = format!(
         "A child that exits stays a zombie, holding its pid and exit status, until its parent collects it with wait() or waitpid(). {who} has {n} such children, the oldest started {} ago; it is not reaping them, \
 so its SIGCHLD or wait logic is not running: it is blocked elsewhere or forgot these children.{doing} Each zombie keeps a pid: enough of them exhaust pid_max or the user's RLIMIT_NPROC and fork() fails with EAGAIN.{}",
-        unwedge_model::fmt::measured(std::time::Duration::try_from_secs_f64(j.oldest_s).unwrap_or_default()),
+        unwedge_model::fmt::age(std::time::Duration::try_from_secs_f64(j.oldest_s).unwrap_or_default()),
         if ppid == 1 { " The parent is PID 1: in a container, the entrypoint is not an init that reaps adopted orphans." } else { "" }
     );
     let fix = if ppid == 1 {
