@@ -1,12 +1,15 @@
 //! Pure detectors over snapshots: `fn(&Scan, &Thresholds) -> Analysis`.
 //! Nothing here touches the OS, and nothing here can fail: missing data
-//! means no finding. One module per finding kind, named as its JSON `kind`.
+//! means no finding. Laid out as it works: `facts` (what every kind reads:
+//! indexes, threads, waits, syscall classes, queues, signals, cgroups) →
+//! `kinds` (one folder per finding kind, named as its JSON `kind`: its
+//! judge decides, its words say it) → `links`.
 //!
-//! Two passes. First every detector of `registry` runs on the snapshots and
-//! the shared indexes alone (no detector sees another's findings, so their
-//! order does not matter). Then `links` — suppression of findings another
-//! one already explains, ids, causes and groups — works on the typed
-//! findings.
+//! Two passes. First the detector of every scan kind (`kinds::detector`,
+//! generated from the kind table) runs on the snapshots and the facts
+//! alone (no detector sees another's findings, so their order does not
+//! matter). Then `links` — suppression of findings another one already
+//! explains, ids, causes and groups — works on the typed findings.
 
 mod ctx;
 pub mod facts;

@@ -69,11 +69,10 @@ fn judged(ctx: &Ctx, tree: &[&Process]) -> Option<Judged> {
         for fd in &q.sockets {
             let Some(s) = ctx.last.socket(fd.inode) else { continue };
             match s.state {
-                TcpState::Listen => {
-                    if seen_listeners.insert(s.inode) {
-                        listeners.push((endpoint(s.local, s.local_port), ctx.last.queued_for(s).len() as u32));
-                    }
+                TcpState::Listen if seen_listeners.insert(s.inode) => {
+                    listeners.push((endpoint(s.local, s.local_port), ctx.last.queued_for(s).len() as u32));
                 }
+                TcpState::Listen => {}
                 TcpState::TimeWait | TcpState::Close => {}
                 // Connections it accepted: their clients wait for an answer.
                 // Its own outbound ones (a Ctrl-Z'd ssh or psql) keep nobody waiting.
