@@ -30,6 +30,9 @@ pub struct Stuck<'a> {
     /// One of its fd arguments is a connection this process opened (its
     /// local port serves nothing): an upstream.
     pub upstream: bool,
+    /// `conn` is an upstream that answered and has been silent for `--idle`
+    /// since: an idle keep-alive connection, which never ends a read.
+    pub idle_keepalive_upstream: bool,
 }
 
 /// One process's stuck threads, the work they keep waiting and what its
@@ -110,7 +113,12 @@ fn stuck_threads<'a>(ctx: &Ctx<'a>, p: &'a Process) -> Vec<Stuck<'a>> {
             let conn = threads::waited_connection(&ctx.last, p, &call);
             let upstream =
                 call.fd_numbers().any(|fd| ctx.last.socket_of_fd(p, fd).is_some_and(|s| ctx.last.is_outbound(s)));
-            Some(Stuck { thread: t, call, fds, conn, upstream })
+            let idle_keepalive_upstream = conn.is_some_and(|c| {
+                let answered = c.info.and_then(|i| i.bytes_received).is_some_and(|b| b > 0);
+                let idle = c.info.is_some_and(|i| i.last_data_recv_ms >= ctx.t.idle_ms);
+                ctx.last.is_outbound(c) && answered && idle
+            });
+            Some(Stuck { thread: t, call, fds, conn, upstream, idle_keepalive_upstream })
         })
         .collect();
     // Threads on a connection tell most (and survive the second pass when

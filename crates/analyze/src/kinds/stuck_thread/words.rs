@@ -54,7 +54,7 @@ Meanwhile the process has work it is not doing: {work}. A healthy idle thread lo
             t.tid, t.comm
         ),
         explanation,
-        fix: fix(ctx, j),
+        fix: fix(j),
     }
 }
 
@@ -71,7 +71,7 @@ fn hint(ctx: &Ctx, st: &Stuck) -> &'static str {
     }
 }
 
-fn fix(ctx: &Ctx, j: &Judged) -> String {
+fn fix(j: &Judged) -> String {
     let (p, st) = (j.process.p, j.stuck());
     let pid = p.pid;
     let hint = st.thread.user_stack.as_ref().and_then(|u| u.interpreter_hint.as_deref());
@@ -87,20 +87,18 @@ fn fix(ctx: &Ctx, j: &Judged) -> String {
     };
     format!(
         "{} If it never recovers, restart it with `unwedge stop {pid}` (SIGTERM, then SIGKILL after a grace period).",
-        fix_for(ctx, j, &look)
+        fix_for(j, &look)
     )
 }
 
 /// What the evidence points to, rather than a list of typical causes.
-fn fix_for(ctx: &Ctx, j: &Judged, stack: &str) -> String {
+fn fix_for(j: &Judged, stack: &str) -> String {
     let (p, st) = (j.process.p, j.stuck());
     let (pid, tid) = (p.pid, st.thread.tid);
     let look = format!("Its kernel side is in /proc/{pid}/task/{tid}/stack; {stack}.");
     if let Some(conn) = st.conn {
         let remote = endpoint(conn.remote, conn.remote_port);
-        let answered = conn.info.and_then(|i| i.bytes_received).is_some_and(|b| b > 0);
-        let idle = conn.info.is_some_and(|i| i.last_data_recv_ms >= ctx.t.idle_ms);
-        if ctx.last.is_outbound(conn) && answered && idle {
+        if st.idle_keepalive_upstream {
             return format!(
                 "It reads an upstream ({remote}) that answered and now keeps the connection open (HTTP keep-alive), so the read ends only when the upstream closes. Close the upstream connection once the response is relayed, or disable keep-alive towards it (send `Connection: close`, or turn off the proxy's keep-alive to its upstreams), and give that read a timeout (SO_RCVTIMEO, a read deadline)."
             );
