@@ -1,6 +1,6 @@
 //! Golden tests of the human report: every recorded fixture (the bad half
-//! of each kind's pair in crates/analyze/tests/fixtures/kinds/, and the
-//! other fixtures there) rendered by the real binary, `unwedge scan
+//! of each kind's pair in crates/analyze/src/kinds/<kind>/, and the
+//! fixtures in crates/analyze/tests/fixtures/) rendered by the real binary, `unwedge scan
 //! --from-snapshot F --color never`, against tests/snapshots/. A change of
 //! wording or layout then shows as a diff to review, not by accident.
 //!
@@ -30,7 +30,7 @@ fn fixtures() -> Vec<(String, PathBuf, Option<bool>)> {
             out.push((format!("fixture-{stem}"), p, None));
         }
     }
-    for e in std::fs::read_dir(dir.join("kinds")).unwrap() {
+    for e in std::fs::read_dir(root().join("crates/analyze/src/kinds")).unwrap() {
         let p = e.unwrap().path().join("bad.json");
         if p.exists() {
             let kind = p.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned();

@@ -123,7 +123,7 @@ fn a_live_leak_appears_gets_worse_and_resolves_after_unwedge_stop() {
 }
 
 fn fixture(kind: &str, which: &str) -> String {
-    format!("{}/crates/analyze/tests/fixtures/kinds/{kind}/{which}.json", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/crates/analyze/src/kinds/{kind}/{which}.json", env!("CARGO_MANIFEST_DIR"))
 }
 
 #[test]

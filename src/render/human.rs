@@ -414,7 +414,7 @@ mod tests {
     #[test]
     fn thread_details() {
         let ev = StuckThread {
-            work_waiting: vec!["5 bytes wait unread on fd 4".into()],
+            work: vec![unwedge_model::evidence::Work::Reported("5 bytes wait unread on fd 4".into())],
             thread: ThreadEvidence {
                 tid: 8,
                 name: "upstream-pump".into(),

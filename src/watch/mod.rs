@@ -16,7 +16,7 @@ pub mod trends;
 
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
-use unwedge_model::{Evidence, Finding, Kind, Report, Scan, Severity};
+use unwedge_model::{Finding, Kind, Report, Scan, Severity};
 
 pub use trends::{Metric, Series, Trends};
 
@@ -44,40 +44,10 @@ impl Key {
 }
 
 /// The one number per kind that says "worse" or "better" (CLOSE-WAIT
-/// sockets, queued connections, open fds…), with its evidence field name.
+/// sockets, queued connections, open fds…), with its evidence field name:
+/// each evidence type says it (`unwedge_model::evidence::Measure`).
 pub fn measure(f: &Finding) -> Option<(&'static str, u64)> {
-    let v = |n: usize| n as u64;
-    match &f.evidence {
-        Evidence::CloseWaitLeak(e) => Some(("close_wait", v(e.close_wait))),
-        Evidence::AcceptQueueOverflow(unwedge_model::evidence::AcceptQueueOverflow::Listener { queued, .. }) => {
-            Some(("queued", u64::from(*queued)))
-        }
-        Evidence::AcceptStalled(e) => Some(("queued", u64::from(e.queued))),
-        Evidence::KeepaliveStarvation(e) => Some(("queued", u64::from(e.queued))),
-        Evidence::FdExhaustion(e) => Some(("open_fds", u64::from(e.open_fds))),
-        Evidence::Zombie(e) => Some(("count", v(e.count))),
-        Evidence::StuckThread(e) => Some(("stuck_threads_in_process", v(e.stuck_threads_in_process))),
-        Evidence::BlockedSignal(e) => Some(("pending_blocked", v(e.pending_blocked.len()))),
-        Evidence::UnansweredRequests(e) => Some(("unanswered", v(e.unanswered))),
-        Evidence::PeerNotReading(e) => Some(("blocked_threads", v(e.blocked_threads))),
-        Evidence::ProcessStopped(e) => Some(("queued", u64::from(e.queued))),
-        Evidence::EphemeralPortsExhausted(e) => Some(("sockets", u64::from(e.sockets))),
-        Evidence::SynQueueOverflow(e) => e.syn_recv.map(|n| ("syn_recv", u64::from(n))),
-        Evidence::ConntrackFull(e) => Some(("count", e.count)),
-        Evidence::PidLimit(e) => Some(("current", e.current)),
-        Evidence::CpuThrottled(e) => Some(("nr_throttled_rise", e.nr_throttled_rise)),
-        Evidence::MemoryPressure(e) => Some(("usage", e.usage)),
-        // One count per kind, read from the typed evidence: a new kind must
-        // say here what "worse" means for it (the match is exhaustive).
-        Evidence::AcceptQueueOverflow(unwedge_model::evidence::AcceptQueueOverflow::Burst { .. })
-        | Evidence::SigtermBlocked(_)
-        | Evidence::OrphanPortHolder(_)
-        | Evidence::ProbedKeepaliveStarvation(_)
-        | Evidence::ConnectTimeout(_)
-        | Evidence::SynRetransmit(_)
-        | Evidence::MissingContentType(_)
-        | Evidence::SlowTlsShutdown(_) => None,
-    }
+    f.evidence.measure()
 }
 
 /// Whether a measure moved enough to tell someone: by at least 10% of the

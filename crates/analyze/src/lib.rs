@@ -1,50 +1,28 @@
 //! Pure detectors over snapshots: `fn(&Scan, &Thresholds) -> Analysis`.
 //! Nothing here touches the OS, and nothing here can fail: missing data
-//! means no finding. One module per finding kind, named as its JSON `kind`.
+//! means no finding. Laid out as it works: `facts` (what every kind reads:
+//! indexes, threads, waits, syscall classes, queues, signals, cgroups) →
+//! `kinds` (one folder per finding kind, named as its JSON `kind`: its
+//! judge decides, its words say it) → `links`.
 //!
-//! Two passes. First every detector of `registry` runs on the snapshots and
-//! the shared indexes alone (no detector sees another's findings, so their
-//! order does not matter). Then `links` — suppression of findings another
-//! one already explains, ids, causes and groups — works on the typed
-//! findings.
+//! Two passes. First the detector of every scan kind (`kinds::detector`,
+//! generated from the kind table) runs on the snapshots and the facts
+//! alone (no detector sees another's findings, so their order does not
+//! matter). Then `links` — suppression of findings another one already
+//! explains, ids, causes and groups — works on the typed findings.
 
-pub mod cgroups;
-pub mod container;
-pub mod index;
-pub mod keep;
-pub mod process_tree;
-pub mod signals;
-pub mod syscalls;
-pub mod threads;
-
+mod ctx;
+pub mod facts;
+pub mod kinds;
 pub mod links;
-pub mod queues;
-pub mod registry;
 
-mod accept_queue_overflow;
-mod accept_stalled;
-mod blocked_signal;
-mod close_wait_leak;
-mod conntrack_full;
-mod cpu_throttled;
-mod ephemeral_ports_exhausted;
-mod fd_exhaustion;
-mod keepalive_starvation;
-mod memory_pressure;
-mod orphan_port_holder;
-mod peer_not_reading;
-mod pid_limit;
-pub(crate) mod process_stopped;
-mod sigterm_blocked;
-mod stuck_thread;
-mod syn_queue_overflow;
-mod unanswered_requests;
-pub mod waits;
-mod zombie;
-
-use index::Index;
-pub use keep::keep_for_comparison;
-use unwedge_model::{Evidence, Finding, Process, Scan, Severity, Snapshot};
+pub use ctx::{describe, secs, Ctx, Verdict, Words};
+pub use facts::keep::keep_for_comparison;
+use facts::{container, index::Index};
+/// What `unwedge stop` shares with the analysis: the socket owners and
+/// the orphan test, so that it finds the processes a finding names.
+pub use facts::{index, process_tree};
+use unwedge_model::{Finding, Scan};
 
 /// Every threshold a detector uses; each is a flag of `unwedge scan` named
 /// as its field (`idle_ms` is `--idle`, `answer_timeout_ms` `--answer-timeout`),
@@ -103,50 +81,6 @@ pub struct Analysis {
     pub notes: Vec<String>,
 }
 
-/// What every detector sees: the newest snapshot, and the oldest one when
-/// the scan took two.
-pub struct Ctx<'a> {
-    pub last: Index<'a>,
-    pub first: Option<Index<'a>>,
-    pub t: &'a Thresholds,
-    pub interval_ms: u64,
-}
-
-impl Ctx<'_> {
-    /// A finding about process `pid` (or the host, for `None`), with its comm
-    /// and, when not the host's, the network namespace filled in.
-    pub fn finding(
-        &self,
-        severity: Severity,
-        pid: Option<u32>,
-        port: Option<u16>,
-        netns: u64,
-        evidence: impl Into<Evidence>,
-    ) -> Finding {
-        let mut f = Finding::new(severity, evidence);
-        f.comm = pid.and_then(|p| self.last.process(p)).map(|p| p.comm.clone());
-        f.pid = pid;
-        f.port = port;
-        f.netns = (netns != 0 && netns != self.last.snap.host_netns).then_some(netns);
-        f
-    }
-
-    pub fn snap(&self) -> &Snapshot {
-        self.last.snap
-    }
-
-    pub fn proc_label(&self, pid: u32) -> String {
-        match self.last.process(pid) {
-            Some(p) => describe(p),
-            None => format!("pid {pid}"),
-        }
-    }
-}
-
-pub fn describe(p: &Process) -> String {
-    format!("{} (pid {})", p.comm, p.pid)
-}
-
 pub fn analyze(scan: &Scan, t: &Thresholds) -> Analysis {
     let mut notes = Vec::new();
     let Some(last_snap) = scan.snapshots.last() else {
@@ -161,17 +95,11 @@ pub fn analyze(scan: &Scan, t: &Thresholds) -> Analysis {
     let ctx = Ctx { last: Index::new(last_snap), first, t, interval_ms };
     let mut findings = Vec::new();
     for kind in unwedge_model::Kind::scan_kinds() {
-        if let Some(detect) = registry::detector(kind) {
+        if let Some(detect) = kinds::detector(kind) {
             detect(&ctx, &mut findings);
         }
     }
     let mut linked = links::second_pass(&ctx, findings);
     container::annotate(&ctx, &mut linked.findings);
     Analysis { findings: linked.findings, groups: linked.groups, notes }
-}
-
-/// A count of milliseconds for titles and explanations (one spelling for
-/// all of unwedge: `unwedge_model::fmt`).
-pub(crate) fn secs(ms: u64) -> String {
-    unwedge_model::fmt::measured_ms(ms)
 }

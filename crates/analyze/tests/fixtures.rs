@@ -327,11 +327,11 @@ fn links_form_no_cycle_and_groups_have_two_processes_or_more() {
     }
 }
 
-/// Every recorded pair under tests/fixtures (edge cases, live incidents, one
-/// bad and one healthy pair per kind).
+/// Every recorded pair under tests/fixtures (edge cases, live incidents) and
+/// src/kinds (one bad and one healthy pair per kind).
 fn every_pair() -> Vec<(String, Scan)> {
-    let root = std::path::PathBuf::from(format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR")));
-    let mut dirs = vec![root];
+    let dir = |d: &str| std::path::PathBuf::from(format!("{}/{d}", env!("CARGO_MANIFEST_DIR")));
+    let mut dirs = vec![dir("tests/fixtures"), dir("src/kinds")];
     let mut out = Vec::new();
     while let Some(dir) = dirs.pop() {
         for e in std::fs::read_dir(&dir).unwrap().flatten() {

@@ -1,13 +1,15 @@
 //! What every scan kind must have, checked for each of `Kind::scan_kinds()`
-//! so that adding a kind to `unwedge_model::Kind` tells the newcomer what
-//! else it needs: a detector file whose //! header states its kernel facts
-//! and the false alarm it avoids (its healthy twin), a registry line, a
-//! recorded fixture pair that the detector gets right, and a row in the
-//! README's table. (Its Prometheus series is checked from the binary's side,
-//! in tests/kinds_metrics.rs.)
+//! so that adding a line to the kind table (`unwedge_model::for_each_kind!`)
+//! tells the newcomer what else it needs: its folder src/kinds/<kind>/ with
+//! a mod.rs whose //! header states its kernel facts and the false alarm it
+//! avoids (its healthy twin), a judge.rs that decides and a words.rs that
+//! says it, and a recorded fixture pair (bad.json, healthy.json) that the
+//! detector gets right; its registry entry follows from the table. (Its
+//! Prometheus series is checked from the binary's side, in
+//! tests/kinds_metrics.rs; its page in docs/ by the docs' own test.)
 
 use std::path::{Path, PathBuf};
-use unwedge_analyze::{analyze, registry, Thresholds};
+use unwedge_analyze::{analyze, kinds, Thresholds};
 use unwedge_model::{Finding, Kind, Scan};
 
 fn crate_dir() -> PathBuf {
@@ -15,7 +17,7 @@ fn crate_dir() -> PathBuf {
 }
 
 fn kinds_dir() -> PathBuf {
-    crate_dir().join("tests/fixtures/kinds")
+    crate_dir().join("src/kinds")
 }
 
 fn rel(p: &Path) -> String {
@@ -53,14 +55,15 @@ impl Missing {
 }
 
 #[test]
-fn every_scan_kind_has_a_detector_file_with_its_kernel_facts_and_false_alarm() {
+fn every_scan_kind_has_a_folder_with_its_kernel_facts_false_alarm_judge_and_words() {
     let mut m = Missing::default();
     for kind in Kind::scan_kinds() {
         let name = kind.name();
-        let path = crate_dir().join("src").join(format!("{name}.rs"));
+        let dir = kinds_dir().join(name);
+        let path = dir.join("mod.rs");
         let Ok(text) = std::fs::read_to_string(&path) else {
             m.0.push(format!(
-                "{name}: no detector file {} (one module per kind, named as its JSON kind, declared in lib.rs)",
+                "{name}: no {} (one folder per kind, named as its JSON kind: mod.rs, judge.rs, words.rs, bad.json, healthy.json)",
                 rel(&path)
             ));
             continue;
@@ -87,16 +90,26 @@ fn every_scan_kind_has_a_detector_file_with_its_kernel_facts_and_false_alarm() {
                 rel(&path)
             )
         });
+        for (file, what) in [
+            ("judge.rs", "decides: returns typed verdicts (severity, pid, port, evidence), no prose"),
+            ("words.rs", "turns a verdict into title, explanation and fix"),
+        ] {
+            let p = dir.join(file);
+            m.check(p.exists(), || format!("{name}: no {} (it {what})", rel(&p)));
+        }
     }
-    m.assert_none("detector files");
+    m.assert_none("kind folders");
 }
 
 #[test]
 fn every_scan_kind_is_in_the_registry() {
     let mut m = Missing::default();
     for kind in Kind::scan_kinds() {
-        m.check(registry::detector(kind).is_some(), || {
-            format!("{}: registry::detector returns None: add its line to crates/analyze/src/registry.rs", kind.name())
+        m.check(kinds::detector(kind).is_some(), || {
+            format!(
+                "{}: kinds::detector returns None: its line in the kind table (crates/model/src/kind.rs) must say Scan or Both",
+                kind.name()
+            )
         });
     }
     m.assert_none("registry");
@@ -109,7 +122,7 @@ fn every_scan_kind_has_a_fixture_pair_the_detector_gets_right() {
         let name = kind.name();
         let dir = kinds_dir().join(name);
         let (bad, healthy) = (dir.join("bad.json"), dir.join("healthy.json"));
-        let how = "record it live with crates/analyze/tests/fixtures/kinds/record.py (see the README there)";
+        let how = "record it live with crates/analyze/tools/record.py (see the README there)";
         for p in [&bad, &healthy] {
             m.check(p.exists(), || format!("{name}: no fixture {}: {how}", rel(p)));
             if let Ok(meta) = std::fs::metadata(p) {
@@ -144,7 +157,7 @@ fn every_scan_kind_has_a_fixture_pair_the_detector_gets_right() {
 }
 
 #[test]
-fn fixture_folders_are_named_after_scan_kinds() {
+fn kind_folders_are_named_after_scan_kinds() {
     let mut m = Missing::default();
     for e in std::fs::read_dir(kinds_dir()).unwrap() {
         let e = e.unwrap();
@@ -153,31 +166,10 @@ fn fixture_folders_are_named_after_scan_kinds() {
         }
         let dir = e.file_name().to_string_lossy().into_owned();
         m.check(Kind::scan_kinds().any(|k| k.name() == dir), || {
-            format!("fixtures/kinds/{dir} is not a scan kind's name (a typo, or a kind that was renamed)")
+            format!("src/kinds/{dir} is not a scan kind's name (a typo, or a kind that was renamed)")
         });
     }
-    m.assert_none("fixture folders");
-}
-
-#[test]
-fn every_scan_kind_has_a_row_in_the_readme() {
-    let path = crate_dir().join("../../README.md");
-    let readme = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let table: Vec<&str> = readme
-        .lines()
-        .skip_while(|l| l.trim() != "## Finding kinds")
-        .skip(1)
-        .take_while(|l| !l.starts_with("## "))
-        .collect();
-    assert!(!table.is_empty(), "README.md has no \"## Finding kinds\" section");
-    let mut m = Missing::default();
-    for kind in Kind::scan_kinds() {
-        let row = format!("| `{}` |", kind.name());
-        m.check(table.iter().any(|l| l.starts_with(&row)), || {
-            format!("{}: README.md's \"Finding kinds\" table has no row starting with \"{row}\"", kind.name())
-        });
-    }
-    m.assert_none("README kind table");
+    m.assert_none("kind folders");
 }
 
 /// The typed evidence serialises to the contract's JSON and reads back to

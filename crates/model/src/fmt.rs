@@ -1,8 +1,9 @@
 //! Durations in text for people: the one spelling every message, title and
 //! report line uses, SI style with a space ("200 ms", "1.5 s", "12.0 s").
 //! What the user types is parsed by [`crate::duration::parse`], which reads
-//! all of these back.
+//! all of these back. Also the one spelling of a TCP endpoint.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// A duration exact to the millisecond: below a second in ms ("200 ms"),
@@ -45,10 +46,34 @@ pub fn measured_ms(ms: u64) -> String {
     measured(Duration::from_millis(ms))
 }
 
+/// How long ago something started (a process, a zombie, a pile-up): as
+/// [`measured`] below two minutes ("45.0 s"), in whole minutes from there
+/// ("3 min", "125 min"): the seconds of an age of minutes are noise.
+pub fn age(d: Duration) -> String {
+    if d < Duration::from_secs(120) {
+        measured(d)
+    } else {
+        format!("{} min", d.as_secs() / 60)
+    }
+}
+
 /// A latency in microseconds as ping prints it, in ms with three decimals
 /// ("0.090 ms", "1020.000 ms"): columns of connect times line up.
 pub fn latency_us(us: u64) -> String {
     format!("{:.3} ms", us as f64 / 1000.0)
+}
+
+/// A TCP endpoint as people and `ss` write it: "127.0.0.1:5000",
+/// "[::1]:5000"; an IPv4 address seen through a dual-stack socket
+/// (::ffff:a.b.c.d) as the IPv4 one.
+pub fn endpoint(ip: IpAddr, port: u16) -> String {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("{v4}:{port}"),
+            None => format!("[{v6}]:{port}"),
+        },
+        IpAddr::V4(v4) => format!("{v4}:{port}"),
+    }
 }
 
 #[cfg(test)]
@@ -82,6 +107,23 @@ mod tests {
         assert_eq!(measured_ms(2_000), "2.0 s");
         assert!(measured(Duration::MAX).ends_with(" s"));
         assert_eq!(latency_us(90), "0.090 ms");
+    }
+
+    #[test]
+    fn endpoints() {
+        assert_eq!(endpoint("127.0.0.1".parse().unwrap(), 80), "127.0.0.1:80");
+        assert_eq!(endpoint("::1".parse().unwrap(), 80), "[::1]:80");
+        assert_eq!(endpoint("::ffff:10.0.0.1".parse().unwrap(), 80), "10.0.0.1:80");
+    }
+
+    #[test]
+    fn ages() {
+        assert_eq!(age(ms(3_000)), "3.0 s");
+        assert_eq!(age(ms(119_949)), "119.9 s");
+        assert_eq!(age(Duration::from_secs(180)), "3 min");
+        assert_eq!(age(Duration::from_secs(7_530)), "125 min");
+        let back = crate::duration::parse(&age(Duration::from_secs(7_530))).unwrap();
+        assert_eq!(back, Duration::from_secs(7_500));
     }
 
     #[test]

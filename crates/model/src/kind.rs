@@ -1,7 +1,12 @@
-//! Finding kinds: the closed list of what unwedge can name, with each
-//! kind's JSON name (the contract's `kind`), where it comes from and what it
-//! is about. Adding a kind starts here: one line in `kinds!` below; the
-//! compiler and `crates/analyze/tests/kinds.rs` then say what else it needs.
+//! Finding kinds: the closed list of what unwedge can name. The one table
+//! of kinds is `for_each_kind!` below: a line per kind declares its JSON
+//! name (the contract's `kind`, also the name of its evidence file and of
+//! its folder in crates/analyze/src/kinds/), its variant, where it comes
+//! from, what it is about, its evidence type(s) and the `for` duration of
+//! its Prometheus alert. `Kind` (here), the `Evidence` enum (evidence/mod.rs)
+//! and analyze's registry of detectors are generated from it, so adding a
+//! kind starts with one line there; the compiler and
+//! `crates/analyze/tests/kinds.rs` then say what else it needs.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -28,8 +33,92 @@ pub enum About {
     Target,
 }
 
-macro_rules! kinds {
-    ($($variant:ident => $name:literal, $source:ident, $about:ident;)*) => {
+/// The table of kinds, handed to `$callback!` as one line per kind:
+///
+/// ```text
+/// json_name: Variant, Source, About, [EvidenceType, ...], alert_for;
+/// ```
+///
+/// `alert_for` is the `for:` duration of the kind's Prometheus alert
+/// ("5m"), or `-` for a kind no alert watches (the probe kinds: a probe is
+/// run by hand). A caller may pass tokens to put before the lines:
+/// `for_each_kind!(path::to::callback; tokens...)`.
+/// [`for_each_scan_kind!`] hands over the scan kinds only.
+#[macro_export]
+macro_rules! for_each_kind {
+    ($($callback:ident)::+ $(; $($before:tt)*)?) => {
+        $($callback)::+! {
+            $($($before)*)?
+            // json name:            variant,                 source, about,    evidence,                                          alert for
+            close_wait_leak:           CloseWaitLeak,           Scan,  Process,  [CloseWaitLeak],                                    "5m";
+            accept_queue_overflow:     AcceptQueueOverflow,     Scan,  Listener, [AcceptQueueOverflow],                              "2m";
+            accept_stalled:            AcceptStalled,           Scan,  Listener, [AcceptStalled],                                    "2m";
+            keepalive_starvation:      KeepaliveStarvation,     Both,  Listener, [KeepaliveStarvation, ProbedKeepaliveStarvation],   "2m";
+            fd_exhaustion:             FdExhaustion,            Scan,  Process,  [FdExhaustion],                                     "5m";
+            blocked_signal:            BlockedSignal,           Scan,  Process,  [BlockedSignal],                                    "5m";
+            sigterm_blocked:           SigtermBlocked,          Scan,  Process,  [SigtermBlocked],                                   "5m";
+            stuck_thread:              StuckThread,             Scan,  Thread,   [StuckThread],                                      "5m";
+            orphan_port_holder:        OrphanPortHolder,        Scan,  Process,  [OrphanPortHolder],                                 "10m";
+            zombie:                    Zombie,                  Scan,  Process,  [Zombie],                                           "10m";
+            process_stopped:           ProcessStopped,          Scan,  Process,  [ProcessStopped],                                   "2m";
+            unanswered_requests:       UnansweredRequests,      Scan,  Listener, [UnansweredRequests],                               "2m";
+            peer_not_reading:          PeerNotReading,          Scan,  Process,  [PeerNotReading],                                   "5m";
+            ephemeral_ports_exhausted: EphemeralPortsExhausted, Scan,  Host,     [EphemeralPortsExhausted],                          "5m";
+            syn_queue_overflow:        SynQueueOverflow,        Scan,  Listener, [SynQueueOverflow],                                 "2m";
+            conntrack_full:            ConntrackFull,           Scan,  Host,     [ConntrackFull],                                    "5m";
+            pid_limit:                 PidLimit,                Scan,  Process,  [PidLimit],                                         "5m";
+            cpu_throttled:             CpuThrottled,            Scan,  Process,  [CpuThrottled],                                     "10m";
+            memory_pressure:           MemoryPressure,          Scan,  Process,  [MemoryPressure],                                   "5m";
+            connect_timeout:           ConnectTimeout,          Probe, Target,   [ConnectTimeout],                                   -;
+            syn_retransmit:            SynRetransmit,           Probe, Target,   [SynRetransmit],                                    -;
+            missing_content_type:      MissingContentType,      Probe, Target,   [MissingContentType],                               -;
+            slow_tls_shutdown:         SlowTlsShutdown,         Probe, Target,   [SlowTlsShutdown],                                  -;
+        }
+    };
+}
+
+/// [`for_each_kind!`] restricted to the kinds a scan raises (source `Scan`
+/// or `Both`): what crates/analyze generates its `mod` lines and registry
+/// from, and the model its per-kind evidence files.
+#[macro_export]
+macro_rules! for_each_scan_kind {
+    ($callback:ident) => {
+        $crate::for_each_kind! { $crate::__scan_kinds_only; $callback [] }
+    };
+}
+
+/// Drops the probe kinds from the table, one line at a time, then hands the
+/// rest to the callback.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __scan_kinds_only {
+    ($callback:ident [$($kept:tt)*]) => {
+        $callback! { $($kept)* }
+    };
+    ($callback:ident [$($kept:tt)*]
+        $name:ident: $variant:ident, Probe, $about:ident, [$($ev:ident),+], $alert:tt; $($rest:tt)*) => {
+        $crate::__scan_kinds_only! { $callback [$($kept)*] $($rest)* }
+    };
+    ($callback:ident [$($kept:tt)*]
+        $name:ident: $variant:ident, $source:ident, $about:ident, [$($ev:ident),+], $alert:tt; $($rest:tt)*) => {
+        $crate::__scan_kinds_only! {
+            $callback [$($kept)* $name: $variant, $source, $about, [$($ev),+], $alert;] $($rest)*
+        }
+    };
+}
+
+/// `"5m"` as `Some("5m")`, `-` as `None`.
+macro_rules! alert_for {
+    (-) => {
+        None
+    };
+    ($duration:literal) => {
+        Some($duration)
+    };
+}
+
+macro_rules! define_kinds {
+    ($($name:ident: $variant:ident, $source:ident, $about:ident, [$($ev:ident),+], $alert:tt;)*) => {
         /// Every finding kind. Serialised as its JSON name.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Kind { $($variant),* }
@@ -39,11 +128,11 @@ macro_rules! kinds {
 
             /// The contract's `kind` string.
             pub fn name(self) -> &'static str {
-                match self { $(Kind::$variant => $name),* }
+                match self { $(Kind::$variant => stringify!($name)),* }
             }
 
             pub fn from_name(s: &str) -> Option<Kind> {
-                match s { $($name => Some(Kind::$variant),)* _ => None }
+                match s { $(stringify!($name) => Some(Kind::$variant),)* _ => None }
             }
 
             pub fn source(self) -> Source {
@@ -53,38 +142,26 @@ macro_rules! kinds {
             pub fn about(self) -> About {
                 match self { $(Kind::$variant => About::$about),* }
             }
+
+            /// The `for:` duration of the kind's Prometheus alert ("5m"):
+            /// how long a finding must persist before it alerts. `None`
+            /// for the probe kinds.
+            pub fn alert_for(self) -> Option<&'static str> {
+                match self { $(Kind::$variant => alert_for!($alert)),* }
+            }
+
+            /// The kind's page in the documentation, from the repository's root.
+            pub fn doc_page(self) -> &'static str {
+                match self { $(Kind::$variant => concat!("docs/kinds/", stringify!($name), ".md")),* }
+            }
         }
     };
 }
 
-kinds! {
-    CloseWaitLeak => "close_wait_leak", Scan, Process;
-    AcceptQueueOverflow => "accept_queue_overflow", Scan, Listener;
-    AcceptStalled => "accept_stalled", Scan, Listener;
-    KeepaliveStarvation => "keepalive_starvation", Both, Listener;
-    FdExhaustion => "fd_exhaustion", Scan, Process;
-    BlockedSignal => "blocked_signal", Scan, Process;
-    SigtermBlocked => "sigterm_blocked", Scan, Process;
-    StuckThread => "stuck_thread", Scan, Thread;
-    OrphanPortHolder => "orphan_port_holder", Scan, Process;
-    Zombie => "zombie", Scan, Process;
-    ProcessStopped => "process_stopped", Scan, Process;
-    UnansweredRequests => "unanswered_requests", Scan, Listener;
-    PeerNotReading => "peer_not_reading", Scan, Process;
-    EphemeralPortsExhausted => "ephemeral_ports_exhausted", Scan, Host;
-    SynQueueOverflow => "syn_queue_overflow", Scan, Listener;
-    ConntrackFull => "conntrack_full", Scan, Host;
-    PidLimit => "pid_limit", Scan, Process;
-    CpuThrottled => "cpu_throttled", Scan, Process;
-    MemoryPressure => "memory_pressure", Scan, Process;
-    ConnectTimeout => "connect_timeout", Probe, Target;
-    SynRetransmit => "syn_retransmit", Probe, Target;
-    MissingContentType => "missing_content_type", Probe, Target;
-    SlowTlsShutdown => "slow_tls_shutdown", Probe, Target;
-}
+for_each_kind!(define_kinds);
 
 impl Kind {
-    /// Kinds a scan detector raises (every one has a detector file).
+    /// Kinds a scan detector raises (every one has a folder in crates/analyze/src/kinds/).
     pub fn scan_kinds() -> impl Iterator<Item = Kind> {
         Kind::ALL.iter().copied().filter(|k| k.source() != Source::Probe)
     }
@@ -134,5 +211,28 @@ mod tests {
             assert_eq!(Kind::from_name(k.name()), Some(k));
             assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.name()));
         }
+    }
+
+    #[test]
+    fn every_scan_kind_has_an_alert_duration_and_no_probe_kind_does() {
+        for &k in Kind::ALL {
+            let d = k.alert_for();
+            assert_eq!(d.is_some(), k.source() != Source::Probe, "{k}: {d:?}");
+            if let Some(d) = d {
+                assert!(crate::duration::parse(d).is_ok(), "{k}: alert for {d:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_scan_only_table_is_the_scan_kinds() {
+        macro_rules! names {
+            ($($name:ident: $variant:ident, $source:ident, $about:ident, [$($ev:ident),+], $alert:tt;)*) => {
+                [$(stringify!($name)),*]
+            };
+        }
+        let table: Vec<&str> = for_each_scan_kind!(names).to_vec();
+        let scan: Vec<&str> = Kind::scan_kinds().map(Kind::name).collect();
+        assert_eq!(table, scan);
     }
 }

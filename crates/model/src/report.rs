@@ -1,5 +1,5 @@
 //! The scan report: the JSON contract of `unwedge scan --json`
-//! (../shared/CONTRACT.md). Field names here are the wire names.
+//! (docs/contract.md). Field names here are the wire names.
 
 use crate::{Container, Evidence, Kind};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -173,7 +173,7 @@ impl<'de> Deserialize<'de> for Finding {
     }
 }
 
-/// Sibling findings of one kind that fail the same way (contract: "Links and groups").
+/// Sibling findings of one kind that fail the same way (docs/contract.md: "Links and groups").
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Group {
     pub id: String,
@@ -220,7 +220,7 @@ pub struct Report {
     pub duration_ms: u64,
     pub coverage: Coverage,
     pub findings: Vec<Finding>,
-    /// Groups of sibling findings (contract: "Links and groups").
+    /// Groups of sibling findings (docs/contract.md: "Links and groups").
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<Group>,
 }

@@ -622,7 +622,7 @@ mod tests {
 
     #[test]
     fn syscall_lines() {
-        // From ../shared/captures/orphan-proxy-futex.txt (kernel 6.18 x86_64): recvfrom(5, …).
+        // From tests/fixtures/captures/orphan-proxy-futex.txt (kernel 6.18 x86_64): recvfrom(5, …).
         let c = SyscallLine::parse("45 0x5 0x7fcf80018150 0x10000 0x0 0x0 0x0 0x7fcf853fe8c0 0x7fcf85fcb974").unwrap();
         assert_eq!(c.nr, 45);
         assert_eq!(c.args, [5, 0x7fcf80018150, 0x10000, 0, 0, 0]);

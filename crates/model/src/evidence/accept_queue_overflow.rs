@@ -33,3 +33,12 @@ pub enum AcceptQueueOverflow {
     /// Namespace counters rose while no listener was full: a burst.
     Burst { listen_overflows_rise: u64, listen_drops_rise: u64, interval_ms: u64 },
 }
+
+impl super::Measure for AcceptQueueOverflow {
+    fn measure(&self) -> Option<(&'static str, u64)> {
+        match self {
+            AcceptQueueOverflow::Listener { queued, .. } => Some(("queued", u64::from(*queued))),
+            AcceptQueueOverflow::Burst { .. } => None,
+        }
+    }
+}

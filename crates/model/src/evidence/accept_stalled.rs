@@ -29,3 +29,9 @@ pub struct QueuedConnection {
     pub unread_bytes: u32,
     pub since_last_packet_ms: Option<u32>,
 }
+
+impl super::Measure for AcceptStalled {
+    fn measure(&self) -> Option<(&'static str, u64)> {
+        Some(("queued", u64::from(self.queued)))
+    }
+}

@@ -41,3 +41,9 @@ pub struct InheritedFrom {
     pub blocked: String,
     pub other_threads_blocking_nothing: usize,
 }
+
+impl super::Measure for BlockedSignal {
+    fn measure(&self) -> Option<(&'static str, u64)> {
+        Some(("pending_blocked", self.pending_blocked.len() as u64))
+    }
+}

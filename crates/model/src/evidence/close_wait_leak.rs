@@ -22,3 +22,9 @@ pub struct CloseWaitLeak {
     pub fd_soft_limit: Option<u64>,
     pub examples: Vec<String>,
 }
+
+impl super::Measure for CloseWaitLeak {
+    fn measure(&self) -> Option<(&'static str, u64)> {
+        Some(("close_wait", self.close_wait as u64))
+    }
+}

@@ -14,3 +14,9 @@ pub struct ConntrackFull {
     pub insert_failed_rise: Option<u64>,
     pub interval_ms: u64,
 }
+
+impl super::Measure for ConntrackFull {
+    fn measure(&self) -> Option<(&'static str, u64)> {
+        Some(("count", self.count))
+    }
+}

@@ -23,3 +23,9 @@ pub struct CpuThrottled {
     pub waiting: Vec<String>,
     pub processes: Vec<u32>,
 }
+
+impl super::Measure for CpuThrottled {
+    fn measure(&self) -> Option<(&'static str, u64)> {
+        Some(("nr_throttled_rise", self.nr_throttled_rise))
+    }
+}

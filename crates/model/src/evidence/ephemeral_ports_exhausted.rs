@@ -31,3 +31,9 @@ pub struct PortOwner {
     pub comm: String,
     pub sockets: u32,
 }
+
+impl super::Measure for EphemeralPortsExhausted {
+    fn measure(&self) -> Option<(&'static str, u64)> {
+        Some(("sockets", u64::from(self.sockets)))
+    }
+}

@@ -19,3 +19,9 @@ pub struct FdExhaustion {
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }
+
+impl super::Measure for FdExhaustion {
+    fn measure(&self) -> Option<(&'static str, u64)> {
+        Some(("open_fds", u64::from(self.open_fds)))
+    }
+}

@@ -39,3 +39,15 @@ pub struct ProbedKeepaliveStarvation {
     pub second_answered_after_first_closed_us: u64,
     pub starvation_wait_ms: u64,
 }
+
+impl super::Measure for KeepaliveStarvation {
+    fn measure(&self) -> Option<(&'static str, u64)> {
+        Some(("queued", u64::from(self.queued)))
+    }
+}
+
+impl super::Measure for ProbedKeepaliveStarvation {
+    fn measure(&self) -> Option<(&'static str, u64)> {
+        None
+    }
+}

@@ -28,3 +28,9 @@ pub struct MemoryPressure {
     pub waiting: Vec<String>,
     pub processes: Vec<u32>,
 }
+
+impl super::Measure for MemoryPressure {
+    fn measure(&self) -> Option<(&'static str, u64)> {
+        Some(("usage", self.usage))
+    }
+}

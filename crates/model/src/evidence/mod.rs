@@ -1,124 +1,90 @@
 //! Per-kind evidence: typed structs serialised to the contract's `evidence`
-//! object. One file per kind; `evidences!` below ties each struct to its
-//! kind. Renderers and metrics read these fields, never JSON keys.
+//! object. One file per scan kind, named as the kind; the kind table
+//! (`for_each_kind!` in kind.rs) ties each struct to its kind. Renderers
+//! and metrics read these fields, never JSON keys.
 
-mod accept_queue_overflow;
-mod accept_stalled;
-mod blocked_signal;
-mod close_wait_leak;
-mod conntrack_full;
-mod cpu_throttled;
-mod ephemeral_ports_exhausted;
-mod fd_exhaustion;
-mod keepalive_starvation;
-mod memory_pressure;
-mod orphan_port_holder;
-mod peer_not_reading;
-mod pid_limit;
+// One evidence file per scan kind, named as the kind (the table in
+// kind.rs); the probe kinds' evidence is in probe.rs, a thread's in thread.rs.
+macro_rules! evidence_files {
+    ($($name:ident: $variant:ident, $source:ident, $about:ident, [$($ev:ident),+], $alert:tt;)*) => {
+        $(
+            mod $name;
+            pub use $name::*;
+        )*
+    };
+}
+crate::for_each_scan_kind!(evidence_files);
+
 mod probe;
-mod process_stopped;
-mod sigterm_blocked;
-mod stuck_thread;
-mod syn_queue_overflow;
 mod thread;
-mod unanswered_requests;
-mod zombie;
 
-pub use accept_queue_overflow::*;
-pub use accept_stalled::*;
-pub use blocked_signal::*;
-pub use close_wait_leak::*;
-pub use conntrack_full::*;
-pub use cpu_throttled::*;
-pub use ephemeral_ports_exhausted::*;
-pub use fd_exhaustion::*;
-pub use keepalive_starvation::*;
-pub use memory_pressure::*;
-pub use orphan_port_holder::*;
-pub use peer_not_reading::*;
-pub use pid_limit::*;
 pub use probe::*;
-pub use process_stopped::*;
-pub use sigterm_blocked::*;
-pub use stuck_thread::*;
-pub use syn_queue_overflow::*;
 pub use thread::*;
-pub use unanswered_requests::*;
-pub use zombie::*;
 
 use crate::Kind;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-macro_rules! evidences {
-    ($($variant:ident($ty:ty) => $kind:ident;)*) => {
-        /// A finding's evidence; the variant decides the finding's kind.
+/// The one number of a finding that says "worse" or "better" from one
+/// scan to the next (CLOSE-WAIT sockets, queued connections, open fds…),
+/// with its evidence field name: what `unwedge watch` trends. Every
+/// evidence type says it, beside its fields (`None`: nothing to trend).
+pub trait Measure {
+    fn measure(&self) -> Option<(&'static str, u64)>;
+}
+
+macro_rules! define_evidence {
+    ($($name:ident: $variant:ident, $source:ident, $about:ident, [$($ev:ident),+], $alert:tt;)*) => {
+        /// A finding's evidence, one variant per evidence type (named as
+        /// the type); the variant decides the finding's kind.
         #[derive(Debug, Clone, PartialEq)]
-        pub enum Evidence { $($variant($ty)),* }
+        pub enum Evidence { $($($ev($ev)),+),* }
 
         impl Evidence {
             pub fn kind(&self) -> Kind {
-                match self { $(Evidence::$variant(_) => Kind::$kind),* }
+                match self { $($(Evidence::$ev(_) => Kind::$variant),+),* }
             }
 
             /// Reads the evidence of a finding of `kind` back from JSON
             /// (a report file). A kind with two evidence shapes tries each.
             pub fn from_json(kind: Kind, v: Value) -> Result<Evidence, serde_json::Error> {
                 let mut last = None;
-                $(
-                    if kind == Kind::$kind {
-                        match serde_json::from_value::<$ty>(v.clone()) {
-                            Ok(e) => return Ok(Evidence::$variant(e)),
+                $($(
+                    if kind == Kind::$variant {
+                        match serde_json::from_value::<$ev>(v.clone()) {
+                            Ok(e) => return Ok(Evidence::$ev(e)),
                             Err(e) => last = Some(e),
                         }
                     }
-                )*
+                )+)*
                 Err(last.unwrap_or_else(|| serde::de::Error::custom(format!("no evidence type for kind {kind}"))))
+            }
+        }
+
+        impl Evidence {
+            /// See [`Measure`].
+            pub fn measure(&self) -> Option<(&'static str, u64)> {
+                match self { $($(Evidence::$ev(e) => e.measure()),+),* }
             }
         }
 
         impl Serialize for Evidence {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                match self { $(Evidence::$variant(e) => e.serialize(s)),* }
+                match self { $($(Evidence::$ev(e) => e.serialize(s)),+),* }
             }
         }
 
-        $(
-            impl From<$ty> for Evidence {
-                fn from(e: $ty) -> Evidence {
-                    Evidence::$variant(e)
+        $($(
+            impl From<$ev> for Evidence {
+                fn from(e: $ev) -> Evidence {
+                    Evidence::$ev(e)
                 }
             }
-        )*
+        )+)*
     };
 }
 
-evidences! {
-    CloseWaitLeak(CloseWaitLeak) => CloseWaitLeak;
-    AcceptQueueOverflow(AcceptQueueOverflow) => AcceptQueueOverflow;
-    AcceptStalled(AcceptStalled) => AcceptStalled;
-    KeepaliveStarvation(KeepaliveStarvation) => KeepaliveStarvation;
-    ProbedKeepaliveStarvation(ProbedKeepaliveStarvation) => KeepaliveStarvation;
-    FdExhaustion(FdExhaustion) => FdExhaustion;
-    BlockedSignal(BlockedSignal) => BlockedSignal;
-    SigtermBlocked(SigtermBlocked) => SigtermBlocked;
-    StuckThread(StuckThread) => StuckThread;
-    OrphanPortHolder(OrphanPortHolder) => OrphanPortHolder;
-    Zombie(Zombie) => Zombie;
-    ProcessStopped(ProcessStopped) => ProcessStopped;
-    UnansweredRequests(UnansweredRequests) => UnansweredRequests;
-    PeerNotReading(PeerNotReading) => PeerNotReading;
-    EphemeralPortsExhausted(EphemeralPortsExhausted) => EphemeralPortsExhausted;
-    SynQueueOverflow(SynQueueOverflow) => SynQueueOverflow;
-    ConntrackFull(ConntrackFull) => ConntrackFull;
-    PidLimit(PidLimit) => PidLimit;
-    CpuThrottled(CpuThrottled) => CpuThrottled;
-    MemoryPressure(MemoryPressure) => MemoryPressure;
-    ConnectTimeout(ConnectTimeout) => ConnectTimeout;
-    SynRetransmit(SynRetransmit) => SynRetransmit;
-    MissingContentType(MissingContentType) => MissingContentType;
-    SlowTlsShutdown(SlowTlsShutdown) => SlowTlsShutdown;
-}
+crate::for_each_kind!(define_evidence);
 
 impl Evidence {
     /// The thread blocks of this evidence, labelled as the human report shows them.

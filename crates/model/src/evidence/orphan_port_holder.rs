@@ -25,3 +25,9 @@ pub struct GroupSibling {
     pub state: String,
     pub holds_listener: bool,
 }
+
+impl super::Measure for OrphanPortHolder {
+    fn measure(&self) -> Option<(&'static str, u64)> {
+        None
+    }
+}

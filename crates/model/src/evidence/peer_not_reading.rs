@@ -28,3 +28,9 @@ pub struct ZeroWindow {
     pub tid: u32,
     pub syscall: String,
 }
+
+impl super::Measure for PeerNotReading {
+    fn measure(&self) -> Option<(&'static str, u64)> {
+        Some(("blocked_threads", self.blocked_threads as u64))
+    }
+}

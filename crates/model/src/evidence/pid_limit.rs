@@ -18,3 +18,9 @@ pub struct PidLimit {
     /// Processes seen in the cgroup (or of the user), at most 20.
     pub processes: Vec<u32>,
 }
+
+impl super::Measure for PidLimit {
+    fn measure(&self) -> Option<(&'static str, u64)> {
+        Some(("current", self.current))
+    }
+}

@@ -30,3 +30,17 @@ pub struct SlowTlsShutdown {
     pub waited_us: u64,
     pub threshold_us: u64,
 }
+
+// A probe is run by hand, once: nothing of it is trended.
+macro_rules! not_measured {
+    ($($ty:ty),*) => {
+        $(
+            impl super::Measure for $ty {
+                fn measure(&self) -> Option<(&'static str, u64)> {
+                    None
+                }
+            }
+        )*
+    };
+}
+not_measured!(ConnectTimeout, SynRetransmit, MissingContentType, SlowTlsShutdown);

@@ -46,3 +46,9 @@ pub struct Tracer {
     pub comm: Option<String>,
     pub cmdline: Option<String>,
 }
+
+impl super::Measure for ProcessStopped {
+    fn measure(&self) -> Option<(&'static str, u64)> {
+        Some(("queued", u64::from(self.queued)))
+    }
+}

@@ -16,9 +16,8 @@ pub struct SynQueueOverflow {
     /// second shows completed (established or queued for accept).
     pub completed: Option<u32>,
     pub half_open_in_first_snapshot: Option<u32>,
-    /// "flood": many peers, few complete (spoofed or dead sources);
-    /// "burst": real clients faster than the queue.
-    pub pattern: Option<String>,
+    /// Whether the half-open connections complete; none with one snapshot.
+    pub pattern: Option<SynPattern>,
     /// net.ipv4.tcp_syncookies and net.ipv4.tcp_max_syn_backlog.
     pub syncookies: Option<u8>,
     pub max_syn_backlog: Option<u32>,
@@ -31,4 +30,20 @@ pub struct SynQueueOverflow {
     pub listener_drops_rise: Option<u64>,
     pub interval_ms: u64,
     pub owners: Vec<u32>,
+}
+
+/// What the half-open connections of a full SYN queue look like.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SynPattern {
+    /// Many peers, few complete: spoofed or dead sources.
+    Flood,
+    /// Real clients faster than the queue: their handshakes complete.
+    Burst,
+}
+
+impl super::Measure for SynQueueOverflow {
+    fn measure(&self) -> Option<(&'static str, u64)> {
+        self.syn_recv.map(|n| ("syn_recv", u64::from(n)))
+    }
 }

@@ -1,4 +1,4 @@
-use super::{ThreadSummary, WaitsOn};
+use super::{ThreadSummary, ThreadsWait, WaitsOn};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -30,15 +30,18 @@ pub struct UnansweredRequests {
     /// What the threads of `pid` wait in, one line per kind of wait
     /// ("6 in futex: a lock, condition variable or thread join").
     pub thread_waits: Vec<String>,
-    /// "7 of 8 worker threads wait on 127.0.0.1:5432 (idle 30.0 s)", where most threads wait on one peer.
+    /// The upstream most threads wait on (`ThreadsWait::Upstream` or
+    /// `UnansweredUpstream`): "7 of 8 worker threads wait on 127.0.0.1:5432
+    /// (idle 30.0 s)".
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upstream: Option<String>,
-    /// A DNS lookup in flight for over a second, and the resolver configured.
+    pub upstream: Option<ThreadsWait>,
+    /// A DNS lookup in flight for over a second, and the resolver configured
+    /// (`ThreadsWait::Resolver`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resolver: Option<String>,
-    /// Threads blocked writing a full pipe, and who reads it.
+    pub resolver: Option<ThreadsWait>,
+    /// Threads blocked writing a full pipe, and who reads it (`ThreadsWait::Pipe`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pipe: Option<String>,
+    pub pipe: Option<ThreadsWait>,
     pub threads_total: usize,
     /// A few threads, the most telling first.
     pub threads: Vec<ThreadSummary>,
@@ -46,9 +49,13 @@ pub struct UnansweredRequests {
     /// its OS threads say nothing about what the goroutines wait on.
     pub go_runtime: bool,
     pub cmdline: String,
-    /// What the threads wait on, typed, for the second pass (links); not in the JSON.
-    #[serde(skip)]
-    pub waits_on: Vec<WaitsOn>,
+}
+
+impl UnansweredRequests {
+    /// The upstream and the pipe readers its threads wait on, for the second pass.
+    pub fn waits_on(&self) -> Vec<WaitsOn> {
+        self.upstream.iter().chain(&self.pipe).flat_map(ThreadsWait::targets).collect()
+    }
 }
 
 /// One unanswered connection.
@@ -62,4 +69,10 @@ pub struct WaitingRequest {
     pub bytes_received: u64,
     pub bytes_sent: u64,
     pub pid: u32,
+}
+
+impl super::Measure for UnansweredRequests {
+    fn measure(&self) -> Option<(&'static str, u64)> {
+        Some(("unanswered", self.unanswered as u64))
+    }
 }

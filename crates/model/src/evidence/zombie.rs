@@ -21,3 +21,9 @@ pub struct ZombieChild {
     pub comm: String,
     pub age_s: f64,
 }
+
+impl super::Measure for Zombie {
+    fn measure(&self) -> Option<(&'static str, u64)> {
+        Some(("count", self.count as u64))
+    }
+}

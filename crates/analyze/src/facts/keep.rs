@@ -1,0 +1,68 @@
+//! What the analysis needs of the first snapshot of a pair, so a scan can
+//! drop the rest of it as soon as it is taken instead of holding two whole
+//! snapshots (at 100k sockets most of a snapshot is idle ESTABLISHED
+//! connections nobody compares).
+//!
+//! Detectors read the first snapshot only to see whether a state lasted:
+//! - sockets: listeners (accept_queue_overflow, accept_stalled,
+//!   keepalive_starvation, orphan_port_holder, stuck_thread,
+//!   syn_queue_overflow's drop counter), half-open connections
+//!   (syn_queue_overflow), connections waiting unaccepted (inode 0),
+//!   CLOSE-WAIT (close_wait_leak,
+//!   stuck_thread), ESTABLISHED with unread bytes (stuck_thread) or unsent
+//!   ones (peer_not_reading's zero window), and every socket on a local
+//!   port where at least two connections await an answer
+//!   (unanswered_requests compares the byte counters of every accepted
+//!   connection on such a port and counts those the server closed; with
+//!   fewer than two awaiting in the first snapshot it reports nothing
+//!   there) — a host's idle connections, client or server side, are dropped;
+//! - processes: pid, parentage, group, state, start time, per thread the
+//!   CPU time, context switches, syscall and signal masks, signalfds, and
+//!   the fds on the sockets kept (who held them);
+//! - namespace counters, cgroups, host pressure, time, arch, skipped and
+//!   notes (all kept: small).
+//!
+//! A detector that compares anything else must keep it here; the test in
+//! `tests/fixtures.rs` analyses every recorded pair with and without this.
+
+use crate::facts::index::{is_queued_child, FastMap, FastSet};
+use crate::facts::requests::{awaits_answer, MIN_UNANSWERED};
+use unwedge_model::{Snapshot, Socket, TcpState};
+
+fn compared(s: &Socket, asked: &FastSet<(u64, u16)>) -> bool {
+    matches!(s.state, TcpState::Listen | TcpState::CloseWait | TcpState::SynRecv | TcpState::NewSynRecv)
+        || is_queued_child(s)
+        || (s.state == TcpState::Established && (s.recv_q > 0 || s.send_q > 0))
+        || asked.contains(&(s.netns, s.local_port))
+}
+
+/// Drops from `snap` what no detector compares (see the module header).
+pub fn keep_for_comparison(snap: &mut Snapshot) {
+    // Local ports with requests awaiting an answer, as unanswered_requests
+    // counts them (whether something listens there now or not: it may by
+    // the second snapshot).
+    let mut awaiting: FastMap<(u64, u16), usize> = FastMap::default();
+    for s in &snap.sockets {
+        if s.inode != 0 && awaits_answer(s) {
+            *awaiting.entry((s.netns, s.local_port)).or_default() += 1;
+        }
+    }
+    let asked: FastSet<(u64, u16)> =
+        awaiting.into_iter().filter(|(_, n)| *n >= MIN_UNANSWERED).map(|(k, _)| k).collect();
+    snap.sockets.retain(|s| compared(s, &asked));
+    snap.sockets.shrink_to_fit();
+    let mut kept: Vec<u64> = snap.sockets.iter().map(|s| s.inode).filter(|&i| i != 0).collect();
+    kept.sort_unstable();
+    for p in &mut snap.processes {
+        p.sockets.retain(|s| kept.binary_search(&s.inode).is_ok());
+        p.sockets.shrink_to_fit();
+        p.anon_fds.retain(|a| a.kind == "[signalfd]");
+        p.pipes = Vec::new();
+        p.cmdline = String::new();
+        for t in &mut p.threads {
+            t.wchan = None;
+            t.stack = None;
+            t.fd_args = Vec::new();
+        }
+    }
+}

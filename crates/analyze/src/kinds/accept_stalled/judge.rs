@@ -1,0 +1,39 @@
+//! Decides which listeners accepted none of the connections that waited in
+//! their queue the whole interval, and gathers what this host shows about
+//! the processes that should accept.
+
+use crate::facts::index::endpoint;
+use crate::facts::queues::{accept_facts, stalled, waiting_evidence, AcceptFacts};
+use crate::{Ctx, Verdict};
+use unwedge_model::evidence::AcceptStalled;
+use unwedge_model::Severity;
+
+pub struct Judged {
+    pub verdict: Verdict<AcceptStalled>,
+    pub facts: AcceptFacts,
+}
+
+/// Every stalled listener; where its slots idle in keep-alive, the second
+/// pass keeps the more specific `keepalive_starvation` instead.
+pub fn judge(ctx: &Ctx) -> Vec<Judged> {
+    let mut out = Vec::new();
+    for st in stalled(ctx) {
+        let l = st.listener;
+        let facts = accept_facts(ctx, l, &st.owners, &st.accepting);
+        let ev = AcceptStalled {
+            listen: endpoint(l.local, l.local_port),
+            queued: l.recv_q,
+            backlog: l.send_q,
+            waiting_whole_interval: st.waiting.len(),
+            waiting: waiting_evidence(&st),
+            accepted_during_interval: 0,
+            established_connections_held: ctx.last.accepted_by(l, &st.owners).len(),
+            owners: st.owners.clone(),
+            accepting: st.accepting.clone(),
+            accepting_threads: facts.threads.clone(),
+        };
+        let verdict = Verdict::new(Severity::Critical, st.pid, Some(l.local_port), l.netns, ev);
+        out.push(Judged { verdict, facts });
+    }
+    out
+}

@@ -1,0 +1,45 @@
+//! Says what a process at its fd limit can no longer do, and what to free or raise.
+
+use super::judge::Judged;
+use crate::{Ctx, Words};
+
+pub fn words(ctx: &Ctx, j: &Judged) -> Words {
+    let (e, pct) = (&j.verdict.evidence, j.pct);
+    let pid = j.verdict.pid.unwrap_or(0);
+    let who = ctx.proc_label(pid);
+    let soft = e.soft_limit;
+    let there = if e.open_fds as u64 >= soft {
+        format!("{who} has reached it.")
+    } else {
+        format!("{who} is {pct:.0}% of the way there.")
+    };
+    let held = if e.unanswered_connections > 0 {
+        format!(
+            " {} of its fds are client connections whose request it received and never answered.",
+            e.unanswered_connections
+        )
+    } else {
+        String::new()
+    };
+    let slow = if e.unanswered_connections > 0 {
+        " Time out clients that hold a connection without finishing their request (nginx client_header_timeout / client_body_timeout, a read deadline), so they cannot pin every fd."
+    } else {
+        ""
+    };
+    Words {
+        title: format!("{who} uses {} of its {soft} file descriptors ({pct:.0}%)", e.open_fds),
+        explanation: format!(
+            "When a process reaches its soft RLIMIT_NOFILE every call that makes an fd fails with EMFILE: accept() can no longer take connections{}, so they wait in the kernel's accept queue until it overflows and new clients time out; opening files, pipes and outbound connections fails too. {there}{held}",
+            if e.listening_sockets > 0 { " from its listeners" } else { "" },
+        ),
+        fix: format!(
+            "Find what the fds are (ls -l /proc/{pid}/fd | sort by target) and close leaked ones{}.{slow} If the load is real, raise the limit (systemd LimitNOFILE=, ulimit -n, nginx worker_rlimit_nofile, or setrlimit up to the hard limit {}).",
+            if e.close_wait_sockets > 0 {
+                format!(" ({} are CLOSE-WAIT sockets: see close_wait_leak)", e.close_wait_sockets)
+            } else {
+                String::new()
+            },
+            e.hard_limit.map(|h| h.to_string()).unwrap_or_else(|| "unlimited".into())
+        ),
+    }
+}
