@@ -108,12 +108,44 @@ fn page(root: &clap::Command, cmd: &clap::Command) -> Vec<u8> {
 
     let mut r = Roff::new();
     exit_status(&mut r, name(cmd), text.exit_status.as_deref());
+    examples(&mut r, &text, is_root);
+    let files = files_for(name(cmd));
+    if !files.is_empty() {
+        r.control("SH", ["FILES"]);
+        for (path, what) in files {
+            r.control("TP", []);
+            r.text([bold(*path)]);
+            r.text([roman(*what)]);
+        }
+    }
+    if is_root || matches!(name(cmd), "unwedge-scan" | "unwedge-serve" | "unwedge-watch") {
+        environment(&mut r);
+    }
+    see_also(&mut r, root, cmd, is_root);
+    part(&|b| r.to_writer(b));
+    if is_root {
+        part(&|b| man.render_version_section(b));
+    }
+
+    // Each part starts with roff's apostrophe preamble: keep the first only.
+    let preamble = Roff::new().render().into_bytes();
+    let mut out = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let body = if i > 0 && p.starts_with(&preamble) { &p[preamble.len()..] } else { &p[..] };
+        out.extend_from_slice(body);
+    }
+    out
+}
+
+/// EXAMPLES: the incidents (root page only), the command's own examples,
+/// and its notes.
+fn examples(r: &mut Roff, text: &Text, is_root: bool) {
     if is_root || !text.examples.is_empty() || !text.notes.is_empty() {
         r.control("SH", ["EXAMPLES"]);
     }
     if is_root {
         for ex in STORIES {
-            story(&mut r, ex);
+            story(r, ex);
         }
     }
     for (command, what) in &text.examples {
@@ -139,30 +171,26 @@ fn page(root: &clap::Command, cmd: &clap::Command) -> Vec<u8> {
         r.control("PP", []);
         r.text([roman(p.clone())]);
     }
-    let files = files_for(name(cmd));
-    if !files.is_empty() {
-        r.control("SH", ["FILES"]);
-        for (path, what) in files {
-            r.control("TP", []);
-            r.text([bold(*path)]);
-            r.text([roman(*what)]);
-        }
-    }
-    if is_root || matches!(name(cmd), "unwedge-scan" | "unwedge-serve" | "unwedge-watch") {
-        r.control("SH", ["ENVIRONMENT"]);
-        r.control("TP", []);
-        r.text([bold("NO_COLOR")]);
-        r.text([roman("When set and not empty, the human output has no colour unless --color always is given.")]);
-        r.control("TP", []);
-        r.text([bold("UNWEDGE_DEBUG_DIRS")]);
-        r.text([roman(
-            "Colon-separated directories of separate debug files for user stacks, instead of /usr/lib/debug and \
-             /lib/debug.",
-        )]);
-    }
+}
+
+/// ENVIRONMENT of the commands that scan.
+fn environment(r: &mut Roff) {
+    r.control("SH", ["ENVIRONMENT"]);
+    r.control("TP", []);
+    r.text([bold("NO_COLOR")]);
+    r.text([roman("When set and not empty, the human output has no colour unless --color always is given.")]);
+    r.control("TP", []);
+    r.text([bold("UNWEDGE_DEBUG_DIRS")]);
+    r.text([roman(
+        "Colon-separated directories of separate debug files for user stacks, instead of /usr/lib/debug and \
+         /lib/debug.",
+    )]);
+}
+
+/// SEE ALSO: the root lists every page; a subcommand's page its parent and
+/// children; then the system pages that tell the same facts.
+fn see_also(r: &mut Roff, root: &clap::Command, cmd: &clap::Command, is_root: bool) {
     r.control("SH", ["SEE ALSO"]);
-    let mut see: Vec<Inline> = Vec::new();
-    // The root lists every page; a subcommand's page its parent and children.
     let mut refs: Vec<(String, &str)> = Vec::new();
     if is_root {
         refs.extend(pages(root).into_iter().skip(1).map(|p| (name(p).to_string(), "1")));
@@ -178,24 +206,12 @@ fn page(root: &clap::Command, cmd: &clap::Command) -> Vec<u8> {
     if matches!(name(cmd), "unwedge" | "unwedge-scan" | "unwedge-probe" | "unwedge-probe-tcp") {
         refs.push(("tcp".into(), "7"));
     }
+    let mut see: Vec<Inline> = Vec::new();
     for (i, (page, section)) in refs.iter().enumerate() {
         see.push(bold(page.clone()));
         see.push(roman(format!("({section}){}", if i + 1 < refs.len() { ", " } else { "" })));
     }
     r.text(see);
-    part(&|b| r.to_writer(b));
-    if is_root {
-        part(&|b| man.render_version_section(b));
-    }
-
-    // Each part starts with roff's apostrophe preamble: keep the first only.
-    let preamble = Roff::new().render().into_bytes();
-    let mut out = Vec::new();
-    for (i, p) in parts.iter().enumerate() {
-        let body = if i > 0 && p.starts_with(&preamble) { &p[preamble.len()..] } else { &p[..] };
-        out.extend_from_slice(body);
-    }
-    out
 }
 
 /// A command's help text split the way a man page needs it.
