@@ -1,5 +1,6 @@
-//! docs/contract.md against the typed model, both ways, so the page cannot
-//! drift from what unwedge writes:
+//! docs/contract.md and the evidence tables of the kind pages
+//! (docs/kinds/<kind>.md, section "Evidence") against the typed model, both
+//! ways, so the pages cannot drift from what unwedge writes:
 //! - every key the model serialises is in the page: the report and evidence
 //!   of every recorded fixture (each `*.json` under crates/analyze holding
 //!   `"snapshots"`), the evidence types' `Default` values, the snapshot
@@ -26,7 +27,29 @@ use unwedge_model::evidence::{
 };
 use unwedge_model::{Evidence, Kind, Report, Scan, Snapshot};
 
-const DOC: &str = "docs/contract.md";
+/// Where the tables are, for messages.
+const DOC: &str = "the contract (docs/contract.md, the Evidence sections of docs/kinds/*.md)";
+
+/// The pages holding tables: the contract, then each kind's page, whose
+/// links to shared shapes point back into the contract.
+fn pages() -> Vec<(String, String)> {
+    let mut v = vec![("docs/contract.md".to_string(), read("docs/contract.md"))];
+    let mut kinds: Vec<PathBuf> = std::fs::read_dir(root().join("docs/kinds"))
+        .expect("docs/kinds")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md") && !p.ends_with("README.md"))
+        .collect();
+    kinds.sort();
+    for p in kinds {
+        let rel = rel(&p);
+        v.push((rel.clone(), read(&rel).replace("](../contract.md#", "](#")));
+    }
+    v
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -138,10 +161,16 @@ struct Doc {
 
 impl Doc {
     fn load() -> Doc {
-        let path = root().join(DOC);
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{DOC}: {e}"));
         let mut tables = BTreeMap::new();
         let mut errors = Vec::new();
+        for (page, text) in pages() {
+            Doc::parse(&page, &text, &mut tables, &mut errors);
+        }
+        assert!(errors.is_empty(), "{}", errors.join("\n"));
+        Doc { tables }
+    }
+
+    fn parse(page: &str, text: &str, tables: &mut BTreeMap<String, Table>, errors: &mut Vec<String>) {
         let mut heading = String::new();
         let mut lines = text.lines().peekable();
         while let Some(line) = lines.next() {
@@ -160,7 +189,7 @@ impl Doc {
                 Some(name) => match Kind::from_name(name) {
                     Some(k) => Some(k),
                     None => {
-                        errors.push(format!("{DOC}: heading \"### {heading}\" names `{name}`, which is no kind"));
+                        errors.push(format!("{page}: heading \"### {heading}\" names `{name}`, which is no kind"));
                         None
                     }
                 },
@@ -172,17 +201,15 @@ impl Doc {
                 let key = c[0].trim_matches('`').to_string();
                 match c.get(1).map(|t| parse_ty(t)) {
                     Some(Ok(ty)) => rows.push(Row { key, ty }),
-                    Some(Err(e)) => errors.push(format!("{DOC}: \"### {heading}\", row `{key}`: {e}")),
-                    None => errors.push(format!("{DOC}: \"### {heading}\", row `{key}` has no type")),
+                    Some(Err(e)) => errors.push(format!("{page}: \"### {heading}\", row `{key}`: {e}")),
+                    None => errors.push(format!("{page}: \"### {heading}\", row `{key}` has no type")),
                 }
             }
             let t = Table { heading: heading.clone(), kind, rows };
             if tables.insert(slug(&heading), t).is_some() {
-                errors.push(format!("{DOC}: two tables under \"### {heading}\""));
+                errors.push(format!("{page}: two tables under \"### {heading}\""));
             }
         }
-        assert!(errors.is_empty(), "{}", errors.join("\n"));
-        Doc { tables }
     }
 
     fn shape(&self, anchor: &str) -> &Table {
