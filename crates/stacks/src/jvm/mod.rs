@@ -79,6 +79,8 @@ fn read_small(path: &str, cap: usize) -> io::Result<Vec<u8>> {
 pub struct Hsperf {
     /// The file as the JVM sees it ("/tmp/hsperfdata_app/1").
     pub path: String,
+    /// Its inode, as the JVM's memory map names it.
+    pub inode: u64,
     pub counters: JvmCounters,
 }
 
@@ -111,11 +113,27 @@ pub fn read_hsperf(pid: u32) -> Result<Option<Hsperf>, String> {
             read_checked(&by_map, m.inode, false).map_err(|e| format!("{path}: {first}; {by_map}: {e}"))?
         }
     };
-    let data = hsperf::parse(&bytes).map_err(|e| format!("{path}: {e}"))?;
+    counters_of(path, m.inode, &bytes).map(Some)
+}
+
+/// Reads the same JVM's hsperfdata again, by the path and inode an earlier
+/// read found, without its memory map (the map of a JVM with 500 threads
+/// is 1,200 lines); a full [`read_hsperf`] when the file is no longer
+/// that one. The caller knows `pid` is still the same process (its start
+/// time in /proc/PID/stat).
+pub fn reread_hsperf(pid: u32, prev: &Hsperf) -> Result<Option<Hsperf>, String> {
+    match read_mapped(pid, &prev.path, prev.inode) {
+        Ok(bytes) => counters_of(prev.path.clone(), prev.inode, &bytes).map(Some),
+        Err(_) => read_hsperf(pid),
+    }
+}
+
+fn counters_of(path: String, inode: u64, bytes: &[u8]) -> Result<Hsperf, String> {
+    let data = hsperf::parse(bytes).map_err(|e| format!("{path}: {e}"))?;
     if !data.accessible {
         return Err(format!("{path}: the JVM has not made its counters accessible (starting or exiting)"));
     }
-    Ok(Some(Hsperf { path, counters: hsperf::counters(&data) }))
+    Ok(Hsperf { path, inode, counters: hsperf::counters(&data) })
 }
 
 /// The mapping of an hsperfdata file named after `nspid`: its path as the
