@@ -209,6 +209,7 @@ fn deadlocked_pool_hsperf_and_attach_dump() {
         let other = names.iter().find(|n| **n != w.thread).unwrap();
         assert_eq!(w.held_by.as_deref(), Some(*other), "{w:?}");
     }
+    assert!(d.confirms(&d.deadlocks[0]), "the verdict agrees with the threads' stacks");
     assert_ne!(cycle[0].object, cycle[1].object, "two monitors");
     assert_ne!(cycle[0].monitor, cycle[1].monitor);
     // The handler holds CACHE and waits for INDEX; the three other

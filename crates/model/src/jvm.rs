@@ -69,9 +69,10 @@ pub struct JvmCounters {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contended_lock_attempts: Option<u64>,
     /// Wake-ups of a thread waiting for a monitor that found it still held
-    /// (`sun.rt._sync_FutileWakeups`). Up to JDK 21 one waiter per
-    /// contended monitor rechecks every second, so a monitor deadlock
-    /// makes this grow by about one per second per monitor.
+    /// (`sun.rt._sync_FutileWakeups`). On JDK 17 one waiter per contended
+    /// monitor rechecks every second, so a monitor deadlock makes this
+    /// grow by about one per second per monitor (measured; JDK 25 has
+    /// neither this counter nor the recheck).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub futile_wakeups: Option<u64>,
     /// `sun.rt._sync_Parks`, `sun.rt._sync_Notifications`,
@@ -143,6 +144,26 @@ impl JavaThreadDump {
     /// The thread of that native (kernel) thread id.
     pub fn by_tid(&self, tid: u32) -> Option<&JavaThread> {
         self.threads.iter().find(|t| t.native_tid == Some(tid))
+    }
+
+    /// Whether a cycle of the verdict agrees with the threads' own
+    /// stacks: every thread in it is in the dump and waits for the lock
+    /// the verdict names, and for a monitor its holder's frames hold it.
+    /// (The verdict is text after the threads, and thread names are the
+    /// program's to choose: a report states a deadlock only when both agree.)
+    pub fn confirms(&self, d: &JavaDeadlock) -> bool {
+        !d.cycle.is_empty()
+            && d.cycle.iter().all(|w| {
+                let Some(t) = self.thread(&w.thread) else { return false };
+                let waits = t.waiting_for().is_some_and(|l| w.object.is_some() && l.object == w.object);
+                let held = match (w.lock, w.held_by.as_deref().and_then(|h| self.thread(h))) {
+                    (DeadlockLock::Monitor, Some(h)) => h.holds().any(|l| l.object == w.object),
+                    // Ownable synchronizers show under their holder only with jstack -l.
+                    (DeadlockLock::OwnableSynchronizer, Some(_)) => true,
+                    (_, None) => false,
+                };
+                waits && held
+            })
     }
 }
 

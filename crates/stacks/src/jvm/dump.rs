@@ -278,6 +278,14 @@ mod tests {
         assert_eq!(sync[0].class.as_deref(), Some("java.util.concurrent.locks.ReentrantLock$NonfairSync"));
         assert_eq!(sync[0].held_by.as_deref(), Some("r2"));
         assert_eq!(sync[0].monitor, None);
+        assert!(d.deadlocks.iter().all(|c| d.confirms(c)), "the verdict agrees with the stacks");
+        // A verdict naming a thread whose stack waits for something else does not.
+        let mut forged = d.deadlocks[0].clone();
+        forged.cycle[0].object = Some("0x1".into());
+        assert!(!d.confirms(&forged));
+        let mut forged = d.deadlocks[0].clone();
+        forged.cycle[1].held_by = Some("main".into());
+        assert!(!d.confirms(&forged));
         let r1 = d.thread("r1").unwrap();
         assert_eq!(r1.waiting_for().unwrap().action, LockAction::ParkingFor);
         assert_eq!(r1.waiting_for().unwrap().object, sync[0].object);
