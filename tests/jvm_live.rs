@@ -78,6 +78,29 @@ impl Jvm {
     }
 }
 
+impl Drop for Jvm {
+    /// SIGTERM first: the JVM's exit hooks remove its attach socket and
+    /// hsperfdata file from /tmp (a SIGKILL leaves them behind); the
+    /// guard then kills the whole group.
+    fn drop(&mut self) {
+        let pid = self.pid();
+        let socket = jvm::status(pid).ok().map(|st| socket_of_ns(pid, st.nspid));
+        // SAFETY: signalling the JVM this guard started.
+        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        common::wait_with_deadline(&mut self.child.child, Duration::from_secs(5));
+        if let Some(s) = socket {
+            // Reached through a /proc path that is gone with the process:
+            // the host's /tmp is the JVM's /tmp here (no mount namespace).
+            if let Some(name) = s.file_name() {
+                let host = Path::new("/tmp").join(name);
+                if host.exists() && !Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = std::fs::remove_file(host);
+                }
+            }
+        }
+    }
+}
+
 fn start_jvm(jvm_opts: &[&str], args: &[&str]) -> Option<Jvm> {
     let built = scenario();
     if !common::require("a JDK 17 (apt-get install openjdk-17-jdk-headless)", built.is_some()) {
@@ -151,7 +174,11 @@ fn no_trigger_left(pid: u32) {
 }
 
 fn socket_of(pid: u32) -> PathBuf {
-    PathBuf::from(format!("/proc/{pid}/root/tmp/.java_pid{}", jvm::status(pid).unwrap().nspid))
+    socket_of_ns(pid, jvm::status(pid).unwrap().nspid)
+}
+
+fn socket_of_ns(pid: u32, nspid: u32) -> PathBuf {
+    PathBuf::from(format!("/proc/{pid}/root/tmp/.java_pid{nspid}"))
 }
 
 /// Dumps until `pred` holds (bounded), returning the last dump.
