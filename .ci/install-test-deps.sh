@@ -21,6 +21,8 @@
 # server held by a debugger, a server under strace).
 # postgresql (tests/scan_postgres.rs: a throw-away cluster whose sessions
 # wait on a lock, and its twin running long queries; psql comes with it).
+# openjdk-17-jdk-headless (tests/jvm_live.rs compiles JvmScenario.java with
+# its javac and runs it: hsperfdata and the attach thread dump).
 # Idempotent: does nothing when all are present.
 set -euo pipefail
 has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
@@ -54,6 +56,7 @@ has readelf || need+=(binutils)
 [ -x /usr/bin/gunicorn ] || need+=(gunicorn)
 has gdb || need+=(gdb)
 { ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && has psql; } || need+=(postgresql)
+ls /usr/lib/jvm/java-17-openjdk-*/bin/javac >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -122,4 +122,21 @@ with tempfile.TemporaryDirectory() as d:
     put("elf_module", "with-gopclntab", read(go))
     put("elf_module", "cut", read(elf)[:1500])
 
+# The JVM readers: hsperfdata of OpenJDK 17 and Temurin 25 (little-endian),
+# a cut one, and thread dumps with their deadlock verdicts (the fixtures
+# of crates/stacks/src/jvm/testdata), plus a JVM's status and its map.
+TESTDATA = os.path.join(os.path.dirname(ROOT), "..", "crates", "stacks", "src", "jvm", "testdata")
+for v in ("17", "25"):
+    put("jvm_hsperf", f"jdk{v}", read(os.path.join(TESTDATA, f"hsperf-jdk{v}.bin")))
+    put("jvm_thread_dump", f"jdk{v}", read(os.path.join(TESTDATA, f"dump-jdk{v}.txt")))
+put("jvm_hsperf", "cut", read(os.path.join(TESTDATA, "hsperf-jdk17.bin"))[:4096])
+put("jvm_hsperf", "prologue-only", b"\xca\xfe\xc0\xc0\x01\x02\x00\x01" + struct.pack("<iiqii", 64, 0, 0, 32, 3))
+put("jvm_thread_dump", "unknown-owner", b'"t" #1 prio=5 tid=0x1 nid=0x2 waiting for monitor entry\n\tat A.b(A.java:1)\n'
+    b"\t- waiting to lock <0x9> (a X)\nFound one Java-level deadlock:\n=====\n\"t\":\n"
+    b"  waiting to lock monitor 0x5 (object 0x9, a X),\n  which is held by UNKNOWN_owner_addr=0x77\n")
+put("jvm_proc_status", "jvm", b"Name:\tjava\nState:\tS (sleeping)\nPid:\t4242\nNSpid:\t4242\t7\nUid:\t0\t1000\t1000\t1000\n"
+    b"Gid:\t0\t1001\t1001\t1001\nSigIgn:\t0000000000000000\nSigCgt:\t2000000181005ccf\n")
+put("jvm_proc_status", "maps", b"7f0000000000-7f0000008000 rw-s 00000000 00:20 123 /tmp/hsperfdata_app/7\n"
+    b"7f0000010000-7f0000018000 rw-s 00000000 00:20 124 /tmp/hsperfdata_u/42 (deleted)\n")
+
 print("seeds written to", ROOT)

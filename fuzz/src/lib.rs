@@ -38,6 +38,9 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("go_buildinfo", go_buildinfo),
     ("go_dwarf", go_dwarf),
     ("proc_maps", proc_maps),
+    ("jvm_hsperf", jvm_hsperf),
+    ("jvm_thread_dump", jvm_thread_dump),
+    ("jvm_proc_status", jvm_proc_status),
 ];
 
 pub fn proc_stat(data: &[u8]) {
@@ -265,4 +268,47 @@ pub fn proc_maps(data: &[u8]) {
         assert!(m.start < m.end);
     }
     let _ = unwedge_stacks::maps::parse_syscall(data);
+}
+
+/// A JVM's hsperfdata region, as read from its file: prologue, entries,
+/// and the counters unwedge takes from them.
+pub fn jvm_hsperf(data: &[u8]) {
+    use unwedge_stacks::jvm::hsperf;
+    if let Ok(p) = hsperf::parse(data) {
+        // Every entry is at least a 20-byte header and a NUL-ended name.
+        assert!(p.entries.len() <= data.len() / 21, "{} entries in {} bytes", p.entries.len(), data.len());
+        let c = hsperf::counters(&p);
+        assert!(c.collectors.len() <= 16);
+        let _ = (c.gc_invocations(), c.gc_time_us());
+    }
+}
+
+/// A JVM's thread dump, as its attach socket sends it.
+pub fn jvm_thread_dump(data: &[u8]) {
+    use unwedge_stacks::jvm::dump;
+    let d = dump::parse(&String::from_utf8_lossy(data));
+    assert!(d.threads.len() <= dump::MAX_THREADS);
+    for t in &d.threads {
+        assert!(t.frames.len() <= dump::MAX_FRAMES);
+        let _ = (t.waiting_for(), t.holds().count());
+    }
+    assert!(d.deadlocks.iter().all(|c| !c.cycle.is_empty()));
+}
+
+/// /proc/PID/status and /proc/PID/maps as the JVM readers take them: the
+/// pid in the JVM's namespace, its credentials and signal masks, and its
+/// hsperfdata mapping.
+pub fn jvm_proc_status(data: &[u8]) {
+    use unwedge_stacks::jvm;
+    if let Some(st) = jvm::Status::parse(&String::from_utf8_lossy(data), 42) {
+        for sig in [0, 1, 3, 64, 65, -1] {
+            let _ = st.catches(sig);
+        }
+    }
+    let maps = unwedge_stacks::maps::parse(data);
+    for nspid in [1, 7, 42] {
+        if let Some((path, m)) = jvm::find_hsperf_mapping(&maps, nspid) {
+            assert!(path.ends_with(&format!("/{nspid}")) && m.inode != 0, "{path}");
+        }
+    }
 }

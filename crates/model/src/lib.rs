@@ -8,6 +8,7 @@ mod container;
 pub mod duration;
 pub mod evidence;
 pub mod fmt;
+pub mod jvm;
 mod kind;
 mod report;
 mod snapshot;

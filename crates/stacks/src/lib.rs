@@ -17,6 +17,7 @@ pub mod elf;
 pub mod godwarf;
 pub mod gopclntab;
 pub mod goroutines;
+pub mod jvm;
 pub mod maps;
 pub mod mem;
 mod symbols;
