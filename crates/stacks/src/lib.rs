@@ -19,6 +19,7 @@ pub mod gopclntab;
 pub mod goroutines;
 pub mod maps;
 pub mod mem;
+pub mod python;
 mod symbols;
 mod unwind;
 
@@ -87,6 +88,7 @@ pub struct Stacks {
 pub struct Reader {
     symbols: symbols::Symbols,
     cache: ModuleCache,
+    python: python::Cache,
     root: bool,
 }
 
@@ -110,6 +112,7 @@ impl Reader {
         Reader {
             symbols: symbols::Symbols::new(debug_dirs()),
             cache: ModuleCache::default(),
+            python: python::Cache::default(),
             // SAFETY: geteuid has no preconditions.
             root: unsafe { libc::geteuid() } == 0,
         }
@@ -181,6 +184,10 @@ impl Reader {
                     s.goroutines = groups;
                     s.goroutines_note = note;
                 }
+            }
+            // A Python process's own frames, for every reported thread.
+            if let Some(py) = self.python.read(pid, &proc.maps, &by_pid[&pid]) {
+                python::fill(&mut out.stacks, pid, &by_pid[&pid], py);
             }
         }
         if denied > 0 && !self.root {
