@@ -123,10 +123,15 @@ pub fn name_version(name: &str) -> Option<Version> {
 }
 
 /// The strings in `rodata` that read as a whole CPython version ("3.9.18",
-/// "3.13.0rc1", "3.10.13+"), NUL-delimited.
+/// "3.13.0rc1", "3.10.13+"), NUL-delimited, or end one after a '/' or
+/// '-' (the linker merges "3.8.18" into the tail of ".../Python-3.8.18").
 pub fn version_strings(rodata: &[u8]) -> Vec<Version> {
     let mut out: Vec<Version> = Vec::new();
-    for s in rodata.split(|&b| b == 0) {
+    for whole in rodata.split(|&b| b == 0) {
+        let s = match whole.iter().rposition(|&b| b == b'/' || b == b'-') {
+            Some(i) => &whole[i + 1..],
+            None => whole,
+        };
         if s.len() < 5 || s.len() > 16 || !s.starts_with(b"3.") {
             continue;
         }
@@ -181,7 +186,8 @@ mod tests {
         assert_eq!(name_version("uwsgi-core"), None);
         assert_eq!(hex_version(0x030b02f0).map(|v| v.to_string()).as_deref(), Some("3.11.2"));
         assert_eq!(hex_version(0x020712f0), None);
-        let strings = version_strings(b"\x00%.80s (%.80s) %.80s\x003.9.18\x003.0\x003.x.1\x003.13.0rc1\x003.1.0.4\x00");
+        let strings =
+            version_strings(b"\x00%.80s (%.80s) %.80s\x00/build/Python-3.9.18\x003.0\x003.x.1\x003.13.0rc1\x003.1.0.4\x00");
         let s: Vec<String> = strings.iter().map(Version::to_string).collect();
         assert_eq!(s, ["3.9.18", "3.13.0"]);
         let nine = name_version("python3.9");

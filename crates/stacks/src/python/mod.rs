@@ -246,11 +246,25 @@ pub fn read_process(pid: u32, found: &Found, targets: &[Target], budget: Duratio
     }
     let gil_before = walk::gil(&m, &l, runtime, &listed.interps);
     // Which TID each thread state is.
+    let tasks = tasks(pid);
+    let pthreads: Vec<u64> = listed.threads.iter().map(|t| t.thread_id).collect();
     let (tids, matched): (Vec<Option<u32>>, Matched) = if l.ts_native_id.is_some() {
-        (listed.threads.iter().map(|t| t.native_id).collect(), Matched::Native)
+        let mut ids: Vec<Option<u32>> = listed.threads.iter().map(|t| t.native_id).collect();
+        // A thread state made before a fork that CPython did not see (uWSGI
+        // forks its workers from C) keeps the parent's TID: its struct
+        // pthread, which the C library updates, says which thread it is —
+        // when the offset found agrees with every other thread state.
+        if ids.iter().any(|id| id.is_none_or(|id| !tasks.contains(&id))) {
+            let by_pthread = walk::pthread_tids(&m, &pthreads, &tasks);
+            let agrees = |p: &Vec<u32>| ids.iter().zip(p).all(|(id, p)| id.is_none_or(|id| !tasks.contains(&id) || id == *p));
+            match by_pthread.filter(agrees) {
+                Some(p) => ids = p.into_iter().map(Some).collect(),
+                None => ids.iter_mut().for_each(|id| *id = id.filter(|id| tasks.contains(id))),
+            }
+        }
+        (ids, Matched::Native)
     } else {
-        let pthreads: Vec<u64> = listed.threads.iter().map(|t| t.thread_id).collect();
-        match walk::pthread_tids(&m, &pthreads, &tasks(pid)) {
+        match walk::pthread_tids(&m, &pthreads, &tasks) {
             Some(t) => (t.into_iter().map(Some).collect(), Matched::Pthread),
             None => {
                 notes.push(format!(
