@@ -416,9 +416,11 @@ const MAX_SCAN: usize = 16 << 20;
 
 /// Finds `_PyRuntime` in an interpreter that does not name it: the one
 /// 8-aligned place in its data sections (`ranges`, run-time addresses)
-/// where `interpreters.head` and `interpreters.main` (the word after it)
-/// are the same interpreter, whose first thread state points back at it.
-/// Exactly one place must pass.
+/// that starts as `_PyRuntimeState` does — 3.13: the debug offsets'
+/// cookie; 3.8–3.12: its int flags (preinitialized … initialized) 0 or 1,
+/// three of them set, not finalizing — whose `interpreters.head` and
+/// `.main` are the same interpreter (`next_id` after them small), and
+/// whose first thread state points back at it. Exactly one place must pass.
 pub fn find_runtime(m: &dyn Memory, l: &Layout, ranges: &[std::ops::Range<u64>]) -> Result<u64, String> {
     let mut found = Vec::new();
     let mut budget = MAX_SCAN;
@@ -432,15 +434,12 @@ pub fn find_runtime(m: &dyn Memory, l: &Layout, ranges: &[std::ops::Range<u64>])
             for off in (0..n).step_by(8) {
                 let at = r.start + (chunk + off) as u64;
                 let h = off as u64 + l.interpreters_head;
-                let (Some(head), Some(main)) = (word(&b, h), word(&b, h + 8)) else {
-                    // The fields straddle the chunk's end: read them on their own.
-                    let Some(w) = m.read(at + l.interpreters_head, 16) else { continue };
-                    if check_runtime(m, l, word(&w, 0), word(&w, 8)) {
-                        found.push(at);
-                    }
-                    continue;
+                // Cheap first: head == main, a pointer (read apart when past the chunk).
+                let pair = match (word(&b, h), word(&b, h + 8)) {
+                    (Some(head), Some(main)) => Some((head, main)),
+                    _ => m.read(at + l.interpreters_head, 16).and_then(|w| Some((word(&w, 0)?, word(&w, 8)?))),
                 };
-                if check_runtime(m, l, Some(head), Some(main)) {
+                if pair.is_some_and(|(head, main)| head == main && ptr(head).is_some()) && is_runtime(m, l, at) {
                     found.push(at);
                 }
             }
@@ -453,9 +452,23 @@ pub fn find_runtime(m: &dyn Memory, l: &Layout, ranges: &[std::ops::Range<u64>])
     }
 }
 
-fn check_runtime(m: &dyn Memory, l: &Layout, head: Option<u64>, main: Option<u64>) -> bool {
-    let (Some(head), Some(main)) = (head.and_then(ptr), main) else { return false };
-    if head != main {
+fn is_runtime(m: &dyn Memory, l: &Layout, at: u64) -> bool {
+    let h = l.interpreters_head;
+    let Some(b) = m.read(at, h as usize + 24) else { return false };
+    let head = word(&b, h).unwrap_or(0);
+    let next_id = word(&b, h + 16).unwrap_or(0);
+    let start_ok = if l.minor >= 13 {
+        b.starts_with(b"xdebugpy")
+    } else {
+        // The flags, then `_finalizing` and `interpreters.mutex` (8 bytes each).
+        let flags: Vec<i32> = (0..h.saturating_sub(16)).step_by(4).filter_map(|o| int(&b, o)).collect();
+        // (3.8–3.10: preinitializing, preinitialized, core_initialized, initialized;
+        // 3.11+ _initialized first; then padding): at least three set.
+        flags.iter().all(|&f| f == 0 || f == 1)
+            && flags.iter().filter(|&&f| f == 1).count() >= 3
+            && word(&b, h - 16) == Some(0)
+    };
+    if !start_ok || !(1..=4096).contains(&next_id) {
         return false;
     }
     let Some(ts) = read_word(m, head + l.interp_threads).and_then(ptr) else { return false };
@@ -590,6 +603,17 @@ pub(crate) mod tests {
             let interp = self.alloc(interp_size + 512);
             self.word(rt, l.interpreters_head, interp);
             self.word(rt, l.interpreters_head + 8, interp);
+            self.word(rt, l.interpreters_head + 16, 1);
+            if l.minor >= 13 {
+                self.put(rt, 0, b"xdebugpy");
+            } else {
+                // As CPython leaves them once running (3.11+: _initialized
+                // first; padding after them).
+                let set: &[u64] = if l.minor >= 11 { &[0, 8, 12, 16] } else { &[4, 8, 12] };
+                for &o in set {
+                    self.put(rt, o, &1i32.to_le_bytes());
+                }
+            }
             let gil = self.alloc(64);
             if let Gil::Interp { ptr, .. } = l.gil {
                 self.word(interp, ptr, gil);
@@ -717,7 +741,7 @@ pub(crate) mod tests {
 
     #[test]
     fn runtime_found_by_its_shape() {
-        for minor in [9, 11, 12] {
+        for minor in [8, 9, 10, 11, 12, 13] {
             let mut b = Builder::new(minor);
             let (rt, _) = b.runtime(&[&[("f", "a.py")], &[("g", "a.py")]]);
             let m = b.image();
