@@ -526,3 +526,36 @@ fn line_decoders_agree_with_each_interpreter() {
         assert!(codes > 200 && addrs > 10_000, "{name}: {codes} code objects, {addrs} instructions");
     }
 }
+
+#[test]
+fn the_thread_holding_the_gil_is_named() {
+    let mut pythons: Vec<(String, PathBuf)> = debian().into_iter().map(|d| ("debian-3.11".to_string(), d)).collect();
+    pythons.extend(pyenv().into_iter().map(|(m, d)| (format!("pyenv-3.{m}"), d.join("bin/python3"))));
+    let m = markers("py_gil_held.py");
+    for (name, py) in pythons {
+        let mut cmd = Command::new(&py);
+        cmd.arg("-u").arg(scenario("py_gil_held.py")).arg("2");
+        let child = start(cmd);
+        let pid = child.pid();
+        let holder = child.ready["holder"].as_u64().unwrap() as u32;
+        let waiters: Vec<u32> = child.ready["waiters"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        // The holder blocks in read(2) with the GIL; the waiters wait for it in futex.
+        assert!(
+            wait_until(Duration::from_secs(10), || syscall_nr(pid, holder) == Some(0)
+                && waiters.iter().all(|&w| syscall_nr(pid, w) == Some(202))),
+            "{name}: the holder did not block in read"
+        );
+        let mut targets = vec![holder];
+        targets.extend(&waiters);
+        let r = read(pid, &targets);
+        let h = &r.stacks[&(pid, holder)];
+        assert_eq!(h.holds_gil, Some(true), "{name}: {h:?}");
+        assert_eq!(names(h)[0], format!("read_holding_the_gil py_gil_held.py:{}", m["gil-read"]), "{name}");
+        let threads = h.python_threads.as_ref().unwrap();
+        assert_eq!(threads.gil_holder, Some(holder), "{name}");
+        for w in &waiters {
+            let s = &r.stacks[&(pid, *w)];
+            assert!(s.holds_gil != Some(true), "{name}: waiter {w} {s:?}");
+        }
+    }
+}

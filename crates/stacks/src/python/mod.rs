@@ -13,6 +13,7 @@
 pub mod binary;
 pub mod decode;
 pub mod layout;
+pub mod sample;
 pub mod walk;
 
 use crate::maps::Mapping;
