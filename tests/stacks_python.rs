@@ -51,9 +51,8 @@ fn debian() -> Option<PathBuf> {
 fn pyenv() -> Vec<(u32, PathBuf)> {
     let mut out: Vec<(u32, PathBuf)> = Vec::new();
     for minor in 8..=13 {
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(PYENV)
-            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-            .unwrap_or_default();
+        let mut dirs: Vec<PathBuf> =
+            std::fs::read_dir(PYENV).map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect()).unwrap_or_default();
         dirs.retain(|d| d.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&format!("3.{minor}."))));
         dirs.sort();
         if let Some(d) = dirs.pop().filter(|d| d.join("bin/python3").exists()) {
@@ -100,7 +99,8 @@ fn start_pool(python: &Path, handlers: usize) -> Pool {
     let mut cmd = Command::new(python);
     cmd.arg("-u").arg(scenario("py_pool_leak.py")).arg(handlers.to_string()).arg("2");
     let child = start(cmd);
-    let ids = |k: &str| child.ready[k].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect::<Vec<_>>();
+    let ids =
+        |k: &str| child.ready[k].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect::<Vec<_>>();
     let handlers = ids("handlers");
     let reader = child.ready["reader"].as_u64().unwrap() as u32;
     let main = child.ready["main"].as_u64().unwrap() as u32;
@@ -118,7 +118,10 @@ fn read(pid: u32, tids: &[u32]) -> Stacks {
 }
 
 fn names(s: &UserStack) -> Vec<String> {
-    s.python.iter().map(|f| format!("{} {}:{}", f.function, f.file.rsplit('/').next().unwrap(), f.line.unwrap_or(0))).collect()
+    s.python
+        .iter()
+        .map(|f| format!("{} {}:{}", f.function, f.file.rsplit('/').next().unwrap(), f.line.unwrap_or(0)))
+        .collect()
 }
 
 /// The pool leak's frames as every version must show them: the handlers
@@ -135,7 +138,10 @@ fn assert_pool_frames(p: &Pool, read: &Stacks, minor: u32, what: &str) {
         let n = names(s);
         assert!(s.python_note.is_none(), "{what} handler {h}: {:?} {n:?}", s.python_note);
         assert!(n[0].contains("wait threading.py:"), "{what} handler {h}: {n:?}");
-        let want = [format!("{pool_get} py_pool_leak.py:{}", m["pool-get"]), format!("handle_request py_pool_leak.py:{}", m["handler-get"])];
+        let want = [
+            format!("{pool_get} py_pool_leak.py:{}", m["pool-get"]),
+            format!("handle_request py_pool_leak.py:{}", m["handler-get"]),
+        ];
         let at = n.iter().position(|f| *f == want[0]).unwrap_or_else(|| panic!("{what} handler {h}: {n:?}"));
         assert_eq!(n.get(at + 1), Some(&want[1]), "{what} handler {h}: {n:?}");
         assert_eq!(s.holds_gil, Some(false), "{what}");
@@ -144,14 +150,18 @@ fn assert_pool_frames(p: &Pool, read: &Stacks, minor: u32, what: &str) {
     let n = names(r);
     assert_eq!(
         n[..2],
-        [format!("read_reply py_pool_leak.py:{}", m["recv"]), format!("upstream_reader py_pool_leak.py:{}", m["reader-call"])],
+        [
+            format!("read_reply py_pool_leak.py:{}", m["recv"]),
+            format!("upstream_reader py_pool_leak.py:{}", m["reader-call"])
+        ],
         "{what} reader: {n:?} {:?}",
         r.python_note
     );
     let main = names(&read.stacks[&(pid, p.main)]);
     assert_eq!(main[0], format!("main py_pool_leak.py:{}", m["main-sleep"]), "{what}");
     // The process's threads, on the first target only.
-    let first = read.stacks[&(pid, p.handlers[0])].python_threads.as_ref().unwrap_or_else(|| panic!("{what}: no groups"));
+    let first =
+        read.stacks[&(pid, p.handlers[0])].python_threads.as_ref().unwrap_or_else(|| panic!("{what}: no groups"));
     assert!(first.version.starts_with(&format!("3.{minor}")), "{what}: {}", first.version);
     assert_eq!(first.total as usize, p.handlers.len() + 2, "{what}: {first:?}");
     assert_eq!(first.groups[0].count as usize, p.handlers.len(), "{what}: {first:?}");
@@ -173,7 +183,10 @@ fn debian_python_pool_leak_names_the_pool_get_the_handler_and_the_recv_caller() 
     // Stripped of .symtab, and still exporting _PyRuntime and the type objects.
     let data = std::fs::read(&py).unwrap();
     let b = Binary::parse(&data, "python3.11").unwrap();
-    assert!(b.runtime.is_some() && b.code_type.is_some() && b.unicode_type.is_some() && b.bytes_type.is_some(), "{b:?}");
+    assert!(
+        b.runtime.is_some() && b.code_type.is_some() && b.unicode_type.is_some() && b.bytes_type.is_some(),
+        "{b:?}"
+    );
     assert_eq!(b.version.map(|v| (v.major, v.minor)), Some((3, 11)));
     let p = start_pool(&py, 4);
     let read = read(p.child.pid(), &pool_targets(&p));
@@ -197,10 +210,8 @@ fn runtime_without_its_symbol_is_found_by_its_shape() {
         let at = walk::find_runtime(&walk::Live(pid), &l, &found.data);
         assert_eq!(at, Ok(b.runtime.unwrap().wrapping_add(found.bias)), "{py:?}");
         // The whole read, as for an interpreter that names no _PyRuntime.
-        let blind = unwedge_stacks::python::Found {
-            binary: Arc::new(Binary { runtime: None, ..(*b).clone() }),
-            ..found
-        };
+        let blind =
+            unwedge_stacks::python::Found { binary: Arc::new(Binary { runtime: None, ..(*b).clone() }), ..found };
         let targets = [Target { pid, tid: p.reader, syscall: None }];
         let r = unwedge_stacks::python::read_process(pid, &blind, &targets, Duration::from_secs(1)).unwrap();
         let reader = r.threads.iter().find(|t| t.tid == Some(p.reader)).unwrap();
@@ -316,8 +327,15 @@ fn worker_pool_group(worker: u32, n: u32, what: &str) -> unwedge_model::stack::P
     let g = last.unwrap_or_else(|| panic!("{what}: no thread runs the app"));
     assert!(ok, "{what}: {g:?}");
     let m = markers("py_pool_app.py");
-    let f: Vec<String> = g.frames.iter().map(|f| format!("{} {}:{}", f.function, f.file.rsplit('/').next().unwrap(), f.line.unwrap_or(0))).collect();
-    let at = f.iter().position(|x| *x == format!("Pool.get py_pool_app.py:{}", m["app-pool-get"])).unwrap_or_else(|| panic!("{what}: {f:?}"));
+    let f: Vec<String> = g
+        .frames
+        .iter()
+        .map(|f| format!("{} {}:{}", f.function, f.file.rsplit('/').next().unwrap(), f.line.unwrap_or(0)))
+        .collect();
+    let at = f
+        .iter()
+        .position(|x| *x == format!("Pool.get py_pool_app.py:{}", m["app-pool-get"]))
+        .unwrap_or_else(|| panic!("{what}: {f:?}"));
     assert_eq!(f[at + 1], format!("application py_pool_app.py:{}", m["app-handler"]), "{what}: {f:?}");
     g
 }
@@ -346,7 +364,10 @@ fn gunicorn_workers_show_the_app_waiting_in_the_pool() {
     let group = worker_pool_group(worker, 4, "gunicorn");
     assert_eq!(group.count, 4, "{group:?}");
     assert!(group.tids.iter().all(|t| tasks(worker).contains(t)), "{group:?}");
-    assert!(group.frames.iter().any(|f| f.function.contains("handle_request") && f.file.ends_with("gthread.py")), "{group:?}");
+    assert!(
+        group.frames.iter().any(|f| f.function.contains("handle_request") && f.file.ends_with("gthread.py")),
+        "{group:?}"
+    );
 }
 
 #[test]
@@ -412,7 +433,11 @@ fn layout_from_headers(o: &HashMap<String, u64>) -> layout::Layout {
         interpreters_head: g("interpreters_head"),
         gil: match o.get("gil_runtime_locked") {
             Some(&locked) => layout::Gil::Runtime { locked, holder: g("gil_runtime_holder") },
-            None => layout::Gil::Interp { ptr: g("gil_interp_ptr"), locked: g("gil_interp_locked"), holder: g("gil_interp_holder") },
+            None => layout::Gil::Interp {
+                ptr: g("gil_interp_ptr"),
+                locked: g("gil_interp_locked"),
+                holder: g("gil_interp_holder"),
+            },
         },
         interp_next: g("interp_next"),
         interp_threads: g("interp_threads"),
@@ -459,7 +484,10 @@ fn layout_table_matches_each_interpreters_headers() {
     let mut checked = 0;
     let debian_include = Path::new("/usr/include/python3.11");
     let mut includes: Vec<(String, PathBuf)> = Vec::new();
-    if require("Debian's python3.11 headers (apt-get install libpython3.11-dev)", debian_include.join("internal").exists()) {
+    if require(
+        "Debian's python3.11 headers (apt-get install libpython3.11-dev)",
+        debian_include.join("internal").exists(),
+    ) {
         includes.push(("debian-3.11".into(), debian_include.to_path_buf()));
     }
     for (minor, dir) in pyenv() {
@@ -487,7 +515,9 @@ fn debug_offsets_of_3_13_agree_with_the_table() {
     let maps = unwedge_stacks::maps::parse(&std::fs::read(format!("/proc/{pid}/maps")).unwrap());
     let lib = maps.iter().find(|m| m.path.as_deref().is_some_and(|p| p.contains("libpython3.13"))).unwrap();
     let b = Binary::parse(&std::fs::read(lib.path.as_deref().unwrap()).unwrap(), "libpython3.13.so.1.0").unwrap();
-    let bias = unwedge_stacks::elf::ModuleData { segments: b.segments.clone(), ..Default::default() }.bias(lib.start, lib.offset).unwrap();
+    let bias = unwedge_stacks::elf::ModuleData { segments: b.segments.clone(), ..Default::default() }
+        .bias(lib.start, lib.offset)
+        .unwrap();
     let bytes = walk::Live(pid).read(b.runtime.unwrap().wrapping_add(bias), layout::DEBUG_OFFSETS_313).unwrap();
     assert_eq!(layout::from_debug_offsets(&bytes), Ok(layout::layout(13).unwrap()));
 }
@@ -508,7 +538,8 @@ fn line_decoders_agree_with_each_interpreter() {
         let (mut codes, mut addrs) = (0, 0);
         for c in v["codes"].as_array().unwrap() {
             let hex = c["table"].as_str().unwrap();
-            let table: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+            let table: Vec<u8> =
+                (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
             let first = c["first"].as_i64().unwrap() as i32;
             for pair in c["lines"].as_array().unwrap() {
                 let addr = pair[0].as_i64().unwrap();
@@ -538,7 +569,8 @@ fn the_thread_holding_the_gil_is_named() {
         let child = start(cmd);
         let pid = child.pid();
         let holder = child.ready["holder"].as_u64().unwrap() as u32;
-        let waiters: Vec<u32> = child.ready["waiters"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        let waiters: Vec<u32> =
+            child.ready["waiters"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
         // The holder blocks in read(2) with the GIL; the waiters wait for it in futex.
         assert!(
             wait_until(Duration::from_secs(10), || syscall_nr(pid, holder) == Some(0)

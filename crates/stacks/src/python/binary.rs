@@ -142,7 +142,9 @@ pub fn version_strings(rodata: &[u8]) -> Vec<Version> {
         let suffix = &micro[digits.len()..];
         let suffix_ok = suffix.is_empty()
             || suffix == "+"
-            || ["a", "b", "rc"].iter().any(|p| suffix.strip_prefix(p).is_some_and(|n| n.chars().all(|c| c.is_ascii_digit())));
+            || ["a", "b", "rc"]
+                .iter()
+                .any(|p| suffix.strip_prefix(p).is_some_and(|n| n.chars().all(|c| c.is_ascii_digit())));
         let (Ok(minor), Ok(micro)) = (minor.parse::<u32>(), digits.parse::<u32>()) else { continue };
         if suffix_ok && minor < 100 && micro < 100 {
             let v = Version { major: 3, minor, micro: Some(micro) };
@@ -186,8 +188,9 @@ mod tests {
         assert_eq!(name_version("uwsgi-core"), None);
         assert_eq!(hex_version(0x030b02f0).map(|v| v.to_string()).as_deref(), Some("3.11.2"));
         assert_eq!(hex_version(0x020712f0), None);
-        let strings =
-            version_strings(b"\x00%.80s (%.80s) %.80s\x00/build/Python-3.9.18\x003.0\x003.x.1\x003.13.0rc1\x003.1.0.4\x00");
+        let strings = version_strings(
+            b"\x00%.80s (%.80s) %.80s\x00/build/Python-3.9.18\x003.0\x003.x.1\x003.13.0rc1\x003.1.0.4\x00",
+        );
         let s: Vec<String> = strings.iter().map(Version::to_string).collect();
         assert_eq!(s, ["3.9.18", "3.13.0"]);
         let nine = name_version("python3.9");

@@ -107,8 +107,10 @@ impl Layout {
             Head::Direct(o) => o,
             Head::CFrame { cframe, .. } => cframe,
         };
-        [self.ts_next, self.ts_interp, self.ts_thread_id, self.ts_native_id.unwrap_or(0), head].into_iter().max().unwrap_or(0)
-            as usize
+        [self.ts_next, self.ts_interp, self.ts_thread_id, self.ts_native_id.unwrap_or(0), head]
+            .into_iter()
+            .max()
+            .unwrap_or(0) as usize
             + 8
     }
 
@@ -238,10 +240,12 @@ pub fn from_debug_offsets(bytes: &[u8]) -> Result<Layout, String> {
     if w(2) != Some(0) {
         return Err("a free-threaded build (its objects are laid out differently)".into());
     }
-    let words: Vec<u64> = (0..DEBUG_OFFSETS_313 / 8).map(w).collect::<Option<_>>().ok_or("the debug offsets are cut short")?;
+    let words: Vec<u64> =
+        (0..DEBUG_OFFSETS_313 / 8).map(w).collect::<Option<_>>().ok_or("the debug offsets are cut short")?;
     let table = layout(13).ok_or("no 3.13 table")?;
     // Each struct's size precedes its offsets: an offset past it is not one.
-    let within = |size: u64, offs: &[u64]| size > 0 && size < 1 << 20 && offs.iter().all(|&o| o.saturating_add(8) <= size);
+    let within =
+        |size: u64, offs: &[u64]| size > 0 && size < 1 << 20 && offs.iter().all(|&o| o.saturating_add(8) <= size);
     let (rt_size, interp_size, ts_size, frame_size, code_size) = (words[3], words[6], words[19], words[28], words[34]);
     let gil_struct = words[15];
     let l = Layout {
@@ -281,7 +285,10 @@ pub fn from_debug_offsets(bytes: &[u8]) -> Result<Layout, String> {
         && words[18] >= gil_struct
         && within(ts_size, &[l.ts_next, l.ts_interp, l.ts_thread_id, words[25], words[23]])
         && within(frame_size.saturating_add(8), &[words[29], words[30], words[31], words[33]])
-        && within(code_size.saturating_add(8), &[l.co_filename, l.co_name, words[37], l.co_firstlineno, l.co_lines, words[43]])
+        && within(
+            code_size.saturating_add(8),
+            &[l.co_filename, l.co_name, words[37], l.co_firstlineno, l.co_lines, words[43]],
+        )
         && l.ob_type < 64
         && l.ob_size < 64
         && l.bytes_data < 128

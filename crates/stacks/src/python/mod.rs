@@ -66,10 +66,13 @@ impl Found {
     }
 }
 
+/// A mapped file's identity: device and inode.
+type FileId = ((u32, u32), u64);
+
 /// Interpreter files already parsed, kept between scans.
 #[derive(Default)]
 pub struct Cache {
-    files: HashMap<((u32, u32), u64), Option<Arc<Binary>>>,
+    files: HashMap<FileId, Option<Arc<Binary>>>,
 }
 
 /// Whether `pid` runs CPython: an executable named python*, or libpython mapped.
@@ -102,7 +105,8 @@ impl Cache {
                 continue;
             }
             let lib = file_name(m).starts_with("libpython");
-            let is_exe = exe.as_deref().is_some_and(|e| m.path.as_deref().map(|p| p.trim_end_matches(" (deleted)")) == Some(e));
+            let is_exe =
+                exe.as_deref().is_some_and(|e| m.path.as_deref().map(|p| p.trim_end_matches(" (deleted)")) == Some(e));
             if lib || is_exe {
                 files.push(m);
             }
@@ -257,7 +261,8 @@ pub fn read_process(pid: u32, found: &Found, targets: &[Target], budget: Duratio
         // when the offset found agrees with every other thread state.
         if ids.iter().any(|id| id.is_none_or(|id| !tasks.contains(&id))) {
             let by_pthread = walk::pthread_tids(&m, &pthreads, &tasks);
-            let agrees = |p: &Vec<u32>| ids.iter().zip(p).all(|(id, p)| id.is_none_or(|id| !tasks.contains(&id) || id == *p));
+            let agrees =
+                |p: &Vec<u32>| ids.iter().zip(p).all(|(id, p)| id.is_none_or(|id| !tasks.contains(&id) || id == *p));
             match by_pthread.filter(agrees) {
                 Some(p) => ids = p.into_iter().map(Some).collect(),
                 None => ids.iter_mut().for_each(|id| *id = id.filter(|id| tasks.contains(id))),
@@ -294,7 +299,8 @@ pub fn read_process(pid: u32, found: &Found, targets: &[Target], budget: Duratio
         let snapshot = tid.and_then(|tid| targets.iter().find(|x| x.tid == tid)).and_then(|x| x.syscall.as_deref());
         if let (Some(want), Some(now)) = (snapshot, before.as_deref()) {
             if want.trim().as_bytes() != now.trim_ascii() {
-                t.note = Some("not read: the thread left the syscall the finding shows before its frames were read".into());
+                t.note =
+                    Some("not read: the thread left the syscall the finding shows before its frames were read".into());
                 threads.push(t);
                 continue;
             }
@@ -322,7 +328,10 @@ pub fn read_process(pid: u32, found: &Found, targets: &[Target], budget: Duratio
         notes.push(format!("{moved} Python threads ran while they were read and are not shown"));
     }
     if unread > 0 {
-        notes.push(format!("{unread} Python threads not read (the first {} ms or {MAX_PY_THREADS} threads were spent)", budget.as_millis()));
+        notes.push(format!(
+            "{unread} Python threads not read (the first {} ms or {MAX_PY_THREADS} threads were spent)",
+            budget.as_millis()
+        ));
     }
     // Who holds the GIL, if it stayed put while the threads were read.
     let gil_after = walk::gil(&m, &l, runtime, &listed.interps);
@@ -344,7 +353,12 @@ pub fn read_process(pid: u32, found: &Found, targets: &[Target], budget: Duratio
 
 /// Puts what was read into the reported threads' stacks: each target its
 /// own frames (or why not), the first one the process's groups.
-pub fn fill(stacks: &mut BTreeMap<(u32, u32), UserStack>, pid: u32, targets: &[&Target], read: Result<ProcessRead, String>) {
+pub fn fill(
+    stacks: &mut BTreeMap<(u32, u32), UserStack>,
+    pid: u32,
+    targets: &[&Target],
+    read: Result<ProcessRead, String>,
+) {
     let read = match read {
         Ok(r) => r,
         Err(e) => {
@@ -362,7 +376,9 @@ pub fn fill(stacks: &mut BTreeMap<(u32, u32), UserStack>, pid: u32, targets: &[&
                 s.python = p.frames.clone();
                 s.holds_gil = p.holds_gil;
                 s.python_note = p.note.clone().or_else(|| {
-                    p.frames.is_empty().then(|| "its Python thread state has no frames (it runs no Python code now)".into())
+                    p.frames
+                        .is_empty()
+                        .then(|| "its Python thread state has no frames (it runs no Python code now)".into())
                 });
             }
             None if read.matched == Matched::None => {

@@ -77,7 +77,7 @@ fn int(b: &[u8], at: u64) -> Option<i32> {
 
 /// A pointer worth following: non-null, 8-aligned, in user space.
 fn ptr(v: u64) -> Option<u64> {
-    (v != 0 && v % 8 == 0 && v < 1 << 56).then_some(v)
+    (v != 0 && v.is_multiple_of(8) && v < 1 << 56).then_some(v)
 }
 
 fn read_word(m: &dyn Memory, addr: u64) -> Option<u64> {
@@ -135,7 +135,11 @@ pub fn thread_states(m: &dyn Memory, l: &Layout, runtime: u64) -> Result<Listed,
                 addr: at,
                 interp,
                 thread_id: word(&b, l.ts_thread_id).unwrap_or(0),
-                native_id: l.ts_native_id.and_then(|o| word(&b, o)).and_then(|v| u32::try_from(v).ok()).filter(|&v| v > 0),
+                native_id: l
+                    .ts_native_id
+                    .and_then(|o| word(&b, o))
+                    .and_then(|v| u32::try_from(v).ok())
+                    .filter(|&v| v > 0),
             });
             seen.insert(at);
             ts = word(&b, l.ts_next).unwrap_or(0);
@@ -244,10 +248,8 @@ impl<'m> Walker<'m> {
     fn string(&self, at: u64) -> Option<String> {
         let at = ptr(at)?;
         // The compact header's size covers a short ASCII name too: one read.
-        let head = self
-            .m
-            .read(at, self.l.compact_size as usize)
-            .or_else(|| self.m.read(at, self.l.ascii_size as usize))?;
+        let head =
+            self.m.read(at, self.l.compact_size as usize).or_else(|| self.m.read(at, self.l.ascii_size as usize))?;
         if !self.is(&head, self.types.unicode) {
             return None;
         }
@@ -287,7 +289,11 @@ impl<'m> Walker<'m> {
         if !self.is(&b, self.types.code) {
             return None;
         }
-        let name = self.l.co_qualname.and_then(|o| self.string(word(&b, o)?)).or_else(|| self.string(word(&b, self.l.co_name)?))?;
+        let name = self
+            .l
+            .co_qualname
+            .and_then(|o| self.string(word(&b, o)?))
+            .or_else(|| self.string(word(&b, self.l.co_name)?))?;
         Some(Code {
             name,
             file: self.string(word(&b, self.l.co_filename)?)?,
@@ -447,7 +453,9 @@ pub fn find_runtime(m: &dyn Memory, l: &Layout, ranges: &[std::ops::Range<u64>])
     }
     match found.as_slice() {
         [one] => Ok(*one),
-        [] => Err("_PyRuntime is not named by the interpreter's symbols, and no place in its data looks like it".into()),
+        [] => {
+            Err("_PyRuntime is not named by the interpreter's symbols, and no place in its data looks like it".into())
+        }
         _ => Err(format!("{} places in the interpreter's data look like _PyRuntime: none is taken", found.len())),
     }
 }
@@ -557,10 +565,11 @@ mod tests {
             let (rt, _) = b.runtime(&[&[("f", "a.py")], &[("g", "a.py")]]);
             let m = b.image();
             let all = BASE..BASE + b.bytes.len() as u64;
-            assert_eq!(find_runtime(&m, &b.l, &[all.clone()]), Ok(rt), "3.{minor}");
+            assert_eq!(find_runtime(&m, &b.l, std::slice::from_ref(&all)), Ok(rt), "3.{minor}");
             let other = Builder::new(minor);
             let m = Image { base: BASE, bytes: &other.bytes };
-            assert!(find_runtime(&m, &other.l, &[BASE..BASE + 64]).is_err());
+            let head = BASE..BASE + 64;
+            assert!(find_runtime(&m, &other.l, std::slice::from_ref(&head)).is_err());
         }
     }
 
