@@ -21,6 +21,8 @@
 # server held by a debugger, a server under strace).
 # postgresql (tests/scan_postgres.rs: a throw-away cluster whose sessions
 # wait on a lock, and its twin running long queries; psql comes with it).
+# libpython3.11-dev + python3-venv (tests/stacks_python.rs: the CPython
+# layout table against Debian's own headers; a venv of Debian's python).
 # Idempotent: does nothing when all are present.
 set -euo pipefail
 has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
@@ -54,6 +56,8 @@ has readelf || need+=(binutils)
 [ -x /usr/bin/gunicorn ] || need+=(gunicorn)
 has gdb || need+=(gdb)
 { ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && has psql; } || need+=(postgresql)
+[ -d /usr/include/python3.11/internal ] || need+=(libpython3.11-dev)
+/usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

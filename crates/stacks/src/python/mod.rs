@@ -205,6 +205,8 @@ pub struct ProcessRead {
     pub total: usize,
     pub gil_holder: Option<u32>,
     pub matched: Matched,
+    /// Thread states not matched to a thread.
+    pub unmatched: usize,
     pub notes: Vec<String>,
 }
 
@@ -261,17 +263,18 @@ pub fn read_process(pid: u32, found: &Found, targets: &[Target], budget: Duratio
         // when the offset found agrees with every other thread state.
         if ids.iter().any(|id| id.is_none_or(|id| !tasks.contains(&id))) {
             let by_pthread = walk::pthread_tids(&m, &pthreads, &tasks);
-            let agrees =
-                |p: &Vec<u32>| ids.iter().zip(p).all(|(id, p)| id.is_none_or(|id| !tasks.contains(&id) || id == *p));
+            let agrees = |p: &Vec<Option<u32>>| {
+                ids.iter().zip(p).all(|(id, p)| id.is_none_or(|id| !tasks.contains(&id) || Some(id) == *p))
+            };
             match by_pthread.filter(agrees) {
-                Some(p) => ids = p.into_iter().map(Some).collect(),
+                Some(p) => ids = p,
                 None => ids.iter_mut().for_each(|id| *id = id.filter(|id| tasks.contains(id))),
             }
         }
         (ids, Matched::Native)
     } else {
         match walk::pthread_tids(&m, &pthreads, &tasks) {
-            Some(t) => (t.into_iter().map(Some).collect(), Matched::Pthread),
+            Some(t) => (t, Matched::Pthread),
             None => {
                 notes.push(format!(
                     "CPython {version} keeps only pthread ids, and no field of the threads' struct pthread held their \
@@ -348,7 +351,8 @@ pub fn read_process(pid: u32, found: &Found, targets: &[Target], budget: Duratio
     } else if gil_before.is_some() {
         notes.push("the GIL changed hands while the threads were read".into());
     }
-    Ok(ProcessRead { version, threads, total: listed.threads.len(), gil_holder, matched, notes })
+    let unmatched = tids.iter().filter(|t| t.is_none()).count();
+    Ok(ProcessRead { version, threads, total: listed.threads.len(), gil_holder, matched, unmatched, notes })
 }
 
 /// Puts what was read into the reported threads' stacks: each target its
@@ -381,11 +385,11 @@ pub fn fill(
                         .then(|| "its Python thread state has no frames (it runs no Python code now)".into())
                 });
             }
-            None if read.matched == Matched::None => {
+            None if read.unmatched > 0 => {
                 s.python_note = Some(format!(
-                    "Python frames not matched to threads (CPython {} keeps only pthread ids); `py-spy dump --pid {pid}` \
-                     shows them",
-                    read.version
+                    "Python frames not matched to this thread ({} of {} thread states of CPython {} could not be tied \
+                     to a thread); `py-spy dump --pid {pid}` shows them",
+                    read.unmatched, read.total, read.version
                 ));
             }
             None if read.threads.len() < read.total => {
@@ -449,6 +453,7 @@ mod tests {
             threads,
             gil_holder: Some(11),
             matched,
+            unmatched: if matched == Matched::None { 1 } else { 0 },
             notes: vec![],
         }
     }
@@ -491,6 +496,6 @@ mod tests {
         let mut stacks = BTreeMap::new();
         fill(&mut stacks, 7, &refs, Ok(read(vec![PyThread::default()], Matched::None)));
         let n = stacks[&(7, 8)].python_note.clone().unwrap();
-        assert!(n.contains("pthread ids") && n.contains("py-spy dump --pid 7"), "{n}");
+        assert!(n.contains("could not be tied") && n.contains("py-spy dump --pid 7"), "{n}");
     }
 }

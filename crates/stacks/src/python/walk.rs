@@ -311,7 +311,7 @@ impl<'m> Walker<'m> {
 
     /// The frames from `at` (a thread's innermost frame) outwards.
     pub fn stack(&mut self, at: u64) -> Walked {
-        let mut out = Walked::default();
+        let mut out = Walked { top: top(self.m, &self.l, at), ..Default::default() };
         let mut at = at;
         let mut seen = 0;
         while at != 0 {
@@ -332,15 +332,9 @@ impl<'m> Walker<'m> {
                     }
                     let lasti = int(&b, lasti).unwrap_or(-1) as i64;
                     let addr = if self.l.lines == Lines::Linetable { lasti.saturating_mul(2) } else { lasti };
-                    if out.top.is_none() {
-                        out.top = top(self.m, &self.l, at);
-                    }
                     (word(&b, code).unwrap_or(0), Ok(addr), word(&b, back).unwrap_or(0))
                 }
                 Frames::Interp { previous, code, instr, owner } => {
-                    if out.top.is_none() {
-                        out.top = top(self.m, &self.l, at);
-                    }
                     let next = word(&b, previous).unwrap_or(0);
                     let owner = b.get(owner as usize).copied().unwrap_or(0xff);
                     let c = word(&b, code).unwrap_or(0);
@@ -393,28 +387,35 @@ const GLIBC_TID: usize = if cfg!(target_arch = "aarch64") { 0xd0 } else { 0x2d0 
 /// CPython before 3.11 keeps only a thread's pthread_t (`thread_id`),
 /// which glibc and musl make the address of its `struct pthread`, whose
 /// `tid` field is the TID. The field's offset is found, not assumed: the
-/// one 4-byte-aligned offset where every thread's struct holds a distinct
-/// TID of the process (`tids`). Returns each pthread's TID, or `None`
-/// when no offset (or more than one, disagreeing) fits.
-pub fn pthread_tids(m: &dyn Memory, pthreads: &[u64], tids: &[u32]) -> Option<Vec<u32>> {
-    let structs: Vec<Vec<u8>> = pthreads.iter().map(|&p| m.read(ptr(p)?, PTHREAD_SPAN)).collect::<Option<_>>()?;
+/// one 4-byte-aligned offset where every readable struct holds a distinct
+/// TID of the process (`tids`). Returns each pthread's TID (`None` for a
+/// struct that could not be read), or `None` when no offset (or more than
+/// one, disagreeing) fits.
+pub fn pthread_tids(m: &dyn Memory, pthreads: &[u64], tids: &[u32]) -> Option<Vec<Option<u32>>> {
+    let structs: Vec<Option<Vec<u8>>> = pthreads.iter().map(|&p| m.read(ptr(p)?, PTHREAD_SPAN)).collect();
+    let readable: Vec<&[u8]> = structs.iter().flatten().map(Vec::as_slice).collect();
+    if readable.is_empty() {
+        return None;
+    }
     let at = |s: &[u8], o: usize| u32::from_le_bytes(s[o..o + 4].try_into().unwrap_or_default());
-    let mut fits: Vec<(usize, Vec<u32>)> = Vec::new();
+    let mut fits: Vec<usize> = Vec::new();
     for off in (0..PTHREAD_SPAN).step_by(4) {
-        let vals: Vec<u32> = structs.iter().map(|s| at(s, off)).collect();
-        let mut sorted = vals.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
-        if sorted.len() == vals.len() && vals.iter().all(|v| tids.contains(v)) {
-            fits.push((off, vals));
+        let mut vals: Vec<u32> = readable.iter().map(|s| at(s, off)).collect();
+        if vals.iter().all(|v| tids.contains(v)) {
+            vals.sort_unstable();
+            vals.dedup();
+            if vals.len() == readable.len() {
+                fits.push(off);
+            }
         }
     }
-    match fits.as_slice() {
-        [] => None,
-        [(_, one)] => Some(one.clone()),
-        many if many.iter().all(|(_, v)| *v == many[0].1) => Some(many[0].1.clone()),
-        many => many.iter().find(|(o, _)| *o == GLIBC_TID).map(|(_, v)| v.clone()),
+    let mapping =
+        |off: usize| -> Vec<Option<u32>> { structs.iter().map(|s| s.as_deref().map(|s| at(s, off))).collect() };
+    let first = mapping(*fits.first()?);
+    if fits.iter().all(|&o| mapping(o) == first) {
+        return Some(first);
     }
+    fits.contains(&GLIBC_TID).then(|| mapping(GLIBC_TID))
 }
 
 /// Bytes of data sections scanned for `_PyRuntime` at most.
@@ -513,6 +514,10 @@ mod tests {
             assert_eq!(s.frames[0].line, Some(11), "3.{minor}");
             assert_eq!(s.note, None);
             assert_eq!(s.top, top(&m, &b.l, first));
+            // A thread state with no frame: nothing, and the same nothing when read again.
+            let none = w.stack(0);
+            assert!(none.frames.is_empty() && none.note.is_none());
+            assert_eq!(none.top, top(&m, &b.l, 0));
             let g = gil(&m, &b.l, rt, &listed.interps).unwrap();
             assert_eq!(g, vec![(true, tss[1])], "3.{minor}");
         }
@@ -586,8 +591,10 @@ mod tests {
         }
         let m = Image { base: BASE, bytes: &mem };
         let p = [BASE, BASE + PTHREAD_SPAN as u64, BASE + 2 * PTHREAD_SPAN as u64];
-        assert_eq!(pthread_tids(&m, &p, &tids), Some(vec![4001, 4002, 4000]));
+        assert_eq!(pthread_tids(&m, &p, &tids), Some(vec![Some(4001), Some(4002), Some(4000)]));
         assert_eq!(pthread_tids(&m, &p, &[1, 2]), None);
         assert_eq!(pthread_tids(&m, &[BASE + 4], &tids), None, "unaligned pthread pointer");
+        // A thread state not bound to a thread yet (pthread 0): the others still match.
+        assert_eq!(pthread_tids(&m, &[0, p[1]], &tids), Some(vec![None, Some(4002)]));
     }
 }
