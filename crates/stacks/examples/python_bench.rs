@@ -19,6 +19,15 @@ fn vm(key: &str) -> u64 {
     s.lines().find_map(|l| l.strip_prefix(key)?.split_whitespace().next()?.parse().ok()).unwrap_or(0)
 }
 
+/// User + system CPU time of this process (all its threads).
+fn cpu() -> Duration {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| Duration::from_micros(t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64);
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
 fn stats(mut v: Vec<Duration>) -> String {
     v.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -56,12 +65,17 @@ fn main() {
     let mut cache = python::Cache::default();
     let mut py = Vec::new();
     let mut frames = 0;
-    for _ in 0..rounds {
+    let mut cpu_py = Duration::ZERO;
+    for round in 0..rounds {
+        let c = cpu();
         let t = Instant::now();
         let r = cache.read(pid, &maps, &refs).expect("a Python process").expect("frames read");
         py.push(t.elapsed());
         frames = r.threads.iter().map(|t| t.frames.len()).sum::<usize>();
         assert_eq!(r.threads.len(), threads + 2, "{:?}", r.notes);
+        if round > 0 {
+            cpu_py += cpu() - c;
+        }
     }
     let rss_py = vm("VmHWM:");
 
@@ -78,6 +92,7 @@ fn main() {
     println!("{python}: {} threads, {frames} Python frames a read", threads + 2);
     println!("first read (the interpreter file parsed): {:.2} ms", py[0].as_secs_f64() * 1e3);
     println!("Python frames of every thread ({rounds} reads, interpreter file cached): {}", stats(py[1..].to_vec()));
+    println!("  CPU time (user + system) per read: {:.2} ms", cpu_py.as_secs_f64() * 1e3 / (rounds - 1) as f64);
     println!(
         "whole Reader::read of the first {} threads (fresh reader each time): {}",
         unwedge_stacks::MAX_THREADS,

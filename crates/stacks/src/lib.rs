@@ -4,7 +4,9 @@
 //! process_vm_readv while it sleeps (the kernel neither stops nor wakes
 //! it). The copy is checked: the syscall record is read again after it,
 //! and a thread that moved meanwhile gets no stack. Unwinding and
-//! symbols come from the files mapped in /proc/PID/maps.
+//! symbols come from the files mapped in /proc/PID/maps. A Go process's
+//! goroutines and a CPython process's own frames ([`python`]) are read
+//! the same way, from the runtime's structures.
 //!
 //! A separate crate from `unwedge-collect` because it brings an unwinder
 //! (framehop), a symbolizer (blazesym: ELF symbols, DWARF, debug links,
