@@ -355,7 +355,7 @@ fn walk_image(
 pub fn python_binary(data: &[u8]) {
     use unwedge_stacks::python::binary;
     if let Ok(b) = binary::Binary::parse(data, "python3.11") {
-        assert!(b.version.is_none_or(|v| v.major == 3), "{:?}", b.version);
+        assert!(b.version.is_none_or(|v| v.major == 3 || v.major == 2), "{:?}", b.version);
     }
     let strings = binary::version_strings(data);
     for v in &strings {

@@ -113,13 +113,18 @@ pub fn hex_version(v: u32) -> Option<Version> {
     (major == 3 && minor < 100).then_some(Version { major, minor, micro: Some(micro) })
 }
 
-/// "libpython3.9.so.1.0", "libpython3.7m.so", "python3.11" → 3.9, 3.7, 3.11.
+/// "libpython3.9.so.1.0", "libpython3.7m.so", "python3.11", "python2.7"
+/// → 3.9, 3.7, 3.11, 2.7.
 pub fn name_version(name: &str) -> Option<Version> {
     let rest = name.strip_prefix("libpython").or_else(|| name.strip_prefix("python"))?;
-    let rest = rest.strip_prefix("3.")?;
+    let (major, rest) = match rest.split_once('.')? {
+        ("2", r) => (2, r),
+        ("3", r) => (3, r),
+        _ => return None,
+    };
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     let minor = digits.parse().ok().filter(|&m: &u32| m < 100)?;
-    Some(Version { major: 3, minor, micro: None })
+    Some(Version { major, minor, micro: None })
 }
 
 /// The strings in `rodata` that read as a whole CPython version ("3.9.18",
@@ -185,6 +190,8 @@ mod tests {
         assert_eq!(name_version("python3.11").map(|v| v.to_string()).as_deref(), Some("3.11"));
         assert_eq!(name_version("libpython3.7m.so.1.0").map(|v| v.minor), Some(7));
         assert_eq!(name_version("python3"), None);
+        assert_eq!(name_version("python2.7").map(|v| v.to_string()).as_deref(), Some("2.7"));
+        assert_eq!(name_version("python4.1"), None);
         assert_eq!(name_version("uwsgi-core"), None);
         assert_eq!(hex_version(0x030b02f0).map(|v| v.to_string()).as_deref(), Some("3.11.2"));
         assert_eq!(hex_version(0x020712f0), None);
