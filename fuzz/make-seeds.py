@@ -138,5 +138,40 @@ put("jvm_proc_status", "jvm", b"Name:\tjava\nState:\tS (sleeping)\nPid:\t4242\nN
     b"Gid:\t0\t1001\t1001\t1001\nSigIgn:\t0000000000000000\nSigCgt:\t2000000181005ccf\n")
 put("jvm_proc_status", "maps", b"7f0000000000-7f0000008000 rw-s 00000000 00:20 123 /tmp/hsperfdata_app/7\n"
     b"7f0000010000-7f0000018000 rw-s 00000000 00:20 124 /tmp/hsperfdata_u/42 (deleted)\n")
+# CPython frames (crates/stacks/src/python): line tables as python_lines
+# takes them (first line, instruction offset, table), this interpreter's
+# own and one of each format by hand; a str header; 3.13's debug offsets
+# (as its _PyRuntime starts); the pool-leak images python_walk starts from
+# (first byte: the version); a small shared object exporting what an
+# interpreter exports, for python_binary.
+def py_lines(first, addr, table):
+    return struct.pack("<ii", first, addr) + bytes(table)
+
+
+own = put.__code__
+put("python_lines", "own-code", py_lines(own.co_firstlineno, 4,
+    own.co_linetable if sys.version_info >= (3, 10) else own.co_lnotab))
+put("python_lines", "lnotab-3.8", py_lines(1, 4, [0, 1, 4, 1, 4, 2]))
+put("python_lines", "linetable-3.10", py_lines(10, 6, [2, 0x80, 4, 1, 0, 1, 4, 1]))
+put("python_lines", "locations-3.11", py_lines(100, 8, [0x80 | 13 << 3, 0, 0x80 | 10 << 3 | 1, 5, 9,
+    0x80 | 14 << 3 | 2, 14 | 64, 1, 0, 4, 8, 0x80 | 15 << 3, 0x80 | 13 << 3, 7]))
+put("python_lines", "str-header", bytes(16) + struct.pack("<qqI", 5, -1, 1 << 2 | 32 | 64 | 128) + bytes(12) + b"queue")
+words = [0] * 73
+for i, v in [(1, 0x030d00f0), (3, 0x45000), (5, 632), (6, 0x3000), (8, 7264), (9, 7344), (14, 16), (15, 9000),
+             (17, 9016), (18, 9008), (19, 0x200), (21, 8), (22, 16), (23, 72), (24, 152), (25, 160), (28, 80),
+             (29, 8), (31, 56), (33, 70), (34, 208), (35, 112), (36, 120), (37, 128), (38, 136), (39, 68),
+             (43, 200), (45, 8), (65, 16), (66, 32), (68, 32), (69, 16), (70, 40)]:
+    words[i] = v
+put("python_lines", "debug-offsets-3.13", b"xdebugpy" + struct.pack("<72Q", *words[1:]))
+for minor in range(8, 14):
+    put("python_walk", "3.%d" % minor, bytes([minor - 8]))
+put("python_walk", "3.11-edits", bytes([3, 0x48, 0x01, 0xff, 0x10, 0x02, 0x00, 0x00, 0x03, 0x80]))
+with tempfile.TemporaryDirectory() as d:
+    c, so = os.path.join(d, "py.c"), os.path.join(d, "libpython3.11.so")
+    open(c, "w").write("const unsigned Py_Version = 0x030b02f0; char _PyRuntime[64]; char PyCode_Type[16];\n"
+                       "char PyUnicode_Type[16]; const char *v = \"3.11.2\";\n")
+    subprocess.run(["cc", "-Os", "-s", "-shared", "-fPIC", "-o", so, c], check=True)
+    put("python_binary", "exports", read(so))
+    put("python_binary", "rodata-strings", b"\x00/build/Python-3.9.18\x003.10.13+\x003.x.1\x00")
 
 print("seeds written to", ROOT)

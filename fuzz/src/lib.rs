@@ -41,6 +41,9 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("jvm_hsperf", jvm_hsperf),
     ("jvm_thread_dump", jvm_thread_dump),
     ("jvm_proc_status", jvm_proc_status),
+    ("python_lines", python_lines),
+    ("python_walk", python_walk),
+    ("python_binary", python_binary),
 ];
 
 pub fn proc_stat(data: &[u8]) {
@@ -311,4 +314,99 @@ pub fn jvm_proc_status(data: &[u8]) {
             assert!(path.ends_with(&format!("/{nspid}")) && m.inode != 0, "{path}");
         }
     }
+}
+/// A CPython code object's line tables (3.8 lnotab, 3.10 linetable, 3.11+
+/// locations) and a str's header and characters, from arbitrary bytes:
+/// the first 4 bytes are co_firstlineno, the next 4 the instruction's
+/// byte offset, the rest the table. Also 3.13's _Py_DebugOffsets.
+pub fn python_lines(data: &[u8]) {
+    use unwedge_stacks::python::{decode, layout};
+    let int = |at: usize| data.get(at..at + 4).map_or(1, |b| i32::from_le_bytes(b.try_into().unwrap()));
+    let (first, addr) = (int(0), int(4) as i64);
+    let table = data.get(8..).unwrap_or_default();
+    for line in [
+        decode::lnotab_line(table, first, addr),
+        decode::linetable_line(table, first, addr),
+        decode::locations_line(table, first, addr),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        assert!(line > 0);
+    }
+    for minor in 8..=13 {
+        let l = layout::layout(minor).unwrap();
+        if let Some(shape) = decode::str_shape(data, &l) {
+            assert!(matches!(shape.kind, 1 | 2 | 4) && shape.bytes() <= decode::MAX_CHARS * 4, "{shape:?}");
+        }
+    }
+    for kind in [1, 2, 4] {
+        assert!(decode::str_chars(kind, data).chars().count() <= decode::MAX_CHARS);
+    }
+    if let Ok(l) = layout::from_debug_offsets(data) {
+        assert_eq!(l.minor, 13);
+    }
+}
+
+/// The walk through a CPython runtime in another process's memory, on an
+/// image: the first byte picks the version (3.8 to 3.13); the sample
+/// image of issue 26's pool leak for it has the rest of the input written
+/// over it, three bytes an edit (a 16-bit offset, a byte). The raw input
+/// is walked as memory too.
+pub fn python_walk(data: &[u8]) {
+    use unwedge_stacks::python::{layout, sample, walk};
+    let Some((&pick, edits)) = data.split_first() else { return };
+    let minor = 8 + (pick % 6) as u32;
+    let (mut b, rt) = sample::pool_leak(minor);
+    for e in edits.chunks_exact(3) {
+        let at = u16::from_le_bytes([e[0], e[1]]) as usize % b.bytes.len();
+        b.bytes[at] = e[2];
+    }
+    walk_image(&b.image(), &b.l, b.types, rt, b.bytes.len());
+    let l = layout::layout(minor).unwrap();
+    let raw = walk::Image { base: sample::BASE, bytes: data };
+    walk_image(&raw, &l, walk::Types::default(), sample::BASE, data.len());
+}
+
+fn walk_image(
+    m: &dyn unwedge_stacks::python::walk::Memory,
+    l: &unwedge_stacks::python::layout::Layout,
+    types: unwedge_stacks::python::walk::Types,
+    rt: u64,
+    len: usize,
+) {
+    use unwedge_stacks::python::walk;
+    let all = unwedge_stacks::python::sample::BASE..unwedge_stacks::python::sample::BASE + len as u64;
+    let _ = walk::find_runtime(m, l, &[all]);
+    let Ok(listed) = walk::thread_states(m, l, rt) else { return };
+    assert!(listed.threads.len() <= walk::MAX_TSTATES && !listed.threads.is_empty());
+    let _ = walk::gil(m, l, rt, &listed.interps);
+    let pthreads: Vec<u64> = listed.threads.iter().map(|t| t.thread_id).collect();
+    let _ = walk::pthread_tids(m, &pthreads, &[1000, 1001, 4242]);
+    let mut w = walk::Walker::new(m, *l, types);
+    for t in listed.threads.iter().take(64) {
+        if let Some(h) = walk::head(m, l, t.addr) {
+            let s = w.stack(h);
+            assert!(s.frames.len() <= walk::MAX_PY_FRAMES);
+            for f in &s.frames {
+                assert!(f.function.chars().count() <= 1024 && f.file.chars().count() <= 1024);
+            }
+        }
+    }
+}
+
+/// What the reader takes from an interpreter's file: version, _PyRuntime,
+/// the type objects; and the version strings of arbitrary .rodata.
+pub fn python_binary(data: &[u8]) {
+    use unwedge_stacks::python::binary;
+    if let Ok(b) = binary::Binary::parse(data, "python3.11") {
+        assert!(b.version.is_none_or(|v| v.major == 3 || v.major == 2), "{:?}", b.version);
+    }
+    let strings = binary::version_strings(data);
+    for v in &strings {
+        assert!(v.major == 3 && v.minor < 100);
+    }
+    let _ = binary::pick_version(binary::name_version("libpython3.9.so.1.0"), &strings);
+    let _ = binary::pick_version(None, &strings);
+    let _ = binary::name_version(&String::from_utf8_lossy(data));
 }

@@ -462,6 +462,26 @@ pub struct UserStack {
     /// symbol table (runtime.allgs): the binary is stripped").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goroutines_note: Option<String>,
+    /// A Python thread's own frames (function, file, line), innermost
+    /// first, read from its interpreter's thread state without stopping
+    /// it; empty for a thread that runs no Python code, or whose frames
+    /// could not be read (`python_note` says why).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub python: Vec<crate::stack::PyFrame>,
+    /// Why the Python frames are missing or cut ("the thread ran while its
+    /// frames were read", "CPython 3.14 is not known to unwedge: py-spy
+    /// dump --pid 1234").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python_note: Option<String>,
+    /// Whether this thread held the GIL when it was read (`None`: not a
+    /// Python thread, or the GIL changed hands during the read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holds_gil: Option<bool>,
+    /// A Python process's threads as its interpreter lists them, grouped
+    /// by stack (as goroutines are), with the GIL's holder; on the first
+    /// reported thread of the process only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python_threads: Option<crate::stack::PyThreads>,
 }
 
 /// Goroutines with the same stack (by function names).

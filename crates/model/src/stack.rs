@@ -1,10 +1,74 @@
 //! A user stack as a person reads it: innermost first, the program's own
 //! functions kept, runtime and C library frames folded to the one call the
 //! program made into them ("pthread_join ← wait_for_filter ← handle_client
-//! ← main"), the start-up frames beneath `main` dropped. Pure; used by the
-//! fix texts and the human report alike.
+//! ← main"), the start-up frames beneath `main` dropped; and an
+//! interpreter's own frames (Python's), as a traceback names them. Pure;
+//! used by the fix texts and the human report alike.
 
 use crate::Frame;
+use serde::{Deserialize, Serialize};
+
+/// One frame of a Python thread as its interpreter keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq, Hash)]
+pub struct PyFrame {
+    /// The code object's qualified name ("Pool.get"; CPython before 3.11
+    /// keeps the bare name, "get"); "<module>" for a module's top level.
+    pub function: String,
+    /// The code object's file name, as the interpreter has it.
+    pub file: String,
+    /// The line running, from the code's line table; `None` when the
+    /// instruction has no line (or the table could not be read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+}
+
+impl PyFrame {
+    /// "Pool.get (pool.py:42)", as a traceback names a frame (the file's
+    /// last component only).
+    pub fn display(&self) -> String {
+        let file = self.file.rsplit('/').next().unwrap_or(&self.file);
+        match self.line {
+            Some(l) => format!("{} ({file}:{l})", self.function),
+            None => format!("{} ({file})", self.function),
+        }
+    }
+}
+
+/// A Python process's threads, as its interpreter lists them.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct PyThreads {
+    /// The interpreter's version ("3.11.2", or "3.9" when only the minor
+    /// version is known).
+    pub version: String,
+    /// Thread states the interpreter lists.
+    pub total: u32,
+    /// The thread (TID) holding the GIL when the threads were read; `None`
+    /// when nobody held it, or it changed hands during the read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gil_holder: Option<u32>,
+    /// Threads with the same Python stack (by function and file), most
+    /// numerous first; threads without Python frames are left out.
+    pub groups: Vec<PyGroup>,
+    /// Why some threads are missing ("2 threads ran while they were read").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Python threads with the same stack.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct PyGroup {
+    pub count: u32,
+    /// Their thread ids (the first few).
+    pub tids: Vec<u32>,
+    /// The stack of the first of them, innermost first.
+    pub frames: Vec<PyFrame>,
+}
+
+/// A Python stack for reading: "get (queue.py:171) ← checkout (app.py:20)
+/// ← handle (app.py:31)", innermost first.
+pub fn fold_python(frames: &[PyFrame]) -> String {
+    frames.iter().map(PyFrame::display).collect::<Vec<_>>().join(" ← ")
+}
 
 /// Library files whose frames are folded (interpreters too: their native
 /// frames say nothing about the script; the interpreter hint does).
@@ -204,6 +268,14 @@ mod tests {
         ];
         assert_eq!(fold(&filter), ["recv", "relay_upstream_filter", "filter_main"]);
         assert_eq!(own_functions(&filter), ["relay_upstream_filter", "filter_main"]);
+    }
+
+    #[test]
+    fn python_frames_read_as_a_traceback() {
+        let f = |function: &str, file: &str, line| PyFrame { function: function.into(), file: file.into(), line };
+        let frames = [f("Queue.get", "/usr/lib/python3.11/queue.py", Some(171)), f("handle", "app.py", None)];
+        assert_eq!(fold_python(&frames), "Queue.get (queue.py:171) ← handle (app.py)");
+        assert_eq!(fold_python(&[]), "");
     }
 
     #[test]

@@ -32,6 +32,21 @@ fn main() {
                 f.module.as_deref().unwrap_or("")
             );
         }
+        for f in &s.python {
+            println!("  py {}", f.display());
+        }
+        if let Some(n) = &s.python_note {
+            println!("  python: {n}");
+        }
+        if s.holds_gil == Some(true) {
+            println!("  holds the GIL");
+        }
+        if let Some(p) = &s.python_threads {
+            println!("  python {} threads: {} (GIL: {:?}) {:?}", p.version, p.total, p.gil_holder, p.note);
+            for g in &p.groups {
+                println!("    {} × {}", g.count, unwedge_model::stack::fold_python(&g.frames));
+            }
+        }
         if let Some(h) = &s.interpreter_hint {
             println!("  interpreter: {h}");
         }

@@ -4,7 +4,9 @@
 //! process_vm_readv while it sleeps (the kernel neither stops nor wakes
 //! it). The copy is checked: the syscall record is read again after it,
 //! and a thread that moved meanwhile gets no stack. Unwinding and
-//! symbols come from the files mapped in /proc/PID/maps.
+//! symbols come from the files mapped in /proc/PID/maps. A Go process's
+//! goroutines and a CPython process's own frames ([`python`]) are read
+//! the same way, from the runtime's structures.
 //!
 //! A separate crate from `unwedge-collect` because it brings an unwinder
 //! (framehop), a symbolizer (blazesym: ELF symbols, DWARF, debug links,
@@ -20,6 +22,7 @@ pub mod goroutines;
 pub mod jvm;
 pub mod maps;
 pub mod mem;
+pub mod python;
 mod symbols;
 mod unwind;
 
@@ -88,6 +91,7 @@ pub struct Stacks {
 pub struct Reader {
     symbols: symbols::Symbols,
     cache: ModuleCache,
+    python: python::Cache,
     root: bool,
 }
 
@@ -111,6 +115,7 @@ impl Reader {
         Reader {
             symbols: symbols::Symbols::new(debug_dirs()),
             cache: ModuleCache::default(),
+            python: python::Cache::default(),
             // SAFETY: geteuid has no preconditions.
             root: unsafe { libc::geteuid() } == 0,
         }
@@ -182,6 +187,10 @@ impl Reader {
                     s.goroutines = groups;
                     s.goroutines_note = note;
                 }
+            }
+            // A Python process's own frames, for every reported thread.
+            if let Some(py) = self.python.read(pid, &proc.maps, &by_pid[&pid]) {
+                python::fill(&mut out.stacks, pid, &by_pid[&pid], py);
             }
         }
         if denied > 0 && !self.root {
