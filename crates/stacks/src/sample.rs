@@ -1,0 +1,524 @@
+//! Where a busy thread burns its CPU, without stopping it: a CPU-clock
+//! perf event per thread samples its user registers and the top of its
+//! user stack a few hundred times a second over a short window; each
+//! sample is unwound as it arrives (the crate's unwinder: DWARF CFI, frame
+//! pointers through JIT code) and only its addresses are kept; at the end
+//! the distinct addresses are named (symbols, and a JIT's perf map when it
+//! writes one) and the stacks grouped by function, hottest first.
+//!
+//! Sampling needs perf events for the target: root (or CAP_PERFMON), or
+//! kernel.perf_event_paranoid ≤ 2 for one's own processes' user time. When
+//! the kernel refuses, [`Refused`] says why in words a report can use, and
+//! the caller falls back to the CPU shares of /proc.
+
+pub mod perf;
+pub mod perfmap;
+pub mod record;
+
+use crate::maps::{self, Mapping};
+use crate::unwind::{ProcUnwinder, StackCopy, Start};
+use crate::{Proc, Reader};
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+use unwedge_model::{CpuProfile, Frame, HotStack};
+
+/// Threads sampled at once at most.
+pub const MAX_THREADS: usize = 32;
+/// Stacks kept per thread.
+pub const MAX_HOT_STACKS: usize = 5;
+/// The longest window a caller may ask for.
+pub const MAX_WINDOW: Duration = Duration::from_secs(5);
+/// Bytes of a perf map read at most (its newest part: the end).
+const MAX_PERF_MAP: u64 = 64 << 20;
+/// How long reading a process's memory map may take.
+const MAPS_WAIT: Duration = Duration::from_millis(500);
+
+/// How to sample.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub window: Duration,
+    /// Samples per second of a thread's CPU time.
+    pub hz: u32,
+    /// User stack bytes copied with each sample (from the stack pointer up).
+    pub stack_bytes: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { window: Duration::from_millis(500), hz: 199, stack_bytes: 16 << 10 }
+    }
+}
+
+/// Why no thread could be sampled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// EACCES or EPERM: perf_event_paranoid, a missing capability, a
+    /// container's seccomp profile, or a lockdown.
+    NotPermitted { paranoid: Option<i32>, errno: i32 },
+    /// The kernel has no perf events for this (ENOENT, ENODEV, ENOSYS,
+    /// EOPNOTSUPP, EINVAL, E2BIG).
+    Unavailable { errno: i32 },
+    /// The ring buffer could not be mapped (locked-memory limit:
+    /// kernel.perf_event_mlock_kb, RLIMIT_MEMLOCK).
+    NoRing { errno: i32 },
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = |e: i32| std::io::Error::from_raw_os_error(e).to_string();
+        match self {
+            Refused::NotPermitted { paranoid, errno } => {
+                let setting = paranoid.map(|p| format!("kernel.perf_event_paranoid={p}; ")).unwrap_or_default();
+                write!(
+                    f,
+                    "perf events not permitted ({setting}{}: needs root or CAP_PERFMON, and a container's seccomp \
+                     profile may forbid perf_event_open); CPU share from /proc only",
+                    name(*errno)
+                )
+            }
+            Refused::Unavailable { errno } => {
+                write!(f, "perf events not available on this kernel ({}); CPU share from /proc only", name(*errno))
+            }
+            Refused::NoRing { errno } => write!(
+                f,
+                "perf event buffers could not be mapped ({}: kernel.perf_event_mlock_kb or RLIMIT_MEMLOCK); CPU \
+                 share from /proc only",
+                name(*errno)
+            ),
+        }
+    }
+}
+
+fn classify(e: &std::io::Error, paranoid: Option<i32>) -> Option<Refused> {
+    let errno = e.raw_os_error()?;
+    match errno {
+        libc::EACCES | libc::EPERM => Some(Refused::NotPermitted { paranoid, errno }),
+        libc::ENOENT | libc::ENODEV | libc::ENOSYS | libc::EOPNOTSUPP | libc::EINVAL | libc::E2BIG => {
+            Some(Refused::Unavailable { errno })
+        }
+        _ => None,
+    }
+}
+
+/// What a sampling run yields.
+#[derive(Debug, Default)]
+pub struct Sampled {
+    /// Per (pid, tid) sampled (or that could not be: the profile's note says why).
+    pub profiles: BTreeMap<(u32, u32), CpuProfile>,
+    /// For the report's coverage ("kernel time not sampled: …").
+    pub notes: Vec<String>,
+    /// The sampler's own cost.
+    pub cost: Cost,
+}
+
+/// What sampling cost unwedge.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Cost {
+    /// CPU time of the sampling thread (draining, unwinding, naming).
+    pub cpu: Duration,
+    pub wall: Duration,
+    pub samples: u64,
+    /// Bytes of records copied out of the rings.
+    pub bytes: u64,
+}
+
+/// One thread being sampled.
+struct Sampling {
+    pid: u32,
+    tid: u32,
+    event: perf::Event,
+    samples: u32,
+    lost: u64,
+    /// Distinct stacks (addresses, innermost first) and how often each came.
+    stacks: HashMap<Vec<u64>, u32>,
+    /// Samples that carried no user registers or stack.
+    bare: u32,
+}
+
+/// A process whose threads are sampled: its maps (re-read when a sample
+/// lands in memory they did not show: new JIT code) and its unwinder.
+struct Target {
+    proc: Proc,
+    maps_read: Instant,
+}
+
+impl Reader {
+    /// Samples `threads` ((pid, tid), at most [`MAX_THREADS`]) for
+    /// `settings.window`, unwinding and naming their stacks. Never stops
+    /// them. `Err` when the kernel refused every thread (the reason says
+    /// why, for the report).
+    pub fn sample(&mut self, threads: &[(u32, u32)], settings: &Settings) -> Result<Sampled, Refused> {
+        let cpu_start = thread_cpu_time();
+        let started = Instant::now();
+        let mut out = Sampled::default();
+        let settings = Settings {
+            window: settings.window.min(MAX_WINDOW),
+            hz: settings.hz.clamp(1, 1000),
+            stack_bytes: settings.stack_bytes.clamp(512, 60 << 10),
+        };
+        if threads.len() > MAX_THREADS {
+            out.notes.push(format!("CPU samples taken of the first {MAX_THREADS} of {} busy threads", threads.len()));
+        }
+        let paranoid = perf::paranoid();
+        let mut spec =
+            perf::Spec { hz: settings.hz, stack_bytes: settings.stack_bytes, exclude_kernel: false, pages: 128 };
+        let mut refused = None;
+        let mut sampling: Vec<Sampling> = Vec::new();
+        for &(pid, tid) in threads.iter().take(MAX_THREADS) {
+            match open(tid, &mut spec, paranoid) {
+                Ok(event) => {
+                    sampling.push(Sampling { pid, tid, event, samples: 0, lost: 0, stacks: HashMap::new(), bare: 0 })
+                }
+                Err(e) => {
+                    let note = match classify(&e, paranoid) {
+                        Some(r) => {
+                            let text = r.to_string();
+                            refused.get_or_insert(r);
+                            text
+                        }
+                        None if e.raw_os_error() == Some(libc::ESRCH) => "not sampled: the thread has ended".into(),
+                        None => format!("not sampled: {e}"),
+                    };
+                    out.profiles.insert((pid, tid), unsampled(settings, note));
+                }
+            }
+        }
+        if sampling.is_empty() {
+            return match refused {
+                Some(r) => Err(r),
+                None => Ok(out),
+            };
+        }
+        if spec.exclude_kernel {
+            out.notes.push(format!(
+                "CPU samples count user time only (kernel time needs root or CAP_PERFMON{})",
+                paranoid.map(|p| format!("; kernel.perf_event_paranoid={p}")).unwrap_or_default()
+            ));
+        }
+        let mut targets: BTreeMap<u32, Target> = BTreeMap::new();
+        for s in &sampling {
+            if !targets.contains_key(&s.pid) {
+                let maps = read_maps(s.pid).unwrap_or_default();
+                let mut proc = Proc { pid: s.pid, maps, unwinder: ProcUnwinder::default() };
+                proc.unwinder.jit = jit_ranges(&proc.maps);
+                targets.insert(s.pid, Target { proc, maps_read: Instant::now() });
+            }
+        }
+        for s in &sampling {
+            let _ = s.event.enable();
+        }
+        let window_start = Instant::now();
+        let mut buf = Vec::new();
+        loop {
+            let left = settings.window.saturating_sub(window_start.elapsed());
+            if left.is_zero() {
+                break;
+            }
+            let events: Vec<&perf::Event> = sampling.iter().map(|s| &s.event).collect();
+            perf::poll_refs(&events, left.min(Duration::from_millis(50)).as_millis().max(1) as i32);
+            for s in &mut sampling {
+                self.drain(s, &mut targets, &mut buf, &mut out.cost);
+            }
+        }
+        for s in &sampling {
+            let _ = s.event.disable();
+        }
+        let window_ms = window_start.elapsed().as_millis() as u64;
+        for s in &mut sampling {
+            self.drain(s, &mut targets, &mut buf, &mut out.cost);
+        }
+        drop(buf);
+        for s in sampling {
+            let target = targets.get_mut(&s.pid).expect("a target per sampled pid");
+            let profile = self.profile(s.samples, s.lost, s.bare, s.stacks, &mut target.proc, settings, window_ms);
+            out.profiles.insert((s.pid, s.tid), profile);
+        }
+        out.cost.wall = started.elapsed();
+        out.cost.cpu = thread_cpu_time().saturating_sub(cpu_start);
+        Ok(out)
+    }
+
+    /// Copies one ring's new records out and unwinds its samples.
+    fn drain(&mut self, s: &mut Sampling, targets: &mut BTreeMap<u32, Target>, buf: &mut Vec<u8>, cost: &mut Cost) {
+        buf.clear();
+        s.event.drain(buf);
+        cost.bytes += buf.len() as u64;
+        let target = targets.get_mut(&s.pid).expect("a target per sampled pid");
+        for r in record::records(buf, perf::NREGS) {
+            match r {
+                record::Record::Sample(x) if x.tid == s.tid => {
+                    s.samples += 1;
+                    cost.samples += 1;
+                    let Some(regs) = perf::regs(&x).filter(|_| !x.stack.is_empty()) else {
+                        s.bare += 1;
+                        continue;
+                    };
+                    // New code since the maps were read (a JIT's): read them again, now and then.
+                    if !target.proc.maps.iter().any(|m| m.contains(regs.pc))
+                        && target.maps_read.elapsed() > Duration::from_millis(100)
+                    {
+                        if let Some(m) = read_maps(s.pid) {
+                            target.proc.unwinder.jit = jit_ranges(&m);
+                            target.proc.maps = m;
+                        }
+                        target.maps_read = Instant::now();
+                    }
+                    let start =
+                        Start { pc: regs.pc, sp: regs.sp, fp: Some(regs.fp), lr: (regs.lr != 0).then_some(regs.lr) };
+                    let copy = StackCopy { base: regs.sp, bytes: x.stack };
+                    let walk = self.walk_addrs(&mut target.proc, start, &copy);
+                    *s.stacks.entry(walk.addrs).or_default() += 1;
+                }
+                record::Record::Lost(n) => s.lost += n,
+                _ => {}
+            }
+        }
+    }
+
+    /// Names and groups one thread's stacks.
+    #[allow(clippy::too_many_arguments)]
+    fn profile(
+        &mut self,
+        samples: u32,
+        lost: u64,
+        bare: u32,
+        stacks: HashMap<Vec<u64>, u32>,
+        proc: &mut Proc,
+        settings: Settings,
+        window_ms: u64,
+    ) -> CpuProfile {
+        // Each distinct address is named once, then every stack from those names.
+        let mut named: HashMap<(u64, bool), Vec<Frame>> = HashMap::new();
+        for addrs in stacks.keys() {
+            for (i, &a) in addrs.iter().enumerate() {
+                named.entry((a, i > 0)).or_insert_with(|| self.symbols.frame(a, i > 0, &proc.unwinder, &proc.maps));
+            }
+        }
+        // JIT frames: named from the process's perf map when it writes one.
+        let jit: Vec<u64> = named
+            .iter()
+            .filter(|(_, f)| f.len() == 1 && f[0].function.is_none() && in_jit(&proc.unwinder, f[0].addr_u64()))
+            .map(|((a, ret), _)| if *ret { a.saturating_sub(1) } else { *a })
+            .collect();
+        let jit_names = if jit.is_empty() { HashMap::new() } else { perf_map_names(proc.pid, &jit) };
+        let map_path = perf_map_path(proc.pid).map(|(shown, _)| shown);
+        for ((a, ret), frames) in named.iter_mut() {
+            let lookup = if *ret { a.saturating_sub(1) } else { *a };
+            if let (Some(name), [f]) = (jit_names.get(&lookup), frames.as_mut_slice()) {
+                f.function = Some(name.clone());
+                f.module = map_path.clone();
+            }
+        }
+        let mut unnamed_jit = 0;
+        let mut groups: HashMap<Vec<String>, (u32, u32, Vec<Frame>)> = HashMap::new();
+        for (addrs, count) in &stacks {
+            let frames: Vec<Frame> = addrs
+                .iter()
+                .enumerate()
+                .flat_map(|(i, &a)| named.get(&(a, i > 0)).cloned().unwrap_or_default())
+                .take(crate::MAX_FRAMES)
+                .collect();
+            if frames.first().is_some_and(|f| f.function.is_none() && in_jit(&proc.unwinder, f.addr_u64())) {
+                unnamed_jit += count;
+            }
+            let key = frames.iter().map(group_key).collect();
+            let g = groups.entry(key).or_insert((0, 0, Vec::new()));
+            g.0 += count;
+            // The most frequent exact stack of the group stands for it.
+            if *count > g.1 {
+                g.1 = *count;
+                g.2 = frames;
+            }
+        }
+        let mut hot: Vec<HotStack> =
+            groups.into_values().map(|(count, _, frames)| HotStack { count, frames }).collect();
+        hot.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.frames.len().cmp(&b.frames.len())));
+        hot.truncate(MAX_HOT_STACKS);
+        let mut notes = Vec::new();
+        if unnamed_jit > 0 {
+            notes.push(format!(
+                "{unnamed_jit} of {samples} samples ran in JIT code that no perf map names ({})",
+                jit_hint(proc)
+            ));
+        }
+        if bare > 0 {
+            notes.push(format!("{bare} samples carried no user stack"));
+        }
+        if lost > 0 {
+            notes.push(format!("{lost} samples were lost (the ring buffer was full)"));
+        }
+        CpuProfile {
+            window_ms,
+            hz: settings.hz,
+            samples,
+            lost,
+            unnamed_jit,
+            stacks: hot,
+            note: (!notes.is_empty()).then(|| notes.join("; ")),
+        }
+    }
+}
+
+/// Opens thread `tid`'s event: with kernel time first, then (refused, as
+/// an unprivileged user is under perf_event_paranoid 2) user time only,
+/// which `spec` then keeps for the threads after; a smaller ring when the
+/// locked-memory limit refuses the mapping.
+fn open(tid: u32, spec: &mut perf::Spec, paranoid: Option<i32>) -> std::io::Result<perf::Event> {
+    loop {
+        match perf::Event::open(tid, spec) {
+            Ok(e) => return Ok(e),
+            Err(e) if !spec.exclude_kernel && matches!(classify(&e, paranoid), Some(Refused::NotPermitted { .. })) => {
+                spec.exclude_kernel = true;
+            }
+            // The ring's mapping counts against kernel.perf_event_mlock_kb.
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) && spec.pages > 8 => spec.pages /= 4,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn unsampled(settings: Settings, note: String) -> CpuProfile {
+    CpuProfile { window_ms: 0, hz: settings.hz, note: Some(note), ..Default::default() }
+}
+
+/// How frames group: by function, else by file (an unnamed address in a
+/// known file), else as JIT code.
+fn group_key(f: &Frame) -> String {
+    match (&f.function, &f.module) {
+        (Some(n), _) => n.clone(),
+        (None, Some(m)) => format!("? ({m})"),
+        (None, None) => "[jit]".into(),
+    }
+}
+
+trait AddrU64 {
+    fn addr_u64(&self) -> u64;
+}
+
+impl AddrU64 for Frame {
+    fn addr_u64(&self) -> u64 {
+        u64::from_str_radix(self.addr.trim_start_matches("0x"), 16).unwrap_or(0)
+    }
+}
+
+fn in_jit(u: &ProcUnwinder, addr: u64) -> bool {
+    u.jit.iter().any(|r| r.contains(&addr))
+}
+
+/// Anonymous executable memory: where JIT compilers put their code.
+fn jit_ranges(maps: &[Mapping]) -> Vec<std::ops::Range<u64>> {
+    maps.iter()
+        .filter(|m| {
+            m.exec && m.inode == 0 && m.path.as_deref().is_none_or(|p| !p.starts_with('[') || p.starts_with("[anon"))
+        })
+        .map(|m| m.start..m.end)
+        .collect()
+}
+
+/// What names a runtime's JIT frames.
+fn jit_hint(proc: &Proc) -> String {
+    let has = |lib: &str| proc.maps.iter().any(|m| m.path.as_deref().is_some_and(|p| p.contains(lib)));
+    let exe = std::fs::read_link(format!("/proc/{}/exe", proc.pid)).ok();
+    let exe = exe.as_ref().and_then(|e| e.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if exe == "node" || exe.starts_with("nodejs") || has("libnode") {
+        "JavaScript: start node with --perf-basic-prof to name them".into()
+    } else if exe == "java" || has("libjvm") {
+        format!("Java: `jcmd {} Compiler.perfmap` writes the map (JDK 17+)", proc.pid)
+    } else {
+        "the runtime writes /tmp/perf-PID.map when asked to".into()
+    }
+}
+
+/// The perf map of `pid` as the report names it, and the path to read it
+/// by (through the process's own mount namespace and pid number).
+fn perf_map_path(pid: u32) -> Option<(String, String)> {
+    let status = std::fs::read(format!("/proc/{pid}/status")).ok()?;
+    let ns = crate::cpu::parse_nspid(&status).unwrap_or(pid);
+    let shown = format!("/tmp/perf-{ns}.map");
+    let path = format!("/proc/{pid}/root{shown}");
+    std::path::Path::new(&path).exists().then_some((shown, path))
+}
+
+/// The names the process's perf map gives `addrs` (its newest part when it is large).
+fn perf_map_names(pid: u32, addrs: &[u64]) -> HashMap<u64, String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Some((_, path)) = perf_map_path(pid) else { return HashMap::new() };
+    let Ok(mut f) = std::fs::File::open(&path) else { return HashMap::new() };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut text = Vec::new();
+    if len > MAX_PERF_MAP && f.seek(SeekFrom::Start(len - MAX_PERF_MAP)).is_err() {
+        return HashMap::new();
+    }
+    if f.take(MAX_PERF_MAP).read_to_end(&mut text).is_err() {
+        return HashMap::new();
+    }
+    perfmap::names(&text, addrs)
+}
+
+/// /proc/PID/maps, read on a helper thread: the read takes the target's
+/// mmap lock, which a thread stuck in the kernel can hold for ever.
+fn read_maps(pid: u32) -> Option<Vec<Mapping>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("maps-read".into())
+        .spawn(move || {
+            let _ =
+                tx.send(crate::mem::read_file(&format!("/proc/{pid}/maps"), 16 << 20).ok().map(|t| maps::parse(&t)));
+        })
+        .ok()?;
+    rx.recv_timeout(MAPS_WAIT).ok()?
+}
+
+/// CPU time of the calling thread.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid timespec to write.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_in_words() {
+        let r = Refused::NotPermitted { paranoid: Some(3), errno: libc::EACCES };
+        assert!(r
+            .to_string()
+            .starts_with("perf events not permitted (kernel.perf_event_paranoid=3; Permission denied"));
+        assert!(r.to_string().ends_with("CPU share from /proc only"));
+        let e = std::io::Error::from_raw_os_error(libc::ENOENT);
+        assert_eq!(classify(&e, None), Some(Refused::Unavailable { errno: libc::ENOENT }));
+        assert_eq!(
+            classify(&std::io::Error::from_raw_os_error(libc::ESRCH), None),
+            None,
+            "a thread gone is not a refusal"
+        );
+    }
+
+    #[test]
+    fn jit_is_anonymous_exec() {
+        let maps = maps::parse(
+            b"00400000-00401000 r-xp 00000000 fe:00 12 /usr/bin/node\n\
+              7f0d6c003000-7f0d6c03f000 rwxp 00000000 00:00 0 \n\
+              7f0d6c100000-7f0d6c200000 rw-p 00000000 00:00 0 \n\
+              7ffc00000000-7ffc00002000 r-xp 00000000 00:00 0 [vdso]\n",
+        );
+        assert_eq!(jit_ranges(&maps), [0x7f0d_6c00_3000..0x7f0d_6c03_f000]);
+    }
+
+    #[test]
+    fn groups() {
+        let f = |n: Option<&str>, m: Option<&str>| Frame {
+            addr: "0x10".into(),
+            function: n.map(String::from),
+            module: m.map(String::from),
+            ..Default::default()
+        };
+        assert_eq!(group_key(&f(Some("spin_here"), None)), "spin_here");
+        assert_eq!(group_key(&f(None, Some("/x"))), "? (/x)");
+        assert_eq!(group_key(&f(None, None)), "[jit]");
+        assert_eq!(f(None, None).addr_u64(), 0x10);
+    }
+}
