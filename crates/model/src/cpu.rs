@@ -26,17 +26,24 @@ pub struct CpuProfile {
     /// How long the thread was sampled.
     pub window_ms: u64,
     /// Samples per second of the thread's CPU time: each sample stands for
-    /// 1/hz s on a CPU, so `samples / (hz × window)` is its CPU share.
+    /// 1/hz s on a CPU, so `(samples + lost) / (hz × window)` is its CPU share.
     pub hz: u32,
-    /// Samples taken of this thread.
+    /// Samples taken of this thread and unwound.
     pub samples: u32,
-    /// Samples the kernel dropped (the ring buffer was full).
+    /// Samples taken but not unwound: dropped by the kernel (its ring was
+    /// full) or by unwedge (it could not keep up).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub lost: u64,
     /// Samples whose innermost frame is in anonymous executable memory
     /// (JIT code) that no perf map names.
     #[serde(default, skip_serializing_if = "is_zero_u32")]
     pub unnamed_jit: u32,
+    /// The thread's time on a CPU during the window, and runnable but
+    /// waiting for one (schedstat before and after it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ran_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waited_ms: Option<u64>,
     /// The hottest stacks (by function), most samples first.
     pub stacks: Vec<HotStack>,
     /// What limits the profile ("JIT frames have no names: start node with
@@ -46,11 +53,23 @@ pub struct CpuProfile {
 }
 
 impl CpuProfile {
+    /// The thread's CPU use over the window, from schedstat.
+    pub fn cpu_use(&self) -> Option<CpuUse> {
+        let seconds = self.window_ms as f64 / 1000.0;
+        let share = |ms: u64| (ms as f64 / 1000.0 / seconds).clamp(0.0, 1.0);
+        (seconds > 0.0).then_some(CpuUse {
+            seconds,
+            running: share(self.ran_ms?),
+            waiting: Some(share(self.waited_ms?)),
+            from_schedstat: true,
+        })
+    }
+
     /// Share of the window the thread ran, from the samples (0 when none).
     pub fn cpu_share(&self) -> f64 {
         let expected = self.hz as f64 * self.window_ms as f64 / 1000.0;
         if expected > 0.0 {
-            (self.samples as f64 / expected).min(1.0)
+            ((self.samples as f64 + self.lost as f64) / expected).min(1.0)
         } else {
             0.0
         }
@@ -414,6 +433,9 @@ mod tests {
             ..Default::default()
         };
         assert!((p.cpu_share() - 0.95).abs() < 1e-9);
+        assert_eq!(p.cpu_use(), None, "no schedstat");
+        let p = CpuProfile { ran_ms: Some(950), waited_ms: Some(30), ..p };
+        assert_eq!(p.cpu_use().unwrap().state(), CpuState::Busy);
         assert!((p.stacks[0].share(&p) - 0.5).abs() < 1e-9);
     }
 }

@@ -133,6 +133,34 @@ struct Sampling {
     stacks: HashMap<Vec<u64>, u32>,
     /// Samples that carried no user registers or stack.
     bare: u32,
+    /// schedstat when sampling began.
+    sched: Option<unwedge_model::SchedStat>,
+    /// Records copied out of the ring, not yet unwound.
+    pending: Vec<u8>,
+}
+
+/// Bytes of copied records a thread may have waiting to be unwound: past
+/// it, new ones are counted and dropped (a loaded host, a slow unwind).
+const MAX_PENDING: usize = 4 << 20;
+
+impl Sampling {
+    /// Copies the ring's new records out, freeing the ring for the kernel.
+    fn copy_out(&mut self, cost: &mut Cost) {
+        let before = self.pending.len();
+        self.event.drain(&mut self.pending);
+        let added = self.pending.len() - before;
+        cost.bytes += added as u64;
+        if self.pending.len() > MAX_PENDING {
+            // Keep the older records (whole ones); count the dropped samples as lost.
+            let keep = before;
+            for r in record::records(&self.pending[keep..], perf::NREGS) {
+                if matches!(r, record::Record::Sample(_)) {
+                    self.lost += 1;
+                }
+            }
+            self.pending.truncate(keep);
+        }
+    }
 }
 
 /// A process whose threads are sampled: its maps (re-read when a sample
@@ -166,9 +194,17 @@ impl Reader {
         let mut sampling: Vec<Sampling> = Vec::new();
         for &(pid, tid) in threads.iter().take(MAX_THREADS) {
             match open(tid, &mut spec, paranoid) {
-                Ok(event) => {
-                    sampling.push(Sampling { pid, tid, event, samples: 0, lost: 0, stacks: HashMap::new(), bare: 0 })
-                }
+                Ok(event) => sampling.push(Sampling {
+                    pid,
+                    tid,
+                    event,
+                    samples: 0,
+                    lost: 0,
+                    stacks: HashMap::new(),
+                    bare: 0,
+                    sched: None,
+                    pending: Vec::new(),
+                }),
                 Err(e) => {
                     let note = match classify(&e, paranoid) {
                         Some(r) => {
@@ -204,33 +240,54 @@ impl Reader {
                 targets.insert(s.pid, Target { proc, maps_read: Instant::now() });
             }
         }
-        for s in &sampling {
+        for s in &mut sampling {
+            s.sched = crate::cpu::read_schedstat(s.pid, s.tid);
             let _ = s.event.enable();
         }
+        // During the window the rings are only copied out (cheap), and the
+        // copies unwound while time is left: the events stop at the
+        // deadline even when unwinding lags (a loaded host), and what is
+        // still waiting is unwound after.
         let window_start = Instant::now();
-        let mut buf = Vec::new();
+        let deadline = window_start + settings.window;
         loop {
-            let left = settings.window.saturating_sub(window_start.elapsed());
-            if left.is_zero() {
+            let now = Instant::now();
+            if now >= deadline {
                 break;
             }
             let events: Vec<&perf::Event> = sampling.iter().map(|s| &s.event).collect();
-            perf::poll_refs(&events, left.min(Duration::from_millis(50)).as_millis().max(1) as i32);
+            perf::poll_refs(&events, (deadline - now).min(Duration::from_millis(50)).as_millis().max(1) as i32);
             for s in &mut sampling {
-                self.drain(s, &mut targets, &mut buf, &mut out.cost);
+                s.copy_out(&mut out.cost);
+            }
+            for s in &mut sampling {
+                self.unwind_pending(s, &mut targets, Some(deadline));
             }
         }
+        let mut ends = Vec::new();
         for s in &sampling {
             let _ = s.event.disable();
+            ends.push((crate::cpu::read_schedstat(s.pid, s.tid), s.event.count_ns()));
         }
         let window_ms = window_start.elapsed().as_millis() as u64;
         for s in &mut sampling {
-            self.drain(s, &mut targets, &mut buf, &mut out.cost);
+            s.copy_out(&mut out.cost);
+            self.unwind_pending(s, &mut targets, None);
         }
-        drop(buf);
-        for s in sampling {
+        for (mut s, (end, count)) in sampling.into_iter().zip(ends) {
+            // The kernel notes a lost record only once the ring has room
+            // again: the counter says how many samples there were.
+            let period = 1_000_000_000 / u64::from(settings.hz);
+            if let Some(c) = count {
+                s.lost = s.lost.max((c / period).saturating_sub(u64::from(s.samples)));
+            }
+            out.cost.samples += u64::from(s.samples) + s.lost;
             let target = targets.get_mut(&s.pid).expect("a target per sampled pid");
-            let profile = self.profile(s.samples, s.lost, s.bare, s.stacks, &mut target.proc, settings, window_ms);
+            let mut profile = self.profile(s.samples, s.lost, s.bare, s.stacks, &mut target.proc, settings, window_ms);
+            if let (Some(a), Some(b)) = (s.sched, end) {
+                profile.ran_ms = b.run_ns.checked_sub(a.run_ns).map(|n| n / 1_000_000);
+                profile.waited_ms = b.wait_ns.checked_sub(a.wait_ns).map(|n| n / 1_000_000);
+            }
             out.profiles.insert((s.pid, s.tid), profile);
         }
         out.cost.wall = started.elapsed();
@@ -238,17 +295,15 @@ impl Reader {
         Ok(out)
     }
 
-    /// Copies one ring's new records out and unwinds its samples.
-    fn drain(&mut self, s: &mut Sampling, targets: &mut BTreeMap<u32, Target>, buf: &mut Vec<u8>, cost: &mut Cost) {
-        buf.clear();
-        s.event.drain(buf);
-        cost.bytes += buf.len() as u64;
+    /// Unwinds the samples copied out of one ring, until `deadline`.
+    fn unwind_pending(&mut self, s: &mut Sampling, targets: &mut BTreeMap<u32, Target>, deadline: Option<Instant>) {
         let target = targets.get_mut(&s.pid).expect("a target per sampled pid");
-        for r in record::records(buf, perf::NREGS) {
+        let mut records = record::records(&s.pending, perf::NREGS);
+        let mut n = 0u32;
+        while let Some(r) = records.next() {
             match r {
                 record::Record::Sample(x) if x.tid == s.tid => {
                     s.samples += 1;
-                    cost.samples += 1;
                     let Some(regs) = perf::regs(&x).filter(|_| !x.stack.is_empty()) else {
                         s.bare += 1;
                         continue;
@@ -269,10 +324,16 @@ impl Reader {
                     let walk = self.walk_addrs(&mut target.proc, start, &copy);
                     *s.stacks.entry(walk.addrs).or_default() += 1;
                 }
-                record::Record::Lost(n) => s.lost += n,
+                record::Record::Lost(k) => s.lost += k,
                 _ => {}
             }
+            n += 1;
+            if n % 8 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
         }
+        let done = s.pending.len() - records.remaining();
+        s.pending.drain(..done);
     }
 
     /// Names and groups one thread's stacks.
@@ -353,6 +414,8 @@ impl Reader {
             samples,
             lost,
             unnamed_jit,
+            ran_ms: None,
+            waited_ms: None,
             stacks: hot,
             note: (!notes.is_empty()).then(|| notes.join("; ")),
         }

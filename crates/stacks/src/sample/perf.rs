@@ -214,6 +214,15 @@ impl Event {
         self.ioctl(IOC_DISABLE)
     }
 
+    /// The event's count: nanoseconds of the thread's CPU time while it
+    /// was enabled (the CPU clock counts whether or not a sample fits the ring).
+    pub fn count_ns(&self) -> Option<u64> {
+        let mut v = 0u64;
+        // SAFETY: reading 8 bytes (read_format 0: the value alone) into v.
+        let n = unsafe { libc::read(self.fd.as_raw_fd(), &mut v as *mut u64 as *mut libc::c_void, 8) };
+        (n == 8).then_some(v)
+    }
+
     pub fn raw_fd(&self) -> i32 {
         self.fd.as_raw_fd()
     }

@@ -65,6 +65,13 @@ pub struct Records<'a> {
     nregs: usize,
 }
 
+impl Records<'_> {
+    /// Bytes not yet framed into records.
+    pub fn remaining(&self) -> usize {
+        self.rest.len()
+    }
+}
+
 impl<'a> Iterator for Records<'a> {
     type Item = Record<'a>;
 
