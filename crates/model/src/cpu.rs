@@ -242,23 +242,31 @@ pub fn pressure_share(before: &Psi, after: &Psi, seconds: f64) -> Option<f64> {
     (seconds > 0.0).then(|| (d as f64 / 1e6 / seconds).clamp(0.0, 1.0))
 }
 
+/// CPUs a list may name (the kernel's NR_CPUS is at most 8192).
+const MAX_CPUS: usize = 65536;
+
 /// A CPU list as the kernel writes it ("0-3,8,10-11"): the CPUs in order;
-/// empty for malformed text. Bounded: ranges past 65536 CPUs are dropped.
+/// empty for malformed text or a CPU past 65535. Bounded whatever the
+/// text: a set of 65536 bits, however many ranges repeat.
 pub fn cpu_list(text: &str) -> Vec<u32> {
-    let mut out = Vec::new();
+    let mut set = vec![0u64; MAX_CPUS / 64];
     for part in text.trim().split(',').filter(|p| !p.is_empty()) {
         let (a, b) = match part.split_once('-') {
             Some((a, b)) => (a.trim().parse::<u32>(), b.trim().parse::<u32>()),
             None => (part.trim().parse::<u32>(), part.trim().parse::<u32>()),
         };
         let (Ok(a), Ok(b)) = (a, b) else { return Vec::new() };
-        if a > b || b >= 65536 {
+        if a > b || b as usize >= MAX_CPUS {
             return Vec::new();
         }
-        out.extend(a..=b);
+        for c in a..=b {
+            set[c as usize / 64] |= 1 << (c % 64);
+        }
     }
-    out.sort_unstable();
-    out.dedup();
+    let mut out = Vec::new();
+    for (i, w) in set.iter().enumerate().filter(|(_, w)| **w != 0) {
+        out.extend((0..64).filter(|b| w & (1 << b) != 0).map(|b| (i * 64 + b) as u32));
+    }
     out
 }
 
@@ -401,6 +409,8 @@ mod tests {
         assert!(cpu_list("3-1").is_empty());
         assert!(cpu_list("0-99999999").is_empty());
         assert!(cpu_list("x").is_empty());
+        assert_eq!(cpu_list(&"0-65535,".repeat(20)).len(), 65536, "repeats cost nothing");
+        assert_eq!(cpu_list("2,0-1,1"), [0, 1, 2]);
     }
 
     #[test]

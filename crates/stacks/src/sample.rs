@@ -30,6 +30,8 @@ pub const MAX_HOT_STACKS: usize = 5;
 pub const MAX_WINDOW: Duration = Duration::from_secs(5);
 /// Bytes of a perf map read at most (its newest part: the end).
 const MAX_PERF_MAP: u64 = 64 << 20;
+/// What an unnamed frame of JIT code shows as its module.
+pub const JIT_MODULE: &str = "[jit]";
 /// How long reading a process's memory map may take.
 const MAPS_WAIT: Duration = Duration::from_millis(500);
 
@@ -139,18 +141,20 @@ struct Sampling {
     pending: Vec<u8>,
 }
 
-/// Bytes of copied records a thread may have waiting to be unwound: past
-/// it, new ones are counted and dropped (a loaded host, a slow unwind).
-const MAX_PENDING: usize = 4 << 20;
+/// Bytes of copied records all threads together may have waiting to be
+/// unwound (a loaded host, a slow unwind): past a thread's part of it, its
+/// new samples are counted and dropped.
+const MAX_PENDING: usize = 16 << 20;
 
 impl Sampling {
-    /// Copies the ring's new records out, freeing the ring for the kernel.
-    fn copy_out(&mut self, cost: &mut Cost) {
+    /// Copies the ring's new records out, freeing the ring for the kernel;
+    /// keeps at most `cap` bytes waiting.
+    fn copy_out(&mut self, cost: &mut Cost, cap: usize) {
         let before = self.pending.len();
         self.event.drain(&mut self.pending);
         let added = self.pending.len() - before;
         cost.bytes += added as u64;
-        if self.pending.len() > MAX_PENDING {
+        if self.pending.len() > cap {
             // Keep the older records (whole ones); count the dropped samples as lost.
             let keep = before;
             for r in record::records(&self.pending[keep..], perf::NREGS) {
@@ -257,8 +261,9 @@ impl Reader {
             }
             let events: Vec<&perf::Event> = sampling.iter().map(|s| &s.event).collect();
             perf::poll_refs(&events, (deadline - now).min(Duration::from_millis(50)).as_millis().max(1) as i32);
+            let cap = MAX_PENDING / sampling.len();
             for s in &mut sampling {
-                s.copy_out(&mut out.cost);
+                s.copy_out(&mut out.cost, cap);
             }
             for s in &mut sampling {
                 self.unwind_pending(s, &mut targets, Some(deadline));
@@ -270,8 +275,9 @@ impl Reader {
             ends.push((crate::cpu::read_schedstat(s.pid, s.tid), s.event.count_ns()));
         }
         let window_ms = window_start.elapsed().as_millis() as u64;
+        let cap = MAX_PENDING / sampling.len();
         for s in &mut sampling {
-            s.copy_out(&mut out.cost);
+            s.copy_out(&mut out.cost, cap);
             self.unwind_pending(s, &mut targets, None);
         }
         for (mut s, (end, count)) in sampling.into_iter().zip(ends) {
@@ -356,18 +362,23 @@ impl Reader {
             }
         }
         // JIT frames: named from the process's perf map when it writes one.
+        let lookup = |(a, ret): (u64, bool)| if ret { a.saturating_sub(1) } else { a };
         let jit: Vec<u64> = named
             .iter()
-            .filter(|(_, f)| f.len() == 1 && f[0].function.is_none() && in_jit(&proc.unwinder, f[0].addr_u64()))
-            .map(|((a, ret), _)| if *ret { a.saturating_sub(1) } else { *a })
+            .filter(|(k, f)| f.len() == 1 && f[0].function.is_none() && in_jit(&proc.unwinder, lookup(**k)))
+            .map(|(k, _)| lookup(*k))
             .collect();
         let jit_names = if jit.is_empty() { HashMap::new() } else { perf_map_names(proc.pid, &jit) };
         let map_path = perf_map_path(proc.pid).map(|(shown, _)| shown);
-        for ((a, ret), frames) in named.iter_mut() {
-            let lookup = if *ret { a.saturating_sub(1) } else { *a };
-            if let (Some(name), [f]) = (jit_names.get(&lookup), frames.as_mut_slice()) {
-                f.function = Some(name.clone());
-                f.module = map_path.clone();
+        for (k, frames) in named.iter_mut() {
+            let at = lookup(*k);
+            let [f] = frames.as_mut_slice() else { continue };
+            if f.function.is_some() || !in_jit(&proc.unwinder, at) {
+                continue;
+            }
+            match jit_names.get(&at) {
+                Some(name) => (f.function, f.module) = (Some(name.clone()), map_path.clone()),
+                None => f.module = Some(JIT_MODULE.into()),
             }
         }
         let mut unnamed_jit = 0;
@@ -379,7 +390,7 @@ impl Reader {
                 .flat_map(|(i, &a)| named.get(&(a, i > 0)).cloned().unwrap_or_default())
                 .take(crate::MAX_FRAMES)
                 .collect();
-            if frames.first().is_some_and(|f| f.function.is_none() && in_jit(&proc.unwinder, f.addr_u64())) {
+            if frames.first().is_some_and(|f| f.function.is_none() && f.module.as_deref() == Some(JIT_MODULE)) {
                 unnamed_jit += count;
             }
             let key = frames.iter().map(group_key).collect();
@@ -449,18 +460,9 @@ fn unsampled(settings: Settings, note: String) -> CpuProfile {
 fn group_key(f: &Frame) -> String {
     match (&f.function, &f.module) {
         (Some(n), _) => n.clone(),
+        (None, Some(m)) if m == JIT_MODULE => m.clone(),
         (None, Some(m)) => format!("? ({m})"),
-        (None, None) => "[jit]".into(),
-    }
-}
-
-trait AddrU64 {
-    fn addr_u64(&self) -> u64;
-}
-
-impl AddrU64 for Frame {
-    fn addr_u64(&self) -> u64 {
-        u64::from_str_radix(self.addr.trim_start_matches("0x"), 16).unwrap_or(0)
+        (None, None) => "?".into(),
     }
 }
 
@@ -581,7 +583,7 @@ mod tests {
         };
         assert_eq!(group_key(&f(Some("spin_here"), None)), "spin_here");
         assert_eq!(group_key(&f(None, Some("/x"))), "? (/x)");
-        assert_eq!(group_key(&f(None, None)), "[jit]");
-        assert_eq!(f(None, None).addr_u64(), 0x10);
+        assert_eq!(group_key(&f(None, Some(JIT_MODULE))), "[jit]", "JIT frames group whatever their addresses");
+        assert_eq!(group_key(&f(None, None)), "?");
     }
 }
