@@ -514,3 +514,62 @@ fn twins_cpu_heavy_python_and_node_under_light_load_are_not_busy() {
         }
     }
 }
+
+/// Runs `f` on a thread of its own whose credentials are nobody's: the raw
+/// setresgid and setresuid system calls change the calling thread only
+/// (glibc's wrappers would change every thread of the test process), and
+/// the thread ends after.
+fn as_nobody<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::spawn(move || {
+        // SAFETY: raw system calls on this thread's own credentials (the
+        // group first: without root it could not be changed after).
+        unsafe {
+            assert_eq!(libc::syscall(libc::SYS_setresgid, 65534, 65534, 65534), 0, "setresgid");
+            assert_eq!(libc::syscall(libc::SYS_setresuid, 65534, 65534, 65534), 0, "setresuid");
+        }
+        f()
+    })
+    .join()
+    .unwrap()
+}
+
+#[test]
+fn refused_without_privilege_says_why_and_user_time_only_when_allowed() {
+    if !require("a C compiler, and root (to drop to nobody)", has("cc") && common::is_root()) {
+        return;
+    }
+    let dir = tmp("unprivileged");
+    let bin = build_spin(&dir, &["-O2", "-g"]);
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let paranoid: Option<i32> =
+        std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid").ok().and_then(|s| s.trim().parse().ok());
+    // Root's spinner: nobody may not sample it.
+    let root_owned = start(bounded(Command::new(&bin), 30, None));
+    let pid = root_owned.pid();
+    let r = as_nobody(move || Reader::new().sample(&[(pid, pid)], &Settings::default()).map(|_| ()));
+    let Err(refused) = r else { panic!("nobody sampled root's process") };
+    let text = refused.to_string();
+    assert!(text.starts_with("perf events not permitted ("), "{text}");
+    if let Some(p) = paranoid {
+        assert!(text.contains(&format!("kernel.perf_event_paranoid={p}")), "{text}");
+    }
+    assert!(text.ends_with("CPU share from /proc only"), "{text}");
+    drop(root_owned);
+    // Nobody's own spinner: allowed up to perf_event_paranoid 2, user time only.
+    if paranoid.is_some_and(|p| p <= 2) {
+        let mut cmd = bounded(Command::new(&bin), 30, None);
+        cmd.uid(65534).gid(65534);
+        let own = start(cmd);
+        let pid = own.pid();
+        let s = as_nobody(move || {
+            let settings = Settings { window: Duration::from_millis(300), ..Settings::default() };
+            Reader::new().sample(&[(pid, pid)], &settings).map_err(|r| r.to_string())
+        })
+        .expect("nobody samples its own process");
+        let p = &s.profiles[&(pid, pid)];
+        if paranoid.is_some_and(|p| p >= 2) {
+            assert!(s.notes.iter().any(|n| n.starts_with("CPU samples count user time only")), "{:?}", s.notes);
+        }
+        assert!(p.samples > 0 && names(&p.stacks[0]).first().map(String::as_str) == Some("spin_here"), "{p:?}");
+    }
+}

@@ -293,7 +293,8 @@ pub fn perf_records(data: &[u8]) {
 
 /// A JIT's /tmp/perf-PID.map, asked for addresses taken from the input.
 pub fn perf_map(data: &[u8]) {
-    let mut addrs: Vec<u64> = data.chunks(8).take(16).map(|c| c.iter().fold(0u64, |a, &b| a << 8 | u64::from(b))).collect();
+    let mut addrs: Vec<u64> =
+        data.chunks(8).take(16).map(|c| c.iter().fold(0u64, |a, &b| a << 8 | u64::from(b))).collect();
     addrs.extend([0, u64::MAX, 0x7f0d_6c00_5110]);
     for (a, name) in unwedge_stacks::sample::perfmap::names(data, &addrs) {
         assert!(addrs.contains(&a) && !name.is_empty());

@@ -210,14 +210,16 @@ impl Reader {
                     pending: Vec::new(),
                 }),
                 Err(e) => {
-                    let note = match classify(&e, paranoid) {
-                        Some(r) => {
+                    let note = match e {
+                        Refusal::Kernel(r) => {
                             let text = r.to_string();
                             refused.get_or_insert(r);
                             text
                         }
-                        None if e.raw_os_error() == Some(libc::ESRCH) => "not sampled: the thread has ended".into(),
-                        None => format!("not sampled: {e}"),
+                        Refusal::Thread(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+                            "not sampled: the thread has ended".into()
+                        }
+                        Refusal::Thread(e) => format!("not sampled: {e}"),
                     };
                     out.profiles.insert((pid, tid), unsampled(settings, note));
                 }
@@ -436,19 +438,30 @@ impl Reader {
 /// Opens thread `tid`'s event: with kernel time first, then (refused, as
 /// an unprivileged user is under perf_event_paranoid 2) user time only,
 /// which `spec` then keeps for the threads after; a smaller ring when the
-/// locked-memory limit refuses the mapping.
-fn open(tid: u32, spec: &mut perf::Spec, paranoid: Option<i32>) -> std::io::Result<perf::Event> {
+/// locked-memory limit (kernel.perf_event_mlock_kb) refuses the mapping.
+fn open(tid: u32, spec: &mut perf::Spec, paranoid: Option<i32>) -> Result<perf::Event, Refusal> {
     loop {
         match perf::Event::open(tid, spec) {
             Ok(e) => return Ok(e),
-            Err(e) if !spec.exclude_kernel && matches!(classify(&e, paranoid), Some(Refused::NotPermitted { .. })) => {
-                spec.exclude_kernel = true;
+            Err(perf::OpenError::Open(e)) => match classify(&e, paranoid) {
+                Some(Refused::NotPermitted { .. }) if !spec.exclude_kernel => spec.exclude_kernel = true,
+                Some(r) => return Err(Refusal::Kernel(r)),
+                None => return Err(Refusal::Thread(e)),
+            },
+            Err(perf::OpenError::Map(_)) if spec.pages > 8 => spec.pages /= 4,
+            Err(perf::OpenError::Map(e)) => {
+                return Err(Refusal::Kernel(Refused::NoRing { errno: e.raw_os_error().unwrap_or(0) }))
             }
-            // The ring's mapping counts against kernel.perf_event_mlock_kb.
-            Err(e) if e.raw_os_error() == Some(libc::EPERM) && spec.pages > 8 => spec.pages /= 4,
-            Err(e) => return Err(e),
         }
     }
+}
+
+/// Why one thread was not sampled.
+enum Refusal {
+    /// The kernel refuses perf events here (it will for every thread).
+    Kernel(Refused),
+    /// This thread only (it ended: ESRCH; out of fds: EMFILE).
+    Thread(std::io::Error),
 }
 
 fn unsampled(settings: Settings, note: String) -> CpuProfile {

@@ -131,10 +131,19 @@ fn page_size() -> usize {
     }
 }
 
+/// Why an event could not be had.
+#[derive(Debug)]
+pub enum OpenError {
+    /// perf_event_open itself failed.
+    Open(io::Error),
+    /// The ring could not be mapped (the locked-memory limit).
+    Map(io::Error),
+}
+
 impl Event {
     /// Opens a disabled CPU-clock sampling event on thread `tid` (any CPU)
-    /// and maps its ring. Errors are the system call's.
-    pub fn open(tid: u32, spec: &Spec) -> io::Result<Event> {
+    /// and maps its ring.
+    pub fn open(tid: u32, spec: &Spec) -> Result<Event, OpenError> {
         let mut flags = FLAG_DISABLED | FLAG_EXCLUDE_HV | FLAG_WATERMARK;
         if spec.exclude_kernel {
             flags |= FLAG_EXCLUDE_KERNEL;
@@ -169,7 +178,7 @@ impl Event {
             )
         };
         if fd < 0 {
-            return Err(io::Error::last_os_error());
+            return Err(OpenError::Open(io::Error::last_os_error()));
         }
         // SAFETY: the kernel just gave us this fd.
         let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
@@ -187,7 +196,7 @@ impl Event {
             )
         };
         if base == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
+            return Err(OpenError::Map(io::Error::last_os_error()));
         }
         let mut e = Event { fd, base: base as *mut u8, len, data_offset: page, data_size };
         // Since Linux 4.1 the metadata page says where the data is.
