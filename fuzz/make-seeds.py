@@ -173,5 +173,26 @@ with tempfile.TemporaryDirectory() as d:
     subprocess.run(["cc", "-Os", "-s", "-shared", "-fPIC", "-o", so, c], check=True)
     put("python_binary", "exports", read(so))
     put("python_binary", "rodata-strings", b"\x00/build/Python-3.9.18\x003.10.13+\x003.x.1\x00")
+# The CPU sampler: perf ring records (the first byte: registers per sample),
+# a V8 perf map, and the /proc files behind busy and starved.
+def perf_sample(pid, tid, regs, stack, reserved):
+    body = struct.pack("<QIIQQ", regs[-1] if regs else 0, pid, tid, 123456789, 2 if regs else 0)
+    body += b"".join(struct.pack("<Q", r) for r in regs)
+    reserved = max(reserved, len(stack))
+    body += struct.pack("<Q", reserved) + stack + bytes(reserved - len(stack))
+    if reserved:
+        body += struct.pack("<Q", len(stack))
+    return struct.pack("<IHH", 9, 2, 8 + len(body)) + body
+lost = struct.pack("<IHHQQ", 2, 0, 24, 7, 5)
+stack = struct.pack("<4Q", 0x7ffc_0000_0040, 0x55_5555_1234, 0, 0x7f00_0000_1000)
+put("perf_records", "three-regs", b"\x03" + perf_sample(10, 11, [0x7ffc_0000_0010, 0x7ffc_0000_0000, 0x55_5555_1000], stack, 64) + lost + perf_sample(10, 11, [], b"", 0))
+put("perf_records", "truncated", b"\x03" + perf_sample(1, 1, [1, 2, 3], stack, 32)[:40])
+put("perf_records", "throttle", b"\x04" + struct.pack("<IHHQQQ", 5, 0, 32, 1, 2, 3) + perf_sample(1, 2, [1, 2, 3, 4], stack, 0))
+put("perf_map", "v8", b"3a8f0e7c0040 1c0 Builtin:ArgumentsAdaptorTrampoline\n7f0d6c005100 3c4 RegExp:(a+)+$\n7f0d6c0055c0 88 JS:~handler /srv/app/server.js:4:19\n7f0d6c005100 40 RegExp:(b+)+$\n")
+put("perf_map", "jvm", b"0x7f0d6c005100 0x3c4 Interpreter\r\n0x7f0d6c0055c0 0x88 void java.lang.Thread.run()\n")
+put("cpu_facts", "schedstat", read(f"/proc/{pid}/schedstat") or b"52888138 191950679 165\n")
+put("cpu_facts", "stat", read(f"/proc/{pid}/stat"))
+put("cpu_facts", "status", read(f"/proc/{pid}/status"))
+put("cpu_facts", "lists", b"0-3,8,10-11\n")
 
 print("seeds written to", ROOT)

@@ -84,6 +84,7 @@ fn process(section: &str) -> Process {
             stack: Some(parse::stack::parse(sub(&task, "stack").as_bytes())),
             fd_args,
             user_stack: None,
+            ..Default::default()
         });
     }
     p

@@ -44,6 +44,9 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("python_lines", python_lines),
     ("python_walk", python_walk),
     ("python_binary", python_binary),
+    ("perf_records", perf_records),
+    ("perf_map", perf_map),
+    ("cpu_facts", cpu_facts),
 ];
 
 pub fn proc_stat(data: &[u8]) {
@@ -409,4 +412,49 @@ pub fn python_binary(data: &[u8]) {
     let _ = binary::pick_version(binary::name_version("libpython3.9.so.1.0"), &strings);
     let _ = binary::pick_version(None, &strings);
     let _ = binary::name_version(&String::from_utf8_lossy(data));
+}
+
+/// A perf event ring's records, copied out as the sampler copies them: the
+/// first byte picks how many user registers each sample carries.
+pub fn perf_records(data: &[u8]) {
+    use unwedge_stacks::sample::record::{records, Record};
+    let Some((&n, rest)) = data.split_first() else { return };
+    let nregs = usize::from(n % 8);
+    let mut it = records(rest, nregs);
+    let mut seen = 0;
+    while let Some(r) = it.next() {
+        if let Record::Sample(s) = r {
+            assert!(s.stack.len() <= rest.len());
+            assert!(s.regs.is_none_or(|r| r.len() == nregs * 8));
+            for i in 0..=nregs {
+                assert_eq!(s.reg(i).is_some(), s.regs.is_some() && i < nregs);
+            }
+        }
+        seen += 1;
+        assert!(it.remaining() <= rest.len() && seen <= rest.len() / 8 + 1);
+    }
+}
+
+/// A JIT's /tmp/perf-PID.map, asked for addresses taken from the input.
+pub fn perf_map(data: &[u8]) {
+    let mut addrs: Vec<u64> =
+        data.chunks(8).take(16).map(|c| c.iter().fold(0u64, |a, &b| a << 8 | u64::from(b))).collect();
+    addrs.extend([0, u64::MAX, 0x7f0d_6c00_5110]);
+    for (a, name) in unwedge_stacks::sample::perfmap::names(data, &addrs) {
+        assert!(addrs.contains(&a) && !name.is_empty());
+    }
+}
+
+/// The /proc files behind busy and starved: schedstat, stat's CPU ticks,
+/// status's Cpus_allowed_list and NSpid, and CPU lists.
+pub fn cpu_facts(data: &[u8]) {
+    use unwedge_stacks::cpu;
+    let _ = cpu::parse_schedstat(data);
+    let _ = cpu::parse_stat_ticks(data);
+    let _ = cpu::parse_nspid(data);
+    if let Some(list) = cpu::parse_cpus_allowed(data) {
+        assert!(!unwedge_model::cpu::cpu_list(&list).is_empty());
+    }
+    let cpus = unwedge_model::cpu::cpu_list(&String::from_utf8_lossy(data));
+    assert!(cpus.len() <= 65536 && cpus.windows(2).all(|w| w[0] < w[1]));
 }

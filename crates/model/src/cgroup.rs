@@ -99,6 +99,10 @@ pub struct CgroupDir {
     /// the memory controller itself is v1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_pressure: Option<Psi>,
+    /// cpu.pressure of a v2 directory: its tasks' wait for a CPU (a cpuset
+    /// or quota too small for its load).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_pressure: Option<Psi>,
 }
 
 /// pids controller: pids.current, pids.max, pids.events.

@@ -5,6 +5,7 @@
 
 mod cgroup;
 mod container;
+pub mod cpu;
 pub mod duration;
 pub mod evidence;
 pub mod fmt;
@@ -17,6 +18,7 @@ pub mod story;
 
 pub use cgroup::*;
 pub use container::Container;
+pub use cpu::{CpuProfile, HotStack, SchedStat};
 pub use evidence::Evidence;
 pub use kind::*;
 pub use report::*;

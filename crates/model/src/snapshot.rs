@@ -44,6 +44,13 @@ pub struct Snapshot {
     /// /proc/pressure/memory: the host's memory stall time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_pressure: Option<crate::Psi>,
+    /// /proc/pressure/cpu: the share of time runnable tasks waited for a CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_pressure: Option<crate::Psi>,
+    /// CPUs online (/sys/devices/system/cpu/online), to say what share of
+    /// the host the busiest processes took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online_cpus: Option<u32>,
     /// The host's /etc/resolv.conf, to name the resolver a thread stuck in a
     /// DNS lookup waits on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -353,6 +360,15 @@ pub struct Process {
     /// differs from the host's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolv_conf: Option<ResolvConf>,
+    /// utime+stime of /proc/PID/stat: the CPU time of all its threads
+    /// (those that ended too), in clock ticks; read in brief too, so the
+    /// processes that took the CPUs during an interval can be named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ticks_total: Option<u64>,
+    /// Cpus_allowed_list of /proc/PID/status ("0-3,8") when narrower than
+    /// the CPUs online (taskset, a cpuset): it competes only there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus_allowed: Option<String>,
     /// Read in brief: stat, status, fds and limits only, so `cmdline` is
     /// empty and its threads carry no CPU times, wchan, syscall, stack or
     /// fd_args (a single-threaded process's one thread has its CPU times).
@@ -436,6 +452,14 @@ pub struct Thread {
     /// last snapshot, for the threads that findings report only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_stack: Option<UserStack>,
+    /// /proc/PID/task/TID/schedstat: time on a CPU and time runnable but
+    /// waiting for one, to tell a busy thread from a starved one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedstat: Option<crate::SchedStat>,
+    /// Where it burnt its CPU, sampled after the last snapshot, for the
+    /// busy threads findings report only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_profile: Option<crate::CpuProfile>,
 }
 
 /// A thread's user-space stack as the stack reader found it.

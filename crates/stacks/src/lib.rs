@@ -15,6 +15,7 @@
 //! OS and decides nothing; the pipeline asks it for the threads that
 //! findings report, after the last snapshot.
 
+pub mod cpu;
 pub mod elf;
 pub mod godwarf;
 pub mod gopclntab;
@@ -23,6 +24,7 @@ pub mod jvm;
 pub mod maps;
 pub mod mem;
 pub mod python;
+pub mod sample;
 mod symbols;
 mod unwind;
 
@@ -112,8 +114,13 @@ pub fn debug_dirs() -> Vec<PathBuf> {
 
 impl Reader {
     pub fn new() -> Reader {
+        Reader::with_debug_dirs(debug_dirs())
+    }
+
+    /// A reader that looks separate debug files up in `dirs` only.
+    pub fn with_debug_dirs(dirs: Vec<PathBuf>) -> Reader {
         Reader {
-            symbols: symbols::Symbols::new(debug_dirs()),
+            symbols: symbols::Symbols::new(dirs),
             cache: ModuleCache::default(),
             python: python::Cache::default(),
             // SAFETY: geteuid has no preconditions.
@@ -213,6 +220,12 @@ impl Reader {
 
     /// Walks one stack copy and names its frames; why it ended early, if it did.
     fn walk(&mut self, proc: &mut Proc, start: Start, copy: &StackCopy) -> (Vec<Frame>, Option<String>) {
+        let walk = self.walk_addrs(proc, start, copy);
+        (self.symbols.frames(&walk.addrs, &proc.unwinder, &proc.maps), walk.note)
+    }
+
+    /// Walks one stack copy: the addresses, loading the modules it reaches.
+    fn walk_addrs(&mut self, proc: &mut Proc, start: Start, copy: &StackCopy) -> unwind::Walk {
         let pid = proc.pid;
         let cache = &mut self.cache;
         let maps = &proc.maps;
@@ -226,7 +239,7 @@ impl Reader {
         for p in self.cache.evicted.drain(..) {
             self.symbols.evict(&p);
         }
-        (self.symbols.frames(&walk.addrs, &proc.unwinder, maps), walk.note)
+        walk
     }
 
     /// A Go process's goroutines grouped by stack, and why they are

@@ -37,43 +37,50 @@ impl Symbols {
     pub fn frames(&self, addrs: &[u64], u: &ProcUnwinder, maps: &[Mapping]) -> Vec<Frame> {
         let mut out = Vec::with_capacity(addrs.len());
         for (i, &addr) in addrs.iter().enumerate() {
-            // A return address points after the call: look up the call itself.
-            let lookup = if i == 0 { addr } else { addr.saturating_sub(1) };
-            let module = maps.iter().find(|m| m.contains(lookup)).and_then(|m| m.path.clone());
-            let base = Frame { addr: format!("{addr:#x}"), module, ..Default::default() };
-            let Some(m) = u.module_at(lookup) else {
-                out.push(base);
-                continue;
-            };
-            let svma = lookup.wrapping_sub(m.bias);
-            if let Some(go) = &m.data.go {
-                let frames = go.frames(svma);
-                if frames.is_empty() {
-                    out.push(base.clone());
-                }
-                for (f, inlined) in frames {
-                    out.push(Frame { function: Some(f.name), file: f.file, line: f.line, inlined, ..base.clone() });
-                }
-                continue;
+            out.extend(self.frame(addr, i > 0, u, maps));
+        }
+        out
+    }
+
+    /// The frames of one address (more than one where calls were inlined
+    /// there); `is_return` for a return address, which points after its call.
+    pub fn frame(&self, addr: u64, is_return: bool, u: &ProcUnwinder, maps: &[Mapping]) -> Vec<Frame> {
+        // A return address points after the call: look up the call itself.
+        let lookup = if is_return { addr.saturating_sub(1) } else { addr };
+        let module = maps.iter().find(|m| m.contains(lookup)).and_then(|m| m.path.clone());
+        let base = Frame { addr: format!("{addr:#x}"), module, ..Default::default() };
+        let Some(m) = u.module_at(lookup) else {
+            return vec![base];
+        };
+        let svma = lookup.wrapping_sub(m.bias);
+        if let Some(go) = &m.data.go {
+            let frames = go.frames(svma);
+            if frames.is_empty() {
+                return vec![base];
             }
-            let src = Source::Elf(Elf::new(&m.path));
-            match self.sym.symbolize_single(&src, Input::VirtOffset(svma)) {
-                Ok(Symbolized::Sym(s)) => {
-                    for inl in s.inlined.iter().rev() {
-                        let (file, line) = code(inl.code_info.as_ref());
-                        out.push(Frame {
-                            function: Some(inl.name.to_string()),
-                            file,
-                            line,
-                            inlined: true,
-                            ..base.clone()
-                        });
-                    }
-                    let (file, line) = code(s.code_info.as_deref());
-                    out.push(Frame { function: Some(s.name.to_string()), file, line, ..base });
+            return frames
+                .into_iter()
+                .map(|(f, inlined)| Frame {
+                    function: Some(f.name),
+                    file: f.file,
+                    line: f.line,
+                    inlined,
+                    ..base.clone()
+                })
+                .collect();
+        }
+        let src = Source::Elf(Elf::new(&m.path));
+        let mut out = Vec::new();
+        match self.sym.symbolize_single(&src, Input::VirtOffset(svma)) {
+            Ok(Symbolized::Sym(s)) => {
+                for inl in s.inlined.iter().rev() {
+                    let (file, line) = code(inl.code_info.as_ref());
+                    out.push(Frame { function: Some(inl.name.to_string()), file, line, inlined: true, ..base.clone() });
                 }
-                _ => out.push(base),
+                let (file, line) = code(s.code_info.as_deref());
+                out.push(Frame { function: Some(s.name.to_string()), file, line, ..base });
             }
+            _ => out.push(base),
         }
         out
     }

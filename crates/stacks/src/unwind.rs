@@ -64,6 +64,10 @@ pub struct ProcUnwinder {
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     cache: NativeCache,
     pub modules: Vec<Placed>,
+    /// Anonymous executable memory (JIT code: V8, a JVM) that the walk
+    /// crosses with frame pointers, as those JITs keep them. Empty (the
+    /// walk stops there) unless the caller sets it: the CPU sampler does.
+    pub jit: Vec<std::ops::Range<u64>>,
 }
 
 /// A walk's result: addresses innermost first (the first is the pc, the
@@ -81,6 +85,7 @@ impl Default for ProcUnwinder {
             #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
             cache: NativeCache::new(),
             modules: Vec::new(),
+            jit: Vec::new(),
         }
     }
 }
@@ -134,14 +139,17 @@ impl ProcUnwinder {
             }
             let lookup = addr.address_for_lookup();
             ensure(lookup, self);
-            let Some(m) = self.module_at(lookup).cloned() else {
+            let m = self.module_at(lookup).cloned();
+            if m.is_none() && !self.jit.iter().any(|r| r.contains(&lookup)) {
                 return Walk {
                     addrs,
                     note: Some(format!("stopped at {lookup:#x}: no file is mapped there (JIT code?)")),
                 };
-            };
-            let step = if let Some(go) = &m.data.go {
-                go_step(go, &m, addr, &mut regs, stack)
+            }
+            let go = m.as_ref().and_then(|m| Some((m.data.go.as_ref()?, m)));
+            // JIT code has no module: framehop falls back to the frame pointer.
+            let step = if let Some((go, m)) = go {
+                go_step(go, m, addr, &mut regs, stack)
             } else {
                 let mut read = |a: u64| stack.word(a).ok_or(());
                 self.native.unwind_frame(addr, &mut regs, &mut self.cache, &mut read).map_err(|e| e.to_string())
