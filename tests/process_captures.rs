@@ -50,7 +50,7 @@ fn process(section: &str) -> Process {
         let Some((fd, target)) = l.split_once(" -> ") else { continue };
         let fd: u32 = fd.trim().parse().unwrap();
         p.fd_count += 1;
-        links.push(FdTarget { fd, target: target.to_string() });
+        links.push(FdTarget { fd, target: target.to_string(), mnt_id: None });
         match parse::fd::classify(target.as_bytes()) {
             parse::fd::Target::Socket(inode) => p.sockets.push(SocketFd { fd, inode }),
             parse::fd::Target::Anon(kind) => {

@@ -19,6 +19,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("proc_sysctl", proc_sysctl),
     ("proc_fd", proc_fd),
     ("proc_fdinfo", proc_fdinfo),
+    ("proc_mountinfo", proc_mountinfo),
     ("proc_stack", proc_stack),
     ("proc_net_tcp", proc_net_tcp),
     ("syscall_line", syscall_line),
@@ -126,6 +127,16 @@ pub fn proc_fd(data: &[u8]) {
 
 pub fn proc_fdinfo(data: &[u8]) {
     let _ = parse::fdinfo::signalfd_mask(data);
+    let _ = parse::fdinfo::mnt_id(data);
+    let _ = parse::fdinfo::fuse_connection(data);
+}
+
+pub fn proc_mountinfo(data: &[u8]) {
+    for m in parse::mountinfo::parse(data) {
+        // Escapes only shorten a field: no line yields more text than it had.
+        assert!(m.mount_point.len() + m.fs_type.len() <= data.len() * 3);
+        let _ = (m.server(), m.fuse_connection_id());
+    }
 }
 
 pub fn proc_stack(data: &[u8]) {

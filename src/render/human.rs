@@ -365,6 +365,7 @@ mod tests {
                     close_wait_sockets: 60,
                     listening_sockets: 1,
                     unanswered_connections: 0,
+                    partial_requests: None,
                 },
                 Severity::Warning,
                 Some(7),

@@ -375,6 +375,8 @@ pub mod fake {
                 owners: vec![pid],
                 accepting: vec![pid],
                 accepting_threads: Vec::new(),
+                event_loop_blocked: None,
+                waits_on: Vec::new(),
             },
         );
         f.pid = Some(pid);

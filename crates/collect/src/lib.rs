@@ -3,6 +3,7 @@
 
 pub mod cgroups;
 mod error;
+pub mod mounts;
 pub mod netns;
 pub mod parse;
 pub mod proc_one;
@@ -112,6 +113,7 @@ pub fn snapshot_within(budget: walk::Budget) -> Result<Snapshot, CollectError> {
     snap.processes = walk.processes;
     snap.skipped = walk.skipped;
     read_resolvers(&mut snap);
+    mounts::read(&mut snap);
     Ok(snap)
 }
 

@@ -38,6 +38,7 @@ pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>)
         somaxconn: num("/proc/sys/net/core/somaxconn").map(|v| v.min(u32::MAX as u64) as u32),
         max_syn_backlog: num("/proc/sys/net/ipv4/tcp_max_syn_backlog").map(|v| v.min(u32::MAX as u64) as u32),
         syncookies: num("/proc/sys/net/ipv4/tcp_syncookies").map(|v| v.min(255) as u8),
+        syn_retries: num("/proc/sys/net/ipv4/tcp_syn_retries").map(|v| v.min(255) as u8),
         reqq_full_drop: tcpext.reqq_full_drop,
         reqq_full_do_cookies: tcpext.reqq_full_do_cookies,
         syncookies_sent: tcpext.syncookies_sent,

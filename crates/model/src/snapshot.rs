@@ -55,6 +55,11 @@ pub struct Snapshot {
     /// DNS lookup waits on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolv_conf: Option<ResolvConf>,
+    /// The mounts that threads' blocked file I/O sits on (the `mnt_id` of
+    /// their fd arguments), from /proc/PID/mountinfo read once per mount
+    /// namespace; only those, so a host of a thousand mounts costs nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<crate::Mount>,
 }
 
 /// What glibc's stub resolver reads from /etc/resolv.conf.
@@ -117,6 +122,9 @@ pub struct NetNs {
     /// net.core.somaxconn: the cap on every listen() backlog.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub somaxconn: Option<u32>,
+    /// net.ipv4.tcp_syn_retries: SYN retransmits before connect() gives up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syn_retries: Option<u8>,
     /// net.ipv4.tcp_max_syn_backlog.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_syn_backlog: Option<u32>,
@@ -272,6 +280,11 @@ pub struct TcpInfo {
     /// (`tcpi_snd_wnd`, 5.4+): 0 while the peer does not read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snd_wnd: Option<u32>,
+    /// Milliseconds spent in retransmission timeouts since the first one
+    /// fired (`tcpi_total_rto_time`, 6.7+): for a connect in SYN-SENT, the
+    /// time since its first SYN less the initial RTO.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_rto_time_ms: Option<u32>,
 }
 
 impl TcpInfo {
@@ -348,6 +361,9 @@ pub struct Process {
     /// the other end (a child it waits for).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pipes: Vec<PipeFd>,
+    /// Its fds on /dev/fuse: it serves a FUSE mount.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fuse_devs: Vec<crate::FuseDevFd>,
     pub threads: Vec<Thread>,
     /// The id of its `CgroupSet` in `Snapshot::cgroups` (its /proc/PID/cgroup).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -545,6 +561,9 @@ pub struct Frame {
 pub struct FdTarget {
     pub fd: u32,
     pub target: String,
+    /// For a file: the mount it is on (`mnt_id:` of /proc/PID/fdinfo/FD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mnt_id: Option<u32>,
 }
 
 /// /proc/PID/task/TID/syscall decoded: the syscall number and its six

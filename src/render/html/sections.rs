@@ -392,6 +392,8 @@ mod tests {
                 syscall: "accept4".into(),
                 ..Default::default()
             }],
+            event_loop_blocked: None,
+            waits_on: Vec::new(),
         };
         let f = Finding::new(unwedge_model::Severity::Warning, ev);
         let (fields, threads) = evidence(&f);

@@ -15,7 +15,9 @@
 //!   (unanswered_requests compares the byte counters of every accepted
 //!   connection on such a port and counts those the server closed; with
 //!   fewer than two awaiting in the first snapshot it reports nothing
-//!   there) — a host's idle connections, client or server side, are dropped;
+//!   there), and connects in SYN-SENT (connect_unanswered: the same one
+//!   still retransmitting) — a host's idle connections, client or server
+//!   side, are dropped;
 //! - processes: pid, parentage, group, state, start time, per thread the
 //!   CPU time, context switches, syscall and signal masks, signalfds, and
 //!   the fds on the sockets kept (who held them);
@@ -30,8 +32,10 @@ use crate::facts::requests::{awaits_answer, MIN_UNANSWERED};
 use unwedge_model::{Snapshot, Socket, TcpState};
 
 fn compared(s: &Socket, asked: &FastSet<(u64, u16)>) -> bool {
-    matches!(s.state, TcpState::Listen | TcpState::CloseWait | TcpState::SynRecv | TcpState::NewSynRecv)
-        || is_queued_child(s)
+    matches!(
+        s.state,
+        TcpState::Listen | TcpState::CloseWait | TcpState::SynRecv | TcpState::NewSynRecv | TcpState::SynSent
+    ) || is_queued_child(s)
         || (s.state == TcpState::Established && (s.recv_q > 0 || s.send_q > 0))
         || asked.contains(&(s.netns, s.local_port))
 }

@@ -1,13 +1,21 @@
 //! Facts every kind reads, computed from the snapshots alone: who holds
 //! which socket and whether a connection is served or outbound (`index`),
 //! what a thread's syscall is (`syscalls`, `threads`) and what a process's
-//! threads wait on (`waits`), accept queues, signals, cgroups, the process
-//! tree. No fact here knows about a finding kind.
+//! threads wait on (`waits`), who sent last on a connection (`requests`),
+//! connects nothing answers (`connects`), file waits on FUSE and network
+//! mounts (`mounts`), an event loop blocked by a synchronous call
+//! (`event_loop`), clients holding partial requests (`partial`), accept
+//! queues, signals, cgroups, the process tree. No fact here knows about a
+//! finding kind.
 
 pub mod cgroups;
+pub mod connects;
 pub mod container;
+pub mod event_loop;
 pub mod index;
 pub mod keep;
+pub mod mounts;
+pub mod partial;
 pub mod process_tree;
 pub mod queues;
 pub mod requests;

@@ -12,10 +12,11 @@
 use crate::facts::index::endpoint;
 use crate::facts::requests::never_answered;
 use crate::facts::syscalls::Call;
+use crate::facts::waits::{self, Dominant};
 use crate::Ctx;
 use std::collections::HashSet;
 use std::net::IpAddr;
-use unwedge_model::evidence::{QueuedConnection, ThreadSummary};
+use unwedge_model::evidence::{EventLoopBlocked, QueuedConnection, ThreadSummary, ThreadsWait, WaitsOn};
 use unwedge_model::Socket;
 
 /// A listener that accepted none of the connections waiting for it.
@@ -153,6 +154,12 @@ pub struct AcceptFacts {
     pub unanswered_for_ms: u32,
     /// The master that holds the socket only for its workers.
     pub masters: Vec<u32>,
+    /// An accepting process whose event loop a synchronous call blocks.
+    pub blocked_loop: Option<EventLoopBlocked>,
+    /// What an accepting process's threads wait on instead, where it is a
+    /// destination whose connects get no answer or a mount that does not
+    /// answer (the line the report prints).
+    pub waits: Option<ThreadsWait>,
 }
 
 pub fn accept_facts(ctx: &Ctx, l: &Socket, owners: &[u32], accepting: &[u32]) -> AcceptFacts {
@@ -177,5 +184,23 @@ pub fn accept_facts(ctx: &Ctx, l: &Socket, owners: &[u32], accepting: &[u32]) ->
         }
     }
     let masters = owners.iter().copied().filter(|o| !accepting.contains(o)).collect();
-    AcceptFacts { threads, at_fd_limit, stopped, unanswered, unanswered_for_ms, masters }
+    let blocked_loop =
+        accepting.iter().find_map(|&pid| ctx.last.process(pid).and_then(|p| crate::facts::event_loop::blocked(ctx, p)));
+    let waits = accepting.iter().find_map(|&pid| {
+        let p = ctx.last.process(pid)?;
+        let sum = waits::summarize(ctx, p);
+        match sum.dominant {
+            Dominant::Connect => sum.connecting,
+            Dominant::Mount => sum.mount,
+            _ => None,
+        }
+    });
+    AcceptFacts { threads, at_fd_limit, stopped, unanswered, unanswered_for_ms, masters, blocked_loop, waits }
+}
+
+impl AcceptFacts {
+    /// The peers and mounts the accepting processes wait on, for the links.
+    pub fn waits_on(&self) -> Vec<WaitsOn> {
+        self.waits.iter().flat_map(ThreadsWait::targets).collect()
+    }
 }

@@ -3,6 +3,9 @@
 //! `unanswered_requests` and by `keep` (which connections of the first
 //! snapshot a scan must keep to compare), and, in its simplest form
 //! (`never_answered`), by the accept-queue facts and `fd_exhaustion`.
+//! Who sent last on any connection (`last_sender`), and so whether an
+//! upstream owes us an answer (`owes_us`) or idles after answering: the one
+//! decision every kind and the wait graph take it from.
 //!
 //! Kernel facts: tcp_info's byte counters (`bytes_received`,
 //! `bytes_sent` / `bytes_acked`), `last_data_recv` / `last_data_sent` and
@@ -49,6 +52,64 @@ pub fn awaits_answer(s: &Socket) -> bool {
         // uses it; a multi-segment answer reads as answered.
         std::cmp::Ordering::Equal => matches!((i.data_segs_in, i.data_segs_out), (Some(a), Some(b)) if a > b),
     }
+}
+
+/// Which end of a connection sent the last bytes, as this end's tcp_info says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastSender {
+    /// This end: the peer owes an answer (when it got the bytes).
+    Us,
+    /// The peer: it answered (or spoke first), and this end owes nothing it shows.
+    Them,
+    /// No data either way yet.
+    Nobody,
+}
+
+/// Who sent last: from the byte counters when one side never sent, else
+/// from `last_data_sent` / `last_data_recv`, and in a tie to the jiffy (a
+/// request and its answer on loopback) from the data segment counts. `None`
+/// without byte counters (Linux < 4.1), or for a tie the segments do not
+/// break.
+pub fn last_sender(i: &TcpInfo) -> Option<LastSender> {
+    let (rcvd, sent) = (i.bytes_received?, sent(i)?);
+    Some(match (sent > 0, rcvd > 0) {
+        (false, false) => LastSender::Nobody,
+        (true, false) => LastSender::Us,
+        (false, true) => LastSender::Them,
+        (true, true) => match i.last_data_sent_ms.cmp(&i.last_data_recv_ms) {
+            std::cmp::Ordering::Less => LastSender::Us,
+            std::cmp::Ordering::Greater => LastSender::Them,
+            std::cmp::Ordering::Equal => match (i.data_segs_out?, i.data_segs_in?) {
+                (o, n) if o > n => LastSender::Us,
+                (o, n) if o < n => LastSender::Them,
+                _ => return None,
+            },
+        },
+    })
+}
+
+/// The peer owes us an answer: our bytes were the last on the connection
+/// and it acknowledged them all (nothing left to send, nothing unread).
+/// `Some(ms)`: since our last send, that long ago.
+pub fn owes_us(s: &Socket) -> Option<u32> {
+    let i = s.info?;
+    let ok = matches!(s.state, TcpState::Established)
+        && s.send_q == 0
+        && s.recv_q == 0
+        && i.bytes_acked.is_some_and(|a| a > 0)
+        && last_sender(&i) == Some(LastSender::Us);
+    ok.then_some(i.last_data_sent_ms)
+}
+
+/// The peer answered last and the connection has carried nothing either
+/// way for `idle_ms`: an idle keep-alive connection.
+pub fn idle_after_answer(s: &Socket, idle_ms: u32) -> bool {
+    s.info.is_some_and(|i| {
+        last_sender(&i) == Some(LastSender::Them)
+            && s.recv_q == 0
+            && i.last_data_recv_ms >= idle_ms
+            && i.last_data_sent_ms >= idle_ms
+    })
 }
 
 /// The client sent a request and the server never sent a byte back.
@@ -138,6 +199,36 @@ mod tests {
         let mut i = info(80, 0, 15_000, 20_000);
         i.data_segs_in = Some(1);
         assert!(awaits_answer(&conn(est, 0, i)));
+    }
+
+    #[test]
+    fn who_sent_last_on_an_upstream() {
+        let est = TcpState::Established;
+        // Our request, acknowledged, never answered: the upstream owes us.
+        let mut c = conn(est, 0, info(0, 78, 9_000, 9_000));
+        c.info.as_mut().unwrap().data_segs_out = Some(1);
+        assert_eq!(last_sender(&c.info.unwrap()), Some(LastSender::Us));
+        assert_eq!(owes_us(&c), Some(9_000));
+        assert!(!idle_after_answer(&c, 1000));
+        // Answered, then a second request 2 s ago: owes us again.
+        let c = conn(est, 0, info(300, 160, 5_000, 2_000));
+        assert_eq!(owes_us(&c), Some(2_000));
+        // Answered last and idle since: keep-alive, owes nothing.
+        let c = conn(est, 0, info(300, 80, 5_000, 5_010));
+        assert_eq!(last_sender(&c.info.unwrap()), Some(LastSender::Them));
+        assert_eq!(owes_us(&c), None);
+        assert!(idle_after_answer(&c, 1000) && !idle_after_answer(&c, 6000));
+        // A tie to the jiffy is broken by the data segments, else unknown.
+        let mut i = info(300, 80, 5_000, 5_000);
+        (i.data_segs_out, i.data_segs_in) = (Some(2), Some(1));
+        assert_eq!(last_sender(&i), Some(LastSender::Us));
+        i.data_segs_in = Some(2);
+        assert_eq!(last_sender(&i), None);
+        // Unacknowledged bytes: it has not even received our request.
+        let mut c = conn(est, 0, info(0, 78, 9_000, 9_000));
+        c.send_q = 78;
+        assert_eq!(owes_us(&c), None);
+        assert_eq!(last_sender(&info(0, 0, 1, 1)), Some(LastSender::Nobody));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use crate::facts::index::{endpoint, Index};
 use crate::facts::signals;
-use crate::facts::syscalls::Call;
+use crate::facts::syscalls::{Call, Class};
 use unwedge_model::evidence::ThreadEvidence;
 use unwedge_model::{Process, Socket, TcpState, Thread};
 
@@ -64,6 +64,30 @@ fn pipe_peers(idx: &Index, p: &Process, target: &str) -> String {
     }
 }
 
+/// What waiting in this call means, by its family and what its first fd
+/// argument is: a write or read of a file waits for the filesystem, never
+/// for "a reader" (that is a pipe's or a socket's story).
+pub fn meaning(t: &Thread, call: &Call) -> &'static str {
+    let fd = call.fd_numbers().next();
+    let file = fd.and_then(|fd| t.fd_args.iter().find(|f| f.fd == fd)).is_some_and(|f| f.target.starts_with('/'));
+    file_aware(file, call.class)
+}
+
+/// The meaning of syscall `name` whose first fd argument reads as `fd` in
+/// words ("fd 3: /mnt/logs/access.log" is a file).
+pub fn meaning_of_words(name: &str, fd: Option<&str>) -> &'static str {
+    let file = fd.and_then(|f| f.split_once(": ")).is_some_and(|(_, target)| target.starts_with('/'));
+    file_aware(file, Class::of(name))
+}
+
+fn file_aware(file: bool, class: Class) -> &'static str {
+    match (file, class) {
+        (true, Class::Send) => "a write to a file, waiting for its filesystem (a file has no reader to wait for)",
+        (true, Class::Read) => "a read of a file, waiting for its filesystem",
+        (_, c) => c.meaning(),
+    }
+}
+
 /// The fd arguments of the thread's syscall, resolved.
 pub fn fd_meanings(idx: &Index, p: &Process, t: &Thread, call: &Call) -> Vec<String> {
     call.fd_numbers().filter_map(|fd| describe_fd(idx, p, t, fd)).collect()
@@ -86,7 +110,7 @@ pub fn evidence(idx: &Index, p: &Process, t: &Thread) -> ThreadEvidence {
         tid: t.tid,
         name: t.comm.clone(),
         state: t.state.to_string(),
-        syscall_meaning: call.as_ref().map(|c| c.class.meaning().to_string()),
+        syscall_meaning: call.as_ref().map(|c| meaning(t, c).to_string()),
         syscall: call.map(|c| c.name),
         args,
         fds,
@@ -127,8 +151,8 @@ mod tests {
         let t = Thread {
             tid: 10,
             fd_args: vec![
-                FdTarget { fd: 19, target: "pipe:[777]".into() },
-                FdTarget { fd: 20, target: "pipe:[778]".into() },
+                FdTarget { fd: 19, target: "pipe:[777]".into(), mnt_id: None },
+                FdTarget { fd: 20, target: "pipe:[778]".into(), mnt_id: None },
             ],
             ..Default::default()
         };

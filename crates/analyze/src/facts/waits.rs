@@ -1,6 +1,8 @@
 //! What the threads of one process wait on, in a few lines: a lock (futex),
-//! an event loop, an upstream that does not answer, a DNS lookup, a full
-//! pipe and who reads it, a peer that stopped reading. Shared by
+//! an event loop, an upstream that does not answer (and whether it owes
+//! the answer: our bytes were the last), connects nothing answers, a file
+//! on a FUSE or network mount, a DNS lookup, a full pipe and who reads it,
+//! a peer that stopped reading. Shared by
 //! `unanswered_requests` and `stuck_thread`, which say in one line what
 //! most threads wait on ("7 of 8 worker threads wait on 127.0.0.1:5432
 //! (idle 30.0 s)") instead of listing 200 identical threads.
@@ -19,7 +21,7 @@
 
 use crate::facts::index::{endpoint, Index};
 use crate::facts::syscalls::{Call, Class};
-use crate::facts::threads;
+use crate::facts::{connects, mounts, requests, threads};
 use crate::Ctx;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -49,6 +51,18 @@ pub enum Wait {
         ip: IpAddr,
         port: u16,
         idle_ms: u32,
+        /// Our request was the last bytes on it: the upstream owes an answer, since this long.
+        owes_ms: Option<u32>,
+    },
+    /// Blocked in connect() on a connection still in SYN-SENT.
+    Connect {
+        ip: IpAddr,
+        port: u16,
+    },
+    /// Reading, writing or syncing a file of a FUSE or network mount.
+    File {
+        mount_point: String,
+        fs_type: String,
     },
     /// Reading a served connection: waiting for its client.
     Client,
@@ -91,6 +105,10 @@ pub struct Summary {
     pub resolver: Option<ThreadsWait>,
     /// Threads blocked writing a full pipe.
     pub pipe: Option<ThreadsWait>,
+    /// Connects to one destination nothing answers (SYN-SENT through the interval).
+    pub connecting: Option<ThreadsWait>,
+    /// Threads blocked on files of a mount that left a request unanswered the whole interval.
+    pub mount: Option<ThreadsWait>,
     pub samples: Vec<ThreadSummary>,
     pub dominant: Dominant,
     /// Threads blocked sending on a zero window.
@@ -106,6 +124,10 @@ pub enum Dominant {
     Upstream,
     Pipe,
     Dns,
+    /// Threads block on a FUSE or network mount that does not answer.
+    Mount,
+    /// Connects to one destination get no answer.
+    Connect,
     ZeroWindow,
     /// Every thread that is not idling in an event loop or accept waits in futex.
     Lock,
@@ -196,7 +218,16 @@ fn classify_one<'a>(ctx: &Ctx, p: &Process, t: &'a Thread) -> ThreadWait<'a> {
     let sock = fd0.and_then(|fd| idx.socket_of_fd(p, fd));
     let udp_dns = fd0.and_then(|fd| p.sockets.iter().find(|s| s.fd == fd)).and_then(|s| dns_server(idx, p, s.inode));
     let pipe = fd0.and_then(|fd| p.pipes.iter().find(|q| q.fd == fd));
+    let file = mounts::file_wait(idx.snap, t, &call).map(|f| f.mount);
     let wait = match call.class {
+        _ if file.is_some() => Wait::File {
+            mount_point: file.map(|m| m.mount_point.clone()).unwrap_or_default(),
+            fs_type: file.map(|m| m.fs_type.clone()).unwrap_or_default(),
+        },
+        Class::Connect => match connects::connecting_socket(idx, p, &call) {
+            Some(s) => Wait::Connect { ip: s.remote, port: s.remote_port },
+            None => Wait::Other,
+        },
         Class::Futex => Wait::Lock,
         Class::Accept => Wait::Accept,
         Class::Sleep | Class::SigWait | Class::SigSuspend => Wait::Idle,
@@ -211,6 +242,7 @@ fn classify_one<'a>(ctx: &Ctx, p: &Process, t: &'a Thread) -> ThreadWait<'a> {
                 ip: s.remote,
                 port: s.remote_port,
                 idle_ms: s.info.map(|i| i.last_data_recv_ms.min(i.last_data_sent_ms)).unwrap_or(0),
+                owes_ms: requests::owes_us(s),
             },
             Some(_) => Wait::Client,
             None => Wait::Other,
@@ -264,6 +296,15 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
         }
     }
     sum.pipe = full_pipe(ctx, p, &waits);
+    sum.connecting = connects::unanswered(ctx, p).first().map(|u| ThreadsWait::Connecting {
+        connections: u.whole_interval,
+        netns: u.netns,
+        peer: u.peer,
+        syn_retransmits: u.syn_retransmits,
+        oldest_first_syn_ms: u.oldest_first_syn_ms,
+        lower_bound: u.lower_bound,
+    });
+    sum.mount = mounts::stalled(ctx, p).first().map(|st| mount_wait(ctx, st));
     sum.zero_window_senders = waits.iter().filter(|w| w.wait == Wait::Send { zero_window: true }).count();
     let busy: Vec<&ThreadWait> =
         waits.iter().filter(|w| !matches!(w.wait, Wait::Poll | Wait::Accept | Wait::Idle)).collect();
@@ -279,6 +320,10 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
         Dominant::Pipe
     } else if sum.resolver.is_some() {
         Dominant::Dns
+    } else if sum.mount.is_some() {
+        Dominant::Mount
+    } else if sum.connecting.is_some() {
+        Dominant::Connect
     } else if sum.upstream.is_some() && reads_upstream {
         Dominant::Upstream
     } else if sum.zero_window_senders > 0 {
@@ -304,6 +349,10 @@ fn lines(waits: &[ThreadWait]) -> Vec<String> {
                 format!("{n} on an upstream connection to {}", endpoint(*ip, *port))
             }
             (Wait::Dns { server }, Some(n)) => format!("{n} on a DNS query to {server}"),
+            (Wait::Connect { ip, port }, Some(n)) => {
+                format!("{n} on a connection to {} (SYN-SENT)", endpoint(*ip, *port))
+            }
+            (Wait::File { mount_point, fs_type }, Some(n)) => format!("{n} on a file on {mount_point} ({fs_type})"),
             (Wait::PipeWrite { inode }, Some(n)) => format!("{n} on pipe:[{inode}] (writing)"),
             (Wait::Send { zero_window: true }, Some(n)) => format!("{n} to a peer whose receive window is zero"),
             (Wait::Client, Some(n)) => format!("{n} on a client connection (waiting for the client)"),
@@ -319,16 +368,18 @@ fn lines(waits: &[ThreadWait]) -> Vec<String> {
 
 /// Most threads reading one outbound connection, idle for at least a second.
 fn upstream(p: &Process, waits: &[ThreadWait]) -> Option<ThreadsWait> {
-    let mut by_peer: BTreeMap<(u64, IpAddr, u16), (usize, u32, bool)> = BTreeMap::new();
+    // (threads, least idle, main thread among them, least owed: None once one is not owed).
+    let mut by_peer: BTreeMap<(u64, IpAddr, u16), (usize, u32, bool, Option<u32>)> = BTreeMap::new();
     for w in waits {
-        if let Wait::Upstream { netns, ip, port, idle_ms } = w.wait {
-            let e = by_peer.entry((netns, ip, port)).or_insert((0, u32::MAX, false));
+        if let Wait::Upstream { netns, ip, port, idle_ms, owes_ms } = w.wait {
+            let e = by_peer.entry((netns, ip, port)).or_insert((0, u32::MAX, false, Some(u32::MAX)));
             e.0 += 1;
             e.1 = e.1.min(idle_ms);
             e.2 |= w.thread.tid == p.pid;
+            e.3 = e.3.zip(owes_ms).map(|(a, b)| a.min(b));
         }
     }
-    let (&(netns, ip, port), &(n, idle, main)) = by_peer.iter().max_by_key(|(_, v)| v.0)?;
+    let (&(netns, ip, port), &(n, idle, main, owes)) = by_peer.iter().max_by_key(|(_, v)| v.0)?;
     // The main thread of a worker pool accepts; "of N worker threads" leaves it out.
     let (of, worker_threads) = if main || waits.len() == 1 { (waits.len(), false) } else { (waits.len() - 1, true) };
     (n * 2 > of && idle >= UPSTREAM_MIN_MS).then(|| ThreadsWait::Upstream {
@@ -338,7 +389,30 @@ fn upstream(p: &Process, waits: &[ThreadWait]) -> Option<ThreadsWait> {
         netns,
         peer: SocketAddr::new(ip, port),
         idle_ms: idle,
+        owes_since_ms: owes,
     })
+}
+
+/// A stalled mount as the one line the findings print.
+fn mount_wait(ctx: &Ctx, st: &mounts::Stalled) -> ThreadsWait {
+    let m = st.mount;
+    let serving = if m.is_fuse() {
+        let (daemons, _) = mounts::fuse_daemons(ctx.snap(), m);
+        Some(match daemons.as_slice() {
+            [d, ..] => format!("FUSE daemon {} (pid {})", d.comm, d.pid),
+            [] => "FUSE daemon".to_string(),
+        })
+    } else {
+        m.server().map(|s| format!("server {s}"))
+    };
+    ThreadsWait::Mount {
+        threads: 1 + st.behind.len(),
+        mount_id: m.id,
+        mount_point: m.mount_point.clone(),
+        fs_type: m.fs_type.clone(),
+        serving,
+        waited_ms: ctx.interval_ms,
+    }
 }
 
 /// Threads blocked writing a pipe for the whole interval: the pipe is full.
@@ -362,7 +436,12 @@ fn full_pipe(ctx: &Ctx, p: &Process, waits: &[ThreadWait]) -> Option<ThreadsWait
 /// locks, then the rest.
 fn samples(p: &Process, waits: &[ThreadWait]) -> Vec<ThreadSummary> {
     let rank = |w: &ThreadWait| match w.wait {
-        Wait::Upstream { .. } | Wait::PipeWrite { .. } | Wait::Dns { .. } | Wait::Send { .. } => 0,
+        Wait::Upstream { .. }
+        | Wait::PipeWrite { .. }
+        | Wait::Dns { .. }
+        | Wait::Send { .. }
+        | Wait::Connect { .. }
+        | Wait::File { .. } => 0,
         Wait::Lock => 1,
         Wait::Client | Wait::Other => 2,
         Wait::Accept | Wait::Poll | Wait::Idle => 3,

@@ -17,7 +17,10 @@ pub fn threads_in_words(threads: &[ThreadSummary]) -> String {
             let on = t.fds.first().map(|f| format!(" on {f}")).unwrap_or_default();
             let what = match t.syscall.as_str() {
                 "running" | "no syscall" => t.syscall.clone(),
-                s => format!("in {s} ({})", Class::of(s).meaning()),
+                s => format!(
+                    "in {s} ({})",
+                    crate::facts::threads::meaning_of_words(s, t.fds.first().map(String::as_str))
+                ),
             };
             format!("thread {} ({}) state {} {what}{on}", t.tid, t.name, t.state)
         })
@@ -44,6 +47,18 @@ pub fn accept_because(ctx: &Ctx, facts: &AcceptFacts, who: &str) -> String {
         ));
     } else if let Some((pid, state)) = facts.stopped {
         out.push_str(&format!(" {} is stopped (state {state}): it runs no code at all.", ctx.proc_label(pid)));
+    } else if let Some(b) = &facts.blocked_loop {
+        let on = b.on.as_ref().map(|o| format!(" on {o}")).unwrap_or_default();
+        let owed = b
+            .owed_answer_ms
+            .map(|ms| format!(", waiting for an answer its peer has owed for {} (our request was the last bytes on that connection)", crate::secs(ms)))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            " Its event loop is blocked: the process holds an epoll instance but no thread waits in epoll; thread {} ({}) sat in {}{on} for the whole interval{owed}. A synchronous call on the loop stops everything the loop does: no accept, no answer to anyone.",
+            b.tid, b.name, b.syscall
+        ));
+    } else if let Some(w) = &facts.waits {
+        out.push_str(&format!(" {}.", capitalized(&w.to_string())));
     } else if facts.unanswered > 0 {
         out.push_str(&format!(
             " It holds {} accepted connection{} whose request it read and has not answered for up to {}: it is busy with {}, and nothing else accepts meanwhile.",
@@ -60,6 +75,11 @@ pub fn accept_because(ctx: &Ctx, facts: &AcceptFacts, who: &str) -> String {
     out
 }
 
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}
+
 /// The fix the facts point to.
 pub fn accept_fix(ctx: &Ctx, facts: &AcceptFacts, who: &str, pid: Option<u32>) -> String {
     let pid_s = pid.map(|p| p.to_string()).unwrap_or_else(|| "PID".into());
@@ -71,6 +91,20 @@ pub fn accept_fix(ctx: &Ctx, facts: &AcceptFacts, who: &str, pid: Option<u32>) -
     }
     if let Some((p, _)) = facts.stopped {
         return format!("Let it run again (see its process_stopped finding): kill -CONT {p}, detach the debugger, or thaw its cgroup.");
+    }
+    if let Some(b) = &facts.blocked_loop {
+        return format!(
+            "A synchronous call ({} in thread {}) blocks {who}'s event loop: make it async (an async client awaited on the loop) or run it in an executor or a thread (asyncio's loop.run_in_executor / asyncio.to_thread), and give it a timeout; more workers would only multiply the blocked loops.",
+            b.syscall, b.tid
+        );
+    }
+    if let Some(w) = &facts.waits {
+        return match w {
+            unwedge_model::evidence::ThreadsWait::Connecting { .. } => format!(
+                "Give {who}'s connects a short timeout so a destination that never answers fails fast, and fix the path to it (see connect_unanswered)."
+            ),
+            _ => format!("Make the mount answer or take {who}'s request path off it (see mount_unresponsive)."),
+        };
     }
     if facts.unanswered > 0 {
         return format!(

@@ -1,7 +1,9 @@
 //! Links each finding to the findings that caused it (`caused_by`), only
 //! where the evidence shows the link, in the order of the module header
 //! (links/mod.rs) so that they form no cycle; and links unanswered requests
-//! and stuck threads to the finding about what their threads wait on.
+//! and stuck threads to the finding about what their threads wait on, and
+//! every finding a root explains (connects nothing answers, a mount that
+//! does not answer, an event loop blocked by a stuck thread) to that root.
 
 use crate::facts::index::FastMap;
 use unwedge_model::evidence::{ThreadsWait, WaitsOn, Work};
@@ -39,8 +41,73 @@ pub fn link_waits(findings: &mut [Finding]) {
                             && (g.netns.unwrap_or(0) == netns || g.netns == Some(ns))
                     }
                     WaitsOn::Process(pid) => g.pid == Some(pid),
+                    // Mounts and this process's own connects: `link_roots`.
+                    WaitsOn::Mount(_) => false,
                 });
                 same_process || named
+            })
+            .map(|g| g.id.clone())
+            .collect();
+        if !ids.is_empty() {
+            causes.push((i, ids));
+        }
+    }
+    for (i, ids) in causes {
+        for id in ids {
+            if !findings[i].caused_by.contains(&id) {
+                findings[i].caused_by.push(id);
+            }
+        }
+    }
+}
+
+/// Whether finding `g` is the root a wait names for a finding about `pid`:
+/// the connects of that process to that endpoint, or the mount its threads
+/// block on.
+fn names_root(g: &Finding, pid: u32, w: &WaitsOn) -> bool {
+    if g.pid != Some(pid) {
+        return false;
+    }
+    match (&g.evidence, *w) {
+        (Evidence::ConnectUnanswered(e), WaitsOn::Endpoint(_, ip, port)) => {
+            e.remote == unwedge_model::fmt::endpoint(ip, port)
+        }
+        (Evidence::MountUnresponsive(e), WaitsOn::Mount(id)) => e.mount_id == id,
+        _ => false,
+    }
+}
+
+/// Links to the roots this analysis names: a process's unanswered
+/// requests, stuck threads and stalled accept queue to its connects that
+/// nothing answers or the mount its threads block on; a stalled queue to
+/// the stuck thread that is its blocked event loop; a mount that does not
+/// answer to its stopped daemon.
+pub fn link_roots(findings: &mut [Finding]) {
+    let mut causes: Vec<(usize, Vec<String>)> = Vec::new();
+    for (i, f) in findings.iter().enumerate() {
+        let Some(pid) = f.pid else { continue };
+        let (pids, waits, loop_tid): (Vec<u32>, Vec<WaitsOn>, Option<u32>) = match &f.evidence {
+            Evidence::UnansweredRequests(e) => (vec![pid], e.waits_on(), None),
+            Evidence::StuckThread(e) => (vec![pid], e.waits_on.iter().flat_map(ThreadsWait::targets).collect(), None),
+            Evidence::AcceptStalled(e) => {
+                (accepting(f), e.waits_on.clone(), e.event_loop_blocked.as_ref().map(|b| b.tid))
+            }
+            Evidence::MountUnresponsive(e) => (e.daemon.iter().map(|d| d.pid).collect(), Vec::new(), None),
+            _ => continue,
+        };
+        let ids: Vec<String> = findings
+            .iter()
+            .filter(|g| g.id != f.id)
+            .filter(|g| {
+                let root = pids.iter().any(|&p| waits.iter().any(|w| names_root(g, p, w)));
+                let blocked_loop = loop_tid.is_some()
+                    && g.kind() == Kind::StuckThread
+                    && g.tid == loop_tid
+                    && pids.contains(&g.pid.unwrap_or(0));
+                let stopped_daemon = matches!(f.evidence, Evidence::MountUnresponsive(_))
+                    && g.kind() == Kind::ProcessStopped
+                    && g.pid.is_some_and(|p| pids.contains(&p));
+                root || blocked_loop || stopped_daemon
             })
             .map(|g| g.id.clone())
             .collect();

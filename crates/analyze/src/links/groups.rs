@@ -62,13 +62,16 @@ fn stuck_wait(ctx: &Ctx, p: &Process, members: &[&Finding]) -> Wait {
         // An upstream is a connection this process opened: its local port
         // is not one something here listens on.
         let upstream = ctx.last.is_outbound(s);
-        let idle = s.info.is_some_and(|i| i.last_data_recv_ms >= ctx.t.idle_ms && i.last_data_sent_ms >= ctx.t.idle_ms);
+        // Who sent last decides: the upstream owes an answer, or idles after its own.
+        let owes = crate::facts::requests::owes_us(s).is_some();
+        let idle = crate::facts::requests::idle_after_answer(s, ctx.t.idle_ms);
         let answered = s.info.and_then(|i| i.bytes_received).map(|b| b > 0);
-        let what = match (upstream, idle, answered) {
-            (true, true, Some(true)) => format!("waits on an idle keep-alive upstream to {remote}"),
-            (true, _, Some(false)) => format!("waits for an answer from upstream {remote} that never came"),
-            (true, _, _) => format!("waits in {name} on upstream {remote}"),
-            (false, _, _) => format!("waits in {name} on its client {remote}"),
+        let what = match (upstream, owes, idle, answered) {
+            (true, true, _, Some(false)) => format!("waits for an answer from upstream {remote} that never came"),
+            (true, true, _, _) => format!("waits for upstream {remote} to answer its latest request"),
+            (true, _, true, _) => format!("waits on an idle keep-alive upstream to {remote}"),
+            (true, _, _, _) => format!("waits in {name} on upstream {remote}"),
+            (false, _, _, _) => format!("waits in {name} on its client {remote}"),
         };
         peer = Some(remote);
         phrase = Some(what);

@@ -17,9 +17,11 @@
 //! Causes, only where the evidence shows the link (docs/contract.md: "Links and
 //! groups"); each link runs from a kind to one below it in this order, so
 //! the links can form no cycle:
-//! `process_stopped` > `keepalive_starvation` > `stuck_thread` >
-//! `close_wait_leak` > `fd_exhaustion` > `accept_stalled` >
-//! `accept_queue_overflow`.
+//! `process_stopped` > `connect_unanswered`, `mount_unresponsive` >
+//! `keepalive_starvation` > `stuck_thread` > `close_wait_leak` >
+//! `fd_exhaustion` > `accept_stalled` > `accept_queue_overflow`
+//! (`unanswered_requests` is caused by what its threads wait on, never a cause
+//! of a finding about its own process).
 //! - everything about a stopped process (its stuck threads, CLOSE-WAIT
 //!   sockets, unreaped children), and a listener whose accepting processes
 //!   are all stopped, is caused by its `process_stopped`;
@@ -43,6 +45,13 @@
 //!   port they wait on, the reader of their full pipe, and (for unanswered
 //!   requests) their own process's stuck threads, peers not reading, or its
 //!   being stopped.
+//! - Roots (`link_roots`): the unanswered requests, stuck threads and
+//!   stalled accept queue of a process whose connects to the destination
+//!   they wait on get no answer are caused by its `connect_unanswered`;
+//!   those whose threads block on a mount that does not answer, by its
+//!   `mount_unresponsive`; a stalled queue whose accepting process's event
+//!   loop is blocked, by the `stuck_thread` of that loop's thread; a mount
+//!   whose FUSE daemon is stopped, by the daemon's `process_stopped`.
 //!
 //! One file per concern: `suppress`, `ids`, `causes` (including what the
 //! threads wait on), `groups`.
@@ -68,6 +77,7 @@ pub fn second_pass(ctx: &Ctx, mut findings: Vec<Finding>) -> Linked {
     ids::number_findings(&mut findings);
     causes::link_causes(&mut findings);
     causes::link_waits(&mut findings);
+    causes::link_roots(&mut findings);
     let mut groups = groups::group_siblings(ctx, &mut findings);
     ids::number_groups(&mut findings, &mut groups);
     Linked { findings, groups }

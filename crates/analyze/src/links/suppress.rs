@@ -1,7 +1,9 @@
 //! Drops findings another finding already explains better: a stalled
-//! queue that keep-alive starvation names more precisely, and stuck
-//! threads whose waiting work other findings name (unless the thread waits
-//! on a connection: that says which one holds things up).
+//! queue that keep-alive starvation names more precisely, stuck threads
+//! whose waiting work other findings name (unless the thread waits on a
+//! connection: that says which one holds things up), and the info-level
+//! unanswered requests of a server at its fd limit whose partial requests
+//! its `fd_exhaustion` already tells as what holds its fds.
 
 use crate::facts::index::FastSet;
 use unwedge_model::evidence::Work;
@@ -15,6 +17,8 @@ struct Named {
     queue: FastSet<(u32, u16)>,
     /// (netns, port, pid) of listeners starved by keep-alive.
     starved: FastSet<(u64, u16, u32)>,
+    /// pid -> connections holding partial requests that its fd_exhaustion tells.
+    partial: Vec<(u32, usize)>,
 }
 
 fn named(findings: &[Finding]) -> Named {
@@ -32,6 +36,11 @@ fn named(findings: &[Finding]) -> Named {
                 }
                 if let (Evidence::KeepaliveStarvation(_), Some(pid)) = (&f.evidence, f.pid) {
                     n.starved.insert((f.netns.unwrap_or(0), port, pid));
+                }
+            }
+            Evidence::FdExhaustion(e) => {
+                if let (Some(pid), Some(pr)) = (f.pid, &e.partial_requests) {
+                    n.partial.push((pid, pr.connections));
                 }
             }
             _ => {}
@@ -54,6 +63,12 @@ pub fn suppress_explained(findings: &mut Vec<Finding>) {
                 Work::UnreadBytes { .. } | Work::PendingSignal { .. } | Work::Reported(_) => false,
             };
             e.on_connection || !e.work.iter().all(explained)
+        }
+        // Info only (its server's event loop keeps the connections): told
+        // beneath fd_exhaustion as the partial requests that hold its fds.
+        Evidence::UnansweredRequests(e) => {
+            f.severity != unwedge_model::Severity::Info
+                || !n.partial.iter().any(|&(pid, held)| f.pid == Some(pid) && held >= e.unanswered)
         }
         _ => true,
     });

@@ -9,6 +9,8 @@ pub enum Target<'a> {
     Pipe(u64),
     /// `anon_inode:[signalfd]` -> `[signalfd]`; `anon_inode:bpf-map` -> `bpf-map`.
     Anon(&'a [u8]),
+    /// `/dev/fuse`: its holder serves a FUSE mount.
+    FuseDev,
     Other,
 }
 
@@ -30,6 +32,9 @@ pub fn classify(link: &[u8]) -> Target<'_> {
     if let Some(rest) = link.strip_prefix(b"anon_inode:") {
         return Target::Anon(rest);
     }
+    if link == b"/dev/fuse" {
+        return Target::FuseDev;
+    }
     Target::Other
 }
 
@@ -46,5 +51,7 @@ mod tests {
         assert_eq!(classify(b"/tmp/socket:[1]"), Target::Other);
         assert_eq!(classify(b"pipe:[30314285]"), Target::Pipe(30314285));
         assert_eq!(classify(b"pipe:[]"), Target::Other);
+        assert_eq!(classify(b"/dev/fuse"), Target::FuseDev);
+        assert_eq!(classify(b"/dev/fuse (deleted)"), Target::Other);
     }
 }

@@ -9,6 +9,7 @@ pub mod fd;
 pub mod fdinfo;
 pub mod freezer;
 pub mod limits;
+pub mod mountinfo;
 pub mod netstat;
 pub mod proc_net_tcp;
 pub mod resolv;

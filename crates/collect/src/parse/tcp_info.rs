@@ -19,6 +19,8 @@ const DATA_SEGS_IN: usize = 152;
 const DATA_SEGS_OUT: usize = 156;
 const BYTES_SENT: usize = 200;
 const SND_WND: usize = 228;
+/// `tcpi_total_rto_time` (Linux 6.7).
+const TOTAL_RTO_TIME: usize = 244;
 
 fn u32_at(b: &[u8], off: usize) -> Option<u32> {
     let bytes = b.get(off..off + 4)?;
@@ -47,6 +49,7 @@ pub fn parse(b: &[u8]) -> Option<TcpInfo> {
         data_segs_out: u32_at(b, DATA_SEGS_OUT),
         bytes_sent: u64_at(b, BYTES_SENT),
         snd_wnd: u32_at(b, SND_WND),
+        total_rto_time_ms: u32_at(b, TOTAL_RTO_TIME),
     })
 }
 
@@ -112,5 +115,12 @@ mod tests {
         // A 4.19 kernel: byte counters, no snd_wnd.
         let t = parse(&b[..224]).unwrap();
         assert_eq!((t.bytes_sent, t.snd_wnd), (Some(1300), None));
+        assert_eq!(t.total_rto_time_ms, None);
+        // 6.7+: a connect in SYN-SENT 3 s after its first SYN (read on 6.18 with getsockopt).
+        let mut b = vec![0u8; 280];
+        b[2] = 3;
+        b[244..248].copy_from_slice(&2975u32.to_ne_bytes());
+        let t = parse(&b).unwrap();
+        assert_eq!((t.retransmits, t.total_rto_time_ms), (3, Some(2975)));
     }
 }

@@ -19,7 +19,7 @@ use crate::CollectError;
 use rustix::fd::OwnedFd;
 use rustix::fs::{self as rfs, RawDir};
 use std::fmt::Write as _;
-use unwedge_model::{AnonFd, PipeFd, Process, SocketFd};
+use unwedge_model::{AnonFd, FuseDevFd, PipeFd, Process, SocketFd};
 
 /// Reads every fd of the process at `dir` into `p` (`fd_count`, sockets,
 /// pipes, anon inodes with a signalfd's mask), each list sorted by fd.
@@ -31,6 +31,7 @@ pub(super) fn read_fds(dir: &OwnedFd, p: &mut Process, b: &mut Bufs, prog: &Prog
         listed(dir, probed, p, b, prog)?;
     }
     signalfd_masks(dir, p, b);
+    fuse_connections(dir, p, b);
     p.sockets.sort_by_key(|s| s.fd);
     p.pipes.sort_by_key(|s| s.fd);
     p.anon_fds.sort_by_key(|a| a.fd);
@@ -77,6 +78,7 @@ fn by_number(
             // Links we may not read (a protected init): list and count them as getdents sees them.
             Err(rustix::io::Errno::ACCESS) | Err(rustix::io::Errno::PERM) => {
                 (p.fd_count, p.sockets, p.pipes, p.anon_fds) = (0, Vec::new(), Vec::new(), Vec::new());
+                p.fuse_devs = Vec::new();
                 return Ok(Some(0));
             }
             Err(e) => return Err(CollectError::io("/proc/PID/fd", e.into())),
@@ -123,6 +125,18 @@ fn signalfd_masks(dir: &OwnedFd, p: &mut Process, b: &mut Bufs) {
     }
 }
 
+/// Which FUSE connection a daemon's /dev/fuse fd serves: how a mount whose
+/// requests go unanswered names its daemon (only FUSE daemons hold one).
+fn fuse_connections(dir: &OwnedFd, p: &mut Process, b: &mut Bufs) {
+    for i in 0..p.fuse_devs.len() {
+        b.path.clear();
+        let _ = write!(b.path, "fdinfo/{}", p.fuse_devs[i].fd);
+        if read_at(dir, b.path.as_str(), &mut b.file, SMALL_CAP).is_ok() {
+            p.fuse_devs[i].connection = parse::fdinfo::fuse_connection(&b.file);
+        }
+    }
+}
+
 fn add_fd(p: &mut Process, fd: u32, link: &[u8], fds: &OwnedFd, name: impl rustix::path::Arg) {
     p.fd_count += 1;
     match parse::fd::classify(link) {
@@ -136,6 +150,7 @@ fn add_fd(p: &mut Process, fd: u32, link: &[u8], fds: &OwnedFd, name: impl rusti
             let writes = rfs::statat(fds, name, rfs::AtFlags::SYMLINK_NOFOLLOW).ok().map(|st| st.st_mode & 0o200 != 0);
             p.pipes.push(PipeFd { fd, inode, writes })
         }
+        Target::FuseDev => p.fuse_devs.push(FuseDevFd { fd, connection: None }),
         Target::Other => {}
     }
 }

@@ -110,7 +110,18 @@ fn fd_args(dir: &OwnedFd, call: &SyscallLine, path: &mut String) -> Vec<FdTarget
         path.clear();
         let _ = write!(path, "fd/{a}");
         if let Ok(link) = rfs::readlinkat(dir, path.as_str(), Vec::new()) {
-            out.push(FdTarget { fd: a as u32, target: link.to_string_lossy().into_owned() });
+            let target = link.to_string_lossy().into_owned();
+            // A file's mount names what a read or write on it waits for (a
+            // FUSE daemon, an NFS server); fdinfo never touches the file.
+            let mnt_id = if target.starts_with('/') {
+                path.clear();
+                let _ = write!(path, "fdinfo/{a}");
+                let mut buf = Vec::new();
+                read_at(dir, path.as_str(), &mut buf, SMALL_CAP).ok().and_then(|_| parse::fdinfo::mnt_id(&buf))
+            } else {
+                None
+            };
+            out.push(FdTarget { fd: a as u32, target, mnt_id });
         }
     }
     out

@@ -19,6 +19,15 @@ pub struct AcceptStalled {
     /// What the accepting processes' threads are doing now.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accepting_threads: Vec<super::ThreadSummary>,
+    /// The accepting process is an event loop blocked in a synchronous
+    /// call: nothing accepts until that call returns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_loop_blocked: Option<super::EventLoopBlocked>,
+    /// What the accepting processes' threads wait on instead (a destination
+    /// their connects get no answer from, a mount that does not answer),
+    /// for the second pass's links; not in the JSON.
+    #[serde(skip)]
+    pub waits_on: Vec<super::WaitsOn>,
 }
 
 /// A connection waiting in an accept queue.

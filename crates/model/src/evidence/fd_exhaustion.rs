@@ -14,6 +14,33 @@ pub struct FdExhaustion {
     /// clients that each hold an fd.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unanswered_connections: usize,
+    /// What holds most of those: connections whose client sent a partial
+    /// request and nothing since, which the process keeps waiting for the
+    /// rest (slowloris-like clients).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial_requests: Option<PartialRequests>,
+}
+
+/// Accepted connections whose client sent a few bytes once and has been
+/// silent since, never answered, while the server waits to read more from
+/// them: its event loop runs and keeps them (or a thread blocks reading
+/// one). The kernel does not show the bytes: "partial" is what the server's
+/// wait says, not a parse of the request.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PartialRequests {
+    pub connections: usize,
+    /// Every one of them has been silent at least this long (tcp_info
+    /// `last_data_recv` of the youngest).
+    pub idle_since_ms: u64,
+    /// The oldest has been silent this long.
+    pub oldest_ms: u64,
+    /// The most bytes one of them sent (tcp_info `bytes_received`).
+    pub bytes_max: u64,
+    /// The most data segments one of them sent (`data_segs_in`).
+    pub segments_max: u32,
+    /// How the server waits for them: "event loop" (it ran during the
+    /// interval and answered none) or "thread reading".
+    pub server_waits_in: String,
 }
 
 fn is_zero(n: &usize) -> bool {

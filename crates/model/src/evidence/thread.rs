@@ -71,6 +71,8 @@ pub enum WaitsOn {
     Endpoint(u64, std::net::IpAddr, u16),
     /// A process: the reader of a full pipe.
     Process(u32),
+    /// A mount (its id): a FUSE daemon or network server that does not answer.
+    Mount(u32),
 }
 
 /// The one thing most of a process's threads wait on, when they show one.
@@ -89,6 +91,29 @@ pub enum ThreadsWait {
         netns: u64,
         peer: SocketAddr,
         idle_ms: u32,
+        /// Our request was the last bytes on the connection and the peer
+        /// acknowledged it: it owes an answer, since this long.
+        owes_since_ms: Option<u32>,
+    },
+    /// The process's connects to one destination sat in SYN-SENT through
+    /// the interval, their SYN retransmitted: nothing answers them.
+    Connecting {
+        connections: usize,
+        netns: u64,
+        peer: SocketAddr,
+        syn_retransmits: u8,
+        oldest_first_syn_ms: u64,
+        lower_bound: bool,
+    },
+    /// Threads blocked in file I/O on a FUSE or network mount whose daemon
+    /// or server left one request unanswered the whole interval.
+    Mount {
+        threads: usize,
+        mount_id: u32,
+        mount_point: String,
+        fs_type: String,
+        serving: Option<String>,
+        waited_ms: u64,
     },
     /// Threads cannot be tied to an fd (Go, a poll loop), but most of the
     /// process's outbound connections sent a request that was acknowledged
@@ -100,6 +125,24 @@ pub enum ThreadsWait {
     Pipe { threads: usize, inode: u64, readers: Vec<PipeReader> },
     /// Read back from a report: the words only.
     Reported(String),
+}
+
+/// A process's event loop blocked in a synchronous call: the thread that
+/// runs it (the process holds an epoll instance and no thread waits in
+/// epoll, poll or select) sat in another call, on an fd it does not serve,
+/// through the whole interval.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct EventLoopBlocked {
+    pub tid: u32,
+    pub name: String,
+    pub syscall: String,
+    /// Its fd argument resolved ("fd 7: TCP 127.0.0.1:40312 -> 127.0.0.1:9000 ESTAB, idle 12.0 s").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<String>,
+    /// For a read of a connection whose last bytes were ours: how long the
+    /// peer has owed the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owed_answer_ms: Option<u64>,
 }
 
 /// A process holding the read end of a pipe.
@@ -118,6 +161,8 @@ impl ThreadsWait {
             ThreadsWait::Upstream { netns, peer, .. } | ThreadsWait::UnansweredUpstream { netns, peer, .. } => {
                 vec![WaitsOn::Endpoint(*netns, peer.ip(), peer.port())]
             }
+            ThreadsWait::Connecting { netns, peer, .. } => vec![WaitsOn::Endpoint(*netns, peer.ip(), peer.port())],
+            ThreadsWait::Mount { mount_id, .. } => vec![WaitsOn::Mount(*mount_id)],
             ThreadsWait::Pipe { readers, .. } => readers.iter().map(|r| WaitsOn::Process(r.pid)).collect(),
             ThreadsWait::Resolver { .. } | ThreadsWait::Reported(_) => Vec::new(),
         }
@@ -140,14 +185,40 @@ fn state_words(state: char) -> &'static str {
 impl fmt::Display for ThreadsWait {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ThreadsWait::Upstream { threads, of, worker_threads, peer, idle_ms, .. } => {
+            ThreadsWait::Upstream { threads, of, worker_threads, peer, idle_ms, owes_since_ms, .. } => {
                 let who = match (threads, of, worker_threads) {
                     (1, 1, false) => "its only thread waits".to_string(),
                     (1, 1, true) => "its only worker thread waits".to_string(),
                     (n, of, false) => format!("{n} of {of} threads wait"),
                     (n, of, true) => format!("{n} of {of} worker threads wait"),
                 };
-                write!(f, "{who} on {} (idle {})", endpoint(peer.ip(), peer.port()), measured_ms(*idle_ms as u64))
+                let peer = endpoint(peer.ip(), peer.port());
+                match owes_since_ms {
+                    Some(ms) => write!(
+                        f,
+                        "{who} on {peer}, which has owed an answer for {} (the last bytes on the connection were our request, acknowledged)",
+                        measured_ms(*ms as u64)
+                    ),
+                    None => write!(f, "{who} on {peer} (idle {})", measured_ms(*idle_ms as u64)),
+                }
+            }
+            ThreadsWait::Connecting { connections, peer, syn_retransmits, oldest_first_syn_ms, lower_bound, .. } => write!(
+                f,
+                "{connections} of its connects to {} get no answer: in SYN-SENT through the interval, the SYN retransmitted up to {syn_retransmits} times (the oldest first sent {} {} ago)",
+                endpoint(peer.ip(), peer.port()),
+                if *lower_bound { "at least" } else { "about" },
+                measured_ms(*oldest_first_syn_ms)
+            ),
+            ThreadsWait::Mount { threads, mount_point, fs_type, serving, waited_ms, .. } => {
+                write!(
+                    f,
+                    "{threads} thread{} blocked on files of the {fs_type} mount {mount_point}",
+                    if *threads == 1 { "" } else { "s" }
+                )?;
+                match serving {
+                    Some(s) => write!(f, ", whose {s} has left a request unanswered for over {}", measured_ms(*waited_ms)),
+                    None => write!(f, ", one request unanswered for over {}", measured_ms(*waited_ms)),
+                }
             }
             ThreadsWait::UnansweredUpstream { connections, outbound, peer, oldest_ms, .. } => write!(
                 f,

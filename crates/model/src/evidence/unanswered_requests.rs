@@ -49,12 +49,22 @@ pub struct UnansweredRequests {
     /// its OS threads say nothing about what the goroutines wait on.
     pub go_runtime: bool,
     pub cmdline: String,
+    /// The holder is an event loop blocked in a synchronous call (see
+    /// `EventLoopBlocked`): it answers nothing until that call returns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_loop_blocked: Option<super::EventLoopBlocked>,
+    /// Its connects to one destination get no answer (SYN-SENT, retransmitting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connecting: Option<ThreadsWait>,
+    /// Its threads block on files of a mount whose daemon or server does not answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount: Option<ThreadsWait>,
 }
 
 impl UnansweredRequests {
     /// The upstream and the pipe readers its threads wait on, for the second pass.
     pub fn waits_on(&self) -> Vec<WaitsOn> {
-        self.upstream.iter().chain(&self.pipe).flat_map(ThreadsWait::targets).collect()
+        self.upstream.iter().chain(&self.pipe).chain(&self.connecting).chain(&self.mount).flat_map(ThreadsWait::targets).collect()
     }
 }
 

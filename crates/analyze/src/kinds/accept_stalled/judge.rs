@@ -31,6 +31,8 @@ pub fn judge(ctx: &Ctx) -> Vec<Judged> {
             owners: st.owners.clone(),
             accepting: st.accepting.clone(),
             accepting_threads: facts.threads.clone(),
+            event_loop_blocked: facts.blocked_loop.clone(),
+            waits_on: facts.waits_on(),
         };
         let verdict = Verdict::new(Severity::Critical, st.pid, Some(l.local_port), l.netns, ev);
         out.push(Judged { verdict, facts });

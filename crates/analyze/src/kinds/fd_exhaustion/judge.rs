@@ -41,6 +41,7 @@ pub fn judge(ctx: &Ctx) -> Vec<Judged> {
             close_wait_sockets: state(TcpState::CloseWait),
             listening_sockets: state(TcpState::Listen),
             unanswered_connections: unanswered,
+            partial_requests: crate::facts::partial::held(ctx, p),
         };
         out.push(Judged { verdict: Verdict::new(severity, Some(p.pid), None, p.netns, ev), pct });
     }

@@ -13,13 +13,28 @@ pub fn words(ctx: &Ctx, j: &Judged) -> Words {
     } else {
         format!("{who} is {pct:.0}% of the way there.")
     };
-    let held = if e.unanswered_connections > 0 {
-        format!(
-            " {} of its fds are client connections whose request it received and never answered.",
-            e.unanswered_connections
-        )
-    } else {
-        String::new()
+    let held = match (&e.partial_requests, e.unanswered_connections) {
+        (Some(pr), _) => format!(
+            " What holds them: {} client connections whose client sent a few bytes (at most {} in {} segment{}) and nothing since — each silent for at least {}, the oldest {} — and that it never answered: it waits for the rest of those requests ({}), so slowloris-like clients pin its fds{}.",
+            pr.connections,
+            pr.bytes_max,
+            pr.segments_max,
+            if pr.segments_max == 1 { "" } else { "s" },
+            crate::secs(pr.idle_since_ms),
+            crate::secs(pr.oldest_ms),
+            if pr.server_waits_in == "thread reading" {
+                "a thread blocks reading each"
+            } else {
+                "its event loop runs and keeps them, busy with nothing else"
+            },
+            if e.unanswered_connections > pr.connections {
+                format!("; {} client connections in all sent it bytes it never answered", e.unanswered_connections)
+            } else {
+                String::new()
+            }
+        ),
+        (None, 0) => String::new(),
+        (None, n) => format!(" {n} of its fds are client connections that sent it bytes it never answered."),
     };
     let slow = if e.unanswered_connections > 0 {
         " Time out clients that hold a connection without finishing their request (nginx client_header_timeout / client_body_timeout, a read deadline), so they cannot pin every fd."

@@ -3,6 +3,7 @@
 //! something (not a sleep, a sigwait or an accept with nothing queued).
 
 use crate::facts::index::FastSet;
+use crate::facts::requests::{idle_after_answer, owes_us};
 use crate::facts::signals;
 use crate::facts::syscalls::{Call, Class};
 use crate::facts::threads;
@@ -30,9 +31,14 @@ pub struct Stuck<'a> {
     /// One of its fd arguments is a connection this process opened (its
     /// local port serves nothing): an upstream.
     pub upstream: bool,
-    /// `conn` is an upstream that answered and has been silent for `--idle`
-    /// since: an idle keep-alive connection, which never ends a read.
+    /// `conn` is an upstream that answered last and has been silent for
+    /// `--idle` since: an idle keep-alive connection, which never ends a read.
     pub idle_keepalive_upstream: bool,
+    /// `conn` is an upstream whose last bytes were ours (a request it
+    /// acknowledged): it owes an answer, since this long.
+    pub owed_ms: Option<u32>,
+    /// The thread is the process's event loop, blocked in this call.
+    pub event_loop: bool,
 }
 
 /// One process's stuck threads, the work they keep waiting and what its
@@ -96,6 +102,7 @@ pub fn judge<'a>(ctx: &Ctx<'a>) -> Vec<Judged<'a>> {
 /// the most telling first.
 fn stuck_threads<'a>(ctx: &Ctx<'a>, p: &'a Process) -> Vec<Stuck<'a>> {
     let arch = ctx.last.snap.arch.as_str();
+    let loop_tid = crate::facts::event_loop::blocked(ctx, p).map(|b| b.tid);
     let mut stuck: Vec<Stuck> = p
         .threads
         .iter()
@@ -113,12 +120,12 @@ fn stuck_threads<'a>(ctx: &Ctx<'a>, p: &'a Process) -> Vec<Stuck<'a>> {
             let conn = threads::waited_connection(&ctx.last, p, &call);
             let upstream =
                 call.fd_numbers().any(|fd| ctx.last.socket_of_fd(p, fd).is_some_and(|s| ctx.last.is_outbound(s)));
-            let idle_keepalive_upstream = conn.is_some_and(|c| {
-                let answered = c.info.and_then(|i| i.bytes_received).is_some_and(|b| b > 0);
-                let idle = c.info.is_some_and(|i| i.last_data_recv_ms >= ctx.t.idle_ms);
-                ctx.last.is_outbound(c) && answered && idle
-            });
-            Some(Stuck { thread: t, call, fds, conn, upstream, idle_keepalive_upstream })
+            // Who sent last decides: an upstream owes us an answer, or idles after its own.
+            let outbound = conn.filter(|c| ctx.last.is_outbound(c));
+            let idle_keepalive_upstream = outbound.is_some_and(|c| idle_after_answer(c, ctx.t.idle_ms));
+            let owed_ms = outbound.and_then(owes_us);
+            let event_loop = loop_tid == Some(t.tid);
+            Some(Stuck { thread: t, call, fds, conn, upstream, idle_keepalive_upstream, owed_ms, event_loop })
         })
         .collect();
     // Threads on a connection tell most (and survive the second pass when

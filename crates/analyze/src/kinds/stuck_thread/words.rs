@@ -28,9 +28,12 @@ pub fn words(ctx: &Ctx, j: &Judged) -> Words {
             .collect();
         format!(" Also stuck in this process: {}.", list.join("; "))
     };
+    // The thread's own upstream is already told by the hint.
+    let own_upstream = st.owed_ms.is_some() || st.idle_keepalive_upstream;
     let waits_txt = e
         .waits_on
         .as_ref()
+        .filter(|w| !(own_upstream && matches!(w, unwedge_model::evidence::ThreadsWait::Upstream { .. })))
         .map(|w| {
             let w = w.to_string();
             let mut c = w.chars();
@@ -40,12 +43,17 @@ pub fn words(ctx: &Ctx, j: &Judged) -> Words {
         .unwrap_or_default();
     let texts: Vec<String> = e.work.iter().map(Work::to_string).collect();
     let explanation = format!(
-        "Thread {tid} ({tname}) of {who} did not run at all during the {interval} between the two snapshots (no CPU time, no context switch) and was in the same syscall with the same arguments both times: {name}, {meaning}{on}.{hint} \
+        "Thread {tid} ({tname}) of {who} did not run at all during the {interval} between the two snapshots (no CPU time, no context switch) and was in the same syscall with the same arguments both times: {name}, {meaning}{on}.{hint}{loop_txt} \
 Meanwhile the process has work it is not doing: {work}. A healthy idle thread looks the same, which is why this is raised only while work waits.{waits_txt}{others_txt}",
         tid = t.tid,
         tname = t.comm,
-        meaning = st.call.class.meaning(),
+        meaning = crate::facts::threads::meaning(t, &st.call),
         hint = hint(ctx, st),
+        loop_txt = if st.event_loop {
+            " It is the process's event loop (the process holds an epoll instance and no thread waits in epoll): while it sits in this call nothing else on the loop runs — no accept, no answer to anyone."
+        } else {
+            ""
+        },
         work = texts.join("; "),
     );
     Words {
@@ -59,15 +67,22 @@ Meanwhile the process has work it is not doing: {work}. A healthy idle thread lo
 }
 
 /// What the wait means, where its family says more than its name.
-fn hint(ctx: &Ctx, st: &Stuck) -> &'static str {
+fn hint(ctx: &Ctx, st: &Stuck) -> String {
+    if let (Some(ms), true) = (st.owed_ms, st.call.class.reads()) {
+        return format!(
+            " It waits for its peer to answer: the last bytes on this connection were ours (a request the peer acknowledged, {} ago) and nothing came back since, so the peer owes the answer.",
+            secs(ms as u64)
+        );
+    }
     match st.call.class {
-        Class::Futex => " A futex wait is a lock, a condition variable or a thread join: this thread waits for another thread, so the question is what that one waits for (see the other stuck threads).",
+        Class::Futex => " A futex wait is a lock, a condition variable or a thread join: this thread waits for another thread, so the question is what that one waits for (see the other stuck threads).".into(),
         // Which side the peer is on decides what its silence means.
         c if c.reads() && st.conn.is_some() => match st.conn.map(|s| ctx.last.is_served(s)) {
-            Some(true) => " It waits for its client to send (the next request on a keep-alive connection, or the rest of one); while it waits, this thread serves nobody else.",
-            _ => " It waits for its peer to send; an idle keep-alive upstream never sends and never closes, so the read lasts as long as the upstream keeps the connection open.",
+            Some(true) => " It waits for its client to send (the next request on a keep-alive connection, or the rest of one); while it waits, this thread serves nobody else.".into(),
+            _ if st.idle_keepalive_upstream => " It waits for its peer to send, but the peer sent the last bytes on this connection (its answer) and has been idle since: an idle keep-alive upstream never sends and never closes, so the read lasts as long as the upstream keeps the connection open.".into(),
+            _ => " It waits for its peer to send.".into(),
         },
-        _ => "",
+        _ => String::new(),
     }
 }
 
@@ -98,6 +113,17 @@ fn fix_for(j: &Judged, stack: &str) -> String {
     let look = format!("Its kernel side is in /proc/{pid}/task/{tid}/stack; {stack}.");
     if let Some(conn) = st.conn {
         let remote = endpoint(conn.remote, conn.remote_port);
+        if let Some(ms) = st.owed_ms.filter(|_| st.call.class.reads()) {
+            let loop_fix = if st.event_loop {
+                " This thread is the event loop: a synchronous call blocks it — make the call async (an async client awaited on the loop) or run it in an executor or a thread (loop.run_in_executor, asyncio.to_thread); more workers would only block more loops."
+            } else {
+                ""
+            };
+            return format!(
+                "It waits for {remote} to answer the request it sent {} ago (the last bytes on the connection were ours): give that call a timeout (SO_RCVTIMEO, a read deadline, the client library's timeout) and find why {remote} does not answer.{loop_fix} {look}",
+                secs(ms as u64)
+            );
+        }
         if st.idle_keepalive_upstream {
             return format!(
                 "It reads an upstream ({remote}) that answered and now keeps the connection open (HTTP keep-alive), so the read ends only when the upstream closes. Close the upstream connection once the response is relayed, or disable keep-alive towards it (send `Connection: close`, or turn off the proxy's keep-alive to its upstreams), and give that read a timeout (SO_RCVTIMEO, a read deadline)."
@@ -151,18 +177,33 @@ fn stack_story(p: &Process, st: &Stuck, all: &[Stuck]) -> Option<String> {
         ));
     }
     let (what, fix) = waits_on(st);
-    Some(format!("The user stack shows where: {who} waits in {call}, called from {path}, and {what}. {fix}."))
+    let loop_fix = if st.event_loop {
+        " It is the process's event loop: a synchronous call blocks it — make it async or run it in an executor or a thread (loop.run_in_executor, asyncio.to_thread)."
+    } else {
+        ""
+    };
+    Some(format!("The user stack shows where: {who} waits in {call}, called from {path}, and {what}. {fix}.{loop_fix}"))
 }
 
 /// What a stuck thread waits on, in words, and what to change.
 fn waits_on(s: &Stuck) -> (String, &'static str) {
     let fd = s.fds.first().map(|f| format!(" ({f})")).unwrap_or_default();
     let reads = s.call.class.reads();
-    if reads && s.upstream {
+    if reads && s.upstream && s.owed_ms.is_some() {
         (
-            format!("reads an idle keep-alive upstream{fd}"),
+            format!(
+                "reads an upstream that owes it an answer{fd}: our request, {} ago, was the last bytes on the connection",
+                secs(s.owed_ms.unwrap_or(0) as u64)
+            ),
+            "Give that read a timeout (SO_RCVTIMEO, a read deadline, the client's timeout) and find why the upstream does not answer",
+        )
+    } else if reads && s.upstream && s.idle_keepalive_upstream {
+        (
+            format!("reads an idle keep-alive upstream{fd}: its answer was the last bytes on the connection"),
             "Give that read a timeout (SO_RCVTIMEO, a read deadline) and close the upstream connection when the client is done (or disable keep-alive towards the origin)",
         )
+    } else if reads && s.upstream {
+        (format!("reads an upstream that sends nothing{fd}"), "Give that read a timeout (SO_RCVTIMEO, a read deadline)")
     } else if reads && s.conn.is_some() {
         (format!("reads a client that sends nothing{fd}"), "Give that read a timeout (SO_RCVTIMEO, a read deadline)")
     } else if s.conn.is_some() {

@@ -24,6 +24,9 @@ pub struct Judged {
     pub idle_only: bool,
     /// Its event loop ran and keeps the connections in its poll set.
     pub parked: bool,
+    /// Of the unanswered connections, those whose clients went silent
+    /// after sending while the holder waits to read more from them.
+    pub partial: usize,
     /// Unanswered connections the finding's process holds.
     pub held_by_pid: usize,
     /// The processes of the listener's other connections, where the
@@ -199,11 +202,16 @@ fn listener(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Opti
     owners.sort();
     owners.dedup();
     let sum = waits::summarize(ctx, p);
+    let blocked_loop = crate::facts::event_loop::blocked(ctx, p);
     // An event loop that runs and keeps these connections in its poll set
-    // parks them on purpose (BLPOP, long polling) or awaits what never comes:
-    // the kernel cannot tell which, so it is said without an alarm. Not for
-    // Go, whose netpoller holds every connection whatever the goroutines do.
-    let parked = !sum.go_runtime && waits::live_event_loop(ctx, p, held_by_pid);
+    // parks them on purpose (BLPOP, long polling), awaits what never comes,
+    // or waits for the rest of requests not yet complete: the kernel cannot
+    // tell which, so it is said without an alarm. Not for Go, whose
+    // netpoller holds every connection whatever the goroutines do, nor for
+    // a loop whose connects or files do not answer (that is the cause).
+    let waits_elsewhere = sum.connecting.is_some() || sum.mount.is_some() || blocked_loop.is_some();
+    let parked = !sum.go_runtime && !waits_elsewhere && waits::live_event_loop(ctx, p, held_by_pid);
+    let partial = crate::facts::partial::held(ctx, p).map_or(0, |h| h.connections);
     let severity = if parked { Severity::Info } else { u.severity };
     let ev = UnansweredRequests {
         listen: listeners.first().map(|l| endpoint(l.local, l.local_port)).unwrap_or_else(|| format!("port {port}")),
@@ -226,6 +234,9 @@ fn listener(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Opti
         threads: sum.samples.clone(),
         go_runtime: sum.go_runtime,
         cmdline: p.cmdline.clone(),
+        event_loop_blocked: blocked_loop,
+        connecting: sum.connecting.clone(),
+        mount: sum.mount.clone(),
     };
     Some(Judged {
         verdict: Verdict::new(severity, Some(pid), Some(port), netns, ev),
@@ -233,6 +244,7 @@ fn listener(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Opti
         zero_window_senders: sum.zero_window_senders,
         idle_only: sum.idle_only,
         parked,
+        partial,
         held_by_pid,
         other_holders: if holders.len() > 1 { other_holders(ctx, list, &u.stuck, &holders) } else { Vec::new() },
     })

@@ -30,10 +30,12 @@ pub fn words(ctx: &Ctx, j: &Judged) -> Words {
     } else {
         String::new()
     };
-    let parked_txt = if j.parked {
-        " Its event loop ran during the interval and keeps these connections in its poll set: it is alive and chose not to answer them — requests parked on purpose (BLPOP, long polling, a subscription) or handlers awaiting an event that never comes. Hence info, not an alarm."
-    } else {
-        ""
+    let parked_txt = match (j.parked, j.partial) {
+        (false, _) => String::new(),
+        (true, 0) => " Its event loop ran during the interval and keeps these connections in its poll set: it is alive and has not answered them — requests parked on purpose (BLPOP, long polling, a subscription), handlers awaiting an event that never comes, or requests it is still waiting to receive the rest of; the kernel shows the bytes it read, not whether a request is complete. Hence info, not an alarm.".to_string(),
+        (true, n) => format!(
+            " Its event loop ran during the interval, none of its threads is busy, and {n} of these clients sent a few bytes once and nothing since: it is waiting for the rest of their requests (or holds requests it parks on purpose; the kernel shows the bytes it read, not whether a request is complete). Hence info, not an alarm: such clients are only a problem when they pin the server's fds or slots."
+        ),
     };
     let explanation = format!(
         "{who} accepted these connections and read their requests (their receive queues are empty) but has sent nothing back since they arrived, the oldest {oldest} ago; clients wait until they time out.{progress}{gave_up_txt}{spread}{story}{parked_txt} Legitimate long waits (long polling, BLPOP, a backend waiting on a lock) look the same per connection; this is raised only because nothing else on this listener is being answered.",
@@ -59,6 +61,8 @@ fn headline(j: &Judged) -> Option<String> {
     let e = &j.verdict.evidence;
     match j.dominant {
         Dominant::Upstream => e.upstream.as_ref().map(ThreadsWait::to_string),
+        Dominant::Connect => e.connecting.as_ref().map(ThreadsWait::to_string),
+        Dominant::Mount => e.mount.as_ref().map(ThreadsWait::to_string),
         Dominant::Pipe => Some("its threads block writing a full pipe".into()),
         Dominant::Dns => Some("a DNS lookup stalls".into()),
         Dominant::ZeroWindow => Some("threads block sending to peers that stopped reading".into()),
@@ -72,9 +76,23 @@ fn headline(j: &Judged) -> Option<String> {
 fn story(j: &Judged) -> String {
     let e = &j.verdict.evidence;
     match j.dominant {
+        Dominant::Upstream if upstream_owes(&e.upstream) => format!(
+            " {}: the handlers wait on that upstream, which took their requests and does not answer.{}",
+            line(&e.upstream),
+            loop_txt(e)
+        ),
         Dominant::Upstream => format!(
-            " {}: the handlers wait on that upstream, which took their requests and does not answer.",
-            line(&e.upstream)
+            " {}: the handlers read that upstream, which sent the last bytes on the connection and nothing since (an idle keep-alive connection the handler reads as if an answer were due).{}",
+            line(&e.upstream),
+            loop_txt(e)
+        ),
+        Dominant::Connect => format!(
+            " {}: the requests wait for upstream connections that never complete; the upstream's finding (connect_unanswered) says why.",
+            line(&e.connecting)
+        ),
+        Dominant::Mount => format!(
+            " {}: the handlers block on the mount before they answer (see mount_unresponsive).",
+            line(&e.mount)
         ),
         Dominant::Pipe => format!(" {}: the handlers block writing to a pipe nobody drains.", line(&e.pipe)),
         Dominant::Dns => format!(" {}.", line(&e.resolver)),
@@ -92,8 +110,31 @@ fn story(j: &Judged) -> String {
             " None of its threads is busy with them ({}): its handlers wait for something the kernel does not show — an event, a lock in shared memory, a queue or channel nobody serves.",
             e.thread_waits.join("; ")
         ),
-        Dominant::Mixed => format!(" Its threads: {}.", e.thread_waits.join("; ")),
+        Dominant::Mixed => format!(" Its threads: {}.{}", e.thread_waits.join("; "), loop_txt(e)),
     }
+}
+
+/// Whether the upstream line says the upstream owes the answer (our request
+/// was the last bytes), as opposed to idling after its own.
+fn upstream_owes(w: &Option<ThreadsWait>) -> bool {
+    matches!(
+        w,
+        Some(ThreadsWait::Upstream { owes_since_ms: Some(_), .. } | ThreadsWait::UnansweredUpstream { .. })
+    )
+}
+
+/// The event loop blocked in a synchronous call, as a sentence.
+fn loop_txt(e: &UnansweredRequests) -> String {
+    e.event_loop_blocked
+        .as_ref()
+        .map(|b| {
+            let on = b.on.as_ref().map(|o| format!(" on {o}")).unwrap_or_default();
+            format!(
+                " That thread is its event loop (it holds an epoll instance, and no thread waits in epoll): thread {} ({}) sits in {}{on} — a synchronous call that blocks the loop, so nothing else runs on it: no accept, no answer to anyone.",
+                b.tid, b.name, b.syscall
+            )
+        })
+        .unwrap_or_default()
 }
 
 /// Where the connections belong to several processes (one per connection):
@@ -164,7 +205,18 @@ fn goroutines(threads: &[ThreadSummary]) -> Option<String> {
 fn fix_text(pid: u32, j: &Judged) -> String {
     let e = &j.verdict.evidence;
     let deadline = "and give every request a deadline, so a stuck one fails instead of holding its client forever";
+    if let Some(b) = &e.event_loop_blocked {
+        return format!(
+            "A synchronous call ({} in thread {}) blocks the event loop: make it async (an async client awaited on the loop) or run it in an executor or a thread (asyncio's loop.run_in_executor / asyncio.to_thread), and give it a timeout; running more workers only multiplies the blocked loops. To restart it now: `unwedge stop {pid}` (SIGTERM, then SIGKILL after a grace period).",
+            b.syscall, b.tid
+        );
+    }
     let cause = match j.dominant {
+        Dominant::Connect => format!(
+            "Give connects to the upstream a short timeout (nginx proxy_connect_timeout, a client's connect timeout) so requests fail fast, and fix the path to it: {} (see connect_unanswered).",
+            line(&e.connecting)
+        ),
+        Dominant::Mount => "Take the request path off the mount (write logs locally or through a non-blocking writer) and make its daemon or server answer (see mount_unresponsive).".to_string(),
         Dominant::Upstream => format!(
             "Give calls to the upstream a timeout (a socket read timeout, statement_timeout, a context deadline) and bound how long a request waits for a pool slot; then find out why the upstream does not answer ({}).",
             line(&e.upstream)
@@ -188,6 +240,9 @@ fn fix_text(pid: u32, j: &Judged) -> String {
         )
     };
     let restart = format!(" To restart it now: `unwedge stop {pid}` (SIGTERM, then SIGKILL after a grace period).");
+    if matches!(j.dominant, Dominant::Connect | Dominant::Mount) {
+        return format!("{cause}{restart}");
+    }
     if cause.is_empty() {
         format!("{stacks}{restart}")
     } else {
