@@ -10,11 +10,14 @@
 //! and 4-tuple; a SYN's retransmit timer starts at the kernel's initial RTO
 //! (1 s) and never shrinks (linear for the first `tcp_syn_linear_timeouts`
 //! retransmits since 6.7, doubling after), so N retransmits mean the first
-//! SYN left at least N seconds ago. A connect answered within its first RTO
-//! never retransmits; one answered late leaves SYN-SENT before the second
-//! snapshot.
+//! SYN left at least N seconds ago (6.7+ counts the time itself:
+//! `total_rto_time`). A connect answered within its first RTO never
+//! retransmits; one answered late leaves SYN-SENT before the second
+//! snapshot. A destination that is a listener on this host (in the same
+//! network namespace) is told apart: its full queue, not a black hole,
+//! drops the SYNs, and its own findings say so.
 
-use crate::facts::index::Index;
+use crate::facts::index::{addr_matches, Index};
 use crate::facts::syscalls::{Call, Class};
 use crate::Ctx;
 use std::collections::BTreeMap;
@@ -41,6 +44,9 @@ pub struct Unanswered<'a> {
     pub lower_bound: bool,
     /// Threads blocked in connect() on one of them.
     pub threads_in_connect: Vec<u32>,
+    /// The destination is a listener on this host (in the socket's network
+    /// namespace): its own findings say why it does not complete them.
+    pub local: Option<&'a Socket>,
 }
 
 /// The destinations of `p`'s connects that stayed unanswered through the
@@ -63,6 +69,7 @@ pub fn unanswered<'a>(ctx: &Ctx<'a>, p: &Process) -> Vec<Unanswered<'a>> {
             oldest_first_syn_ms: 0,
             lower_bound: false,
             threads_in_connect: Vec::new(),
+            local: local_listener(&ctx.last, s),
         });
         e.connecting.push(s);
         let Some(now) = s.info.map(|i| i.retransmits) else { continue };
@@ -113,6 +120,11 @@ fn first_syn_ago(now: TcpInfo, before: TcpInfo, interval_ms: u64) -> (u64, bool)
             (counted.max(interval_ms + u64::from(before.retransmits) * SYN_RTO_MIN_MS), true)
         }
     }
+}
+
+/// The listener on this host a connect goes to, if one is there.
+pub fn local_listener<'a>(idx: &Index<'a>, s: &Socket) -> Option<&'a Socket> {
+    idx.listeners().find(|l| l.netns == s.netns && l.local_port == s.remote_port && addr_matches(l.local, s.remote))
 }
 
 /// The SYN-SENT socket behind a thread blocked in connect(), if any.

@@ -32,6 +32,12 @@ pub fn silent_after_sending(s: &Socket, idle_ms: u32) -> bool {
         && s.info.is_some_and(|i| never_answered(&i) && i.last_data_recv_ms >= idle_ms)
 }
 
+/// Every thread idles, and the process waits on no upstream, connect or
+/// mount: nothing is under way for the requests it holds.
+fn not_busy(sum: &waits::Summary) -> bool {
+    sum.idle_only && sum.upstream.is_none() && sum.connecting.is_none() && sum.mount.is_none()
+}
+
 /// The connections of `p` (served ones) whose clients sent part of a request
 /// and nothing since, while `p` waits to read more from them.
 pub fn held(ctx: &Ctx, p: &Process) -> Option<PartialRequests> {
@@ -60,7 +66,7 @@ pub fn held(ctx: &Ctx, p: &Process) -> Option<PartialRequests> {
         .collect();
     let (held, waits_in) = if !read_by_thread.is_empty() {
         (read_by_thread, "thread reading")
-    } else if waits::live_event_loop(ctx, p, 1) && waits::summarize(ctx, p).idle_only {
+    } else if waits::live_event_loop(ctx, p, 1) && not_busy(&waits::summarize(ctx, p)) {
         (conns, "event loop")
     } else {
         return None;
@@ -71,7 +77,7 @@ pub fn held(ctx: &Ctx, p: &Process) -> Option<PartialRequests> {
         idle_since_ms: infos.iter().map(|i| u64::from(i.last_data_recv_ms)).min().unwrap_or(0),
         oldest_ms: infos.iter().map(|i| u64::from(i.last_data_recv_ms)).max().unwrap_or(0),
         bytes_max: infos.iter().filter_map(|i| i.bytes_received).max().unwrap_or(0),
-        segments_max: infos.iter().filter_map(|i| i.data_segs_in).max().unwrap_or(0),
+        segments_max: infos.iter().filter_map(|i| i.data_segs_in).max(),
         server_waits_in: waits_in.into(),
     })
 }

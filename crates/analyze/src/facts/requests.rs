@@ -67,9 +67,12 @@ pub enum LastSender {
 
 /// Who sent last: from the byte counters when one side never sent, else
 /// from `last_data_sent` / `last_data_recv`, and in a tie to the jiffy (a
-/// request and its answer on loopback) from the data segment counts. `None`
-/// without byte counters (Linux < 4.1), or for a tie the segments do not
-/// break.
+/// request and its answer on loopback) from the data segment counts, as
+/// `awaits_answer` breaks it: the side that sent more segments spoke last,
+/// and as many each way is a request answered (a multi-segment answer
+/// reads as answered). `None` without byte counters (Linux < 4.1) or, in a
+/// tie, without segment counts (< 4.6, and snapshots recorded before
+/// unwedge read them).
 pub fn last_sender(i: &TcpInfo) -> Option<LastSender> {
     let (rcvd, sent) = (i.bytes_received?, sent(i)?);
     Some(match (sent > 0, rcvd > 0) {
@@ -81,8 +84,7 @@ pub fn last_sender(i: &TcpInfo) -> Option<LastSender> {
             std::cmp::Ordering::Greater => LastSender::Them,
             std::cmp::Ordering::Equal => match (i.data_segs_out?, i.data_segs_in?) {
                 (o, n) if o > n => LastSender::Us,
-                (o, n) if o < n => LastSender::Them,
-                _ => return None,
+                _ => LastSender::Them,
             },
         },
     })
@@ -223,7 +225,9 @@ mod tests {
         (i.data_segs_out, i.data_segs_in) = (Some(2), Some(1));
         assert_eq!(last_sender(&i), Some(LastSender::Us));
         i.data_segs_in = Some(2);
-        assert_eq!(last_sender(&i), None);
+        assert_eq!(last_sender(&i), Some(LastSender::Them), "as many each way: answered");
+        i.data_segs_in = None;
+        assert_eq!(last_sender(&i), None, "no segment counts: a tie is no proof");
         // Unacknowledged bytes: it has not even received our request.
         let mut c = conn(est, 0, info(0, 78, 9_000, 9_000));
         c.send_q = 78;

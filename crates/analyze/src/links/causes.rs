@@ -265,6 +265,7 @@ mod tests {
                 netns: 0,
                 peer: std::net::SocketAddr::new(lo, 5432),
                 idle_ms: 30_000,
+                owes_since_ms: Some(30_000),
             }),
             pipe: Some(ThreadsWait::Pipe {
                 threads: 1,
@@ -287,5 +288,57 @@ mod tests {
         link_waits(&mut findings);
         assert_eq!(findings[0].caused_by, ["f2", "f3", "f4"]);
         assert!(findings[1].caused_by.is_empty() && findings[4].caused_by.is_empty());
+    }
+
+    #[test]
+    fn roots_explain_their_process_findings() {
+        use unwedge_model::evidence::{AcceptStalled, ConnectUnanswered, EventLoopBlocked, MountUnresponsive};
+        let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let nginx = UnansweredRequests {
+            connecting: Some(ThreadsWait::Connecting {
+                connections: 4,
+                netns: 0,
+                peer: std::net::SocketAddr::new(lo, 9090),
+                syn_retransmits: 6,
+                oldest_first_syn_ms: 10_000,
+                lower_bound: false,
+                local_queue: None,
+            }),
+            ..Default::default()
+        };
+        let connects = |remote: &str| ConnectUnanswered { remote: remote.into(), ..Default::default() };
+        let loop_stall = AcceptStalled {
+            listen: "127.0.0.1:8000".into(),
+            queued: 3,
+            backlog: 100,
+            waiting_whole_interval: 3,
+            waiting: Vec::new(),
+            accepted_during_interval: 0,
+            established_connections_held: 1,
+            owners: vec![50],
+            accepting: vec![50],
+            accepting_threads: Vec::new(),
+            event_loop_blocked: Some(EventLoopBlocked { tid: 50, ..Default::default() }),
+            waits_on: Vec::new(),
+        };
+        let mut stuck = with_id(Finding::new(Severity::Warning, StuckThread::default()), "f6", 50, None);
+        stuck.tid = Some(50);
+        let mut other_thread = with_id(Finding::new(Severity::Warning, StuckThread::default()), "f7", 50, None);
+        other_thread.tid = Some(51);
+        let mut findings = vec![
+            with_id(Finding::new(Severity::Warning, nginx), "f1", 10, Some(8080)),
+            with_id(Finding::new(Severity::Warning, connects("127.0.0.1:9090")), "f2", 10, None),
+            // Another destination of the same process, and the same one of another process: not the cause.
+            with_id(Finding::new(Severity::Warning, connects("127.0.0.1:9091")), "f3", 10, None),
+            with_id(Finding::new(Severity::Warning, connects("127.0.0.1:9090")), "f4", 11, None),
+            with_id(Finding::new(Severity::Critical, loop_stall), "f5", 50, Some(8000)),
+            stuck,
+            other_thread,
+            with_id(Finding::new(Severity::Warning, MountUnresponsive::default()), "f8", 60, None),
+        ];
+        link_roots(&mut findings);
+        assert_eq!(findings[0].caused_by, ["f2"]);
+        assert_eq!(findings[4].caused_by, ["f6"], "the stuck thread that is the blocked loop, not its sibling");
+        assert!(findings[7].caused_by.is_empty(), "a mount with no stopped daemon has no cause here");
     }
 }

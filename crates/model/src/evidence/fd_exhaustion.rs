@@ -36,8 +36,9 @@ pub struct PartialRequests {
     pub oldest_ms: u64,
     /// The most bytes one of them sent (tcp_info `bytes_received`).
     pub bytes_max: u64,
-    /// The most data segments one of them sent (`data_segs_in`).
-    pub segments_max: u32,
+    /// The most data segments one of them sent (`data_segs_in`, Linux 4.6+).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments_max: Option<u32>,
     /// How the server waits for them: "event loop" (it ran during the
     /// interval and answered none) or "thread reading".
     pub server_waits_in: String,

@@ -104,6 +104,9 @@ pub enum ThreadsWait {
         syn_retransmits: u8,
         oldest_first_syn_ms: u64,
         lower_bound: bool,
+        /// The destination is a listener on this host: (its queued
+        /// connections, its backlog).
+        local_queue: Option<(u32, u32)>,
     },
     /// Threads blocked in file I/O on a FUSE or network mount whose daemon
     /// or server left one request unanswered the whole interval.
@@ -202,13 +205,21 @@ impl fmt::Display for ThreadsWait {
                     None => write!(f, "{who} on {peer} (idle {})", measured_ms(*idle_ms as u64)),
                 }
             }
-            ThreadsWait::Connecting { connections, peer, syn_retransmits, oldest_first_syn_ms, lower_bound, .. } => write!(
-                f,
-                "{connections} of its connects to {} get no answer: in SYN-SENT through the interval, the SYN retransmitted up to {syn_retransmits} times (the oldest first sent {} {} ago)",
-                endpoint(peer.ip(), peer.port()),
-                if *lower_bound { "at least" } else { "about" },
-                measured_ms(*oldest_first_syn_ms)
-            ),
+            ThreadsWait::Connecting {
+                connections, peer, syn_retransmits, oldest_first_syn_ms, lower_bound, local_queue, ..
+            } => {
+                write!(
+                    f,
+                    "{connections} of its connects to {} get no answer: in SYN-SENT through the interval, the SYN retransmitted up to {syn_retransmits} times (the oldest first sent {} {} ago)",
+                    endpoint(peer.ip(), peer.port()),
+                    if *lower_bound { "at least" } else { "about" },
+                    measured_ms(*oldest_first_syn_ms)
+                )?;
+                match local_queue {
+                    Some((q, b)) => write!(f, "; it is a listener on this host, {q} connections in its accept queue of {b}"),
+                    None => Ok(()),
+                }
+            }
             ThreadsWait::Mount { threads, mount_point, fs_type, serving, waited_ms, .. } => {
                 write!(
                     f,

@@ -28,7 +28,8 @@ pub fn judge(ctx: &Ctx) -> Vec<Judged> {
     let mut out = Vec::new();
     for pid in pids {
         let Some(p) = ctx.last.process(pid) else { continue };
-        for u in connects::unanswered(ctx, p) {
+        // A listener on this host that does not complete them is told by its own findings.
+        for u in connects::unanswered(ctx, p).into_iter().filter(|u| u.local.is_none()) {
             let syn_retries = ctx.snap().netns.iter().find(|n| n.inode == u.netns).and_then(|n| n.syn_retries);
             let ev = ConnectUnanswered {
                 remote: endpoint(u.peer.ip(), u.peer.port()),

@@ -15,11 +15,14 @@ pub fn words(ctx: &Ctx, j: &Judged) -> Words {
     };
     let held = match (&e.partial_requests, e.unanswered_connections) {
         (Some(pr), _) => format!(
-            " What holds them: {} client connections whose client sent a few bytes (at most {} in {} segment{}) and nothing since — each silent for at least {}, the oldest {} — and that it never answered: it waits for the rest of those requests ({}), so slowloris-like clients pin its fds{}.",
+            " What holds them: {} client connections whose client sent a few bytes (at most {}{}) and nothing since — each silent for at least {}, the oldest {} — and that it never answered: it waits for the rest of those requests ({}), so slowloris-like clients pin its fds{}.",
             pr.connections,
             pr.bytes_max,
-            pr.segments_max,
-            if pr.segments_max == 1 { "" } else { "s" },
+            match pr.segments_max {
+                Some(1) => " in one segment".to_string(),
+                Some(n) => format!(" in {n} segments"),
+                None => String::new(),
+            },
             crate::secs(pr.idle_since_ms),
             crate::secs(pr.oldest_ms),
             if pr.server_waits_in == "thread reading" {
