@@ -61,6 +61,8 @@ port = srv.getsockname()[1]
 
 cl_pid = os.fork()
 if cl_pid == 0:
+    srv.close()  # the clients must not hold the service's listener
+
     def client(i):
         time.sleep(0.5 + 0.1 * i)
         c = socket.create_connection(("127.0.0.1", port))

@@ -27,6 +27,8 @@ import tempfile
 import threading
 import time
 
+import record_misnamed
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "../../.."))
 KINDS = os.path.join(ROOT, "crates/analyze/src/kinds")
@@ -278,6 +280,17 @@ def nginx_fd_limit():
     return [n], [n.pid], note, lambda: [c.close() for c in socks], []
 
 
+def nginx_partial_requests():
+    """nginx-fd-limit aged past the default --answer-timeout: the partial
+    requests are told under fd_exhaustion, not as requests nginx "chose not
+    to answer"."""
+    n, port = start_nginx(1, "worker_rlimit_nofile 64;", backlog=32)
+    socks = unfinished_requests(port, 90)
+    time.sleep(11)
+    note = "nginx, 1 worker, worker_rlimit_nofile 64, listen backlog=32; 90 clients (in the recorder) send a partial request, scanned 11 s later"
+    return [n], [n.pid], note, lambda: [c.close() for c in socks], []
+
+
 SLOW_APP = """import time
 def app(environ, start_response):
     if environ.get('PATH_INFO') == '/slow':
@@ -359,6 +372,14 @@ INCIDENTS = {
     "nginx-ctrl-z": (nginx_ctrl_z, ["process_stopped"], []),
     "gdb-held": (gdb_held, ["process_stopped"], []),
     "frozen-cgroup-v1": (frozen_v1, ["process_stopped"], []),
+    # Issue 22: told wrongly before (crates/analyze/tools/record_misnamed.py).
+    "asyncio-blocked-loop": (record_misnamed.asyncio_service("sync", Scenario), ["stuck_thread", "accept_stalled"], []),
+    "asyncio-async-client": (
+        record_misnamed.asyncio_service("async", Scenario),
+        [],
+        ["stuck_thread", "accept_stalled", "unanswered_requests"],
+    ),
+    "nginx-partial-requests": (nginx_partial_requests, ["fd_exhaustion"], ["unanswered_requests", "keepalive_starvation"]),
 }
 
 def sleep(seconds):
@@ -552,6 +573,14 @@ RECIPES = {
     "memory_pressure": {
         "bad": memory_server(6),
         "healthy": memory_server(1, "--anon-pct", "30", "--file-mb", "8"),
+    },
+    "connect_unanswered": {
+        "bad": record_misnamed.blackhole("drop", Scenario),
+        "healthy": record_misnamed.blackhole("delay", Scenario),
+    },
+    "mount_unresponsive": {
+        "bad": record_misnamed.fuse_log("hang", Scenario),
+        "healthy": record_misnamed.fuse_log("slow", Scenario),
     },
 }
 

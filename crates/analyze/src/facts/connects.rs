@@ -45,8 +45,12 @@ pub struct Unanswered<'a> {
     /// Threads blocked in connect() on one of them.
     pub threads_in_connect: Vec<u32>,
     /// The destination is a listener on this host (in the socket's network
-    /// namespace): its own findings say why it does not complete them.
+    /// namespace).
     pub local: Option<&'a Socket>,
+    /// That listener drops SYNs itself (its accept queue is full, or its
+    /// drop counter rose during the interval): its own findings say why,
+    /// this is no black hole.
+    pub local_drops: bool,
 }
 
 /// The destinations of `p`'s connects that stayed unanswered through the
@@ -70,6 +74,7 @@ pub fn unanswered<'a>(ctx: &Ctx<'a>, p: &Process) -> Vec<Unanswered<'a>> {
             lower_bound: false,
             threads_in_connect: Vec::new(),
             local: local_listener(&ctx.last, s),
+            local_drops: false,
         });
         e.connecting.push(s);
         let Some(now) = s.info.map(|i| i.retransmits) else { continue };
@@ -94,6 +99,9 @@ pub fn unanswered<'a>(ctx: &Ctx<'a>, p: &Process) -> Vec<Unanswered<'a>> {
     let mut out: Vec<Unanswered> = by_peer.into_values().filter(|u| u.whole_interval > 0).collect();
     if out.is_empty() {
         return out;
+    }
+    for u in &mut out {
+        u.local_drops = u.local.is_some_and(|l| listener_drops(first, l));
     }
     let arch = ctx.snap().arch.as_str();
     for t in &p.threads {
@@ -120,6 +128,17 @@ fn first_syn_ago(now: TcpInfo, before: TcpInfo, interval_ms: u64) -> (u64, bool)
             (counted.max(interval_ms + u64::from(before.retransmits) * SYN_RTO_MIN_MS), true)
         }
     }
+}
+
+/// A listener drops connections itself: its accept queue is full (more
+/// queued than its backlog allows), or its drop counter rose between the
+/// snapshots.
+fn listener_drops(first: &Index, l: &Socket) -> bool {
+    let rose = match (first.socket(l.inode).and_then(|b| b.drops), l.drops) {
+        (Some(before), Some(now)) => now > before,
+        _ => false,
+    };
+    l.recv_q >= l.send_q.max(1) || rose
 }
 
 /// The listener on this host a connect goes to, if one is there.

@@ -303,7 +303,7 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
         syn_retransmits: u.syn_retransmits,
         oldest_first_syn_ms: u.oldest_first_syn_ms,
         lower_bound: u.lower_bound,
-        local_queue: u.local.map(|l| (l.recv_q, l.send_q)),
+        local_queue: u.local.filter(|_| u.local_drops).map(|l| (l.recv_q, l.send_q)),
     });
     sum.mount = mounts::stalled(ctx, p).first().map(|st| mount_wait(ctx, st));
     sum.zero_window_senders = waits.iter().filter(|w| w.wait == Wait::Send { zero_window: true }).count();

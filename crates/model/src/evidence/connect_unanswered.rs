@@ -30,6 +30,11 @@ pub struct ConnectUnanswered {
     /// connect); empty for an event loop, whose connects do not block.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub threads_in_connect: Vec<u32>,
+    /// The destination is a listener on this host that neither has a full
+    /// queue nor drops: the processes holding it. The SYNs are lost before
+    /// they reach it (a netfilter rule of that network namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_listener: Option<Vec<u32>>,
     pub cmdline: String,
 }
 

@@ -28,8 +28,8 @@ pub fn judge(ctx: &Ctx) -> Vec<Judged> {
     let mut out = Vec::new();
     for pid in pids {
         let Some(p) = ctx.last.process(pid) else { continue };
-        // A listener on this host that does not complete them is told by its own findings.
-        for u in connects::unanswered(ctx, p).into_iter().filter(|u| u.local.is_none()) {
+        // A listener on this host that drops them itself is told by its own findings.
+        for u in connects::unanswered(ctx, p).into_iter().filter(|u| !u.local_drops) {
             let syn_retries = ctx.snap().netns.iter().find(|n| n.inode == u.netns).and_then(|n| n.syn_retries);
             let ev = ConnectUnanswered {
                 remote: endpoint(u.peer.ip(), u.peer.port()),
@@ -40,6 +40,7 @@ pub fn judge(ctx: &Ctx) -> Vec<Judged> {
                 oldest_is_lower_bound: u.lower_bound,
                 syn_retries,
                 threads_in_connect: u.threads_in_connect.clone(),
+                local_listener: u.local.map(|l| ctx.last.owners_of(l.inode).to_vec()),
                 cmdline: p.cmdline.clone(),
             };
             out.push(Judged { verdict: Verdict::new(Severity::Warning, Some(pid), None, u.netns, ev) });

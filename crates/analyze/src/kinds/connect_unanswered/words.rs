@@ -22,13 +22,23 @@ pub fn words(ctx: &Ctx, j: &Judged) -> Words {
         None => String::new(),
     };
     let plural = if n == 1 { "" } else { "s" };
+    let here = match &e.local_listener {
+        Some(pids) => {
+            let who: Vec<String> = pids.iter().map(|&p| ctx.proc_label(p)).collect();
+            format!(
+                " {dest} is a listener on this host ({}) whose queue is neither full nor dropping: the SYNs are lost before they reach it, so a netfilter rule of that network namespace (iptables, nft) is where they go.",
+                if who.is_empty() { "held by no process unwedge could read".to_string() } else { who.join(", ") }
+            )
+        }
+        None => String::new(),
+    };
     Words {
         title: format!(
             "{who}: {n} connect{plural} to {dest} got no answer, the oldest for {oldest} (SYN-SENT, SYN retransmitted up to {} times)",
             e.syn_retransmits
         ),
         explanation: format!(
-            "{who} opened {connecting} connection{cplural} to {dest} that are still in SYN-SENT: the kernel sent the SYN and retransmitted it (up to {r} times) and nothing came back — no SYN-ACK, no reset, no ICMP error; {n} of them were in SYN-SENT in both snapshots, {interval} apart, and the oldest sent its first SYN {oldest} ago. A destination that is down answers with a reset (connection refused) and an unreachable one with an ICMP error; silence is a black hole: a firewall or security group that drops the SYNs, a route to nowhere, or a host that is gone.{blocked}{gives_up}",
+            "{who} opened {connecting} connection{cplural} to {dest} that are still in SYN-SENT: the kernel sent the SYN and retransmitted it (up to {r} times) and nothing came back — no SYN-ACK, no reset, no ICMP error; {n} of them were in SYN-SENT in both snapshots, {interval} apart, and the oldest sent its first SYN {oldest} ago. A destination that is down answers with a reset (connection refused) and an unreachable one with an ICMP error; silence is a black hole: a firewall or security group that drops the SYNs, a route to nowhere, or a host that is gone.{here}{blocked}{gives_up}",
             connecting = e.connecting,
             cplural = if e.connecting == 1 { "" } else { "s" },
             r = e.syn_retransmits,
