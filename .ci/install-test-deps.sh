@@ -25,6 +25,8 @@
 # its javac and runs it: hsperfdata and the attach thread dump).
 # libpython3.11-dev + python3-venv (tests/stacks_python.rs: the CPython
 # layout table against Debian's own headers; a venv of Debian's python).
+# fuse3 + libfuse3-dev + pkg-config (tests/scan_misnamed.rs builds a FUSE
+# daemon with libfuse3 and unmounts it with fusermount3).
 # Idempotent: does nothing when all are present.
 set -euo pipefail
 has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
@@ -61,6 +63,9 @@ has gdb || need+=(gdb)
 ls /usr/lib/jvm/java-17-openjdk-*/bin/javac >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)
 [ -d /usr/include/python3.11/internal ] || need+=(libpython3.11-dev)
 /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+has fusermount3 || need+=(fuse3)
+[ -f /usr/include/fuse3/fuse.h ] || need+=(libfuse3-dev)
+has pkg-config || need+=(pkg-config)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -57,6 +57,7 @@ fn process(section: &str) -> Process {
                 p.anon_fds.push(AnonFd { fd, kind: String::from_utf8_lossy(kind).into_owned(), sigmask: None })
             }
             parse::fd::Target::Pipe(inode) => p.pipes.push(unwedge_model::PipeFd { fd, inode, writes: None }),
+            parse::fd::Target::FuseDev => p.fuse_devs.push(unwedge_model::FuseDevFd { fd, connection: None }),
             parse::fd::Target::Other => {}
         }
     }

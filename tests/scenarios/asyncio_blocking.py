@@ -25,6 +25,9 @@ ap.add_argument("mode", choices=["sync", "async"])
 ap.add_argument("--clients", type=int, default=4)
 ap.add_argument("--seconds", type=int, default=120)
 args = ap.parse_args()
+# A watchdog process, not a thread (the service stays one thread), forked
+# before any socket exists so that it holds none.
+watchdog(args.seconds)
 
 
 def listener():
@@ -75,8 +78,6 @@ if cl_pid == 0:
         threading.Thread(target=client, args=(i,), daemon=True).start()
     park()
 
-# A watchdog process, not a thread: the service stays one thread.
-watchdog(args.seconds)
 
 
 async def handle(reader, writer):

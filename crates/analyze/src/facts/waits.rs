@@ -370,7 +370,8 @@ fn lines(waits: &[ThreadWait]) -> Vec<String> {
 /// Most threads reading one outbound connection, idle for at least a second.
 fn upstream(p: &Process, waits: &[ThreadWait]) -> Option<ThreadsWait> {
     // (threads, least idle, main thread among them, least owed: None once one is not owed).
-    let mut by_peer: BTreeMap<(u64, IpAddr, u16), (usize, u32, bool, Option<u32>)> = BTreeMap::new();
+    type Readers = (usize, u32, bool, Option<u32>);
+    let mut by_peer: BTreeMap<(u64, IpAddr, u16), Readers> = BTreeMap::new();
     for w in waits {
         if let Wait::Upstream { netns, ip, port, idle_ms, owes_ms } = w.wait {
             let e = by_peer.entry((netns, ip, port)).or_insert((0, u32::MAX, false, Some(u32::MAX)));

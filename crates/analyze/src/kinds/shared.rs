@@ -69,7 +69,8 @@ pub fn accept_because(ctx: &Ctx, facts: &AcceptFacts, who: &str) -> String {
         ));
     }
     let words = threads_in_words(&facts.threads);
-    if !words.is_empty() {
+    // A blocked loop's thread is already told above.
+    if !words.is_empty() && facts.blocked_loop.is_none() {
         out.push_str(&format!(" What it does now: {words}."));
     }
     out

@@ -295,7 +295,7 @@ mod tests {
         use unwedge_model::evidence::{AcceptStalled, ConnectUnanswered, EventLoopBlocked, MountUnresponsive};
         let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
         let nginx = UnansweredRequests {
-            connecting: Some(ThreadsWait::Connecting {
+            connecting: Some(Box::new(ThreadsWait::Connecting {
                 connections: 4,
                 netns: 0,
                 peer: std::net::SocketAddr::new(lo, 9090),
@@ -303,7 +303,7 @@ mod tests {
                 oldest_first_syn_ms: 10_000,
                 lower_bound: false,
                 local_queue: None,
-            }),
+            })),
             ..Default::default()
         };
         let connects = |remote: &str| ConnectUnanswered { remote: remote.into(), ..Default::default() };

@@ -52,19 +52,20 @@ pub struct UnansweredRequests {
     /// The holder is an event loop blocked in a synchronous call (see
     /// `EventLoopBlocked`): it answers nothing until that call returns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event_loop_blocked: Option<super::EventLoopBlocked>,
+    pub event_loop_blocked: Option<Box<super::EventLoopBlocked>>,
     /// Its connects to one destination get no answer (SYN-SENT, retransmitting).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connecting: Option<ThreadsWait>,
+    pub connecting: Option<Box<ThreadsWait>>,
     /// Its threads block on files of a mount whose daemon or server does not answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mount: Option<ThreadsWait>,
+    pub mount: Option<Box<ThreadsWait>>,
 }
 
 impl UnansweredRequests {
     /// The upstream and the pipe readers its threads wait on, for the second pass.
     pub fn waits_on(&self) -> Vec<WaitsOn> {
-        self.upstream.iter().chain(&self.pipe).chain(&self.connecting).chain(&self.mount).flat_map(ThreadsWait::targets).collect()
+        let boxed = self.connecting.iter().chain(&self.mount).map(|b| &**b);
+        self.upstream.iter().chain(&self.pipe).chain(boxed).flat_map(ThreadsWait::targets).collect()
     }
 }
 

@@ -234,9 +234,9 @@ fn listener(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Opti
         threads: sum.samples.clone(),
         go_runtime: sum.go_runtime,
         cmdline: p.cmdline.clone(),
-        event_loop_blocked: blocked_loop,
-        connecting: sum.connecting.clone(),
-        mount: sum.mount.clone(),
+        event_loop_blocked: blocked_loop.map(Box::new),
+        connecting: sum.connecting.clone().map(Box::new),
+        mount: sum.mount.clone().map(Box::new),
     };
     Some(Judged {
         verdict: Verdict::new(severity, Some(pid), Some(port), netns, ev),

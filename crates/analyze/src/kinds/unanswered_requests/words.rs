@@ -52,8 +52,8 @@ pub fn words(ctx: &Ctx, j: &Judged) -> Words {
     }
 }
 
-fn line(w: &Option<ThreadsWait>) -> String {
-    w.as_ref().map(ThreadsWait::to_string).unwrap_or_default()
+fn line(w: Option<&ThreadsWait>) -> String {
+    w.map(ThreadsWait::to_string).unwrap_or_default()
 }
 
 /// The cause in a few words, for the title ("every thread waits on a lock (futex)").
@@ -61,8 +61,8 @@ fn headline(j: &Judged) -> Option<String> {
     let e = &j.verdict.evidence;
     match j.dominant {
         Dominant::Upstream => e.upstream.as_ref().map(ThreadsWait::to_string),
-        Dominant::Connect => e.connecting.as_ref().map(ThreadsWait::to_string),
-        Dominant::Mount => e.mount.as_ref().map(ThreadsWait::to_string),
+        Dominant::Connect => e.connecting.as_deref().map(ThreadsWait::to_string),
+        Dominant::Mount => e.mount.as_deref().map(ThreadsWait::to_string),
         Dominant::Pipe => Some("its threads block writing a full pipe".into()),
         Dominant::Dns => Some("a DNS lookup stalls".into()),
         Dominant::ZeroWindow => Some("threads block sending to peers that stopped reading".into()),
@@ -78,24 +78,24 @@ fn story(j: &Judged) -> String {
     match j.dominant {
         Dominant::Upstream if upstream_owes(&e.upstream) => format!(
             " {}: the handlers wait on that upstream, which took their requests and does not answer.{}",
-            line(&e.upstream),
+            line(e.upstream.as_ref()),
             loop_txt(e)
         ),
         Dominant::Upstream => format!(
             " {}: the handlers read that upstream, which sent the last bytes on the connection and nothing since (an idle keep-alive connection the handler reads as if an answer were due).{}",
-            line(&e.upstream),
+            line(e.upstream.as_ref()),
             loop_txt(e)
         ),
         Dominant::Connect => format!(
             " {}: the requests wait for upstream connections that never complete; the upstream's finding (connect_unanswered) says why.",
-            line(&e.connecting)
+            line(e.connecting.as_deref())
         ),
         Dominant::Mount => format!(
             " {}: the handlers block on the mount before they answer (see mount_unresponsive).",
-            line(&e.mount)
+            line(e.mount.as_deref())
         ),
-        Dominant::Pipe => format!(" {}: the handlers block writing to a pipe nobody drains.", line(&e.pipe)),
-        Dominant::Dns => format!(" {}.", line(&e.resolver)),
+        Dominant::Pipe => format!(" {}: the handlers block writing to a pipe nobody drains.", line(e.pipe.as_ref())),
+        Dominant::Dns => format!(" {}.", line(e.resolver.as_ref())),
         Dominant::ZeroWindow => format!(
             " {} thread(s) block sending to peers whose receive window is zero: a client that stopped reading holds each of them (see peer_not_reading).",
             j.zero_window_senders
@@ -214,12 +214,12 @@ fn fix_text(pid: u32, j: &Judged) -> String {
     let cause = match j.dominant {
         Dominant::Connect => format!(
             "Give connects to the upstream a short timeout (nginx proxy_connect_timeout, a client's connect timeout) so requests fail fast, and fix the path to it: {} (see connect_unanswered).",
-            line(&e.connecting)
+            line(e.connecting.as_deref())
         ),
         Dominant::Mount => "Take the request path off the mount (write logs locally or through a non-blocking writer) and make its daemon or server answer (see mount_unresponsive).".to_string(),
         Dominant::Upstream => format!(
             "Give calls to the upstream a timeout (a socket read timeout, statement_timeout, a context deadline) and bound how long a request waits for a pool slot; then find out why the upstream does not answer ({}).",
-            line(&e.upstream)
+            line(e.upstream.as_ref())
         ),
         Dominant::Pipe => "Resume or restart the reader of the pipe (`kill -CONT PID` if it was stopped) and never block the request path on a log pipe: write logs through a non-blocking writer that drops or buffers when the reader lags.".to_string(),
         Dominant::Dns => "Fix or replace the nameserver, lower `options timeout:` / `attempts:` in /etc/resolv.conf, cache lookups (nscd, systemd-resolved), or resolve upstream names once at start.".to_string(),
