@@ -8,6 +8,7 @@ pub mod proc_one;
 pub mod proc_walk;
 pub mod sock_diag;
 pub mod sys;
+pub mod unix_diag;
 
 pub use proc_walk::Detail;
 use std::collections::BTreeMap;
@@ -29,8 +30,9 @@ pub fn is_root() -> bool {
     sys::is_root()
 }
 
-/// One snapshot of the whole host: every process and every TCP socket of
-/// every network namespace a process lives in, every process read in full.
+/// One snapshot of the whole host: every process and every TCP socket (and
+/// the unix sockets a finding can use) of every network namespace a process
+/// lives in, every process read in full.
 pub fn snapshot() -> Result<Snapshot, CollectError> {
     snapshot_within(proc_walk::Budget { detail: Detail::Full, ..Default::default() })
 }
@@ -61,8 +63,8 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
     let host_ns = snap.host_netns;
     let host_dump = std::thread::Builder::new().name("sock-diag".into()).spawn(move || {
         let mut notes = Vec::new();
-        let (ns, sockets) = netns::collect_here(host_ns, &mut notes);
-        (ns, sockets, notes)
+        let (ns, sockets, unix) = netns::collect_here(host_ns, &mut notes);
+        (ns, sockets, unix, notes)
     });
     let cannot = |e: std::io::Error| CollectError(format!("cannot read /proc: {e}"));
     let mut walk = proc_walk::walk_brief(self_pid, budget).map_err(cannot)?;
@@ -84,20 +86,22 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
             foreign.entry(p.netns).or_insert(p.pid);
         }
     }
-    let (host, sockets) = match host_dump.map(|h| h.join()) {
-        Ok(Ok((ns, sockets, notes))) => {
+    let (host, sockets, unix) = match host_dump.map(|h| h.join()) {
+        Ok(Ok((ns, sockets, unix, notes))) => {
             snap.notes.extend(notes);
-            (ns, sockets)
+            (ns, sockets, unix)
         }
         // No thread to spare, or it panicked: dump here instead.
         _ => netns::collect_here(snap.host_netns, &mut snap.notes),
     };
     snap.netns.push(host);
     snap.sockets = sockets;
+    snap.unix_sockets = unix;
     for (inode, pid) in foreign {
         match netns::collect_in(pid, inode, budget.until) {
-            Ok((ns, mut socks, notes)) => {
+            Ok((ns, mut socks, unix, notes)) => {
                 snap.netns.push(ns);
+                snap.unix_sockets.extend(unix);
                 // Never two copies of a million sockets: the smaller list moves into the larger.
                 if socks.len() > snap.sockets.len() {
                     socks.splice(0..0, snap.sockets.drain(..));
@@ -133,11 +137,14 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
 /// (`zombie` describes the parent's main thread), children of a stopped
 /// process (`process_stopped` names those blocked writing to it), and
 /// socket holders in a namespace that could not be dumped (their sockets
-/// may be TCP). What the rest lack — cmdline, per-thread CPU times, wchan,
+/// may be TCP), and around a unix listener with connections waiting its
+/// owners, queued clients, workers and their clients
+/// (`unix_diag::worth_reading`). What the rest lack — cmdline, per-thread CPU times, wchan,
 /// syscall, stack — no detector reads for a process it does not report.
 fn worth_reading_in_full(walk: &proc_walk::Walk, snap: &Snapshot) -> Vec<u32> {
     let mut inet: Vec<u64> = snap.sockets.iter().map(|s: &Socket| s.inode).filter(|&i| i != 0).collect();
     inet.extend(snap.netns.iter().flat_map(|n| n.dns_sockets.iter().map(|d| d.inode)));
+    inet.extend(unix_diag::worth_reading(&snap.unix_sockets));
     inet.sort_unstable();
     let mut parents: Vec<u32> = walk
         .processes

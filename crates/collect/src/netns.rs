@@ -4,11 +4,11 @@
 //! setns()es into it (namespaces are per thread, so the rest of the scan is
 //! untouched).
 
-use crate::{parse, sock_diag};
+use crate::{parse, sock_diag, unix_diag};
 use std::io;
 use std::sync::mpsc;
 use std::time::Duration;
-use unwedge_model::{Conntrack, NetNs, Socket};
+use unwedge_model::{Conntrack, NetNs, Socket, UnixSocket};
 
 /// A namespace that does not answer within this (or by the scan's
 /// deadline, if sooner) is reported and skipped. A stalled dump fails
@@ -16,8 +16,9 @@ use unwedge_model::{Conntrack, NetNs, Socket};
 /// dump that keeps making progress: a million sockets take seconds.
 const NETNS_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Sockets and counters of the namespace the calling thread is in.
-pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>) {
+/// Sockets (TCP, and unix ones kept by `unix_diag`) and counters of the
+/// namespace the calling thread is in.
+pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>, Vec<UnixSocket>) {
     let read = |p: &str| std::fs::read(p).ok();
     let tcpext = read("/proc/thread-self/net/netstat").map(|b| parse::netstat::parse(&b)).unwrap_or_default();
     // /proc/sys/net answers for the reading thread's namespace.
@@ -65,7 +66,17 @@ pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>)
             }
         }
     }
-    (ns, sockets)
+    let unix = match unix_diag::dump(inode) {
+        Ok(d) => {
+            ns.unix_seen = Some(d.seen);
+            d.sockets
+        }
+        Err(e) => {
+            notes.push(format!("netns {inode}: unix sockets not dumped ({e}): their listeners and queues not seen"));
+            Vec::new()
+        }
+    };
+    (ns, sockets, unix)
 }
 
 /// The namespace's conntrack table, where nf_conntrack is loaded (its
@@ -82,13 +93,13 @@ pub fn collect_in(
     pid: u32,
     inode: u64,
     until: Option<std::time::Instant>,
-) -> Result<(NetNs, Vec<Socket>, Vec<String>), String> {
+) -> Result<(NetNs, Vec<Socket>, Vec<UnixSocket>, Vec<String>), String> {
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new().name(format!("netns-{inode}")).spawn(move || {
         let res = enter(pid, inode).map(|()| {
             let mut notes = Vec::new();
-            let (ns, socks) = collect_here(inode, &mut notes);
-            (ns, socks, notes)
+            let (ns, socks, unix) = collect_here(inode, &mut notes);
+            (ns, socks, unix, notes)
         });
         let _ = tx.send(res.map_err(|e| e.to_string()));
     });
