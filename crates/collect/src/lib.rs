@@ -63,7 +63,7 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
     let host_ns = snap.host_netns;
     let host_dump = std::thread::Builder::new().name("sock-diag".into()).spawn(move || {
         let mut notes = Vec::new();
-        let (ns, sockets, unix) = netns::collect_here(host_ns, &mut notes);
+        let (ns, sockets, unix) = netns::collect_here_with_unix(host_ns, &mut notes);
         (ns, sockets, unix, notes)
     });
     let cannot = |e: std::io::Error| CollectError(format!("cannot read /proc: {e}"));
@@ -92,7 +92,7 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
             (ns, sockets, unix)
         }
         // No thread to spare, or it panicked: dump here instead.
-        _ => netns::collect_here(snap.host_netns, &mut snap.notes),
+        _ => netns::collect_here_with_unix(snap.host_netns, &mut snap.notes),
     };
     snap.netns.push(host);
     snap.sockets = sockets;

@@ -16,9 +16,8 @@ use unwedge_model::{Conntrack, NetNs, Socket, UnixSocket};
 /// dump that keeps making progress: a million sockets take seconds.
 const NETNS_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Sockets (TCP, and unix ones kept by `unix_diag`) and counters of the
-/// namespace the calling thread is in.
-pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>, Vec<UnixSocket>) {
+/// TCP sockets and counters of the namespace the calling thread is in.
+pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>) {
     let read = |p: &str| std::fs::read(p).ok();
     let tcpext = read("/proc/thread-self/net/netstat").map(|b| parse::netstat::parse(&b)).unwrap_or_default();
     // /proc/sys/net answers for the reading thread's namespace.
@@ -66,6 +65,12 @@ pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>,
             }
         }
     }
+    (ns, sockets)
+}
+
+/// [`collect_here`], and the unix sockets `unix_diag` keeps.
+pub fn collect_here_with_unix(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>, Vec<UnixSocket>) {
+    let (mut ns, sockets) = collect_here(inode, notes);
     let unix = match unix_diag::dump(inode) {
         Ok(d) => {
             ns.unix_seen = Some(d.seen);
@@ -98,7 +103,7 @@ pub fn collect_in(
     let spawned = std::thread::Builder::new().name(format!("netns-{inode}")).spawn(move || {
         let res = enter(pid, inode).map(|()| {
             let mut notes = Vec::new();
-            let (ns, socks, unix) = collect_here(inode, &mut notes);
+            let (ns, socks, unix) = collect_here_with_unix(inode, &mut notes);
             (ns, socks, unix, notes)
         });
         let _ = tx.send(res.map_err(|e| e.to_string()));
