@@ -3,6 +3,8 @@ every worker busy): backlog 2, filled by a client process until its
 connect() fails with EAGAIN. Beside it a listener that accepted one
 connection from the same client, and an abstract seqpacket listener with
 one client queued. --netns: all of it in a network namespace of its own.
+--accept: the healthy twin, where the server accepts every connection (the
+client makes three to the first listener) and no queue holds anything.
 
 READY carries what fstat() said of each socket, for the test to compare;
 the test removes the socket files' directory (`dir`) when done."""
@@ -12,6 +14,7 @@ from _scn import ready, self_destruct, park, own_netns
 netns = None
 if "--netns" in sys.argv:
     netns = own_netns()
+healthy = "--accept" in sys.argv
 self_destruct()
 ino = lambda s: os.fstat(s.fileno()).st_ino
 d = tempfile.mkdtemp(prefix="unwedge-unix-")
@@ -37,7 +40,7 @@ if client == 0:
     for s in (full, work, seq):  # the server's, not the client's
         s.close()
     queued = []
-    while True:
+    while len(queued) < (3 if healthy else 1 << 20):
         c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         c.setblocking(False)
         try:
@@ -56,13 +59,17 @@ if client == 0:
 os.close(w)
 got = json.loads(os.fdopen(r).readline())
 accepted, _ = work.accept()
+held = []
+if healthy:
+    held = [full.accept()[0] for _ in got["queued"]] + [seq.accept()[0]]
 ready(
     client=client,
     netns=netns,
     backlog=BACKLOG,
     path=full_path,
     listener=ino(full),
-    queued=got["queued"],
+    queued=[] if healthy else got["queued"],
+    clients=got["queued"],
     work_path=work_path,
     work_listener=ino(work),
     accepted=ino(accepted),

@@ -58,13 +58,20 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
         .and_then(|l| parse::sysctl::ns_inode(l.as_os_str().as_encoded_bytes()))
         .unwrap_or(0);
 
-    // The host's socket dump and the /proc walk are independent: run them on
-    // both cores at once.
+    // The socket dumps and the /proc walk are independent: run them on
+    // both cores at once, the host's namespace first, then the others
+    // processes are in now.
     let host_ns = snap.host_netns;
+    let until = budget.until;
+    let connections = match budget.detail {
+        Detail::Full => unix_diag::Connections::Always,
+        Detail::Needed => unix_diag::Connections::WhenQueued,
+    };
     let host_dump = std::thread::Builder::new().name("sock-diag".into()).spawn(move || {
         let mut notes = Vec::new();
-        let (ns, sockets, unix) = netns::collect_here_with_unix(host_ns, &mut notes);
-        (ns, sockets, unix, notes)
+        let (ns, sockets, unix) = netns::collect_here_with_unix(host_ns, connections, &mut notes);
+        let early = netns::collect_foreign(host_ns, until, connections);
+        (ns, sockets, unix, notes, early)
     });
     let cannot = |e: std::io::Error| CollectError(format!("cannot read /proc: {e}"));
     let mut walk = proc_walk::walk_brief(self_pid, budget).map_err(cannot)?;
@@ -86,19 +93,29 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
             foreign.entry(p.netns).or_insert(p.pid);
         }
     }
-    let (host, sockets, unix) = match host_dump.map(|h| h.join()) {
-        Ok(Ok((ns, sockets, unix, notes))) => {
+    let (host, sockets, unix, mut early) = match host_dump.map(|h| h.join()) {
+        Ok(Ok((ns, sockets, unix, notes, early))) => {
             snap.notes.extend(notes);
-            (ns, sockets, unix)
+            (ns, sockets, unix, early)
         }
         // No thread to spare, or it panicked: dump here instead.
-        _ => netns::collect_here_with_unix(snap.host_netns, &mut snap.notes),
+        _ => {
+            let (ns, sockets, unix) = netns::collect_here_with_unix(snap.host_netns, connections, &mut snap.notes);
+            (ns, sockets, unix, BTreeMap::new())
+        }
     };
     snap.netns.push(host);
     snap.sockets = sockets;
     snap.unix_sockets = unix;
     for (inode, pid) in foreign {
-        match netns::collect_in(pid, inode, budget.until) {
+        // Dumped during the walk, or now: a namespace that appeared since,
+        // or whose early dump failed through another process (which may
+        // have moved on; the same one would fail again).
+        let collected = match early.remove(&inode) {
+            Some((early_pid, done)) if done.is_ok() || early_pid == pid => done,
+            _ => netns::collect_in(pid, inode, budget.until, connections),
+        };
+        match collected {
             Ok((ns, mut socks, unix, notes)) => {
                 snap.netns.push(ns);
                 snap.unix_sockets.extend(unix);

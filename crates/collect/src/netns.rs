@@ -5,6 +5,7 @@
 //! untouched).
 
 use crate::{parse, sock_diag, unix_diag};
+use std::collections::BTreeMap;
 use std::io;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -69,11 +70,16 @@ pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>)
 }
 
 /// [`collect_here`], and the unix sockets `unix_diag` keeps.
-pub fn collect_here_with_unix(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>, Vec<UnixSocket>) {
+pub fn collect_here_with_unix(
+    inode: u64,
+    unix: unix_diag::Connections,
+    notes: &mut Vec<String>,
+) -> (NetNs, Vec<Socket>, Vec<UnixSocket>) {
     let (mut ns, sockets) = collect_here(inode, notes);
-    let unix = match unix_diag::dump(inode) {
+    let unix = match unix_diag::dump(inode, unix) {
         Ok(d) => {
             ns.unix_seen = Some(d.seen);
+            ns.unix_connections = d.connections;
             d.sockets
         }
         Err(e) => {
@@ -93,17 +99,41 @@ fn conntrack(read: &dyn Fn(&str) -> Option<Vec<u8>>) -> Option<Conntrack> {
     Some(Conntrack { count, max, drop: st.drop, early_drop: st.early_drop, insert_failed: st.insert_failed })
 }
 
-/// Enters the namespace of `pid` on a helper thread and collects there.
-pub fn collect_in(
-    pid: u32,
-    inode: u64,
+/// What [`collect_in`] returns for one namespace.
+pub type Collected = Result<(NetNs, Vec<Socket>, Vec<UnixSocket>, Vec<String>), String>;
+
+/// Every namespace other than `host` that a process is in now (found by
+/// reading each /proc/PID/ns/net), collected one after the other, with the
+/// pid entered for it. Run beside the /proc walk, so that a container's
+/// sockets (a big unix socket table costs as much as the walk of its
+/// owners) are dumped while the walk runs instead of after it; the caller
+/// collects what this missed.
+pub fn collect_foreign(
+    host: u64,
     until: Option<std::time::Instant>,
-) -> Result<(NetNs, Vec<Socket>, Vec<UnixSocket>, Vec<String>), String> {
+    unix: unix_diag::Connections,
+) -> BTreeMap<u64, (u32, Collected)> {
+    let mut first: BTreeMap<u64, u32> = BTreeMap::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(link) = std::fs::read_link(format!("/proc/{pid}/ns/net")) else { continue };
+        match parse::sysctl::ns_inode(link.as_os_str().as_encoded_bytes()) {
+            Some(ns) if ns != host && ns != 0 => {
+                first.entry(ns).or_insert(pid);
+            }
+            _ => {}
+        }
+    }
+    first.into_iter().map(|(ns, pid)| (ns, (pid, collect_in(pid, ns, until, unix)))).collect()
+}
+
+/// Enters the namespace of `pid` on a helper thread and collects there.
+pub fn collect_in(pid: u32, inode: u64, until: Option<std::time::Instant>, unix: unix_diag::Connections) -> Collected {
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new().name(format!("netns-{inode}")).spawn(move || {
         let res = enter(pid, inode).map(|()| {
             let mut notes = Vec::new();
-            let (ns, socks, unix) = collect_here_with_unix(inode, &mut notes);
+            let (ns, socks, unix) = collect_here_with_unix(inode, unix, &mut notes);
             (ns, socks, unix, notes)
         });
         let _ = tx.send(res.map_err(|e| e.to_string()));

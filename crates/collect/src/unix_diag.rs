@@ -5,66 +5,108 @@
 //! clients queued on it and the processes at the far end of its accepted
 //! connections are only visible here.
 //!
-//! One dump per namespace (the kernel keeps unix sockets per network
-//! namespace, like TCP ones), asking for the name, the socket file, the
-//! peer, a listener's queue (ICONS) and the queue lengths. Messages are
-//! decoded by hand ([`crate::parse::unix_diag`]); nothing is allocated per
-//! socket but the [`UnixSocket`] itself (a name is shared by every socket
-//! that carries it: a listener's accepted connections all do). A host
-//! with systemd and D-Bus has tens of thousands of unix sockets, most of
-//! them idle: only those a finding can use are kept (see [`keep`]).
+//! The kernel keeps unix sockets per network namespace, like TCP ones.
+//! Two dumps per namespace, both decoded by hand
+//! ([`crate::parse::unix_diag`]; nothing is allocated per socket but the
+//! [`UnixSocket`] itself, and a name is shared by every socket that carries
+//! it: a listener's accepted connections all do):
+//! - listeners and unconnected sockets (datagram servers), with name,
+//!   socket file, queue lengths and a listener's queued clients (ICONS):
+//!   always. The kernel walks every unix socket of the namespace for it
+//!   but builds a message for few; at 50,000 sockets this costs ~9 ms of
+//!   CPU (BENCHMARKS.md);
+//! - connected sockets, with name, peer and queue lengths: in a full
+//!   snapshot, and otherwise only where a listener has connections
+//!   waiting ([`Connections`]). Asking the kernel for every connection's
+//!   peer is what costs (~30 ms of CPU at 50,000 sockets, a quarter of a
+//!   scan of the processes that hold them), and a host whose unix
+//!   listeners keep up has nothing there a finding needs.
+//!
+//! A host with systemd and D-Bus has tens of thousands of unix sockets,
+//! most of them idle: of those dumped, only the ones a finding can use are
+//! kept (see [`keep`]).
 
 use crate::parse::unix_diag::{self as parse, Message};
 use crate::sock_diag;
+use netlink_sys::Socket as NlSocket;
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::Arc;
 use unwedge_model::{UnixKind, UnixSocket, UnixState, UnixVfs};
 
 const AF_UNIX: u8 = libc::AF_UNIX as u8;
-/// Socket states (TCP numbering, include/net/tcp_states.h) asked for:
-/// ESTABLISHED (1), SYN_SENT (2), CLOSE (7: a datagram server), LISTEN (10).
-const STATES: u32 = (1 << 1) | (1 << 2) | (1 << 7) | (1 << 10);
+/// Socket states, in TCP's numbering (include/net/tcp_states.h), which
+/// unix sockets use: LISTEN (10) and CLOSE (7: an unconnected socket, a
+/// datagram server no client connect()ed to).
+const UNCONNECTED: u32 = (1 << 10) | (1 << 7);
+/// ESTABLISHED (1: a connection, or a datagram socket connect()ed, and a
+/// datagram server once a client connected to it) and SYN_SENT (2).
+const CONNECTED: u32 = (1 << 1) | (1 << 2);
 /// include/uapi/linux/unix_diag.h, `udiag_show`.
 const UDIAG_SHOW_NAME: u32 = 0x01;
 const UDIAG_SHOW_VFS: u32 = 0x02;
 const UDIAG_SHOW_PEER: u32 = 0x04;
 const UDIAG_SHOW_ICONS: u32 = 0x08;
 const UDIAG_SHOW_RQLEN: u32 = 0x10;
-const SHOW: u32 = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN;
+/// A listener has no peer, and an accepted connection shares its
+/// listener's socket file (VFS); ICONS is sent for listeners only.
+const SHOW_UNCONNECTED: u32 = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN;
+const SHOW_CONNECTED: u32 = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN;
 /// `struct unix_diag_req`: family, protocol, pad (u16), states, ino, show, cookie (two u32).
 const REQ_LEN: usize = 24;
 const LISTEN: u8 = 10;
+
+/// Which connected sockets a namespace's dump includes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connections {
+    /// All of them (a full snapshot: `--save-snapshot`, `unwedge stop`).
+    Always,
+    /// Only where a listener of the namespace has connections waiting
+    /// (the default scan): then its accepted connections name the
+    /// processes at their far end.
+    WhenQueued,
+}
 
 /// A namespace's dump: the sockets kept and how many the kernel returned.
 #[derive(Debug, Default)]
 pub struct Dump {
     pub sockets: Vec<UnixSocket>,
-    /// Every socket the dump returned, kept or not.
+    /// Every socket the dumps returned, kept or not.
     pub seen: u32,
+    /// Connected sockets were dumped too.
+    pub connections: bool,
     /// Names already met, so that the sockets carrying one share it.
     names: HashMap<Vec<u8>, Arc<str>>,
     scratch: String,
 }
 
 /// The unix sockets of the current thread's network namespace.
-pub fn dump(netns: u64) -> io::Result<Dump> {
+pub fn dump(netns: u64, connections: Connections) -> io::Result<Dump> {
     let sock = sock_diag::open()?;
-    sock.send(&request(STATES, SHOW), 0)?;
     let mut buf = vec![0u8; sock_diag::RECV_BUF];
     let mut out = Dump::default();
+    run(&sock, &request(UNCONNECTED, SHOW_UNCONNECTED), netns, &mut buf, &mut out)?;
+    let queued = out.sockets.iter().any(|s| s.state == UnixState::Listen && s.recv_q > 0);
+    if connections == Connections::Always || queued {
+        run(&sock, &request(CONNECTED, SHOW_CONNECTED), netns, &mut buf, &mut out)?;
+        out.connections = true;
+    }
+    out.sockets.shrink_to_fit();
+    out.names = HashMap::new();
+    Ok(out)
+}
+
+fn run(sock: &NlSocket, req: &[u8], netns: u64, buf: &mut [u8], out: &mut Dump) -> io::Result<()> {
+    sock.send(req, 0)?;
     loop {
         let n = sock.recv(&mut &mut buf[..], 0)?;
         if n == 0 {
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "netlink closed during dump"));
         }
-        if decode_messages(&buf[..n], netns, &mut out)? {
-            break;
+        if decode_messages(&buf[..n], netns, out)? {
+            return Ok(());
         }
     }
-    out.sockets.shrink_to_fit();
-    out.names = HashMap::new();
-    Ok(out)
 }
 
 fn request(states: u32, show: u32) -> Vec<u8> {
@@ -238,16 +280,18 @@ mod tests {
         );
     }
 
-    /// A real dump (kernel 6.18), recorded with its facts by
-    /// testdata/record-unix-diag.py in a namespace of its own.
+    /// Real dumps (kernel 6.18) of the two requests, recorded with their
+    /// facts by testdata/record-unix-diag.py in a namespace of its own.
     #[test]
     fn a_recorded_dump() {
-        let bytes = include_bytes!("../testdata/unix-diag.bin");
         let facts: serde_json::Value = serde_json::from_str(include_str!("../testdata/unix-diag.json")).unwrap();
         let n = |v: &serde_json::Value| v.as_u64().unwrap();
         let mut d = Dump::default();
-        assert!(decode_messages(bytes, 3, &mut d).unwrap());
-        assert_eq!(d.seen as u64, n(&facts["sockets"]));
+        assert!(decode_messages(include_bytes!("../testdata/unix-diag-unconnected.bin"), 3, &mut d).unwrap());
+        assert_eq!(d.seen as u64, n(&facts["unconnected"]));
+        assert!(d.sockets.iter().all(|s| matches!(s.state, UnixState::Listen | UnixState::Unconnected)));
+        assert!(decode_messages(include_bytes!("../testdata/unix-diag-connected.bin"), 3, &mut d).unwrap());
+        assert_eq!(d.seen as u64, n(&facts["unconnected"]) + n(&facts["connected"]));
         let by = |inode: u64| d.sockets.iter().find(|s| s.inode == inode);
         let dropped = |inode: u64| by(inode).is_none();
 
@@ -284,8 +328,12 @@ mod tests {
         assert_eq!(by(n(&s["server"])).unwrap().peer, Some(n(&s["client"])));
         assert!(dropped(n(&s["client"])));
 
-        // A datagram server is named; its idle client and an idle socketpair are not.
-        assert_eq!(by(n(&facts["dgram"]["server"])).unwrap().kind, UnixKind::Dgram);
+        // Datagram servers are named; an idle client and an idle socketpair are not.
+        let dg = by(n(&facts["dgram"]["server"])).unwrap();
+        assert_eq!((dg.kind, dg.state), (UnixKind::Dgram, UnixState::Established), "a client connected to it");
+        let quiet = by(n(&facts["dgram"]["unconnected"])).unwrap();
+        assert_eq!((quiet.kind, quiet.state), (UnixKind::Dgram, UnixState::Unconnected));
+        assert!(quiet.vfs.is_some(), "the socket file, asked for unconnected sockets");
         assert!(dropped(n(&facts["dgram"]["client"])));
         assert!(facts["socketpair"].as_array().unwrap().iter().all(|i| dropped(n(i))));
 
@@ -307,13 +355,14 @@ mod tests {
     }
 
     #[test]
-    fn the_request_is_the_size_the_kernel_expects() {
-        let r = request(STATES, SHOW);
+    fn the_requests_are_what_the_kernel_expects() {
+        let r = request(UNCONNECTED, SHOW_UNCONNECTED);
         assert_eq!(r.len(), sock_diag::NLMSG_HDRLEN + REQ_LEN);
         assert_eq!(r[sock_diag::NLMSG_HDRLEN], libc::AF_UNIX as u8);
-        // TCP_ESTABLISHED, TCP_SYN_SENT, TCP_CLOSE, TCP_LISTEN.
-        assert_eq!(STATES, 0x486);
-        assert_eq!(SHOW, 0x1f);
+        // TCP_LISTEN and TCP_CLOSE; TCP_ESTABLISHED and TCP_SYN_SENT.
+        assert_eq!((UNCONNECTED, CONNECTED), (0x480, 0x6));
+        // NAME VFS ICONS RQLEN; NAME PEER RQLEN.
+        assert_eq!((SHOW_UNCONNECTED, SHOW_CONNECTED), (0x1b, 0x15));
     }
 
     #[test]

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Records a real AF_UNIX sock_diag dump for the decoder's tests
-(crates/collect/src/unix_diag.rs): unix-diag.bin (the netlink reads, as
-the kernel wrote them) and unix-diag.json (what each socket is, from
-fstat() at the time). Root: it runs in a network namespace of its own, so
-the dump holds only the sockets it made. The request is unwedge's
-(states ESTABLISHED, SYN_SENT, CLOSE, LISTEN; NAME, VFS, PEER, ICONS, RQLEN).
+"""Records real AF_UNIX sock_diag dumps for the decoder's tests
+(crates/collect/src/unix_diag.rs): unix-diag-unconnected.bin and
+unix-diag-connected.bin (the netlink reads, as the kernel wrote them, of
+unwedge's two requests: LISTEN and CLOSE with NAME, VFS, ICONS, RQLEN;
+ESTABLISHED and SYN_SENT with NAME, PEER, RQLEN) and unix-diag.json (what
+each socket is, from fstat() at the time). Root: it runs in a network
+namespace of its own, so the dumps hold only the sockets it made.
 
   sudo python3 crates/collect/testdata/record-unix-diag.py
 """
@@ -57,13 +58,16 @@ sc.connect(b"\0unwedge-capture-seqpacket")
 ss_, _ = seq.accept()
 facts["seqpacket"] = {"listener": ino(seq), "name": "@unwedge-capture-seqpacket", "server": ino(ss_), "client": ino(sc)}
 
-# A datagram server and a client connected to it; an idle socketpair.
+# A datagram server and a client connected to it (which makes the server
+# ESTABLISHED too), one without clients; an idle socketpair.
 dg = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 dg.bind(DIR + "/log.sock")
 dc = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 dc.connect(DIR + "/log.sock")
 a, b = socket.socketpair()
-facts["dgram"] = {"server": ino(dg), "client": ino(dc)}
+quiet = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # no client: still CLOSE
+quiet.bind(DIR + "/quiet.sock")
+facts["dgram"] = {"server": ino(dg), "client": ino(dc), "unconnected": ino(quiet)}
 facts["socketpair"] = [ino(a), ino(b)]
 
 # A connection whose client closed: the server end is left half-dead.
@@ -74,19 +78,22 @@ gone.close()
 facts["peer_closed"] = ino(left)
 
 nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 4)  # NETLINK_SOCK_DIAG
-req = struct.pack("=BBHIII", socket.AF_UNIX, 0, 0, 0x486, 0, 0x1f) + b"\xff" * 8
-nl.send(struct.pack("=IHHII", 16 + len(req), 20, 0x301, 1, 0) + req)
-data, count, done = b"", 0, False
-while not done:
-    chunk = nl.recv(1 << 16)
-    data += chunk
-    off = 0
-    while off < len(chunk):
-        length, kind = struct.unpack_from("=IH", chunk, off)
-        done, count = done or kind == 3, count + (kind == 20)
-        off += (length + 3) & ~3
-facts["sockets"] = count
-open(os.path.join(HERE, "unix-diag.bin"), "wb").write(data)
+total = 0
+for name, states, show in [("unconnected", 0x480, 0x1b), ("connected", 0x6, 0x15)]:
+    req = struct.pack("=BBHIII", socket.AF_UNIX, 0, 0, states, 0, show) + b"\xff" * 8
+    nl.send(struct.pack("=IHHII", 16 + len(req), 20, 0x301, 1, 0) + req)
+    data, count, done = b"", 0, False
+    while not done:
+        chunk = nl.recv(1 << 16)
+        data += chunk
+        off = 0
+        while off < len(chunk):
+            length, kind = struct.unpack_from("=IH", chunk, off)
+            done, count = done or kind == 3, count + (kind == 20)
+            off += (length + 3) & ~3
+    open(os.path.join(HERE, "unix-diag-%s.bin" % name), "wb").write(data)
+    facts[name] = count
+    total += count
 json.dump(facts, open(os.path.join(HERE, "unix-diag.json"), "w"), indent=1)
 shutil.rmtree(DIR, ignore_errors=True)
-print("recorded %d bytes, %d sockets" % (len(data), count))
+print("recorded %d sockets" % total)

@@ -57,14 +57,16 @@ pub struct Snapshot {
 
 /// A unix-domain socket, from sock_diag AF_UNIX (what `ss -x` reads).
 ///
-/// Kept: every listener; every socket with a name (a path or an abstract
-/// name: listeners, datagram servers, and the server ends of accepted
-/// connections, which carry their listener's name); every socket with bytes
-/// queued, whose peer closed, or that waits in a listener's queue. Left out:
-/// an unnamed socket with nothing queued and a live peer (the client end of
-/// an idle connection, whose server end names it as `peer`, and idle
-/// socketpairs), and unnamed unconnected ones. `NetNs::unix_seen` counts
-/// them all.
+/// Dumped: listeners and unconnected sockets always; connected ones in a
+/// namespace whose `NetNs::unix_connections` says so. Of those, kept:
+/// every listener; every socket with a name (a path or an abstract name:
+/// listeners, datagram servers, and the server ends of accepted
+/// connections, which carry their listener's name); every socket with
+/// bytes queued, whose peer closed, or that waits in a listener's queue.
+/// Left out: an unnamed socket with nothing queued and a live peer (the
+/// client end of an idle connection, whose server end names it as `peer`,
+/// and idle socketpairs), and unnamed unconnected ones. `NetNs::unix_seen`
+/// counts every socket dumped.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct UnixSocket {
     pub netns: u64,
@@ -95,8 +97,9 @@ pub struct UnixSocket {
     /// counts them all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<u64>,
-    /// The socket file's inode and device, for a path (the file `path`
-    /// names now may be another one: unlinked and bound again).
+    /// The socket file's inode and device, for a listener or an
+    /// unconnected socket bound to a path (the file `path` names now may
+    /// be another one: unlinked and bound again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vfs: Option<UnixVfs>,
     /// `sk_shutdown`: 1 no more receiving, 2 no more sending; 3 on a
@@ -255,11 +258,17 @@ pub struct NetNs {
     /// Connection tracking, where the kernel has it (nf_conntrack loaded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conntrack: Option<Conntrack>,
-    /// Unix sockets the dump returned in this namespace (before keeping
+    /// Unix sockets the dumps returned in this namespace (before keeping
     /// those in `Snapshot::unix_sockets`); `None`: not dumped (an older
     /// snapshot, or the kernel refused: a note says why).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unix_seen: Option<u32>,
+    /// Its connected unix sockets were dumped too: in a full snapshot, or
+    /// because a unix listener here had connections waiting. Otherwise
+    /// only its listeners and unconnected unix sockets were (what the
+    /// kernel charges for is each connection's peer).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unix_connections: bool,
 }
 
 /// net.netfilter.nf_conntrack_count / _max and the sums over CPUs of
