@@ -18,7 +18,7 @@ machine the numbers are noise, and say so.
                    [--baseline OTHER_UNWEDGE]   # another build, e.g. before a change
 
 With --baseline, this build against the other is also given as paired
-ratios of wall time and of CPU time (user + sys, from GNU time).
+ratios of wall time and of CPU time (user + sys, from wait4).
 """
 import argparse, os, shutil, statistics, subprocess, sys, time
 
@@ -56,24 +56,29 @@ def load1():
 def run(name):
     argv = cmds[name]
     t = time.perf_counter()
-    out = subprocess.run(["/usr/bin/time", "-f", "%M %U %S"] + argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(["/usr/bin/time", "-f", "%M"] + argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    err = p.stderr.read()
+    p.stderr.close()
+    # wait4's rusage counts the child and what it reaped (the command under
+    # time), to the microsecond.
+    _, status, ru = os.wait4(p.pid, 0)
     dt = time.perf_counter() - t
+    code = p.returncode = os.waitstatus_to_exitcode(status)
+    cpu[name].append(ru.ru_utime + ru.ru_stime)
     try:
-        kb, user, sys_ = out.stderr.strip().splitlines()[-1].split()
-        mb = int(kb) / 1024.0
-        cpu[name].append(float(user) + float(sys_))
+        mb = int(err.strip().splitlines()[-1]) / 1024.0
     except (ValueError, IndexError):
         mb = float("nan")
-        cpu[name].append(float("nan"))
-    # unwedge exits 1 when it found something; 2 is a failure.
-    if out.returncode not in (0, 1):
-        sys.exit("compare.py: %s exited %d: %s" % (" ".join(argv), out.returncode, out.stderr.strip()[-300:]))
+    # unwedge exits 1 when it found something; 2 is a failure. (time
+    # passes the command's status on.)
+    if code not in (0, 1):
+        sys.exit("compare.py: %s exited %d: %s" % (" ".join(argv), code, err.strip()[-300:]))
     return dt, mb
 
 
 names = list(cmds)
-# user + sys CPU seconds (GNU time, 10 ms resolution): on a loaded machine
-# the wall time is mostly waiting for a core, the CPU time is not.
+# user + sys CPU seconds of each run: on a loaded machine the wall time is
+# mostly waiting for a core, the CPU time is not.
 cpu = {k: [] for k in names}
 times = {k: [] for k in names}
 rss = {k: [] for k in names}
@@ -123,7 +128,7 @@ if a.baseline:
     print()
     for mine, theirs in pairs:
         wall = statistics.median(x / y for x, y in zip(times[mine], times[theirs]))
-        c = [x / y for x, y in zip(cpu[mine], cpu[theirs]) if y > 0 and x == x]
+        c = [x / y for x, y in zip(cpu[mine], cpu[theirs]) if y > 0]
         print(f"{mine.split(' (')[0]} / baseline (paired median): wall {wall:.3f}, CPU "
               + (f"{statistics.median(c):.3f} (median CPU {statistics.median(cpu[mine]) * 1000:.0f} vs "
                  f"{statistics.median(cpu[theirs]) * 1000:.0f} ms)" if c else "n/a"))

@@ -4,8 +4,12 @@
 unshare(CLONE_NEWNET), gone with the farm's last process; root) unless
 --host-netns. It kills itself after --ttl seconds.
 
-  bench/unix_farm.py up --sockets 50000 --procs 10 [--shape accepted] [--ttl 900]
+  bench/unix_farm.py up --sockets 50000 --procs 10 [--shape accepted] [--queued 0] [--ttl 900]
   bench/unix_farm.py down
+
+--queued N: one more listener (backlog N - 1) that never accepts, with N
+connections waiting on it: what makes unwedge's default scan dump the
+namespace's connections too (a PHP-FPM pool with every worker busy).
 
 Shapes:
   accepted    N/2 connections, each to one of its process's listeners and
@@ -31,7 +35,7 @@ def start_time(pid):
         return None
 
 
-def worker(index, conns, pairs, directory, ttl, ready_w):
+def worker(index, conns, pairs, queued, directory, ttl, ready_w):
     signal.alarm(ttl)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     need = 2 * (conns + pairs) + 64
@@ -53,6 +57,16 @@ def worker(index, conns, pairs, directory, ttl, ready_w):
             made += 1
     for _ in range(pairs):
         held.extend(socket.socketpair())
+    if queued:
+        path = os.path.join(directory, "w%d-stalled.sock" % index)
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen(queued - 1)  # the kernel queues one more than the backlog
+        held.append(srv)
+        for _ in range(queued):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.connect(path)
+            held.append(c)
     os.write(ready_w, b"x")
     while True:
         time.sleep(3600)
@@ -77,7 +91,7 @@ def up(a):
         pid = os.fork()
         if pid == 0:
             os.close(r)
-            worker(i, split(conns_total, i), split(pairs_total, i), directory, a.ttl, w)
+            worker(i, split(conns_total, i), split(pairs_total, i), a.queued if i == 0 else 0, directory, a.ttl, w)
             os._exit(0)
         kids.append(pid)
     os.close(w)
@@ -90,8 +104,8 @@ def up(a):
         got += len(chunk)
     with open(a.pidfile, "w") as f:
         json.dump({"dir": directory, "pids": {p: start_time(p) for p in kids}}, f)
-    print("READY unix farm: %d sockets (%d accepted connections, %d socketpairs) in %d processes, netns %s"
-          % (2 * (conns_total + pairs_total), conns_total, pairs_total, a.procs, netns or "the host's"), flush=True)
+    print("READY unix farm: %d sockets (%d accepted connections, %d socketpairs, %d waiting) in %d processes, netns %s"
+          % (2 * (conns_total + pairs_total), conns_total, pairs_total, a.queued, a.procs, netns or "the host's"), flush=True)
 
 
 def down(a):
@@ -120,6 +134,7 @@ u = sub.add_parser("up")
 u.add_argument("--sockets", type=int, default=50000)
 u.add_argument("--procs", type=int, default=10)
 u.add_argument("--shape", choices=["accepted", "socketpair", "mixed"], default="accepted")
+u.add_argument("--queued", type=int, default=0, help="connections waiting on one listener nobody accepts on")
 u.add_argument("--host-netns", action="store_true", help="in the host's namespace, not a new one")
 u.add_argument("--ttl", type=int, default=900, help="seconds before the farm kills itself")
 u.add_argument("--pidfile", default=PIDFILE)
