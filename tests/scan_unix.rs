@@ -141,6 +141,15 @@ fn unix_listeners_in_a_network_namespace_are_found_from_the_host() {
     assert_ne!(l.netns, snap.host_netns, "the listener is in the scenario's namespace");
     let own = srv.ready["netns"].as_str().unwrap(); // "net:[4026532…]"
     assert_eq!(own, format!("net:[{}]", l.netns));
+    // The listener's owner and the clients queued on it are read in full
+    // (their threads: who accepts, who waits).
+    let worth = unwedge_collect::unix_diag::worth_reading(&snap.unix_sockets);
+    assert!(worth.contains(&l.inode), "{worth:?}");
+    assert!(srv.ready["queued"].as_array().unwrap().iter().all(|q| worth.contains(&n(q))), "{worth:?}");
+    for pid in [n(&srv.ready["pid"]), n(&srv.ready["client"])] {
+        let p = snap.processes.iter().find(|p| p.pid as u64 == pid).unwrap();
+        assert!(!p.brief, "{pid} read in brief");
+    }
 }
 
 /// The healthy twin, in a namespace of its own (another listener with a
@@ -161,6 +170,16 @@ fn listeners_that_keep_up_cost_the_default_scan_no_connection_dump() {
     assert_eq!(owners(&snap, l.inode), [n(&r["pid"]) as u32]);
     let ns = snap.netns.iter().find(|x| x.inode == l.netns).expect("its namespace");
     assert!(!ns.unix_connections, "{ns:?}");
+    // Nothing here is a reason to read its holders in full. (Whether they
+    // are read in brief depends on more: a child of a process with a
+    // thread in D, such as this test's own /proc readers, is read in full.)
+    let ours: Vec<u64> = ["listener", "work_listener", "seq_listener", "accepted", "work_client", "seq_client"]
+        .iter()
+        .map(|k| n(&r[k]))
+        .chain(r["clients"].as_array().unwrap().iter().map(n))
+        .collect();
+    let worth = unwedge_collect::unix_diag::worth_reading(&snap.unix_sockets);
+    assert!(ours.iter().all(|i| !worth.contains(i)), "{worth:?}");
     assert!(snap.unix_sockets.iter().filter(|s| s.netns == l.netns).all(|s| s.state == UnixState::Listen));
     assert!(snap.unix_sockets.iter().all(|s| s.inode != n(&r["accepted"])));
 

@@ -154,10 +154,11 @@ pub fn snapshot_within(budget: proc_walk::Budget) -> Result<Snapshot, CollectErr
 /// (`zombie` describes the parent's main thread), children of a stopped
 /// process (`process_stopped` names those blocked writing to it), and
 /// socket holders in a namespace that could not be dumped (their sockets
-/// may be TCP), and around a unix listener with connections waiting its
+/// may be TCP); and, around a unix listener with connections waiting, its
 /// owners, queued clients, workers and their clients
-/// (`unix_diag::worth_reading`). What the rest lack — cmdline, per-thread CPU times, wchan,
-/// syscall, stack — no detector reads for a process it does not report.
+/// (`unix_diag::worth_reading`). What the rest lack — cmdline, per-thread
+/// CPU times, wchan, syscall, stack — no detector reads for a process it
+/// does not report.
 fn worth_reading_in_full(walk: &proc_walk::Walk, snap: &Snapshot) -> Vec<u32> {
     let mut inet: Vec<u64> = snap.sockets.iter().map(|s: &Socket| s.inode).filter(|&i| i != 0).collect();
     inet.extend(snap.netns.iter().flat_map(|n| n.dns_sockets.iter().map(|d| d.inode)));

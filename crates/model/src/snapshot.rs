@@ -496,9 +496,11 @@ pub struct Process {
     /// empty and its threads carry no CPU times, wchan, syscall, stack or
     /// fd_args (a single-threaded process's one thread has its CPU times).
     /// The scan does this for a process no finding can be about: it holds
-    /// no TCP socket; no thread of it blocks a signal, has one pending, is
-    /// stopped or sleeps in D; it does not ignore SIGTERM; it has no zombie
-    /// children and its parent is not stopped.
+    /// no TCP socket, nor a unix socket of (or queued on, or at the far
+    /// end of a connection to) a unix listener with connections waiting;
+    /// no thread of it blocks a signal, has one pending, is stopped or
+    /// sleeps in D; it does not ignore SIGTERM; it has no zombie children
+    /// and its parent is not stopped.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub brief: bool,
 }
