@@ -78,6 +78,9 @@ pub fn collect_here_with_unix(
     let (mut ns, sockets) = collect_here(inode, notes);
     let unix = match unix_diag::dump(inode, unix) {
         Ok(d) => {
+            if let Some(e) = d.failed {
+                notes.push(format!("netns {inode}: unix connections not dumped ({e}): listeners only"));
+            }
             ns.unix_seen = Some(d.seen);
             ns.unix_connections = d.connections;
             d.sockets

@@ -75,6 +75,8 @@ pub struct Dump {
     pub seen: u32,
     /// Connected sockets were dumped too.
     pub connections: bool,
+    /// Why the connected sockets asked for are missing.
+    pub failed: Option<io::Error>,
     /// Names already met, so that the sockets carrying one share it.
     names: HashMap<Vec<u8>, Arc<str>>,
     scratch: String,
@@ -88,8 +90,16 @@ pub fn dump(netns: u64, connections: Connections) -> io::Result<Dump> {
     run(&sock, &request(UNCONNECTED, SHOW_UNCONNECTED), netns, &mut buf, &mut out)?;
     let queued = out.sockets.iter().any(|s| s.state == UnixState::Listen && s.recv_q > 0);
     if connections == Connections::Always || queued {
-        run(&sock, &request(CONNECTED, SHOW_CONNECTED), netns, &mut buf, &mut out)?;
-        out.connections = true;
+        // Its failure (a dump that stalled) leaves the listeners standing.
+        let (kept, seen) = (out.sockets.len(), out.seen);
+        match run(&sock, &request(CONNECTED, SHOW_CONNECTED), netns, &mut buf, &mut out) {
+            Ok(()) => out.connections = true,
+            Err(e) => {
+                out.sockets.truncate(kept);
+                out.seen = seen;
+                out.failed = Some(e);
+            }
+        }
     }
     out.sockets.shrink_to_fit();
     out.names = HashMap::new();
