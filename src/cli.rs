@@ -100,7 +100,7 @@ port is still held; 2 bad usage, nothing to stop, a refused or unknown pid, or p
     /// Serve the latest scan as a JSON API and Prometheus /metrics.
     #[command(
         long_about = "Scans the host in the background every --scan-interval and serves the latest report: \
-GET / (the latest scan as an HTML page, as scan --html, with the last hour of key counts as charts), /metrics (Prometheus), /v1/scan (the scan --json report; ?pid= and ?port= filter it), /healthz and /v1/openapi.json. \
+GET / (the latest scan as an HTML page, as scan --html, with the last hour of key counts as charts), /metrics (Prometheus), /v1/scan (the scan --json report; ?pid=, ?port= and ?path= filter it), /healthz and /v1/openapi.json. \
 GET /v1/probe/tcp?target=HOST:PORT and /v1/probe/http?url=URL run `unwedge probe` against targets inside --allow-target. \
 Listens on loopback only unless --token-file is given; with a token every request needs `Authorization: Bearer TOKEN`.",
         after_help = "Examples:\n  unwedge serve                                   127.0.0.1:9464, scan every 15 s\n  unwedge serve --close-wait-min 20 --interval 2s   the scan's thresholds and interval apply here too\n  unwedge serve --listen 0.0.0.0:9464 --token-file /etc/unwedge/token\n  unwedge serve --listen 127.0.0.1:0              pick a free port (printed on stderr)"
@@ -170,6 +170,10 @@ pub struct WatchArgs {
     /// Only findings about this local port.
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
+    /// Only findings about this unix-socket listener: its path (`/run/php/fpm.sock`), or `@name` for an
+    /// abstract one.
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
     /// Analyse recorded snapshots (`scan --save-snapshot`) instead of the live host; repeat it for a sequence,
     /// one file per scan, round and round (a replay of an incident, a demo, a test).
     #[arg(long, value_name = "FILE")]
@@ -292,6 +296,10 @@ pub struct ScanArgs {
     /// Only findings about this local port.
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
+    /// Only findings about this unix-socket listener: its path (`/run/php/fpm.sock`), or `@name` for an
+    /// abstract one.
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
     /// Write the raw snapshots to FILE (JSON), e.g. to attach to a bug report.
     #[arg(long, value_name = "FILE")]
     pub save_snapshot: Option<PathBuf>,

@@ -57,7 +57,7 @@ pub fn run(args: &WatchArgs) -> Result<u8, Fatal> {
         eprintln!("unwedge: not running as root: other users' sockets, fds, threads and user stacks are hidden (run as root, or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
     }
     catch_stop_signals();
-    let filter = Filter { pid: args.pid, port: args.port };
+    let filter = Filter { pid: args.pid, port: args.port, path: args.path.as_deref().map(Filter::unix_path) };
     let (tx, rx) = sync_channel::<Cycle>(1);
     let (every, interval, count, files) = (args.every, args.interval, args.count, args.from_snapshot.clone());
     let mode = args.stacks.mode();

@@ -92,7 +92,7 @@ pub fn analyze(scan: &Scan, t: &Thresholds) -> Analysis {
     if first.is_none() {
         notes.push("one snapshot only (--interval 0): accept_stalled, keepalive_starvation, stuck_thread, process_stopped, unanswered_requests, peer_not_reading and cpu_throttled need two and were skipped; host overflow, SYN-queue, conntrack and cgroup event counters were not compared".into());
     }
-    let ctx = Ctx { last: Index::new(last_snap), first, t, interval_ms };
+    let ctx = Ctx::new(Index::new(last_snap), first, t, interval_ms);
     let mut findings = Vec::new();
     for kind in unwedge_model::Kind::scan_kinds() {
         if let Some(detect) = kinds::detector(kind) {

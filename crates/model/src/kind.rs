@@ -69,6 +69,7 @@ macro_rules! for_each_kind {
             pid_limit:                 PidLimit,                Scan,  Process,  [PidLimit],                                         "5m";
             cpu_throttled:             CpuThrottled,            Scan,  Process,  [CpuThrottled],                                     "10m";
             memory_pressure:           MemoryPressure,          Scan,  Process,  [MemoryPressure],                                   "5m";
+            cross_process_deadlock:    CrossProcessDeadlock,    Scan,  Process,  [CrossProcessDeadlock],                             "2m";
             connect_timeout:           ConnectTimeout,          Probe, Target,   [ConnectTimeout],                                   -;
             syn_retransmit:            SynRetransmit,           Probe, Target,   [SynRetransmit],                                    -;
             missing_content_type:      MissingContentType,      Probe, Target,   [MissingContentType],                               -;

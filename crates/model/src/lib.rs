@@ -4,6 +4,7 @@
 //! the crate graph.
 
 mod cgroup;
+pub mod chain;
 mod container;
 pub mod cpu;
 pub mod duration;

@@ -237,7 +237,7 @@ pub fn read_stacks(scan: &mut Scan, thresholds: &Thresholds, stacks: &mut Stacks
         if last.skipped.iter().any(|s| s.pid == pid) {
             continue;
         }
-        if filter.port.is_some_and(|want| f.port != Some(want)) {
+        if !filter.on_listener(f) {
             continue;
         }
         let mut tids: Vec<u32> = f.evidence.thread_blocks().iter().map(|(_, t)| t.tid).collect();
@@ -278,16 +278,29 @@ pub fn read_stacks(scan: &mut Scan, thresholds: &Thresholds, stacks: &mut Stacks
     true
 }
 
-/// Which findings a reader asked for (`--pid`, `--port`, `?pid=`, `?port=`).
-#[derive(Debug, Clone, Copy, Default)]
+/// Which findings a reader asked for (`--pid`, `--port`, `--path`, `?pid=`,
+/// `?port=`, `?path=`).
+#[derive(Debug, Clone, Default)]
 pub struct Filter {
     pub pid: Option<u32>,
     pub port: Option<u16>,
+    /// A unix listener's path (or `@name`), as findings carry it in `path`.
+    pub path: Option<String>,
 }
 
 impl Filter {
     pub fn is_empty(&self) -> bool {
-        self.pid.is_none() && self.port.is_none()
+        self.pid.is_none() && self.port.is_none() && self.path.is_none()
+    }
+
+    /// A path as the user may write it: `unix:/run/x.sock` or `/run/x.sock`.
+    pub fn unix_path(p: &str) -> String {
+        p.strip_prefix("unix:").unwrap_or(p).to_string()
+    }
+
+    /// Whether a finding is about the listener asked for (port and path alike).
+    fn on_listener(&self, f: &unwedge_model::Finding) -> bool {
+        self.port.is_none_or(|p| f.port == Some(p)) && self.path.as_ref().is_none_or(|p| f.path.as_ref() == Some(p))
     }
 
     /// Keeps the findings asked for, and what causes them (a stalled queue
@@ -300,8 +313,7 @@ impl Filter {
             return;
         }
         let wanted = |f: &unwedge_model::Finding| {
-            self.pid.is_none_or(|p| f.pid == Some(p) || f.evidence.owners().contains(&p))
-                && self.port.is_none_or(|p| f.port == Some(p))
+            self.pid.is_none_or(|p| f.pid == Some(p) || f.evidence.owners().contains(&p)) && self.on_listener(f)
         };
         let mut keep: Vec<bool> = report.findings.iter().map(wanted).collect();
         // Causes of kept findings, transitively (the links form no cycle; bounded anyway).

@@ -6,6 +6,7 @@
 
 pub mod cgroups;
 pub mod container;
+pub mod graph;
 pub mod index;
 pub mod keep;
 pub mod process_tree;

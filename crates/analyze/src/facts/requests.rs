@@ -22,32 +22,83 @@ pub fn sent(i: &TcpInfo) -> Option<u64> {
     i.bytes_sent.or(i.bytes_acked)
 }
 
+/// Which end of a connection sent the last data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// This end: the socket whose tcp_info is read.
+    Us,
+    /// The other end.
+    Peer,
+}
+
+/// Who sent the last data on a connection, from this end's tcp_info: the
+/// one place that decides it. The byte counters say whether each end sent
+/// anything; when both did, the older of `last_data_sent` and
+/// `last_data_recv` is the earlier send. On loopback a request and its
+/// answer can land in the same jiffy: in a tie the end that sent more data
+/// segments spoke last, and equal counts (or a kernel without them) say
+/// nothing. `None` without byte counters (Linux < 4.1), on a connection
+/// where neither end sent a byte, or on such a tie.
+pub fn last_sender(i: &TcpInfo) -> Option<Side> {
+    let (rcvd, sent) = (i.bytes_received?, sent(i)?);
+    match (rcvd > 0, sent > 0) {
+        (false, false) => None,
+        (true, false) => Some(Side::Peer),
+        (false, true) => Some(Side::Us),
+        (true, true) => match i.last_data_sent_ms.cmp(&i.last_data_recv_ms) {
+            std::cmp::Ordering::Greater => Some(Side::Peer),
+            std::cmp::Ordering::Less => Some(Side::Us),
+            std::cmp::Ordering::Equal => match (i.data_segs_in, i.data_segs_out) {
+                (Some(a), Some(b)) if a > b => Some(Side::Peer),
+                (Some(a), Some(b)) if b > a => Some(Side::Us),
+                _ => None,
+            },
+        },
+    }
+}
+
 /// The client's request was read and the server has sent nothing since.
 pub fn awaits_answer(s: &Socket) -> bool {
     let Some(i) = &s.info else { return false };
-    let (Some(rcvd), Some(sent)) = (i.bytes_received, sent(i)) else { return false };
     let consumed = match s.state {
         TcpState::Established => s.recv_q == 0,
         // A client that gave up: its FIN (one in the queue) may be unread.
         TcpState::CloseWait => s.recv_q <= 1,
         _ => false,
     };
-    if rcvd == 0 || !consumed {
+    if !consumed || last_sender(i) != Some(Side::Peer) {
         return false;
     }
-    if sent == 0 {
+    // A request never answered whose client sent data over more than
+    // ONE_WAY_SPAN_MS of the connection's life: a one-way stream.
+    if sent(i) == Some(0) {
         let span = i.last_data_sent_ms.saturating_sub(i.last_data_recv_ms);
         return !(i.data_segs_in.unwrap_or(1) >= 2 && span > ONE_WAY_SPAN_MS);
     }
-    match i.last_data_sent_ms.cmp(&i.last_data_recv_ms) {
-        std::cmp::Ordering::Greater => true,
-        std::cmp::Ordering::Less => false,
-        // The answer and the next request in the same jiffy (a client that
-        // asks again as soon as it is answered, on loopback): the one who
-        // sent more data segments spoke last. A request split over several
-        // segments answered in one would read as waiting, so only this tie
-        // uses it; a multi-segment answer reads as answered.
-        std::cmp::Ordering::Equal => matches!((i.data_segs_in, i.data_segs_out), (Some(a), Some(b)) if a > b),
+    true
+}
+
+/// The peer owes this end an answer: this end sent last, the peer's kernel
+/// acknowledged all of it (nothing in flight), and nothing came back since,
+/// nothing left unread either. Seen from a client: its request waits on
+/// the server (an upstream that does not answer, or an idle subscription).
+pub fn owes_us(s: &Socket) -> bool {
+    let Some(i) = &s.info else { return false };
+    s.state == TcpState::Established
+        && s.send_q == 0
+        && s.recv_q == 0
+        && i.bytes_acked.unwrap_or(0) > 0
+        && last_sender(i) == Some(Side::Us)
+}
+
+/// Neither end's byte counters moved between the two snapshots of a
+/// connection (`before`, `now`): whatever waited, waited the whole interval.
+pub fn unchanged(before: &Socket, now: &Socket) -> bool {
+    match (before.info, now.info) {
+        (Some(b), Some(n)) => {
+            b.bytes_received == n.bytes_received && sent(&b) == sent(&n) && b.bytes_acked == n.bytes_acked
+        }
+        _ => false,
     }
 }
 

@@ -18,6 +18,7 @@
 //! stand in.
 
 use crate::facts::index::{endpoint, Index};
+use crate::facts::requests::owes_us;
 use crate::facts::syscalls::{Call, Class};
 use crate::facts::threads;
 use crate::Ctx;
@@ -245,15 +246,19 @@ fn pipe_readers<'a>(idx: &Index<'a>, inode: u64) -> Vec<&'a Process> {
 }
 
 pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
-    let waits = classify(ctx, p);
+    summarize_waits(ctx, p, &classify(ctx, p))
+}
+
+/// [`summarize`] of threads already classified.
+pub fn summarize_waits(ctx: &Ctx, p: &Process, waits: &[ThreadWait]) -> Summary {
     let mut sum = Summary { total: waits.len(), go_runtime: is_go(p), ..Default::default() };
     if waits.is_empty() {
         return sum;
     }
-    sum.lines = lines(&waits);
+    sum.lines = lines(waits);
     // Threads reading an outbound connection, whether or not most do.
     let reads_upstream = waits.iter().any(|w| matches!(w.wait, Wait::Upstream { .. }));
-    sum.upstream = upstream(p, &waits).or_else(|| unanswered_outbound(ctx, p));
+    sum.upstream = upstream(p, waits).or_else(|| unanswered_outbound(ctx, p));
     // A DNS lookup in flight for over a second.
     if let Some(w) = waits.iter().find(|w| matches!(w.wait, Wait::Dns { .. }) && w.whole_interval) {
         if let (true, Wait::Dns { server }) = (ctx.interval_ms >= DNS_MIN_MS, &w.wait) {
@@ -263,7 +268,7 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
                 Some(ThreadsWait::Resolver { tid, comm, waited_ms: ctx.interval_ms, server: server.clone(), conf });
         }
     }
-    sum.pipe = full_pipe(ctx, p, &waits);
+    sum.pipe = full_pipe(ctx, p, waits);
     sum.zero_window_senders = waits.iter().filter(|w| w.wait == Wait::Send { zero_window: true }).count();
     let busy: Vec<&ThreadWait> =
         waits.iter().filter(|w| !matches!(w.wait, Wait::Poll | Wait::Accept | Wait::Idle)).collect();
@@ -290,7 +295,7 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
     } else {
         Dominant::Mixed
     };
-    sum.samples = samples(p, &waits);
+    sum.samples = samples(p, waits);
     sum
 }
 
@@ -420,10 +425,8 @@ fn unanswered_outbound(ctx: &Ctx, p: &Process) -> Option<ThreadsWait> {
         }
         outbound_total += 1;
         let Some(i) = s.info else { continue };
-        let (Some(acked), Some(rcvd)) = (i.bytes_acked, i.bytes_received) else { continue };
-        // We spoke last (strictly: a tie on loopback is no proof), everything was acknowledged, nothing came back.
-        let spoke_last = acked > 0 && (rcvd == 0 || i.last_data_sent_ms < i.last_data_recv_ms);
-        if spoke_last && s.send_q == 0 && s.recv_q == 0 && i.last_data_sent_ms >= UPSTREAM_MIN_MS {
+        // We spoke last, everything was acknowledged, nothing came back.
+        if owes_us(s) && i.last_data_sent_ms >= UPSTREAM_MIN_MS {
             let e = by_peer.entry((s.netns, s.remote, s.remote_port)).or_insert((0, 0));
             e.0 += 1;
             e.1 = e.1.max(i.last_data_sent_ms);
@@ -493,7 +496,7 @@ mod tests {
     fn a_dns_query_unanswered_for_the_interval_names_the_resolver() {
         let (a, b) = (resolver_snapshot(0), resolver_snapshot(1500));
         let t = Thresholds::default();
-        let ctx = Ctx { last: Index::new(&b), first: Some(Index::new(&a)), t: &t, interval_ms: 1500 };
+        let ctx = Ctx::new(Index::new(&b), Some(Index::new(&a)), &t, 1500);
         let sum = summarize(&ctx, &b.processes[0]);
         let line = sum.resolver.expect("a resolver stall").to_string();
         assert!(line.contains("thread 50 (app) has waited over 1.5 s for a DNS answer from 10.0.0.2:53"), "{line}");
@@ -505,7 +508,7 @@ mod tests {
         // The thread woke up in between (a new attempt): not a stall of the whole interval.
         let mut c = resolver_snapshot(1500);
         c.processes[0].threads[0].ctxt_switches = Some(4);
-        let ctx = Ctx { last: Index::new(&c), first: Some(Index::new(&a)), t: &t, interval_ms: 1500 };
+        let ctx = Ctx::new(Index::new(&c), Some(Index::new(&a)), &t, 1500);
         assert!(summarize(&ctx, &c.processes[0]).resolver.is_none());
     }
 }

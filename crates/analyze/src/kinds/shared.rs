@@ -5,7 +5,39 @@
 use crate::facts::queues::AcceptFacts;
 use crate::facts::syscalls::Class;
 use crate::Ctx;
+use unwedge_model::chain::{Hop, Target};
 use unwedge_model::evidence::ThreadSummary;
+
+/// "php-fpm8.2 (pids 1240, 1241) over unix:/run/php/fpm.sock": the
+/// processes the first hop of a chain leads to, when it leads to some.
+pub fn first_peers(hops: &[Hop]) -> Option<String> {
+    let h = hops.first()?;
+    let p = h.on.peers()?;
+    let via = match &h.on {
+        Target::Tcp { peer, .. } => format!("TCP {peer}"),
+        Target::Unix { path, .. } => format!("unix:{path}"),
+        Target::Pipe { inode, .. } => format!("pipe:[{inode}]"),
+        _ => return None,
+    };
+    let who = match p.pids.as_slice() {
+        [pid] => format!("{} (pid {pid})", p.comm),
+        pids => {
+            let shown: Vec<String> = pids.iter().take(4).map(u32::to_string).collect();
+            let more = if pids.len() > 4 { format!(" and {} more", pids.len() - 4) } else { String::new() };
+            format!("{} (pids {}{more})", p.comm, shown.join(", "))
+        }
+    };
+    Some(format!("{who} over {via}"))
+}
+
+/// The chain in a sentence for an explanation, when it crosses processes:
+/// " Followed across processes, the wait is: nginx (1238) → …."
+pub fn chain_sentence(hops: &[Hop]) -> String {
+    if hops.first().and_then(|h| h.on.peers()).is_none() {
+        return String::new();
+    }
+    format!(" Followed across processes, the wait is: {}.", unwedge_model::chain::line(hops))
+}
 
 /// One line per thread: "thread 12 (gunicorn) S in select on fd 5: …";
 /// threads whose syscall could not be read are left out.

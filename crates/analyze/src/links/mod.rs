@@ -44,10 +44,17 @@
 //!   requests) their own process's stuck threads, peers not reading, or its
 //!   being stopped.
 //!
+//! - Along a wait chain (the findings' `waits_on`, from the wait graph): a
+//!   finding whose processes wait on other processes of this host is
+//!   caused by their findings, the next ones toward the end of the chain;
+//!   every finding about a process of a cross-process deadlock, by the
+//!   `cross_process_deadlock` finding (a cycle has no end to be caused by).
+//!
 //! One file per concern: `suppress`, `ids`, `causes` (including what the
-//! threads wait on), `groups`.
+//! threads wait on), `chains`, `groups`.
 
 mod causes;
+mod chains;
 mod groups;
 mod ids;
 mod suppress;
@@ -68,6 +75,7 @@ pub fn second_pass(ctx: &Ctx, mut findings: Vec<Finding>) -> Linked {
     ids::number_findings(&mut findings);
     causes::link_causes(&mut findings);
     causes::link_waits(&mut findings);
+    chains::link_chains(&mut findings);
     let mut groups = groups::group_siblings(ctx, &mut findings);
     ids::number_groups(&mut findings, &mut groups);
     Linked { findings, groups }

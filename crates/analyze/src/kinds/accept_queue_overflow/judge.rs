@@ -2,6 +2,7 @@
 //! connections during the interval, and which namespaces saw a burst of
 //! drops no listener explains.
 
+use crate::facts::graph::{hops, path};
 use crate::facts::index::endpoint;
 use crate::facts::queues::{accept_facts, AcceptFacts};
 use crate::{Ctx, Verdict};
@@ -58,6 +59,7 @@ pub fn judge(ctx: &Ctx) -> Vec<Judged> {
         let accepting = ctx.last.accepting(l, &owners);
         let pid = accepting.first().copied();
         let facts = accept_facts(ctx, l, &owners, &accepting);
+        let accepting_pids = accepting.clone();
         let ev = AcceptQueueOverflow::Listener {
             listen: endpoint(l.local, l.local_port),
             queued: l.recv_q,
@@ -74,7 +76,9 @@ pub fn judge(ctx: &Ctx) -> Vec<Judged> {
             backlog_is_somaxconn: somaxconn.map(|m| l.send_q == m),
         };
         let severity = if full(l) || was_full(l) { Severity::Critical } else { Severity::Warning };
-        let verdict = Verdict::new(severity, pid, Some(l.local_port), l.netns, ev);
+        let mut verdict = Verdict::new(severity, pid, Some(l.local_port), l.netns, ev);
+        let into = path::into_listener(ctx, l, &accepting_pids);
+        verdict.waits_on = hops::of(ctx, &path::through_listener(ctx, into, &accepting_pids));
         out.push(Judged { verdict, facts: Some(facts) });
     }
     // Drops with no listener full now: a burst between the snapshots.

@@ -2,6 +2,7 @@
 //! their queue the whole interval, and gathers what this host shows about
 //! the processes that should accept.
 
+use crate::facts::graph::{hops, path};
 use crate::facts::index::endpoint;
 use crate::facts::queues::{accept_facts, stalled, waiting_evidence, AcceptFacts};
 use crate::{Ctx, Verdict};
@@ -32,7 +33,9 @@ pub fn judge(ctx: &Ctx) -> Vec<Judged> {
             accepting: st.accepting.clone(),
             accepting_threads: facts.threads.clone(),
         };
-        let verdict = Verdict::new(Severity::Critical, st.pid, Some(l.local_port), l.netns, ev);
+        let mut verdict = Verdict::new(Severity::Critical, st.pid, Some(l.local_port), l.netns, ev);
+        let into = path::into_listener(ctx, l, &st.accepting);
+        verdict.waits_on = hops::of(ctx, &path::through_listener(ctx, into, &st.accepting));
         out.push(Judged { verdict, facts });
     }
     out

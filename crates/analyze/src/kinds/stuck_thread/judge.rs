@@ -2,6 +2,7 @@
 //! threads ran during the interval, and which of those threads' waits say
 //! something (not a sleep, a sigwait or an accept with nothing queued).
 
+use crate::facts::graph::hops;
 use crate::facts::index::FastSet;
 use crate::facts::signals;
 use crate::facts::syscalls::{Call, Class};
@@ -166,6 +167,7 @@ fn judged<'a>(ctx: &Ctx, process: &Rc<Stalled<'a>>, i: usize, work: &[Work]) -> 
     let port = served_port(ctx, p, &st.call.fds().collect::<Vec<_>>());
     let mut verdict = Verdict::new(Severity::Warning, Some(p.pid), port, p.netns, ev);
     verdict.tid = Some(st.thread.tid);
+    verdict.waits_on = hops::of(ctx, &ctx.graph.follow(ctx, &[p.pid]));
     Judged { verdict, process: Rc::clone(process), index: i }
 }
 

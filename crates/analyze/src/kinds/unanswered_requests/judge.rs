@@ -2,8 +2,9 @@
 //! interval while nothing else on them made progress, which process holds
 //! them, and what its threads wait on.
 
+use crate::facts::graph::hops;
 use crate::facts::index::{endpoint, FastMap, FastSet};
-use crate::facts::requests::{awaits_answer, sent, MIN_UNANSWERED};
+use crate::facts::requests::{awaits_answer, sent, unchanged, MIN_UNANSWERED};
 use crate::facts::waits::{self, Dominant};
 use crate::{Ctx, Verdict};
 use std::net::IpAddr;
@@ -122,14 +123,7 @@ fn unanswered<'a>(ctx: &Ctx, list: &[&'a Socket], closed_during: usize) -> Optio
         .iter()
         .copied()
         .filter(|s| candidate(s, ctx.t.answer_timeout_ms))
-        .filter(|s| {
-            let (Some(b), Some(i)) = (before(s), s.info) else { return false };
-            let Some(bi) = b.info else { return false };
-            awaits_answer(b)
-                && bi.bytes_received == i.bytes_received
-                && sent(&bi) == sent(&i)
-                && bi.bytes_acked == i.bytes_acked
-        })
+        .filter(|s| before(s).is_some_and(|b| awaits_answer(b) && unchanged(b, s)))
         // A process-per-connection server's backend that ran during the
         // interval works on its request (a long query burns CPU or waits on
         // disk); one that sleeps without running (a lock wait) does not.
@@ -227,8 +221,10 @@ fn listener(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Opti
         go_runtime: sum.go_runtime,
         cmdline: p.cmdline.clone(),
     };
+    let mut verdict = Verdict::new(severity, Some(pid), Some(port), netns, ev);
+    verdict.waits_on = hops::of(ctx, &ctx.graph.follow(ctx, &[pid]));
     Some(Judged {
-        verdict: Verdict::new(severity, Some(pid), Some(port), netns, ev),
+        verdict,
         dominant: sum.dominant,
         zero_window_senders: sum.zero_window_senders,
         idle_only: sum.idle_only,

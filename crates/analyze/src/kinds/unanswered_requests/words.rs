@@ -4,6 +4,7 @@
 
 use super::judge::Judged;
 use crate::facts::waits::Dominant;
+use crate::kinds::shared::{chain_sentence, first_peers};
 use crate::{secs, Ctx, Words};
 use unwedge_model::evidence::{ThreadSummary, ThreadsWait, UnansweredRequests};
 
@@ -57,6 +58,11 @@ fn line(w: &Option<ThreadsWait>) -> String {
 /// The cause in a few words, for the title ("every thread waits on a lock (futex)").
 fn headline(j: &Judged) -> Option<String> {
     let e = &j.verdict.evidence;
+    if let (Dominant::Upstream | Dominant::Mixed | Dominant::Pipe, Some(peers)) =
+        (j.dominant, first_peers(&j.verdict.waits_on))
+    {
+        return Some(format!("it waits on {peers}"));
+    }
     match j.dominant {
         Dominant::Upstream => e.upstream.as_ref().map(ThreadsWait::to_string),
         Dominant::Pipe => Some("its threads block writing a full pipe".into()),
@@ -70,6 +76,19 @@ fn headline(j: &Judged) -> Option<String> {
 
 /// What the threads wait on, as a sentence of the explanation.
 fn story(j: &Judged) -> String {
+    let e = &j.verdict.evidence;
+    let chain = chain_sentence(&j.verdict.waits_on);
+    if !chain.is_empty() && matches!(j.dominant, Dominant::Mixed) {
+        return format!(
+            " Its threads ({}) hold no request themselves: it waits on the processes its own requests went to.{chain}",
+            e.thread_waits.join("; ")
+        );
+    }
+    format!("{}{chain}", thread_story(j))
+}
+
+/// What the threads of the process itself wait on, in a sentence.
+fn thread_story(j: &Judged) -> String {
     let e = &j.verdict.evidence;
     match j.dominant {
         Dominant::Upstream => format!(
@@ -163,6 +182,14 @@ fn goroutines(threads: &[ThreadSummary]) -> Option<String> {
 
 fn fix_text(pid: u32, j: &Judged) -> String {
     let e = &j.verdict.evidence;
+    if let (Dominant::Upstream | Dominant::Mixed | Dominant::Pipe, Some(peers)) =
+        (j.dominant, first_peers(&j.verdict.waits_on))
+    {
+        return format!(
+            "The hold-up is not in this process: its requests wait on {peers}, and the chain ends at {}: fix that end (its own finding says how). Meanwhile bound the wait with a timeout on the calls to it (nginx proxy_read_timeout / fastcgi_read_timeout / uwsgi_read_timeout, a client timeout in the application), so a stuck upstream fails requests instead of holding them.",
+            unwedge_model::chain::end(&j.verdict.waits_on)
+        );
+    }
     let deadline = "and give every request a deadline, so a stuck one fails instead of holding its client forever";
     let cause = match j.dominant {
         Dominant::Upstream => format!(
