@@ -549,6 +549,11 @@ RECIPES = {
         "bad": cpu_server(5000, 8, "--burn-ms", "20"),
         "healthy": cpu_server(50000, 1, "--burn-ms", "1"),
     },
+    "cross_process_deadlock": {
+        "bad": simple("mutual_call.py", "deadlock", wait=sleep(2)),
+        # A client asks A for / in a loop; every A -> B -> A/leaf chain completes.
+        "healthy": simple("mutual_call.py", "healthy", wait=sleep(1), trim=["--drop-time-wait"]),
+    },
     "memory_pressure": {
         "bad": memory_server(6),
         "healthy": memory_server(1, "--anon-pct", "30", "--file-mb", "8"),

@@ -26,72 +26,36 @@ pub struct Hop {
     pub since_ms: Option<u64>,
 }
 
-/// What a hop waits on. Three kinds lead to other processes on this host
-/// (`tcp`, `unix`, `pipe`: the next hop is theirs); the others end the chain.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Target {
-    /// Local processes at the other end of TCP connections (this host, any
-    /// network namespace), or accepting on the listener they wait in.
-    Tcp {
-        /// The address waited on ("127.0.0.1:9000").
-        peer: String,
-        #[serde(flatten)]
-        peers: Peers,
-    },
-    /// Local processes at the other end of unix-socket connections, or
-    /// accepting on the listener they wait in.
-    Unix {
-        /// The listener's path, `@name` for an abstract one.
-        path: String,
-        #[serde(flatten)]
-        peers: Peers,
-    },
-    /// The processes that read a full pipe.
-    Pipe {
-        inode: u64,
-        #[serde(flatten)]
-        peers: Peers,
-    },
-    /// A peer on another host: the chain leaves this one there.
-    Remote { peer: String, connections: usize },
-    /// Threads in futex (a lock, condition variable or join) whose holder
-    /// the kernel does not name.
-    Lock { threads: usize, of: usize },
-    /// Threads asleep on purpose (nanosleep, clock_nanosleep).
-    Sleep { threads: usize, of: usize, syscall: String },
-    /// A DNS query in flight to this server.
-    Dns { server: String },
-    /// Threads running or waiting for a CPU.
-    Cpu { threads: usize, of: usize },
-    /// The process is stopped (its state letter: T, t).
-    Stopped { state: String },
-    /// Threads blocked sending to peers that stopped reading (zero window).
-    PeersNotReading { threads: usize },
-    /// At its file-descriptor limit: accept() and every new fd fail (EMFILE).
-    FdLimit { open_fds: u32, soft_limit: u64 },
-    /// Threads reading an upstream connection whose peer answered and owes
-    /// nothing: an idle keep-alive connection read for an end that never comes.
-    IdleUpstream { peer: String, threads: usize },
-    /// Nothing the kernel shows: an event loop, a wait on shared memory.
-    Unknown {
-        /// In words: what the threads sit in ("1 in epoll_wait (…)").
-        threads: Vec<String>,
-    },
-}
-
-/// The processes at the far end of a hop that leads to other processes.
+/// What a hop waits on: its `type`, and the keys that type has (the
+/// others are absent). Three types lead to other processes of this host
+/// (`tcp`, `unix`, `pipe`: the next hop is about `pids`); the others end
+/// the chain.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Peers {
-    /// The processes waited on (holding the other ends, or accepting on
-    /// the listener where they wait): the next hop's `pids`.
+pub struct Target {
+    #[serde(rename = "type")]
+    pub kind: TargetKind,
+    /// `tcp`: the address waited on; `remote`, `idle_upstream`: the peer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    /// `unix`: the listener's path, `@name` for an abstract one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// `pipe`: its inode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inode: Option<u64>,
+    /// `tcp`, `unix`, `pipe`: the processes waited on (holding the other
+    /// ends, or accepting on the listener where the connections wait):
+    /// the next hop's `pids`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pids: Vec<u32>,
-    pub comm: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comm: Option<String>,
     /// Connections (or pipes) waited on.
-    pub connections: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections: Option<usize>,
     /// Of those, connections still waiting in the listener's accept queue.
-    #[serde(default)]
-    pub queued: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued: Option<usize>,
     /// The listener's queue, when connections wait in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<Queue>,
@@ -100,6 +64,65 @@ pub struct Peers {
     /// ends here.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cycle: bool,
+    /// `lock`, `sleep`, `cpu`: threads waiting so, of `of`;
+    /// `peers_not_reading`, `idle_upstream`: threads blocked so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub of: Option<usize>,
+    /// `sleep`: the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syscall: Option<String>,
+    /// `dns`: the nameserver queried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// `stopped`: the state letter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// `fd_limit`: fds open, and the soft limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_fds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soft_limit: Option<u64>,
+    /// `unknown`: in words, what the threads sit in ("1 in epoll_wait (…)").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waits: Vec<String>,
+}
+
+/// The kinds of wait a hop can end in, or lead on through.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    /// Local processes at the other ends of TCP connections (this host, any
+    /// network namespace), or accepting on the listener they wait in.
+    Tcp,
+    /// The same over unix sockets.
+    Unix,
+    /// The processes that read a full pipe.
+    Pipe,
+    /// A peer on another host: the chain leaves this one there.
+    Remote,
+    /// Threads in futex (a lock, condition variable or join) whose holder
+    /// the kernel does not name.
+    Lock,
+    /// Threads asleep on purpose (nanosleep, clock_nanosleep).
+    Sleep,
+    /// A DNS query in flight.
+    Dns,
+    /// Threads running or waiting for a CPU.
+    Cpu,
+    /// The process is stopped (T, t; D when frozen).
+    Stopped,
+    /// At its file-descriptor limit: accept() and every new fd fail (EMFILE).
+    FdLimit,
+    /// Threads reading an upstream connection whose peer answered and owes
+    /// nothing: an idle keep-alive connection read for an end that never comes.
+    IdleUpstream,
+    /// Threads blocked sending to peers that stopped reading (zero window).
+    PeersNotReading,
+    /// Nothing the kernel shows: an event loop, a wait on shared memory.
+    #[default]
+    Unknown,
 }
 
 /// A listener's accept queue.
@@ -115,11 +138,32 @@ pub struct Queue {
 }
 
 impl Target {
-    /// The processes this hop leads to, for a hop that leads to some.
-    pub fn peers(&self) -> Option<&Peers> {
-        match self {
-            Target::Tcp { peers, .. } | Target::Unix { peers, .. } | Target::Pipe { peers, .. } => Some(peers),
+    pub fn new(kind: TargetKind) -> Target {
+        Target { kind, ..Default::default() }
+    }
+
+    /// It leads to other processes of this host (`pids`).
+    pub fn leads_on(&self) -> bool {
+        matches!(self.kind, TargetKind::Tcp | TargetKind::Unix | TargetKind::Pipe)
+    }
+
+    /// "TCP 127.0.0.1:9000", "unix:/run/php/fpm.sock", "pipe:[123]".
+    pub fn via(&self) -> Option<String> {
+        let peer = self.peer.as_deref().unwrap_or("?");
+        match self.kind {
+            TargetKind::Tcp => Some(format!("TCP {peer}")),
+            TargetKind::Unix => Some(format!("unix:{}", self.path.as_deref().unwrap_or("?"))),
+            TargetKind::Pipe => Some(format!("pipe:[{}]", self.inode.unwrap_or(0))),
             _ => None,
+        }
+    }
+
+    /// "php-fpm8.2 (1240)", "php-fpm8.2 pool": the processes it leads to.
+    fn peers_name(&self) -> String {
+        let comm = self.comm.as_deref().unwrap_or("?");
+        match self.pids.as_slice() {
+            [pid] => format!("{comm} ({pid})"),
+            _ => format!("{comm} pool"),
         }
     }
 }
@@ -128,7 +172,7 @@ impl Target {
 /// them a chain worth telling (a wait inside one process is its finding's
 /// own evidence).
 pub fn crosses(hops: &[Hop]) -> bool {
-    hops.iter().any(|h| h.on.peers().is_some() || matches!(h.on, Target::Remote { .. }))
+    hops.iter().any(|h| h.on.leads_on() || h.on.kind == TargetKind::Remote)
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -137,32 +181,28 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 /// The state a chain ends in, in a few words ("asleep in clock_nanosleep").
 fn end_words(on: &Target, pool: bool) -> Option<String> {
-    let share = |threads: usize, of: usize| {
-        if pool || threads == of {
-            String::new()
-        } else {
-            format!("{threads} of {of} threads ")
+    let (threads, of) = (on.threads.unwrap_or(0), on.of.unwrap_or(0));
+    let share = if pool || threads == of { String::new() } else { format!("{threads} of {of} threads ") };
+    Some(match on.kind {
+        TargetKind::Lock => format!("{share}waiting on a lock (futex), holder unknown"),
+        TargetKind::Sleep => format!("{share}asleep in {}", on.syscall.as_deref().unwrap_or("a sleep")),
+        TargetKind::Cpu => format!("{share}running"),
+        TargetKind::Dns => format!("waiting on DNS server {}", on.server.as_deref().unwrap_or("?")),
+        TargetKind::Stopped => format!("stopped (state {})", on.state.as_deref().unwrap_or("T")),
+        TargetKind::PeersNotReading => {
+            format!("{} sending to peers that stopped reading", plural(threads, "thread", "threads"))
         }
-    };
-    Some(match on {
-        Target::Lock { threads, of } => {
-            format!("{}waiting on a lock (futex), holder unknown", share(*threads, *of))
-        }
-        Target::Sleep { threads, of, syscall } => format!("{}asleep in {syscall}", share(*threads, *of)),
-        Target::Cpu { threads, of } => format!("{}running", share(*threads, *of)),
-        Target::Dns { server } => format!("waiting on DNS server {server}"),
-        Target::Stopped { state } => format!("stopped (state {state})"),
-        Target::PeersNotReading { threads } => {
-            format!("{} sending to peers that stopped reading", plural(*threads, "thread", "threads"))
-        }
-        Target::Unknown { .. } => "waiting on nothing the kernel shows".into(),
-        Target::FdLimit { open_fds, soft_limit } => {
-            format!("at its file-descriptor limit, {open_fds} of {soft_limit} open: accept() fails (EMFILE)")
-        }
-        Target::IdleUpstream { peer, .. } => {
-            format!("reading an idle keep-alive connection to {peer} that already answered")
-        }
-        Target::Tcp { .. } | Target::Unix { .. } | Target::Pipe { .. } | Target::Remote { .. } => return None,
+        TargetKind::Unknown => "waiting on nothing the kernel shows".into(),
+        TargetKind::FdLimit => format!(
+            "at its file-descriptor limit, {} of {} open: accept() fails (EMFILE)",
+            on.open_fds.unwrap_or(0),
+            on.soft_limit.unwrap_or(0)
+        ),
+        TargetKind::IdleUpstream => format!(
+            "reading an idle keep-alive connection to {} that already answered",
+            on.peer.as_deref().unwrap_or("?")
+        ),
+        TargetKind::Tcp | TargetKind::Unix | TargetKind::Pipe | TargetKind::Remote => return None,
     })
 }
 
@@ -195,29 +235,29 @@ fn who(h: &Hop) -> String {
 /// remote peer it leaves the host for.
 pub fn end(hops: &[Hop]) -> String {
     let Some(last) = hops.last() else { return String::new() };
-    match &last.on {
-        Target::Remote { peer, .. } => format!("remote {peer}, on another host"),
-        on => match on.peers() {
-            Some(p) => match p.pids.as_slice() {
-                [pid] => format!("{} ({pid})", p.comm),
-                _ => format!("{} pool", p.comm),
-            },
-            None => who(last),
-        },
+    match last.on.kind {
+        TargetKind::Remote => format!("remote {}, on another host", last.on.peer.as_deref().unwrap_or("?")),
+        _ if last.on.leads_on() => last.on.peers_name(),
+        _ => who(last),
     }
 }
 
 /// The note after a listener whose queue holds connections: "← queue
 /// full (5/4): new connect()s refused (EAGAIN)".
 fn queue_words(on: &Target) -> String {
-    let (Some(p), unix) = (on.peers(), matches!(on, Target::Unix { .. })) else { return String::new() };
-    match p.queue {
+    let unix = on.kind == TargetKind::Unix;
+    match on.queue {
         Some(q) if q.full && unix => format!(
             " ← queue full ({}/{}): new connect()s refused (EAGAIN), or blocked if blocking",
             q.queued, q.backlog
         ),
         Some(q) if q.full => format!(" ← queue full ({}/{}): new SYNs dropped", q.queued, q.backlog),
-        Some(q) if p.queued > 0 => format!(" ← {} of theirs queued, unaccepted ({}/{})", p.queued, q.queued, q.backlog),
+        Some(q) if on.queued.unwrap_or(0) > 0 => format!(
+            " ← {} waiting unaccepted in its queue ({}/{})",
+            on.queued.unwrap_or(0),
+            q.queued,
+            q.backlog
+        ),
         _ => String::new(),
     }
 }
@@ -229,27 +269,19 @@ pub fn line(hops: &[Hop]) -> String {
     let Some(first) = hops.first() else { return String::new() };
     let mut out = who(first);
     for (i, h) in hops.iter().enumerate() {
-        let via = match &h.on {
-            Target::Tcp { peer, .. } => format!("tcp {peer}"),
-            Target::Unix { path, .. } => format!("unix:{path}"),
-            Target::Pipe { inode, .. } => format!("pipe:[{inode}]"),
-            Target::Remote { peer, .. } => {
-                let silent = h.since_ms.map(|ms| format!(", not answered for {}", measured_ms(ms))).unwrap_or_default();
-                out.push_str(&format!(" → remote {peer} (another host{silent})"));
-                break;
-            }
-            _ => break,
-        };
-        let Some(p) = h.on.peers() else { break };
+        if h.on.kind == TargetKind::Remote {
+            let silent = h.since_ms.map(|ms| format!(", not answered for {}", measured_ms(ms))).unwrap_or_default();
+            out.push_str(&format!(" → remote {} (another host{silent})", h.on.peer.as_deref().unwrap_or("?")));
+            break;
+        }
+        let Some(via) = h.on.via() else { break };
+        let via = via.strip_prefix("TCP ").map(|p| format!("tcp {p}")).unwrap_or(via);
         let next = match hops.get(i + 1) {
-            Some(n) if !p.cycle => who(n),
-            _ => match p.pids.as_slice() {
-                [pid] => format!("{} ({pid})", p.comm),
-                _ => format!("{} pool", p.comm),
-            },
+            Some(n) if !h.on.cycle => who(n),
+            _ => h.on.peers_name(),
         };
         out.push_str(&format!(" → {via} → {next}{}", queue_words(&h.on)));
-        if p.cycle {
+        if h.on.cycle {
             out.push_str(": back where the chain started, a cross-process deadlock");
             break;
         }
@@ -261,73 +293,65 @@ pub fn line(hops: &[Hop]) -> String {
 mod tests {
     use super::*;
 
-    fn peers(pids: &[u32], comm: &str, queue: Option<Queue>, cycle: bool) -> Peers {
-        Peers { pids: pids.to_vec(), comm: comm.into(), connections: 3, queued: 1, queue, cycle }
+    fn leads(kind: TargetKind, pids: &[u32], comm: &str, queue: Option<Queue>, cycle: bool) -> Target {
+        Target {
+            kind,
+            pids: pids.to_vec(),
+            comm: Some(comm.into()),
+            connections: Some(3),
+            queued: Some(1),
+            queue,
+            cycle,
+            ..Default::default()
+        }
     }
 
     #[test]
     fn a_chain_reads_as_one_line_root_last() {
         let q = Queue { queued: 5, backlog: 4, full: true };
+        let fpm = Target {
+            path: Some("/run/php/fpm.sock".into()),
+            ..leads(TargetKind::Unix, &[1240, 1241], "php-fpm8.2", Some(q), false)
+        };
+        let sleep =
+            Target { threads: Some(2), of: Some(2), syscall: Some("clock_nanosleep".into()), ..Target::new(TargetKind::Sleep) };
         let hops = vec![
-            Hop {
-                pids: vec![1238],
-                comm: "nginx".into(),
-                waiting: 1,
-                on: Target::Unix { path: "/run/php/fpm.sock".into(), peers: peers(&[1240, 1241], "php-fpm8.2", Some(q), false) },
-                since_ms: None,
-            },
-            Hop {
-                pids: vec![1240, 1241],
-                comm: "php-fpm8.2".into(),
-                waiting: 2,
-                on: Target::Sleep { threads: 2, of: 2, syscall: "clock_nanosleep".into() },
-                since_ms: Some(19_000),
-            },
+            Hop { pids: vec![1238], comm: "nginx".into(), waiting: 1, on: fpm, since_ms: None },
+            Hop { pids: vec![1240, 1241], comm: "php-fpm8.2".into(), waiting: 2, on: sleep, since_ms: Some(19_000) },
         ];
         assert_eq!(
             line(&hops),
             "nginx (1238) → unix:/run/php/fpm.sock → php-fpm8.2 pool (2 of 2 workers asleep 19.0 s in clock_nanosleep) ← queue full (5/4): new connect()s refused (EAGAIN), or blocked if blocking"
         );
+        assert_eq!(end(&hops), "php-fpm8.2 pool (2 of 2 workers asleep 19.0 s in clock_nanosleep)");
         assert!(crosses(&hops));
         assert!(!crosses(&hops[1..]));
         let json = serde_json::to_value(&hops[0]).unwrap();
         assert_eq!(json["on"]["type"], "unix");
         assert_eq!(json["on"]["pids"], serde_json::json!([1240, 1241]));
         assert_eq!(json["on"]["queue"]["backlog"], 4);
-        assert!(json["on"].get("cycle").is_none());
+        assert!(json["on"].get("cycle").is_none() && json["on"].get("threads").is_none());
         let back: Hop = serde_json::from_value(json).unwrap();
         assert_eq!(back, hops[0]);
     }
 
     #[test]
     fn a_cycle_and_a_remote_end_the_line() {
+        let to = |port: u16, pid: u32, comm: &str, cycle: bool| Target {
+            peer: Some(format!("127.0.0.1:{port}")),
+            ..leads(TargetKind::Tcp, &[pid], comm, None, cycle)
+        };
         let cycle = vec![
-            Hop {
-                pids: vec![10],
-                comm: "a".into(),
-                waiting: 1,
-                on: Target::Tcp { peer: "127.0.0.1:8002".into(), peers: peers(&[20], "b", None, false) },
-                since_ms: Some(5000),
-            },
-            Hop {
-                pids: vec![20],
-                comm: "b".into(),
-                waiting: 1,
-                on: Target::Tcp { peer: "127.0.0.1:8001".into(), peers: peers(&[10], "a", None, true) },
-                since_ms: Some(4000),
-            },
+            Hop { pids: vec![10], comm: "a".into(), waiting: 1, on: to(8002, 20, "b", false), since_ms: Some(5000) },
+            Hop { pids: vec![20], comm: "b".into(), waiting: 1, on: to(8001, 10, "a", true), since_ms: Some(4000) },
         ];
         assert_eq!(
             line(&cycle),
             "a (10) → tcp 127.0.0.1:8002 → b (20) → tcp 127.0.0.1:8001 → a (10): back where the chain started, a cross-process deadlock"
         );
-        let remote = vec![Hop {
-            pids: vec![10],
-            comm: "app".into(),
-            waiting: 1,
-            on: Target::Remote { peer: "10.0.3.7:5432".into(), connections: 4 },
-            since_ms: Some(41_000),
-        }];
-        assert_eq!(line(&remote), "app (10) → remote 10.0.3.7:5432 (another host, not answered for 41.0 s)");
+        let remote = Target { peer: Some("10.0.3.7:5432".into()), connections: Some(4), ..Target::new(TargetKind::Remote) };
+        let hops = vec![Hop { pids: vec![10], comm: "app".into(), waiting: 1, on: remote, since_ms: Some(41_000) }];
+        assert_eq!(line(&hops), "app (10) → remote 10.0.3.7:5432 (another host, not answered for 41.0 s)");
+        assert_eq!(end(&hops), "remote 10.0.3.7:5432, on another host");
     }
 }

@@ -15,7 +15,10 @@
 //!   (unanswered_requests compares the byte counters of every accepted
 //!   connection on such a port and counts those the server closed; with
 //!   fewer than two awaiting in the first snapshot it reports nothing
-//!   there) — a host's idle connections, client or server side, are dropped;
+//!   there), and every connection whose peer owes it an answer (this end
+//!   sent last: the wait graph's edges must have held the whole interval,
+//!   `cross_process_deadlock`) — a host's idle connections, client or
+//!   server side, are dropped;
 //! - processes: pid, parentage, group, state, start time, per thread the
 //!   CPU time, context switches, syscall and signal masks, signalfds, and
 //!   the fds on the sockets kept (who held them);
@@ -26,7 +29,7 @@
 //! `tests/fixtures.rs` analyses every recorded pair with and without this.
 
 use crate::facts::index::{is_queued_child, FastMap, FastSet};
-use crate::facts::requests::{awaits_answer, MIN_UNANSWERED};
+use crate::facts::requests::{awaits_answer, owes_us, MIN_UNANSWERED};
 use unwedge_model::{Snapshot, Socket, TcpState};
 
 fn compared(s: &Socket, asked: &FastSet<(u64, u16)>) -> bool {
@@ -34,6 +37,7 @@ fn compared(s: &Socket, asked: &FastSet<(u64, u16)>) -> bool {
         || is_queued_child(s)
         || (s.state == TcpState::Established && (s.recv_q > 0 || s.send_q > 0))
         || asked.contains(&(s.netns, s.local_port))
+        || (s.inode != 0 && owes_us(s))
 }
 
 /// Drops from `snap` what no detector compares (see the module header).

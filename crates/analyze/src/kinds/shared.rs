@@ -5,26 +5,21 @@
 use crate::facts::queues::AcceptFacts;
 use crate::facts::syscalls::Class;
 use crate::Ctx;
-use unwedge_model::chain::{Hop, Target};
+use unwedge_model::chain::Hop;
 use unwedge_model::evidence::ThreadSummary;
 
 /// "php-fpm8.2 (pids 1240, 1241) over unix:/run/php/fpm.sock": the
 /// processes the first hop of a chain leads to, when it leads to some.
 pub fn first_peers(hops: &[Hop]) -> Option<String> {
-    let h = hops.first()?;
-    let p = h.on.peers()?;
-    let via = match &h.on {
-        Target::Tcp { peer, .. } => format!("TCP {peer}"),
-        Target::Unix { path, .. } => format!("unix:{path}"),
-        Target::Pipe { inode, .. } => format!("pipe:[{inode}]"),
-        _ => return None,
-    };
-    let who = match p.pids.as_slice() {
-        [pid] => format!("{} (pid {pid})", p.comm),
+    let on = &hops.first()?.on;
+    let via = on.via()?;
+    let comm = on.comm.as_deref().unwrap_or("?");
+    let who = match on.pids.as_slice() {
+        [pid] => format!("{comm} (pid {pid})"),
         pids => {
             let shown: Vec<String> = pids.iter().take(4).map(u32::to_string).collect();
             let more = if pids.len() > 4 { format!(" and {} more", pids.len() - 4) } else { String::new() };
-            format!("{} (pids {}{more})", p.comm, shown.join(", "))
+            format!("{comm} (pids {}{more})", shown.join(", "))
         }
     };
     Some(format!("{who} over {via}"))
@@ -33,7 +28,7 @@ pub fn first_peers(hops: &[Hop]) -> Option<String> {
 /// The chain in a sentence for an explanation, when it crosses processes:
 /// " Followed across processes, the wait is: nginx (1238) → …."
 pub fn chain_sentence(hops: &[Hop]) -> String {
-    if hops.first().and_then(|h| h.on.peers()).is_none() {
+    if !hops.first().is_some_and(|h| h.on.leads_on()) {
         return String::new();
     }
     format!(" Followed across processes, the wait is: {}.", unwedge_model::chain::line(hops))

@@ -40,14 +40,13 @@ fn next_causes(f: &Finding, findings: &[Finding]) -> Vec<String> {
     let hops: &[Hop] = &f.waits_on[own_hop(f)..];
     let own: Vec<u32> = hops.first().map(|h| h.pids.clone()).unwrap_or_default();
     for h in hops {
-        let Some(p) = h.on.peers() else { break };
-        if p.cycle {
+        if !h.on.leads_on() || h.on.cycle {
             break;
         }
         let found: Vec<&Finding> = findings
             .iter()
             .filter(|g| g.id != f.id && explains(g.kind()) && g.kind() != Kind::CrossProcessDeadlock)
-            .filter(|g| g.pid.is_some_and(|pid| p.pids.contains(&pid) && !own.contains(&pid)))
+            .filter(|g| g.pid.is_some_and(|pid| h.on.pids.contains(&pid) && !own.contains(&pid)))
             .collect();
         if found.is_empty() {
             continue;

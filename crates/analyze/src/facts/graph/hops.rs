@@ -4,7 +4,7 @@
 use super::path::{Next, Path, Step, ToPeers, Via};
 use crate::facts::index::endpoint;
 use crate::Ctx;
-use unwedge_model::chain::{Hop, Peers, Queue, Target};
+use unwedge_model::chain::{Hop, Queue, Target, TargetKind};
 
 fn comm(ctx: &Ctx, pids: &[u32]) -> String {
     pids.iter().find_map(|&p| ctx.last.process(p)).map(|p| p.comm.clone()).unwrap_or_default()
@@ -20,42 +20,55 @@ pub fn full(via: &Via, queued: u32, backlog: u32) -> bool {
     }
 }
 
-fn peers(ctx: &Ctx, t: &ToPeers, cycle: bool) -> Peers {
-    let a = &t.across;
-    Peers {
-        pids: a.pids.clone(),
-        comm: comm(ctx, &a.pids),
-        connections: a.connections,
-        queued: a.queued,
-        queue: a.listener.map(|(queued, backlog)| Queue { queued, backlog, full: full(&t.via, queued, backlog) }),
-        cycle,
+fn target(ctx: &Ctx, next: &Next, cycle: bool) -> Target {
+    let counted = |kind, threads: usize, of: Option<usize>| Target { threads: Some(threads), of, ..Target::new(kind) };
+    match next {
+        Next::Peers(t) => leads_on(ctx, t, cycle),
+        Next::Remote { peer, connections, .. } => Target {
+            peer: Some(endpoint(peer.ip(), peer.port())),
+            connections: Some(*connections),
+            ..Target::new(TargetKind::Remote)
+        },
+        Next::Lock { threads, of } => counted(TargetKind::Lock, *threads, Some(*of)),
+        Next::Sleep { threads, of, syscall } => {
+            Target { syscall: Some(syscall.clone()), ..counted(TargetKind::Sleep, *threads, Some(*of)) }
+        }
+        Next::Dns { server } => Target { server: Some(server.clone()), ..Target::new(TargetKind::Dns) },
+        Next::Cpu { threads, of } => counted(TargetKind::Cpu, *threads, Some(*of)),
+        Next::Stopped { state } => Target { state: Some(state.to_string()), ..Target::new(TargetKind::Stopped) },
+        Next::PeersNotReading { threads } => counted(TargetKind::PeersNotReading, *threads, None),
+        Next::FdLimit { open, limit } => {
+            Target { open_fds: Some(*open), soft_limit: Some(*limit), ..Target::new(TargetKind::FdLimit) }
+        }
+        Next::IdleUpstream { peer, threads } => Target {
+            peer: Some(endpoint(peer.ip(), peer.port())),
+            ..counted(TargetKind::IdleUpstream, *threads, None)
+        },
+        Next::Unknown { lines } => Target { waits: lines.clone(), ..Target::new(TargetKind::Unknown) },
     }
 }
 
-fn target(ctx: &Ctx, next: &Next, cycle: bool) -> Target {
-    match next {
-        Next::Peers(t) => {
-            let peers = peers(ctx, t, cycle);
-            match &t.via {
-                Via::Tcp(addr) => Target::Tcp { peer: endpoint(addr.ip(), addr.port()), peers },
-                Via::Unix(path) => Target::Unix { path: path.clone(), peers },
-                Via::Pipe(inode) => Target::Pipe { inode: *inode, peers },
-            }
+/// A wait on other processes of this host.
+fn leads_on(ctx: &Ctx, t: &ToPeers, cycle: bool) -> Target {
+    let a = &t.across;
+    let base = Target {
+        pids: a.pids.clone(),
+        comm: Some(comm(ctx, &a.pids)),
+        connections: Some(a.connections),
+        cycle,
+        ..Default::default()
+    };
+    let queue = |base: Target| Target {
+        queued: Some(a.queued),
+        queue: a.listener.map(|(queued, backlog)| Queue { queued, backlog, full: full(&t.via, queued, backlog) }),
+        ..base
+    };
+    match &t.via {
+        Via::Tcp(addr) => {
+            Target { kind: TargetKind::Tcp, peer: Some(endpoint(addr.ip(), addr.port())), ..queue(base) }
         }
-        Next::Remote { peer, connections, .. } => {
-            Target::Remote { peer: endpoint(peer.ip(), peer.port()), connections: *connections }
-        }
-        Next::Lock { threads, of } => Target::Lock { threads: *threads, of: *of },
-        Next::Sleep { threads, of, syscall } => Target::Sleep { threads: *threads, of: *of, syscall: syscall.clone() },
-        Next::Dns { server } => Target::Dns { server: server.clone() },
-        Next::Cpu { threads, of } => Target::Cpu { threads: *threads, of: *of },
-        Next::Stopped { state } => Target::Stopped { state: state.to_string() },
-        Next::PeersNotReading { threads } => Target::PeersNotReading { threads: *threads },
-        Next::FdLimit { open, limit } => Target::FdLimit { open_fds: *open, soft_limit: *limit },
-        Next::IdleUpstream { peer, threads } => {
-            Target::IdleUpstream { peer: endpoint(peer.ip(), peer.port()), threads: *threads }
-        }
-        Next::Unknown { lines } => Target::Unknown { threads: lines.clone() },
+        Via::Unix(path) => Target { kind: TargetKind::Unix, path: Some(path.clone()), ..queue(base) },
+        Via::Pipe(inode) => Target { kind: TargetKind::Pipe, inode: Some(*inode), ..base },
     }
 }
 
