@@ -71,6 +71,11 @@ pub fn accept_because(ctx: &Ctx, facts: &AcceptFacts, who: &str) -> String {
         ));
     } else if let Some((pid, state)) = facts.stopped {
         out.push_str(&format!(" {} is stopped (state {state}): it runs no code at all.", ctx.proc_label(pid)));
+    } else if facts.held_busy > 0 {
+        out.push_str(&format!(
+            " Each process that accepts on it holds connections it accepted ({} in all) and none of their threads ran during the interval: they are busy with those requests, and nothing else accepts meanwhile.",
+            facts.held_busy
+        ));
     } else if facts.unanswered > 0 {
         out.push_str(&format!(
             " It holds {} accepted connection{} whose request it read and has not answered for up to {}: it is busy with {}, and nothing else accepts meanwhile.",
@@ -99,13 +104,19 @@ pub fn accept_fix(ctx: &Ctx, facts: &AcceptFacts, who: &str, pid: Option<u32>) -
     if let Some((p, _)) = facts.stopped {
         return format!("Let it run again (see its process_stopped finding): kill -CONT {p}, detach the debugger, or thaw its cgroup.");
     }
+    let calls: Vec<&str> = facts.threads.iter().map(|t| t.syscall.as_str()).collect();
+    let all_futex = !calls.is_empty() && calls.iter().all(|c| Class::of(c) == Class::Futex);
+    if facts.held_busy > 0 && !all_futex {
+        return format!(
+            "Every worker of {who} is busy with a request it accepted: find why those requests take so long (the report's Path line says what the workers wait in), bound them with a timeout (php-fpm request_terminate_timeout, gunicorn --timeout, a deadline in the handler), and run more workers if the load is real (php-fpm pm.max_children, gunicorn --workers); a short backlog makes clients fail fast instead of hanging."
+        );
+    }
     if facts.unanswered > 0 {
         return format!(
             "{who} is the only process accepting and one slow request holds it: run more workers or threads (gunicorn --workers/--threads, uWSGI --processes), bound slow work with a timeout, and keep the backlog short so clients fail fast instead of hanging."
         );
     }
-    let calls: Vec<&str> = facts.threads.iter().map(|t| t.syscall.as_str()).collect();
-    if !calls.is_empty() && calls.iter().all(|c| Class::of(c) == Class::Futex) {
+    if all_futex {
         return format!(
             "Its threads all wait on a lock or a thread join (futex): find the thread that holds it and what that one waits for (`unwedge scan --pid {pid_s}` lists stuck threads; py-spy dump / gdb -p {pid_s} give the user stack)."
         );

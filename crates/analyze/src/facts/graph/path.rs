@@ -19,7 +19,7 @@ use crate::facts::waits::{self, Dominant, Wait};
 use crate::Ctx;
 use std::net::SocketAddr;
 use unwedge_model::evidence::ThreadsWait;
-use unwedge_model::{Socket, TcpState};
+use unwedge_model::{Socket, TcpState, UnixSocket};
 
 /// A chain longer than this is cut (a loop the cycle test missed cannot run on).
 const MAX_HOPS: usize = 8;
@@ -227,6 +227,12 @@ pub fn wait_of(ctx: &Ctx, pid: u32) -> Option<Next> {
             if !busy.is_empty() && busy.iter().all(|w| w.wait == Wait::Running) {
                 return Some(Next::Cpu { threads: busy.len(), of });
             }
+            // Reached as the peer that owes answers: its working threads all
+            // sit in futex across the interval while an event loop or
+            // acceptor idles beside them (gunicorn's gthread workers).
+            if !busy.is_empty() && busy.iter().all(|w| w.wait == Wait::Lock && w.whole_interval) {
+                return Some(Next::Lock { threads: busy.len(), of });
+            }
             let sleeping: Vec<&waits::ThreadWait> = threads.iter().filter(asleep).collect();
             if busy.is_empty() && !sleeping.is_empty() {
                 let syscall = sleeping[0].syscall.clone().unwrap_or_default();
@@ -346,4 +352,41 @@ pub fn through_listener(ctx: &Ctx, into: Option<Step>, accepting: &[u32]) -> Pat
         path.steps.insert(0, step);
     }
     path
+}
+
+/// The local processes whose connections wait in unix listener `l`'s
+/// queue or were accepted on it, as the step before the processes that
+/// accept there (`accepting`).
+pub fn into_unix_listener(ctx: &Ctx, l: &UnixSocket, accepting: &[u32]) -> Option<Step> {
+    let mut clients: Vec<u32> = Vec::new();
+    let mut connections = 0;
+    let queued: Vec<u64> = l.pending.iter().copied().filter(|&c| c != 0).collect();
+    for &c in &queued {
+        clients.extend(ctx.last.owners_of(c).iter().copied().filter(|p| !accepting.contains(p)));
+        connections += 1;
+    }
+    for end in unix::accepted(ctx, l) {
+        let Some(c) = end.peer.filter(|&c| c != 0) else { continue };
+        let owners: Vec<u32> = ctx.last.owners_of(c).iter().copied().filter(|p| !accepting.contains(p)).collect();
+        connections += usize::from(!owners.is_empty());
+        clients.extend(owners);
+    }
+    clients.sort_unstable();
+    clients.dedup();
+    if clients.is_empty() || accepting.is_empty() {
+        return None;
+    }
+    let before = ctx.graph.unix.before(ctx, l.inode);
+    let whole = before.is_some_and(|b| queued.iter().any(|c| b.pending.contains(c)));
+    let across = Across {
+        pids: accepting.to_vec(),
+        connections,
+        queued: l.recv_q as usize,
+        listener: Some((l.recv_q, l.send_q)),
+        queued_whole_interval: whole,
+        unread_whole_interval: false,
+    };
+    let next = Next::Peers(ToPeers { via: Via::Unix(unix::name(l)), across, since_ms: None, definite: whole });
+    let waiting = clients.len();
+    Some(Step { pids: clients, waiting, next })
 }

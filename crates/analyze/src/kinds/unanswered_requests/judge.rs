@@ -3,7 +3,7 @@
 //! them, and what its threads wait on.
 
 use crate::facts::graph::hops;
-use crate::facts::index::{endpoint, FastMap, FastSet};
+use crate::facts::index::{addr_matches, endpoint, FastMap, FastSet};
 use crate::facts::requests::{awaits_answer, sent, unchanged, MIN_UNANSWERED};
 use crate::facts::waits::{self, Dominant};
 use crate::{Ctx, Verdict};
@@ -69,11 +69,19 @@ pub fn judge(ctx: &Ctx) -> Vec<Judged> {
     if count.is_empty() {
         return Vec::new();
     }
+    // The listeners' own addresses: a connection on another local address
+    // that happens to use the port (an ephemeral port of an outbound
+    // connection, on a host with many) is not theirs.
+    let mut addrs: FastMap<Key, Vec<IpAddr>> = FastMap::default();
+    for l in ctx.last.listeners().filter(|l| count.contains_key(&(l.netns, l.local_port))) {
+        addrs.entry((l.netns, l.local_port)).or_default().push(l.local);
+    }
+    let theirs = |s: &Socket| addrs.get(&(s.netns, s.local_port)).is_none_or(|a| a.iter().any(|l| addr_matches(*l, s.local)));
     let mut conns: FastMap<Key, Vec<&Socket>> = FastMap::default();
     let mut closed_now: FastMap<Key, Vec<Tuple>> = FastMap::default();
     for s in &ctx.snap().sockets {
         let key = (s.netns, s.local_port);
-        if !count.contains_key(&key) {
+        if !count.contains_key(&key) || !theirs(s) {
             continue;
         }
         if s.inode != 0 && matches!(s.state, TcpState::Established | TcpState::CloseWait) {
