@@ -1,7 +1,9 @@
 """A real front end (nginx) before a real app server, for issue 22's
 chains: the configs are written into a fresh directory, the servers run as
-children of this script (in its process group, so killing the group ends
-them all), and a client child puts load on nginx.
+children of this script (each master dies with it, PR_SET_PDEATHSIG; php-fpm
+leads a process group of its own and its workers outlive their master, so
+whoever stops this script kills its descendants by pid, as tests and
+record.py do), and a client child puts load on nginx.
 
     front_end.py fpm            nginx -> php-fpm over a unix socket
                                 (listen.backlog 4, pm static, 2 children);
@@ -44,14 +46,40 @@ os.chmod(d, 0o755)
 children = []
 
 
+def descendants(root):
+    """Every process below ROOT, from /proc (php-fpm's master leads a process
+    group of its own, and its workers outlive it: a group kill misses them)."""
+    parent = {}
+    for e in os.listdir("/proc"):
+        if e.isdigit():
+            try:
+                with open("/proc/%s/stat" % e) as f:
+                    parent[int(e)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        out += kids
+        todo += kids
+    return out
+
+
 def cleanup(*_):
-    for c in children:
+    for pid in descendants(os.getpid()):
         try:
-            c.kill()
+            os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
     shutil.rmtree(d, ignore_errors=True)
     os._exit(0)
+
+
+def die_with_me():
+    """In each server's master: SIGKILL when this script dies, however it dies."""
+    import ctypes
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 signal.signal(signal.SIGTERM, cleanup)
@@ -64,9 +92,24 @@ def free_port():
 
 
 def start(cmd, **kw):
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, **kw)
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, preexec_fn=die_with_me, **kw)
     children.append(p)
     return p
+
+
+def workers_ready(master, n):
+    """N children of MASTER, each asleep in a syscall (accept): ready for work."""
+    kids = [k for k in descendants(master)]
+    if len(kids) < n:
+        return False
+    for k in kids:
+        try:
+            with open("/proc/%d/syscall" % k) as f:
+                if f.read().startswith("running"):
+                    return False
+        except OSError:
+            return False
+    return True
 
 
 def wait_for(pred, what, seconds=20):
@@ -103,7 +146,7 @@ def php_fpm():
             "pm = static\npm.max_children = 2\n" % (d, d, sock)
         )
     p = start(["php-fpm8.2", "--nodaemonize", "-R", "--fpm-config", os.path.join(d, "php-fpm.conf")])
-    wait_for(lambda: os.path.exists(sock), "php-fpm")
+    wait_for(lambda: os.path.exists(sock) and workers_ready(p.pid, 2), "php-fpm")
     return p, sock, None, "include /etc/nginx/fastcgi_params; fastcgi_pass unix:%s; fastcgi_param SCRIPT_FILENAME %s/slow.php;" % (sock, d)
 
 
@@ -149,7 +192,7 @@ def gunicorn(unix):
     cmd = ["/usr/bin/gunicorn", "--chdir", d, "--bind", bind, "--workers", "2" if unix else "1", *worker,
            "--backlog", "8", "--timeout", "600", "--log-file", os.path.join(d, "gunicorn.log"), "app:app"]
     p = start(cmd)
-    wait_for(lambda: connects(addr), "gunicorn")
+    wait_for(lambda: workers_ready(p.pid, 2 if unix else 1) and connects(addr), "gunicorn")
     if unix:
         os.chmod(sock, 0o666)
         return p, sock, None, "proxy_pass http://unix:%s;" % sock
@@ -187,7 +230,6 @@ def clients():
     """A child process: the load on nginx."""
     pid = os.fork()
     if pid:
-        children.append(type("C", (), {"kill": lambda self=None: os.kill(pid, signal.SIGKILL)})())
         return pid
     self_destruct(args.seconds)
     if not fast:
@@ -199,6 +241,7 @@ def clients():
                 held.append(c)
             except OSError:
                 pass
+            time.sleep(0.05)  # one at a time: the first ones reach the workers
         park()
 
     def loop():

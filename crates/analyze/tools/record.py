@@ -79,11 +79,36 @@ class Scenario:
         raise SystemExit("%s: no READY within 20 s" % " ".join(self.cmd))
 
     def stop(self):
+        # Its descendants first, by pid: a server that leads a process group
+        # of its own (php-fpm's master) and workers that outlive their
+        # master are not in the scenario's group.
+        for pid in descendants(self.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         try:
             os.killpg(self.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         self.p.wait()
+
+
+def descendants(root):
+    """Every process below ROOT, from /proc."""
+    parent = {}
+    for e in os.listdir("/proc"):
+        if e.isdigit():
+            pp = ppid_of(int(e))
+            if pp is not None:
+                parent[int(e)] = pp
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        out += kids
+        todo += kids
+    return out
 
 
 def wait_for(pred, seconds=10):
@@ -359,6 +384,18 @@ INCIDENTS = {
     "nginx-ctrl-z": (nginx_ctrl_z, ["process_stopped"], []),
     "gdb-held": (gdb_held, ["process_stopped"], []),
     "frozen-cgroup-v1": (frozen_v1, ["process_stopped"], []),
+    # Issue 22's chains: nginx before an app server whose workers do not answer.
+    "nginx-php-fpm-unix": (
+        simple("front_end.py", "fpm", wait=lambda s: time.sleep(11)),
+        ["accept_stalled", "accept_queue_overflow", "unanswered_requests"],
+        ["keepalive_starvation"],
+    ),
+    "nginx-gunicorn-unix-deadlock": (
+        simple("front_end.py", "gunicorn", wait=lambda s: time.sleep(11)),
+        ["accept_stalled", "unanswered_requests"],
+        ["keepalive_starvation"],
+    ),
+    "nginx-tcp-upstream-lock": (simple("front_end.py", "tcp", wait=lambda s: time.sleep(11)), ["unanswered_requests"], []),
 }
 
 def sleep(seconds):

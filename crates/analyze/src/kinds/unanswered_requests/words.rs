@@ -37,9 +37,16 @@ pub fn words(ctx: &Ctx, j: &Judged) -> Words {
         ""
     };
     let explanation = format!(
-        "{who} accepted these connections and read their requests (their receive queues are empty) but has sent nothing back since they arrived, the oldest {oldest} ago; clients wait until they time out.{progress}{gave_up_txt}{spread}{story}{parked_txt} Legitimate long waits (long polling, BLPOP, a backend waiting on a lock) look the same per connection; this is raised only because nothing else on this listener is being answered.",
+        "{who} accepted these connections and read their requests (their receive queues are empty) but has sent nothing back since they arrived, the oldest {oldest} ago; clients wait until they time out.{progress}{gave_up_txt}{spread}{story}{parked_txt}{caveat}",
         spread = spread(ctx, j, &who),
         story = story(j),
+        // Where the chain shows what the requests wait on, the caveat about
+        // waits by design has been answered by the facts.
+        caveat = if first_peers(&j.verdict.waits_on).is_some() {
+            ""
+        } else {
+            " Legitimate long waits (long polling, BLPOP, a backend waiting on a lock) look the same per connection; this is raised only because nothing else on this listener is being answered."
+        },
     );
     Words {
         title: format!(
@@ -84,7 +91,7 @@ fn story(j: &Judged) -> String {
             e.thread_waits.join("; ")
         );
     }
-    format!("{}{chain}", thread_story(j))
+    thread_story(j)
 }
 
 /// What the threads of the process itself wait on, in a sentence.
@@ -186,7 +193,7 @@ fn fix_text(pid: u32, j: &Judged) -> String {
         (j.dominant, first_peers(&j.verdict.waits_on))
     {
         return format!(
-            "The hold-up is not in this process: its requests wait on {peers}, and the chain ends at {}: fix that end (its own finding says how). Meanwhile bound the wait with a timeout on the calls to it (nginx proxy_read_timeout / fastcgi_read_timeout / uwsgi_read_timeout, a client timeout in the application), so a stuck upstream fails requests instead of holding them.",
+            "The hold-up is not in this process: its requests wait on {peers}, where the chain ends at {}: look there. Bound the wait with a timeout on the calls (nginx proxy_read_timeout / fastcgi_read_timeout, a client timeout in the application) so a stuck upstream fails requests instead of holding them.",
             unwedge_model::chain::end(&j.verdict.waits_on)
         );
     }
