@@ -21,6 +21,8 @@
 # server held by a debugger, a server under strace).
 # postgresql (tests/scan_postgres.rs: a throw-away cluster whose sessions
 # wait on a lock, and its twin running long queries; psql comes with it).
+# php8.2-fpm (tests/scan_chains.rs: nginx before PHP-FPM over a unix socket,
+# its queue full; and its twin answering under load).
 # openjdk-17-jdk-headless (tests/jvm_live.rs compiles JvmScenario.java with
 # its javac and runs it: hsperfdata and the attach thread dump).
 # libpython3.11-dev + python3-venv (tests/stacks_python.rs: the CPython
@@ -56,6 +58,7 @@ has file || need+=(file)
 has strace || need+=(strace)
 has readelf || need+=(binutils)
 [ -x /usr/bin/gunicorn ] || need+=(gunicorn)
+[ -x /usr/sbin/php-fpm8.2 ] || need+=(php8.2-fpm)
 has gdb || need+=(gdb)
 { ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && has psql; } || need+=(postgresql)
 ls /usr/lib/jvm/java-17-openjdk-*/bin/javac >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)

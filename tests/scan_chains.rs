@@ -316,6 +316,17 @@ fn silent_about(args: &[&str], pids: &BTreeSet<u32>, what: &str) {
     assert!(loud.is_empty(), "{what} must stay silent ({:?}): {loud:#?}", started.elapsed());
 }
 
+/// The twin really serves: a request to PORT is answered ("ok") in time.
+fn serves(port: u64) {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port as u16)).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"GET / HTTP/1.0\r\nHost: t\r\n\r\n").unwrap();
+    let mut got = Vec::new();
+    let _ = c.read_to_end(&mut got);
+    assert!(String::from_utf8_lossy(&got).contains("ok"), "no answer from port {port}: {:?}", String::from_utf8_lossy(&got));
+}
+
 fn pids_in(f: &Value) -> Vec<u32> {
     f["waits_on"].as_array().into_iter().flatten().flat_map(|h| pids(&h["pids"])).collect()
 }
@@ -329,6 +340,7 @@ fn all_pids(s: &Scenario) -> BTreeSet<u32> {
 #[test]
 fn php_fpm_over_a_unix_socket_under_load_whose_queue_drains_is_silent() {
     let Some(s) = front("fpm-fast", &["--load", "6"]) else { return };
+    serves(s.num("port"));
     wait_secs(2);
     silent_about(&["--answer-timeout", ANSWER], &all_pids(&s), "php-fpm answering under load");
 }
@@ -336,6 +348,7 @@ fn php_fpm_over_a_unix_socket_under_load_whose_queue_drains_is_silent() {
 #[test]
 fn gunicorn_on_a_unix_socket_under_load_is_silent() {
     let Some(s) = front("gunicorn-fast", &["--load", "6"]) else { return };
+    serves(s.num("port"));
     wait_secs(2);
     silent_about(&["--answer-timeout", ANSWER], &all_pids(&s), "gunicorn answering under load");
 }
@@ -343,6 +356,7 @@ fn gunicorn_on_a_unix_socket_under_load_is_silent() {
 #[test]
 fn an_upstream_that_answers_within_the_interval_is_silent() {
     let Some(s) = front("tcp-fast", &["--load", "6"]) else { return };
+    serves(s.num("port"));
     wait_secs(2);
     silent_about(&["--answer-timeout", ANSWER], &all_pids(&s), "a local upstream answering");
 }
@@ -350,6 +364,7 @@ fn an_upstream_that_answers_within_the_interval_is_silent() {
 #[test]
 fn servers_that_call_each_other_and_are_answered_are_silent() {
     let s = mutual("healthy");
+    serves(s.num("a"));
     wait_secs(1);
     silent_about(&[], &all_pids(&s), "mutual calls that complete");
 }

@@ -19,6 +19,7 @@ of the shell or session that started it.
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -92,6 +93,9 @@ class Scenario:
         except ProcessLookupError:
             pass
         self.p.wait()
+        # A scenario that writes its configs and sockets into a directory says which.
+        if isinstance(self.ready, dict) and str(self.ready.get("dir", "")).startswith("/tmp/unwedge-"):
+            shutil.rmtree(self.ready["dir"], ignore_errors=True)
 
 
 def descendants(root):
