@@ -400,7 +400,9 @@ socket (/proc/PID/fd, what lsof(8) finds), thread states, wait channels, current
 (/proc/PID/task/TID), parentage and process groups. Each finding names one cause with its evidence and the fix; \
 what follows from that cause is grouped under it, so one incident has one headline.
 
-unwedge scan and unwedge serve only read. unwedge probe connects to the target it is given and nowhere else. \
+unwedge scan and unwedge serve only read; with --stacks attach, and only then, they ask each JVM a finding is \
+about for its own thread dump over its attach socket, as jstack(1) does (a brief safepoint of the JVM; no \
+ptrace). unwedge probe connects to the target it is given and nowhere else. \
 unwedge stop signals the processes it names (after a dry run if asked), and unwedge exec starts the command it \
 is given.
 
@@ -433,6 +435,16 @@ const PROC_FILES: &[(&str, &str)] = &[
         "/proc/PID/{maps,exe}, /proc/PID/map_files/, /proc/PID/root/",
         "User stacks of blocked threads: the mapped binaries, for their unwind tables and symbols. The stack memory \
          itself is copied with process_vm_readv(2).",
+    ),
+    (
+        "/proc/PID/root/tmp/hsperfdata_USER/NSPID",
+        "A HotSpot JVM's counters (threads, monitor contention, safepoints, collections), the file jstat reads, \
+         found through the JVM's own memory map; read in both snapshots without asking the JVM anything.",
+    ),
+    (
+        "/proc/PID/root/tmp/.java_pidNSPID, /proc/PID/cwd/.attach_pidNSPID",
+        "--stacks attach only: a JVM's attach socket, over which it is asked for its thread dump, and the trigger \
+         file that starts its attach listener (removed afterwards).",
     ),
     ("/proc/PID/cgroup", "The cgroups of a stopped process, to find a frozen one."),
     (

@@ -234,6 +234,10 @@ pub struct ScanOptions {
     /// (`unwedge_analyze::keep_for_comparison`), so that a scan does not
     /// hold two whole snapshots at once.
     pub trim_first: Option<fn(&mut Snapshot)>,
+    /// Applied to the first snapshot after `trim_first`, before the wait:
+    /// what other readers add while it is fresh (the pipeline reads each
+    /// JVM's hsperfdata counters, to compare them with the last snapshot's).
+    pub after_first: Option<fn(&mut Snapshot)>,
 }
 
 /// [`scan_until`] with every option.
@@ -244,6 +248,9 @@ pub fn scan_with(o: &ScanOptions) -> Result<Scan, CollectError> {
     let mut first = snapshot_within(budget)?;
     if let (false, Some(trim)) = (interval.is_zero(), o.trim_first) {
         trim(&mut first);
+    }
+    if let (false, Some(add)) = (interval.is_zero(), o.after_first) {
+        add(&mut first);
     }
     let mut snapshots = vec![first];
     if !interval.is_zero() {

@@ -369,6 +369,11 @@ pub struct Process {
     /// the CPUs online (taskset, a cpuset): it competes only there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpus_allowed: Option<String>,
+    /// A HotSpot JVM's own facts: its hsperfdata counters (read in both
+    /// snapshots, without asking it anything) and, with `--stacks attach`,
+    /// its thread dump (after the last snapshot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jvm: Option<crate::jvm::JvmProcess>,
     /// Read in brief: stat, status, fds and limits only, so `cmdline` is
     /// empty and its threads carry no CPU times, wchan, syscall, stack or
     /// fd_args (a single-threaded process's one thread has its CPU times).

@@ -70,6 +70,40 @@ pub fn fold_python(frames: &[PyFrame]) -> String {
     frames.iter().map(PyFrame::display).collect::<Vec<_>>().join(" ← ")
 }
 
+/// A frame of the interpreter's own library (`/usr/lib/python3.11/queue.py`,
+/// a frozen module), not of the program or a package it installed.
+pub fn is_python_stdlib(f: &PyFrame) -> bool {
+    f.file.starts_with("<frozen ")
+        || ((f.file.contains("/lib/python3") || f.file.contains("/lib/python2")) && !f.file.contains("-packages/"))
+}
+
+/// A Python stack folded for reading, innermost first, as [`fold`] folds
+/// a native one: a run of the interpreter's library frames shows as the
+/// one call the program made into it ("Queue.get (queue.py:171)"), the
+/// library frames beneath the program's outermost one (threading's
+/// bootstrap, socketserver) are dropped.
+pub fn fold_python_own(frames: &[PyFrame]) -> Vec<String> {
+    let Some(last_own) = frames.iter().rposition(|f| !is_python_stdlib(f)) else {
+        return frames.iter().take(3).map(PyFrame::display).collect();
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i <= last_own {
+        if is_python_stdlib(&frames[i]) {
+            let mut j = i;
+            while j < last_own && is_python_stdlib(&frames[j + 1]) {
+                j += 1;
+            }
+            out.push(frames[j].display());
+            i = j + 1;
+        } else {
+            out.push(frames[i].display());
+            i += 1;
+        }
+    }
+    out
+}
+
 /// Library files whose frames are folded (interpreters too: their native
 /// frames say nothing about the script; the interpreter hint does).
 const SYSTEM_LIBS: [&str; 16] = [
@@ -276,6 +310,28 @@ mod tests {
         let frames = [f("Queue.get", "/usr/lib/python3.11/queue.py", Some(171)), f("handle", "app.py", None)];
         assert_eq!(fold_python(&frames), "Queue.get (queue.py:171) ← handle (app.py)");
         assert_eq!(fold_python(&[]), "");
+        let lib = |n: &str, file: &str| f(n, &format!("/usr/lib/python3.11/{file}"), Some(1));
+        let handler = [
+            lib("Condition.wait", "threading.py"),
+            lib("Queue.get", "queue.py"),
+            f("Pool.get", "/srv/app.py", Some(30)),
+            lib("BaseServer.finish_request", "socketserver.py"),
+            f("handle_request", "/srv/app.py", Some(41)),
+            lib("Thread.run", "threading.py"),
+            f("_bootstrap", "<frozen threading>", None),
+        ];
+        assert_eq!(
+            fold_python_own(&handler),
+            [
+                "Queue.get (queue.py:1)",
+                "Pool.get (app.py:30)",
+                "BaseServer.finish_request (socketserver.py:1)",
+                "handle_request (app.py:41)"
+            ]
+        );
+        let site = f("Pool._do_get", "/usr/lib/python3/dist-packages/sqlalchemy/pool/impl.py", Some(9));
+        assert!(!is_python_stdlib(&site), "a package is the program's library, not the interpreter's");
+        assert_eq!(fold_python_own(&handler[..2]), ["Condition.wait (threading.py:1)", "Queue.get (queue.py:1)"]);
     }
 
     #[test]

@@ -85,14 +85,45 @@ pub fn snapshots(input: &Input) -> Result<Scan, PipelineError> {
             } else {
                 (unwedge_collect::Detail::Needed, Some(unwedge_analyze::keep_for_comparison))
             };
-            Ok(unwedge_collect::scan_with(&unwedge_collect::ScanOptions {
+            let mut scan = unwedge_collect::scan_with(&unwedge_collect::ScanOptions {
                 interval: *interval,
                 until: *until,
                 detail,
                 trim_first,
-            })?)
+                after_first: Some(read_jvm_counters),
+            })?;
+            read_last_jvm_counters(&mut scan);
+            Ok(scan)
         }
         Input::Recorded(path) => load(path),
+    }
+}
+
+/// Reads the hsperfdata counters of every HotSpot JVM of a snapshot into
+/// it (`Process::jvm`): a file each JVM keeps for `jstat`, read without
+/// asking the JVM anything. Run on the first snapshot as soon as it is taken.
+fn read_jvm_counters(snap: &mut unwedge_model::Snapshot) {
+    for p in snap.processes.iter_mut().filter(|p| unwedge_model::jvm::is_jvm(p)) {
+        p.jvm = Some(unwedge_stacks::jvm::process_facts(p.pid, None));
+    }
+}
+
+/// The same for the last snapshot, opening each JVM's file again by the
+/// path the first read found (the same process: same start time).
+fn read_last_jvm_counters(scan: &mut Scan) {
+    let [first, .., last] = scan.snapshots.as_mut_slice() else {
+        if let Some(only) = scan.snapshots.first_mut() {
+            read_jvm_counters(only);
+        }
+        return;
+    };
+    for p in last.processes.iter_mut().filter(|p| unwedge_model::jvm::is_jvm(p)) {
+        let prev = first
+            .processes
+            .iter()
+            .find(|q| q.pid == p.pid && q.start_ticks == p.start_ticks)
+            .and_then(|q| q.jvm.as_ref());
+        p.jvm = Some(unwedge_stacks::jvm::process_facts(p.pid, prev));
     }
 }
 
@@ -259,6 +290,9 @@ pub fn read_stacks(scan: &mut Scan, thresholds: &Thresholds, stacks: &mut Stacks
             targets.push(unwedge_stacks::Target { pid, tid, syscall: thread.syscall.clone() });
         }
     }
+    if stacks.mode == StackMode::Attach {
+        dump_jvms(last, &analysis.findings, filter);
+    }
     if targets.is_empty() {
         return false;
     }
@@ -276,6 +310,47 @@ pub fn read_stacks(scan: &mut Scan, thresholds: &Thresholds, stacks: &mut Stacks
         }
     }
     true
+}
+
+/// JVMs dumped per scan at most, and how long each may take (its
+/// attach listener's start, its safepoint and the text).
+const MAX_DUMPS: usize = 4;
+const DUMP_WAIT: Duration = Duration::from_secs(3);
+
+/// `--stacks attach`: asks each JVM a finding is about (those the filter
+/// keeps) for its own thread dump over its attach socket, as `jstack`
+/// does, into the last snapshot (`Process::jvm`): Java frames, the
+/// monitors each thread holds and waits for, the JVM's deadlock verdict.
+fn dump_jvms(last: &mut unwedge_model::Snapshot, findings: &[unwedge_model::Finding], filter: Filter) {
+    let mut pids: Vec<u32> = Vec::new();
+    for f in findings {
+        let Some(pid) = f.pid.filter(|&p| filter.pid.is_none_or(|want| want == p)) else { continue };
+        if filter.port.is_some_and(|want| f.port != Some(want)) || pids.contains(&pid) {
+            continue;
+        }
+        if last.processes.iter().any(|p| p.pid == pid && unwedge_model::jvm::is_jvm(p)) {
+            pids.push(pid);
+        }
+    }
+    for pid in pids.into_iter().take(MAX_DUMPS) {
+        let started = Instant::now();
+        let dump = unwedge_stacks::jvm::attach::thread_dump(pid, DUMP_WAIT);
+        let Some(p) = last.processes.iter_mut().find(|p| p.pid == pid) else { continue };
+        let jvm = p.jvm.get_or_insert_with(Default::default);
+        match dump {
+            Ok(d) => {
+                jvm.dump = Some(d);
+                jvm.dump_ms = Some(started.elapsed().as_millis() as u64);
+            }
+            Err(e) => {
+                let why = format!("no thread dump: {}", e.reason);
+                jvm.note = Some(match jvm.note.take() {
+                    Some(n) => format!("{n}; {why}"),
+                    None => why,
+                });
+            }
+        }
+    }
 }
 
 /// Which findings a reader asked for (`--pid`, `--port`, `?pid=`, `?port=`).

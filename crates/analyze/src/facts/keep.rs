@@ -11,7 +11,7 @@
 //!   CLOSE-WAIT (close_wait_leak,
 //!   stuck_thread), ESTABLISHED with unread bytes (stuck_thread) or unsent
 //!   ones (peer_not_reading's zero window), and every socket on a local
-//!   port where at least two connections await an answer
+//!   port where at least two connections await an answer (read or not)
 //!   (unanswered_requests compares the byte counters of every accepted
 //!   connection on such a port and counts those the server closed; with
 //!   fewer than two awaiting in the first snapshot it reports nothing
@@ -26,7 +26,7 @@
 //! `tests/fixtures.rs` analyses every recorded pair with and without this.
 
 use crate::facts::index::{is_queued_child, FastMap, FastSet};
-use crate::facts::requests::{awaits_answer, MIN_UNANSWERED};
+use crate::facts::requests::{awaits_answer, unread_request, MIN_UNANSWERED};
 use unwedge_model::{Snapshot, Socket, TcpState};
 
 fn compared(s: &Socket, asked: &FastSet<(u64, u16)>) -> bool {
@@ -43,7 +43,7 @@ pub fn keep_for_comparison(snap: &mut Snapshot) {
     // the second snapshot).
     let mut awaiting: FastMap<(u64, u16), usize> = FastMap::default();
     for s in &snap.sockets {
-        if s.inode != 0 && awaits_answer(s) {
+        if s.inode != 0 && (awaits_answer(s) || unread_request(s)) {
             *awaiting.entry((s.netns, s.local_port)).or_default() += 1;
         }
     }
