@@ -450,9 +450,7 @@ mod tests {
                 state: String::new(),
                 syscall: "futex".into(),
                 fds: vec![],
-                user_stack: None,
-                goroutines: None,
-                goroutines_note: None,
+                ..Default::default()
             }],
             ..Default::default()
         };

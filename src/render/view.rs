@@ -221,9 +221,10 @@ pub fn python_group_lines(py: &PyThreads) -> Vec<String> {
     if rest > 0 {
         out.push(format!("{} more groups ({rest} threads) in the JSON", py.groups.len() - PYTHON_GROUPS));
     }
+    let threads = if py.total == 1 { "1 thread".to_string() } else { format!("{} threads", py.total) };
     out.push(match py.gil_holder {
-        Some(tid) => format!("CPython {}, {} threads; thread {tid} holds the GIL", py.version, py.total),
-        None => format!("CPython {}, {} threads; no thread holds the GIL", py.version, py.total),
+        Some(tid) => format!("CPython {}, {threads}; thread {tid} holds the GIL", py.version),
+        None => format!("CPython {}, {threads}; no thread holds the GIL", py.version),
     });
     if let Some(n) = &py.note {
         out.push(n.clone());

@@ -121,7 +121,8 @@ fn runtime_frames(out: &mut dyn Write, t: &ThreadView) -> io::Result<()> {
     if let Some(n) = t.python_note {
         line(out, "python", n, DIM)?;
     }
-    if let Some(py) = t.python_threads {
+    // One thread: its own frames say it all.
+    if let Some(py) = t.python_threads.filter(|p| p.total > 1) {
         for l in view::python_group_lines(py) {
             line(out, "python threads", &l, Style::new())?;
         }

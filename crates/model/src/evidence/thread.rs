@@ -245,7 +245,7 @@ impl fmt::Display for ThreadsWait {
                 };
                 write!(
                     f,
-                    "{threads} of {of} threads waited on a lock the whole interval while {conns} to {} sat idle both ways for {}, none carrying a request: ",
+                    "{threads} of its {of} threads waited on a lock the whole interval while {conns} to {} sat idle both ways for {}, none carrying a request: ",
                     endpoint(peer.ip(), peer.port()),
                     measured_ms(*idle_ms as u64)
                 )?;

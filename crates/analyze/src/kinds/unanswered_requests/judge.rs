@@ -2,7 +2,7 @@
 //! interval while nothing else on them made progress, which process holds
 //! them, and what its threads wait on.
 
-use crate::facts::index::{endpoint, FastMap, FastSet};
+use crate::facts::index::{addr_matches, endpoint, FastMap, FastSet};
 use crate::facts::requests::{awaits_answer, sent, unread_request, MIN_UNANSWERED};
 use crate::facts::runtime;
 use crate::facts::waits::{self, Dominant};
@@ -72,11 +72,18 @@ pub fn judge(ctx: &Ctx) -> Vec<Judged> {
     if count.is_empty() {
         return Vec::new();
     }
+    // The listeners' addresses: a connection to the same port on another
+    // local address (127.0.0.2:80 beside 127.0.0.1:80) is another server's.
+    let mut addrs: FastMap<Key, Vec<IpAddr>> = FastMap::default();
+    for l in ctx.last.listeners() {
+        addrs.entry((l.netns, l.local_port)).or_default().push(l.local);
+    }
+    let ours = |key: &Key, s: &Socket| addrs.get(key).is_none_or(|a| a.iter().any(|&l| addr_matches(l, s.local)));
     let mut conns: FastMap<Key, Vec<&Socket>> = FastMap::default();
     let mut closed_now: FastMap<Key, Vec<Tuple>> = FastMap::default();
     for s in &ctx.snap().sockets {
         let key = (s.netns, s.local_port);
-        if !count.contains_key(&key) {
+        if !count.contains_key(&key) || !ours(&key, s) {
             continue;
         }
         if s.inode != 0 && matches!(s.state, TcpState::Established | TcpState::CloseWait) {

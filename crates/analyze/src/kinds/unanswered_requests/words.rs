@@ -250,10 +250,7 @@ fn fix_text(pid: u32, j: &Judged) -> String {
         Dominant::Pipe => "Resume or restart the reader of the pipe (`kill -CONT PID` if it was stopped) and never block the request path on a log pipe: write logs through a non-blocking writer that drops or buffers when the reader lags.".to_string(),
         Dominant::Dns => "Fix or replace the nameserver, lower `options timeout:` / `attempts:` in /etc/resolv.conf, cache lookups (nscd, systemd-resolved), or resolve upstream names once at start.".to_string(),
         Dominant::ZeroWindow => "Set send timeouts (SO_SNDTIMEO, write deadlines, nginx send_timeout) so a client that stopped reading cannot hold a handler forever.".to_string(),
-        Dominant::Pool => format!(
-            "Return every connection to the pool on every path (try/finally, a context manager around the checkout) and give the checkout a timeout (the pool's get(timeout=…), pool_timeout), so a leak fails requests instead of hanging them; restarting gives the connections back ({}).",
-            line(&e.pool)
-        ),
+        Dominant::Pool => "Return every connection to the pool on every path (try/finally, a context manager around the checkout) and give the checkout a timeout (the pool's get(timeout=…), pool_timeout), so a leak fails requests instead of hanging them; restarting gives the connections back.".to_string(),
         _ => String::new(),
     };
     let stacks = if e.go_runtime {
@@ -266,9 +263,11 @@ fn fix_text(pid: u32, j: &Judged) -> String {
         )
     } else if let Some(jvm) = &e.jvm {
         shared::jvm_fix(pid, jvm, &java_threads(e), deadline)
+    } else if let (Some(g), Dominant::Pool) = (python_group(e), j.dominant) {
+        format!("Its Python frames, read without stopping it, show where the checkout waits: {g}.")
     } else if let Some(g) = python_group(e) {
         format!(
-            "Its Python frames, read without stopping it, show {g}: fix what that code waits for — a lock held across I/O, a pool whose connections are not given back, a queue nobody feeds — and {deadline}."
+            "Its Python frames, read without stopping it, show {g}: fix what that code waits for (a lock held across I/O, a pool whose connections are not given back, a queue nobody feeds) {deadline}."
         )
     } else {
         format!(
