@@ -442,9 +442,9 @@ const PROC_FILES: &[(&str, &str)] = &[
          found through the JVM's own memory map; read in both snapshots without asking the JVM anything.",
     ),
     (
-        "/proc/PID/root/tmp/.java_pidNSPID, /proc/PID/cwd/.attach_pidNSPID",
-        "--stacks attach only: a JVM's attach socket, over which it is asked for its thread dump, and the trigger \
-         file that starts its attach listener (removed afterwards).",
+        "/proc/PID/root/tmp/.java_pidNSPID",
+        "With --stacks attach only: a JVM's attach socket, over which it is asked for its thread dump (the trigger \
+         file .attach_pidNSPID that starts its attach listener is removed afterwards).",
     ),
     ("/proc/PID/cgroup", "The cgroups of a stopped process, to find a frozen one."),
     (

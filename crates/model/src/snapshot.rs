@@ -33,7 +33,7 @@ pub struct Snapshot {
     pub sockets: Vec<Socket>,
     pub processes: Vec<Process>,
     /// What could not be read, and why.
-    pub skipped: Vec<Skipped>,
+    pub skipped: Vec<crate::Skipped>,
     /// Notes about how the snapshot was taken (fallbacks, missing privileges).
     pub notes: Vec<String>,
     /// The cgroups processes are in, and their limits (`Process::cgroup`).
@@ -597,7 +597,7 @@ pub struct Thread {
     /// The user-space stack, read (without stopping the thread) after the
     /// last snapshot, for the threads that findings report only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_stack: Option<UserStack>,
+    pub user_stack: Option<crate::UserStack>,
     /// /proc/PID/task/TID/schedstat: time on a CPU and time runnable but
     /// waiting for one, to tell a busy thread from a starved one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -606,84 +606,6 @@ pub struct Thread {
     /// busy threads findings report only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_profile: Option<crate::CpuProfile>,
-}
-
-/// A thread's user-space stack as the stack reader found it.
-#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
-pub struct UserStack {
-    /// Innermost first; empty when none could be read (`note` says why).
-    pub frames: Vec<Frame>,
-    /// Why the stack is missing or ends early ("unwinding stopped at
-    /// 0x… (no unwind information)"); `None` for a stack that reached its
-    /// outermost frame.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    /// A tool that shows the interpreter's own frames, when the process runs
-    /// one ("py-spy dump --pid 1234 --nonblocking").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interpreter_hint: Option<String>,
-    /// A Go process's goroutines, grouped by stack (as `go tool pprof
-    /// goroutine?debug=1` does), most numerous first; on the first reported
-    /// thread of the process only. Its OS threads all sit in the scheduler,
-    /// so the goroutines are what names the wait.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub goroutines: Option<Vec<GoroutineGroup>>,
-    /// Why the goroutines are missing or incomplete ("goroutines need the
-    /// symbol table (runtime.allgs): the binary is stripped").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub goroutines_note: Option<String>,
-    /// A Python thread's own frames (function, file, line), innermost
-    /// first, read from its interpreter's thread state without stopping
-    /// it; empty for a thread that runs no Python code, or whose frames
-    /// could not be read (`python_note` says why).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub python: Vec<crate::stack::PyFrame>,
-    /// Why the Python frames are missing or cut ("the thread ran while its
-    /// frames were read", "CPython 3.14 is not known to unwedge: py-spy
-    /// dump --pid 1234").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub python_note: Option<String>,
-    /// Whether this thread held the GIL when it was read (`None`: not a
-    /// Python thread, or the GIL changed hands during the read).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub holds_gil: Option<bool>,
-    /// A Python process's threads as its interpreter lists them, grouped
-    /// by stack (as goroutines are), with the GIL's holder; on the first
-    /// reported thread of the process only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub python_threads: Option<crate::stack::PyThreads>,
-}
-
-/// Goroutines with the same stack (by function names).
-#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
-pub struct GoroutineGroup {
-    pub count: u32,
-    /// The runtime's wait reason ("sync.Mutex.Lock", "chan receive", "IO
-    /// wait"), when the Go version's table is known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wait_reason: Option<String>,
-    /// The stack of one of them, innermost first.
-    pub frames: Vec<Frame>,
-}
-
-/// One user-space frame (the contract's `user_stack` item).
-#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
-pub struct Frame {
-    /// The instruction pointer (innermost frame) or return address, "0x…".
-    pub addr: String,
-    /// Demangled function name, when a symbol covers the address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub function: Option<String>,
-    /// The file mapped at the address ("/usr/lib/x86_64-linux-gnu/libc.so.6").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub module: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line: Option<u32>,
-    /// The compiler inlined this function into the frame that follows.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub inlined: bool,
 }
 
 /// An fd and the target of its /proc/PID/fd link ("socket:[123]", "pipe:[9]", "/var/log/x").
@@ -725,71 +647,6 @@ pub struct SignalMasks {
     pub blocked: u64,
     pub ignored: u64,
     pub caught: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Skipped {
-    pub pid: u32,
-    pub reason: SkipReason,
-}
-
-/// Why a process is in `coverage.skipped`; serialised as the words a person reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SkipReason {
-    PermissionDenied,
-    Unreadable,
-    /// Its /proc reads hung (a thread stuck in the kernel holding its mmap lock).
-    TimedOut,
-    /// The scan's deadline came before it was read.
-    DeadlineReached,
-    /// Its fds could not be listed (the rest was read).
-    Fds(Box<SkipReason>),
-    /// A reason this version does not know (a snapshot from a newer one).
-    Other(String),
-}
-
-impl SkipReason {
-    pub fn text(&self) -> String {
-        match self {
-            SkipReason::PermissionDenied => "permission denied".into(),
-            SkipReason::Unreadable => "unreadable".into(),
-            SkipReason::TimedOut => "timed out reading /proc".into(),
-            SkipReason::DeadlineReached => "not read: scan deadline reached".into(),
-            SkipReason::Fds(r) => format!("fds: {}", r.text()),
-            SkipReason::Other(s) => s.clone(),
-        }
-    }
-
-    pub fn parse(s: &str) -> SkipReason {
-        match s {
-            "permission denied" => SkipReason::PermissionDenied,
-            "unreadable" => SkipReason::Unreadable,
-            "timed out reading /proc" => SkipReason::TimedOut,
-            "not read: scan deadline reached" => SkipReason::DeadlineReached,
-            _ => match s.strip_prefix("fds: ") {
-                Some(rest) => SkipReason::Fds(Box::new(SkipReason::parse(rest))),
-                None => SkipReason::Other(s.into()),
-            },
-        }
-    }
-}
-
-impl std::fmt::Display for SkipReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.text())
-    }
-}
-
-impl Serialize for SkipReason {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.text())
-    }
-}
-
-impl<'de> Deserialize<'de> for SkipReason {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(SkipReason::parse(&String::deserialize(d)?))
-    }
 }
 
 impl Process {
