@@ -41,9 +41,9 @@ pub enum StacksWhen {
     /// a thread that already has a tracer is left alone).
     Ptrace,
     /// As auto, and asks each JVM a finding is about for its own thread dump over its attach socket, as jstack
-    /// does: the one mode that makes the target do anything (a brief safepoint, about 6-35 ms for 500 threads);
-    /// SIGQUIT only to a HotSpot JVM that enables attach, catches SIGQUIT and has the trigger file in place; no
-    /// ptrace, no JDK on the host.
+    /// does: the one mode that asks a JVM for a safepoint (brief: about 6-35 ms for 500 threads); SIGQUIT only to
+    /// a HotSpot JVM that enables attach, catches SIGQUIT and has the trigger file in place; no ptrace, no JDK on
+    /// the host.
     Attach,
 }
 
@@ -66,7 +66,7 @@ pub enum Command {
 --interval apart, and reports findings: CLOSE-WAIT leaks, full or stalled accept queues, keep-alive starvation, \
 fd exhaustion, blocked signals, SIGTERM refused, stuck threads, orphans holding ports, unreaped zombies, requests read \
 and never answered, peers that stopped reading. Findings are grouped by process, most severe first.",
-        after_help = "Examples:\n  unwedge scan                 whole host, 1 s interval\n  unwedge scan --port 5000     findings about local port 5000 only\n  unwedge scan --pid 1234 --json\n  unwedge scan --interval 0    one snapshot (skips the findings that need two)\n  unwedge scan --save-snapshot incident.json   keep the raw data for a bug report\n  unwedge scan --html report.html --save-snapshot incident.json   a page for the ticket, data inside"
+        after_help = "Examples:\n  unwedge scan                 whole host, 1 s interval\n  unwedge scan --port 5000     findings about local port 5000 only\n  unwedge scan --pid 1234 --json\n  unwedge scan --pid 1234 --stacks attach   a JVM's own thread dump too (a brief safepoint)\n  unwedge scan --interval 0    one snapshot (skips the findings that need two)\n  unwedge scan --save-snapshot incident.json   keep the raw data for a bug report\n  unwedge scan --html report.html --save-snapshot incident.json   a page for the ticket, data inside"
     )]
     Scan(ScanArgs),
     /// Run a command with an empty signal mask and default signal dispositions.
@@ -307,8 +307,8 @@ pub struct ScanArgs {
     /// User-space stacks of the threads findings report (at most 64 per scan), read right after the second
     /// snapshot: `auto` copies the stacks of threads blocked in a syscall without stopping them (and a Python
     /// process's own frames); `ptrace` also stops running threads for milliseconds each; `attach` also asks each
-    /// JVM a finding is about for its own thread dump, as jstack does (the one mode that asks the target for
-    /// anything: a brief safepoint); `off` reads none.
+    /// JVM a finding is about for its own thread dump, as jstack does (the one mode that asks a JVM for a
+    /// safepoint, a brief one); `off` reads none. A JVM's hsperfdata counters are read in every mode.
     #[arg(long, value_enum, default_value_t = StacksWhen::Auto, value_name = "WHEN")]
     pub stacks: StacksWhen,
     /// Also write the report as one self-contained HTML page (for a ticket or a post-mortem); with --save-snapshot
