@@ -25,6 +25,8 @@
 # its javac and runs it: hsperfdata and the attach thread dump).
 # libpython3.11-dev + python3-venv (tests/stacks_python.rs: the CPython
 # layout table against Debian's own headers; a venv of Debian's python).
+# python3.11, openjdk-17-jdk-headless, gunicorn (tests/scan_runtimes.rs: a
+# JVM lock-order deadlock, a CPython pool leak and their twins, scanned).
 # Idempotent: does nothing when all are present.
 set -euo pipefail
 has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
@@ -59,6 +61,7 @@ has readelf || need+=(binutils)
 has gdb || need+=(gdb)
 { ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && has psql; } || need+=(postgresql)
 ls /usr/lib/jvm/java-17-openjdk-*/bin/javac >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)
+[ -x /usr/bin/python3.11 ] || need+=(python3.11)
 [ -d /usr/include/python3.11/internal ] || need+=(libpython3.11-dev)
 /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -eq 0 ]; then
