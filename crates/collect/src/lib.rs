@@ -66,6 +66,11 @@ pub fn snapshot_within(budget: walk::Budget) -> Result<Snapshot, CollectError> {
     snap.cgroups = cgroups::read_all(std::mem::take(&mut walk.cgroup_sets), &walk.processes, &mut snap.notes);
     snap.tasks = host_tasks();
     snap.memory_pressure = std::fs::read("/proc/pressure/memory").ok().and_then(|b| parse::cgroup::psi(&b));
+    snap.cpu_pressure = std::fs::read("/proc/pressure/cpu").ok().and_then(|b| parse::cgroup::psi(&b));
+    let online = std::fs::read("/sys/devices/system/cpu/online").ok();
+    let online = online.as_deref().map(parse::trim).and_then(|t| std::str::from_utf8(t).ok());
+    snap.online_cpus = online.map(|t| unwedge_model::cpu::cpu_list(t).len() as u32).filter(|&n| n > 0);
+    keep_narrow_cpu_lists(&mut walk.processes, online);
 
     // One representative process per foreign namespace.
     let mut foreign: BTreeMap<u64, u32> = BTreeMap::new();
@@ -113,6 +118,24 @@ pub fn snapshot_within(budget: walk::Budget) -> Result<Snapshot, CollectError> {
     snap.skipped = walk.skipped;
     read_resolvers(&mut snap);
     Ok(snap)
+}
+
+/// Keeps a process's allowed CPUs only where they are fewer than those
+/// online (taskset, a cpuset): where it competes for a part of the host.
+fn keep_narrow_cpu_lists(processes: &mut [unwedge_model::Process], online: Option<&str>) {
+    let Some(online) = online else {
+        // Without the online list nothing says which lists are narrower.
+        processes.iter_mut().for_each(|p| p.cpus_allowed = None);
+        return;
+    };
+    let all = unwedge_model::cpu::cpu_list(online).len();
+    for p in processes {
+        // Nearly every process may use every CPU: the same text, not counted.
+        let wide = p.cpus_allowed.as_deref().is_none_or(|l| l == online || unwedge_model::cpu::cpu_list(l).len() >= all);
+        if wide {
+            p.cpus_allowed = None;
+        }
+    }
 }
 
 /// The processes a finding can be about, beyond those whose own state
@@ -261,4 +284,21 @@ pub fn scan_with(o: &ScanOptions) -> Result<Scan, CollectError> {
         }
     }
     Ok(Scan { snapshots })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unwedge_model::Process;
+
+    #[test]
+    fn only_narrow_cpu_lists_are_kept() {
+        let p = |pid, l: Option<&str>| Process { pid, cpus_allowed: l.map(String::from), ..Default::default() };
+        let mut ps = vec![p(1, Some("0-3")), p(2, Some("1")), p(3, Some("0,1,2,3")), p(4, None), p(5, Some("2-3"))];
+        keep_narrow_cpu_lists(&mut ps, Some("0-3"));
+        let kept: Vec<(u32, Option<&str>)> = ps.iter().map(|p| (p.pid, p.cpus_allowed.as_deref())).collect();
+        assert_eq!(kept, [(1, None), (2, Some("1")), (3, None), (4, None), (5, Some("2-3"))]);
+        keep_narrow_cpu_lists(&mut ps, None);
+        assert!(ps.iter().all(|p| p.cpus_allowed.is_none()), "nothing to compare with");
+    }
 }

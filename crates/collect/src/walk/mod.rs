@@ -118,5 +118,10 @@ mod tests {
         let p = w.processes.iter().find(|p| p.pid == me).unwrap();
         assert!(!p.brief && p.cmdline.contains("unwedge_collect"), "{}", p.cmdline);
         assert!(p.threads.iter().any(|t| t.tid == me && t.syscall.is_some()));
+        // CPU facts: the process's ticks in brief, each thread's schedstat in full.
+        assert!(p.cpu_ticks_total.is_some());
+        if std::path::Path::new("/proc/self/schedstat").exists() {
+            assert!(p.threads.iter().all(|t| t.schedstat.is_some()), "{:?}", p.threads);
+        }
     }
 }

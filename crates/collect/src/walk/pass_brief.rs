@@ -1,5 +1,6 @@
 //! Pass one, over every process in /proc: what the process tree and the
-//! per-process findings need — stat, status (the signal masks), the owner,
+//! per-process findings need — stat (its CPU ticks), status (the signal
+//! masks, the CPUs it may use), the owner,
 //! every fd ([`super::fds`]), RLIMIT_NOFILE and NPROC, the network namespace
 //! and the cgroup text; for a multi-threaded process, each thread's status.
 //! It also says which processes' own state makes them worth pass two.
@@ -69,6 +70,8 @@ fn brief(
         comm: st.comm.clone(),
         state: st.state,
         start_ticks: st.starttime,
+        // Every process's, kernel threads' too: which took the CPUs.
+        cpu_ticks_total: st.utime.checked_add(st.stime),
         ..Default::default()
     };
     if st.flags & PF_KTHREAD != 0 {
@@ -77,6 +80,8 @@ fn brief(
     }
     p.brief = true;
     let status = read_at(&dir, c"status", &mut b.file, SMALL_CAP).map(|()| parse::status::parse(&b.file)).ok();
+    // Kept as read; the walk drops it where it names every CPU online.
+    p.cpus_allowed = status.as_ref().and_then(|_| parse::status::cpus_allowed_list(&b.file)).map(String::from);
     p.tracer_pid = status.as_ref().and_then(|s| s.tracer_pid);
     if let Ok(n) = rfs::readlinkat_raw(&dir, c"ns/net", &mut b.link[..]) {
         p.netns = parse::sysctl::ns_inode(&b.link[..n]).unwrap_or(0);

@@ -1,5 +1,5 @@
 //! Pass two, only over the processes the caller names: the rest of each —
-//! its cmdline, and per thread stat, status, wchan, syscall, kernel stack
+//! its cmdline, and per thread stat, status, schedstat, wchan, syscall, kernel stack
 //! and the fds among its syscall arguments, and for a stopped-looking one
 //! its frozen cgroup. A process that hangs now, or is gone since pass one,
 //! keeps its brief record.
@@ -79,6 +79,10 @@ fn full_thread(dir: &OwnedFd, t: &OwnedFd, tid: u32, b: &mut Bufs) -> Option<Thr
         let st = parse::status::parse(&b.file);
         th.signals = st.signals;
         th.ctxt_switches = st.ctxt_switches;
+    }
+    // Time on a CPU and runnable but waiting for one: busy or starved.
+    if read_at(t, c"schedstat", &mut b.file, SMALL_CAP).is_ok() {
+        th.schedstat = unwedge_model::SchedStat::parse(&b.file);
     }
     if read_at(t, c"wchan", &mut b.file, SMALL_CAP).is_ok() {
         th.wchan = trimmed(&b.file).filter(|w| w != "0");
