@@ -107,6 +107,58 @@ impl HotStack {
     }
 }
 
+/// What an unnamed frame of JIT code shows as its module (the sampler's
+/// mark), and how it reads in a folded stack.
+pub const JIT_MODULE: &str = "[jit]";
+
+impl HotStack {
+    /// Its frames for reading, innermost first, as user stacks fold
+    /// (`stack::fold`), a run of unnamed JIT frames read as one "[jit]",
+    /// at most `max` names ("… " past them).
+    pub fn folded(&self, max: usize) -> String {
+        let mut names: Vec<String> = Vec::new();
+        for n in crate::stack::fold(&self.frames) {
+            let jit = n.ends_with(&format!("({JIT_MODULE})"));
+            let n = if jit { JIT_MODULE.to_string() } else { without_arguments(&n).to_string() };
+            if names.last() != Some(&n) {
+                names.push(n);
+            }
+        }
+        let more = names.len() > max;
+        names.truncate(max);
+        let mut line = names.join(" ← ");
+        if more {
+            line.push_str(" ← …");
+        }
+        line
+    }
+}
+
+/// A C++ function's name without its argument list ("v8::internal::
+/// Execution::Call(v8::internal::Isolate*, …)" → "v8::internal::
+/// Execution::Call"): a hot stack reads by function, and the overloads a
+/// signature tells apart rarely matter there. Other names are left alone.
+pub fn without_arguments(name: &str) -> &str {
+    let body = name.strip_suffix(" const").unwrap_or(name);
+    if !name.contains("::") || !body.ends_with(')') {
+        return name;
+    }
+    let mut depth = 0usize;
+    for (i, c) in body.char_indices().rev() {
+        match c {
+            ')' => depth += 1,
+            '(' => {
+                depth -= 1;
+                if depth == 0 {
+                    return if i == 0 { name } else { &body[..i] };
+                }
+            }
+            _ => {}
+        }
+    }
+    name
+}
+
 fn is_zero(v: &u64) -> bool {
     *v == 0
 }
@@ -454,6 +506,36 @@ mod tests {
         assert_eq!(runtime_thread_role("java", 7, &t(9, "VM Periodic Tas")), None);
         assert_eq!(runtime_thread_role("java", 7, &t(9, "C2 CompilerThre")), Some("a JVM JIT compiler thread"));
         assert_eq!(runtime_thread_role("java", 7, &t(9, "http-nio-8080-e")), None);
+    }
+
+    #[test]
+    fn hot_stacks_fold() {
+        let f = |n: Option<&str>, m: &str, a: &str| crate::Frame {
+            addr: a.into(),
+            function: n.map(String::from),
+            module: Some(m.into()),
+            ..Default::default()
+        };
+        let h = HotStack {
+            count: 9,
+            frames: vec![
+                f(None, JIT_MODULE, "0x1"),
+                f(None, JIT_MODULE, "0x2"),
+                f(Some("v8::internal::Execution::Call"), "/usr/bin/node", "0x3"),
+                f(Some("node::Start"), "/usr/bin/node", "0x4"),
+                f(Some("main"), "/usr/bin/node", "0x5"),
+            ],
+        };
+        assert_eq!(h.folded(8), "[jit] ← v8::internal::Execution::Call ← node::Start ← main");
+        assert_eq!(h.folded(2), "[jit] ← v8::internal::Execution::Call ← …");
+        assert_eq!(
+            without_arguments("v8::internal::(anonymous namespace)::Invoke(v8::internal::Isolate*, Params const&)"),
+            "v8::internal::(anonymous namespace)::Invoke"
+        );
+        assert_eq!(without_arguments("node::Parser::on_headers_complete() const"), "node::Parser::on_headers_complete");
+        assert_eq!(without_arguments("spin_here"), "spin_here");
+        assert_eq!(without_arguments("RegExp:(a+)+$"), "RegExp:(a+)+$", "not C++");
+        assert_eq!(without_arguments("f::g(("), "f::g((", "unbalanced: as is");
     }
 
     #[test]

@@ -192,7 +192,8 @@ pub fn report(scan: &Scan, thresholds: &Thresholds, elapsed: Duration) -> Report
 pub fn run(input: &Input, thresholds: &Thresholds, stacks: &mut Stacks) -> Result<(Scan, Report), PipelineError> {
     let started = Instant::now();
     let mut scan = snapshots(input)?;
-    if matches!(input, Input::Live { .. }) {
+    if let Input::Live { until, .. } = input {
+        stacks.until = *until;
         read_stacks(&mut scan, thresholds, stacks, Filter::default());
     }
     let report = report(&scan, thresholds, started.elapsed());
@@ -204,12 +205,16 @@ pub fn run(input: &Input, thresholds: &Thresholds, stacks: &mut Stacks) -> Resul
 /// build-id, bounded), which `serve` reuses scan after scan.
 pub struct Stacks {
     pub mode: StackMode,
+    /// When the scan must be done: sampling busy threads ends before it.
+    pub until: Option<Instant>,
+    /// How busy threads are sampled.
+    pub sampling: unwedge_stacks::sample::Settings,
     reader: Option<unwedge_stacks::Reader>,
 }
 
 impl Stacks {
     pub fn new(mode: StackMode) -> Stacks {
-        Stacks { mode, reader: None }
+        Stacks { mode, until: None, sampling: unwedge_stacks::sample::Settings::default(), reader: None }
     }
 
     /// Binaries whose tables are cached now.
@@ -220,15 +225,23 @@ impl Stacks {
 
 /// Reads the user stacks of the threads the findings report (those the
 /// filter keeps), right after the last snapshot, into that snapshot's
-/// threads: a second analysis then carries them into the evidence and the
-/// fix texts, and `--save-snapshot` keeps them. Only threads that sat in
-/// the same syscall the snapshot saw are read, never more than
-/// `unwedge_stacks::MAX_THREADS`. Returns whether any thread was read.
+/// threads, and samples where the busy threads of `busy_thread` findings
+/// burn their CPU (`sample_busy`): a second analysis then carries them
+/// into the evidence and the fix texts, and `--save-snapshot` keeps them.
+/// Only threads that sat in the same syscall the snapshot saw are read,
+/// never more than `unwedge_stacks::MAX_THREADS`. Returns whether any
+/// thread was read or sampled.
 pub fn read_stacks(scan: &mut Scan, thresholds: &Thresholds, stacks: &mut Stacks, filter: Filter) -> bool {
     if stacks.mode == StackMode::Off || scan.snapshots.is_empty() {
         return false;
     }
     let analysis = unwedge_analyze::analyze(scan, thresholds);
+    let sampled = sample_busy(scan, &analysis, stacks, filter);
+    read_blocked(scan, &analysis, stacks, filter) || sampled
+}
+
+/// The user stacks of the threads the findings report.
+fn read_blocked(scan: &mut Scan, analysis: &unwedge_analyze::Analysis, stacks: &mut Stacks, filter: Filter) -> bool {
     let Some(last) = scan.snapshots.last_mut() else { return false };
     let mut targets: Vec<unwedge_stacks::Target> = Vec::new();
     for f in &analysis.findings {
@@ -276,6 +289,66 @@ pub fn read_stacks(scan: &mut Scan, thresholds: &Thresholds, stacks: &mut Stacks
         }
     }
     true
+}
+
+/// Samples where the busy threads of the `busy_thread` findings the
+/// filter keeps burn their CPU, for `stacks.sampling.window` (shortened to
+/// end by `stacks.until`), into the last snapshot's threads
+/// (`cpu_profile`). perf events never stop a thread. When the kernel
+/// refuses them, each thread's profile and the snapshot's notes say why,
+/// and the report keeps the CPU shares the snapshots gave.
+fn sample_busy(scan: &mut Scan, analysis: &unwedge_analyze::Analysis, stacks: &mut Stacks, filter: Filter) -> bool {
+    let Some(last) = scan.snapshots.last_mut() else { return false };
+    let mut threads: Vec<(u32, u32)> = Vec::new();
+    for f in &analysis.findings {
+        let (Evidence::BusyThread(e), Some(pid)) = (&f.evidence, f.pid) else { continue };
+        if filter.pid.is_some_and(|want| want != pid) || filter.port.is_some_and(|want| f.port != Some(want)) {
+            continue;
+        }
+        threads.extend(e.threads.iter().map(|t| (pid, t.tid)));
+    }
+    threads.truncate(unwedge_stacks::sample::MAX_THREADS);
+    if threads.is_empty() {
+        return false;
+    }
+    let mut settings = stacks.sampling;
+    if let Some(until) = stacks.until {
+        settings.window = settings.window.min(until.saturating_duration_since(Instant::now()));
+    }
+    if settings.window < MIN_SAMPLING_WINDOW {
+        push_note(last, "busy threads were not sampled: too close to the scan's deadline".into());
+        return false;
+    }
+    let reader = stacks.reader.get_or_insert_with(unwedge_stacks::Reader::new);
+    let (profiles, notes) = match reader.sample(&threads, &settings) {
+        Ok(s) => (s.profiles, s.notes),
+        Err(refused) => {
+            let why = refused.to_string();
+            let unsampled =
+                unwedge_model::CpuProfile { hz: settings.hz, note: Some(why.clone()), ..Default::default() };
+            (threads.iter().map(|&k| (k, unsampled.clone())).collect(), vec![why])
+        }
+    };
+    for ((pid, tid), profile) in profiles {
+        if let Some(t) =
+            last.processes.iter_mut().find(|p| p.pid == pid).and_then(|p| p.threads.iter_mut().find(|t| t.tid == tid))
+        {
+            t.cpu_profile = Some(profile);
+        }
+    }
+    for n in notes {
+        push_note(last, n);
+    }
+    true
+}
+
+/// A sampling window shorter than this says too little to be worth its cost.
+const MIN_SAMPLING_WINDOW: Duration = Duration::from_millis(100);
+
+fn push_note(snap: &mut unwedge_model::Snapshot, note: String) {
+    if !snap.notes.contains(&note) {
+        snap.notes.push(note);
+    }
 }
 
 /// Which findings a reader asked for (`--pid`, `--port`, `?pid=`, `?port=`).

@@ -31,7 +31,7 @@ pub const MAX_WINDOW: Duration = Duration::from_secs(5);
 /// Bytes of a perf map read at most (its newest part: the end).
 const MAX_PERF_MAP: u64 = 64 << 20;
 /// What an unnamed frame of JIT code shows as its module.
-pub const JIT_MODULE: &str = "[jit]";
+pub use unwedge_model::cpu::JIT_MODULE;
 /// How long reading a process's memory map may take.
 const MAPS_WAIT: Duration = Duration::from_millis(500);
 

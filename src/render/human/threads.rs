@@ -40,6 +40,11 @@ pub(super) fn write(out: &mut dyn Write, ev: &Evidence, frames: usize, brief: bo
                     thread_block(out, "  Thread", t, 0, false)?;
                 }
             }
+            Role::Cpu => {
+                for t in ts {
+                    cpu_block(out, t)?;
+                }
+            }
             // Empty lists; and the accepting threads, which the explanation tells in words.
             _ => {}
         }
@@ -116,4 +121,15 @@ fn summary_block(out: &mut dyn Write, t: &ThreadView) -> io::Result<()> {
     }
     user_stack(out, t)?;
     goroutines(out, t)
+}
+
+/// A busy or starved thread: its role and state, its shares of the
+/// interval, its hottest stacks and what limits its samples.
+fn cpu_block(out: &mut dyn Write, t: &ThreadView) -> io::Result<()> {
+    wrapped(out, "    ", &t.head("Thread"), "        ", BOLD)?;
+    let Some(c) = t.cpu else { return Ok(()) };
+    for (label, text) in view::cpu_lines(c) {
+        wrapped(out, &format!("        {DIM}{label}:{DIM:#} "), &text, "          ", Style::new())?;
+    }
+    Ok(())
 }

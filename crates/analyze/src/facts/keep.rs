@@ -15,9 +15,11 @@
 //!   (unanswered_requests compares the byte counters of every accepted
 //!   connection on such a port and counts those the server closed; with
 //!   fewer than two awaiting in the first snapshot it reports nothing
-//!   there) — a host's idle connections, client or server side, are dropped;
+//!   there), and each connection whose request awaits its answer
+//!   (busy_thread and cpu_starved: a request left unanswered across the
+//!   interval) — a host's idle connections, client or server side, are dropped;
 //! - processes: pid, parentage, group, state, start time, per thread the
-//!   CPU time, context switches, syscall and signal masks, signalfds, and
+//!   CPU time and schedstat, context switches, syscall and signal masks, signalfds, and
 //!   the fds on the sockets kept (who held them);
 //! - namespace counters, cgroups, host pressure, time, arch, skipped and
 //!   notes (all kept: small).
@@ -34,6 +36,7 @@ fn compared(s: &Socket, asked: &FastSet<(u64, u16)>) -> bool {
         || is_queued_child(s)
         || (s.state == TcpState::Established && (s.recv_q > 0 || s.send_q > 0))
         || asked.contains(&(s.netns, s.local_port))
+        || (s.inode != 0 && awaits_answer(s))
 }
 
 /// Drops from `snap` what no detector compares (see the module header).

@@ -2,10 +2,12 @@
 //! which socket and whether a connection is served or outbound (`index`),
 //! what a thread's syscall is (`syscalls`, `threads`) and what a process's
 //! threads wait on (`waits`), accept queues, signals, cgroups, the process
-//! tree. No fact here knows about a finding kind.
+//! tree, and how the CPU treated the processes work waits on (`cpu`). No fact
+//! here knows about a finding kind.
 
 pub mod cgroups;
 pub mod container;
+pub mod cpu;
 pub mod index;
 pub mod keep;
 pub mod process_tree;
