@@ -21,7 +21,7 @@ pub struct CpuStarved {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpus: Option<u32>,
     /// The other processes that ran on those CPUs during the interval,
-    /// most CPU first (at most 10).
+    /// most CPU first, each over 5 % of a CPU (at most 16).
     pub took_cpus: Vec<CpuTaker>,
     /// CPUs all other processes allowed on them used (1.0: one CPU all along).
     pub taken_cpus: f64,

@@ -10,7 +10,7 @@ use unwedge_model::evidence::{CpuScope, CpuStarved, MAX_CPU_THREADS};
 use unwedge_model::Severity;
 
 /// Processes named as having taken the CPUs, at most.
-const TAKERS: usize = 10;
+const TAKERS: usize = 16;
 
 pub struct Judged {
     pub verdict: Verdict<CpuStarved>,

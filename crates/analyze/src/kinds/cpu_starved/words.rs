@@ -5,7 +5,7 @@ use super::judge::Judged;
 use crate::facts::cpu::cpus_words;
 use crate::kinds::shared::{capitalised, cpu_thread_words, cpu_work_words};
 use crate::{secs, Ctx, Words};
-use unwedge_model::evidence::CpuScope;
+use unwedge_model::evidence::{CpuScope, CpuTaker};
 
 pub fn words(ctx: &Ctx, j: &Judged) -> Words {
     let e = &j.verdict.evidence;
@@ -19,13 +19,8 @@ pub fn words(ctx: &Ctx, j: &Judged) -> Words {
         (CpuScope::AllowedCpus, Some(list)) => cpus_words(list),
         _ => "the host's CPUs".to_string(),
     };
-    let others = match e.took_cpus.len() {
-        0 => "other processes".to_string(),
-        1 => "another process".to_string(),
-        n => format!("{n} other processes"),
-    };
     let title = format!(
-        "{who} got a CPU {:.0}% of the {interval} and waited for one {waited:.0}%: {others} held {cpus} while {work}",
+        "{who} got a CPU {:.0}% of the {interval} and waited for one {waited:.0}%: other processes held {cpus} while {work}",
         t.running_pct
     );
     let mut explanation = format!(
@@ -50,14 +45,7 @@ pub fn words(ctx: &Ctx, j: &Judged) -> Words {
             " The processes that used {cpus} meanwhile were not in both snapshots (short-lived ones: a build, a job's children), so they cannot be named."
         ));
     } else {
-        let list: Vec<String> = e
-            .took_cpus
-            .iter()
-            .map(|p| {
-                let cg = p.cgroup.as_deref().map(|c| format!(" in {c}")).unwrap_or_default();
-                format!("{} (pid {}) {:.2} CPU{cg}", p.comm, p.pid, p.cpus)
-            })
-            .collect();
+        let list: Vec<String> = takers_in_words(&e.took_cpus);
         explanation.push_str(&format!(
             " During the interval the other processes that may run there used {:.2} CPUs: {}.",
             e.taken_cpus,
@@ -82,4 +70,35 @@ pub fn words(ctx: &Ctx, j: &Judged) -> Words {
         _ => "Give it CPU: stop, move or slow down the processes above (systemd CPUQuota= or CPUWeight=, a cgroup's cpu.max or cpu.weight; nice only counts within one cgroup or autogroup), raise this service's weight (systemd CPUWeight=, its cgroup's cpu.weight or cpu.shares), or add CPUs.".into(),
     };
     Words { title, explanation, fix }
+}
+
+/// The processes that took the CPUs, those of one program in one cgroup
+/// told together ("6 × spin (pids 10, 11, …) 0.72 CPU in /batch"), most
+/// CPU first.
+fn takers_in_words(took: &[CpuTaker]) -> Vec<String> {
+    let mut groups: Vec<(&str, Option<&str>, Vec<u32>, f64)> = Vec::new();
+    for p in took {
+        match groups.iter_mut().find(|g| g.0 == p.comm && g.1 == p.cgroup.as_deref()) {
+            Some(g) => {
+                g.2.push(p.pid);
+                g.3 += p.cpus;
+            }
+            None => groups.push((&p.comm, p.cgroup.as_deref(), vec![p.pid], p.cpus)),
+        }
+    }
+    groups.sort_by(|a, b| b.3.total_cmp(&a.3));
+    groups
+        .iter()
+        .map(|(comm, cg, pids, cpus)| {
+            let cg = cg.map(|c| format!(" in {c}")).unwrap_or_default();
+            match pids.as_slice() {
+                [pid] => format!("{comm} (pid {pid}) {cpus:.2} CPU{cg}"),
+                _ => {
+                    let shown: Vec<String> = pids.iter().take(3).map(u32::to_string).collect();
+                    let more = if pids.len() > 3 { ", …" } else { "" };
+                    format!("{} × {comm} (pids {}{more}) {cpus:.2} CPU{cg}", pids.len(), shown.join(", "))
+                }
+            }
+        })
+        .collect()
 }
