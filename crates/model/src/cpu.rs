@@ -56,7 +56,8 @@ pub struct CpuProfile {
     pub ran_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waited_ms: Option<u64>,
-    /// The hottest stacks (by function), most samples first.
+    /// The hottest stacks (by function), most samples first: at most
+    /// three, each of at least 5 % of the samples, cut at `main`.
     pub stacks: Vec<HotStack>,
     /// What limits the profile ("JIT frames have no names: start node with
     /// --perf-basic-prof"), or why there is none.

@@ -24,8 +24,10 @@ use unwedge_model::{CpuProfile, Frame, HotStack};
 
 /// Threads sampled at once at most.
 pub const MAX_THREADS: usize = 32;
-/// Stacks kept per thread.
-pub const MAX_HOT_STACKS: usize = 5;
+/// Stacks kept per thread (what the report shows).
+pub const MAX_HOT_STACKS: usize = 3;
+/// ... each holding at least this share of the thread's samples.
+pub const MIN_HOT_SHARE: f64 = 0.05;
 /// The longest window a caller may ask for.
 pub const MAX_WINDOW: Duration = Duration::from_secs(5);
 /// Bytes of a perf map read at most (its newest part: the end).
@@ -386,12 +388,16 @@ impl Reader {
         let mut unnamed_jit = 0;
         let mut groups: HashMap<Vec<String>, (u32, u32, Vec<Frame>)> = HashMap::new();
         for (addrs, count) in &stacks {
-            let frames: Vec<Frame> = addrs
+            let mut frames: Vec<Frame> = addrs
                 .iter()
                 .enumerate()
                 .flat_map(|(i, &a)| named.get(&(a, i > 0)).cloned().unwrap_or_default())
                 .take(crate::MAX_FRAMES)
                 .collect();
+            // What lies beneath the program's main function is start-up code, the same in every stack.
+            if let Some(m) = frames.iter().position(|f| f.function.as_deref() == Some("main")) {
+                frames.truncate(m + 1);
+            }
             if frames.first().is_some_and(|f| f.function.is_none() && f.module.as_deref() == Some(JIT_MODULE)) {
                 unnamed_jit += count;
             }
@@ -408,6 +414,10 @@ impl Reader {
             groups.into_values().map(|(count, _, frames)| HotStack { count, frames }).collect();
         hot.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.frames.len().cmp(&b.frames.len())));
         hot.truncate(MAX_HOT_STACKS);
+        // A stack seen in a handful of samples says little and costs a
+        // report its whole frame list: kept from MIN_HOT_SHARE of them on.
+        let min = (f64::from(samples) * MIN_HOT_SHARE).ceil() as u32;
+        hot.retain(|h| h.count >= min);
         let mut notes = Vec::new();
         if unnamed_jit > 0 {
             notes.push(format!(

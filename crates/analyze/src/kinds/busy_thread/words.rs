@@ -34,7 +34,7 @@ pub fn words(ctx: &Ctx, j: &Judged) -> Words {
     explanation.push_str(match j.runtime {
         Runtime::NodeEventLoop => " Node runs all of a process's JavaScript on that one thread: while it computes, the process accepts no connection, reads no request and answers none. CPU-bound JavaScript blocks every other request.",
         Runtime::JvmGc => " They are the JVM's garbage collector threads: collections ran back to back the whole interval, and the application's threads stop at each one (GC thrash, typically a heap too small for what it holds).",
-        Runtime::Other => " A thread that computes serves nothing else meanwhile.",
+        Runtime::Other => " While it computes, it serves nothing else.",
     });
     explanation.push_str(&format!(" Meanwhile {work}."));
     if let (Some(c), Some(n)) = (e.process_cpus, e.cpus) {
@@ -79,8 +79,13 @@ fn regexp(threads: &[CpuThread]) -> Option<Regexp> {
     if let Some(b) = builtin {
         return Some(Regexp::Engine(b));
     }
-    let engine = names().find(|n| n.contains("RegExp") || n.contains("Irregexp"))?;
-    Some(Regexp::Engine(unwedge_model::cpu::without_arguments(engine).to_string()))
+    let engine = names().find(|n| n.contains("RegExp") || n.contains("Irregexp"));
+    if let Some(e) = engine {
+        return Some(Regexp::Engine(unwedge_model::cpu::without_arguments(e).to_string()));
+    }
+    // CPython's re module: its matcher is sre_ucs1_match, sre_ucs2_search, …
+    let sre = names().find(|n| n.starts_with("sre_") && (n.contains("match") || n.contains("search")))?;
+    Some(Regexp::Engine(format!("Python's re module, {sre}")))
 }
 
 fn fix(j: &Judged, pid: u32) -> String {
@@ -104,9 +109,24 @@ fn fix(j: &Judged, pid: u32) -> String {
         ),
         Runtime::Other => {
             let tid = e.threads.first().map_or(pid, |t| t.tid);
+            let found = match regexp(&e.threads) {
+                Some(Regexp::Engine(f) | Regexp::Pattern(f)) => format!(
+                    "The hottest samples run a regular expression ({f}): a pattern with nested quantifiers or overlapping alternatives backtracks exponentially on input that almost matches; rewrite it, bound its input's length, or use a linear-time engine (re2). "
+                ),
+                None => format!(
+                    "Find what it computes (the samples above, or perf top -t {tid}): an endless loop, a regular expression backtracking on its input, a spin on a lock. "
+                ),
+            };
+            let python = ctx_python(e).then(|| format!(" py-spy top --pid {pid} names the Python functions that run.")).unwrap_or_default();
             format!(
-                "Find what it computes (the samples above, or perf top -t {tid}): an endless loop, a regular expression backtracking on its input, a spin on a lock. Bound the work one request may cause (input limits, a timeout that stops the computation), and run more workers or threads so that one busy request does not hold every client."
+                "{found}Bound the work one request may cause (input limits, a timeout that stops the computation), and run more workers or threads so that one busy request does not hold every client.{python}"
             )
         }
     }
+}
+
+/// The busy process runs CPython (its command line starts with it).
+fn ctx_python(e: &unwedge_model::evidence::BusyThread) -> bool {
+    let exe = e.cmdline.split_whitespace().next().unwrap_or("");
+    exe.rsplit('/').next().is_some_and(|n| n.starts_with("python"))
 }
