@@ -156,7 +156,8 @@ impl Case {
                 .threads
                 .iter()
                 .map(|(tid, name, state, s)| {
-                    let sched = if after { (1_000_000_000 + s.run, 50_000_000 + s.wait) } else { (1_000_000_000, 50_000_000) };
+                    let sched =
+                        if after { (1_000_000_000 + s.run, 50_000_000 + s.wait) } else { (1_000_000_000, 50_000_000) };
                     thread(*tid, name, *state, sched)
                 })
                 .collect();
@@ -270,7 +271,11 @@ fn where_it_burns_comes_from_its_samples() {
     };
     scan.snapshots[1].processes[0].threads[0].cpu_profile = Some(profile);
     let busy = analyze(&scan, &Thresholds::default()).findings.into_iter().find(|f| f.tid == Some(SERVER)).unwrap();
-    assert!(busy.explanation.contains("it ran in RegExp:(a+)+$ ← Builtins_RegExpPrototypeTest ← main (100%)"), "{}", busy.explanation);
+    assert!(
+        busy.explanation.contains("it ran in RegExp:(a+)+$ ← Builtins_RegExpPrototypeTest ← main (100%)"),
+        "{}",
+        busy.explanation
+    );
     assert!(busy.fix.starts_with("The hottest code is the regular expression /(a+)+$/"), "{}", busy.fix);
     // Without the perf map, the builtin that runs it.
     let frames = &mut match &mut scan.snapshots[1].processes[0].threads[0].cpu_profile {
@@ -281,7 +286,11 @@ fn where_it_burns_comes_from_its_samples() {
         .frames;
     frames[0] = f(None, "[jit]");
     let busy = analyze(&scan, &Thresholds::default()).findings.into_iter().find(|f| f.tid == Some(SERVER)).unwrap();
-    assert!(busy.fix.starts_with("The hottest samples run a regular expression (RegExp.prototype.test;"), "{}", busy.fix);
+    assert!(
+        busy.fix.starts_with("The hottest samples run a regular expression (RegExp.prototype.test;"),
+        "{}",
+        busy.fix
+    );
 }
 
 #[test]

@@ -152,7 +152,8 @@ fn keep_narrow_cpu_lists(processes: &mut [unwedge_model::Process], online: Optio
     let all = unwedge_model::cpu::cpu_list(online).len();
     for p in processes {
         // Nearly every process may use every CPU: the same text, not counted.
-        let wide = p.cpus_allowed.as_deref().is_none_or(|l| l == online || unwedge_model::cpu::cpu_list(l).len() >= all);
+        let wide =
+            p.cpus_allowed.as_deref().is_none_or(|l| l == online || unwedge_model::cpu::cpu_list(l).len() >= all);
         if wide {
             p.cpus_allowed = None;
         }

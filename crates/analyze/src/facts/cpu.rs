@@ -88,11 +88,8 @@ impl<'a> ProcCpu<'a> {
         let first = ctx.first.as_ref()?.snap;
         let last = ctx.snap();
         let p = ctx.last.process(pid)?;
-        let threads: Vec<(&Thread, CpuUse)> = p
-            .threads
-            .iter()
-            .filter_map(|t| Some((t, cpu::thread_cpu(first, last, pid, t.tid)?)))
-            .collect();
+        let threads: Vec<(&Thread, CpuUse)> =
+            p.threads.iter().filter_map(|t| Some((t, cpu::thread_cpu(first, last, pid, t.tid)?))).collect();
         let allowed = p.cpus_allowed.as_deref().map(cpu::cpu_list).filter(|l| !l.is_empty());
         let cpus = allowed.as_ref().map(|l| l.len() as u32).or(last.online_cpus);
         Some(ProcCpu { p, threads, process_cpus: cpu::process_cpus(first, last, pid), allowed, cpus })

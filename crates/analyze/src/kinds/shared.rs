@@ -132,12 +132,8 @@ pub fn where_it_burns(threads: &[CpuThread]) -> String {
     let Some((t, p)) = threads.iter().find_map(|t| Some((t, t.cpu_profile.as_ref()?))) else { return String::new() };
     let mut out = String::new();
     if p.samples > 0 && !p.stacks.is_empty() {
-        let stacks: Vec<String> = p
-            .stacks
-            .iter()
-            .take(3)
-            .map(|h| format!("{} ({:.0}%)", h.folded(6), h.share(p) * 100.0))
-            .collect();
+        let stacks: Vec<String> =
+            p.stacks.iter().take(3).map(|h| format!("{} ({:.0}%)", h.folded(6), h.share(p) * 100.0)).collect();
         out.push_str(&format!(
             " Sampled for {} after the second snapshot ({} samples of {}), it ran in {}.",
             crate::secs(p.window_ms),
