@@ -76,6 +76,7 @@ if args.redos and os.fork() == 0:
     # The client side, in a child: the server's one thread will hold the
     # GIL inside re.match for minutes.
     server = os.getppid()
+    srv.close()  # the listener is the server's alone
     c = socket.create_connection(("127.0.0.1", port))
     c.sendall(b"REDOS\n")
 

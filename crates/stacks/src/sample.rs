@@ -149,6 +149,20 @@ struct Sampling {
 const MAX_PENDING: usize = 16 << 20;
 
 impl Sampling {
+    fn new(pid: u32, tid: u32, event: perf::Event) -> Sampling {
+        Sampling {
+            pid,
+            tid,
+            event,
+            samples: 0,
+            lost: 0,
+            stacks: HashMap::new(),
+            bare: 0,
+            sched: None,
+            pending: Vec::new(),
+        }
+    }
+
     /// Copies the ring's new records out, freeing the ring for the kernel;
     /// keeps at most `cap` bytes waiting.
     fn copy_out(&mut self, cost: &mut Cost, cap: usize) {
@@ -200,17 +214,7 @@ impl Reader {
         let mut sampling: Vec<Sampling> = Vec::new();
         for &(pid, tid) in threads.iter().take(MAX_THREADS) {
             match open(tid, &mut spec, paranoid) {
-                Ok(event) => sampling.push(Sampling {
-                    pid,
-                    tid,
-                    event,
-                    samples: 0,
-                    lost: 0,
-                    stacks: HashMap::new(),
-                    bare: 0,
-                    sched: None,
-                    pending: Vec::new(),
-                }),
+                Ok(event) => sampling.push(Sampling::new(pid, tid, event)),
                 Err(e) => {
                     let note = match e {
                         Refusal::Kernel(r) => {

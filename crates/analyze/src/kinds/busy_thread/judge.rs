@@ -49,7 +49,8 @@ pub fn judge(ctx: &Ctx) -> Vec<Judged> {
             threads,
             busy_threads: busy.len(),
             waiting: w.clone(),
-            process_cpus: pc.process_cpus.map(|c| (c * 100.0).round() / 100.0),
+            // Its ticks are read at another moment of each walk than the interval's ends: never more than it may use.
+            process_cpus: pc.process_cpus.map(|c| (c.min(pc.cpus.map_or(c, f64::from)) * 100.0).round() / 100.0),
             cpus_allowed: pc.p.cpus_allowed.clone(),
             cpus: pc.cpus,
             cmdline: pc.p.cmdline.clone(),
