@@ -35,7 +35,8 @@ pub enum ColorWhen {
 pub enum StacksWhen {
     /// Not at all.
     Off,
-    /// Threads blocked in a syscall, copied without stopping them (needs root for other users' processes).
+    /// Threads blocked in a syscall, copied without stopping them (needs root for other users' processes);
+    /// threads busy on a CPU sampled for half a second with perf events, which never stop them.
     Auto,
     /// Also running threads, stopped for milliseconds each with PTRACE_SEIZE + PTRACE_INTERRUPT (never SIGSTOP;
     /// a thread that already has a tracer is left alone).
@@ -299,8 +300,9 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "save_snapshot")]
     pub from_snapshot: Option<PathBuf>,
     /// User-space stacks of the threads findings report (at most 64 per scan), read right after the second
-    /// snapshot: `auto` copies the stacks of threads blocked in a syscall without stopping them; `ptrace` also
-    /// stops running threads for milliseconds each; `off` reads none.
+    /// snapshot: `auto` copies the stacks of threads blocked in a syscall without stopping them, and samples
+    /// where busy threads burn their CPU (perf events, half a second); `ptrace` also stops running threads for
+    /// milliseconds each; `off` reads and samples none.
     #[arg(long, value_enum, default_value_t = StacksWhen::Auto, value_name = "WHEN")]
     pub stacks: StacksWhen,
     /// Also write the report as one self-contained HTML page (for a ticket or a post-mortem); with --save-snapshot
