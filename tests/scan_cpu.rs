@@ -230,7 +230,11 @@ fn node_redos_is_a_busy_event_loop_with_its_share_and_where_it_burns() {
         p["stacks"][0]["frames"].as_array().unwrap().iter().filter_map(|f| f["function"].as_str()).collect();
     assert!(hot.iter().any(|f| f.contains("RegExp")), "the samples burn in V8's regular expression code: {hot:?}");
     // RegExp.prototype.test where node's builtins have symbols (nodesource's), V8's engine otherwise (Debian's).
-    assert!(busy["fix"].as_str().unwrap().starts_with("The hottest samples run a regular expression ("), "{}", busy["fix"]);
+    assert!(
+        busy["fix"].as_str().unwrap().starts_with("The hottest samples run a regular expression ("),
+        "{}",
+        busy["fix"]
+    );
     let text = human(pid, "busy_thread");
     assert!(
         text.contains("the event loop") && text.contains("CPU-bound JavaScript blocks every other request"),

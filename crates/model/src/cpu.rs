@@ -252,17 +252,30 @@ pub fn thread_cpu(before: &Snapshot, after: &Snapshot, pid: u32, tid: u32) -> Op
     }
     let tb = pb.threads.iter().find(|t| t.tid == tid)?;
     let ta = pa.threads.iter().find(|t| t.tid == tid)?;
+    thread_use(seconds, after.clk_tck, (pb, tb), (pa, ta))
+}
+
+/// One thread, found in both snapshots (`(process, thread)` before and
+/// after, the same process), over an interval of `seconds`: what
+/// [`thread_cpu`] computes, for a caller that has already found them.
+pub fn thread_use(
+    seconds: f64,
+    clk_tck: u64,
+    before: (&Process, &Thread),
+    after: (&Process, &Thread),
+) -> Option<CpuUse> {
+    let ((pb, tb), (pa, ta)) = (before, after);
     let share = |d: f64| (d / seconds).clamp(0.0, 1.0);
     if let (Some(b), Some(a)) = (tb.schedstat, ta.schedstat) {
         let run = a.run_ns.checked_sub(b.run_ns)? as f64 / 1e9;
         let wait = a.wait_ns.checked_sub(b.wait_ns)? as f64 / 1e9;
         return Some(CpuUse { seconds, running: share(run), waiting: Some(share(wait)), from_schedstat: true });
     }
-    if !thread_times_read(pb) || !thread_times_read(pa) || after.clk_tck == 0 {
+    if !thread_times_read(pb) || !thread_times_read(pa) || clk_tck == 0 {
         return None;
     }
     let ticks = |t: &Thread| t.utime + t.stime;
-    let ran = ticks(ta).checked_sub(ticks(tb))? as f64 / after.clk_tck as f64;
+    let ran = ticks(ta).checked_sub(ticks(tb))? as f64 / clk_tck as f64;
     Some(CpuUse { seconds, running: share(ran), waiting: None, from_schedstat: false })
 }
 

@@ -85,14 +85,30 @@ pub struct ProcCpu<'a> {
 
 impl<'a> ProcCpu<'a> {
     pub fn of(ctx: &Ctx<'a>, pid: u32) -> Option<ProcCpu<'a>> {
-        let first = ctx.first.as_ref()?.snap;
+        let first = ctx.first.as_ref()?;
         let last = ctx.snap();
         let p = ctx.last.process(pid)?;
-        let threads: Vec<(&Thread, CpuUse)> =
-            p.threads.iter().filter_map(|t| Some((t, cpu::thread_cpu(first, last, pid, t.tid)?))).collect();
+        // By the indexes: a JVM's hundreds of threads on a host of thousands of processes.
+        let before = first.process(pid).filter(|b| b.start_ticks == p.start_ticks)?;
+        let seconds = cpu::interval_s(first.snap, last)?;
+        let earlier: FastMap<u32, &Thread> = before.threads.iter().map(|t| (t.tid, t)).collect();
+        let threads: Vec<(&Thread, CpuUse)> = p
+            .threads
+            .iter()
+            .filter_map(|t| {
+                let tb = earlier.get(&t.tid)?;
+                Some((t, cpu::thread_use(seconds, last.clk_tck, (before, tb), (p, t))?))
+            })
+            .collect();
         let allowed = p.cpus_allowed.as_deref().map(cpu::cpu_list).filter(|l| !l.is_empty());
         let cpus = allowed.as_ref().map(|l| l.len() as u32).or(last.online_cpus);
-        Some(ProcCpu { p, threads, process_cpus: cpu::process_cpus(first, last, pid), allowed, cpus })
+        let process_cpus = match (p.cpu_ticks_total, before.cpu_ticks_total) {
+            (Some(now), Some(then)) if last.clk_tck > 0 => {
+                now.checked_sub(then).map(|t| t as f64 / last.clk_tck as f64 / seconds)
+            }
+            _ => None,
+        };
+        Some(ProcCpu { p, threads, process_cpus, allowed, cpus })
     }
 
     /// The process itself used (nearly) every CPU it may use: its threads
@@ -143,28 +159,48 @@ pub fn cpu_thread(p: &Process, t: &Thread, u: &CpuUse) -> CpuThread {
 }
 
 /// The other processes that used CPU where `pc` may run, most first: at
-/// most `max`, each over 5 % of a CPU; and what all of them used.
+/// most `max`, each over 5 % of a CPU; and what all of them used. One pass
+/// over the processes, each found in the first snapshot by its index.
 pub fn takers(ctx: &Ctx, pc: &ProcCpu, max: usize) -> (Vec<CpuTaker>, f64) {
-    let (Some(first), last) = (ctx.first.as_ref(), ctx.snap()) else { return (Vec::new(), 0.0) };
-    let users = cpu::top_cpu_users(first.snap, last, pc.allowed.as_deref(), 0.0);
-    let cg = Cgroups::new(last);
-    let others: Vec<(u32, f64)> = users.into_iter().filter(|(pid, _)| *pid != pc.p.pid).collect();
+    let Some(first) = ctx.first.as_ref() else { return (Vec::new(), 0.0) };
+    let Some(seconds) = cpu::interval_s(first.snap, ctx.snap()) else { return (Vec::new(), 0.0) };
+    let tck = ctx.snap().clk_tck as f64;
+    let mut others: Vec<(&Process, f64)> = Vec::new();
+    for p in ctx.snap().processes.iter().filter(|p| p.pid != pc.p.pid) {
+        let Some(b) = first.process(p.pid).filter(|b| b.start_ticks == p.start_ticks) else { continue };
+        let (Some(now), Some(then)) = (p.cpu_ticks_total, b.cpu_ticks_total) else { continue };
+        let Some(used) = now.checked_sub(then).filter(|&t| t > 0 && tck > 0.0) else { continue };
+        if shares_cpus(pc.allowed.as_deref(), p.cpus_allowed.as_deref()) {
+            others.push((p, used as f64 / tck / seconds));
+        }
+    }
+    others.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.pid.cmp(&b.0.pid)));
     let total = others.iter().map(|(_, c)| c).sum::<f64>();
+    let cg = Cgroups::new(ctx.snap());
     let list = others
         .iter()
         .filter(|(_, c)| *c >= 0.05)
         .take(max)
-        .filter_map(|&(pid, c)| {
-            let p = ctx.last.process(pid)?;
-            Some(CpuTaker {
-                pid,
-                comm: p.comm.clone(),
-                cpus: (c * 100.0).round() / 100.0,
-                cgroup: cg.set_of(p).and_then(|s| s.main_path()).map(String::from),
-            })
+        .map(|&(p, c)| CpuTaker {
+            pid: p.pid,
+            comm: p.comm.clone(),
+            cpus: (c * 100.0).round() / 100.0,
+            cgroup: cg.set_of(p).and_then(|s| s.main_path()).map(String::from),
         })
         .collect();
     (list, (total * 100.0).round() / 100.0)
+}
+
+/// Whether a process allowed on `theirs` may run on one of `mine` (either
+/// absent, or unreadable: anywhere).
+fn shares_cpus(mine: Option<&[u32]>, theirs: Option<&str>) -> bool {
+    match (mine, theirs) {
+        (None, _) | (_, None) => true,
+        (Some(mine), Some(list)) => {
+            let theirs = cpu::cpu_list(list);
+            theirs.is_empty() || mine.iter().any(|c| theirs.contains(c))
+        }
+    }
 }
 
 /// Share of the interval in which some runnable task of the host waited

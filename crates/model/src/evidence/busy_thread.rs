@@ -24,7 +24,7 @@ pub struct BusyThread {
 }
 
 /// Threads an evidence lists at most.
-pub const MAX_CPU_THREADS: usize = 8;
+pub const MAX_CPU_THREADS: usize = 16;
 
 /// One thread's CPU over the interval: on a CPU, and runnable but waiting
 /// for one; and where it burnt, when it was sampled.
