@@ -8,6 +8,7 @@ pub mod cgroups;
 pub mod container;
 pub mod index;
 pub mod keep;
+pub mod look;
 pub mod process_tree;
 pub mod queues;
 pub mod requests;
