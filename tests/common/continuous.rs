@@ -122,7 +122,7 @@ fn shared(options: Vec<String>) -> SocketAddr {
 
 fn spawn(options: &[String]) -> SocketAddr {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_unwedge"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--scan-interval", "2s", "--mode", "continuous"]).args(options);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--scan-interval", "1s", "--mode", "continuous"]).args(options);
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
     // SAFETY: prctl is async-signal-safe; the child dies when this thread does.
     unsafe {

@@ -142,10 +142,12 @@ pub fn link_findings(first: Option<&Snapshot>, last: &Snapshot, findings: Vec<Fi
 
 /// A continuous scan's findings: those of the comparison with the
 /// previous snapshot (`long`), and those a second look's short comparison
-/// (`short`) adds about the processes it read again (`pids`, sorted): a
-/// state newer than the previous snapshot, or a process that ran earlier
-/// in the interval and sleeps now. Another process's state in the look is
-/// the snapshot's, not a second reading, so its findings are the long
+/// (`short`) shows about the processes it read again (`pids`, sorted).
+/// For those, the short comparison is the one that saw them twice since
+/// they changed (a state newer than the previous snapshot, a process that
+/// ran earlier in the interval), so its finding replaces the long one's
+/// about the same subject. Another process's state in the look is the
+/// snapshot's, not a second reading, so its findings are the long
 /// comparison's. Each finding keeps the words of its own comparison.
 pub fn merge_look(mut long: Vec<Finding>, short: Vec<Finding>, pids: &[u32]) -> Vec<Finding> {
     // One finding per subject: what the kind is about decides what that is.
@@ -159,9 +161,12 @@ pub fn merge_look(mut long: Vec<Finding>, short: Vec<Finding>, pids: &[u32]) -> 
             }
     };
     for f in short {
-        let looked = f.pid.is_some_and(|p| pids.binary_search(&p).is_ok());
-        if looked && !long.iter().any(|g| same(g, &f)) {
-            long.push(f);
+        if !f.pid.is_some_and(|p| pids.binary_search(&p).is_ok()) {
+            continue;
+        }
+        match long.iter_mut().find(|g| same(g, &f)) {
+            Some(g) => *g = f,
+            None => long.push(f),
         }
     }
     long

@@ -60,6 +60,11 @@ pub(crate) fn look(
         }
     }
     reread_processes(&mut snap, plan, budget, cache)?;
+    // The cgroups' counters (forks refused, throttling, stalls), read once per cgroup as a snapshot does.
+    let sets = std::mem::take(&mut snap.cgroups.sets);
+    let mut notes = Vec::new();
+    snap.cgroups = crate::cgroups::read_all(sets, &snap.processes, &mut notes);
+    add_notes(&mut snap.notes, notes);
     snap.memory_pressure = std::fs::read("/proc/pressure/memory").ok().and_then(|b| crate::parse::cgroup::psi(&b));
     Ok(snap)
 }
