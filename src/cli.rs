@@ -43,6 +43,17 @@ pub enum StacksWhen {
     Ptrace,
 }
 
+/// How `serve` and `watch` scan, interval after interval (`--mode`).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ScanMode {
+    /// One snapshot per interval, compared with the previous one (what lasted the whole interval); a second look
+    /// --interval later only at what is new or moved since; only what can have changed is read again.
+    #[default]
+    Continuous,
+    /// Each scan takes two whole snapshots --interval apart, as `unwedge scan` does (the mode before 0.2).
+    Pairs,
+}
+
 impl StacksWhen {
     pub fn mode(self) -> unwedge_pipeline::StackMode {
         match self {
@@ -153,9 +164,13 @@ pub struct WatchArgs {
     /// Time from the start of one scan to the start of the next (a scan that takes longer is followed at once).
     #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub every: Duration,
-    /// Time between the two snapshots of each scan (as `scan --interval`); 0 takes one.
+    /// The delay of each scan's second look at what is new since the last scan (as `scan --interval`; with
+    /// `--mode pairs`, between its two snapshots); 0: none.
     #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub interval: Duration,
+    /// continuous: each scan compares one snapshot with the last scan's; pairs: two snapshots per scan.
+    #[arg(long, value_enum, default_value_t = ScanMode::Continuous, value_name = "MODE")]
+    pub mode: ScanMode,
     /// Stop after N scans (default: until Ctrl-C, or q in the live view).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
@@ -225,10 +240,15 @@ pub struct ServeArgs {
     /// Per-process and per-port series kept per metric; the rest is summed into one "other" series.
     #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub metrics_top: u64,
-    /// Time between the two snapshots of each background scan (as `scan --interval`); a scan that takes longer
-    /// than --scan-interval is followed at once by the next.
+    /// The delay of each background scan's second look at what is new since the last scan (as `scan
+    /// --interval`; with `--mode pairs`, between its two snapshots); a scan that takes longer than --scan-interval
+    /// is followed at once by the next.
     #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub interval: Duration,
+    /// continuous: each scan compares one snapshot with the last scan's, and reads again only what can have
+    /// changed; pairs: each scan takes two whole snapshots --interval apart.
+    #[arg(long, value_enum, default_value_t = ScanMode::Continuous, value_name = "MODE")]
+    pub mode: ScanMode,
     /// Serve the analysis of snapshots recorded with `scan --save-snapshot` instead of scanning this host
     /// (a replay of an incident, a demo, a test).
     #[arg(long, value_name = "FILE")]

@@ -9,8 +9,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 pub use unwedge_analyze::Thresholds;
 use unwedge_collect::CollectError;
-use unwedge_model::{Coverage, Evidence, Report, Scan};
+use unwedge_model::{Coverage, Report, Scan, Snapshot};
 pub use unwedge_stacks::Mode as StackMode;
+
+mod continuous;
+mod stacks;
+pub use continuous::Continuous;
+pub use stacks::{read_stacks, Stacks};
 
 /// Where the snapshots come from.
 #[derive(Debug, Clone)]
@@ -157,12 +162,26 @@ pub fn report(scan: &Scan, thresholds: &Thresholds, elapsed: Duration) -> Report
         };
     };
     let first = &scan.snapshots[0];
+    let interval_ms = last.taken_at_ms.saturating_sub(first.taken_at_ms);
+    let all: Vec<&Snapshot> = scan.snapshots.iter().collect();
+    build_report(analysis, &all, interval_ms, elapsed)
+}
+
+/// The report of an analysis of `snapshots` (oldest first): coverage from
+/// the last, skipped processes and notes from all.
+pub(crate) fn build_report(
+    analysis: unwedge_analyze::Analysis,
+    snapshots: &[&Snapshot],
+    interval_ms: u64,
+    elapsed: Duration,
+) -> Report {
+    let (first, last) = (snapshots[0], snapshots[snapshots.len() - 1]);
     let mut skipped = BTreeMap::new();
-    for s in scan.snapshots.iter().flat_map(|s| &s.skipped) {
+    for s in snapshots.iter().flat_map(|s| &s.skipped) {
         skipped.entry(s.pid).or_insert_with(|| s.clone());
     }
     let mut notes: Vec<String> = Vec::new();
-    for n in scan.snapshots.iter().flat_map(|s| &s.notes).chain(&analysis.notes) {
+    for n in snapshots.iter().flat_map(|s| &s.notes).chain(&analysis.notes) {
         if !notes.contains(n) {
             notes.push(n.clone());
         }
@@ -171,7 +190,7 @@ pub fn report(scan: &Scan, thresholds: &Thresholds, elapsed: Duration) -> Report
         unwedge_version: env!("CARGO_PKG_VERSION").into(),
         host: last.hostname.clone(),
         taken_at: humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(first.taken_at_ms)).to_string(),
-        interval_ms: last.taken_at_ms.saturating_sub(first.taken_at_ms),
+        interval_ms,
         duration_ms: elapsed.as_millis() as u64,
         coverage: Coverage {
             processes: last.processes.len(),
@@ -198,157 +217,6 @@ pub fn run(input: &Input, thresholds: &Thresholds, stacks: &mut Stacks) -> Resul
     }
     let report = report(&scan, thresholds, started.elapsed());
     Ok((scan, report))
-}
-
-/// The user-stack reader and its mode. Keep one for the life of the
-/// process: it caches each binary's unwind and symbol tables (by
-/// build-id, bounded), which `serve` reuses scan after scan.
-pub struct Stacks {
-    pub mode: StackMode,
-    /// When the scan must be done: sampling busy threads ends before it.
-    pub until: Option<Instant>,
-    /// How busy threads are sampled.
-    pub sampling: unwedge_stacks::sample::Settings,
-    reader: Option<unwedge_stacks::Reader>,
-}
-
-impl Stacks {
-    pub fn new(mode: StackMode) -> Stacks {
-        Stacks { mode, until: None, sampling: unwedge_stacks::sample::Settings::default(), reader: None }
-    }
-
-    /// Binaries whose tables are cached now.
-    pub fn cached_modules(&self) -> usize {
-        self.reader.as_ref().map_or(0, |r| r.cached_modules())
-    }
-}
-
-/// Reads the user stacks of the threads the findings report (those the
-/// filter keeps), right after the last snapshot, into that snapshot's
-/// threads, and samples where the busy threads of `busy_thread` findings
-/// burn their CPU (`sample_busy`): a second analysis then carries them
-/// into the evidence and the fix texts, and `--save-snapshot` keeps them.
-/// Only threads that sat in the same syscall the snapshot saw are read,
-/// never more than `unwedge_stacks::MAX_THREADS`. Returns whether any
-/// thread was read or sampled.
-pub fn read_stacks(scan: &mut Scan, thresholds: &Thresholds, stacks: &mut Stacks, filter: Filter) -> bool {
-    if stacks.mode == StackMode::Off || scan.snapshots.is_empty() {
-        return false;
-    }
-    let analysis = unwedge_analyze::analyze(scan, thresholds);
-    let sampled = sample_busy(scan, &analysis, stacks, filter);
-    read_blocked(scan, &analysis, stacks, filter) || sampled
-}
-
-/// The user stacks of the threads the findings report.
-fn read_blocked(scan: &mut Scan, analysis: &unwedge_analyze::Analysis, stacks: &mut Stacks, filter: Filter) -> bool {
-    let Some(last) = scan.snapshots.last_mut() else { return false };
-    let mut targets: Vec<unwedge_stacks::Target> = Vec::new();
-    for f in &analysis.findings {
-        let Some(pid) = f.pid.filter(|&p| filter.pid.is_none_or(|want| want == p)) else { continue };
-        // A process whose /proc reads failed or hung is not read again.
-        if last.skipped.iter().any(|s| s.pid == pid) {
-            continue;
-        }
-        if filter.port.is_some_and(|want| f.port != Some(want)) {
-            continue;
-        }
-        let mut tids: Vec<u32> = f.evidence.thread_blocks().iter().map(|(_, t)| t.tid).collect();
-        match &f.evidence {
-            Evidence::StuckThread(e) => tids.extend(e.other_stuck_threads.iter().map(|o| o.tid)),
-            // A few threads, the most telling first (and, for Go, the goroutines).
-            Evidence::UnansweredRequests(e) => tids.extend(e.threads.iter().map(|o| o.tid)),
-            _ => {}
-        }
-        for tid in tids {
-            if targets.iter().any(|t| t.pid == pid && t.tid == tid) {
-                continue;
-            }
-            let Some(thread) =
-                last.processes.iter().find(|p| p.pid == pid).and_then(|p| p.threads.iter().find(|t| t.tid == tid))
-            else {
-                continue;
-            };
-            targets.push(unwedge_stacks::Target { pid, tid, syscall: thread.syscall.clone() });
-        }
-    }
-    if targets.is_empty() {
-        return false;
-    }
-    let read = stacks.reader.get_or_insert_with(unwedge_stacks::Reader::new).read(stacks.mode, &targets);
-    for ((pid, tid), stack) in read.stacks {
-        if let Some(t) =
-            last.processes.iter_mut().find(|p| p.pid == pid).and_then(|p| p.threads.iter_mut().find(|t| t.tid == tid))
-        {
-            t.user_stack = Some(stack);
-        }
-    }
-    for n in read.notes {
-        if !last.notes.contains(&n) {
-            last.notes.push(n);
-        }
-    }
-    true
-}
-
-/// Samples where the busy threads of the `busy_thread` findings the
-/// filter keeps burn their CPU, for `stacks.sampling.window` (shortened to
-/// end by `stacks.until`), into the last snapshot's threads
-/// (`cpu_profile`). perf events never stop a thread. When the kernel
-/// refuses them, each thread's profile and the snapshot's notes say why,
-/// and the report keeps the CPU shares the snapshots gave.
-fn sample_busy(scan: &mut Scan, analysis: &unwedge_analyze::Analysis, stacks: &mut Stacks, filter: Filter) -> bool {
-    let Some(last) = scan.snapshots.last_mut() else { return false };
-    let mut threads: Vec<(u32, u32)> = Vec::new();
-    for f in &analysis.findings {
-        let (Evidence::BusyThread(e), Some(pid)) = (&f.evidence, f.pid) else { continue };
-        if filter.pid.is_some_and(|want| want != pid) || filter.port.is_some_and(|want| f.port != Some(want)) {
-            continue;
-        }
-        threads.extend(e.threads.iter().map(|t| (pid, t.tid)));
-    }
-    threads.truncate(unwedge_stacks::sample::MAX_THREADS);
-    if threads.is_empty() {
-        return false;
-    }
-    let mut settings = stacks.sampling;
-    if let Some(until) = stacks.until {
-        settings.window = settings.window.min(until.saturating_duration_since(Instant::now()));
-    }
-    if settings.window < MIN_SAMPLING_WINDOW {
-        push_note(last, "busy threads were not sampled: too close to the scan's deadline".into());
-        return false;
-    }
-    let reader = stacks.reader.get_or_insert_with(unwedge_stacks::Reader::new);
-    let (profiles, notes) = match reader.sample(&threads, &settings) {
-        Ok(s) => (s.profiles, s.notes),
-        Err(refused) => {
-            let why = refused.to_string();
-            let unsampled =
-                unwedge_model::CpuProfile { hz: settings.hz, note: Some(why.clone()), ..Default::default() };
-            (threads.iter().map(|&k| (k, unsampled.clone())).collect(), vec![why])
-        }
-    };
-    for ((pid, tid), profile) in profiles {
-        if let Some(t) =
-            last.processes.iter_mut().find(|p| p.pid == pid).and_then(|p| p.threads.iter_mut().find(|t| t.tid == tid))
-        {
-            t.cpu_profile = Some(profile);
-        }
-    }
-    for n in notes {
-        push_note(last, n);
-    }
-    true
-}
-
-/// A sampling window shorter than this says too little to be worth its cost.
-const MIN_SAMPLING_WINDOW: Duration = Duration::from_millis(100);
-
-fn push_note(snap: &mut unwedge_model::Snapshot, note: String) {
-    if !snap.notes.contains(&note) {
-        snap.notes.push(note);
-    }
 }
 
 /// Which findings a reader asked for (`--pid`, `--port`, `?pid=`, `?port=`).

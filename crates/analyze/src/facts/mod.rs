@@ -10,6 +10,7 @@ pub mod container;
 pub mod cpu;
 pub mod index;
 pub mod keep;
+pub mod look;
 pub mod process_tree;
 pub mod queues;
 pub mod requests;

@@ -117,7 +117,11 @@ fn fix(j: &Judged, pid: u32) -> String {
                     "Find what it computes (the samples above, or perf top -t {tid}): an endless loop, a regular expression backtracking on its input, a spin on a lock. "
                 ),
             };
-            let python = ctx_python(e).then(|| format!(" py-spy top --pid {pid} names the Python functions that run.")).unwrap_or_default();
+            let python = if ctx_python(e) {
+        format!(" py-spy top --pid {pid} names the Python functions that run.")
+    } else {
+        String::new()
+    };
             format!(
                 "{found}Bound the work one request may cause (input limits, a timeout that stops the computation), and run more workers or threads so that one busy request does not hold every client.{python}"
             )
