@@ -418,7 +418,7 @@ The human report goes to standard output, coloured on a terminal; --json prints 
 /// list must name every /proc and /sys path in the code (tests/generate.rs).
 const PROC_FILES: &[(&str, &str)] = &[
     ("/proc/PID/stat", "State, parent, process group, session, start time, CPU time."),
-    ("/proc/PID/status", "Signal masks (SigBlk, SigIgn, SigCgt, SigPnd, ShdPnd), TracerPid, owner."),
+    ("/proc/PID/status", "Signal masks (SigBlk, SigIgn, SigCgt, SigPnd, ShdPnd), TracerPid, owner, Cpus_allowed_list."),
     ("/proc/PID/cmdline", "The command line, capped at 4 KiB."),
     ("/proc/PID/limits", "The soft and hard RLIMIT_NOFILE."),
     ("/proc/PID/wchan", "What the process sleeps on."),
@@ -473,9 +473,13 @@ const PROC_FILES: &[(&str, &str)] = &[
     ("/proc/sys/kernel/hostname", "The host name in the report."),
     ("/proc/uptime", "Turns start times into ages."),
     ("/proc/self/mountinfo", "Where the cgroup hierarchies (v1 and v2) are mounted."),
-    ("/sys/fs/cgroup/CGROUP/", "Per cgroup: pids, cpu.stat and the CFS quota, memory limits, events and pressure."),
+    (
+        "/sys/fs/cgroup/CGROUP/",
+        "Per cgroup: pids, cpu.stat and the CFS quota, memory limits, events, memory and CPU pressure.",
+    ),
     ("/proc/loadavg", "The number of tasks, against kernel.pid_max and kernel.threads-max."),
     ("/proc/pressure/memory", "The host's memory stall time (PSI)."),
+    ("/proc/pressure/cpu", "The share of time runnable tasks waited for a CPU (PSI): a host too small for its load."),
     (
         "/proc/PID/task/TID/schedstat",
         "A thread's time on a CPU and time runnable but waiting for one: busy told apart from starved.",

@@ -1,16 +1,17 @@
 //! One view of a finding's evidence for every renderer that shows it in
 //! full (the human report, the HTML page): its threads, typed, from the
 //! thread evidence (name, state, syscall, fds, signal masks, kernel and
-//! user stacks, goroutines), the rest of its fields as key/value pairs, and
+//! user stacks, goroutines; a busy or starved thread's CPU shares and
+//! hottest stacks), the rest of its fields as key/value pairs, and
 //! how a container is named.
 //! Built from the typed evidence, so that a renamed field fails to compile
 //! instead of silently vanishing from a page; the renderers only lay it out.
 
 use serde_json::{Map, Value};
-use unwedge_model::evidence::{ThreadEvidence, ThreadSummary};
+use unwedge_model::evidence::{CpuThread, ThreadEvidence, ThreadSummary};
 use unwedge_model::jvm::{JavaThread, JvmEvidence, LockAction};
 use unwedge_model::stack::{PyFrame, PyThreads};
-use unwedge_model::{stack, Container, Evidence, Frame, GoroutineGroup};
+use unwedge_model::{fmt, stack, Container, Evidence, Frame, GoroutineGroup};
 
 /// Goroutine groups shown per thread (the JSON has them all).
 pub const GOROUTINE_GROUPS: usize = 3;
@@ -32,13 +33,15 @@ pub enum Role {
     Signal,
     /// What the accepting processes' threads are doing (the explanation tells it in words).
     Accepting,
+    /// Threads busy on a CPU, or starved of one: their CPU shares and hottest stacks.
+    Cpu,
 }
 
 impl Role {
     /// What one thread of the list is called.
     pub fn label(self) -> &'static str {
         match self {
-            Role::Thread | Role::Sample { .. } | Role::Signal => "Thread",
+            Role::Thread | Role::Sample { .. } | Role::Signal | Role::Cpu => "Thread",
             Role::ParentThread => "Parent thread",
             Role::OtherStuck => "Other stuck thread",
             Role::Accepting => "Accepting thread",
@@ -88,6 +91,8 @@ pub struct ThreadView<'a> {
     pub python_threads: Option<&'a PyThreads>,
     /// The JVM's own view of it.
     pub java: Option<&'a JavaThread>,
+    /// A busy or starved thread's CPU over the interval and where it burnt.
+    pub cpu: Option<&'a CpuThread>,
 }
 
 impl<'a> ThreadView<'a> {
@@ -115,6 +120,7 @@ impl<'a> ThreadView<'a> {
             holds_gil: t.holds_gil,
             python_threads: t.python_threads.as_ref(),
             java: t.java.as_ref(),
+            cpu: None,
         }
     }
 
@@ -136,9 +142,17 @@ impl<'a> ThreadView<'a> {
         }
     }
 
-    /// "Thread 8 (upstream-pump), state S, in recvfrom (a socket receive …)".
+    pub fn cpu(t: &'a CpuThread) -> ThreadView<'a> {
+        ThreadView { tid: t.tid, name: &t.name, state: Some(&t.state), cpu: Some(t), ..ThreadView::default() }
+    }
+
+    /// "Thread 8 (upstream-pump), state S, in recvfrom (a socket receive …)";
+    /// "Thread 7 (node), the event loop, state R".
     pub fn head(&self, label: &str) -> String {
         let mut head = format!("{label} {} ({})", self.tid, self.name);
+        if let Some(role) = self.cpu.and_then(|c| c.role.as_deref()) {
+            head.push_str(&format!(", {role}"));
+        }
         if let Some(st) = self.state {
             head.push_str(&format!(", state {st}"));
         }
@@ -232,6 +246,36 @@ pub fn python_group_lines(py: &PyThreads) -> Vec<String> {
     out
 }
 
+/// Hot stacks shown per thread (the JSON has up to five).
+pub const HOT_STACKS: usize = 3;
+/// Folded frames shown per hot stack.
+pub const HOT_FRAMES: usize = 8;
+
+/// A CPU thread's facts, one (label, text) per line: its shares of the
+/// interval, its hottest stacks, and what limits its samples.
+pub fn cpu_lines(t: &CpuThread) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    let mut share = format!("on a CPU {:.0}% of the interval", t.running_pct);
+    if let Some(w) = t.waiting_pct {
+        share.push_str(&format!(", runnable but waiting for one {w:.0}%"));
+    }
+    out.push(("CPU", share));
+    let Some(p) = &t.cpu_profile else { return out };
+    if p.samples > 0 {
+        out.push((
+            "samples",
+            format!("{} in {} at {} Hz, after the second snapshot", p.samples, fmt::measured_ms(p.window_ms), p.hz),
+        ));
+    }
+    for h in p.stacks.iter().take(HOT_STACKS) {
+        out.push(("hot", format!("{:.0}% {}", h.share(p) * 100.0, h.folded(HOT_FRAMES))));
+    }
+    if let Some(n) = &p.note {
+        out.push(("samples", n.clone()));
+    }
+    out
+}
+
 /// The JVM's view of a thread: its state and innermost Java frames on one
 /// line, then the monitors it waits for and holds.
 pub fn java_lines(j: &JavaThread) -> Vec<String> {
@@ -303,6 +347,10 @@ pub fn jvm_lines(j: &JvmEvidence) -> Vec<String> {
     out
 }
 
+fn cpu_threads<'a>(field: &'static str, ts: &'a [CpuThread]) -> ThreadList<'a> {
+    ThreadList { field, role: Role::Cpu, threads: ts.iter().map(ThreadView::cpu).collect() }
+}
+
 fn full<'a>(field: &'static str, role: Role, ts: impl IntoIterator<Item = &'a ThreadEvidence>) -> ThreadList<'a> {
     ThreadList { field, role, threads: ts.into_iter().map(ThreadView::full).collect() }
 }
@@ -327,6 +375,8 @@ pub fn threads(ev: &Evidence) -> Vec<ThreadList<'_>> {
             vec![summaries("threads", Role::Sample { total: e.threads_total }, &e.threads)]
         }
         Evidence::AcceptStalled(e) => vec![summaries("accepting_threads", Role::Accepting, &e.accepting_threads)],
+        Evidence::BusyThread(e) => vec![cpu_threads("threads", &e.threads)],
+        Evidence::CpuStarved(e) => vec![cpu_threads("threads", &e.threads)],
         _ => Vec::new(),
     }
 }
@@ -378,6 +428,8 @@ pub fn cmdline(ev: &Evidence) -> Option<&str> {
         Evidence::SigtermBlocked(e) => &e.cmdline,
         Evidence::ProcessStopped(e) => &e.cmdline,
         Evidence::OrphanPortHolder(e) => &e.cmdline,
+        Evidence::BusyThread(e) => &e.cmdline,
+        Evidence::CpuStarved(e) => &e.cmdline,
         _ => return None,
     };
     Some(c.as_str()).filter(|c| !c.is_empty())

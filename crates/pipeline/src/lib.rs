@@ -9,8 +9,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 pub use unwedge_analyze::Thresholds;
 use unwedge_collect::CollectError;
-use unwedge_model::{Coverage, Evidence, Report, Scan};
+use unwedge_model::{Coverage, Report, Scan, Snapshot};
 pub use unwedge_stacks::Mode as StackMode;
+
+mod continuous;
+mod stacks;
+pub use continuous::Continuous;
+pub use stacks::{read_stacks, Stacks};
 
 /// Where the snapshots come from.
 #[derive(Debug, Clone)]
@@ -188,12 +193,26 @@ pub fn report(scan: &Scan, thresholds: &Thresholds, elapsed: Duration) -> Report
         };
     };
     let first = &scan.snapshots[0];
+    let interval_ms = last.taken_at_ms.saturating_sub(first.taken_at_ms);
+    let all: Vec<&Snapshot> = scan.snapshots.iter().collect();
+    build_report(analysis, &all, interval_ms, elapsed)
+}
+
+/// The report of an analysis of `snapshots` (oldest first): coverage from
+/// the last, skipped processes and notes from all.
+pub(crate) fn build_report(
+    analysis: unwedge_analyze::Analysis,
+    snapshots: &[&Snapshot],
+    interval_ms: u64,
+    elapsed: Duration,
+) -> Report {
+    let (first, last) = (snapshots[0], snapshots[snapshots.len() - 1]);
     let mut skipped = BTreeMap::new();
-    for s in scan.snapshots.iter().flat_map(|s| &s.skipped) {
+    for s in snapshots.iter().flat_map(|s| &s.skipped) {
         skipped.entry(s.pid).or_insert_with(|| s.clone());
     }
     let mut notes: Vec<String> = Vec::new();
-    for n in scan.snapshots.iter().flat_map(|s| &s.notes).chain(&analysis.notes) {
+    for n in snapshots.iter().flat_map(|s| &s.notes).chain(&analysis.notes) {
         if !notes.contains(n) {
             notes.push(n.clone());
         }
@@ -202,7 +221,7 @@ pub fn report(scan: &Scan, thresholds: &Thresholds, elapsed: Duration) -> Report
         unwedge_version: env!("CARGO_PKG_VERSION").into(),
         host: last.hostname.clone(),
         taken_at: humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(first.taken_at_ms)).to_string(),
-        interval_ms: last.taken_at_ms.saturating_sub(first.taken_at_ms),
+        interval_ms,
         duration_ms: elapsed.as_millis() as u64,
         coverage: Coverage {
             processes: last.processes.len(),
@@ -223,134 +242,12 @@ pub fn report(scan: &Scan, thresholds: &Thresholds, elapsed: Duration) -> Report
 pub fn run(input: &Input, thresholds: &Thresholds, stacks: &mut Stacks) -> Result<(Scan, Report), PipelineError> {
     let started = Instant::now();
     let mut scan = snapshots(input)?;
-    if matches!(input, Input::Live { .. }) {
+    if let Input::Live { until, .. } = input {
+        stacks.until = *until;
         read_stacks(&mut scan, thresholds, stacks, Filter::default());
     }
     let report = report(&scan, thresholds, started.elapsed());
     Ok((scan, report))
-}
-
-/// The user-stack reader and its mode. Keep one for the life of the
-/// process: it caches each binary's unwind and symbol tables (by
-/// build-id, bounded), which `serve` reuses scan after scan.
-pub struct Stacks {
-    pub mode: StackMode,
-    reader: Option<unwedge_stacks::Reader>,
-}
-
-impl Stacks {
-    pub fn new(mode: StackMode) -> Stacks {
-        Stacks { mode, reader: None }
-    }
-
-    /// Binaries whose tables are cached now.
-    pub fn cached_modules(&self) -> usize {
-        self.reader.as_ref().map_or(0, |r| r.cached_modules())
-    }
-}
-
-/// Reads the user stacks of the threads the findings report (those the
-/// filter keeps), right after the last snapshot, into that snapshot's
-/// threads: a second analysis then carries them into the evidence and the
-/// fix texts, and `--save-snapshot` keeps them. Only threads that sat in
-/// the same syscall the snapshot saw are read, never more than
-/// `unwedge_stacks::MAX_THREADS`. Returns whether any thread was read.
-pub fn read_stacks(scan: &mut Scan, thresholds: &Thresholds, stacks: &mut Stacks, filter: Filter) -> bool {
-    if stacks.mode == StackMode::Off || scan.snapshots.is_empty() {
-        return false;
-    }
-    let analysis = unwedge_analyze::analyze(scan, thresholds);
-    let Some(last) = scan.snapshots.last_mut() else { return false };
-    let mut targets: Vec<unwedge_stacks::Target> = Vec::new();
-    for f in &analysis.findings {
-        let Some(pid) = f.pid.filter(|&p| filter.pid.is_none_or(|want| want == p)) else { continue };
-        // A process whose /proc reads failed or hung is not read again.
-        if last.skipped.iter().any(|s| s.pid == pid) {
-            continue;
-        }
-        if filter.port.is_some_and(|want| f.port != Some(want)) {
-            continue;
-        }
-        let mut tids: Vec<u32> = f.evidence.thread_blocks().iter().map(|(_, t)| t.tid).collect();
-        match &f.evidence {
-            Evidence::StuckThread(e) => tids.extend(e.other_stuck_threads.iter().map(|o| o.tid)),
-            // A few threads, the most telling first (and, for Go, the goroutines).
-            Evidence::UnansweredRequests(e) => tids.extend(e.threads.iter().map(|o| o.tid)),
-            _ => {}
-        }
-        for tid in tids {
-            if targets.iter().any(|t| t.pid == pid && t.tid == tid) {
-                continue;
-            }
-            let Some(thread) =
-                last.processes.iter().find(|p| p.pid == pid).and_then(|p| p.threads.iter().find(|t| t.tid == tid))
-            else {
-                continue;
-            };
-            targets.push(unwedge_stacks::Target { pid, tid, syscall: thread.syscall.clone() });
-        }
-    }
-    if stacks.mode == StackMode::Attach {
-        dump_jvms(last, &analysis.findings, filter);
-    }
-    if targets.is_empty() {
-        return false;
-    }
-    let read = stacks.reader.get_or_insert_with(unwedge_stacks::Reader::new).read(stacks.mode, &targets);
-    for ((pid, tid), stack) in read.stacks {
-        if let Some(t) =
-            last.processes.iter_mut().find(|p| p.pid == pid).and_then(|p| p.threads.iter_mut().find(|t| t.tid == tid))
-        {
-            t.user_stack = Some(stack);
-        }
-    }
-    for n in read.notes {
-        if !last.notes.contains(&n) {
-            last.notes.push(n);
-        }
-    }
-    true
-}
-
-/// JVMs dumped per scan at most, and how long each may take (its
-/// attach listener's start, its safepoint and the text).
-const MAX_DUMPS: usize = 4;
-const DUMP_WAIT: Duration = Duration::from_secs(3);
-
-/// `--stacks attach`: asks each JVM a finding is about (those the filter
-/// keeps) for its own thread dump over its attach socket, as `jstack`
-/// does, into the last snapshot (`Process::jvm`): Java frames, the
-/// monitors each thread holds and waits for, the JVM's deadlock verdict.
-fn dump_jvms(last: &mut unwedge_model::Snapshot, findings: &[unwedge_model::Finding], filter: Filter) {
-    let mut pids: Vec<u32> = Vec::new();
-    for f in findings {
-        let Some(pid) = f.pid.filter(|&p| filter.pid.is_none_or(|want| want == p)) else { continue };
-        if filter.port.is_some_and(|want| f.port != Some(want)) || pids.contains(&pid) {
-            continue;
-        }
-        if last.processes.iter().any(|p| p.pid == pid && unwedge_model::jvm::is_jvm(p)) {
-            pids.push(pid);
-        }
-    }
-    for pid in pids.into_iter().take(MAX_DUMPS) {
-        let started = Instant::now();
-        let dump = unwedge_stacks::jvm::attach::thread_dump(pid, DUMP_WAIT);
-        let Some(p) = last.processes.iter_mut().find(|p| p.pid == pid) else { continue };
-        let jvm = p.jvm.get_or_insert_with(Default::default);
-        match dump {
-            Ok(d) => {
-                jvm.dump = Some(d);
-                jvm.dump_ms = Some(started.elapsed().as_millis() as u64);
-            }
-            Err(e) => {
-                let why = format!("no thread dump: {}", e.reason);
-                jvm.note = Some(match jvm.note.take() {
-                    Some(n) => format!("{n}; {why}"),
-                    None => why,
-                });
-            }
-        }
-    }
 }
 
 /// Which findings a reader asked for (`--pid`, `--port`, `?pid=`, `?port=`).

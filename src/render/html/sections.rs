@@ -210,8 +210,13 @@ fn thread(label: &str, t: &ThreadView) -> Thread {
     for l in t.java.map(view::java_lines).unwrap_or_default() {
         fact("java", l);
     }
-    let user_stack = t
-        .user_stack
+    let hottest = t.cpu.and_then(|c| c.cpu_profile.as_ref()).and_then(|p| p.stacks.first());
+    for (k, v) in t.cpu.map(view::cpu_lines).unwrap_or_default() {
+        fact(k, v);
+    }
+    // A busy thread's frames are those of its hottest stack.
+    let frames = hottest.map_or(t.user_stack, |h| h.frames.as_slice());
+    let user_stack = frames
         .iter()
         .map(|fr| {
             let file = fr.file.as_ref().map(|f| match fr.line {

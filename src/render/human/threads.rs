@@ -40,6 +40,11 @@ pub(super) fn write(out: &mut dyn Write, ev: &Evidence, frames: usize, brief: bo
                     thread_block(out, "  Thread", t, 0, false)?;
                 }
             }
+            Role::Cpu => {
+                for t in ts {
+                    cpu_block(out, t)?;
+                }
+            }
             // Empty lists; and the accepting threads, which the explanation tells in words.
             _ => {}
         }
@@ -155,6 +160,17 @@ pub(super) fn jvm(out: &mut dyn Write, ev: &unwedge_model::Evidence) -> io::Resu
         let indent = l.len() - l.trim_start().len();
         let pad = " ".repeat(6 + indent);
         wrapped(out, &pad, l.trim_start(), &format!("{pad}  "), Style::new())?;
+    }
+    Ok(())
+}
+
+/// A busy or starved thread: its role and state, its shares of the
+/// interval, its hottest stacks and what limits its samples.
+fn cpu_block(out: &mut dyn Write, t: &ThreadView) -> io::Result<()> {
+    wrapped(out, "    ", &t.head("Thread"), "        ", BOLD)?;
+    let Some(c) = t.cpu else { return Ok(()) };
+    for (label, text) in view::cpu_lines(c) {
+        wrapped(out, &format!("        {DIM}{label}:{DIM:#} "), &text, "          ", Style::new())?;
     }
     Ok(())
 }

@@ -125,7 +125,7 @@ pub fn python_threads(p: &Process) -> Option<&PyThreads> {
 /// The largest group of Python threads at work: the most numerous whose
 /// first thread `busy` says is not idling (in accept, an event loop, a
 /// sleep): the handlers, not the accept loop.
-pub fn busiest_group<'a>(threads: &'a PyThreads, busy: impl Fn(u32) -> bool) -> Option<&'a PyGroup> {
+pub fn busiest_group(threads: &PyThreads, busy: impl Fn(u32) -> bool) -> Option<&PyGroup> {
     threads.groups.iter().find(|g| g.tids.iter().any(|&t| busy(t)))
 }
 

@@ -1,14 +1,15 @@
 //! Wording several kinds share: what the processes that should accept on
 //! a listener show (`accept_stalled`, `accept_queue_overflow`), a
-//! thread's wait in one line, and what a runtime shows of itself (a JVM's
+//! thread's wait in one line, what a runtime shows of itself (a JVM's
 //! counters and deadlock verdict, a Python process's frames:
-//! `unanswered_requests`, `stuck_thread`).
+//! `unanswered_requests`, `stuck_thread`), and a thread's CPU, the work
+//! waiting on it and where it burns (`busy_thread`, `cpu_starved`).
 
 use crate::facts::queues::AcceptFacts;
 use crate::facts::runtime;
 use crate::facts::syscalls::Class;
 use crate::Ctx;
-use unwedge_model::evidence::ThreadSummary;
+use unwedge_model::evidence::{CpuThread, CpuWaitingWork, ThreadSummary};
 use unwedge_model::jvm::{JavaThread, JvmEvidence, LockAction};
 use unwedge_model::stack::PyThreads;
 
@@ -219,4 +220,69 @@ fn names(list: &[String]) -> String {
         out.push_str(&format!(" and {} more", list.len() - 6));
     }
     out
+}
+
+/// A thread whose CPU a finding tells: "the event loop (thread 12)",
+/// "thread 45 (GC Thread#0, a JVM garbage collector thread)", "thread 7 (python3)".
+pub fn cpu_thread_words(t: &CpuThread) -> String {
+    match t.role.as_deref() {
+        Some("the event loop") => format!("the event loop (thread {})", t.tid),
+        Some(role) => format!("thread {} ({}, {role})", t.tid, t.name),
+        None => format!("thread {} ({})", t.tid, t.name),
+    }
+}
+
+/// The work that waited on a process the whole interval, in words:
+/// "4 connections waited on 127.0.0.1:8080 without being accepted, and 1
+/// request it read was not answered (the oldest for 12.0 s)".
+pub fn cpu_work_words(w: &CpuWaitingWork) -> String {
+    let mut parts = Vec::new();
+    if w.queued > 0 {
+        parts.push(format!(
+            "{} connection{} waited on {} without being accepted",
+            w.queued,
+            if w.queued == 1 { "" } else { "s" },
+            w.stalled_listeners.join(", ")
+        ));
+    }
+    if w.unanswered > 0 {
+        let oldest = w.oldest_unanswered_ms.map(|ms| format!(" (the oldest for {})", crate::secs(ms as u64)));
+        parts.push(format!(
+            "{} request{} it read went unanswered{}",
+            w.unanswered,
+            if w.unanswered == 1 { "" } else { "s" },
+            oldest.unwrap_or_default()
+        ));
+    }
+    parts.join(", and ")
+}
+
+/// Where the first sampled thread burnt its CPU, in a sentence or two
+/// (the evidence holds every thread's stacks): "Sampled for 0.5 s after
+/// the scan (98 samples), it ran in [jit] ← … (97%), in … (3%)." and what
+/// limits the profile; empty when no thread was sampled.
+pub fn where_it_burns(threads: &[CpuThread]) -> String {
+    let Some((t, p)) = threads.iter().find_map(|t| Some((t, t.cpu_profile.as_ref()?))) else { return String::new() };
+    let mut out = String::new();
+    if p.samples > 0 && !p.stacks.is_empty() {
+        let stacks: Vec<String> =
+            p.stacks.iter().take(3).map(|h| format!("{} ({:.0}%)", h.folded(6), h.share(p) * 100.0)).collect();
+        out.push_str(&format!(
+            " Sampled for {} after the second snapshot ({} samples of {}), it ran in {}.",
+            crate::secs(p.window_ms),
+            p.samples,
+            cpu_thread_words(t),
+            stacks.join("; in ")
+        ));
+    }
+    if let Some(n) = &p.note {
+        out.push_str(&format!(" Samples: {n}."));
+    }
+    out
+}
+
+/// The sentence-initial form of a phrase ("the event loop" → "The event loop").
+pub fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
