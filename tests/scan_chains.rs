@@ -107,7 +107,8 @@ fn by_id<'a>(report: &'a Value, id: &str) -> Option<&'a Value> {
 
 /// Whether `f` is caused, directly or through other findings, by `root`.
 fn beneath(report: &Value, f: &Value, root: &Value) -> bool {
-    let mut todo: Vec<String> = f["caused_by"].as_array().into_iter().flatten().filter_map(|c| c.as_str()).map(String::from).collect();
+    let mut todo: Vec<String> =
+        f["caused_by"].as_array().into_iter().flatten().filter_map(|c| c.as_str()).map(String::from).collect();
     let mut seen = BTreeSet::new();
     while let Some(id) = todo.pop() {
         if id == root["id"].as_str().unwrap_or_default() {
@@ -115,7 +116,9 @@ fn beneath(report: &Value, f: &Value, root: &Value) -> bool {
         }
         if seen.insert(id.clone()) {
             if let Some(g) = by_id(report, &id) {
-                todo.extend(g["caused_by"].as_array().into_iter().flatten().filter_map(|c| c.as_str()).map(String::from));
+                todo.extend(
+                    g["caused_by"].as_array().into_iter().flatten().filter_map(|c| c.as_str()).map(String::from),
+                );
             }
         }
     }
@@ -172,7 +175,9 @@ fn nginx_before_php_fpm_with_a_full_unix_queue_is_one_story_from_the_pool() {
     let args = ["--answer-timeout", ANSWER];
     let report = scan_for(&args, "the pool's queue and nginx's requests", |r| {
         findings(r, "accept_queue_overflow").iter().any(|f| f["path"] == sock.as_str())
-            && findings(r, "unanswered_requests").iter().any(|f| f["port"].as_u64().map(|p| p.to_string()) == Some(port.clone()))
+            && findings(r, "unanswered_requests")
+                .iter()
+                .any(|f| f["port"].as_u64().map(|p| p.to_string()) == Some(port.clone()))
     });
     let full = findings(&report, "accept_queue_overflow").into_iter().find(|f| f["path"] == sock.as_str()).unwrap();
     assert!(full["port"].is_null(), "{full:#}");
@@ -193,10 +198,7 @@ fn nginx_before_php_fpm_with_a_full_unix_queue_is_one_story_from_the_pool() {
     assert_eq!(hops[1]["on"]["type"], "sleep");
     assert_eq!(hops[1]["on"]["syscall"], "clock_nanosleep");
     // nginx's requests are told beneath the pool's queue.
-    let root = findings(&report, "accept_stalled")
-        .into_iter()
-        .find(|f| f["path"] == sock.as_str())
-        .unwrap_or(full);
+    let root = findings(&report, "accept_stalled").into_iter().find(|f| f["path"] == sock.as_str()).unwrap_or(full);
     let front = findings(&report, "unanswered_requests")
         .into_iter()
         .find(|f| f["port"].as_u64().map(|p| p.to_string()) == Some(port.clone()))
@@ -205,7 +207,11 @@ fn nginx_before_php_fpm_with_a_full_unix_queue_is_one_story_from_the_pool() {
     assert_eq!(front["waits_on"][0]["on"]["path"], sock.as_str(), "{front:#}");
     assert!(front["title"].as_str().unwrap().contains(&format!("over unix:{sock}")), "{front:#}");
     let text = human(&["--answer-timeout", ANSWER, "--port", &port]);
-    one_story(&text, "php-fpm8.2", &["nginx (", &format!("unix:{sock}"), "asleep in clock_nanosleep", "queue full (5/4)"]);
+    one_story(
+        &text,
+        "php-fpm8.2",
+        &["nginx (", &format!("unix:{sock}"), "asleep in clock_nanosleep", "queue full (5/4)"],
+    );
     // --path finds the listener's findings.
     let (by_path, _) = scan_json(&["--answer-timeout", ANSWER, "--path", &sock]);
     assert!(findings(&by_path, "accept_queue_overflow").iter().all(|f| f["path"] == sock.as_str()));
@@ -226,7 +232,9 @@ fn nginx_before_gunicorn_deadlocked_on_a_unix_socket_names_the_workers() {
     let args = ["--answer-timeout", ANSWER];
     let report = scan_for(&args, "the workers' stalled queue", |r| {
         findings(r, "accept_stalled").iter().any(|f| f["path"] == sock.as_str())
-            && findings(r, "unanswered_requests").iter().any(|f| f["port"].as_u64().map(|p| p.to_string()) == Some(port.clone()))
+            && findings(r, "unanswered_requests")
+                .iter()
+                .any(|f| f["port"].as_u64().map(|p| p.to_string()) == Some(port.clone()))
     });
     let root = findings(&report, "accept_stalled").into_iter().find(|f| f["path"] == sock.as_str()).unwrap();
     assert!(workers.contains(&(root["pid"].as_u64().unwrap() as u32)), "{root:#}");
@@ -278,7 +286,10 @@ fn two_servers_calling_each_other_with_exhausted_pools_are_a_cross_process_deadl
     let report = scan_for(&[], "the cycle", |r| {
         findings(r, "cross_process_deadlock").iter().any(|f| pids(&f["evidence"]["pids"]).contains(&a))
     });
-    let d = findings(&report, "cross_process_deadlock").into_iter().find(|f| pids(&f["evidence"]["pids"]).contains(&a)).unwrap();
+    let d = findings(&report, "cross_process_deadlock")
+        .into_iter()
+        .find(|f| pids(&f["evidence"]["pids"]).contains(&a))
+        .unwrap();
     assert_eq!(d["severity"], "critical");
     assert_eq!(pids(&d["evidence"]["pids"]), {
         let mut v = vec![a, b];
@@ -324,7 +335,11 @@ fn serves(port: u64) {
     c.write_all(b"GET / HTTP/1.0\r\nHost: t\r\n\r\n").unwrap();
     let mut got = Vec::new();
     let _ = c.read_to_end(&mut got);
-    assert!(String::from_utf8_lossy(&got).contains("ok"), "no answer from port {port}: {:?}", String::from_utf8_lossy(&got));
+    assert!(
+        String::from_utf8_lossy(&got).contains("ok"),
+        "no answer from port {port}: {:?}",
+        String::from_utf8_lossy(&got)
+    );
 }
 
 fn pids_in(f: &Value) -> Vec<u32> {

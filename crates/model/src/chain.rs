@@ -252,12 +252,9 @@ fn queue_words(on: &Target) -> String {
             q.queued, q.backlog
         ),
         Some(q) if q.full => format!(" ← queue full ({}/{}): new SYNs dropped", q.queued, q.backlog),
-        Some(q) if on.queued.unwrap_or(0) > 0 => format!(
-            " ← {} waiting unaccepted in its queue ({}/{})",
-            on.queued.unwrap_or(0),
-            q.queued,
-            q.backlog
-        ),
+        Some(q) if on.queued.unwrap_or(0) > 0 => {
+            format!(" ← {} waiting unaccepted in its queue ({}/{})", on.queued.unwrap_or(0), q.queued, q.backlog)
+        }
         _ => String::new(),
     }
 }
@@ -313,8 +310,12 @@ mod tests {
             path: Some("/run/php/fpm.sock".into()),
             ..leads(TargetKind::Unix, &[1240, 1241], "php-fpm8.2", Some(q), false)
         };
-        let sleep =
-            Target { threads: Some(2), of: Some(2), syscall: Some("clock_nanosleep".into()), ..Target::new(TargetKind::Sleep) };
+        let sleep = Target {
+            threads: Some(2),
+            of: Some(2),
+            syscall: Some("clock_nanosleep".into()),
+            ..Target::new(TargetKind::Sleep)
+        };
         let hops = vec![
             Hop { pids: vec![1238], comm: "nginx".into(), waiting: 1, on: fpm, since_ms: None },
             Hop { pids: vec![1240, 1241], comm: "php-fpm8.2".into(), waiting: 2, on: sleep, since_ms: Some(19_000) },
@@ -349,7 +350,8 @@ mod tests {
             line(&cycle),
             "a (10) → tcp 127.0.0.1:8002 → b (20) → tcp 127.0.0.1:8001 → a (10): back where the chain started, a cross-process deadlock"
         );
-        let remote = Target { peer: Some("10.0.3.7:5432".into()), connections: Some(4), ..Target::new(TargetKind::Remote) };
+        let remote =
+            Target { peer: Some("10.0.3.7:5432".into()), connections: Some(4), ..Target::new(TargetKind::Remote) };
         let hops = vec![Hop { pids: vec![10], comm: "app".into(), waiting: 1, on: remote, since_ms: Some(41_000) }];
         assert_eq!(line(&hops), "app (10) → remote 10.0.3.7:5432 (another host, not answered for 41.0 s)");
         assert_eq!(end(&hops), "remote 10.0.3.7:5432, on another host");

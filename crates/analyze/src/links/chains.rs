@@ -93,9 +93,8 @@ pub fn link_chains(findings: &mut [Finding]) {
         };
         // A side of a deadlock: its causes among the other sides would
         // loop; what its own process explains stays, the rest is the deadlock.
-        let other_side = |c: &String| {
-            pid_of.iter().any(|(x, p)| x == c && p.is_some_and(|p| pids.contains(&p) && Some(p) != f.pid))
-        };
+        let other_side =
+            |c: &String| pid_of.iter().any(|(x, p)| x == c && p.is_some_and(|p| pids.contains(&p) && Some(p) != f.pid));
         f.caused_by.retain(|c| !other_side(c));
         if f.caused_by.is_empty() {
             f.caused_by.push(id.clone());

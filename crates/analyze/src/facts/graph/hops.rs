@@ -40,10 +40,9 @@ fn target(ctx: &Ctx, next: &Next, cycle: bool) -> Target {
         Next::FdLimit { open, limit } => {
             Target { open_fds: Some(*open), soft_limit: Some(*limit), ..Target::new(TargetKind::FdLimit) }
         }
-        Next::IdleUpstream { peer, threads } => Target {
-            peer: Some(endpoint(peer.ip(), peer.port())),
-            ..counted(TargetKind::IdleUpstream, *threads, None)
-        },
+        Next::IdleUpstream { peer, threads } => {
+            Target { peer: Some(endpoint(peer.ip(), peer.port())), ..counted(TargetKind::IdleUpstream, *threads, None) }
+        }
         Next::Unknown { lines } => Target { waits: lines.clone(), ..Target::new(TargetKind::Unknown) },
     }
 }
@@ -64,9 +63,7 @@ fn leads_on(ctx: &Ctx, t: &ToPeers, cycle: bool) -> Target {
         ..base
     };
     match &t.via {
-        Via::Tcp(addr) => {
-            Target { kind: TargetKind::Tcp, peer: Some(endpoint(addr.ip(), addr.port())), ..queue(base) }
-        }
+        Via::Tcp(addr) => Target { kind: TargetKind::Tcp, peer: Some(endpoint(addr.ip(), addr.port())), ..queue(base) },
         Via::Unix(path) => Target { kind: TargetKind::Unix, path: Some(path.clone()), ..queue(base) },
         Via::Pipe(inode) => Target { kind: TargetKind::Pipe, inode: Some(*inode), ..base },
     }

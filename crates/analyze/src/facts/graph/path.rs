@@ -52,21 +52,49 @@ pub struct ToPeers {
 #[derive(Debug, Clone)]
 pub enum Next {
     Peers(ToPeers),
-    Remote { peer: SocketAddr, connections: usize, since_ms: Option<u64> },
-    Lock { threads: usize, of: usize },
-    Sleep { threads: usize, of: usize, syscall: String },
-    Dns { server: String },
-    Cpu { threads: usize, of: usize },
-    Stopped { state: char },
+    Remote {
+        peer: SocketAddr,
+        connections: usize,
+        since_ms: Option<u64>,
+    },
+    Lock {
+        threads: usize,
+        of: usize,
+    },
+    Sleep {
+        threads: usize,
+        of: usize,
+        syscall: String,
+    },
+    Dns {
+        server: String,
+    },
+    Cpu {
+        threads: usize,
+        of: usize,
+    },
+    Stopped {
+        state: char,
+    },
     /// At its file-descriptor limit: accept() and every new fd fail (EMFILE).
-    FdLimit { open: u32, limit: u64 },
+    FdLimit {
+        open: u32,
+        limit: u64,
+    },
     /// Threads reading an upstream that answered and has been silent since:
     /// nothing is owed there, the wait is this process's own (it reads an
     /// idle keep-alive connection for an end that never comes).
-    IdleUpstream { peer: SocketAddr, threads: usize },
-    PeersNotReading { threads: usize },
+    IdleUpstream {
+        peer: SocketAddr,
+        threads: usize,
+    },
+    PeersNotReading {
+        threads: usize,
+    },
     /// Nothing the kernel shows (an event loop that holds nothing owed).
-    Unknown { lines: Vec<String> },
+    Unknown {
+        lines: Vec<String>,
+    },
 }
 
 impl Next {
@@ -150,10 +178,13 @@ fn upstream(ctx: &Ctx, pid: u32, w: &ThreadsWait) -> Option<Next> {
         }
         _ => return None,
     };
-    let peer = SocketAddr::new(match peer.ip() {
-        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(peer.ip()),
-        v4 => v4,
-    }, peer.port());
+    let peer = SocketAddr::new(
+        match peer.ip() {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(peer.ip()),
+            v4 => v4,
+        },
+        peer.port(),
+    );
     let conns = conns_to(ctx, pid, netns, peer);
     let owed: Vec<&Socket> = conns.iter().copied().filter(|s| owes_us(s)).collect();
     // Threads reading connections that owe them nothing: the peer answered
@@ -203,7 +234,12 @@ pub fn wait_of(ctx: &Ctx, pid: u32) -> Option<Next> {
                 let pids: Vec<u32> = readers.iter().map(|r| r.pid).collect();
                 if !pids.is_empty() {
                     let across = Across { pids, connections: 1, ..Default::default() };
-                    return Some(Next::Peers(ToPeers { via: Via::Pipe(*inode), across, since_ms: None, definite: true }));
+                    return Some(Next::Peers(ToPeers {
+                        via: Via::Pipe(*inode),
+                        across,
+                        since_ms: None,
+                        definite: true,
+                    }));
                 }
             }
             Some(Next::Unknown { lines: sum.lines })
@@ -214,7 +250,8 @@ pub fn wait_of(ctx: &Ctx, pid: u32) -> Option<Next> {
         },
         Dominant::Upstream => sum.upstream.as_ref().and_then(|w| upstream(ctx, pid, w)),
         Dominant::ZeroWindow => Some(Next::PeersNotReading { threads: sum.zero_window_senders }),
-        Dominant::Lock => Some(Next::Lock { threads: count(&|w| w.wait == Wait::Lock), of }),
+        // A pool that lent its connections out: its handlers wait on its lock.
+        Dominant::Lock | Dominant::Pool => Some(Next::Lock { threads: count(&|w| w.wait == Wait::Lock), of }),
         Dominant::Mixed => {
             if let Some(n) = unix::waits_on(ctx, p) {
                 return Some(n);

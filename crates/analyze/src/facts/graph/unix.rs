@@ -139,8 +139,7 @@ pub fn accepting(ctx: &Ctx, l: &UnixSocket, owners: &[u32]) -> Vec<u32> {
     if !in_accept.is_empty() {
         return in_accept;
     }
-    let holding: FastSet<u32> =
-        accepted(ctx, l).flat_map(|s| ctx.last.owners_of(s.inode).iter().copied()).collect();
+    let holding: FastSet<u32> = accepted(ctx, l).flat_map(|s| ctx.last.owners_of(s.inode).iter().copied()).collect();
     let held: Vec<u32> = owners.iter().copied().filter(|o| holding.contains(o)).collect();
     if !held.is_empty() {
         return held;
