@@ -28,8 +28,11 @@ pub fn run(args: &ScanArgs) -> Result<u8, Fatal> {
     let mut scan = unwedge_pipeline::snapshots(&input)?;
     if args.from_snapshot.is_none() {
         let mut stacks = unwedge_pipeline::Stacks::new(args.stacks.mode());
-        let filter = Filter { pid: args.pid, port: args.port };
-        unwedge_pipeline::read_stacks(&mut scan, &thresholds, &mut stacks, filter);
+        if let Input::Live { until, .. } = &input {
+            stacks.until = *until;
+        }
+        let filter = filter(args);
+        unwedge_pipeline::read_stacks(&mut scan, &thresholds, &mut stacks, &filter);
     }
     if let Some(path) = &args.save_snapshot {
         unwedge_pipeline::save(path, &scan)?;
@@ -38,7 +41,7 @@ pub fn run(args: &ScanArgs) -> Result<u8, Fatal> {
         return Err(Fatal::NoProcess(pid));
     }
     let mut report = unwedge_pipeline::report(&scan, &thresholds, started.elapsed());
-    Filter { pid: args.pid, port: args.port }.apply(&mut report);
+    filter(args).apply(&mut report);
 
     if let Some(path) = &args.html {
         // The raw snapshots go in only where the user already has them saved:
@@ -55,4 +58,8 @@ pub fn run(args: &ScanArgs) -> Result<u8, Fatal> {
         render::human::write(&mut anstream::AutoStream::auto(stdout.lock()), &report)?;
     }
     Ok(if report.has_alarm() { 1 } else { 0 })
+}
+
+fn filter(args: &ScanArgs) -> Filter {
+    Filter { pid: args.pid, port: args.port, path: args.path.as_deref().map(Filter::unix_path) }
 }

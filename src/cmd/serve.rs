@@ -43,6 +43,7 @@ pub fn run(args: &ServeArgs) -> Result<u8, Fatal> {
         input,
         thresholds,
         stacks: args.stacks.mode(),
+        continuous: args.mode == crate::cli::ScanMode::Continuous,
     })?;
     Ok(0)
 }

@@ -57,22 +57,32 @@ pub fn run(args: &WatchArgs) -> Result<u8, Fatal> {
         eprintln!("unwedge: not running as root: other users' sockets, fds, threads and user stacks are hidden (run as root, or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
     }
     catch_stop_signals();
-    let filter = Filter { pid: args.pid, port: args.port };
+    let filter = Filter { pid: args.pid, port: args.port, path: args.path.as_deref().map(Filter::unix_path) };
     let (tx, rx) = sync_channel::<Cycle>(1);
     let (every, interval, count, files) = (args.every, args.interval, args.count, args.from_snapshot.clone());
     let mode = args.stacks.mode();
+    let continuous = args.mode == crate::cli::ScanMode::Continuous && files.is_empty();
     std::thread::Builder::new().name("scan".into()).spawn(move || {
         // Lives as long as the scanner: each binary's symbol tables load once.
         let mut stacks = unwedge_pipeline::Stacks::new(mode);
+        // Continuous mode: the previous snapshot and the collector's cache, kept from scan to scan.
+        let mut state = continuous.then(|| unwedge_pipeline::Continuous::new(interval));
         let mut n: u64 = 0;
         while count.is_none_or(|c| n < c) {
             let started = Instant::now();
-            let input = if files.is_empty() {
-                Input::Live { interval, until: Some(started + (interval + COLLECT_SLACK).mul_f64(0.8)), record: false }
-            } else {
-                Input::Recorded(files[(n % files.len() as u64) as usize].clone())
-            };
-            let result = unwedge_pipeline::run(&input, &thresholds, &mut stacks).map(|(scan, mut report)| {
+            let until = Some(started + (interval + COLLECT_SLACK).mul_f64(0.8));
+            let result = match state.as_mut() {
+                Some(c) => c.step(&thresholds, &mut stacks, until),
+                None => {
+                    let input = if files.is_empty() {
+                        Input::Live { interval, until, record: false }
+                    } else {
+                        Input::Recorded(files[(n % files.len() as u64) as usize].clone())
+                    };
+                    unwedge_pipeline::run(&input, &thresholds, &mut stacks)
+                }
+            }
+            .map(|(scan, mut report)| {
                 filter.apply(&mut report);
                 (scan, report)
             });

@@ -123,12 +123,32 @@ fn header(about: &About) -> String {
     }
 }
 
+/// The longest wait chain told in a story (its own finding's, a member's
+/// or a consequence's): the path from the first waiter to where it ends.
+fn story_chain<'a>(b: &Item<'a>) -> &'a [unwedge_model::chain::Hop] {
+    let mut best: &'a [unwedge_model::chain::Hop] = &b.finding.waits_on;
+    for m in &b.members {
+        if m.waits_on.len() > best.len() {
+            best = &m.waits_on;
+        }
+    }
+    for c in &b.consequences {
+        let x = story_chain(c);
+        if x.len() > best.len() {
+            best = x;
+        }
+    }
+    best
+}
+
 fn block(out: &mut dyn Write, b: &Item, depth: usize) -> io::Result<()> {
     if depth == 0 {
+        let chain = story_chain(b);
+        let path = (!chain.is_empty()).then(|| unwedge_model::chain::line(chain));
         match b.group {
-            Some(g) => group_block(out, g, b)?,
+            Some(g) => group_block(out, g, b, path.as_deref())?,
             None => {
-                finding(out, b.finding)?;
+                finding_with(out, b.finding, path.as_deref())?;
                 if b.members.len() > 1 {
                     let tids: Vec<String> = b
                         .members
@@ -170,6 +190,9 @@ fn consequence(out: &mut dyn Write, b: &Item, depth: usize) -> io::Result<()> {
     if let Some(p) = f.port {
         tags.push(format!("port {p}"));
     }
+    if let Some(p) = &f.path {
+        tags.push(format!("unix:{p}"));
+    }
     match (b.group, f.pid, &f.comm) {
         (Some(g), _, _) => tags.push(format!("{} processes", g.pids.len())),
         (None, Some(pid), Some(comm)) => tags.push(format!("{comm} (pid {pid})")),
@@ -182,7 +205,7 @@ fn consequence(out: &mut dyn Write, b: &Item, depth: usize) -> io::Result<()> {
 
 /// A group of sibling processes, once: the headline, the processes and
 /// their ages, then one representative's evidence and the fix.
-fn group_block(out: &mut dyn Write, g: &Group, b: &Item) -> io::Result<()> {
+fn group_block(out: &mut dyn Write, g: &Group, b: &Item, path: Option<&str>) -> io::Result<()> {
     let f = b.finding;
     let sev = b.members.iter().map(|m| m.severity).fold(f.severity, Severity::max);
     let st = sev_style(sev);
@@ -190,9 +213,15 @@ fn group_block(out: &mut dyn Write, g: &Group, b: &Item) -> io::Result<()> {
     if let Some(p) = f.port {
         tags.push(format!("port {p}"));
     }
+    if let Some(p) = &f.path {
+        tags.push(format!("unix:{p}"));
+    }
     tags.push(format!("{} processes, {} findings", g.pids.len(), b.members.len()));
     writeln!(out, "  {st}{:<8}{st:#} {DIM}{}{DIM:#}", sev.name().to_uppercase(), tags.join("  "))?;
     wrapped(out, "    ", &g.title, "    ", BOLD)?;
+    if let Some(p) = path {
+        wrapped(out, "    Path: ", p, "          ", Style::new())?;
+    }
     let list: Vec<String> = g
         .pids
         .iter()
@@ -213,10 +242,18 @@ fn group_block(out: &mut dyn Write, g: &Group, b: &Item) -> io::Result<()> {
 }
 
 pub fn finding(out: &mut dyn Write, f: &Finding) -> io::Result<()> {
+    finding_with(out, f, None)
+}
+
+/// A finding with, under its title, the path of the wait chain its story tells.
+fn finding_with(out: &mut dyn Write, f: &Finding, path: Option<&str>) -> io::Result<()> {
     let st = sev_style(f.severity);
     let mut tags = vec![f.kind().name().to_string()];
     if let Some(p) = f.port {
         tags.push(format!("port {p}"));
+    }
+    if let Some(p) = &f.path {
+        tags.push(format!("unix:{p}"));
     }
     if let Some(t) = f.tid {
         tags.push(format!("thread {t}"));
@@ -225,16 +262,17 @@ pub fn finding(out: &mut dyn Write, f: &Finding) -> io::Result<()> {
         tags.push(format!("netns {ns}"));
     }
     writeln!(out, "  {st}{:<8}{st:#} {DIM}{}{DIM:#}", f.severity.name().to_uppercase(), tags.join("  "))?;
+    wrapped(out, "    ", &f.title, "    ", BOLD)?;
+    if let Some(p) = path {
+        wrapped(out, "    Path: ", p, "          ", Style::new())?;
+    }
     body(out, f, false)
 }
 
-/// Title, explanation, evidence, threads and fix of one finding.
-/// In a group (`in_group`) the headline stands for the title, and the
-/// kernel stack is cut shorter: the group must fit on one screen.
+/// Explanation, evidence, threads and fix of one finding (its title, or
+/// a group's headline, comes before). In a group (`in_group`) the kernel
+/// stack is cut shorter: the group must fit on one screen.
 fn body(out: &mut dyn Write, f: &Finding, in_group: bool) -> io::Result<()> {
-    if !in_group {
-        wrapped(out, "    ", &f.title, "    ", BOLD)?;
-    }
     wrapped(out, "    Why: ", &f.explanation, "         ", Style::new())?;
     if let Some(map) = view::fields(&f.evidence) {
         writeln!(out, "    Evidence:")?;
@@ -266,6 +304,7 @@ fn body(out: &mut dyn Write, f: &Finding, in_group: bool) -> io::Result<()> {
             }
         }
     }
+    threads::jvm(out, &f.evidence)?;
     threads::write(out, &f.evidence, if in_group { 4 } else { 8 }, in_group)?;
     wrapped(out, "    Fix: ", &f.fix, "         ", Style::new())?;
     Ok(())
@@ -450,9 +489,7 @@ mod tests {
                 state: String::new(),
                 syscall: "futex".into(),
                 fds: vec![],
-                user_stack: None,
-                goroutines: None,
-                goroutines_note: None,
+                ..Default::default()
             }],
             ..Default::default()
         };

@@ -303,6 +303,7 @@ mod tests {
             input: unwedge_pipeline::Input::Live { interval: Duration::from_secs(1), until: None, record: false },
             thresholds: Default::default(),
             stacks: unwedge_pipeline::StackMode::Off,
+            continuous: false,
         }))
     }
 

@@ -129,18 +129,33 @@ fn page(state: &State) -> Resp {
 
 fn healthz(state: &State) -> Resp {
     let l = state.latest.read().unwrap_or_else(|p| p.into_inner());
-    let v = json!({
+    let mut v = json!({
         "status": "ok",
         "scans": l.scans,
         "scan_errors": l.scan_errors,
         "last_scan_age_s": l.finished.map(|t| t.elapsed().as_secs_f64()),
+        "mode": if state.cfg.continuous { "continuous" } else { "pairs" },
     });
+    if let Some(c) = l.continuous {
+        v["continuous"] = json!({
+            "second_looks": c.looks,
+            "processes_read": c.cache.reads,
+            "fds_reused": c.cache.fds_reused,
+            "details_read": c.cache.full_reads,
+            "details_reused": c.cache.full_reused,
+            "fresh_checks": c.cache.drift_checks,
+            "fresh_checks_differing": c.cache.drift,
+            "stacks_read": c.stacks_read,
+            "stacks_reused": c.stacks_reused,
+        });
+    }
     json_body(StatusCode::OK, &v)
 }
 
 fn scan(state: &State, query: &str) -> Resp {
     let mut pid = None;
     let mut port = None;
+    let mut path = None;
     for (k, v) in super::respond::params(query) {
         match k.as_str() {
             "pid" => match v.parse::<u32>() {
@@ -151,7 +166,14 @@ fn scan(state: &State, query: &str) -> Resp {
                 Ok(p) if p > 0 => port = Some(p),
                 _ => return error(StatusCode::BAD_REQUEST, "port must be a port number (1-65535)"),
             },
-            _ => return error(StatusCode::BAD_REQUEST, &format!("unknown parameter '{k}' (pid and port are known)")),
+            "path" if !v.is_empty() => path = Some(unwedge_pipeline::Filter::unix_path(&v)),
+            "path" => return error(StatusCode::BAD_REQUEST, "path must be a unix socket's path or @name"),
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("unknown parameter '{k}' (pid, port and path are known)"),
+                )
+            }
         }
     }
     let (report, json) = {
@@ -163,11 +185,12 @@ fn scan(state: &State, query: &str) -> Resp {
         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
         return r;
     };
-    if pid.is_none() && port.is_none() {
+    let filter = unwedge_pipeline::Filter { pid, port, path };
+    if filter.is_empty() {
         return body(StatusCode::OK, JSON, json);
     }
     let mut filtered = (*report).clone();
-    unwedge_pipeline::Filter { pid, port }.apply(&mut filtered);
+    filter.apply(&mut filtered);
     json_body(StatusCode::OK, &filtered)
 }
 

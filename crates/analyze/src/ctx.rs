@@ -2,17 +2,26 @@
 //! when the scan took two, the thresholds and the interval; and how a
 //! judged result becomes a finding.
 
+use crate::facts::graph::Graph;
 use crate::facts::index::Index;
 use crate::Thresholds;
+use unwedge_model::chain::Hop;
 use unwedge_model::{Evidence, Finding, Process, Severity, Snapshot};
 
 /// What every judge sees: the newest snapshot, and the oldest one when
-/// the scan took two.
+/// the scan took two; and the wait graph over them, worked out as asked.
 pub struct Ctx<'a> {
     pub last: Index<'a>,
     pub first: Option<Index<'a>>,
     pub t: &'a Thresholds,
     pub interval_ms: u64,
+    pub graph: Graph,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(last: Index<'a>, first: Option<Index<'a>>, t: &'a Thresholds, interval_ms: u64) -> Self {
+        Ctx { last, first, t, interval_ms, graph: Graph::default() }
+    }
 }
 
 /// What a kind's judge decided about one finding: everything but its words.
@@ -22,16 +31,20 @@ pub struct Verdict<E> {
     /// The process it is about; `None` for the host or a network namespace.
     pub pid: Option<u32>,
     pub port: Option<u16>,
+    /// A unix listener's path, for a finding about one (where a TCP one has `port`).
+    pub path: Option<String>,
     /// The network namespace of its sockets or process (0 or the host's: none named).
     pub netns: u64,
     /// The thread it is about, for thread findings.
     pub tid: Option<u32>,
     pub evidence: E,
+    /// What its processes wait on, across processes (the wait graph's path).
+    pub waits_on: Vec<Hop>,
 }
 
 impl<E> Verdict<E> {
     pub fn new(severity: Severity, pid: Option<u32>, port: Option<u16>, netns: u64, evidence: E) -> Self {
-        Verdict { severity, pid, port, netns, tid: None, evidence }
+        Verdict { severity, pid, port, path: None, netns, tid: None, evidence, waits_on: Vec::new() }
     }
 }
 
@@ -51,6 +64,8 @@ impl Ctx<'_> {
         f.comm = v.pid.and_then(|p| self.last.process(p)).map(|p| p.comm.clone());
         f.pid = v.pid;
         f.port = v.port;
+        f.path = v.path;
+        f.waits_on = v.waits_on;
         f.tid = v.tid;
         f.netns = (v.netns != 0 && v.netns != self.last.snap.host_netns).then_some(v.netns);
         f.title = words.title;

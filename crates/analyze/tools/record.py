@@ -19,6 +19,7 @@ of the shell or session that started it.
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -81,11 +82,39 @@ class Scenario:
         raise SystemExit("%s: no READY within 20 s" % " ".join(self.cmd))
 
     def stop(self):
+        # Its descendants first, by pid: a server that leads a process group
+        # of its own (php-fpm's master) and workers that outlive their
+        # master are not in the scenario's group.
+        for pid in descendants(self.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         try:
             os.killpg(self.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         self.p.wait()
+        # A scenario that writes its configs and sockets into a directory says which.
+        if isinstance(self.ready, dict) and str(self.ready.get("dir", "")).startswith("/tmp/unwedge-"):
+            shutil.rmtree(self.ready["dir"], ignore_errors=True)
+
+
+def descendants(root):
+    """Every process below ROOT, from /proc."""
+    parent = {}
+    for e in os.listdir("/proc"):
+        if e.isdigit():
+            pp = ppid_of(int(e))
+            if pp is not None:
+                parent[int(e)] = pp
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        out += kids
+        todo += kids
+    return out
 
 
 def wait_for(pred, seconds=10):
@@ -380,6 +409,18 @@ INCIDENTS = {
         ["stuck_thread", "accept_stalled", "unanswered_requests"],
     ),
     "nginx-partial-requests": (nginx_partial_requests, ["fd_exhaustion"], ["unanswered_requests", "keepalive_starvation"]),
+    # Issue 22's chains: nginx before an app server whose workers do not answer.
+    "nginx-php-fpm-unix": (
+        simple("front_end.py", "fpm", wait=lambda s: time.sleep(11)),
+        ["accept_stalled", "accept_queue_overflow", "unanswered_requests"],
+        ["keepalive_starvation"],
+    ),
+    "nginx-gunicorn-unix-deadlock": (
+        simple("front_end.py", "gunicorn", wait=lambda s: time.sleep(11)),
+        ["accept_stalled", "unanswered_requests"],
+        ["keepalive_starvation"],
+    ),
+    "nginx-tcp-upstream-lock": (simple("front_end.py", "tcp", wait=lambda s: time.sleep(11)), ["unanswered_requests"], []),
 }
 
 def sleep(seconds):
@@ -494,6 +535,39 @@ def memory_server(clients, *args):
     return recipe
 
 
+def favoured_cgroup():
+    """A cpu cgroup with the largest weight: the host's other load (builds
+    on a small shared machine) then cannot take the CPU from what runs in
+    it, so the scenario, not the host, decides busy or starved."""
+    v1 = cgroup_root("cpu") != cgroup_root("")
+    return make_cgroup("cpu", {"cpu.shares": 262144} if v1 else {"cpu.weight": 10000})
+
+
+def last_cpu():
+    return max(os.sched_getaffinity(0))
+
+
+def cpu_bound(*args, clients=0, settle=1.0):
+    def recipe():
+        cg = favoured_cgroup()
+        s = Scenario("cpu_bound.py", "--cgroup", cg, *[str(a) for a in args])
+        stop = threading.Event()
+        if clients:
+            churn_clients(s.ready["port"], clients, stop)
+        time.sleep(settle)
+
+        def cleanup():
+            stop.set()
+            remove_cgroup(cg)
+
+        note = "python3 -u cpu_bound.py --cgroup CPU_CGROUP (cpu.shares 262144) %s%s" % (
+            " ".join(str(a) for a in args),
+            "; %d clients in the recorder connect, PING once, close, repeat" % clients if clients else "")
+        return [s], [s.pid], note, cleanup, ["--drop-time-wait"]
+
+    return recipe
+
+
 RECIPES = {
     "close_wait_leak": {
         "bad": simple("leaky_listener.py", "--count", "20"),
@@ -570,6 +644,19 @@ RECIPES = {
         "bad": cpu_server(5000, 8, "--burn-ms", "20"),
         "healthy": cpu_server(50000, 1, "--burn-ms", "1"),
     },
+    "cross_process_deadlock": {
+        "bad": simple("mutual_call.py", "deadlock", wait=sleep(2)),
+        # A client asks A for / in a loop; every A -> B -> A/leaf chain completes.
+        "healthy": simple("mutual_call.py", "healthy", wait=sleep(1), trim=["--drop-time-wait"]),
+    },
+    "busy_thread": {
+        "bad": cpu_bound("--redos"),
+        "healthy": cpu_bound("--burn-ms", 30, clients=4, settle=2),
+    },
+    "cpu_starved": {
+        "bad": cpu_bound("--burn-ms", 2000, "--pin", last_cpu(), "--hogs", 6, clients=4, settle=2),
+        "healthy": cpu_bound("--burn-ms", 5, "--pin", last_cpu(), "--hogs", 6, clients=2, settle=2),
+    },
     "memory_pressure": {
         "bad": memory_server(6),
         "healthy": memory_server(1, "--anon-pct", "30", "--file-mb", "8"),
@@ -615,8 +702,11 @@ def record(kind, which):
         scenarios, roots, note, cleanup, trim_args = recipe()
         try:
             with tempfile.NamedTemporaryFile(suffix=".json") as raw:
-                scan = [UNWEDGE, "scan", "--interval", "1s", "--save-snapshot", raw.name, "--json"]
-                subprocess.run(scan, capture_output=True, check=False)
+                # A loaded host (a big snapshot, a debug build) may take long: twice the default deadline.
+                scan = [UNWEDGE, "scan", "--interval", "1s", "--deadline", "60s", "--save-snapshot", raw.name, "--json"]
+                done = subprocess.run(scan, capture_output=True, check=False)
+                if done.returncode not in (0, 1):
+                    print("record.py: the scan failed: %s" % done.stderr.decode().strip(), file=sys.stderr)
                 trim = [sys.executable, os.path.join(HERE, "trim.py"), raw.name, dest]
                 for pid in roots:
                     trim += ["--pid", str(pid)]

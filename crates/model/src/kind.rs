@@ -71,6 +71,9 @@ macro_rules! for_each_kind {
             memory_pressure:           MemoryPressure,          Scan,  Process,  [MemoryPressure],                                   "5m";
             connect_unanswered:        ConnectUnanswered,       Scan,  Process,  [ConnectUnanswered],                                "2m";
             mount_unresponsive:        MountUnresponsive,       Scan,  Process,  [MountUnresponsive],                                "2m";
+            cross_process_deadlock:    CrossProcessDeadlock,    Scan,  Process,  [CrossProcessDeadlock],                             "2m";
+            busy_thread:               BusyThread,              Scan,  Thread,   [BusyThread],                                       "2m";
+            cpu_starved:               CpuStarved,              Scan,  Process,  [CpuStarved],                                       "2m";
             connect_timeout:           ConnectTimeout,          Probe, Target,   [ConnectTimeout],                                   -;
             syn_retransmit:            SynRetransmit,           Probe, Target,   [SynRetransmit],                                    -;
             missing_content_type:      MissingContentType,      Probe, Target,   [MissingContentType],                               -;

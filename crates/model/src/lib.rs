@@ -4,6 +4,7 @@
 //! the crate graph.
 
 mod cgroup;
+pub mod chain;
 mod container;
 pub mod cpu;
 pub mod duration;
@@ -11,17 +12,24 @@ pub mod evidence;
 pub mod fmt;
 pub mod jvm;
 mod kind;
+mod look;
 mod mount;
 mod report;
+mod skipped;
 mod snapshot;
 pub mod stack;
 pub mod story;
+mod unix;
 
 pub use cgroup::*;
 pub use container::Container;
 pub use cpu::{CpuProfile, HotStack, SchedStat};
 pub use evidence::Evidence;
 pub use kind::*;
+pub use look::LookPlan;
 pub use mount::*;
 pub use report::*;
+pub use skipped::*;
 pub use snapshot::*;
+pub use stack::{Frame, GoroutineGroup, UserStack};
+pub use unix::*;

@@ -36,6 +36,9 @@ pub struct Finding {
     pub comm: Option<String>,
     pub tid: Option<u32>,
     pub port: Option<u16>,
+    /// A unix listener's path (`@name` for an abstract one), where a TCP
+    /// listener's finding has `port`.
+    pub path: Option<String>,
     /// Inode of the network namespace, when it is not the host's.
     pub netns: Option<u64>,
     pub title: String,
@@ -50,6 +53,9 @@ pub struct Finding {
     pub group: Option<String>,
     /// The container (or systemd unit, or plain cgroup) the process runs in.
     pub container: Option<Container>,
+    /// What its processes wait on, followed across processes to the end of
+    /// the chain (empty when the wait stays inside one process).
+    pub waits_on: Vec<crate::chain::Hop>,
 }
 
 impl Finding {
@@ -61,6 +67,7 @@ impl Finding {
             comm: None,
             tid: None,
             port: None,
+            path: None,
             netns: None,
             title: String::new(),
             explanation: String::new(),
@@ -70,6 +77,7 @@ impl Finding {
             caused_by: Vec::new(),
             group: None,
             container: None,
+            waits_on: Vec::new(),
         }
     }
 
@@ -88,6 +96,8 @@ struct WireOut<'a> {
     tid: Option<u32>,
     port: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    path: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     netns: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     container: &'a Option<Container>,
@@ -101,6 +111,8 @@ struct WireOut<'a> {
     caused_by: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     group: &'a Option<String>,
+    #[serde(skip_serializing_if = "<[crate::chain::Hop]>::is_empty")]
+    waits_on: &'a [crate::chain::Hop],
 }
 
 #[derive(Deserialize)]
@@ -111,6 +123,8 @@ struct WireIn {
     comm: Option<String>,
     tid: Option<u32>,
     port: Option<u16>,
+    #[serde(default)]
+    path: Option<String>,
     #[serde(default)]
     netns: Option<u64>,
     #[serde(default)]
@@ -125,6 +139,8 @@ struct WireIn {
     caused_by: Vec<String>,
     #[serde(default)]
     group: Option<String>,
+    #[serde(default)]
+    waits_on: Vec<crate::chain::Hop>,
 }
 
 impl Serialize for Finding {
@@ -136,6 +152,7 @@ impl Serialize for Finding {
             comm: &self.comm,
             tid: self.tid,
             port: self.port,
+            path: &self.path,
             netns: self.netns,
             container: &self.container,
             title: &self.title,
@@ -145,6 +162,7 @@ impl Serialize for Finding {
             id: &self.id,
             caused_by: &self.caused_by,
             group: &self.group,
+            waits_on: &self.waits_on,
         }
         .serialize(s)
     }
@@ -160,6 +178,7 @@ impl<'de> Deserialize<'de> for Finding {
             comm: w.comm,
             tid: w.tid,
             port: w.port,
+            path: w.path,
             netns: w.netns,
             title: w.title,
             explanation: w.explanation,
@@ -169,6 +188,7 @@ impl<'de> Deserialize<'de> for Finding {
             caused_by: w.caused_by,
             group: w.group,
             container: w.container,
+            waits_on: w.waits_on,
         })
     }
 }

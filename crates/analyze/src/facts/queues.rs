@@ -9,6 +9,7 @@
 //! connection queued in the first snapshot is still queued in the second,
 //! the owner accepted nothing in between.
 
+use crate::facts::graph::unix;
 use crate::facts::index::endpoint;
 use crate::facts::requests::never_answered;
 use crate::facts::syscalls::Call;
@@ -17,7 +18,7 @@ use crate::Ctx;
 use std::collections::HashSet;
 use std::net::IpAddr;
 use unwedge_model::evidence::{EventLoopBlocked, QueuedConnection, ThreadSummary, ThreadsWait, WaitsOn};
-use unwedge_model::Socket;
+use unwedge_model::{Socket, UnixSocket, UnixState};
 
 /// A listener that accepted none of the connections waiting for it.
 pub struct Stalled<'a> {
@@ -124,16 +125,7 @@ pub fn accepting_threads(ctx: &Ctx, pids: &[u32], max: usize) -> Vec<ThreadSumma
                 None if t.state == 'R' => ("running".to_string(), Vec::new()),
                 None => ("no syscall".to_string(), Vec::new()),
             };
-            out.push(ThreadSummary {
-                tid: t.tid,
-                name: t.comm.clone(),
-                state: t.state.to_string(),
-                syscall,
-                fds,
-                user_stack: t.user_stack.as_ref().filter(|u| !u.frames.is_empty()).map(|u| u.frames.clone()),
-                goroutines: None,
-                goroutines_note: None,
-            });
+            out.push(crate::facts::threads::summary(p, t, syscall, fds));
         }
     }
     out
@@ -152,6 +144,10 @@ pub struct AcceptFacts {
     /// (bytes received, none sent), and the longest such wait.
     pub unanswered: usize,
     pub unanswered_for_ms: u32,
+    /// Unix listeners (no byte counters): connections accepted on it that
+    /// the accepting processes hold while none of their threads ran during
+    /// the interval — every one of them busy with what it accepted.
+    pub held_busy: usize,
     /// The master that holds the socket only for its workers.
     pub masters: Vec<u32>,
     /// An accepting process whose event loop a synchronous call blocks.
@@ -163,16 +159,6 @@ pub struct AcceptFacts {
 }
 
 pub fn accept_facts(ctx: &Ctx, l: &Socket, owners: &[u32], accepting: &[u32]) -> AcceptFacts {
-    let threads = accepting_threads(ctx, accepting, 6);
-    let at_fd_limit = accepting.iter().find_map(|&pid| {
-        let p = ctx.last.process(pid)?;
-        let soft = p.nofile_soft.filter(|&s| s > 0)?;
-        (p.fd_count as u64 >= soft.saturating_sub(1)).then_some((pid, p.fd_count, soft))
-    });
-    let stopped = accepting.iter().find_map(|&pid| {
-        let p = ctx.last.process(pid)?;
-        crate::facts::process_tree::looks_stopped(p).then_some((pid, p.state))
-    });
     let mut unanswered = 0;
     let mut unanswered_for_ms = 0;
     for s in ctx.last.accepted_by(l, accepting) {
@@ -183,6 +169,42 @@ pub fn accept_facts(ctx: &Ctx, l: &Socket, owners: &[u32], accepting: &[u32]) ->
             }
         }
     }
+    AcceptFacts { unanswered, unanswered_for_ms, ..facts_of(ctx, owners, accepting) }
+}
+
+/// [`accept_facts`] of a unix listener: a unix connection has no byte
+/// counters, so whether its request was answered is not known; what is
+/// known is whether every accepting process holds connections it accepted
+/// and sat still through the interval (`held_busy`).
+pub fn accept_facts_unix(ctx: &Ctx, l: &UnixSocket, owners: &[u32], accepting: &[u32]) -> AcceptFacts {
+    let mut held = vec![0usize; accepting.len()];
+    for end in unix::accepted(ctx, l) {
+        for o in ctx.last.owners_of(end.inode) {
+            if let Some(i) = accepting.iter().position(|a| a == o) {
+                held[i] += 1;
+            }
+        }
+    }
+    let still = |pid: u32| {
+        ctx.last.process(pid).is_some_and(|p| {
+            !p.brief && !p.threads.is_empty() && p.threads.iter().all(|t| crate::facts::waits::unchanged(ctx, p, t))
+        })
+    };
+    let busy = !accepting.is_empty() && held.iter().all(|&n| n > 0) && accepting.iter().all(|&p| still(p));
+    AcceptFacts { held_busy: if busy { held.iter().sum() } else { 0 }, ..facts_of(ctx, owners, accepting) }
+}
+
+fn facts_of(ctx: &Ctx, owners: &[u32], accepting: &[u32]) -> AcceptFacts {
+    let threads = accepting_threads(ctx, accepting, 6);
+    let at_fd_limit = accepting.iter().find_map(|&pid| {
+        let p = ctx.last.process(pid)?;
+        let soft = p.nofile_soft.filter(|&s| s > 0)?;
+        (p.fd_count as u64 >= soft.saturating_sub(1)).then_some((pid, p.fd_count, soft))
+    });
+    let stopped = accepting.iter().find_map(|&pid| {
+        let p = ctx.last.process(pid)?;
+        crate::facts::process_tree::looks_stopped(p).then_some((pid, p.state))
+    });
     let masters = owners.iter().copied().filter(|o| !accepting.contains(o)).collect();
     let blocked_loop =
         accepting.iter().find_map(|&pid| ctx.last.process(pid).and_then(|p| crate::facts::event_loop::blocked(ctx, p)));
@@ -195,7 +217,65 @@ pub fn accept_facts(ctx: &Ctx, l: &Socket, owners: &[u32], accepting: &[u32]) ->
             _ => None,
         }
     });
-    AcceptFacts { threads, at_fd_limit, stopped, unanswered, unanswered_for_ms, masters, blocked_loop, waits }
+    AcceptFacts {
+        threads,
+        at_fd_limit,
+        stopped,
+        unanswered: 0,
+        unanswered_for_ms: 0,
+        held_busy: 0,
+        masters,
+        blocked_loop,
+        waits,
+    }
+}
+
+/// A unix listener that accepted none of the connections waiting for it:
+/// every client queued in the first snapshot (its `pending` inodes, oldest
+/// first, FIFO) still waits in the second.
+pub struct StalledUnix<'a> {
+    pub listener: &'a UnixSocket,
+    pub owners: Vec<u32>,
+    pub accepting: Vec<u32>,
+    /// The clients' inodes queued in both snapshots.
+    pub waiting: Vec<u64>,
+}
+
+pub fn stalled_unix<'a>(ctx: &Ctx<'a>) -> Vec<StalledUnix<'a>> {
+    let mut out = Vec::new();
+    for l in ctx.last.snap.unix_sockets.iter().filter(|s| s.state == UnixState::Listen && s.recv_q > 0) {
+        let Some(before) = ctx.graph.unix.before(ctx, l.inode).filter(|b| b.recv_q > 0) else { continue };
+        let earlier: Vec<u64> = before.pending.iter().copied().filter(|&c| c != 0).collect();
+        let waiting: Vec<u64> = l.pending.iter().copied().filter(|c| earlier.contains(c)).collect();
+        if waiting.is_empty() || waiting.len() < earlier.len() {
+            continue;
+        }
+        let owners = ctx.last.owners_of(l.inode).to_vec();
+        let accepting = unix::accepting(ctx, l, &owners);
+        out.push(StalledUnix { listener: l, owners, accepting, waiting });
+    }
+    out
+}
+
+/// The first few clients waiting in a unix listener's queue, as evidence:
+/// the process holding each (a unix connection has no address).
+pub fn waiting_unix(ctx: &Ctx, clients: &[u64]) -> Vec<QueuedConnection> {
+    clients
+        .iter()
+        .take(5)
+        .map(|&c| {
+            let s = ctx.last.snap.unix_sockets.iter().find(|s| s.inode == c);
+            QueuedConnection {
+                peer: match ctx.last.owners_of(c).first() {
+                    Some(&pid) => ctx.proc_label(pid),
+                    None => format!("socket:[{c}]"),
+                },
+                state: "queued".into(),
+                unread_bytes: s.map(|s| s.send_q).unwrap_or(0),
+                since_last_packet_ms: None,
+            }
+        })
+        .collect()
 }
 
 impl AcceptFacts {

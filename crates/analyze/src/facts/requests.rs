@@ -1,5 +1,6 @@
 //! Whether a connection's request awaits its answer: the client sent
-//! bytes, the server read them and has sent nothing since. Read by
+//! bytes, the server read them and has sent nothing since; or it never
+//! even read them (`unread_request`). Read by
 //! `unanswered_requests` and by `keep` (which connections of the first
 //! snapshot a scan must keep to compare), and, in its simplest form
 //! (`never_answered`), by the accept-queue facts and `fd_exhaustion`.
@@ -25,69 +26,71 @@ pub fn sent(i: &TcpInfo) -> Option<u64> {
     i.bytes_sent.or(i.bytes_acked)
 }
 
+/// Which end of a connection sent the last data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// This end: the socket whose tcp_info is read.
+    Us,
+    /// The other end.
+    Peer,
+}
+
+/// Who sent the last data on a connection, from this end's tcp_info: the
+/// one place that decides it. The byte counters say whether each end sent
+/// anything; when both did, the older of `last_data_sent` and
+/// `last_data_recv` is the earlier send. On loopback a request and its
+/// answer can land in the same jiffy: in a tie the end that sent more data
+/// segments spoke last, and equal counts (or a kernel without them) say
+/// nothing. `None` without byte counters (Linux < 4.1), on a connection
+/// where neither end sent a byte, or on such a tie.
+pub fn last_sender(i: &TcpInfo) -> Option<Side> {
+    let (rcvd, sent) = (i.bytes_received?, sent(i)?);
+    match (rcvd > 0, sent > 0) {
+        (false, false) => None,
+        (true, false) => Some(Side::Peer),
+        (false, true) => Some(Side::Us),
+        (true, true) => match i.last_data_sent_ms.cmp(&i.last_data_recv_ms) {
+            std::cmp::Ordering::Greater => Some(Side::Peer),
+            std::cmp::Ordering::Less => Some(Side::Us),
+            std::cmp::Ordering::Equal => match (i.data_segs_in, i.data_segs_out) {
+                (Some(a), Some(b)) if a > b => Some(Side::Peer),
+                (Some(a), Some(b)) if b > a => Some(Side::Us),
+                _ => None,
+            },
+        },
+    }
+}
+
 /// The client's request was read and the server has sent nothing since.
 pub fn awaits_answer(s: &Socket) -> bool {
     let Some(i) = &s.info else { return false };
-    let (Some(rcvd), Some(sent)) = (i.bytes_received, sent(i)) else { return false };
     let consumed = match s.state {
         TcpState::Established => s.recv_q == 0,
         // A client that gave up: its FIN (one in the queue) may be unread.
         TcpState::CloseWait => s.recv_q <= 1,
         _ => false,
     };
-    if rcvd == 0 || !consumed {
+    if !consumed || last_sender(i) != Some(Side::Peer) {
         return false;
     }
-    if sent == 0 {
+    // A request never answered whose client sent data over more than
+    // ONE_WAY_SPAN_MS of the connection's life: a one-way stream.
+    if sent(i) == Some(0) {
         let span = i.last_data_sent_ms.saturating_sub(i.last_data_recv_ms);
         return !(i.data_segs_in.unwrap_or(1) >= 2 && span > ONE_WAY_SPAN_MS);
     }
-    match i.last_data_sent_ms.cmp(&i.last_data_recv_ms) {
-        std::cmp::Ordering::Greater => true,
-        std::cmp::Ordering::Less => false,
-        // The answer and the next request in the same jiffy (a client that
-        // asks again as soon as it is answered, on loopback): the one who
-        // sent more data segments spoke last. A request split over several
-        // segments answered in one would read as waiting, so only this tie
-        // uses it; a multi-segment answer reads as answered.
-        std::cmp::Ordering::Equal => matches!((i.data_segs_in, i.data_segs_out), (Some(a), Some(b)) if a > b),
+    true
+}
+
+/// Neither end's byte counters moved between the two snapshots of a
+/// connection (`before`, `now`): whatever waited, waited the whole interval.
+pub fn unchanged(before: &Socket, now: &Socket) -> bool {
+    match (before.info, now.info) {
+        (Some(b), Some(n)) => {
+            b.bytes_received == n.bytes_received && sent(&b) == sent(&n) && b.bytes_acked == n.bytes_acked
+        }
+        _ => false,
     }
-}
-
-/// Which end of a connection sent the last bytes, as this end's tcp_info says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LastSender {
-    /// This end: the peer owes an answer (when it got the bytes).
-    Us,
-    /// The peer: it answered (or spoke first), and this end owes nothing it shows.
-    Them,
-    /// No data either way yet.
-    Nobody,
-}
-
-/// Who sent last: from the byte counters when one side never sent, else
-/// from `last_data_sent` / `last_data_recv`, and in a tie to the jiffy (a
-/// request and its answer on loopback) from the data segment counts, as
-/// `awaits_answer` breaks it: the side that sent more segments spoke last,
-/// and as many each way is a request answered (a multi-segment answer
-/// reads as answered). `None` without byte counters (Linux < 4.1) or, in a
-/// tie, without segment counts (< 4.6, and snapshots recorded before
-/// unwedge read them).
-pub fn last_sender(i: &TcpInfo) -> Option<LastSender> {
-    let (rcvd, sent) = (i.bytes_received?, sent(i)?);
-    Some(match (sent > 0, rcvd > 0) {
-        (false, false) => LastSender::Nobody,
-        (true, false) => LastSender::Us,
-        (false, true) => LastSender::Them,
-        (true, true) => match i.last_data_sent_ms.cmp(&i.last_data_recv_ms) {
-            std::cmp::Ordering::Less => LastSender::Us,
-            std::cmp::Ordering::Greater => LastSender::Them,
-            std::cmp::Ordering::Equal => match (i.data_segs_out?, i.data_segs_in?) {
-                (o, n) if o > n => LastSender::Us,
-                _ => LastSender::Them,
-            },
-        },
-    })
 }
 
 /// The peer owes us an answer: our bytes were the last on the connection
@@ -99,7 +102,7 @@ pub fn owes_us(s: &Socket) -> Option<u32> {
         && s.send_q == 0
         && s.recv_q == 0
         && i.bytes_acked.is_some_and(|a| a > 0)
-        && last_sender(&i) == Some(LastSender::Us);
+        && last_sender(&i) == Some(Side::Us);
     ok.then_some(i.last_data_sent_ms)
 }
 
@@ -107,11 +110,27 @@ pub fn owes_us(s: &Socket) -> Option<u32> {
 /// way for `idle_ms`: an idle keep-alive connection.
 pub fn idle_after_answer(s: &Socket, idle_ms: u32) -> bool {
     s.info.is_some_and(|i| {
-        last_sender(&i) == Some(LastSender::Them)
+        last_sender(&i) == Some(Side::Peer)
             && s.recv_q == 0
             && i.last_data_recv_ms >= idle_ms
             && i.last_data_sent_ms >= idle_ms
     })
+}
+
+/// The client's request sits unread: the server accepted the connection
+/// and has neither read a byte of it (the receive queue holds all that
+/// was received; a client that gave up adds its FIN) nor sent one. The
+/// stronger sign than a request read and set aside: nobody even looked.
+pub fn unread_request(s: &Socket) -> bool {
+    let Some(i) = &s.info else { return false };
+    let (Some(rcvd), Some(sent)) = (i.bytes_received, sent(i)) else { return false };
+    let queued = s.recv_q as u64;
+    let all_queued = match s.state {
+        TcpState::Established => queued == rcvd,
+        TcpState::CloseWait => queued > 1 && (queued == rcvd || queued == rcvd + 1),
+        _ => false,
+    };
+    rcvd > 0 && sent == 0 && all_queued
 }
 
 /// The client sent a request and the server never sent a byte back.
@@ -209,7 +228,7 @@ mod tests {
         // Our request, acknowledged, never answered: the upstream owes us.
         let mut c = conn(est, 0, info(0, 78, 9_000, 9_000));
         c.info.as_mut().unwrap().data_segs_out = Some(1);
-        assert_eq!(last_sender(&c.info.unwrap()), Some(LastSender::Us));
+        assert_eq!(last_sender(&c.info.unwrap()), Some(Side::Us));
         assert_eq!(owes_us(&c), Some(9_000));
         assert!(!idle_after_answer(&c, 1000));
         // Answered, then a second request 2 s ago: owes us again.
@@ -217,22 +236,41 @@ mod tests {
         assert_eq!(owes_us(&c), Some(2_000));
         // Answered last and idle since: keep-alive, owes nothing.
         let c = conn(est, 0, info(300, 80, 5_000, 5_010));
-        assert_eq!(last_sender(&c.info.unwrap()), Some(LastSender::Them));
+        assert_eq!(last_sender(&c.info.unwrap()), Some(Side::Peer));
         assert_eq!(owes_us(&c), None);
         assert!(idle_after_answer(&c, 1000) && !idle_after_answer(&c, 6000));
         // A tie to the jiffy is broken by the data segments, else unknown.
         let mut i = info(300, 80, 5_000, 5_000);
         (i.data_segs_out, i.data_segs_in) = (Some(2), Some(1));
-        assert_eq!(last_sender(&i), Some(LastSender::Us));
+        assert_eq!(last_sender(&i), Some(Side::Us));
         i.data_segs_in = Some(2);
-        assert_eq!(last_sender(&i), Some(LastSender::Them), "as many each way: answered");
+        assert_eq!(last_sender(&i), None, "as many each way: no proof either way");
         i.data_segs_in = None;
         assert_eq!(last_sender(&i), None, "no segment counts: a tie is no proof");
         // Unacknowledged bytes: it has not even received our request.
         let mut c = conn(est, 0, info(0, 78, 9_000, 9_000));
         c.send_q = 78;
         assert_eq!(owes_us(&c), None);
-        assert_eq!(last_sender(&info(0, 0, 1, 1)), Some(LastSender::Nobody));
+        assert_eq!(last_sender(&info(0, 0, 1, 1)), None, "nothing sent either way");
+    }
+
+    #[test]
+    fn a_request_never_read() {
+        let est = TcpState::Established;
+        // The JVM's dispatcher accepted it and queued it for a handler that never comes.
+        assert!(unread_request(&conn(est, 29, info(29, 0, 12_000, 12_000))));
+        // Read, not answered: the other rule.
+        assert!(!unread_request(&conn(est, 0, info(29, 0, 12_000, 12_000))));
+        // Partly read: the server looked at it.
+        assert!(!unread_request(&conn(est, 10, info(29, 0, 12_000, 12_000))));
+        // Answered once, the next request unread: not "never read".
+        assert!(!unread_request(&conn(est, 29, info(58, 300, 12_000, 15_000))));
+        // A client that gave up: its FIN behind the unread request.
+        assert!(unread_request(&conn(TcpState::CloseWait, 30, info(29, 0, 12_000, 12_000))));
+        assert!(!unread_request(&conn(TcpState::CloseWait, 1, info(1, 0, 12_000, 12_000))), "a bare FIN");
+        let mut i = info(29, 0, 12_000, 12_000);
+        i.bytes_received = None;
+        assert!(!unread_request(&conn(est, 29, i)));
     }
 
     #[test]

@@ -20,8 +20,9 @@
 //! stand in.
 
 use crate::facts::index::{endpoint, Index};
+use crate::facts::requests::owes_us;
 use crate::facts::syscalls::{Call, Class};
-use crate::facts::{connects, mounts, requests, threads};
+use crate::facts::{connects, mounts, pool, requests, runtime, threads};
 use crate::Ctx;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -109,6 +110,8 @@ pub struct Summary {
     pub connecting: Option<ThreadsWait>,
     /// Threads blocked on files of a mount that left a request unanswered the whole interval.
     pub mount: Option<ThreadsWait>,
+    /// Every thread at work on a lock while the connections to an upstream idle (`pool.rs`).
+    pub pool: Option<ThreadsWait>,
     pub samples: Vec<ThreadSummary>,
     pub dominant: Dominant,
     /// Threads blocked sending on a zero window.
@@ -116,6 +119,8 @@ pub struct Summary {
     pub go_runtime: bool,
     /// Every thread idles: in accept, an event loop, a sleep or a signal wait.
     pub idle_only: bool,
+    /// Every thread not idling waits in futex, whether or not an event loop polls.
+    pub busy_all_lock: bool,
 }
 
 /// What most of the threads wait on.
@@ -129,17 +134,26 @@ pub enum Dominant {
     /// Connects to one destination get no answer.
     Connect,
     ZeroWindow,
+    /// Every thread at work waits on a lock while the process's
+    /// connections to an upstream sit idle: a pool that lent them out.
+    Pool,
     /// Every thread that is not idling in an event loop or accept waits in futex.
     Lock,
     #[default]
     Mixed,
 }
 
-/// The thread did not run between the two snapshots and sits in the same call.
+/// The thread did not run between the two snapshots and sits in the same
+/// call (a JVM's thread may have woken without working: `runtime::idle_in_place`).
 pub fn unchanged(ctx: &Ctx, p: &Process, t: &Thread) -> bool {
     let Some(first) = &ctx.first else { return false };
     let Some(before) = first.process(p.pid).filter(|q| q.start_ticks == p.start_ticks) else { return false };
-    before.threads.iter().find(|b| b.tid == t.tid).is_some_and(|tb| slept_through(tb, t))
+    let jvm = runtime::is_jvm(p);
+    before
+        .threads
+        .iter()
+        .find(|b| b.tid == t.tid)
+        .is_some_and(|tb| slept_through(tb, t) || (jvm && runtime::idle_in_place(ctx.snap().arch.as_str(), tb, t)))
 }
 
 /// The same thread in both snapshots (`before`, `now`) slept the whole
@@ -267,8 +281,9 @@ pub fn zero_window(s: &Socket) -> bool {
         })
 }
 
+/// What each thread waits in; a JVM's own threads (`runtime`) are left out.
 pub fn classify<'a>(ctx: &Ctx, p: &'a Process) -> Vec<ThreadWait<'a>> {
-    p.threads.iter().map(|t| classify_one(ctx, p, t)).collect()
+    p.threads.iter().filter(|t| !runtime::runtime_thread(p, t)).map(|t| classify_one(ctx, p, t)).collect()
 }
 
 /// Who holds the read end of pipe `inode` (other than the writer `p` itself when it also does).
@@ -277,15 +292,19 @@ fn pipe_readers<'a>(idx: &Index<'a>, inode: u64) -> Vec<&'a Process> {
 }
 
 pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
-    let waits = classify(ctx, p);
+    summarize_waits(ctx, p, &classify(ctx, p))
+}
+
+/// [`summarize`] of threads already classified.
+pub fn summarize_waits(ctx: &Ctx, p: &Process, waits: &[ThreadWait]) -> Summary {
     let mut sum = Summary { total: waits.len(), go_runtime: is_go(p), ..Default::default() };
     if waits.is_empty() {
         return sum;
     }
-    sum.lines = lines(&waits);
+    sum.lines = lines(waits);
     // Threads reading an outbound connection, whether or not most do.
     let reads_upstream = waits.iter().any(|w| matches!(w.wait, Wait::Upstream { .. }));
-    sum.upstream = upstream(p, &waits).or_else(|| unanswered_outbound(ctx, p));
+    sum.upstream = upstream(p, waits).or_else(|| unanswered_outbound(ctx, p));
     // A DNS lookup in flight for over a second.
     if let Some(w) = waits.iter().find(|w| matches!(w.wait, Wait::Dns { .. }) && w.whole_interval) {
         if let (true, Wait::Dns { server }) = (ctx.interval_ms >= DNS_MIN_MS, &w.wait) {
@@ -295,7 +314,7 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
                 Some(ThreadsWait::Resolver { tid, comm, waited_ms: ctx.interval_ms, server: server.clone(), conf });
         }
     }
-    sum.pipe = full_pipe(ctx, p, &waits);
+    sum.pipe = full_pipe(ctx, p, waits);
     sum.connecting = connects::unanswered(ctx, p).first().map(|u| ThreadsWait::Connecting {
         connections: u.whole_interval,
         netns: u.netns,
@@ -313,10 +332,11 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
     // loop either: Redis's helper threads sit in futex while its loop polls.
     // A handler just started (running, or reading its client's request) is
     // not part of the picture: new connections keep arriving at a hung server.
-    let locked = busy.iter().any(|w| w.wait == Wait::Lock)
-        && busy.iter().all(|w| matches!(w.wait, Wait::Lock | Wait::Client | Wait::Running))
-        && !waits.iter().any(|w| w.wait == Wait::Poll);
+    sum.busy_all_lock = busy.iter().any(|w| w.wait == Wait::Lock)
+        && busy.iter().all(|w| matches!(w.wait, Wait::Lock | Wait::Client | Wait::Running));
+    let locked = sum.busy_all_lock && !waits.iter().any(|w| w.wait == Wait::Poll);
     sum.idle_only = busy.is_empty();
+    sum.pool = pool::idle_pool(ctx, p, waits, sum.go_runtime);
     sum.dominant = if sum.pipe.is_some() {
         Dominant::Pipe
     } else if sum.resolver.is_some() {
@@ -329,6 +349,8 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
         Dominant::Upstream
     } else if sum.zero_window_senders > 0 {
         Dominant::ZeroWindow
+    } else if sum.pool.is_some() {
+        Dominant::Pool
     } else if locked {
         Dominant::Lock
     } else if sum.upstream.is_some() {
@@ -336,7 +358,7 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
     } else {
         Dominant::Mixed
     };
-    sum.samples = samples(p, &waits);
+    sum.samples = samples(p, waits);
     sum
 }
 
@@ -449,26 +471,19 @@ fn samples(p: &Process, waits: &[ThreadWait]) -> Vec<ThreadSummary> {
         Wait::Accept | Wait::Poll | Wait::Idle => 3,
         Wait::Running => 4,
     };
+    // A JVM's deadlocked threads (its own verdict, `--stacks attach`) tell most.
+    let deadlocked = runtime::deadlocked_tids(p);
     let mut order: Vec<&ThreadWait> = waits.iter().collect();
-    order.sort_by_key(|w| (rank(w), w.thread.tid));
+    // A JVM's main thread (named as the launcher) waits by design: last.
+    let main = |w: &ThreadWait| runtime::is_jvm(p) && w.thread.comm == p.comm;
+    order.sort_by_key(|w| (!deadlocked.contains(&w.thread.tid), rank(w), main(w), w.thread.tid));
     let mut samples: Vec<ThreadSummary> = order
         .into_iter()
         .take(SAMPLES)
-        .map(|w| ThreadSummary {
-            tid: w.thread.tid,
-            name: w.thread.comm.clone(),
-            syscall: w.syscall.clone().unwrap_or_else(|| {
-                if w.thread.state == 'R' {
-                    "running".into()
-                } else {
-                    "-".into()
-                }
-            }),
-            fds: w.fds.clone(),
-            state: w.thread.state.to_string(),
-            user_stack: w.thread.user_stack.as_ref().filter(|u| !u.frames.is_empty()).map(|u| u.frames.clone()),
-            goroutines: None,
-            goroutines_note: None,
+        .map(|w| {
+            let running = if w.thread.state == 'R' { "running" } else { "-" };
+            let syscall = w.syscall.clone().unwrap_or_else(|| running.into());
+            threads::summary(p, w.thread, syscall, w.fds.clone())
         })
         .collect();
     // A Go process's goroutines (read once, on whichever thread a finding
@@ -482,6 +497,10 @@ fn samples(p: &Process, waits: &[ThreadWait]) -> Vec<ThreadSummary> {
     ) {
         first.goroutines = with.goroutines.clone().filter(|g| !g.is_empty());
         first.goroutines_note = with.goroutines_note.clone();
+    }
+    // So do a Python process's thread groups.
+    if let (Some(first), Some(py)) = (samples.first_mut(), runtime::python_threads(p)) {
+        first.python_threads = Some(py.clone());
     }
     samples
 }
@@ -501,10 +520,8 @@ fn unanswered_outbound(ctx: &Ctx, p: &Process) -> Option<ThreadsWait> {
         }
         outbound_total += 1;
         let Some(i) = s.info else { continue };
-        let (Some(acked), Some(rcvd)) = (i.bytes_acked, i.bytes_received) else { continue };
-        // We spoke last (strictly: a tie on loopback is no proof), everything was acknowledged, nothing came back.
-        let spoke_last = acked > 0 && (rcvd == 0 || i.last_data_sent_ms < i.last_data_recv_ms);
-        if spoke_last && s.send_q == 0 && s.recv_q == 0 && i.last_data_sent_ms >= UPSTREAM_MIN_MS {
+        // We spoke last, everything was acknowledged, nothing came back.
+        if owes_us(s).is_some() && i.last_data_sent_ms >= UPSTREAM_MIN_MS {
             let e = by_peer.entry((s.netns, s.remote, s.remote_port)).or_insert((0, 0));
             e.0 += 1;
             e.1 = e.1.max(i.last_data_sent_ms);
@@ -574,7 +591,7 @@ mod tests {
     fn a_dns_query_unanswered_for_the_interval_names_the_resolver() {
         let (a, b) = (resolver_snapshot(0), resolver_snapshot(1500));
         let t = Thresholds::default();
-        let ctx = Ctx { last: Index::new(&b), first: Some(Index::new(&a)), t: &t, interval_ms: 1500 };
+        let ctx = Ctx::new(Index::new(&b), Some(Index::new(&a)), &t, 1500);
         let sum = summarize(&ctx, &b.processes[0]);
         let line = sum.resolver.expect("a resolver stall").to_string();
         assert!(line.contains("thread 50 (app) has waited over 1.5 s for a DNS answer from 10.0.0.2:53"), "{line}");
@@ -586,7 +603,7 @@ mod tests {
         // The thread woke up in between (a new attempt): not a stall of the whole interval.
         let mut c = resolver_snapshot(1500);
         c.processes[0].threads[0].ctxt_switches = Some(4);
-        let ctx = Ctx { last: Index::new(&c), first: Some(Index::new(&a)), t: &t, interval_ms: 1500 };
+        let ctx = Ctx::new(Index::new(&c), Some(Index::new(&a)), &t, 1500);
         assert!(summarize(&ctx, &c.processes[0]).resolver.is_none());
     }
 }

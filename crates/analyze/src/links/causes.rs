@@ -18,9 +18,10 @@ pub fn link_waits(findings: &mut [Finding]) {
     let mut causes: Vec<(usize, Vec<String>)> = Vec::new();
     for (i, f) in findings.iter().enumerate() {
         let (waits, own): (Vec<WaitsOn>, &[Kind]) = match &f.evidence {
-            Evidence::UnansweredRequests(e) => {
-                (e.waits_on(), &[Kind::StuckThread, Kind::PeerNotReading, Kind::ProcessStopped])
-            }
+            Evidence::UnansweredRequests(e) => (
+                e.waits_on(),
+                &[Kind::StuckThread, Kind::PeerNotReading, Kind::ProcessStopped, Kind::BusyThread, Kind::CpuStarved],
+            ),
             Evidence::StuckThread(e) => {
                 (e.waits_on.iter().flat_map(ThreadsWait::targets).collect(), &[Kind::ProcessStopped])
             }
@@ -124,6 +125,17 @@ pub fn link_roots(findings: &mut [Finding]) {
     }
 }
 
+/// A listener, as findings name it: a TCP port or a unix path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Listener {
+    Port(u16),
+    Path(String),
+}
+
+fn listener(f: &Finding) -> Option<Listener> {
+    f.port.map(Listener::Port).or_else(|| f.path.clone().map(Listener::Path))
+}
+
 /// The processes that accept on a listener finding's socket.
 fn accepting(f: &Finding) -> Vec<u32> {
     let listed: &[u32] = match &f.evidence {
@@ -158,8 +170,8 @@ pub fn link_causes(findings: &mut [Finding]) {
     let mut by_pid: FastMap<(Kind, u32), Vec<String>> = FastMap::default();
     // Stuck threads that hold CLOSE-WAIT sockets they would close, per pid.
     let mut closing_stuck: FastMap<u32, Vec<String>> = FastMap::default();
-    // Stalled queues: (netns, port) -> the stall's id.
-    let mut stalls: FastMap<(u64, u16), String> = FastMap::default();
+    // Stalled queues: (netns, listener) -> the stall's id.
+    let mut stalls: FastMap<(u64, Listener), String> = FastMap::default();
     // Listeners starved by keep-alive: (netns, port) -> (id, accepting pids).
     let mut starved: FastMap<(u64, u16), (String, Vec<u32>)> = FastMap::default();
     for f in findings.iter() {
@@ -183,8 +195,10 @@ pub fn link_causes(findings: &mut [Finding]) {
             }
         }
         if matches!(f.kind(), Kind::AcceptStalled | Kind::KeepaliveStarvation) {
+            if let Some(l) = listener(f) {
+                stalls.insert((f.netns.unwrap_or(0), l), f.id.clone());
+            }
             if let Some(port) = f.port {
-                stalls.insert((f.netns.unwrap_or(0), port), f.id.clone());
                 if f.kind() == Kind::KeepaliveStarvation {
                     starved.insert((f.netns.unwrap_or(0), port), (f.id.clone(), accepting(f)));
                 }
@@ -227,9 +241,16 @@ pub fn link_causes(findings: &mut [Finding]) {
                 if causes.is_empty() && f.kind() != Kind::KeepaliveStarvation {
                     causes = all_have(&by_pid, Kind::FdExhaustion, &acc);
                 }
+                // Every accepting process computing, or waiting for a CPU, the whole interval.
+                if causes.is_empty() && f.kind() != Kind::KeepaliveStarvation {
+                    causes = all_have(&by_pid, Kind::BusyThread, &acc);
+                }
+                if causes.is_empty() && f.kind() != Kind::KeepaliveStarvation {
+                    causes = all_have(&by_pid, Kind::CpuStarved, &acc);
+                }
                 if causes.is_empty() && f.kind() == Kind::AcceptQueueOverflow {
-                    if let Some(port) = f.port {
-                        causes.extend(stalls.get(&(f.netns.unwrap_or(0), port)).cloned());
+                    if let Some(l) = listener(f) {
+                        causes.extend(stalls.get(&(f.netns.unwrap_or(0), l)).cloned());
                     }
                 }
             }

@@ -19,9 +19,9 @@
 //! the links can form no cycle:
 //! `process_stopped` > `connect_unanswered`, `mount_unresponsive` >
 //! `keepalive_starvation` > `stuck_thread` > `close_wait_leak` >
-//! `fd_exhaustion` > `accept_stalled` > `accept_queue_overflow`
-//! (`unanswered_requests` is caused by what its threads wait on, never a cause
-//! of a finding about its own process).
+//! `fd_exhaustion` > `busy_thread` > `cpu_starved` > `accept_stalled` >
+//! `accept_queue_overflow` (`unanswered_requests` is caused by what its
+//! threads wait on, never a cause of a finding about its own process).
 //! - everything about a stopped process (its stuck threads, CLOSE-WAIT
 //!   sockets, unreaped children), and a listener whose accepting processes
 //!   are all stopped, is caused by its `process_stopped`;
@@ -31,6 +31,9 @@
 //!   there because of its `close_wait_leak`;
 //! - a stalled (or full) queue whose accepting processes are all at their
 //!   fd limit (critical `fd_exhaustion`: accept() fails with EMFILE);
+//! - a stalled (or full) queue whose accepting processes all have threads
+//!   busy on a CPU the whole interval (`busy_thread`), or all wait for a
+//!   CPU (`cpu_starved`), is their consequence;
 //! - a full queue on a listener whose stall is named is its consequence;
 //! - a thread stuck reading a connection of a listener starved by keep-alive
 //!   is the slot that connection holds (the keep-alive starvation of
@@ -43,8 +46,9 @@
 //! - `unanswered_requests` and `stuck_thread` are `caused_by` the finding
 //!   about what their threads wait on: the listener finding on the upstream
 //!   port they wait on, the reader of their full pipe, and (for unanswered
-//!   requests) their own process's stuck threads, peers not reading, or its
-//!   being stopped.
+//!   requests) their own process's stuck threads, peers not reading, its
+//!   being stopped, or its threads busy on or starved of a CPU.
+//!
 //! - Roots (`link_roots`): the unanswered requests, stuck threads and
 //!   stalled accept queue of a process whose connects to the destination
 //!   they wait on get no answer are caused by its `connect_unanswered`;
@@ -53,10 +57,17 @@
 //!   loop is blocked, by the `stuck_thread` of that loop's thread; a mount
 //!   whose FUSE daemon is stopped, by the daemon's `process_stopped`.
 //!
+//! - Along a wait chain (the findings' `waits_on`, from the wait graph): a
+//!   finding whose processes wait on other processes of this host is
+//!   caused by their findings, the next ones toward the end of the chain;
+//!   every finding about a process of a cross-process deadlock, by the
+//!   `cross_process_deadlock` finding (a cycle has no end to be caused by).
+//!
 //! One file per concern: `suppress`, `ids`, `causes` (including what the
-//! threads wait on), `groups`.
+//! threads wait on), `chains`, `groups`.
 
 mod causes;
+mod chains;
 mod groups;
 mod ids;
 mod suppress;
@@ -78,6 +89,7 @@ pub fn second_pass(ctx: &Ctx, mut findings: Vec<Finding>) -> Linked {
     causes::link_causes(&mut findings);
     causes::link_waits(&mut findings);
     causes::link_roots(&mut findings);
+    chains::link_chains(&mut findings);
     let mut groups = groups::group_siblings(ctx, &mut findings);
     ids::number_groups(&mut findings, &mut groups);
     Linked { findings, groups }

@@ -107,6 +107,7 @@ impl Evidence {
             Evidence::UnansweredRequests(e) => &e.owners,
             Evidence::AcceptQueueOverflow(AcceptQueueOverflow::Listener { owners, .. }) => owners,
             Evidence::SynQueueOverflow(e) => &e.owners,
+            Evidence::CrossProcessDeadlock(e) => &e.pids,
             _ => &[],
         }
     }

@@ -2,11 +2,12 @@
 //! connections during the interval, and which namespaces saw a burst of
 //! drops no listener explains.
 
+use crate::facts::graph::{hops, path, unix};
 use crate::facts::index::endpoint;
-use crate::facts::queues::{accept_facts, AcceptFacts};
+use crate::facts::queues::{accept_facts, accept_facts_unix, AcceptFacts};
 use crate::{Ctx, Verdict};
 use unwedge_model::evidence::AcceptQueueOverflow;
-use unwedge_model::{Severity, Socket};
+use unwedge_model::{Severity, Socket, UnixState};
 
 pub struct Judged {
     pub verdict: Verdict<AcceptQueueOverflow>,
@@ -58,6 +59,7 @@ pub fn judge(ctx: &Ctx) -> Vec<Judged> {
         let accepting = ctx.last.accepting(l, &owners);
         let pid = accepting.first().copied();
         let facts = accept_facts(ctx, l, &owners, &accepting);
+        let accepting_pids = accepting.clone();
         let ev = AcceptQueueOverflow::Listener {
             listen: endpoint(l.local, l.local_port),
             queued: l.recv_q,
@@ -74,9 +76,12 @@ pub fn judge(ctx: &Ctx) -> Vec<Judged> {
             backlog_is_somaxconn: somaxconn.map(|m| l.send_q == m),
         };
         let severity = if full(l) || was_full(l) { Severity::Critical } else { Severity::Warning };
-        let verdict = Verdict::new(severity, pid, Some(l.local_port), l.netns, ev);
+        let mut verdict = Verdict::new(severity, pid, Some(l.local_port), l.netns, ev);
+        let into = path::into_listener(ctx, l, &accepting_pids);
+        verdict.waits_on = hops::of(ctx, &path::through_listener(ctx, into, &accepting_pids));
         out.push(Judged { verdict, facts: Some(facts) });
     }
+    unix_listeners(ctx, &mut out);
     // Drops with no listener full now: a burst between the snapshots.
     for ns in &snap.netns {
         if blamed_ns.contains(&ns.inode) {
@@ -94,4 +99,42 @@ pub fn judge(ctx: &Ctx) -> Vec<Judged> {
         out.push(Judged { verdict: Verdict::new(Severity::Warning, None, None, ns.inode, ev), facts: None });
     }
     out
+}
+
+/// Unix listeners whose queue is (or was, in the first snapshot) past its
+/// backlog: the kernel admits backlog + 1, then refuses connect().
+fn unix_listeners(ctx: &Ctx, out: &mut Vec<Judged>) {
+    for l in ctx.snap().unix_sockets.iter().filter(|s| s.state == UnixState::Listen) {
+        let before = ctx.graph.unix.before(ctx, l.inode);
+        let was_full = before.is_some_and(unix::full);
+        if !(unix::full(l) || was_full) {
+            continue;
+        }
+        let somaxconn = ctx.snap().netns.iter().find(|n| n.inode == l.netns).and_then(|n| n.somaxconn);
+        let owners = ctx.last.owners_of(l.inode).to_vec();
+        let accepting = unix::accepting(ctx, l, &owners);
+        let pid = accepting.first().copied();
+        let facts = accept_facts_unix(ctx, l, &owners, &accepting);
+        let into = path::into_unix_listener(ctx, l, &accepting);
+        let waits_on = hops::of(ctx, &path::through_listener(ctx, into, &accepting));
+        let ev = AcceptQueueOverflow::Listener {
+            listen: format!("unix:{}", unix::name(l)),
+            queued: l.recv_q,
+            backlog: l.send_q,
+            full_now: unix::full(l),
+            full_in_first_snapshot: ctx.first.as_ref().map(|_| was_full),
+            listen_overflows_rise: None,
+            listen_drops_rise: None,
+            owners,
+            accepting,
+            listener_drops: None,
+            listener_drops_rise: None,
+            somaxconn,
+            backlog_is_somaxconn: somaxconn.map(|m| l.send_q == m),
+        };
+        let mut verdict = Verdict::new(Severity::Critical, pid, None, l.netns, ev);
+        verdict.path = Some(unix::name(l));
+        verdict.waits_on = waits_on;
+        out.push(Judged { verdict, facts: Some(facts) });
+    }
 }

@@ -42,7 +42,15 @@ pub fn words(ctx: &Ctx, j: &Judged) -> Words {
         ),
         _ => String::new(),
     };
-    let (title, explanation) = if full_at_all {
+    let (title, explanation) = if j.verdict.path.is_some() {
+        (
+            format!("accept queue of {listen} is full ({queued}/{backlog}): new connections are refused (EAGAIN)"),
+            format!(
+                "{who} listens on {listen} with a backlog of {backlog}, and {queued} connections wait for accept(). A unix listener takes one connection more than its backlog, then the kernel refuses every new connect(): at once with EAGAIN for a non-blocking client (nginx logs `connect() to unix:… failed (11: Resource temporarily unavailable)` and answers 502), or blocking a blocking one until there is room. {who} is not calling accept() fast enough, or at all.{}{cap_text}",
+                accept_because(ctx, facts, &who),
+            ),
+        )
+    } else if full_at_all {
         (
             format!("accept queue of {listen} is full ({queued}/{backlog}): new connections are dropped"),
             format!(

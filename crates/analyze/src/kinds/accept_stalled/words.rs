@@ -13,7 +13,12 @@ pub fn words(ctx: &Ctx, j: &Judged) -> Words {
     Words {
         title: format!("{who} accepted none of the {n} connections waiting on {addr} for {interval}"),
         explanation: format!(
-            "{n} clients completed the TCP handshake with {addr} (the kernel does that alone) and wait in the accept queue, but {who} accepted none of them during the {interval} between the two snapshots. To those clients the server looks up yet never answers: they time out, and the application logs nothing because no handler ever saw them.{}",
+            "{n} clients {} and wait in the accept queue, but {who} accepted none of them during the {interval} between the two snapshots. To those clients the server looks up yet never answers: they time out, and the application logs nothing because no handler ever saw them.{}",
+            if j.verdict.path.is_some() {
+                format!("connected to {addr} (the kernel queues a unix connection at connect(), nobody needs to accept it)")
+            } else {
+                format!("completed the TCP handshake with {addr} (the kernel does that alone)")
+            },
             accept_because(ctx, &j.facts, &who)
         ),
         fix: accept_fix(ctx, &j.facts, &who, j.verdict.pid),

@@ -1,0 +1,142 @@
+//! The other end of a TCP connection when it is on this host: the socket
+//! whose 4-tuple is this one's reversed, in the same network namespace for
+//! a loopback address and in any namespace for another (a container's veth
+//! address reached from the host, or the reverse). That end is either held
+//! by a process (an accepted connection: its owners are the peer) or still
+//! waits, without a file, in the accept queue of a listener (the processes
+//! that accept on it are the peer).
+//!
+//! The lookup table holds every connection of the snapshot (~50 bytes
+//! each), so it is built on first use only: a healthy host, where no
+//! finding follows a wait, never pays for it.
+
+use crate::facts::index::{addr_matches, is_queued_child, FastMap};
+use crate::Ctx;
+use std::cell::OnceCell;
+use std::net::{IpAddr, SocketAddr};
+use unwedge_model::{Socket, TcpState};
+
+/// (namespace, local, local port, remote, remote port); the namespace is 0
+/// unless the local address is a loopback one (which never leaves it).
+type Key = (u64, IpAddr, u16, IpAddr, u16);
+
+/// An IPv4 address seen through a dual-stack socket (::ffff:a.b.c.d) as
+/// the IPv4 one, so both ends of a connection spell it alike.
+fn canon(a: IpAddr) -> IpAddr {
+    match a {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(a),
+        v4 => v4,
+    }
+}
+
+fn key(netns: u64, local: IpAddr, lport: u16, remote: IpAddr, rport: u16) -> Key {
+    let (local, remote) = (canon(local), canon(remote));
+    let ns = if local.is_loopback() { netns } else { 0 };
+    (ns, local, lport, remote, rport)
+}
+
+/// Where the other end of a connection is.
+#[derive(Debug, Clone, Copy)]
+pub enum End<'a> {
+    /// Held by processes: an accepted connection (or the client's end, seen
+    /// from a server).
+    Held(&'a Socket),
+    /// Not accepted yet: it waits in this listener's queue.
+    Queued { end: &'a Socket, listener: &'a Socket },
+}
+
+#[derive(Default)]
+pub struct Peers {
+    by_tuple: OnceCell<FastMap<Key, u32>>,
+}
+
+impl Peers {
+    fn table<'a>(&self, ctx: &Ctx<'a>) -> &FastMap<Key, u32> {
+        self.by_tuple.get_or_init(|| {
+            let socks = &ctx.snap().sockets;
+            let mut m = FastMap::with_capacity_and_hasher(socks.len(), Default::default());
+            for (i, s) in socks.iter().enumerate() {
+                let live = !matches!(s.state, TcpState::Listen | TcpState::TimeWait | TcpState::Close);
+                if live && s.remote_port != 0 {
+                    if let Ok(i) = u32::try_from(i) {
+                        m.entry(key(s.netns, s.local, s.local_port, s.remote, s.remote_port)).or_insert(i);
+                    }
+                }
+            }
+            m
+        })
+    }
+
+    /// The other end of `s`, when it is on this host.
+    pub fn end_of<'a>(&self, ctx: &Ctx<'a>, s: &Socket) -> Option<End<'a>> {
+        let snap = ctx.last.snap;
+        let i = *self.table(ctx).get(&key(s.netns, s.remote, s.remote_port, s.local, s.local_port))?;
+        let end = snap.sockets.get(i as usize)?;
+        if end.inode != 0 {
+            return Some(End::Held(end));
+        }
+        if !is_queued_child(end) {
+            return None;
+        }
+        let listener = ctx
+            .last
+            .listeners()
+            .filter(|l| l.netns == end.netns && l.local_port == end.local_port && addr_matches(l.local, end.local))
+            .max_by_key(|l| !l.local.is_unspecified())?;
+        Some(End::Queued { end, listener })
+    }
+}
+
+/// The local processes waited on through a set of connections: who holds
+/// their other ends, and which of those wait unaccepted in a queue.
+#[derive(Debug, Default, Clone)]
+pub struct Across {
+    /// The holders of the other ends, or the processes accepting on the
+    /// listener where they wait; in pid order.
+    pub pids: Vec<u32>,
+    pub connections: usize,
+    pub queued: usize,
+    /// The listener they wait in (queued, backlog), when some do.
+    pub listener: Option<(u32, u32)>,
+    /// Some waited queued in both snapshots (the queue did not move).
+    pub queued_whole_interval: bool,
+    /// On some, the other end left their bytes unread across the interval.
+    pub unread_whole_interval: bool,
+}
+
+/// The local processes at the other ends of `conns` (connections of
+/// `waiter`): `None` when no end is on this host.
+pub fn across<'a>(ctx: &Ctx<'a>, waiter: u32, conns: &[&'a Socket]) -> Option<Across> {
+    let mut out = Across::default();
+    for s in conns {
+        let Some(end) = ctx.graph.peers.end_of(ctx, s) else { continue };
+        out.connections += 1;
+        match end {
+            End::Held(e) => {
+                out.pids.extend(ctx.last.owners_of(e.inode).iter().copied().filter(|&p| p != waiter));
+                let before = ctx.first.as_ref().and_then(|f| f.socket(e.inode));
+                out.unread_whole_interval |= e.recv_q > 0 && before.is_some_and(|b| b.recv_q == e.recv_q);
+            }
+            End::Queued { end, listener } => {
+                let owners = ctx.last.owners_of(listener.inode);
+                out.pids.extend(ctx.last.accepting(listener, owners));
+                out.queued += 1;
+                out.listener = Some((listener.recv_q, listener.send_q));
+                let before = ctx.first.as_ref().and_then(|f| {
+                    f.queued_for(listener).into_iter().find(|b| {
+                        b.remote == end.remote && b.remote_port == end.remote_port && b.local_port == end.local_port
+                    })
+                });
+                out.queued_whole_interval |= before.is_some();
+            }
+        }
+    }
+    out.pids.sort_unstable();
+    out.pids.dedup();
+    (out.connections > 0 && !out.pids.is_empty()).then_some(out)
+}
+
+/// The endpoint `s` connects to.
+pub fn remote(s: &Socket) -> SocketAddr {
+    SocketAddr::new(canon(s.remote), s.remote_port)
+}
