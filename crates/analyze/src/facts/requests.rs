@@ -35,15 +35,26 @@ pub enum Side {
     Peer,
 }
 
+impl Side {
+    fn other(self) -> Side {
+        match self {
+            Side::Us => Side::Peer,
+            Side::Peer => Side::Us,
+        }
+    }
+}
+
 /// Who sent the last data on a connection, from this end's tcp_info: the
 /// one place that decides it. The byte counters say whether each end sent
 /// anything; when both did, the older of `last_data_sent` and
 /// `last_data_recv` is the earlier send. On loopback a request and its
 /// answer can land in the same jiffy: in a tie the end that sent more data
-/// segments spoke last, and equal counts (or a kernel without them) say
-/// nothing. `None` without byte counters (Linux < 4.1), on a connection
-/// where neither end sent a byte, or on such a tie.
-pub fn last_sender(i: &TcpInfo) -> Option<Side> {
+/// segments spoke last, and as many each way is a request answered — the
+/// end that did not open the exchange (`opener`: the client, `Us` on an
+/// outbound connection, `Peer` on an accepted one) spoke last. `None`
+/// without byte counters (Linux < 4.1), on a connection where neither end
+/// sent a byte, or in a tie without segment counts (< 4.6).
+pub fn last_sender(i: &TcpInfo, opener: Side) -> Option<Side> {
     let (rcvd, sent) = (i.bytes_received?, sent(i)?);
     match (rcvd > 0, sent > 0) {
         (false, false) => None,
@@ -55,6 +66,7 @@ pub fn last_sender(i: &TcpInfo) -> Option<Side> {
             std::cmp::Ordering::Equal => match (i.data_segs_in, i.data_segs_out) {
                 (Some(a), Some(b)) if a > b => Some(Side::Peer),
                 (Some(a), Some(b)) if b > a => Some(Side::Us),
+                (Some(_), Some(_)) => Some(opener.other()),
                 _ => None,
             },
         },
@@ -70,7 +82,7 @@ pub fn awaits_answer(s: &Socket) -> bool {
         TcpState::CloseWait => s.recv_q <= 1,
         _ => false,
     };
-    if !consumed || last_sender(i) != Some(Side::Peer) {
+    if !consumed || last_sender(i, Side::Peer) != Some(Side::Peer) {
         return false;
     }
     // A request never answered whose client sent data over more than
@@ -102,7 +114,7 @@ pub fn owes_us(s: &Socket) -> Option<u32> {
         && s.send_q == 0
         && s.recv_q == 0
         && i.bytes_acked.is_some_and(|a| a > 0)
-        && last_sender(&i) == Some(Side::Us);
+        && last_sender(&i, Side::Us) == Some(Side::Us);
     ok.then_some(i.last_data_sent_ms)
 }
 
@@ -110,7 +122,7 @@ pub fn owes_us(s: &Socket) -> Option<u32> {
 /// way for `idle_ms`: an idle keep-alive connection.
 pub fn idle_after_answer(s: &Socket, idle_ms: u32) -> bool {
     s.info.is_some_and(|i| {
-        last_sender(&i) == Some(Side::Peer)
+        last_sender(&i, Side::Us) == Some(Side::Peer)
             && s.recv_q == 0
             && i.last_data_recv_ms >= idle_ms
             && i.last_data_sent_ms >= idle_ms
@@ -228,7 +240,7 @@ mod tests {
         // Our request, acknowledged, never answered: the upstream owes us.
         let mut c = conn(est, 0, info(0, 78, 9_000, 9_000));
         c.info.as_mut().unwrap().data_segs_out = Some(1);
-        assert_eq!(last_sender(&c.info.unwrap()), Some(Side::Us));
+        assert_eq!(last_sender(&c.info.unwrap(), Side::Us), Some(Side::Us));
         assert_eq!(owes_us(&c), Some(9_000));
         assert!(!idle_after_answer(&c, 1000));
         // Answered, then a second request 2 s ago: owes us again.
@@ -236,22 +248,23 @@ mod tests {
         assert_eq!(owes_us(&c), Some(2_000));
         // Answered last and idle since: keep-alive, owes nothing.
         let c = conn(est, 0, info(300, 80, 5_000, 5_010));
-        assert_eq!(last_sender(&c.info.unwrap()), Some(Side::Peer));
+        assert_eq!(last_sender(&c.info.unwrap(), Side::Us), Some(Side::Peer));
         assert_eq!(owes_us(&c), None);
         assert!(idle_after_answer(&c, 1000) && !idle_after_answer(&c, 6000));
         // A tie to the jiffy is broken by the data segments, else unknown.
         let mut i = info(300, 80, 5_000, 5_000);
         (i.data_segs_out, i.data_segs_in) = (Some(2), Some(1));
-        assert_eq!(last_sender(&i), Some(Side::Us));
+        assert_eq!(last_sender(&i, Side::Us), Some(Side::Us));
         i.data_segs_in = Some(2);
-        assert_eq!(last_sender(&i), None, "as many each way: no proof either way");
+        assert_eq!(last_sender(&i, Side::Us), Some(Side::Peer), "as many each way: our request answered");
+        assert_eq!(last_sender(&i, Side::Peer), Some(Side::Us), "as many each way: its request answered");
         i.data_segs_in = None;
-        assert_eq!(last_sender(&i), None, "no segment counts: a tie is no proof");
+        assert_eq!(last_sender(&i, Side::Us), None, "no segment counts: a tie is no proof");
         // Unacknowledged bytes: it has not even received our request.
         let mut c = conn(est, 0, info(0, 78, 9_000, 9_000));
         c.send_q = 78;
         assert_eq!(owes_us(&c), None);
-        assert_eq!(last_sender(&info(0, 0, 1, 1)), None, "nothing sent either way");
+        assert_eq!(last_sender(&info(0, 0, 1, 1), Side::Us), None, "nothing sent either way");
     }
 
     #[test]

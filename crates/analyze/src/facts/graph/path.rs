@@ -204,7 +204,7 @@ fn upstream(ctx: &Ctx, pid: u32, w: &ThreadsWait) -> Option<Next> {
     // wait is for an end that never comes (an idle keep-alive connection).
     if let ThreadsWait::Upstream { threads, .. } = w {
         let answered = |s: &&Socket| {
-            s.info.is_some_and(|i| last_sender(&i) != Some(Side::Us) && i.bytes_received.unwrap_or(0) > 0)
+            s.info.is_some_and(|i| last_sender(&i, Side::Us) != Some(Side::Us) && i.bytes_received.unwrap_or(0) > 0)
         };
         if owed.is_empty() && !conns.is_empty() && conns.iter().all(answered) {
             return Some(Next::IdleUpstream { peer, threads: *threads });
