@@ -427,6 +427,14 @@ const PROC_FILES: &[(&str, &str)] = &[
     ("/proc/PID/fdinfo/FD", "The signal mask of a signalfd."),
     ("/proc/PID/ns/net", "The network namespace of each process, entered to dump its sockets."),
     (
+        "/proc/PID/ns/mnt",
+        "The mount namespace of a process whose threads block on a file: its mounts are read once per namespace.",
+    ),
+    (
+        "/proc/PID/mountinfo",
+        "The mounts under threads' blocked file I/O (the fd's mnt_id): mount point, type, source (an NFS server).",
+    ),
+    (
         "/proc/PID/task/TID/{stat,status,wchan,syscall,stack}",
         "Per thread: state, signal masks, wait channel, current system call with its arguments, stack pointer and \
          program counter, kernel stack.",
@@ -470,9 +478,14 @@ const PROC_FILES: &[(&str, &str)] = &[
     ("/proc/thread-self/ns/net", "The host's (or the caller's) network namespace."),
     ("/proc/sys/net/ipv4/ip_local_port_range", "The ephemeral port range."),
     ("/proc/sys/net/ipv4/tcp_fin_timeout", "How long FIN-WAIT-2 lasts."),
+    (
+        "/proc/sys/net/ipv4/tcp_syn_retries",
+        "How many times a connect's SYN is sent before it fails: how long a black-holed connect hangs.",
+    ),
     ("/proc/sys/kernel/hostname", "The host name in the report."),
     ("/proc/uptime", "Turns start times into ages."),
     ("/proc/self/mountinfo", "Where the cgroup hierarchies (v1 and v2) are mounted."),
+    ("/sys/fs/fuse/connections/ID/waiting", "Requests a FUSE daemon has not answered yet (fusectl, where mounted)."),
     (
         "/sys/fs/cgroup/CGROUP/",
         "Per cgroup: pids, cpu.stat and the CFS quota, memory limits, events, memory and CPU pressure.",

@@ -127,7 +127,7 @@ fn fix(j: &Judged) -> String {
     let hint = st.thread.user_stack.as_ref().and_then(|u| u.interpreter_hint.as_deref());
     if let Some(story) = python_story(p, st) {
         return format!(
-            "{story}. If it never recovers, restart it with `unwedge stop {pid}` (SIGTERM, then SIGKILL after a grace period)."
+            "{story} If it never recovers, restart it with `unwedge stop {pid}` (SIGTERM, then SIGKILL after a grace period)."
         );
     }
     if let Some(story) = stack_story(p, st, &j.process.stuck) {
@@ -217,11 +217,7 @@ fn stack_story(p: &Process, st: &Stuck, all: &[Stuck]) -> Option<String> {
         ));
     }
     let (what, fix) = waits_on(st);
-    let loop_fix = if st.event_loop {
-        " It is the process's event loop: a synchronous call blocks it — make it async or run it in an executor or a thread (loop.run_in_executor, asyncio.to_thread)."
-    } else {
-        ""
-    };
+    let loop_fix = loop_fix(st);
     Some(format!("The user stack shows where: {who} waits in {call}, called from {path}, and {what}. {fix}.{loop_fix}"))
 }
 
@@ -240,9 +236,19 @@ fn python_story(p: &Process, st: &Stuck) -> Option<String> {
     let path = stack::fold_python_own(frames).into_iter().take(4).collect::<Vec<_>>().join(" ← ");
     let (what, fix) = waits_on(st);
     Some(format!(
-        "Its Python frames (read without stopping it) show where: {who} waits in {}, called from {path}, and {what}. {fix}",
-        st.call.name
+        "Its Python frames (read without stopping it) show where: {who} waits in {}, called from {path}, and {what}. {fix}.{}",
+        st.call.name,
+        loop_fix(st)
     ))
+}
+
+/// The event-loop fix, for a stuck thread that is its process's event loop.
+fn loop_fix(st: &Stuck) -> &'static str {
+    if st.event_loop {
+        " It is the process's event loop: a synchronous call blocks it — make it async or run it in an executor or a thread (loop.run_in_executor, asyncio.to_thread)."
+    } else {
+        ""
+    }
 }
 
 /// What a stuck thread waits on, in words, and what to change.
