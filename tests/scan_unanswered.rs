@@ -341,9 +341,12 @@ fn worker_pool_on_a_silent_upstream_names_the_upstream_in_one_line() {
     let f = about(&report, "unanswered_requests", srv.pid());
     assert_eq!(f.len(), 1, "{report:#}");
     let line = f[0]["evidence"]["upstream"].as_str().unwrap_or_default();
-    let want = format!("8 of 10 worker threads wait on 127.0.0.1:{up} (idle ");
+    // Our requests were the last bytes on those connections: owed, not idle.
+    let want = format!("8 of 10 worker threads wait on 127.0.0.1:{up}, which has owed an answer for ");
     assert!(line.starts_with(&want), "{line:?} does not start with {want:?}");
-    assert!(f[0]["title"].as_str().unwrap().contains(&want), "{:#}", f[0]);
+    // The title names the process the requests wait on, this host's upstream.
+    let on = format!("it waits on python3 (pid {up_pid}) over TCP 127.0.0.1:{up}");
+    assert!(f[0]["title"].as_str().unwrap().contains(&on), "{:#}", f[0]);
     // The upstream reads and never answers too; it is the cause.
     let u = about(&report, "unanswered_requests", up_pid);
     assert_eq!(u.len(), 1, "{report:#}");

@@ -269,6 +269,10 @@ fn finding_with(out: &mut dyn Write, f: &Finding, path: Option<&str>) -> io::Res
     body(out, f, false)
 }
 
+/// Items of an evidence list shown (the JSON has them all): the story
+/// must fit on one screen.
+const LIST_ITEMS: usize = 3;
+
 /// Explanation, evidence, threads and fix of one finding (its title, or
 /// a group's headline, comes before). In a group (`in_group`) the kernel
 /// stack is cut shorter: the group must fit on one screen.
@@ -277,18 +281,20 @@ fn body(out: &mut dyn Write, f: &Finding, in_group: bool) -> io::Result<()> {
     if let Some(map) = view::fields(&f.evidence) {
         writeln!(out, "    Evidence:")?;
         for (k, v) in &map {
-            if v.is_null() {
+            // Zero counts and false flags say nothing the story does not
+            // (the JSON keeps every field): the story must fit on one screen.
+            if v.is_null() || v.as_u64() == Some(0) || v.as_bool() == Some(false) {
                 continue;
             }
             match v {
                 // Lists (examples, peers): one item per line, a few at most.
                 Value::Array(items) if !items.is_empty() && !items.iter().all(|i| i.is_number()) => {
                     writeln!(out, "      {k}:")?;
-                    for item in items.iter().take(5) {
+                    for item in items.iter().take(LIST_ITEMS) {
                         wrapped(out, "        - ", &inline(item), "          ", Style::new())?;
                     }
-                    if items.len() > 5 {
-                        writeln!(out, "        … {} more", items.len() - 5)?;
+                    if items.len() > LIST_ITEMS {
+                        writeln!(out, "        … {} more (--json lists them)", items.len() - LIST_ITEMS)?;
                     }
                 }
                 Value::Object(_) => wrapped(out, &format!("      {k}: "), &inline(v), "        ", Style::new())?,

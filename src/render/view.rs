@@ -60,7 +60,7 @@ pub struct ThreadList<'a> {
 
 /// One thread: a full thread block, or a summary (another stuck thread, a
 /// sampled one), which has no masks, wchan or kernel stack.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ThreadView<'a> {
     pub tid: u32,
     pub name: &'a str,
@@ -140,6 +140,11 @@ impl<'a> ThreadView<'a> {
             java: t.java.as_ref(),
             ..ThreadView::default()
         }
+    }
+
+    /// Its name, state and call only (the rest told elsewhere).
+    pub fn summary_head(t: &ThreadView<'a>) -> ThreadView<'a> {
+        ThreadView { tid: t.tid, name: t.name, state: t.state, syscall: t.syscall, ..ThreadView::default() }
     }
 
     pub fn cpu(t: &'a CpuThread) -> ThreadView<'a> {
@@ -224,8 +229,8 @@ pub fn python_group_lines(py: &PyThreads) -> Vec<String> {
         .take(PYTHON_GROUPS)
         .map(|g| {
             let folded = stack::fold_python_own(&g.frames);
-            let mut line = format!("{} × {}", g.count, folded.iter().take(5).cloned().collect::<Vec<_>>().join(" ← "));
-            if folded.len() > 5 {
+            let mut line = format!("{} × {}", g.count, folded.iter().take(4).cloned().collect::<Vec<_>>().join(" ← "));
+            if folded.len() > 4 {
                 line.push_str(" ← …");
             }
             line

@@ -123,7 +123,7 @@ fn judged(
 ) -> Vec<Finding> {
     let keep = |f: &Finding| only.is_none_or(|pids| f.pid.is_some_and(|p| pids.binary_search(&p).is_ok()));
     let found: Vec<Finding> = judge_pair(first, last, t).into_iter().filter(keep).collect();
-    let targets = stacks::targets(&found, last, &Filter::default());
+    let targets = stacks::targets(&found.iter().collect::<Vec<_>>(), last);
     if stacks.fill(last, targets) {
         return judge_pair(first, last, t).into_iter().filter(keep).collect();
     }

@@ -275,30 +275,24 @@ impl Filter {
         self.port.is_none_or(|p| f.port == Some(p)) && self.path.as_ref().is_none_or(|p| f.path.as_ref() == Some(p))
     }
 
-    /// Keeps the findings asked for, and what causes them (a stalled queue
-    /// on the port asked for is told with the fd limit behind it); and the
-    /// groups that still have one. A listener finding is about every
-    /// process holding the socket (`--pid` of a pre-fork master finds its
-    /// workers' stalled queue).
-    pub fn apply(&self, report: &mut Report) {
-        if self.is_empty() {
-            return;
-        }
+    /// Which of `findings` (linked: their `caused_by` set) the reader
+    /// asked for, with what causes them, transitively: what [`apply`]
+    /// keeps, and whose threads' stacks are read.
+    pub(crate) fn keeps(&self, findings: &[unwedge_model::Finding]) -> Vec<bool> {
         let wanted = |f: &unwedge_model::Finding| {
             self.pid.is_none_or(|p| f.pid == Some(p) || f.evidence.owners().contains(&p)) && self.on_listener(f)
         };
-        let mut keep: Vec<bool> = report.findings.iter().map(wanted).collect();
+        let mut keep: Vec<bool> = findings.iter().map(wanted).collect();
         // Causes of kept findings, transitively (the links form no cycle; bounded anyway).
-        for _ in 0..report.findings.len() {
-            let causes: Vec<String> = report
-                .findings
+        for _ in 0..findings.len() {
+            let causes: Vec<String> = findings
                 .iter()
                 .zip(&keep)
                 .filter(|(_, k)| **k)
                 .flat_map(|(f, _)| f.caused_by.iter().cloned())
                 .collect();
             let mut grew = false;
-            for (f, k) in report.findings.iter().zip(keep.iter_mut()) {
+            for (f, k) in findings.iter().zip(keep.iter_mut()) {
                 if !*k && causes.contains(&f.id) {
                     *k = true;
                     grew = true;
@@ -308,6 +302,19 @@ impl Filter {
                 break;
             }
         }
+        keep
+    }
+
+    /// Keeps the findings asked for, and what causes them (a stalled queue
+    /// on the port asked for is told with the fd limit behind it); and the
+    /// groups that still have one. A listener finding is about every
+    /// process holding the socket (`--pid` of a pre-fork master finds its
+    /// workers' stalled queue).
+    pub fn apply(&self, report: &mut Report) {
+        if self.is_empty() {
+            return;
+        }
+        let keep = self.keeps(&report.findings);
         let mut it = keep.into_iter();
         report.findings.retain(|_| it.next().unwrap_or(false));
         let kept: Vec<&str> = report.findings.iter().filter_map(|f| f.group.as_deref()).collect();

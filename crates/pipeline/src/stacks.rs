@@ -165,14 +165,11 @@ fn thread_mut(snap: &mut Snapshot, pid: u32, tid: u32) -> Option<&mut Thread> {
 /// The threads whose stacks `findings` (those `filter` keeps) would show,
 /// in their order (most important first): those of `last` only, never one
 /// of a process whose /proc reads failed or hung.
-pub(crate) fn targets(findings: &[Finding], last: &Snapshot, filter: &Filter) -> Vec<unwedge_stacks::Target> {
+pub(crate) fn targets(findings: &[&Finding], last: &Snapshot) -> Vec<unwedge_stacks::Target> {
     let mut targets: Vec<unwedge_stacks::Target> = Vec::new();
     for f in findings {
-        let Some(pid) = f.pid.filter(|&p| filter.pid.is_none_or(|want| want == p)) else { continue };
+        let Some(pid) = f.pid else { continue };
         if last.skipped.iter().any(|s| s.pid == pid) {
-            continue;
-        }
-        if !filter.on_listener(f) {
             continue;
         }
         let mut tids: Vec<u32> = f.evidence.thread_blocks().iter().map(|(_, t)| t.tid).collect();
@@ -210,12 +207,15 @@ pub fn read_stacks(scan: &mut Scan, thresholds: &crate::Thresholds, stacks: &mut
         return false;
     }
     let analysis = unwedge_analyze::analyze(scan, thresholds);
-    let sampled = sample_busy(scan, &analysis, stacks, filter);
+    // The findings asked for and their causes, as the report will keep them.
+    let kept: Vec<&Finding> =
+        analysis.findings.iter().zip(filter.keeps(&analysis.findings)).filter(|(_, k)| *k).map(|(f, _)| f).collect();
+    let sampled = sample_busy(scan, &kept, stacks);
     let Some(last) = scan.snapshots.last_mut() else { return sampled };
     if stacks.mode == StackMode::Attach {
-        dump_jvms(last, &analysis.findings, filter);
+        dump_jvms(last, &kept);
     }
-    let targets = targets(&analysis.findings, last, filter);
+    let targets = targets(&kept, last);
     let placed = stacks.fill(last, targets);
     stacks.end_scan();
     placed || sampled
@@ -227,14 +227,11 @@ pub fn read_stacks(scan: &mut Scan, thresholds: &crate::Thresholds, stacks: &mut
 /// (`cpu_profile`). perf events never stop a thread. When the kernel
 /// refuses them, each thread's profile and the snapshot's notes say why,
 /// and the report keeps the CPU shares the snapshots gave.
-fn sample_busy(scan: &mut Scan, analysis: &unwedge_analyze::Analysis, stacks: &mut Stacks, filter: &Filter) -> bool {
+fn sample_busy(scan: &mut Scan, findings: &[&Finding], stacks: &mut Stacks) -> bool {
     let Some(last) = scan.snapshots.last_mut() else { return false };
     let mut threads: Vec<(u32, u32)> = Vec::new();
-    for f in &analysis.findings {
+    for f in findings {
         let (Evidence::BusyThread(e), Some(pid)) = (&f.evidence, f.pid) else { continue };
-        if filter.pid.is_some_and(|want| want != pid) || !filter.on_listener(f) {
-            continue;
-        }
         threads.extend(e.threads.iter().map(|t| (pid, t.tid)));
     }
     threads.truncate(unwedge_stacks::sample::MAX_THREADS);
@@ -290,11 +287,11 @@ const DUMP_WAIT: Duration = Duration::from_secs(3);
 /// keeps) for its own thread dump over its attach socket, as `jstack`
 /// does, into the last snapshot (`Process::jvm`): Java frames, the
 /// monitors each thread holds and waits for, the JVM's deadlock verdict.
-fn dump_jvms(last: &mut unwedge_model::Snapshot, findings: &[unwedge_model::Finding], filter: &Filter) {
+fn dump_jvms(last: &mut unwedge_model::Snapshot, findings: &[&Finding]) {
     let mut pids: Vec<u32> = Vec::new();
     for f in findings {
-        let Some(pid) = f.pid.filter(|&p| filter.pid.is_none_or(|want| want == p)) else { continue };
-        if !filter.on_listener(f) || pids.contains(&pid) {
+        let Some(pid) = f.pid else { continue };
+        if pids.contains(&pid) {
             continue;
         }
         if last.processes.iter().any(|p| p.pid == pid && unwedge_model::jvm::is_jvm(p)) {

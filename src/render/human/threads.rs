@@ -30,8 +30,34 @@ pub(super) fn write(out: &mut dyn Write, ev: &Evidence, frames: usize, brief: bo
             }
             Role::Sample { total } if !ts.is_empty() => {
                 writeln!(out, "    Threads ({total} in all, the most telling first):")?;
-                for t in ts {
-                    summary_block(out, t)?;
+                // A Python process's threads grouped by stack say where each
+                // waits: shown once, the threads then by name and call only.
+                let groups = ts.iter().find_map(|t| t.python_threads.filter(|p| p.total > 1));
+                if let Some(py) = groups {
+                    for l in view::python_group_lines(py) {
+                        wrapped(out, &format!("      {DIM}python threads:{DIM:#} "), &l, "          ", Style::new())?;
+                    }
+                }
+                let shown: Vec<ThreadView> = match groups {
+                    Some(_) => ts.iter().map(|t| ThreadView { fds: t.fds, ..ThreadView::summary_head(t) }).collect(),
+                    None => ts.to_vec(),
+                };
+                let ts = &shown;
+                let mut i = 0;
+                while i < ts.len() {
+                    // Bare threads alike (same name and call, nothing more to show) share a line.
+                    let n = ts[i..].iter().take_while(|t| bare(t) && alike(t, &ts[i])).count();
+                    if n > 1 {
+                        let tids: Vec<String> = ts[i..i + n].iter().map(|t| t.tid.to_string()).collect();
+                        let t = &ts[i];
+                        let head =
+                            format!("Threads {} ({}), in {}", tids.join(", "), t.name, t.syscall.unwrap_or_default());
+                        wrapped(out, "      ", &head, "          ", BOLD)?;
+                        i += n;
+                    } else {
+                        summary_block(out, &ts[i])?;
+                        i += 1;
+                    }
                 }
             }
             Role::Signal if !ts.is_empty() => {
@@ -76,14 +102,21 @@ fn thread_block(out: &mut dyn Write, label: &str, t: &ThreadView, frames: usize,
     user_stack(out, t)?;
     goroutines(out, t)?;
     runtime_frames(out, t)?;
-    if let Some(h) = t.interpreter_hint.filter(|_| !brief) {
+    // Frames already read need no tool to read them.
+    if let Some(h) = t.interpreter_hint.filter(|_| !brief && t.python.is_empty()) {
         wrapped(out, &format!("        {DIM}interpreter frames:{DIM:#} "), h, "          ", Style::new())?;
     }
     Ok(())
 }
 
 /// The user stack on one line, and why it ends early or is missing.
+/// Where the thread's Python frames were read, they say where it waits and
+/// the interpreter's own C frames add nothing the reader can act on: the
+/// text shows the Python frames alone (the JSON and the page keep both).
 fn user_stack(out: &mut dyn Write, t: &ThreadView) -> io::Result<()> {
+    if !t.python.is_empty() {
+        return Ok(());
+    }
     if let Some(folded) = view::folded_user_stack(t) {
         wrapped(out, &format!("        {DIM}user stack:{DIM:#} "), &folded, "          ", Style::new())?;
     }
@@ -141,6 +174,23 @@ fn runtime_frames(out: &mut dyn Write, t: &ThreadView) -> io::Result<()> {
 }
 
 /// Another stuck thread of the process, in brief.
+/// A summary thread with nothing but its name and call to show.
+fn bare(t: &ThreadView) -> bool {
+    t.fds.is_empty()
+        && t.user_stack.is_empty()
+        && t.user_stack_note.is_none()
+        && t.goroutines.is_empty()
+        && t.goroutines_note.is_none()
+        && t.python.is_empty()
+        && t.python_note.is_none()
+        && t.python_threads.is_none()
+        && t.java.is_none()
+}
+
+fn alike(a: &ThreadView, b: &ThreadView) -> bool {
+    a.name == b.name && a.syscall == b.syscall
+}
+
 fn summary_block(out: &mut dyn Write, t: &ThreadView) -> io::Result<()> {
     let head = format!("Thread {} ({}), in {}", t.tid, t.name, t.syscall.unwrap_or_default());
     wrapped(out, "      ", &head, "          ", BOLD)?;

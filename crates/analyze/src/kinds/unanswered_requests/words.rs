@@ -55,9 +55,10 @@ pub fn words(ctx: &Ctx, j: &Judged) -> Words {
         spread = spread(ctx, j, &who),
         story = story(j),
         runtime = runtime_story(j),
-        // Where the chain shows what the requests wait on, the caveat about
-        // waits by design has been answered by the facts.
-        caveat = if first_peers(&j.verdict.waits_on).is_some() {
+        // Where the chain shows what the requests wait on, or requests sit
+        // never read (no long poll leaves a request unread), the facts
+        // answer the caveat.
+        caveat = if first_peers(&j.verdict.waits_on).is_some() || e.unread > 0 {
             ""
         } else {
             " Legitimate long waits (long polling, BLPOP, a backend waiting on a lock) look the same per connection; this is raised only because nothing else on this listener is being answered."
