@@ -178,6 +178,10 @@ pub struct WatchArgs {
     /// scans.
     #[arg(long, value_enum, default_value_t = StacksWhen::Auto, value_name = "WHEN")]
     pub stacks: StacksWhen,
+    /// Keep command lines verbatim: by default an argument that looks like a credential (--password=…, -p… of
+    /// mysql, *_TOKEN=…, user:pass@ in a URL, Authorization: values, token= parameters) is shown as ‹redacted›.
+    #[arg(long)]
+    pub no_redact: bool,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
 }
@@ -232,10 +236,25 @@ pub struct ServeArgs {
     /// (a replay of an incident, a demo, a test).
     #[arg(long, value_name = "FILE")]
     pub from_snapshot: Option<PathBuf>,
+    /// Flight recorder: when a warning or critical finding appears or gets worse, keep that scan (its HTML page
+    /// with the snapshots embedded, 0600) in DIR, so the evidence outlives a restart. Listed at /v1/recordings.
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+    /// The most the recordings in --record DIR may take (bytes; K, M, G: KiB, MiB, GiB); the oldest go first.
+    #[arg(long, default_value = "256M", value_parser = parse_bytes, value_name = "BYTES", requires = "record")]
+    pub record_max: u64,
+    /// How long a finding (kind, pid, port) that was recorded is not recorded again unless it gets worse; at
+    /// most 5 recordings per cooldown in all.
+    #[arg(long, default_value = "10m", value_parser = parse_positive_duration, value_name = "DURATION", requires = "record", allow_hyphen_values = true)]
+    pub record_cooldown: Duration,
     /// User-space stacks of the threads findings report (as `scan --stacks`); symbol tables stay cached
     /// between scans (64 binaries at most).
     #[arg(long, value_enum, default_value_t = StacksWhen::Auto, value_name = "WHEN")]
     pub stacks: StacksWhen,
+    /// Keep command lines verbatim: by default an argument that looks like a credential (--password=…, -p… of
+    /// mysql, *_TOKEN=…, user:pass@ in a URL, Authorization: values, token= parameters) is shown as ‹redacted›.
+    #[arg(long)]
+    pub no_redact: bool,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
 }
@@ -272,6 +291,10 @@ pub struct StopArgs {
     /// Print the result (targets, steps with timings, port check) as one JSON document.
     #[arg(long)]
     pub json: bool,
+    /// Keep command lines verbatim: by default an argument that looks like a credential (--password=…, -p… of
+    /// mysql, *_TOKEN=…, user:pass@ in a URL, Authorization: values, token= parameters) is shown as ‹redacted›.
+    #[arg(long)]
+    pub no_redact: bool,
 }
 
 #[derive(Args, Debug)]
@@ -307,6 +330,10 @@ pub struct ScanArgs {
     /// (or --from-snapshot) the raw snapshots are embedded too, so `scan --from-snapshot FILE` re-reads it.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Keep command lines verbatim: by default an argument that looks like a credential (--password=…, -p… of
+    /// mysql, *_TOKEN=…, user:pass@ in a URL, Authorization: values, token= parameters) is shown as ‹redacted›.
+    #[arg(long)]
+    pub no_redact: bool,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
 }
@@ -352,6 +379,26 @@ pub struct ThresholdArgs {
     /// Percent of the interval all tasks stalled on memory (PSI full) that memory_pressure calls a stall.
     #[arg(long, default_value_t = dflt().psi_full, value_name = "PCT", value_parser = parse_percent)]
     pub psi_full: f64,
+}
+
+/// A size in bytes: 1048576, 64K, 256M, 1G (powers of 1024; KiB, MiB, GiB also read).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let n: u64 = num.parse().map_err(|_| format!("'{s}' is not a size (1048576, 64K, 256M, 1G)"))?;
+    let mult: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        _ => return Err(format!("'{s}': unknown unit '{unit}' (K, M or G)")),
+    };
+    match n.checked_mul(mult) {
+        Some(0) => Err(format!("'{s}': the size must be above 0")),
+        Some(b) => Ok(b),
+        None => Err(format!("'{s}' is too large")),
+    }
 }
 
 fn dflt() -> unwedge_pipeline::Thresholds {

@@ -61,6 +61,7 @@ pub fn run(args: &WatchArgs) -> Result<u8, Fatal> {
     let (tx, rx) = sync_channel::<Cycle>(1);
     let (every, interval, count, files) = (args.every, args.interval, args.count, args.from_snapshot.clone());
     let mode = args.stacks.mode();
+    let keep_secrets = args.no_redact;
     std::thread::Builder::new().name("scan".into()).spawn(move || {
         // Lives as long as the scanner: each binary's symbol tables load once.
         let mut stacks = unwedge_pipeline::Stacks::new(mode);
@@ -68,9 +69,10 @@ pub fn run(args: &WatchArgs) -> Result<u8, Fatal> {
         while count.is_none_or(|c| n < c) {
             let started = Instant::now();
             let input = if files.is_empty() {
-                Input::Live { interval, until: Some(started + (interval + COLLECT_SLACK).mul_f64(0.8)), record: false }
+                let until = Some(started + (interval + COLLECT_SLACK).mul_f64(0.8));
+                Input::Live { interval, until, record: false, keep_secrets }
             } else {
-                Input::Recorded(files[(n % files.len() as u64) as usize].clone())
+                Input::Recorded { path: files[(n % files.len() as u64) as usize].clone(), keep_secrets }
             };
             let result = unwedge_pipeline::run(&input, &thresholds, &mut stacks).map(|(scan, mut report)| {
                 filter.apply(&mut report);

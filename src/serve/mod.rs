@@ -12,6 +12,7 @@ pub mod limits;
 pub mod metrics;
 pub mod page;
 mod probe;
+pub mod record;
 mod respond;
 mod routes;
 
@@ -44,6 +45,10 @@ pub struct Config {
     pub thresholds: unwedge_pipeline::Thresholds,
     /// How user stacks are read; the reader (and its symbol cache) lives as long as the scan thread.
     pub stacks: unwedge_pipeline::StackMode,
+    /// `--record DIR`: the flight recorder, off when `None`.
+    pub record: Option<record::Config>,
+    /// `--no-redact`: command lines are verbatim, which the page says.
+    pub keep_secrets: bool,
 }
 
 /// What the last scan produced, pre-rendered.
@@ -68,6 +73,8 @@ pub struct State {
     pub latest: RwLock<Latest>,
     /// Per-client limits of the probe endpoints.
     pub probes: probe::Gate,
+    /// The recordings, when `--record` is on.
+    pub shelf: Option<Arc<record::Shelf>>,
 }
 
 impl State {
@@ -82,8 +89,17 @@ impl State {
             scan_errors: 0,
             finished: None,
         };
-        latest.set_metrics(metrics::render(None, 0, cfg.top_n));
-        State { cfg, latest: RwLock::new(latest), probes: probe::Gate::default() }
+        latest.set_metrics(metrics::render(None, 0, cfg.top_n, None));
+        State { cfg, latest: RwLock::new(latest), probes: probe::Gate::default(), shelf: None }
+    }
+
+    /// What /metrics says about the recordings.
+    fn recordings(&self) -> Option<metrics::Recordings> {
+        self.shelf.as_ref().map(|s| metrics::Recordings {
+            written: s.written.load(std::sync::atomic::Ordering::Relaxed),
+            failed: s.failed.load(std::sync::atomic::Ordering::Relaxed),
+            bytes: s.bytes(),
+        })
     }
 }
 
@@ -103,9 +119,26 @@ pub fn run(cfg: Config) -> Result<(), Fatal> {
     if !unwedge_collect::is_root() {
         eprintln!("unwedge serve: not running as root: other users' sockets, fds, threads and user stacks are hidden (grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
     }
-    let state = Arc::new(State::new(cfg));
+    let recorder = match cfg.record.clone() {
+        Some(rc) => {
+            let (dir, max) = (rc.dir.clone(), rc.max_bytes);
+            let (recorder, shelf) = record::Recorder::start(rc).map_err(Fatal::Record)?;
+            eprintln!(
+                "unwedge serve: recording incidents to {} ({} recordings there, {} of {max} bytes)",
+                dir.display(),
+                shelf.list().len(),
+                shelf.bytes()
+            );
+            Some((recorder, shelf))
+        }
+        None => None,
+    };
+    let mut state = State::new(cfg);
+    state.shelf = recorder.as_ref().map(|(_, s)| s.clone());
+    let state = Arc::new(state);
     let scanner = state.clone();
-    std::thread::Builder::new().name("scan".into()).spawn(move || scan_loop(&scanner))?;
+    let recorder = recorder.map(|(r, _)| r);
+    std::thread::Builder::new().name("scan".into()).spawn(move || scan_loop(&scanner, recorder))?;
 
     // One thread is plenty: requests copy pre-rendered bytes. Probes, which
     // block, go to tokio's blocking pool.
@@ -119,7 +152,7 @@ pub fn run(cfg: Config) -> Result<(), Fatal> {
 /// Scans forever; each scan starts `scan_interval` after the previous one
 /// started (at once if a scan took longer). The process exits without
 /// joining this thread: a scan holds nothing that needs cleaning up.
-fn scan_loop(state: &State) {
+fn scan_loop(state: &State, mut recorder: Option<record::Recorder>) {
     // The last good scan's facts: a failed scan keeps its series.
     let mut last_facts: Option<metrics::Facts> = None;
     let mut stacks = unwedge_pipeline::Stacks::new(state.cfg.stacks);
@@ -138,8 +171,13 @@ fn scan_loop(state: &State) {
                     .map_or(0, |d| d.as_millis() as u64);
                 history.push(page::Point::new(now_ms, &report, &facts));
                 let scans = state.latest.read().map_or(0, |l| l.scans) + 1;
-                let html = page::render(&report, &history, now_ms, scans, state.cfg.scan_interval.as_secs());
-                published = Some((Arc::new(report), Bytes::from(json), facts, Bytes::from(html)));
+                let every = state.cfg.scan_interval.as_secs();
+                let html = page::render(&report, &history, now_ms, scans, every, state.cfg.keep_secrets);
+                let report = Arc::new(report);
+                if let Some(r) = recorder.as_mut() {
+                    r.observe(&report, move || scan, now_ms);
+                }
+                published = Some((report, Bytes::from(json), facts, Bytes::from(html)));
             }
             Ok(_) => eprintln!("unwedge serve: scan returned no snapshot"),
             Err(e) => eprintln!("unwedge serve: scan failed: {e}"),
@@ -149,7 +187,7 @@ fn scan_loop(state: &State) {
             match published {
                 Some((report, json, facts, html)) => {
                     l.page = html;
-                    let text = metrics::render(Some(&facts), l.scan_errors, state.cfg.top_n);
+                    let text = metrics::render(Some(&facts), l.scan_errors, state.cfg.top_n, state.recordings());
                     l.set_metrics(text);
                     l.report = Some(report);
                     l.report_json = json;
@@ -159,7 +197,7 @@ fn scan_loop(state: &State) {
                 None => {
                     l.scan_errors += 1;
                     // Keep the last good series; only the error count moves.
-                    let text = metrics::render(last_facts.as_ref(), l.scan_errors, state.cfg.top_n);
+                    let text = metrics::render(last_facts.as_ref(), l.scan_errors, state.cfg.top_n, state.recordings());
                     l.set_metrics(text);
                 }
             }

@@ -11,6 +11,7 @@ pub mod evidence;
 pub mod fmt;
 pub mod jvm;
 mod kind;
+pub mod redact;
 mod report;
 mod snapshot;
 pub mod stack;

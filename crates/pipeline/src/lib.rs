@@ -19,10 +19,12 @@ pub enum Input {
     /// /proc walk stops at `until` and reports what it has. `record`: the
     /// snapshots will be saved (`--save-snapshot`), so every process is
     /// read in full and the first snapshot is kept whole; otherwise only
-    /// what the analysis uses is read and kept.
-    Live { interval: Duration, until: Option<Instant>, record: bool },
-    /// Snapshots recorded with `--save-snapshot`.
-    Recorded(PathBuf),
+    /// what the analysis uses is read and kept. `keep_secrets`
+    /// (`--no-redact`): command lines verbatim, credentials and all.
+    Live { interval: Duration, until: Option<Instant>, record: bool, keep_secrets: bool },
+    /// Snapshots recorded with `--save-snapshot`; their command lines are
+    /// redacted again as they are loaded unless `keep_secrets`.
+    Recorded { path: PathBuf, keep_secrets: bool },
 }
 
 #[derive(Debug)]
@@ -79,7 +81,7 @@ impl From<CollectError> for PipelineError {
 /// Takes (or loads) the snapshots.
 pub fn snapshots(input: &Input) -> Result<Scan, PipelineError> {
     match input {
-        Input::Live { interval, until, record } => {
+        Input::Live { interval, until, record, keep_secrets } => {
             let (detail, trim_first): (_, Option<fn(&mut unwedge_model::Snapshot)>) = if *record {
                 (unwedge_collect::Detail::Full, None)
             } else {
@@ -90,9 +92,16 @@ pub fn snapshots(input: &Input) -> Result<Scan, PipelineError> {
                 until: *until,
                 detail,
                 trim_first,
+                keep_secrets: *keep_secrets,
             })?)
         }
-        Input::Recorded(path) => load(path),
+        Input::Recorded { path, keep_secrets } => {
+            let mut scan = load(path)?;
+            if !keep_secrets {
+                unwedge_model::redact::scan(&mut scan);
+            }
+            Ok(scan)
+        }
     }
 }
 
@@ -131,13 +140,35 @@ pub fn load(path: &Path) -> Result<Scan, PipelineError> {
     Ok(scan)
 }
 
-/// Writes the raw snapshots (a bug report, a fixture).
+/// Writes the raw snapshots (a bug report, a fixture), readable by its owner only.
 pub fn save(path: &Path, scan: &Scan) -> Result<(), PipelineError> {
     let err = |err| PipelineError::Write { path: path.into(), err };
-    let file = std::fs::File::create(path).map_err(err)?;
+    let file = create_private(path).map_err(err)?;
     let mut w = std::io::BufWriter::new(file);
     serde_json::to_writer(&mut w, scan).map_err(|e| err(e.into()))?;
     w.flush().map_err(err)
+}
+
+/// Creates (or truncates) a file for writing, mode 0600: every file unwedge
+/// writes holds the host's process names and command lines. A regular file
+/// that existed with a wider mode is narrowed; anything else (`/dev/stdout`,
+/// a pipe) is written as it is.
+pub fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_file() && meta.permissions().mode() & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
+}
+
+/// Writes `bytes` to a file made by [`create_private`].
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut f = create_private(path)?;
+    f.write_all(bytes)?;
+    f.flush()
 }
 
 /// Analyses the snapshots (both passes) into the contract's report.
