@@ -89,7 +89,7 @@ A zombie is already dead: only its parent can remove it, by reaping it. A proces
 dies only when its kernel call returns. Refuses pid 1, unwedge itself and its ancestors (your shell, sshd).\n\n\
 Exit status: 0 all targets gone and the port free (or a dry run that would proceed); 1 something survived or the \
 port is still held; 2 bad usage, nothing to stop, a refused or unknown pid, or permission denied.",
-        after_help = "Examples:\n  unwedge stop --port 8080 --dry-run      who would be stopped, and why\n  unwedge stop --port 8080                SIGTERM, 10 s grace, SIGKILL, check 8080 is free\n  unwedge stop --port 8080 --grace 2s && ./start-server\n  unwedge stop 1234 --grace 500ms --json"
+        after_help = "Examples:\n  unwedge stop --port 8080 --dry-run      who would be stopped, and why\n  unwedge stop --port 8080                SIGTERM, 10 s grace, SIGKILL, check 8080 is free\n  unwedge stop --port 8080 --grace 2s && ./start-server\n  unwedge stop 1234 --grace 500ms --json\n  unwedge stop 1234 --capture /var/lib/unwedge/captures/     keep the evidence, then stop"
     )]
     Stop(StopArgs),
     /// Probe a service from the outside: TCP connect latency, HTTP(S) checks.
@@ -124,9 +124,10 @@ Exit status: as scan's, for the last scan: 0 no warning or critical finding; 1 a
     /// Print the man pages or shell completions, generated from this command line.
     #[command(
         long_about = "Writes the manual pages (roff) or a shell's completion script, generated from the same \
-definition as --help, so they never drift from the binary they come with. Packagers run it once at build time; \
+definition as --help, so they never drift from the binary they come with; or the Prometheus alert rules for \
+`unwedge serve`, one per finding kind of this build, and their promtool tests. Packagers run it once at build time; \
 users without the .deb can install them by hand.",
-        after_help = "Examples:\n  unwedge generate man | man -l -                  read the manual without installing it\n  unwedge generate man --dir /usr/local/share/man/man1     one page per subcommand\n  unwedge generate completions bash > /etc/bash_completion.d/unwedge\n  unwedge generate completions zsh > ~/.zfunc/_unwedge\n\nExit status: 0 written; 2 bad usage or a file that cannot be written."
+        after_help = "Examples:\n  unwedge generate man | man -l -                  read the manual without installing it\n  unwedge generate man --dir /usr/local/share/man/man1     one page per subcommand\n  unwedge generate completions bash > /etc/bash_completion.d/unwedge\n  unwedge generate completions zsh > ~/.zfunc/_unwedge\n  unwedge generate rules > /etc/prometheus/rules/unwedge.yml     an alert per finding kind\n\nExit status: 0 written; 2 bad usage or a file that cannot be written."
     )]
     Generate(GenerateArgs),
     /// Explain a finding kind: what it means, the kernel facts, the false alarms it avoids, the fix.
@@ -205,6 +206,17 @@ pub enum GenerateWhat {
         /// The shell to complete for.
         #[arg(value_enum, value_name = "SHELL")]
         shell: clap_complete::Shell,
+    },
+    /// Prometheus alert rules for `unwedge serve`, one per finding kind (deploy/prometheus/unwedge-rules.yml), on
+    /// stdout.
+    Rules {
+        /// Print their promtool unit tests instead (unwedge-rules.test.yml: `promtool test rules` runs them).
+        #[arg(long)]
+        tests: bool,
+        /// Put before each runbook_url, which is otherwise the kind's page in the source tree
+        /// (docs/kinds/KIND.md): e.g. https://git.example.com/unwedge/blob/main/
+        #[arg(long, value_name = "URL", default_value = "")]
+        runbook_base: String,
     },
 }
 
@@ -291,6 +303,11 @@ pub struct StopArgs {
     /// Print the result (targets, steps with timings, port check) as one JSON document.
     #[arg(long)]
     pub json: bool,
+    /// Before the first signal, scan the targets (two snapshots 1 s apart) and write the report as one HTML page
+    /// with the snapshots embedded (0600): the evidence a restart would destroy. FILE, or a directory to write
+    /// TIME-COMM-PID.html into.
+    #[arg(long, value_name = "FILE|DIR")]
+    pub capture: Option<PathBuf>,
     /// Keep command lines verbatim: by default an argument that looks like a credential (--password=…, -p… of
     /// mysql, *_TOKEN=…, user:pass@ in a URL, Authorization: values, token= parameters) is shown as ‹redacted›.
     #[arg(long)]

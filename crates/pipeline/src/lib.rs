@@ -330,36 +330,42 @@ impl Filter {
         if self.is_empty() {
             return;
         }
-        let wanted = |f: &unwedge_model::Finding| {
+        retain(report, |f| {
             self.pid.is_none_or(|p| f.pid == Some(p) || f.evidence.owners().contains(&p))
                 && self.port.is_none_or(|p| f.port == Some(p))
-        };
-        let mut keep: Vec<bool> = report.findings.iter().map(wanted).collect();
-        // Causes of kept findings, transitively (the links form no cycle; bounded anyway).
-        for _ in 0..report.findings.len() {
-            let causes: Vec<String> = report
-                .findings
-                .iter()
-                .zip(&keep)
-                .filter(|(_, k)| **k)
-                .flat_map(|(f, _)| f.caused_by.iter().cloned())
-                .collect();
-            let mut grew = false;
-            for (f, k) in report.findings.iter().zip(keep.iter_mut()) {
-                if !*k && causes.contains(&f.id) {
-                    *k = true;
-                    grew = true;
-                }
-            }
-            if !grew {
-                break;
+        });
+    }
+}
+
+/// Keeps the findings `wanted` says, and what causes them, transitively;
+/// and the groups that still have one. What [`Filter`] does, for any test
+/// (`stop --capture` keeps those about any of its targets).
+pub fn retain(report: &mut Report, wanted: impl Fn(&unwedge_model::Finding) -> bool) {
+    let mut keep: Vec<bool> = report.findings.iter().map(wanted).collect();
+    // Causes of kept findings, transitively (the links form no cycle; bounded anyway).
+    for _ in 0..report.findings.len() {
+        let causes: Vec<String> = report
+            .findings
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .flat_map(|(f, _)| f.caused_by.iter().cloned())
+            .collect();
+        let mut grew = false;
+        for (f, k) in report.findings.iter().zip(keep.iter_mut()) {
+            if !*k && causes.contains(&f.id) {
+                *k = true;
+                grew = true;
             }
         }
-        let mut it = keep.into_iter();
-        report.findings.retain(|_| it.next().unwrap_or(false));
-        let kept: Vec<&str> = report.findings.iter().filter_map(|f| f.group.as_deref()).collect();
-        report.groups.retain(|g| kept.contains(&g.id.as_str()));
+        if !grew {
+            break;
+        }
     }
+    let mut it = keep.into_iter();
+    report.findings.retain(|_| it.next().unwrap_or(false));
+    let kept: Vec<&str> = report.findings.iter().filter_map(|f| f.group.as_deref()).collect();
+    report.groups.retain(|g| kept.contains(&g.id.as_str()));
 }
 
 /// The pid does not exist in any snapshot: `--pid` names nothing.
