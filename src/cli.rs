@@ -592,7 +592,10 @@ pub fn deadline(cmd: &Command) -> Result<Option<Duration>, String> {
     match cmd {
         Command::Exec(_) => Ok(None),
         Command::Scan(a) => scan_deadline(a).map(Some),
-        Command::Stop(a) => bound(a.deadline, a.grace, "--grace").map(Some),
+        Command::Stop(a) => {
+            let capture = if a.capture.is_some() { crate::cmd::stop::CAPTURE_TIMEOUT } else { Duration::ZERO };
+            bound(a.deadline, a.grace.saturating_add(capture), "--grace").map(Some)
+        }
         Command::Probe(p) => match &p.kind {
             ProbeKind::Tcp(a) => {
                 bound(a.deadline, a.interval.saturating_mul(a.count.saturating_sub(1)), "-c × -i").map(Some)

@@ -27,9 +27,9 @@ pub fn run(args: &StopArgs) -> Result<u8, Fatal> {
             let _ = writeln!(stdout.lock(), "{:>6} ms  {}", s.ms, s.text);
         }
     };
-    let port = args.port;
-    let mut take =
-        |pids: &[u32]| capture(args.capture.as_deref().unwrap_or(Path::new(".")), pids, port, args.no_redact);
+    let (port, keep_secrets) = (args.port, args.no_redact);
+    let dest = args.capture.clone().unwrap_or_default();
+    let mut take = |pids: &[u32]| capture_within(dest.clone(), pids.to_vec(), port, keep_secrets);
     let report = stop::run(&opts, &mut on_step, args.capture.is_some().then_some(&mut take as stop::Capture))?;
     let mut out = stdout.lock();
     if json {
@@ -43,6 +43,23 @@ pub fn run(args: &StopArgs) -> Result<u8, Fatal> {
 
 /// How long the capture's collection may take before it reports what it has.
 const CAPTURE_BUDGET: Duration = Duration::from_secs(10);
+
+/// How long the whole capture may take: past it, the stop goes on without
+/// it (a capture never keeps a process from being stopped).
+pub const CAPTURE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// [`capture`] on its own thread, given up on after [`CAPTURE_TIMEOUT`].
+fn capture_within(path: PathBuf, pids: Vec<u32>, port: Option<u16>, keep: bool) -> Result<(PathBuf, String), String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("capture".into())
+        .spawn(move || {
+            let _ = tx.send(capture(&path, &pids, port, keep));
+        })
+        .map_err(|e| format!("cannot start the capture: {e}"))?;
+    rx.recv_timeout(CAPTURE_TIMEOUT)
+        .unwrap_or_else(|_| Err(format!("it did not finish within {}", fmt::duration(CAPTURE_TIMEOUT))))
+}
 
 /// Scans the host as `serve` does, keeps the
 /// findings about `pids` or `port` and their causes, and writes the page

@@ -112,13 +112,7 @@ impl Latest {
 
 /// Binds, prints where, then serves until SIGTERM or SIGINT.
 pub fn run(cfg: Config) -> Result<(), Fatal> {
-    let listener = std::net::TcpListener::bind(cfg.listen).map_err(|err| Fatal::Listen { addr: cfg.listen, err })?;
-    let local = listener.local_addr()?;
-    listener.set_nonblocking(true)?;
-    eprintln!("unwedge serve: listening on http://{local}");
-    if !unwedge_collect::is_root() {
-        eprintln!("unwedge serve: not running as root: other users' sockets, fds, threads and user stacks are hidden (grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
-    }
+    // Before listening: a bad --record DIR is one line and exit 2, and "listening" means ready.
     let recorder = match cfg.record.clone() {
         Some(rc) => {
             let (dir, max) = (rc.dir.clone(), rc.max_bytes);
@@ -133,6 +127,13 @@ pub fn run(cfg: Config) -> Result<(), Fatal> {
         }
         None => None,
     };
+    let listener = std::net::TcpListener::bind(cfg.listen).map_err(|err| Fatal::Listen { addr: cfg.listen, err })?;
+    let local = listener.local_addr()?;
+    listener.set_nonblocking(true)?;
+    eprintln!("unwedge serve: listening on http://{local}");
+    if !unwedge_collect::is_root() {
+        eprintln!("unwedge serve: not running as root: other users' sockets, fds, threads and user stacks are hidden (grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
+    }
     let mut state = State::new(cfg);
     state.shelf = recorder.as_ref().map(|(_, s)| s.clone());
     let state = Arc::new(state);

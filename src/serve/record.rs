@@ -1,19 +1,21 @@
 //! `serve --record DIR`: a flight recorder, so that a hang "fixed" by a
 //! restart (a liveness probe, systemd, `kill -9`) still leaves its
 //! evidence. When a warning or critical finding appears, or one gets
-//! worse, that very scan is kept: its HTML page with the snapshot pair
-//! embedded (`unwedge scan --from-snapshot DIR/ID.html` analyses it again
-//! with today's detectors).
+//! worse, that very scan is kept in DIR/ID/: its HTML page (page.html) and
+//! its snapshot pair, gzipped (snapshots.json.gz; `unwedge scan
+//! --from-snapshot DIR/ID` analyses it again with today's detectors). The
+//! page does not embed the snapshots: a busy host's pair is tens of
+//! megabytes, which a browser should not have to parse to show a report.
 //!
 //! Bounded three ways: a cooldown per finding identity (kind, pid, port,
 //! netns), a burst of at most [`BURST`] recordings per cooldown for the
 //! whole host (a service that crash-loops gets a new pid each time), and
 //! `--record-max` bytes for the directory, the oldest recording evicted
 //! first (before the new one is written, so the cap is never exceeded).
-//! Each recording is written to a temporary file in DIR, synced, then
-//! renamed: a crash or a full disk leaves no torn file, only a temporary
-//! one that the next start removes. Files are 0600, the directory 0700 when
-//! created here. Writes run on their own thread: a slow or full disk never
+//! Each recording is written into a temporary directory in DIR, synced,
+//! then renamed: a crash or a full disk leaves no torn recording, only a
+//! temporary directory that the next start removes. Files are 0600,
+//! directories 0700. Writes run on their own thread: a slow or full disk never
 //! delays a scan, let alone a scrape.
 //!
 //! The scan loop feeds it through [`Recorder::observe`] with each report
@@ -33,6 +35,9 @@ use unwedge_model::{Report, Scan, Severity};
 /// Recordings the whole host may make within one cooldown.
 pub const BURST: usize = 5;
 
+/// A recording's page, in its directory.
+pub const PAGE: &str = "page.html";
+
 /// What `serve --record*` asked for.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -46,7 +51,7 @@ pub struct Config {
 /// One recording, as `GET /v1/recordings` lists it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Meta {
-    /// The file's name without `.html`: `20260107T140750Z-close_wait_leak`.
+    /// Its directory's name: `20260107T140750Z-close_wait_leak`.
     pub id: String,
     /// When the scan was taken (RFC 3339).
     pub time: String,
@@ -100,10 +105,10 @@ impl Shelf {
         self.list.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|m| m.bytes).sum()
     }
 
-    /// The file of a listed recording (ids are checked against the list, never used as paths blindly).
+    /// The page of a listed recording (ids are checked against the list, never used as paths blindly).
     pub fn path_of(&self, id: &str) -> Option<PathBuf> {
         let listed = self.list.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|m| m.id == id);
-        listed.then(|| self.dir.join(format!("{id}.html")))
+        listed.then(|| self.dir.join(id).join(PAGE))
     }
 }
 
@@ -112,6 +117,7 @@ type Identity = (unwedge_model::Kind, Option<u32>, Option<u16>, Option<u64>);
 
 /// Which scans to record: pure, so that flapping and cooldowns are tested
 /// without a clock.
+#[derive(Clone)]
 pub struct Trigger {
     cooldown_ms: u64,
     /// The alarms of the last scan (those already recorded or not new).
@@ -228,52 +234,54 @@ impl Recorder {
     }
 
     /// Called with every good scan; records it when the trigger says so.
-    /// The snapshots are handed over only then (no copy otherwise).
+    /// The snapshots are handed over only then (no copy otherwise). While
+    /// the writer is still busy with the last recording, this scan is not
+    /// recorded and the trigger forgets it saw it: the next scan that
+    /// still shows the finding is recorded instead.
     pub fn observe(&mut self, report: &Arc<Report>, scan: impl FnOnce() -> Scan, at_ms: u64) {
+        let before = self.trigger.clone();
         if !self.trigger.observe(report, at_ms) {
             return;
         }
         let job = Job { report: report.clone(), scan: scan(), at_ms };
         if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.jobs.try_send(job) {
-            self.shelf.failed.fetch_add(1, Ordering::Relaxed);
-            eprintln!("unwedge serve: recording skipped: the previous one is still being written");
+            self.trigger = before;
         }
     }
 }
 
 /// Renders, makes room, writes atomically, lists.
 fn write_one(shelf: &Shelf, cfg: &Config, job: &Job) {
+    let id = new_id(shelf, &job.report, job.at_ms);
+    let fail = |what: String| {
+        shelf.failed.fetch_add(1, Ordering::Relaxed);
+        eprintln!("unwedge serve: recording {id} not made: {what}");
+    };
     let subtitle = format!(
-        "Recorded by unwedge serve --record: a finding appeared or got worse. `unwedge scan --from-snapshot` of this file analyses it again (at {})",
-        humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_millis(job.at_ms))
+        "Recorded by unwedge serve --record at {}: a finding appeared or got worse. `unwedge scan --from-snapshot {}` analyses its snapshots again.",
+        humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_millis(job.at_ms)),
+        cfg.dir.join(&id).display()
     );
-    let extras =
-        Extras { scan: Some(&job.scan), subtitle: Some(subtitle), unredacted: cfg.unredacted, ..Default::default() };
+    let extras = Extras { subtitle: Some(subtitle), unredacted: cfg.unredacted, ..Default::default() };
     let page = match html::render(&job.report, &extras) {
         Ok(p) => p.into_bytes(),
-        Err(e) => {
-            shelf.failed.fetch_add(1, Ordering::Relaxed);
-            eprintln!("unwedge serve: recording not made: {e}");
-            return;
-        }
+        Err(e) => return fail(e),
     };
-    let bytes = page.len() as u64;
+    let snapshots = match unwedge_pipeline::save_compressed(Vec::new(), &job.scan) {
+        Ok(b) => b,
+        Err(e) => return fail(e.to_string()),
+    };
+    let bytes = (page.len() + snapshots.len()) as u64;
     if bytes > cfg.max_bytes {
-        shelf.failed.fetch_add(1, Ordering::Relaxed);
-        eprintln!("unwedge serve: recording not made: {bytes} bytes is more than --record-max {}", cfg.max_bytes);
-        return;
+        return fail(format!("{bytes} bytes is more than --record-max {}", cfg.max_bytes));
     }
-    let id = new_id(shelf, &job.report, job.at_ms);
     evict(shelf, cfg.max_bytes, bytes);
-    match write_atomically(&cfg.dir, &id, &page) {
+    match write_atomically(&cfg.dir, &id, &page, &snapshots) {
         Ok(()) => {
             shelf.list.lock().unwrap_or_else(|p| p.into_inner()).push(Meta::of(id, &job.report, bytes));
             shelf.written.fetch_add(1, Ordering::Relaxed);
         }
-        Err(e) => {
-            shelf.failed.fetch_add(1, Ordering::Relaxed);
-            eprintln!("unwedge serve: recording {id} not made: {e}");
-        }
+        Err(e) => fail(e.to_string()),
     }
 }
 
@@ -299,8 +307,8 @@ fn evict(shelf: &Shelf, max: u64, incoming: u64) {
     let mut list = shelf.list.lock().unwrap_or_else(|p| p.into_inner());
     while !list.is_empty() && list.iter().map(|m| m.bytes).sum::<u64>() + incoming > max {
         let old = list.remove(0);
-        let path = shelf.dir.join(format!("{}.html", old.id));
-        if let Err(e) = std::fs::remove_file(&path) {
+        let path = shelf.dir.join(&old.id);
+        if let Err(e) = std::fs::remove_dir_all(&path) {
             if e.kind() != std::io::ErrorKind::NotFound {
                 eprintln!("unwedge serve: cannot evict {}: {e}", path.display());
             }
@@ -308,27 +316,31 @@ fn evict(shelf: &Shelf, max: u64, incoming: u64) {
     }
 }
 
-/// Temporary file, fsync, rename, fsync of the directory: the recording is
-/// whole or absent. On any error the temporary file is removed.
-fn write_atomically(dir: &Path, id: &str, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = dir.join(format!(".tmp-{id}.html"));
+/// A temporary directory, its files synced, renamed into place, the parent
+/// synced: the recording is whole or absent. On any error the temporary
+/// directory is removed.
+fn write_atomically(dir: &Path, id: &str, page: &[u8], snapshots: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let tmp = dir.join(format!(".tmp-{id}"));
     let done = (|| {
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, dir.join(format!("{id}.html")))?;
+        std::fs::DirBuilder::new().mode(0o700).create(&tmp)?;
+        for (name, bytes) in [(PAGE, page), (unwedge_pipeline::RECORDING_SNAPSHOTS, snapshots)] {
+            let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(tmp.join(name))?;
+            f.write_all(bytes)?;
+            f.sync_all()?;
+        }
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, dir.join(id))?;
         std::fs::File::open(dir)?.sync_all()
     })();
     if done.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_dir_all(&tmp);
     }
     done
 }
 
-/// Whether a file name is a recording's (`YYYYMMDDTHHMMSSZ-….html`).
-fn recording_id(name: &str) -> Option<&str> {
-    let id = name.strip_suffix(".html")?;
+/// Whether a directory name is a recording's (`YYYYMMDDTHHMMSSZ-…`).
+pub fn valid_id(id: &str) -> bool {
     let b = id.as_bytes();
     let stamp = b.len() > 17
         && b[..8].iter().all(u8::is_ascii_digit)
@@ -336,31 +348,31 @@ fn recording_id(name: &str) -> Option<&str> {
         && b[9..15].iter().all(u8::is_ascii_digit)
         && b[15] == b'Z'
         && b[16] == b'-';
-    (stamp && id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')).then_some(id)
+    stamp && id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
 }
 
-/// Whether `id` may name a recording at all (checked before any lookup).
-pub fn valid_id(id: &str) -> bool {
-    recording_id(&format!("{id}.html")).is_some()
-}
-
-/// The recordings already in DIR, oldest first; temporary files a crash
-/// left are removed. A page's report block gives its headline and kinds.
+/// The recordings already in DIR, oldest first; temporary directories a
+/// crash left are removed. A page's report block gives its headline and kinds.
 fn load(dir: &Path) -> std::io::Result<Vec<Meta>> {
     let mut list = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with(".tmp-") {
-            let _ = std::fs::remove_file(entry.path());
+            let _ = std::fs::remove_dir_all(entry.path());
             continue;
         }
-        let Some(id) = recording_id(&name) else { continue };
-        let bytes = entry.metadata()?.len();
-        let report = std::fs::read(entry.path()).ok().and_then(|text| embedded_report(&text));
+        if !valid_id(&name) || !entry.file_type()?.is_dir() {
+            continue;
+        }
+        let mut bytes = 0;
+        for f in std::fs::read_dir(entry.path())? {
+            bytes += f?.metadata()?.len();
+        }
+        let report = std::fs::read(entry.path().join(PAGE)).ok().and_then(|text| embedded_report(&text));
         list.push(match report {
-            Some(r) => Meta::of(id.to_string(), &r, bytes),
-            None => Meta { id: id.to_string(), time: String::new(), headline: String::new(), kinds: Vec::new(), bytes },
+            Some(r) => Meta::of(name, &r, bytes),
+            None => Meta { id: name, time: String::new(), headline: String::new(), kinds: Vec::new(), bytes },
         });
     }
     list.sort_by(|a, b| a.id.cmp(&b.id));

@@ -33,7 +33,8 @@ pub enum Route {
     OpenApi,
     /// The flight recorder's recordings (`serve --record`), newest first.
     Recordings,
-    /// One recording's page: `/v1/recordings/ID`.
+    /// One recording's page, `/v1/recordings/ID`, and its snapshots,
+    /// `/v1/recordings/ID/snapshots.json.gz`.
     Recording,
 }
 
@@ -147,13 +148,22 @@ fn recordings(state: &State) -> Resp {
 /// How long reading one recording from disk may take.
 const RECORDING_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// One recording's page, read from disk off the server's thread, with a deadline.
-async fn recording(state: &State, id: &str) -> Resp {
+/// One recording's page (`/v1/recordings/ID`) or its snapshots
+/// (`/v1/recordings/ID/snapshots.json.gz`), read from disk off the
+/// server's thread, with a deadline.
+async fn recording(state: &State, rest: &str) -> Resp {
     let Some(shelf) = &state.shelf else { return error(StatusCode::NOT_FOUND, NOT_RECORDING) };
-    let path = if super::record::valid_id(id) { shelf.path_of(id) } else { None };
-    let Some(path) = path else { return error(StatusCode::NOT_FOUND, "no such recording (see /v1/recordings)") };
+    let snapshots = format!("/{}", unwedge_pipeline::RECORDING_SNAPSHOTS);
+    let (id, gz) = match rest.strip_suffix(&snapshots) {
+        Some(id) => (id, true),
+        None => (rest, false),
+    };
+    let page = if super::record::valid_id(id) { shelf.path_of(id) } else { None };
+    let Some(page) = page else { return error(StatusCode::NOT_FOUND, "no such recording (see /v1/recordings)") };
+    let path = if gz { page.with_file_name(unwedge_pipeline::RECORDING_SNAPSHOTS) } else { page };
     let read = tokio::task::spawn_blocking(move || std::fs::read(path));
     match tokio::time::timeout(RECORDING_READ_TIMEOUT, read).await {
+        Ok(Ok(Ok(bytes))) if gz => body(StatusCode::OK, "application/gzip", Bytes::from(bytes)),
         Ok(Ok(Ok(bytes))) => page_headers(body(StatusCode::OK, HTML, Bytes::from(bytes))),
         Ok(Ok(Err(e))) if e.kind() == std::io::ErrorKind::NotFound => {
             error(StatusCode::NOT_FOUND, "that recording was evicted (see /v1/recordings)")

@@ -70,12 +70,38 @@ fn shelf(dir: &Path) -> Shelf {
     Shelf { dir: dir.to_path_buf(), list: Mutex::new(load(dir).unwrap()), written: 0.into(), failed: 0.into() }
 }
 
+/// Bytes of the files under `dir`, at any depth.
 fn dir_bytes(dir: &Path) -> u64 {
-    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum()
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                dir_bytes(&e.path())
+            } else {
+                e.metadata().unwrap().len()
+            }
+        })
+        .sum()
+}
+
+/// Every file and directory under `dir`, with its mode.
+fn modes(dir: &Path) -> Vec<(PathBuf, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        v.push((p.clone(), std::fs::metadata(&p).unwrap().permissions().mode() & 0o777));
+        if p.is_dir() {
+            v.extend(modes(&p));
+        }
+    }
+    v
 }
 
 fn job(pid: u32, at_ms: u64) -> Job {
-    Job { report: Arc::new(report(vec![close_wait(pid, 8080, 20)])), scan: Scan::default(), at_ms }
+    let snap = unwedge_model::Snapshot { hostname: "testhost".into(), ..Default::default() };
+    Job { report: Arc::new(report(vec![close_wait(pid, 8080, 20)])), scan: Scan { snapshots: vec![snap] }, at_ms }
 }
 
 #[test]
@@ -97,13 +123,16 @@ fn the_cap_is_never_exceeded_and_the_oldest_go_first() {
     }
     let ids: Vec<String> = s.list().into_iter().map(|m| m.id).collect();
     assert_eq!(ids.len(), 3, "{ids:?}");
-    assert!(ids[0].starts_with("19700101T000009Z-close_wait_leak"), "newest first: {ids:?}");
+    assert_eq!(ids[0], "19700101T000009Z-close_wait_leak", "newest first: {ids:?}");
     assert!(ids[2].starts_with("19700101T000007Z"), "{ids:?}");
-    for e in std::fs::read_dir(dir.path()).unwrap() {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = e.unwrap().metadata().unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
+    for (p, mode) in modes(dir.path()) {
+        assert_eq!(mode, if p.is_dir() { 0o700 } else { 0o600 }, "{}", p.display());
     }
+    // Each is its page and its snapshots, which load again.
+    let newest = dir.path().join(&ids[0]);
+    assert!(newest.join(PAGE).is_file());
+    let again = unwedge_pipeline::load(&newest).unwrap();
+    assert_eq!(again.snapshots[0].hostname, "testhost");
     // Too big for the cap at all: not written, nothing evicted.
     let tiny = config(dir.path(), one / 2);
     write_one(&s, &tiny, &job(99, 99_000));
@@ -117,14 +146,16 @@ fn a_restart_lists_what_is_there_and_removes_torn_files() {
     let s = shelf(dir.path());
     let cfg = config(dir.path(), u64::MAX);
     write_one(&s, &cfg, &job(42, 5_000));
-    std::fs::write(dir.path().join(".tmp-19700101T000009Z-close_wait_leak.html"), b"<!doctype html><p>torn").unwrap();
+    let torn = dir.path().join(".tmp-19700101T000009Z-close_wait_leak");
+    std::fs::create_dir(&torn).unwrap();
+    std::fs::write(torn.join(PAGE), b"<!doctype html><p>torn").unwrap();
     std::fs::write(dir.path().join("notes.txt"), b"not ours").unwrap();
     let again = load(dir.path()).unwrap();
     assert_eq!(again, s.list());
     assert_eq!(again[0].kinds, vec!["close_wait_leak"]);
     assert_eq!(again[0].headline, "leaky holds 20 sockets in CLOSE-WAIT it never closed");
     assert_eq!(again[0].time, "2026-01-01T00:00:00Z");
-    assert!(!dir.path().join(".tmp-19700101T000009Z-close_wait_leak.html").exists());
+    assert!(!torn.exists());
     assert!(dir.path().join("notes.txt").exists());
 }
 
@@ -146,4 +177,23 @@ fn ids_are_names_never_paths() {
     for bad in ["../etc/passwd", "20260107T140750Z-../x", "x", "20260107T140750Z-a/b", "20260107T140750Z-a.html", ""] {
         assert!(!valid_id(bad), "{bad}");
     }
+}
+
+#[test]
+fn a_scan_the_busy_writer_could_not_take_is_retried_with_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let shelf = Arc::new(shelf(dir.path()));
+    let (tx, rx) = sync_channel::<Job>(1);
+    let mut r = Recorder { trigger: trigger(), shelf, jobs: tx };
+    let leak = Arc::new(report(vec![close_wait(42, 8080, 20)]));
+    // The writer holds one job already: this one is dropped, and not counted as recorded.
+    r.jobs.try_send(job(1, 0)).unwrap();
+    r.observe(&leak, Scan::default, 1_000);
+    assert_eq!(rx.try_iter().count(), 1, "only the job that was already queued");
+    r.observe(&leak, Scan::default, 2_000);
+    let queued: Vec<Job> = rx.try_iter().collect();
+    assert_eq!(queued.len(), 1, "the leak is recorded by the next scan");
+    assert_eq!(queued[0].at_ms, 2_000);
+    r.observe(&leak, Scan::default, 3_000);
+    assert_eq!(rx.try_iter().count(), 0, "and then not again");
 }
