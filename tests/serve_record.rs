@@ -130,12 +130,17 @@ fn an_incident_killed_by_hand_leaves_its_recording() {
     let f = common::findings(&report, "close_wait_leak");
     assert!(f.iter().any(|f| f["pid"] == pid && f["severity"] == "warning"), "{report}");
 
-    let metrics = server.get("/metrics").body;
-    let on_disk: u64 = std::fs::read_dir(&rec).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum::<u64>();
-    let bytes = metrics.lines().find_map(|l| l.strip_prefix("unwedge_recording_bytes ")).expect("recording bytes");
-    assert_eq!(bytes.parse::<u64>().unwrap(), on_disk, "{metrics}");
-    let written = metrics.lines().find_map(|l| l.strip_prefix("unwedge_recordings_total ")).expect("recordings");
-    assert!(written.parse::<u64>().unwrap() >= 1);
+    // /metrics is rendered with each scan; recordings land in between: wait for the two to agree.
+    let metric = |body: &str, name: &str| -> Option<u64> {
+        body.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    };
+    let mut last = String::new();
+    let agree = common::wait_until(Duration::from_secs(60), || {
+        last = server.get("/metrics").body;
+        metric(&last, "unwedge_recording_bytes") == Some(bytes_under(&rec))
+    });
+    assert!(agree, "unwedge_recording_bytes is not what {} holds ({}):\n{last}", rec.display(), bytes_under(&rec));
+    assert!(metric(&last, "unwedge_recordings_total").is_some_and(|n| n >= 1), "{last}");
 }
 
 /// A tmpfs of `size` mounted on a fresh directory, unmounted on drop.
