@@ -244,151 +244,172 @@ pub fn render(facts: Option<&Facts>, scan_errors: u64, top_n: usize, rec: Option
     reg.register("unwedge_scan_errors", "Background scans that failed", errors);
 
     if let Some(r) = rec {
-        let written = Counter::<u64>::default();
-        written.inc_by(r.written);
-        reg.register("unwedge_recordings", "Incident recordings serve --record wrote since it started", written);
-        let failed = Counter::<u64>::default();
-        failed.inc_by(r.failed);
-        reg.register(
-            "unwedge_recording_errors",
-            "Incident recordings that could not be written (disk full, larger than --record-max, writer busy)",
-            failed,
-        );
-        let bytes = Gauge::<i64>::default();
-        bytes.set(i64::try_from(r.bytes).unwrap_or(i64::MAX));
-        reg.register("unwedge_recording_bytes", "Bytes of the recordings in the --record directory", bytes);
+        recordings(&mut reg, r);
     }
-
     if let Some(f) = facts {
-        let duration = Gauge::<f64, AtomicU64>::default();
-        duration.set(f.scan_duration_s);
-        reg.register(
-            "unwedge_scan_duration_seconds",
-            "Wall time of the latest scan, both snapshots and analysis",
-            duration,
-        );
-
-        let findings = Family::<FindingLabels, Gauge>::default();
-        // Zeros for every contract kind, so that "no finding" is a 0 on a
-        // dashboard rather than a gap, and rate()/changes() work.
-        for kind in Kind::scan_kinds().map(Kind::name) {
-            for severity in ["info", "warning", "critical"] {
-                findings.get_or_create(&FindingLabels { kind: kind.into(), severity: severity.into() }).set(0);
-            }
-        }
-        for ((kind, severity), n) in &f.findings {
-            findings.get_or_create(&FindingLabels { kind: kind.name().into(), severity: (*severity).into() }).set(*n);
-        }
-        reg.register("unwedge_findings", "Findings of the latest scan by kind and severity", findings);
-
-        let caused = Family::<CausedLabels, Gauge>::default();
-        for ((kind, severity, cause), n) in &f.caused {
-            let l = CausedLabels {
-                kind: kind.name().into(),
-                severity: (*severity).into(),
-                caused_by_kind: cause.name().into(),
-            };
-            caused.get_or_create(&l).set(*n);
-        }
-        reg.register(
-            "unwedge_findings_caused",
-            "Findings of the latest scan by kind and severity whose first warning or critical cause is of caused_by_kind (the report's caused_by): their alert waits while the cause's is pending or firing",
-            caused,
-        );
-
-        for (name, help, values) in [
-            (
-                "unwedge_close_wait_sockets",
-                "CLOSE-WAIT sockets held by a process with a close_wait_leak finding",
-                &f.close_wait,
-            ),
-            (
-                "unwedge_blocked_pending_signals",
-                "Signals pending but blocked in every thread, for processes with a blocked_signal finding",
-                &f.blocked_pending,
-            ),
-            ("unwedge_stuck_threads", "Threads of a process with a stuck_thread finding", &f.stuck_threads),
-        ] {
-            let fam = Family::<ProcLabels, Gauge>::default();
-            for (l, v) in cap(values.clone(), top_n) {
-                fam.get_or_create(&ProcLabels { pid: l.pid, comm: l.comm, container: l.container }).set(v);
-            }
-            reg.register(name, help, fam);
-        }
-
-        // Limits around processes: capped per limit like the series above.
-        let limits = Family::<LimitLabels, Gauge>::default();
-        for which in ["pids", "cpu_throttled_periods", "memory"] {
-            let values: Vec<ProcValue> = f.limits.iter().filter(|(w, _)| *w == which).map(|(_, v)| v.clone()).collect();
-            for (l, v) in cap(values, top_n) {
-                let proc = ProcLabels { pid: l.pid, comm: l.comm, container: l.container };
-                limits.get_or_create(&LimitLabels { limit: which.into(), proc }).set(v);
-            }
-        }
-        reg.register(
-            "unwedge_limit_percent",
-            "Processes with a pid_limit, cpu_throttled or memory_pressure finding: percent of pids.max in use (limit=pids), of CPU quota periods throttled (cpu_throttled_periods), of the memory limit in use (memory)",
-            limits,
-        );
-
-        // Listeners: the ports with the fullest queues first.
-        let mut ports: Vec<(u16, i64, i64)> = f.listeners.iter().map(|(p, (q, b))| (*p, *q, *b)).collect();
-        ports.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let queue = Family::<PortLabels, Gauge>::default();
-        let backlog = Family::<PortLabels, Gauge>::default();
-        for (port, q, b) in ports.iter().take(top_n) {
-            queue.get_or_create(&PortLabels { port: port.to_string() }).set(*q);
-            backlog.get_or_create(&PortLabels { port: port.to_string() }).set(*b);
-        }
-        if ports.len() > top_n {
-            let (q, b) = ports[top_n..].iter().fold((0, 0), |acc, p| (acc.0 + p.1, acc.1 + p.2));
-            queue.get_or_create(&PortLabels { port: "other".into() }).set(q);
-            backlog.get_or_create(&PortLabels { port: "other".into() }).set(b);
-        }
-        reg.register("unwedge_listen_queue", "Connections waiting in the accept queues of a port's listeners", queue);
-        reg.register("unwedge_listen_backlog", "Accept queue size (backlog) of a port's listeners", backlog);
-
-        // The oldest first; the rest folded into "other" at their oldest.
-        let mut ages: Vec<(u16, f64)> = f.oldest_unanswered.iter().map(|(p, a)| (*p, *a)).collect();
-        ages.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let oldest = Family::<PortLabels, Gauge<f64, AtomicU64>>::default();
-        for (port, age) in ages.iter().take(top_n) {
-            oldest.get_or_create(&PortLabels { port: port.to_string() }).set(*age);
-        }
-        if ages.len() > top_n {
-            let rest = ages[top_n..].iter().map(|a| a.1).fold(0.0, f64::max);
-            oldest.get_or_create(&PortLabels { port: "other".into() }).set(rest);
-        }
-        reg.register(
-            "unwedge_oldest_unanswered_seconds",
-            "Per listening port: how long the oldest request a server read and has not answered has waited (0: none); grows through a deadlock that fails no request",
-            oldest,
-        );
-
-        for (name, help, v) in [
-            (
-                "unwedge_listen_overflows",
-                "Host TcpExt ListenOverflows: SYNs dropped because an accept queue was full",
-                f.listen_overflows,
-            ),
-            ("unwedge_listen_drops", "Host TcpExt ListenDrops: SYNs dropped at a listener", f.listen_drops),
-            (
-                "unwedge_syn_challenges",
-                "Host TcpExt TCPSYNChallenge: SYNs that hit an existing connection's 4-tuple (CLOSE-WAIT collisions among them)",
-                f.syn_challenges,
-            ),
-        ] {
-            if let Some(v) = v {
-                let c = Counter::<u64>::default();
-                c.inc_by(v);
-                reg.register(name, help, c);
-            }
-        }
+        findings(&mut reg, f);
+        processes(&mut reg, f, top_n);
+        listeners(&mut reg, f, top_n);
+        host_counters(&mut reg, f);
     }
 
     let mut out = String::new();
     encode(&mut out, &reg).expect("writing to a String cannot fail");
     out
+}
+
+/// The flight recorder's counts.
+fn recordings(reg: &mut Registry, r: Recordings) {
+    let written = Counter::<u64>::default();
+    written.inc_by(r.written);
+    reg.register("unwedge_recordings", "Incident recordings serve --record wrote since it started", written);
+    let failed = Counter::<u64>::default();
+    failed.inc_by(r.failed);
+    reg.register(
+        "unwedge_recording_errors",
+        "Incident recordings that could not be written (disk full, larger than --record-max)",
+        failed,
+    );
+    let bytes = Gauge::<i64>::default();
+    bytes.set(i64::try_from(r.bytes).unwrap_or(i64::MAX));
+    reg.register("unwedge_recording_bytes", "Bytes of the recordings in the --record directory", bytes);
+}
+
+/// The scan's duration, its findings by kind and severity, and their causes' kinds.
+fn findings(reg: &mut Registry, f: &Facts) {
+    let duration = Gauge::<f64, AtomicU64>::default();
+    duration.set(f.scan_duration_s);
+    reg.register(
+        "unwedge_scan_duration_seconds",
+        "Wall time of the latest scan, both snapshots and analysis",
+        duration,
+    );
+
+    let findings = Family::<FindingLabels, Gauge>::default();
+    // Zeros for every contract kind, so that "no finding" is a 0 on a
+    // dashboard rather than a gap, and rate()/changes() work.
+    for kind in Kind::scan_kinds().map(Kind::name) {
+        for severity in ["info", "warning", "critical"] {
+            findings.get_or_create(&FindingLabels { kind: kind.into(), severity: severity.into() }).set(0);
+        }
+    }
+    for ((kind, severity), n) in &f.findings {
+        findings.get_or_create(&FindingLabels { kind: kind.name().into(), severity: (*severity).into() }).set(*n);
+    }
+    reg.register("unwedge_findings", "Findings of the latest scan by kind and severity", findings);
+
+    let caused = Family::<CausedLabels, Gauge>::default();
+    for ((kind, severity, cause), n) in &f.caused {
+        let l = CausedLabels {
+            kind: kind.name().into(),
+            severity: (*severity).into(),
+            caused_by_kind: cause.name().into(),
+        };
+        caused.get_or_create(&l).set(*n);
+    }
+    reg.register(
+        "unwedge_findings_caused",
+        "Findings of the latest scan by kind and severity whose first warning or critical cause is of caused_by_kind (the report's caused_by): their alert waits while the cause's is pending or firing",
+        caused,
+    );
+}
+
+/// Per-process series, capped at the top N.
+fn processes(reg: &mut Registry, f: &Facts, top_n: usize) {
+    for (name, help, values) in [
+        (
+            "unwedge_close_wait_sockets",
+            "CLOSE-WAIT sockets held by a process with a close_wait_leak finding",
+            &f.close_wait,
+        ),
+        (
+            "unwedge_blocked_pending_signals",
+            "Signals pending but blocked in every thread, for processes with a blocked_signal finding",
+            &f.blocked_pending,
+        ),
+        ("unwedge_stuck_threads", "Threads of a process with a stuck_thread finding", &f.stuck_threads),
+    ] {
+        let fam = Family::<ProcLabels, Gauge>::default();
+        for (l, v) in cap(values.clone(), top_n) {
+            fam.get_or_create(&ProcLabels { pid: l.pid, comm: l.comm, container: l.container }).set(v);
+        }
+        reg.register(name, help, fam);
+    }
+
+    // Limits around processes: capped per limit like the series above.
+    let limits = Family::<LimitLabels, Gauge>::default();
+    for which in ["pids", "cpu_throttled_periods", "memory"] {
+        let values: Vec<ProcValue> = f.limits.iter().filter(|(w, _)| *w == which).map(|(_, v)| v.clone()).collect();
+        for (l, v) in cap(values, top_n) {
+            let proc = ProcLabels { pid: l.pid, comm: l.comm, container: l.container };
+            limits.get_or_create(&LimitLabels { limit: which.into(), proc }).set(v);
+        }
+    }
+    reg.register(
+        "unwedge_limit_percent",
+        "Processes with a pid_limit, cpu_throttled or memory_pressure finding: percent of pids.max in use (limit=pids), of CPU quota periods throttled (cpu_throttled_periods), of the memory limit in use (memory)",
+        limits,
+    );
+}
+
+/// Per-port series of the listeners, capped at the top N.
+fn listeners(reg: &mut Registry, f: &Facts, top_n: usize) {
+    // Listeners: the ports with the fullest queues first.
+    let mut ports: Vec<(u16, i64, i64)> = f.listeners.iter().map(|(p, (q, b))| (*p, *q, *b)).collect();
+    ports.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let queue = Family::<PortLabels, Gauge>::default();
+    let backlog = Family::<PortLabels, Gauge>::default();
+    for (port, q, b) in ports.iter().take(top_n) {
+        queue.get_or_create(&PortLabels { port: port.to_string() }).set(*q);
+        backlog.get_or_create(&PortLabels { port: port.to_string() }).set(*b);
+    }
+    if ports.len() > top_n {
+        let (q, b) = ports[top_n..].iter().fold((0, 0), |acc, p| (acc.0 + p.1, acc.1 + p.2));
+        queue.get_or_create(&PortLabels { port: "other".into() }).set(q);
+        backlog.get_or_create(&PortLabels { port: "other".into() }).set(b);
+    }
+    reg.register("unwedge_listen_queue", "Connections waiting in the accept queues of a port's listeners", queue);
+    reg.register("unwedge_listen_backlog", "Accept queue size (backlog) of a port's listeners", backlog);
+
+    // The oldest first; the rest folded into "other" at their oldest.
+    let mut ages: Vec<(u16, f64)> = f.oldest_unanswered.iter().map(|(p, a)| (*p, *a)).collect();
+    ages.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let oldest = Family::<PortLabels, Gauge<f64, AtomicU64>>::default();
+    for (port, age) in ages.iter().take(top_n) {
+        oldest.get_or_create(&PortLabels { port: port.to_string() }).set(*age);
+    }
+    if ages.len() > top_n {
+        let rest = ages[top_n..].iter().map(|a| a.1).fold(0.0, f64::max);
+        oldest.get_or_create(&PortLabels { port: "other".into() }).set(rest);
+    }
+    reg.register(
+        "unwedge_oldest_unanswered_seconds",
+        "Per listening port: how long the oldest request a server read and has not answered has waited (0: none); grows through a deadlock that fails no request",
+        oldest,
+    );
+}
+
+/// The host's TcpExt counters.
+fn host_counters(reg: &mut Registry, f: &Facts) {
+    for (name, help, v) in [
+        (
+            "unwedge_listen_overflows",
+            "Host TcpExt ListenOverflows: SYNs dropped because an accept queue was full",
+            f.listen_overflows,
+        ),
+        ("unwedge_listen_drops", "Host TcpExt ListenDrops: SYNs dropped at a listener", f.listen_drops),
+        (
+            "unwedge_syn_challenges",
+            "Host TcpExt TCPSYNChallenge: SYNs that hit an existing connection's 4-tuple (CLOSE-WAIT collisions among them)",
+            f.syn_challenges,
+        ),
+    ] {
+        if let Some(v) = v {
+            let c = Counter::<u64>::default();
+            c.inc_by(v);
+            reg.register(name, help, c);
+        }
+    }
 }
 
 /// The same exposition in the classic Prometheus text format (0.0.4), for

@@ -89,7 +89,7 @@ pub struct Shelf {
     list: Mutex<Vec<Meta>>,
     /// Recordings written since serve started.
     pub written: AtomicU64,
-    /// Recordings that could not be written (a full disk, the writer busy).
+    /// Recordings that could not be written (a full disk, larger than the cap).
     pub failed: AtomicU64,
 }
 
@@ -185,7 +185,6 @@ struct Job {
 /// Owned by the scan loop.
 pub struct Recorder {
     trigger: Trigger,
-    shelf: Arc<Shelf>,
     jobs: SyncSender<Job>,
 }
 
@@ -230,7 +229,7 @@ impl Recorder {
                 }
             })
             .map_err(fail)?;
-        Ok((Recorder { trigger: Trigger::new(cfg.cooldown), shelf: shelf.clone(), jobs: tx }, shelf))
+        Ok((Recorder { trigger: Trigger::new(cfg.cooldown), jobs: tx }, shelf))
     }
 
     /// Called with every good scan; records it when the trigger says so.

@@ -181,10 +181,8 @@ fn ids_are_names_never_paths() {
 
 #[test]
 fn a_scan_the_busy_writer_could_not_take_is_retried_with_the_next() {
-    let dir = tempfile::tempdir().unwrap();
-    let shelf = Arc::new(shelf(dir.path()));
     let (tx, rx) = sync_channel::<Job>(1);
-    let mut r = Recorder { trigger: trigger(), shelf, jobs: tx };
+    let mut r = Recorder { trigger: trigger(), jobs: tx };
     let leak = Arc::new(report(vec![close_wait(42, 8080, 20)]));
     // The writer holds one job already: this one is dropped, and not counted as recorded.
     r.jobs.try_send(job(1, 0)).unwrap();
