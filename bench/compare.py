@@ -16,6 +16,9 @@ machine the numbers are noise, and say so.
 
   bench/compare.py [--rounds 9] [--unwedge target/release/unwedge] [--full] [--lsof] [--markdown]
                    [--baseline OTHER_UNWEDGE]   # another build, e.g. before a change
+
+With --baseline, this build against the other is also given as paired
+ratios of wall time and of CPU time (user + sys, from wait4).
 """
 import argparse, os, shutil, statistics, subprocess, sys, time
 
@@ -50,21 +53,33 @@ def load1():
     return float(open("/proc/loadavg").read().split()[0])
 
 
-def run(argv):
+def run(name):
+    argv = cmds[name]
     t = time.perf_counter()
-    out = subprocess.run(["/usr/bin/time", "-f", "%M"] + argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(["/usr/bin/time", "-f", "%M"] + argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    err = p.stderr.read()
+    p.stderr.close()
+    # wait4's rusage counts the child and what it reaped (the command under
+    # time), to the microsecond.
+    _, status, ru = os.wait4(p.pid, 0)
     dt = time.perf_counter() - t
+    code = p.returncode = os.waitstatus_to_exitcode(status)
+    cpu[name].append(ru.ru_utime + ru.ru_stime)
     try:
-        mb = int(out.stderr.strip().splitlines()[-1]) / 1024.0
+        mb = int(err.strip().splitlines()[-1]) / 1024.0
     except (ValueError, IndexError):
         mb = float("nan")
-    # unwedge exits 1 when it found something; 2 is a failure.
-    if out.returncode not in (0, 1):
-        sys.exit("compare.py: %s exited %d: %s" % (" ".join(argv), out.returncode, out.stderr.strip()[-300:]))
+    # unwedge exits 1 when it found something; 2 is a failure. (time
+    # passes the command's status on.)
+    if code not in (0, 1):
+        sys.exit("compare.py: %s exited %d: %s" % (" ".join(argv), code, err.strip()[-300:]))
     return dt, mb
 
 
 names = list(cmds)
+# user + sys CPU seconds of each run: on a loaded machine the wall time is
+# mostly waiting for a core, the CPU time is not.
+cpu = {k: [] for k in names}
 times = {k: [] for k in names}
 rss = {k: [] for k in names}
 loads = []
@@ -72,7 +87,7 @@ for r in range(a.rounds):
     before = load1()
     order = names[r % len(names):] + names[: r % len(names)]
     for name in order:
-        dt, mb = run(cmds[name])
+        dt, mb = run(name)
         times[name].append(dt)
         rss[name].append(mb)
     loads.append((before, load1()))
@@ -105,6 +120,18 @@ else:
     for n, med, lo, hi, mb, ratio in rows:
         print(f"{n:44} {med:10.1f} {f'{lo:.0f}-{hi:.0f}':>14} {mb:12.1f} {ratio:>15}")
 
+if a.baseline:
+    # This build against the other one, paired per round (wall and CPU).
+    pairs = [(ONE, "baseline: unwedge scan --interval 0 --json")]
+    if a.full:
+        pairs.append((FULL, "baseline: unwedge scan --json"))
+    print()
+    for mine, theirs in pairs:
+        wall = statistics.median(x / y for x, y in zip(times[mine], times[theirs]))
+        c = [x / y for x, y in zip(cpu[mine], cpu[theirs]) if y > 0]
+        print(f"{mine.split(' (')[0]} / baseline (paired median): wall {wall:.3f}, CPU "
+              + (f"{statistics.median(c):.3f} (median CPU {statistics.median(cpu[mine]) * 1000:.0f} vs "
+                 f"{statistics.median(cpu[theirs]) * 1000:.0f} ms)" if c else "n/a"))
 if a.full:
     # The full scan against 1 s + 1.3 x one snapshot, paired per round.
     excess = [(f - 1.0) / o for f, o in zip(times[FULL], times[ONE])]

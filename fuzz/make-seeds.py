@@ -59,6 +59,19 @@ for fam in (socket.AF_INET, socket.AF_INET6):
 put("sock_diag", "done", struct.pack("=IHHIIi", 20, 3, 2, 1, 0, 0))
 put("sock_diag", "error", struct.pack("=IHHIIi", 36, 2, 0, 1, 0, -13) + b"\0" * 16)
 
+# One recv() of each of unwedge's AF_UNIX dumps (listeners and unconnected
+# sockets; connected ones), the recorded ones with a full listener,
+# abstract and seqpacket sockets (crates/collect/testdata), and the ends
+# of a dump.
+for name, states, show in [("unconnected", 0x480, 0x1b), ("connected", 0x6, 0x15)]:
+    req = struct.pack("=BBHIII", socket.AF_UNIX, 0, 0, states, 0, show) + b"\xff" * 8
+    nl.send(struct.pack("=IHHII", 16 + len(req), SOCK_DIAG_BY_FAMILY, 0x301, 2, 0) + req)
+    put("unix_diag", "dump-" + name, nl.recv(1 << 16))
+    put("unix_diag", "recorded-" + name,
+        read(os.path.join(os.path.dirname(ROOT), "../crates/collect/testdata/unix-diag-%s.bin" % name)))
+put("unix_diag", "done", struct.pack("=IHHIIi", 20, 3, 2, 1, 0, 0))
+put("unix_diag", "error", struct.pack("=IHHIIi", 36, 2, 0, 1, 0, -2) + b"\0" * 16)
+
 for i, t in enumerate(["127.0.0.1:80", "[::1]:443", "example.com:8080", "[fe80::1%eth0]:22", "h:0", "h:99999", ":80", "[::1", "a:b:c"]):
     put("probe_target", f"t{i}", t)
 for i, u in enumerate(["http://127.0.0.1:8080/a?b#c", "https://[::1]/", "HTTPS://Example.com:443", "http://u@h/", "http://h:/", "http://h?x", "ftp://h/"]):

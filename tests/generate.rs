@@ -184,7 +184,9 @@ fn proc_sys_literals() -> BTreeSet<String> {
             for (i, _) in line.match_indices("\"/proc/").chain(line.match_indices("\"/sys/")) {
                 let lit = &line[i + 1..];
                 if let Some(end) = lit.find('"') {
-                    lits.insert(lit[..end].to_string());
+                    // A path inside a message ("/proc/{pid}/maps: {e}") ends at its colon.
+                    let path = &lit[..end];
+                    lits.insert(path.split(": ").next().unwrap_or(path).to_string());
                 }
             }
         }

@@ -24,6 +24,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("syscall_line", syscall_line),
     ("tcp_info", tcp_info),
     ("sock_diag", sock_diag),
+    ("unix_diag", unix_diag),
     ("proc_cgroup", proc_cgroup),
     ("cgroup_files", cgroup_files),
     ("conntrack_stat", conntrack_stat),
@@ -151,6 +152,18 @@ pub fn sock_diag(data: &[u8]) {
     let mut out = Vec::new();
     let _ = unwedge_collect::sock_diag::decode_messages(data, 1, &mut out);
     assert!(out.len() <= data.len() / 16 + 1, "more sockets than messages");
+}
+
+/// The decoding path of a netlink read during an AF_UNIX dump.
+pub fn unix_diag(data: &[u8]) {
+    let mut out = unwedge_collect::unix_diag::Dump::default();
+    let _ = unwedge_collect::unix_diag::decode_messages(data, 1, &mut out);
+    assert!(out.seen as usize <= data.len() / 32 + 1, "more sockets than messages");
+    assert!(out.sockets.len() <= out.seen as usize);
+    for s in &out.sockets {
+        assert!(s.pending.len() <= unwedge_model::UnixSocket::PENDING_KEPT);
+        assert!(s.path.as_deref().is_none_or(|p| !p.is_empty()));
+    }
 }
 
 pub fn probe_target(data: &[u8]) {

@@ -474,6 +474,16 @@ const PROC_FILES: &[(&str, &str)] = &[
     ("/sys/fs/cgroup/CGROUP/", "Per cgroup: pids, cpu.stat and the CFS quota, memory limits, events and pressure."),
     ("/proc/loadavg", "The number of tasks, against kernel.pid_max and kernel.threads-max."),
     ("/proc/pressure/memory", "The host's memory stall time (PSI)."),
+    (
+        "/proc/PID/task/TID/schedstat",
+        "A thread's time on a CPU and time runnable but waiting for one: busy told apart from starved.",
+    ),
+    ("/sys/devices/system/cpu/online", "The CPUs a busy or starved thread competes for."),
+    (
+        "/proc/sys/kernel/perf_event_paranoid",
+        "Whether perf events may sample a busy thread's stack; when not, the report says so.",
+    ),
+    ("/proc/PID/cwd/", "With --stacks attach only: where a JVM looks for the attach trigger file (as jstack does)."),
     ("/proc/sys/kernel/{pid_max,threads-max}", "How many tasks the kernel allows."),
     ("/proc/sys/net/ipv4/ip_local_reserved_ports", "Per network namespace: ports connect() never picks."),
     ("/proc/sys/net/ipv4/tcp_tw_reuse", "Whether connect() may reuse a TIME-WAIT port."),

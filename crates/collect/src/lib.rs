@@ -8,6 +8,7 @@ pub mod parse;
 pub mod proc_one;
 pub mod sock_diag;
 pub mod sys;
+pub mod unix_diag;
 pub mod walk;
 
 pub use error::CollectError;
@@ -20,8 +21,9 @@ pub fn is_root() -> bool {
     sys::is_root()
 }
 
-/// One snapshot of the whole host: every process and every TCP socket of
-/// every network namespace a process lives in, every process read in full.
+/// One snapshot of the whole host: every process and every TCP socket (and
+/// the unix sockets a finding can use) of every network namespace a process
+/// lives in, every process read in full.
 pub fn snapshot() -> Result<Snapshot, CollectError> {
     snapshot_within(walk::Budget { detail: Detail::Full, ..Default::default() })
 }
@@ -47,13 +49,20 @@ pub fn snapshot_within(budget: walk::Budget) -> Result<Snapshot, CollectError> {
         .and_then(|l| parse::sysctl::ns_inode(l.as_os_str().as_encoded_bytes()))
         .unwrap_or(0);
 
-    // The host's socket dump and the /proc walk are independent: run them on
-    // both cores at once.
+    // The socket dumps and the /proc walk are independent: run them on
+    // both cores at once, the host's namespace first, then the others
+    // processes are in now.
     let host_ns = snap.host_netns;
+    let until = budget.until;
+    let connections = match budget.detail {
+        Detail::Full => unix_diag::Connections::Always,
+        Detail::Needed => unix_diag::Connections::WhenQueued,
+    };
     let host_dump = std::thread::Builder::new().name("sock-diag".into()).spawn(move || {
         let mut notes = Vec::new();
-        let (ns, sockets) = netns::collect_here(host_ns, &mut notes);
-        (ns, sockets, notes)
+        let (ns, sockets, unix) = netns::collect_here_with_unix(host_ns, connections, &mut notes);
+        let early = netns::collect_foreign(host_ns, until, connections);
+        (ns, sockets, unix, notes, early)
     });
     let mut walk = walk::walk_brief(self_pid, budget)?;
     if walk.denied_fds > 0 {
@@ -74,20 +83,32 @@ pub fn snapshot_within(budget: walk::Budget) -> Result<Snapshot, CollectError> {
             foreign.entry(p.netns).or_insert(p.pid);
         }
     }
-    let (host, sockets) = match host_dump.map(|h| h.join()) {
-        Ok(Ok((ns, sockets, notes))) => {
+    let (host, sockets, unix, mut early) = match host_dump.map(|h| h.join()) {
+        Ok(Ok((ns, sockets, unix, notes, early))) => {
             snap.notes.extend(notes);
-            (ns, sockets)
+            (ns, sockets, unix, early)
         }
         // No thread to spare, or it panicked: dump here instead.
-        _ => netns::collect_here(snap.host_netns, &mut snap.notes),
+        _ => {
+            let (ns, sockets, unix) = netns::collect_here_with_unix(snap.host_netns, connections, &mut snap.notes);
+            (ns, sockets, unix, BTreeMap::new())
+        }
     };
     snap.netns.push(host);
     snap.sockets = sockets;
+    snap.unix_sockets = unix;
     for (inode, pid) in foreign {
-        match netns::collect_in(pid, inode, budget.until) {
-            Ok((ns, mut socks, notes)) => {
+        // Dumped during the walk, or now: a namespace that appeared since,
+        // or whose early dump failed through another process (which may
+        // have moved on; the same one would fail again).
+        let collected = match early.remove(&inode) {
+            Some((early_pid, done)) if done.is_ok() || early_pid == pid => done,
+            _ => netns::collect_in(pid, inode, budget.until, connections),
+        };
+        match collected {
+            Ok((ns, mut socks, unix, notes)) => {
                 snap.netns.push(ns);
+                snap.unix_sockets.extend(unix);
                 // Never two copies of a million sockets: the smaller list moves into the larger.
                 if socks.len() > snap.sockets.len() {
                     socks.splice(0..0, snap.sockets.drain(..));
@@ -123,11 +144,15 @@ pub fn snapshot_within(budget: walk::Budget) -> Result<Snapshot, CollectError> {
 /// (`zombie` describes the parent's main thread), children of a stopped
 /// process (`process_stopped` names those blocked writing to it), and
 /// socket holders in a namespace that could not be dumped (their sockets
-/// may be TCP). What the rest lack — cmdline, per-thread CPU times, wchan,
-/// syscall, stack — no detector reads for a process it does not report.
+/// may be TCP); and, around a unix listener with connections waiting, its
+/// owners, queued clients, workers and their clients
+/// (`unix_diag::worth_reading`). What the rest lack — cmdline, per-thread
+/// CPU times, wchan, syscall, stack — no detector reads for a process it
+/// does not report.
 fn worth_reading_in_full(walk: &walk::Walk, snap: &Snapshot) -> Vec<u32> {
     let mut inet: Vec<u64> = snap.sockets.iter().map(|s: &Socket| s.inode).filter(|&i| i != 0).collect();
     inet.extend(snap.netns.iter().flat_map(|n| n.dns_sockets.iter().map(|d| d.inode)));
+    inet.extend(unix_diag::worth_reading(&snap.unix_sockets));
     inet.sort_unstable();
     let mut parents: Vec<u32> = walk
         .processes

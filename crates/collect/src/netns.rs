@@ -4,11 +4,12 @@
 //! setns()es into it (namespaces are per thread, so the rest of the scan is
 //! untouched).
 
-use crate::{parse, sock_diag, CollectError};
+use crate::{parse, sock_diag, unix_diag, CollectError};
+use std::collections::BTreeMap;
 use std::io;
 use std::sync::mpsc;
 use std::time::Duration;
-use unwedge_model::{Conntrack, NetNs, Socket};
+use unwedge_model::{Conntrack, NetNs, Socket, UnixSocket};
 
 /// A namespace that does not answer within this (or by the scan's
 /// deadline, if sooner) is reported and skipped. A stalled dump fails
@@ -16,7 +17,7 @@ use unwedge_model::{Conntrack, NetNs, Socket};
 /// dump that keeps making progress: a million sockets take seconds.
 const NETNS_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Sockets and counters of the namespace the calling thread is in.
+/// TCP sockets and counters of the namespace the calling thread is in.
 pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>) {
     let read = |p: &str| std::fs::read(p).ok();
     let tcpext = read("/proc/thread-self/net/netstat").map(|b| parse::netstat::parse(&b)).unwrap_or_default();
@@ -68,6 +69,30 @@ pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>)
     (ns, sockets)
 }
 
+/// [`collect_here`], and the unix sockets `unix_diag` keeps.
+pub fn collect_here_with_unix(
+    inode: u64,
+    unix: unix_diag::Connections,
+    notes: &mut Vec<String>,
+) -> (NetNs, Vec<Socket>, Vec<UnixSocket>) {
+    let (mut ns, sockets) = collect_here(inode, notes);
+    let unix = match unix_diag::dump(inode, unix) {
+        Ok(d) => {
+            if let Some(e) = d.failed {
+                notes.push(format!("netns {inode}: unix connections not dumped ({e}): listeners only"));
+            }
+            ns.unix_seen = Some(d.seen);
+            ns.unix_connections = d.connections;
+            d.sockets
+        }
+        Err(e) => {
+            notes.push(format!("netns {inode}: unix sockets not dumped ({e}): their listeners and queues not seen"));
+            Vec::new()
+        }
+    };
+    (ns, sockets, unix)
+}
+
 /// The namespace's conntrack table, where nf_conntrack is loaded (its
 /// sysctls exist): count is per namespace, max is global.
 fn conntrack(read: &dyn Fn(&str) -> Option<Vec<u8>>) -> Option<Conntrack> {
@@ -77,18 +102,42 @@ fn conntrack(read: &dyn Fn(&str) -> Option<Vec<u8>>) -> Option<Conntrack> {
     Some(Conntrack { count, max, drop: st.drop, early_drop: st.early_drop, insert_failed: st.insert_failed })
 }
 
-/// Enters the namespace of `pid` on a helper thread and collects there.
-pub fn collect_in(
-    pid: u32,
-    inode: u64,
+/// What [`collect_in`] returns for one namespace.
+pub type Collected = Result<(NetNs, Vec<Socket>, Vec<UnixSocket>, Vec<String>), CollectError>;
+
+/// Every namespace other than `host` that a process is in now (found by
+/// reading each /proc/PID/ns/net), collected one after the other, with the
+/// pid entered for it. Run beside the /proc walk, so that a container's
+/// sockets (a big unix socket table costs as much as the walk of its
+/// owners) are dumped while the walk runs instead of after it; the caller
+/// collects what this missed.
+pub fn collect_foreign(
+    host: u64,
     until: Option<std::time::Instant>,
-) -> Result<(NetNs, Vec<Socket>, Vec<String>), CollectError> {
+    unix: unix_diag::Connections,
+) -> BTreeMap<u64, (u32, Collected)> {
+    let mut first: BTreeMap<u64, u32> = BTreeMap::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(link) = std::fs::read_link(format!("/proc/{pid}/ns/net")) else { continue };
+        match parse::sysctl::ns_inode(link.as_os_str().as_encoded_bytes()) {
+            Some(ns) if ns != host && ns != 0 => {
+                first.entry(ns).or_insert(pid);
+            }
+            _ => {}
+        }
+    }
+    first.into_iter().map(|(ns, pid)| (ns, (pid, collect_in(pid, ns, until, unix)))).collect()
+}
+
+/// Enters the namespace of `pid` on a helper thread and collects there.
+pub fn collect_in(pid: u32, inode: u64, until: Option<std::time::Instant>, unix: unix_diag::Connections) -> Collected {
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new().name(format!("netns-{inode}")).spawn(move || {
         let res = enter(pid, inode).map(|()| {
             let mut notes = Vec::new();
-            let (ns, socks) = collect_here(inode, &mut notes);
-            (ns, socks, notes)
+            let (ns, socks, unix) = collect_here_with_unix(inode, unix, &mut notes);
+            (ns, socks, unix, notes)
         });
         let _ = tx.send(res);
     });

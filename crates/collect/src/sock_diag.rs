@@ -26,11 +26,11 @@ use unwedge_model::{Socket, TcpState, UdpSocket};
 /// A dump that takes longer than this is abandoned, never waited on forever.
 const RECV_TIMEOUT: Duration = Duration::from_secs(5);
 /// Large enough for hundreds of messages per read; the kernel fills what it can.
-const RECV_BUF: usize = 256 * 1024;
+pub(crate) const RECV_BUF: usize = 256 * 1024;
 
 const AF_INET: u8 = libc::AF_INET as u8;
 const AF_INET6: u8 = libc::AF_INET6 as u8;
-const NLMSG_HDRLEN: usize = 16;
+pub(crate) const NLMSG_HDRLEN: usize = 16;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const NLM_F_REQUEST: u16 = 0x1;
@@ -38,7 +38,7 @@ const NLM_F_DUMP: u16 = 0x300;
 /// include/uapi/linux/inet_diag.h: the compat request and reply type for TCP.
 const TCPDIAG_GETSOCK: u16 = 18;
 /// include/uapi/linux/sock_diag.h.
-const SOCK_DIAG_BY_FAMILY: u16 = 20;
+pub(crate) const SOCK_DIAG_BY_FAMILY: u16 = 20;
 /// `struct inet_diag_msg`: family, state, timer, retrans, sockid (48), expires, rqueue, wqueue, uid, inode.
 const INET_DIAG_MSG_LEN: usize = 72;
 /// Attribute numbers of include/uapi/linux/inet_diag.h (4 is INET_DIAG_CONG:
@@ -55,7 +55,7 @@ const ALL_STATES: u32 = 0xffe;
 /// TCP_ESTABLISHED: for UDP, a connected socket.
 const ESTABLISHED: u32 = 1 << 1;
 
-fn open() -> io::Result<NlSocket> {
+pub(crate) fn open() -> io::Result<NlSocket> {
     let mut sock = NlSocket::new(NETLINK_SOCK_DIAG)?;
     sock.bind_auto()?;
     sock.connect(&SocketAddr::new(0, 0))?;
@@ -121,7 +121,7 @@ fn expected_sockets() -> Option<usize> {
     Some((n + n / 64 + 64).min(1 << 24) as usize)
 }
 
-fn header(len: usize, kind: u16) -> Vec<u8> {
+pub(crate) fn header(len: usize, kind: u16) -> Vec<u8> {
     let mut v = Vec::with_capacity(len);
     v.extend_from_slice(&(len as u32).to_ne_bytes());
     v.extend_from_slice(&kind.to_ne_bytes());
@@ -201,7 +201,7 @@ pub fn decode_dns(buf: &[u8], out: &mut Vec<UdpSocket>) -> io::Result<bool> {
 
 /// Calls `each` with the body of every socket message in one netlink read.
 /// Ok(true): the dump is done.
-fn each_message(buf: &[u8], mut each: impl FnMut(&[u8])) -> io::Result<bool> {
+pub(crate) fn each_message(buf: &[u8], mut each: impl FnMut(&[u8])) -> io::Result<bool> {
     let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("sock_diag: {what}"));
     let mut off = 0;
     while off < buf.len() {

@@ -18,6 +18,7 @@ pub mod stat;
 pub mod status;
 pub mod sysctl;
 pub mod tcp_info;
+pub mod unix_diag;
 
 /// Parses an unsigned decimal, without allocating.
 pub(crate) fn dec(s: &[u8]) -> Option<u64> {
