@@ -19,12 +19,17 @@
 # packaging/build-deb.sh).
 # gunicorn, gdb, strace (tests/scan_incidents.rs: a one-worker gunicorn, a
 # server held by a debugger, a server under strace).
+# nodejs (tests/scan_cpu.rs and tests/sample_live.rs: a Node server whose
+# event loop a regular expression pins; Debian 12's node 18 and
+# nodesource's 20 both pass).
 # postgresql (tests/scan_postgres.rs: a throw-away cluster whose sessions
 # wait on a lock, and its twin running long queries; psql comes with it).
 # openjdk-17-jdk-headless (tests/jvm_live.rs compiles JvmScenario.java with
 # its javac and runs it: hsperfdata and the attach thread dump).
 # libpython3.11-dev + python3-venv (tests/stacks_python.rs: the CPython
 # layout table against Debian's own headers; a venv of Debian's python).
+# python3.11, openjdk-17-jdk-headless, gunicorn (tests/scan_runtimes.rs: a
+# JVM lock-order deadlock, a CPython pool leak and their twins, scanned).
 # Idempotent: does nothing when all are present.
 set -euo pipefail
 has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
@@ -57,8 +62,10 @@ has strace || need+=(strace)
 has readelf || need+=(binutils)
 [ -x /usr/bin/gunicorn ] || need+=(gunicorn)
 has gdb || need+=(gdb)
+has node || need+=(nodejs)
 { ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && has psql; } || need+=(postgresql)
 ls /usr/lib/jvm/java-17-openjdk-*/bin/javac >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)
+[ -x /usr/bin/python3.11 ] || need+=(python3.11)
 [ -d /usr/include/python3.11/internal ] || need+=(libpython3.11-dev)
 /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -eq 0 ]; then

@@ -35,11 +35,28 @@ pub enum ColorWhen {
 pub enum StacksWhen {
     /// Not at all.
     Off,
-    /// Threads blocked in a syscall, copied without stopping them (needs root for other users' processes).
+    /// Threads blocked in a syscall, copied without stopping them (needs root for other users' processes);
+    /// threads busy on a CPU sampled for half a second with perf events, which never stop them.
     Auto,
     /// Also running threads, stopped for milliseconds each with PTRACE_SEIZE + PTRACE_INTERRUPT (never SIGSTOP;
     /// a thread that already has a tracer is left alone).
     Ptrace,
+    /// As auto, and asks each JVM a finding is about for its own thread dump over its attach socket, as jstack
+    /// does: the one mode that asks a JVM for a safepoint (brief: about 6-35 ms for 500 threads); SIGQUIT only to
+    /// a HotSpot JVM that enables attach, catches SIGQUIT and has the trigger file in place; no ptrace, no JDK on
+    /// the host.
+    Attach,
+}
+
+/// How `serve` and `watch` scan, interval after interval (`--mode`).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ScanMode {
+    /// One snapshot per interval, compared with the previous one (what lasted the whole interval); a second look
+    /// --interval later only at what is new or moved since; only what can have changed is read again.
+    #[default]
+    Continuous,
+    /// Each scan takes two whole snapshots --interval apart, as `unwedge scan` does (the mode before 0.2).
+    Pairs,
 }
 
 impl StacksWhen {
@@ -48,6 +65,7 @@ impl StacksWhen {
             StacksWhen::Off => unwedge_pipeline::StackMode::Off,
             StacksWhen::Auto => unwedge_pipeline::StackMode::Auto,
             StacksWhen::Ptrace => unwedge_pipeline::StackMode::Ptrace,
+            StacksWhen::Attach => unwedge_pipeline::StackMode::Attach,
         }
     }
 }
@@ -60,7 +78,7 @@ pub enum Command {
 --interval apart, and reports findings: CLOSE-WAIT leaks, full or stalled accept queues, keep-alive starvation, \
 fd exhaustion, blocked signals, SIGTERM refused, stuck threads, orphans holding ports, unreaped zombies, requests read \
 and never answered, peers that stopped reading. Findings are grouped by process, most severe first.",
-        after_help = "Examples:\n  unwedge scan                 whole host, 1 s interval\n  unwedge scan --port 5000     findings about local port 5000 only\n  unwedge scan --pid 1234 --json\n  unwedge scan --interval 0    one snapshot (skips the findings that need two)\n  unwedge scan --save-snapshot incident.json   keep the raw data for a bug report\n  unwedge scan --html report.html --save-snapshot incident.json   a page for the ticket, data inside"
+        after_help = "Examples:\n  unwedge scan                 whole host, 1 s interval\n  unwedge scan --port 5000     findings about local port 5000 only\n  unwedge scan --pid 1234 --json\n  unwedge scan --pid 1234 --stacks attach   a JVM's own thread dump too (a brief safepoint)\n  unwedge scan --interval 0    one snapshot (skips the findings that need two)\n  unwedge scan --save-snapshot incident.json   keep the raw data for a bug report\n  unwedge scan --html report.html --save-snapshot incident.json   a page for the ticket, data inside"
     )]
     Scan(ScanArgs),
     /// Run a command with an empty signal mask and default signal dispositions.
@@ -153,9 +171,13 @@ pub struct WatchArgs {
     /// Time from the start of one scan to the start of the next (a scan that takes longer is followed at once).
     #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub every: Duration,
-    /// Time between the two snapshots of each scan (as `scan --interval`); 0 takes one.
+    /// The delay of each scan's second look at what is new since the last scan (as `scan --interval`; with
+    /// `--mode pairs`, between its two snapshots); 0: none.
     #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub interval: Duration,
+    /// continuous: each scan compares one snapshot with the last scan's; pairs: two snapshots per scan.
+    #[arg(long, value_enum, default_value_t = ScanMode::Continuous, value_name = "MODE")]
+    pub mode: ScanMode,
     /// Stop after N scans (default: until Ctrl-C, or q in the live view).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
@@ -240,10 +262,15 @@ pub struct ServeArgs {
     /// Per-process and per-port series kept per metric; the rest is summed into one "other" series.
     #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub metrics_top: u64,
-    /// Time between the two snapshots of each background scan (as `scan --interval`); a scan that takes longer
-    /// than --scan-interval is followed at once by the next.
+    /// The delay of each background scan's second look at what is new since the last scan (as `scan
+    /// --interval`; with `--mode pairs`, between its two snapshots); a scan that takes longer than --scan-interval
+    /// is followed at once by the next.
     #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub interval: Duration,
+    /// continuous: each scan compares one snapshot with the last scan's, and reads again only what can have
+    /// changed; pairs: each scan takes two whole snapshots --interval apart.
+    #[arg(long, value_enum, default_value_t = ScanMode::Continuous, value_name = "MODE")]
+    pub mode: ScanMode,
     /// Serve the analysis of snapshots recorded with `scan --save-snapshot` instead of scanning this host
     /// (a replay of an incident, a demo, a test).
     #[arg(long, value_name = "FILE")]
@@ -339,8 +366,11 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "save_snapshot")]
     pub from_snapshot: Option<PathBuf>,
     /// User-space stacks of the threads findings report (at most 64 per scan), read right after the second
-    /// snapshot: `auto` copies the stacks of threads blocked in a syscall without stopping them; `ptrace` also
-    /// stops running threads for milliseconds each; `off` reads none.
+    /// snapshot: `auto` copies the stacks of threads blocked in a syscall without stopping them (and a Python
+    /// process's own frames), and samples where busy threads burn their CPU (perf events, half a second);
+    /// `ptrace` also stops running threads for milliseconds each; `attach` also asks each JVM a finding is about
+    /// for its own thread dump, as jstack does (the one mode that asks a JVM for a safepoint, a brief one); `off`
+    /// reads and samples none. A JVM's hsperfdata counters are read in every mode.
     #[arg(long, value_enum, default_value_t = StacksWhen::Auto, value_name = "WHEN")]
     pub stacks: StacksWhen,
     /// Also write the report as one self-contained HTML page (for a ticket or a post-mortem); with --save-snapshot

@@ -120,7 +120,7 @@ fn reading(pids: &[u32]) -> Snapshot {
         uptime_s: uptime.split_whitespace().next().unwrap().parse().unwrap(),
         // SAFETY: sysconf has no preconditions.
         clk_tck: unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64,
-        online_cpus: unwedge_stacks::cpu::read_online_cpus(),
+        online_cpus: Some(online_cpus().len() as u32),
         cpu_pressure: std::fs::read_to_string("/proc/pressure/cpu").ok().and_then(|t| psi(&t)),
         ..Default::default()
     };
@@ -132,7 +132,8 @@ fn reading(pids: &[u32]) -> Snapshot {
             .map(|tid| {
                 let ticks = std::fs::read(format!("/proc/{pid}/task/{tid}/stat"))
                     .ok()
-                    .and_then(|b| unwedge_stacks::cpu::parse_stat_ticks(&b))
+                    .and_then(|b| unwedge_collect::parse::stat::parse(&b))
+                    .map(|st| st.utime + st.stime)
                     .unwrap_or(0);
                 Thread {
                     tid,
@@ -150,13 +151,25 @@ fn reading(pids: &[u32]) -> Snapshot {
             pid,
             start_ticks,
             comm: std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().into(),
-            cpu_ticks_total: unwedge_stacks::cpu::read_process_ticks(pid),
-            cpus_allowed: unwedge_stacks::cpu::read_cpus_allowed(pid, snap.online_cpus),
+            cpu_ticks_total: unwedge_collect::proc_one::stat(pid).ok().map(|st| st.utime + st.stime),
+            cpus_allowed: cpus_allowed(pid),
             threads,
             ..Default::default()
         });
     }
     snap
+}
+
+/// The CPUs online.
+fn online_cpus() -> Vec<u32> {
+    unwedge_model::cpu::cpu_list(&std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default())
+}
+
+/// The process's allowed CPUs when fewer than those online, as the collector keeps them.
+fn cpus_allowed(pid: u32) -> Option<String> {
+    let status = std::fs::read(format!("/proc/{pid}/status")).ok()?;
+    let list = unwedge_collect::parse::status::cpus_allowed_list(&status)?;
+    (unwedge_model::cpu::cpu_list(list).len() < online_cpus().len()).then(|| list.to_string())
 }
 
 /// /proc/pressure/cpu's "some" line (the collector parses it with its PSI parser).

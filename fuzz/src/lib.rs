@@ -461,12 +461,13 @@ pub fn perf_map(data: &[u8]) {
 /// The /proc files behind busy and starved: schedstat, stat's CPU ticks,
 /// status's Cpus_allowed_list and NSpid, and CPU lists.
 pub fn cpu_facts(data: &[u8]) {
-    use unwedge_stacks::cpu;
-    let _ = cpu::parse_schedstat(data);
-    let _ = cpu::parse_stat_ticks(data);
-    let _ = cpu::parse_nspid(data);
-    if let Some(list) = cpu::parse_cpus_allowed(data) {
-        assert!(!unwedge_model::cpu::cpu_list(&list).is_empty());
+    let _ = unwedge_model::SchedStat::parse(data);
+    if let Some(st) = unwedge_collect::parse::stat::parse(data) {
+        let _ = st.utime.checked_add(st.stime);
+    }
+    let _ = unwedge_stacks::cpu::parse_nspid(data);
+    if let Some(list) = unwedge_collect::parse::status::cpus_allowed_list(data) {
+        assert!(!unwedge_model::cpu::cpu_list(list).is_empty());
     }
     let cpus = unwedge_model::cpu::cpu_list(&String::from_utf8_lossy(data));
     assert!(cpus.len() <= 65536 && cpus.windows(2).all(|w| w[0] < w[1]));

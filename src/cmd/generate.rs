@@ -410,7 +410,9 @@ socket (/proc/PID/fd, what lsof(8) finds), thread states, wait channels, current
 (/proc/PID/task/TID), parentage and process groups. Each finding names one cause with its evidence and the fix; \
 what follows from that cause is grouped under it, so one incident has one headline.
 
-unwedge scan and unwedge serve only read. unwedge probe connects to the target it is given and nowhere else. \
+unwedge scan and unwedge serve only read; with --stacks attach, and only then, they ask each JVM a finding is \
+about for its own thread dump over its attach socket, as jstack(1) does (a brief safepoint of the JVM; no \
+ptrace). unwedge probe connects to the target it is given and nowhere else. \
 unwedge stop signals the processes it names (after a dry run if asked), and unwedge exec starts the command it \
 is given.
 
@@ -426,7 +428,7 @@ The human report goes to standard output, coloured on a terminal; --json prints 
 /// list must name every /proc and /sys path in the code (tests/generate.rs).
 const PROC_FILES: &[(&str, &str)] = &[
     ("/proc/PID/stat", "State, parent, process group, session, start time, CPU time."),
-    ("/proc/PID/status", "Signal masks (SigBlk, SigIgn, SigCgt, SigPnd, ShdPnd), TracerPid, owner."),
+    ("/proc/PID/status", "Signal masks (SigBlk, SigIgn, SigCgt, SigPnd, ShdPnd), TracerPid, owner, Cpus_allowed_list."),
     ("/proc/PID/cmdline", "The command line, capped at 4 KiB."),
     ("/proc/PID/limits", "The soft and hard RLIMIT_NOFILE."),
     ("/proc/PID/wchan", "What the process sleeps on."),
@@ -443,6 +445,16 @@ const PROC_FILES: &[(&str, &str)] = &[
         "/proc/PID/{maps,exe}, /proc/PID/map_files/, /proc/PID/root/",
         "User stacks of blocked threads: the mapped binaries, for their unwind tables and symbols. The stack memory \
          itself is copied with process_vm_readv(2).",
+    ),
+    (
+        "/proc/PID/root/tmp/hsperfdata_USER/NSPID",
+        "A HotSpot JVM's counters (threads, monitor contention, safepoints, collections), the file jstat reads, \
+         found through the JVM's own memory map; read in both snapshots without asking the JVM anything.",
+    ),
+    (
+        "/proc/PID/root/tmp/.java_pidNSPID",
+        "With --stacks attach only: a JVM's attach socket, over which it is asked for its thread dump (the trigger \
+         file .attach_pidNSPID that starts its attach listener is removed afterwards).",
     ),
     ("/proc/PID/cgroup", "The cgroups of a stopped process, to find a frozen one."),
     (
@@ -471,9 +483,13 @@ const PROC_FILES: &[(&str, &str)] = &[
     ("/proc/sys/kernel/hostname", "The host name in the report."),
     ("/proc/uptime", "Turns start times into ages."),
     ("/proc/self/mountinfo", "Where the cgroup hierarchies (v1 and v2) are mounted."),
-    ("/sys/fs/cgroup/CGROUP/", "Per cgroup: pids, cpu.stat and the CFS quota, memory limits, events and pressure."),
+    (
+        "/sys/fs/cgroup/CGROUP/",
+        "Per cgroup: pids, cpu.stat and the CFS quota, memory limits, events, memory and CPU pressure.",
+    ),
     ("/proc/loadavg", "The number of tasks, against kernel.pid_max and kernel.threads-max."),
     ("/proc/pressure/memory", "The host's memory stall time (PSI)."),
+    ("/proc/pressure/cpu", "The share of time runnable tasks waited for a CPU (PSI): a host too small for its load."),
     (
         "/proc/PID/task/TID/schedstat",
         "A thread's time on a CPU and time runnable but waiting for one: busy told apart from starved.",

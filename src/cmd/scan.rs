@@ -29,6 +29,9 @@ pub fn run(args: &ScanArgs) -> Result<u8, Fatal> {
     let mut scan = unwedge_pipeline::snapshots(&input)?;
     if args.from_snapshot.is_none() {
         let mut stacks = unwedge_pipeline::Stacks::new(args.stacks.mode());
+        if let Input::Live { until, .. } = &input {
+            stacks.until = *until;
+        }
         let filter = Filter { pid: args.pid, port: args.port };
         unwedge_pipeline::read_stacks(&mut scan, &thresholds, &mut stacks, filter);
     }

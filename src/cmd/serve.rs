@@ -55,6 +55,7 @@ pub fn run(args: &ServeArgs) -> Result<u8, Fatal> {
             unredacted: args.no_redact,
         }),
         keep_secrets: args.no_redact,
+        continuous: args.mode == crate::cli::ScanMode::Continuous,
     })?;
     Ok(0)
 }

@@ -62,19 +62,28 @@ pub fn run(args: &WatchArgs) -> Result<u8, Fatal> {
     let (every, interval, count, files) = (args.every, args.interval, args.count, args.from_snapshot.clone());
     let mode = args.stacks.mode();
     let keep_secrets = args.no_redact;
+    let continuous = args.mode == crate::cli::ScanMode::Continuous && files.is_empty();
     std::thread::Builder::new().name("scan".into()).spawn(move || {
         // Lives as long as the scanner: each binary's symbol tables load once.
         let mut stacks = unwedge_pipeline::Stacks::new(mode);
+        // Continuous mode: the previous snapshot and the collector's cache, kept from scan to scan.
+        let mut state = continuous.then(|| unwedge_pipeline::Continuous::new(interval).keeping_secrets(keep_secrets));
         let mut n: u64 = 0;
         while count.is_none_or(|c| n < c) {
             let started = Instant::now();
-            let input = if files.is_empty() {
-                let until = Some(started + (interval + COLLECT_SLACK).mul_f64(0.8));
-                Input::Live { interval, until, record: false, keep_secrets }
-            } else {
-                Input::Recorded { path: files[(n % files.len() as u64) as usize].clone(), keep_secrets }
-            };
-            let result = unwedge_pipeline::run(&input, &thresholds, &mut stacks).map(|(scan, mut report)| {
+            let until = Some(started + (interval + COLLECT_SLACK).mul_f64(0.8));
+            let result = match state.as_mut() {
+                Some(c) => c.step(&thresholds, &mut stacks, until),
+                None => {
+                    let input = if files.is_empty() {
+                        Input::Live { interval, until, record: false, keep_secrets }
+                    } else {
+                        Input::Recorded { path: files[(n % files.len() as u64) as usize].clone(), keep_secrets }
+                    };
+                    unwedge_pipeline::run(&input, &thresholds, &mut stacks)
+                }
+            }
+            .map(|(scan, mut report)| {
                 filter.apply(&mut report);
                 (scan, report)
             });

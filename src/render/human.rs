@@ -266,6 +266,7 @@ fn body(out: &mut dyn Write, f: &Finding, in_group: bool) -> io::Result<()> {
             }
         }
     }
+    threads::jvm(out, &f.evidence)?;
     threads::write(out, &f.evidence, if in_group { 4 } else { 8 }, in_group)?;
     wrapped(out, "    Fix: ", &f.fix, "         ", Style::new())?;
     Ok(())
@@ -449,9 +450,7 @@ mod tests {
                 state: String::new(),
                 syscall: "futex".into(),
                 fds: vec![],
-                user_stack: None,
-                goroutines: None,
-                goroutines_note: None,
+                ..Default::default()
             }],
             ..Default::default()
         };

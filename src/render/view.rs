@@ -1,14 +1,17 @@
 //! One view of a finding's evidence for every renderer that shows it in
 //! full (the human report, the HTML page): its threads, typed, from the
 //! thread evidence (name, state, syscall, fds, signal masks, kernel and
-//! user stacks, goroutines), the rest of its fields as key/value pairs, and
+//! user stacks, goroutines; a busy or starved thread's CPU shares and
+//! hottest stacks), the rest of its fields as key/value pairs, and
 //! how a container is named.
 //! Built from the typed evidence, so that a renamed field fails to compile
 //! instead of silently vanishing from a page; the renderers only lay it out.
 
 use serde_json::{Map, Value};
-use unwedge_model::evidence::{ThreadEvidence, ThreadSummary};
-use unwedge_model::{stack, Container, Evidence, Frame, GoroutineGroup};
+use unwedge_model::evidence::{CpuThread, ThreadEvidence, ThreadSummary};
+use unwedge_model::jvm::{JavaThread, JvmEvidence, LockAction};
+use unwedge_model::stack::{PyFrame, PyThreads};
+use unwedge_model::{fmt, stack, Container, Evidence, Frame, GoroutineGroup};
 
 /// Goroutine groups shown per thread (the JSON has them all).
 pub const GOROUTINE_GROUPS: usize = 3;
@@ -30,13 +33,15 @@ pub enum Role {
     Signal,
     /// What the accepting processes' threads are doing (the explanation tells it in words).
     Accepting,
+    /// Threads busy on a CPU, or starved of one: their CPU shares and hottest stacks.
+    Cpu,
 }
 
 impl Role {
     /// What one thread of the list is called.
     pub fn label(self) -> &'static str {
         match self {
-            Role::Thread | Role::Sample { .. } | Role::Signal => "Thread",
+            Role::Thread | Role::Sample { .. } | Role::Signal | Role::Cpu => "Thread",
             Role::ParentThread => "Parent thread",
             Role::OtherStuck => "Other stuck thread",
             Role::Accepting => "Accepting thread",
@@ -78,6 +83,16 @@ pub struct ThreadView<'a> {
     /// Most numerous first.
     pub goroutines: &'a [GoroutineGroup],
     pub goroutines_note: Option<&'a str>,
+    /// Its Python frames, innermost first.
+    pub python: &'a [PyFrame],
+    pub python_note: Option<&'a str>,
+    pub holds_gil: Option<bool>,
+    /// The process's Python threads by stack.
+    pub python_threads: Option<&'a PyThreads>,
+    /// The JVM's own view of it.
+    pub java: Option<&'a JavaThread>,
+    /// A busy or starved thread's CPU over the interval and where it burnt.
+    pub cpu: Option<&'a CpuThread>,
 }
 
 impl<'a> ThreadView<'a> {
@@ -100,6 +115,12 @@ impl<'a> ThreadView<'a> {
             interpreter_hint: t.interpreter_hint.as_deref(),
             goroutines: t.goroutines.as_deref().unwrap_or_default(),
             goroutines_note: t.goroutines_note.as_deref(),
+            python: &t.python,
+            python_note: t.python_note.as_deref(),
+            holds_gil: t.holds_gil,
+            python_threads: t.python_threads.as_ref(),
+            java: t.java.as_ref(),
+            cpu: None,
         }
     }
 
@@ -113,13 +134,25 @@ impl<'a> ThreadView<'a> {
             user_stack: t.user_stack.as_deref().unwrap_or_default(),
             goroutines: t.goroutines.as_deref().unwrap_or_default(),
             goroutines_note: t.goroutines_note.as_deref(),
+            python: &t.python,
+            holds_gil: t.holds_gil,
+            python_threads: t.python_threads.as_ref(),
+            java: t.java.as_ref(),
             ..ThreadView::default()
         }
     }
 
-    /// "Thread 8 (upstream-pump), state S, in recvfrom (a socket receive …)".
+    pub fn cpu(t: &'a CpuThread) -> ThreadView<'a> {
+        ThreadView { tid: t.tid, name: &t.name, state: Some(&t.state), cpu: Some(t), ..ThreadView::default() }
+    }
+
+    /// "Thread 8 (upstream-pump), state S, in recvfrom (a socket receive …)";
+    /// "Thread 7 (node), the event loop, state R".
     pub fn head(&self, label: &str) -> String {
         let mut head = format!("{label} {} ({})", self.tid, self.name);
+        if let Some(role) = self.cpu.and_then(|c| c.role.as_deref()) {
+            head.push_str(&format!(", {role}"));
+        }
         if let Some(st) = self.state {
             head.push_str(&format!(", state {st}"));
         }
@@ -165,6 +198,159 @@ pub fn more_goroutines(t: &ThreadView) -> Option<(usize, u32)> {
     Some((rest.len(), rest.iter().map(|g| g.count).sum()))
 }
 
+/// Python groups shown per thread (the JSON has them all).
+pub const PYTHON_GROUPS: usize = 3;
+/// Java frames shown per thread.
+pub const JAVA_FRAMES: usize = 4;
+
+/// The thread's Python frames on one line, the interpreter's library
+/// folded to the call the program made ("Queue.get (queue.py:171) ←
+/// Pool.get (app.py:30) ← handle_request (app.py:41)"), and whether it
+/// holds the GIL; None without frames.
+pub fn python_line(t: &ThreadView) -> Option<String> {
+    if t.python.is_empty() {
+        return None;
+    }
+    let gil = if t.holds_gil == Some(true) { " (holds the GIL)" } else { "" };
+    Some(format!("{}{gil}", stack::fold_python_own(t.python).join(" ← ")))
+}
+
+/// A Python process's largest thread groups, one line each, then who
+/// holds the GIL.
+pub fn python_group_lines(py: &PyThreads) -> Vec<String> {
+    let mut out: Vec<String> = py
+        .groups
+        .iter()
+        .take(PYTHON_GROUPS)
+        .map(|g| {
+            let folded = stack::fold_python_own(&g.frames);
+            let mut line = format!("{} × {}", g.count, folded.iter().take(5).cloned().collect::<Vec<_>>().join(" ← "));
+            if folded.len() > 5 {
+                line.push_str(" ← …");
+            }
+            line
+        })
+        .collect();
+    let rest: u32 = py.groups.iter().skip(PYTHON_GROUPS).map(|g| g.count).sum();
+    if rest > 0 {
+        out.push(format!("{} more groups ({rest} threads) in the JSON", py.groups.len() - PYTHON_GROUPS));
+    }
+    let threads = if py.total == 1 { "1 thread".to_string() } else { format!("{} threads", py.total) };
+    out.push(match py.gil_holder {
+        Some(tid) => format!("CPython {}, {threads}; thread {tid} holds the GIL", py.version),
+        None => format!("CPython {}, {threads}; no thread holds the GIL", py.version),
+    });
+    if let Some(n) = &py.note {
+        out.push(n.clone());
+    }
+    out
+}
+
+/// Hot stacks shown per thread (the JSON has up to five).
+pub const HOT_STACKS: usize = 3;
+/// Folded frames shown per hot stack.
+pub const HOT_FRAMES: usize = 8;
+
+/// A CPU thread's facts, one (label, text) per line: its shares of the
+/// interval, its hottest stacks, and what limits its samples.
+pub fn cpu_lines(t: &CpuThread) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    let mut share = format!("on a CPU {:.0}% of the interval", t.running_pct);
+    if let Some(w) = t.waiting_pct {
+        share.push_str(&format!(", runnable but waiting for one {w:.0}%"));
+    }
+    out.push(("CPU", share));
+    let Some(p) = &t.cpu_profile else { return out };
+    if p.samples > 0 {
+        out.push((
+            "samples",
+            format!("{} in {} at {} Hz, after the second snapshot", p.samples, fmt::measured_ms(p.window_ms), p.hz),
+        ));
+    }
+    for h in p.stacks.iter().take(HOT_STACKS) {
+        out.push(("hot", format!("{:.0}% {}", h.share(p) * 100.0, h.folded(HOT_FRAMES))));
+    }
+    if let Some(n) = &p.note {
+        out.push(("samples", n.clone()));
+    }
+    out
+}
+
+/// The JVM's view of a thread: its state and innermost Java frames on one
+/// line, then the monitors it waits for and holds.
+pub fn java_lines(j: &JavaThread) -> Vec<String> {
+    let mut frames: Vec<String> = j.frames.iter().take(JAVA_FRAMES).map(|f| f.display()).collect();
+    if j.frames.len() > JAVA_FRAMES {
+        frames.push("…".into());
+    }
+    let state = j.state.as_deref().unwrap_or("no state");
+    let mut out =
+        vec![if frames.is_empty() { state.to_string() } else { format!("{state}: {}", frames.join(" ← ")) }];
+    let lock = |l: &unwedge_model::jvm::JavaLock| {
+        let obj = l.object.as_deref().map(|o| format!("<{o}>")).unwrap_or_else(|| "a lock".into());
+        match &l.class {
+            Some(c) => format!("{obj} (a {c})"),
+            None => obj,
+        }
+    };
+    if let Some(w) = j.waiting_for() {
+        let verb = match w.action {
+            LockAction::WaitingToLock | LockAction::WaitingToRelock => "waits to lock",
+            LockAction::ParkingFor => "parked waiting for",
+            _ => "waits on",
+        };
+        out.push(format!("{verb} {}", lock(w)));
+    }
+    let held: Vec<String> = j.holds().map(lock).collect();
+    if !held.is_empty() {
+        out.push(format!("holds {}", held.join(", ")));
+    }
+    out
+}
+
+/// The JVM facts of a finding's evidence, where it is about a JVM.
+pub fn jvm(ev: &Evidence) -> Option<&JvmEvidence> {
+    match ev {
+        Evidence::UnansweredRequests(e) => e.jvm.as_ref(),
+        Evidence::StuckThread(e) => e.jvm.as_ref(),
+        _ => None,
+    }
+}
+
+/// A JVM's facts as lines: what it is and what was left out, its counters
+/// over the interval, its threads blocked on monitors, its deadlock verdict.
+pub fn jvm_lines(j: &JvmEvidence) -> Vec<String> {
+    let mut out = vec![format!(
+        "{}; {} of its own threads (GC, compilers, VM) left out",
+        j.vm.as_deref().unwrap_or("a HotSpot JVM"),
+        j.housekeeping_threads
+    )];
+    if let Some(i) = &j.interval {
+        let mut parts: Vec<String> = Vec::new();
+        parts.extend(j.live_threads.map(|n| format!("{n} live Java threads")));
+        parts.extend(i.contended_lock_attempts.map(|n| format!("{n} contended monitor entries")));
+        parts.extend(i.futile_wakeups.map(|n| format!("{n} futile monitor wake-ups")));
+        parts.extend(i.safepoints.map(|n| format!("{n} safepoints")));
+        parts.push(format!("{} collections", i.gc_invocations));
+        out.push(format!("hsperfdata over {}: {}", unwedge_model::fmt::measured_ms(i.ms), parts.join(", ")));
+    }
+    if !j.monitor_enter.is_empty() {
+        out.push(format!("entering a Java monitor (native stack): {}", j.monitor_enter.join(", ")));
+    }
+    for d in &j.deadlocks {
+        out.push("Java-level deadlock (the JVM's own verdict, confirmed by the threads' stacks):".into());
+        out.extend(d.cycle.iter().map(|w| format!("  {}", w.describe())));
+    }
+    if let Some(n) = &j.note {
+        out.push(n.clone());
+    }
+    out
+}
+
+fn cpu_threads<'a>(field: &'static str, ts: &'a [CpuThread]) -> ThreadList<'a> {
+    ThreadList { field, role: Role::Cpu, threads: ts.iter().map(ThreadView::cpu).collect() }
+}
+
 fn full<'a>(field: &'static str, role: Role, ts: impl IntoIterator<Item = &'a ThreadEvidence>) -> ThreadList<'a> {
     ThreadList { field, role, threads: ts.into_iter().map(ThreadView::full).collect() }
 }
@@ -189,6 +375,8 @@ pub fn threads(ev: &Evidence) -> Vec<ThreadList<'_>> {
             vec![summaries("threads", Role::Sample { total: e.threads_total }, &e.threads)]
         }
         Evidence::AcceptStalled(e) => vec![summaries("accepting_threads", Role::Accepting, &e.accepting_threads)],
+        Evidence::BusyThread(e) => vec![cpu_threads("threads", &e.threads)],
+        Evidence::CpuStarved(e) => vec![cpu_threads("threads", &e.threads)],
         _ => Vec::new(),
     }
 }
@@ -202,6 +390,10 @@ pub fn fields(ev: &Evidence) -> Option<Map<String, Value>> {
         let gone = map.shift_remove(list.field);
         // A list with threads is always serialised: a renamed field shows here.
         debug_assert!(gone.is_some() || list.threads.is_empty(), "no evidence field {}", list.field);
+    }
+    // A JVM's facts are told as lines of their own (`jvm_lines`).
+    if jvm(ev).is_some() {
+        map.shift_remove("jvm");
     }
     Some(map)
 }
@@ -236,6 +428,8 @@ pub fn cmdline(ev: &Evidence) -> Option<&str> {
         Evidence::SigtermBlocked(e) => &e.cmdline,
         Evidence::ProcessStopped(e) => &e.cmdline,
         Evidence::OrphanPortHolder(e) => &e.cmdline,
+        Evidence::BusyThread(e) => &e.cmdline,
+        Evidence::CpuStarved(e) => &e.cmdline,
         _ => return None,
     };
     Some(c.as_str()).filter(|c| !c.is_empty())

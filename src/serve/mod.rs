@@ -49,6 +49,8 @@ pub struct Config {
     pub record: Option<record::Config>,
     /// `--no-redact`: command lines are verbatim, which the page says.
     pub keep_secrets: bool,
+    /// Continuous mode (one snapshot per scan, compared with the last) for live input; else pairs.
+    pub continuous: bool,
 }
 
 /// What the last scan produced, pre-rendered.
@@ -66,6 +68,17 @@ pub struct Latest {
     pub scan_errors: u64,
     /// When the last scan finished, ok or not.
     pub finished: Option<Instant>,
+    /// How the scans read the host (for /healthz): `None` in pairs mode.
+    pub continuous: Option<ContinuousStats>,
+}
+
+/// What continuous mode did so far (`/healthz`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ContinuousStats {
+    pub looks: u64,
+    pub cache: unwedge_collect::CacheStats,
+    pub stacks_read: u64,
+    pub stacks_reused: u64,
 }
 
 pub struct State {
@@ -88,6 +101,7 @@ impl State {
             scans: 0,
             scan_errors: 0,
             finished: None,
+            continuous: None,
         };
         latest.set_metrics(metrics::render(None, 0, cfg.top_n, None));
         State { cfg, latest: RwLock::new(latest), probes: probe::Gate::default(), shelf: None }
@@ -159,9 +173,24 @@ fn scan_loop(state: &State, mut recorder: Option<record::Recorder>) {
     let mut stacks = unwedge_pipeline::Stacks::new(state.cfg.stacks);
     // The counts behind the page's charts: one point per good scan, an hour at most.
     let mut history = page::History::default();
+    let mut continuous = match &state.cfg.input {
+        unwedge_pipeline::Input::Live { interval, .. } if state.cfg.continuous => {
+            Some(unwedge_pipeline::Continuous::new(*interval).keeping_secrets(state.cfg.keep_secrets))
+        }
+        _ => None,
+    };
     loop {
         let started = Instant::now();
-        let result = unwedge_pipeline::run(&state.cfg.input, &state.cfg.thresholds, &mut stacks);
+        let result = match continuous.as_mut() {
+            Some(c) => c.step(&state.cfg.thresholds, &mut stacks, None),
+            None => unwedge_pipeline::run(&state.cfg.input, &state.cfg.thresholds, &mut stacks),
+        };
+        let stats = continuous.as_ref().map(|c| ContinuousStats {
+            looks: c.looks,
+            cache: c.cache_stats(),
+            stacks_read: stacks.read,
+            stacks_reused: stacks.reused,
+        });
         let mut published = None;
         match result {
             Ok((scan, report)) if !scan.snapshots.is_empty() => {
@@ -203,6 +232,7 @@ fn scan_loop(state: &State, mut recorder: Option<record::Recorder>) {
                 }
             }
             l.finished = Some(Instant::now());
+            l.continuous = stats;
         }
         let next = started + state.cfg.scan_interval;
         let now = Instant::now();

@@ -310,6 +310,7 @@ mod tests {
             stacks: unwedge_pipeline::StackMode::Off,
             record: None,
             keep_secrets: false,
+            continuous: false,
         }))
     }
 

@@ -192,12 +192,26 @@ fn page(state: &State) -> Resp {
 
 fn healthz(state: &State) -> Resp {
     let l = state.latest.read().unwrap_or_else(|p| p.into_inner());
-    let v = json!({
+    let mut v = json!({
         "status": "ok",
         "scans": l.scans,
         "scan_errors": l.scan_errors,
         "last_scan_age_s": l.finished.map(|t| t.elapsed().as_secs_f64()),
+        "mode": if state.cfg.continuous { "continuous" } else { "pairs" },
     });
+    if let Some(c) = l.continuous {
+        v["continuous"] = json!({
+            "second_looks": c.looks,
+            "processes_read": c.cache.reads,
+            "fds_reused": c.cache.fds_reused,
+            "details_read": c.cache.full_reads,
+            "details_reused": c.cache.full_reused,
+            "fresh_checks": c.cache.drift_checks,
+            "fresh_checks_differing": c.cache.drift,
+            "stacks_read": c.stacks_read,
+            "stacks_reused": c.stacks_reused,
+        });
+    }
     json_body(StatusCode::OK, &v)
 }
 

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod cgroup;
+pub mod continuous;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -95,7 +96,15 @@ pub fn unwedge() -> Command {
 }
 
 /// `unwedge scan --json ARGS`: the parsed report and the exit status.
+/// With `UNWEDGE_TEST_SCAN=serve`, the report a long-running `unwedge
+/// serve` (continuous mode) publishes now instead, where serve can give it
+/// (`continuous::scan_json`).
 pub fn scan_json(args: &[&str]) -> (Value, i32) {
+    if continuous::via_serve() {
+        if let Some(r) = continuous::scan_json(args) {
+            return r;
+        }
+    }
     let out = unwedge().arg("scan").arg("--json").args(args).output().expect("run unwedge");
     let code = out.status.code().unwrap_or(-1);
     assert_ne!(code, 2, "unwedge scan failed: {}", String::from_utf8_lossy(&out.stderr));

@@ -4,8 +4,8 @@
 // periodic task) wake now and then whatever the handlers do, which is what
 // unwedge must not mistake for work.
 //
-//   JvmScenario deadlock      com.sun.net.httpserver with a fixed pool of 4
-//                             handlers; each request takes CACHE then INDEX,
+//   JvmScenario deadlock [N]  com.sun.net.httpserver with a fixed pool of N
+//                             (4) handlers; each request takes CACHE then INDEX,
 //                             the "index-refresher" thread holds INDEX and
 //                             takes CACHE once a handler holds it: the first
 //                             request deadlocks, the next three block on
@@ -45,7 +45,7 @@ public class JvmScenario {
         int threads;
         switch (mode) {
             case "deadlock":
-                threads = 4;
+                threads = args.length > 1 ? Integer.parseInt(args[1]) : 4;
                 startRefresher();
                 break;
             case "pool":
@@ -56,7 +56,7 @@ public class JvmScenario {
                 startChurner();
                 break;
             default:
-                System.err.println("usage: JvmScenario deadlock | pool N | gc");
+                System.err.println("usage: JvmScenario deadlock [N] | pool N | gc");
                 System.exit(2);
                 return;
         }

@@ -17,12 +17,13 @@ pub mod kinds;
 pub mod links;
 
 pub use ctx::{describe, secs, Ctx, Verdict, Words};
-pub use facts::keep::keep_for_comparison;
+pub use facts::keep::{keep_for_comparison, kept_copy};
+pub use facts::look::look_plan;
 use facts::{container, index::Index};
 /// What `unwedge stop` shares with the analysis: the socket owners and
 /// the orphan test, so that it finds the processes a finding names.
 pub use facts::{index, process_tree};
-use unwedge_model::{Finding, Scan};
+use unwedge_model::{About, Finding, Scan, Snapshot};
 
 /// Every threshold a detector uses; each is a flag of `unwedge scan` named
 /// as its field (`idle_ms` is `--idle`, `answer_timeout_ms` `--answer-timeout`),
@@ -82,24 +83,91 @@ pub struct Analysis {
 }
 
 pub fn analyze(scan: &Scan, t: &Thresholds) -> Analysis {
-    let mut notes = Vec::new();
-    let Some(last_snap) = scan.snapshots.last() else {
+    let Some(last) = scan.snapshots.last() else {
         return Analysis { findings: Vec::new(), groups: Vec::new(), notes: vec!["no snapshot to analyse".into()] };
     };
-    let first = (scan.snapshots.len() > 1).then(|| Index::new(&scan.snapshots[0]));
-    let interval_ms =
-        if scan.snapshots.len() > 1 { last_snap.taken_at_ms.saturating_sub(scan.snapshots[0].taken_at_ms) } else { 0 };
+    analyze_pair((scan.snapshots.len() > 1).then(|| &scan.snapshots[0]), last, t)
+}
+
+/// [`analyze`] of one snapshot, or of two: `first` earlier, `last` now.
+pub fn analyze_pair(first: Option<&Snapshot>, last: &Snapshot, t: &Thresholds) -> Analysis {
+    let mut notes = Vec::new();
     if first.is_none() {
-        notes.push("one snapshot only (--interval 0): accept_stalled, keepalive_starvation, stuck_thread, process_stopped, unanswered_requests, peer_not_reading and cpu_throttled need two and were skipped; host overflow, SYN-queue, conntrack and cgroup event counters were not compared".into());
+        notes.push(ONE_SNAPSHOT.into());
     }
-    let ctx = Ctx { last: Index::new(last_snap), first, t, interval_ms };
+    let ctx = ctx(first, last, t);
+    let findings = judge_all(&ctx);
+    link(&ctx, findings, notes)
+}
+
+const ONE_SNAPSHOT: &str = "one snapshot only (--interval 0): accept_stalled, keepalive_starvation, stuck_thread, process_stopped, unanswered_requests, peer_not_reading and cpu_throttled need two and were skipped; host overflow, SYN-queue, conntrack and cgroup event counters were not compared";
+
+fn ctx<'a>(first: Option<&'a Snapshot>, last: &'a Snapshot, t: &'a Thresholds) -> Ctx<'a> {
+    let interval_ms = first.map_or(0, |f| last.taken_at_ms.saturating_sub(f.taken_at_ms));
+    Ctx { last: Index::new(last), first: first.map(Index::new), t, interval_ms }
+}
+
+/// The first pass: every scan kind's judge.
+fn judge_all(ctx: &Ctx) -> Vec<Finding> {
     let mut findings = Vec::new();
     for kind in unwedge_model::Kind::scan_kinds() {
         if let Some(detect) = kinds::detector(kind) {
-            detect(&ctx, &mut findings);
+            detect(ctx, &mut findings);
         }
     }
-    let mut linked = links::second_pass(&ctx, findings);
-    container::annotate(&ctx, &mut linked.findings);
+    findings
+}
+
+/// The second pass, and the containers.
+fn link(ctx: &Ctx, findings: Vec<Finding>, notes: Vec<String>) -> Analysis {
+    let mut linked = links::second_pass(ctx, findings);
+    container::annotate(ctx, &mut linked.findings);
     Analysis { findings: linked.findings, groups: linked.groups, notes }
+}
+
+/// The first pass alone (every kind's judge) on one snapshot or two: what
+/// a continuous scan runs on each of its comparisons before
+/// [`merge_look`] and [`link_findings`] (docs/architecture.md,
+/// "Continuous mode").
+pub fn judge_pair(first: Option<&Snapshot>, last: &Snapshot, t: &Thresholds) -> Vec<Finding> {
+    judge_all(&ctx(first, last, t))
+}
+
+/// The second pass (suppression, ids, causes, groups) and the containers,
+/// over findings judged on `first` and `last` (or on comparisons ending
+/// there).
+pub fn link_findings(first: Option<&Snapshot>, last: &Snapshot, findings: Vec<Finding>, t: &Thresholds) -> Analysis {
+    link(&ctx(first, last, t), findings, Vec::new())
+}
+
+/// A continuous scan's findings: those of the comparison with the
+/// previous snapshot (`long`), and those a second look's short comparison
+/// (`short`) shows about the processes it read again (`pids`, sorted).
+/// For those, the short comparison is the one that saw them twice since
+/// they changed (a state newer than the previous snapshot, a process that
+/// ran earlier in the interval), so its finding replaces the long one's
+/// about the same subject. Another process's state in the look is the
+/// snapshot's, not a second reading, so its findings are the long
+/// comparison's. Each finding keeps the words of its own comparison.
+pub fn merge_look(mut long: Vec<Finding>, short: Vec<Finding>, pids: &[u32]) -> Vec<Finding> {
+    // One finding per subject: what the kind is about decides what that is.
+    let same = |a: &Finding, b: &Finding| {
+        a.kind() == b.kind()
+            && match a.kind().about() {
+                About::Process => a.pid == b.pid,
+                About::Thread => a.pid == b.pid && a.tid == b.tid,
+                About::Listener => a.port == b.port && a.netns == b.netns,
+                About::Host | About::Target => a.netns == b.netns,
+            }
+    };
+    for f in short {
+        if f.pid.is_none_or(|p| pids.binary_search(&p).is_err()) {
+            continue;
+        }
+        match long.iter_mut().find(|g| same(g, &f)) {
+            Some(g) => *g = f,
+            None => long.push(f),
+        }
+    }
+    long
 }

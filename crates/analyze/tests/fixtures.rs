@@ -308,6 +308,8 @@ fn links_form_no_cycle_and_groups_have_two_processes_or_more() {
         "incident-nginx-ctrl-z.json",
         "incident-gdb-held.json",
         "incident-frozen-cgroup-v1.json",
+        "incident-jvm-deadlock.json",
+        "incident-python-pool-leak.json",
     ] {
         let a = analysed(name);
         let by_id: std::collections::HashMap<&str, &Finding> = a.findings.iter().map(|f| (f.id.as_str(), f)).collect();

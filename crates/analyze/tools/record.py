@@ -473,6 +473,39 @@ def memory_server(clients, *args):
     return recipe
 
 
+def favoured_cgroup():
+    """A cpu cgroup with the largest weight: the host's other load (builds
+    on a small shared machine) then cannot take the CPU from what runs in
+    it, so the scenario, not the host, decides busy or starved."""
+    v1 = cgroup_root("cpu") != cgroup_root("")
+    return make_cgroup("cpu", {"cpu.shares": 262144} if v1 else {"cpu.weight": 10000})
+
+
+def last_cpu():
+    return max(os.sched_getaffinity(0))
+
+
+def cpu_bound(*args, clients=0, settle=1.0):
+    def recipe():
+        cg = favoured_cgroup()
+        s = Scenario("cpu_bound.py", "--cgroup", cg, *[str(a) for a in args])
+        stop = threading.Event()
+        if clients:
+            churn_clients(s.ready["port"], clients, stop)
+        time.sleep(settle)
+
+        def cleanup():
+            stop.set()
+            remove_cgroup(cg)
+
+        note = "python3 -u cpu_bound.py --cgroup CPU_CGROUP (cpu.shares 262144) %s%s" % (
+            " ".join(str(a) for a in args),
+            "; %d clients in the recorder connect, PING once, close, repeat" % clients if clients else "")
+        return [s], [s.pid], note, cleanup, ["--drop-time-wait"]
+
+    return recipe
+
+
 RECIPES = {
     "close_wait_leak": {
         "bad": simple("leaky_listener.py", "--count", "20"),
@@ -549,6 +582,14 @@ RECIPES = {
         "bad": cpu_server(5000, 8, "--burn-ms", "20"),
         "healthy": cpu_server(50000, 1, "--burn-ms", "1"),
     },
+    "busy_thread": {
+        "bad": cpu_bound("--redos"),
+        "healthy": cpu_bound("--burn-ms", 30, clients=4, settle=2),
+    },
+    "cpu_starved": {
+        "bad": cpu_bound("--burn-ms", 2000, "--pin", last_cpu(), "--hogs", 6, clients=4, settle=2),
+        "healthy": cpu_bound("--burn-ms", 5, "--pin", last_cpu(), "--hogs", 6, clients=2, settle=2),
+    },
     "memory_pressure": {
         "bad": memory_server(6),
         "healthy": memory_server(1, "--anon-pct", "30", "--file-mb", "8"),
@@ -586,8 +627,11 @@ def record(kind, which):
         scenarios, roots, note, cleanup, trim_args = recipe()
         try:
             with tempfile.NamedTemporaryFile(suffix=".json") as raw:
-                scan = [UNWEDGE, "scan", "--interval", "1s", "--save-snapshot", raw.name, "--json"]
-                subprocess.run(scan, capture_output=True, check=False)
+                # A loaded host (a big snapshot, a debug build) may take long: twice the default deadline.
+                scan = [UNWEDGE, "scan", "--interval", "1s", "--deadline", "60s", "--save-snapshot", raw.name, "--json"]
+                done = subprocess.run(scan, capture_output=True, check=False)
+                if done.returncode not in (0, 1):
+                    print("record.py: the scan failed: %s" % done.stderr.decode().strip(), file=sys.stderr)
                 trim = [sys.executable, os.path.join(HERE, "trim.py"), raw.name, dest]
                 for pid in roots:
                     trim += ["--pid", str(pid)]

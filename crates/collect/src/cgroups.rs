@@ -107,6 +107,10 @@ fn read_dir(base: &str, controllers: &str, path: &str, buf: &mut Vec<u8>) -> Cgr
                 };
             }
             d.cpu = Some(c);
+            // Its tasks' wait for a CPU: a quota, or a cpuset, too small for the load.
+            if v2 && read(&f("cpu.pressure"), buf) {
+                d.cpu_pressure = psi(buf);
+            }
         }
     }
 
@@ -142,6 +146,9 @@ fn read_dir(base: &str, controllers: &str, path: &str, buf: &mut Vec<u8>) -> Cgr
                 }
                 if read(&f("memory.pressure"), buf) {
                     d.memory_pressure = psi(buf);
+                }
+                if read(&f("cpu.pressure"), buf) {
+                    d.cpu_pressure = psi(buf);
                 }
             } else {
                 if read(&f("memory.failcnt"), buf) {
@@ -198,8 +205,8 @@ pub fn read_all(sets: Vec<CgroupSet>, processes: &[Process], notes: &mut Vec<Str
 }
 
 /// On a hybrid host the memory limit is a v1 directory's, but PSI exists
-/// only in the v2 tree: read the v2 memory.pressure of the sets whose
-/// memory is limited.
+/// only in the v2 tree: read the v2 memory.pressure (and cpu.pressure) of
+/// the sets whose memory is limited.
 fn hybrid_memory_pressure(sets: &[CgroupSet], mounts: &[Mount], dirs: &mut Vec<CgroupDir>, buf: &mut Vec<u8>) {
     let limited: BTreeSet<String> =
         dirs.iter().filter(|d| !d.controllers.is_empty() && d.memory.is_some()).map(|d| d.path.clone()).collect();
@@ -220,12 +227,14 @@ fn hybrid_memory_pressure(sets: &[CgroupSet], mounts: &[Mount], dirs: &mut Vec<C
             continue;
         }
         let Some(p) = parse::cgroup::psi(buf) else { continue };
+        let cpu = if read(&format!("{base}/cpu.pressure"), buf) { parse::cgroup::psi(buf) } else { None };
         match dirs.iter_mut().find(|d| d.controllers.is_empty() && d.path == v2.path) {
-            Some(d) => d.memory_pressure = Some(p),
+            Some(d) => (d.memory_pressure, d.cpu_pressure) = (Some(p), cpu),
             None => dirs.push(CgroupDir {
                 controllers: String::new(),
                 path: v2.path.clone(),
                 memory_pressure: Some(p),
+                cpu_pressure: cpu,
                 ..Default::default()
             }),
         }

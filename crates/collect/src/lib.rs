@@ -3,6 +3,7 @@
 
 pub mod cgroups;
 mod error;
+mod look;
 pub mod netns;
 pub mod parse;
 pub mod proc_one;
@@ -15,7 +16,7 @@ pub use error::CollectError;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use unwedge_model::{HostTasks, Scan, Snapshot, Socket};
-pub use walk::Detail;
+pub use walk::{CacheStats, Detail};
 
 pub fn is_root() -> bool {
     sys::is_root()
@@ -32,6 +33,52 @@ pub fn snapshot() -> Result<Snapshot, CollectError> {
 /// `skipped` ("timed out reading /proc"), and past `budget.until` the walk
 /// reads no more processes (they are listed as skipped too).
 pub fn snapshot_within(budget: walk::Budget) -> Result<Snapshot, CollectError> {
+    snapshot_cached(budget, None)
+}
+
+/// A collector that keeps running (`serve`, `watch`): each snapshot reads
+/// again only what can have changed since the last one (see
+/// [`walk::cache`]): the fds and detail of a process that did not run come
+/// from the cache, the rest is read whole every time.
+#[derive(Default)]
+pub struct Collector {
+    cache: walk::ProcCache,
+}
+
+impl Collector {
+    pub fn new() -> Collector {
+        Collector::default()
+    }
+
+    /// One snapshot of the whole host, as [`snapshot_within`] takes it.
+    pub fn snapshot(&mut self, budget: walk::Budget) -> Result<Snapshot, CollectError> {
+        snapshot_cached(budget, Some(&mut self.cache))
+    }
+
+    /// `snap` brought up to date with a second look at what `plan` names
+    /// (the processes read again, the sockets of one filtered dump per
+    /// namespace), the rest as it was.
+    pub fn look(
+        &mut self,
+        snap: Snapshot,
+        plan: &unwedge_model::LookPlan,
+        budget: walk::Budget,
+    ) -> Result<Snapshot, CollectError> {
+        look::look(snap, plan, budget, &mut self.cache)
+    }
+
+    /// What the cache did so far.
+    pub fn stats(&self) -> walk::CacheStats {
+        self.cache.stats
+    }
+
+    /// Processes held in the cache now.
+    pub fn cached_processes(&self) -> usize {
+        self.cache.len()
+    }
+}
+
+fn snapshot_cached(budget: walk::Budget, mut cache: Option<&mut walk::ProcCache>) -> Result<Snapshot, CollectError> {
     let self_pid = std::process::id();
     let mut snap = Snapshot {
         taken_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
@@ -64,7 +111,7 @@ pub fn snapshot_within(budget: walk::Budget) -> Result<Snapshot, CollectError> {
         let early = netns::collect_foreign(host_ns, until, connections);
         (ns, sockets, unix, notes, early)
     });
-    let mut walk = walk::walk_brief(self_pid, budget)?;
+    let mut walk = walk::walk_cached(self_pid, budget, walk::read_job, cache.as_deref_mut())?;
     if walk.denied_fds > 0 {
         snap.notes.push(format!(
             "{} processes' fds were not readable: their sockets have no owner here (run as root, or with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH)",
@@ -75,6 +122,11 @@ pub fn snapshot_within(budget: walk::Budget) -> Result<Snapshot, CollectError> {
     snap.cgroups = cgroups::read_all(std::mem::take(&mut walk.cgroup_sets), &walk.processes, &mut snap.notes);
     snap.tasks = host_tasks();
     snap.memory_pressure = std::fs::read("/proc/pressure/memory").ok().and_then(|b| parse::cgroup::psi(&b));
+    snap.cpu_pressure = std::fs::read("/proc/pressure/cpu").ok().and_then(|b| parse::cgroup::psi(&b));
+    let online = std::fs::read("/sys/devices/system/cpu/online").ok();
+    let online = online.as_deref().map(parse::trim).and_then(|t| std::str::from_utf8(t).ok());
+    snap.online_cpus = online.map(|t| unwedge_model::cpu::cpu_list(t).len() as u32).filter(|&n| n > 0);
+    keep_narrow_cpu_lists(&mut walk.processes, online);
 
     // One representative process per foreign namespace.
     let mut foreign: BTreeMap<u64, u32> = BTreeMap::new();
@@ -129,11 +181,33 @@ pub fn snapshot_within(budget: walk::Budget) -> Result<Snapshot, CollectError> {
         Detail::Full => walk.processes.iter().filter(|p| p.brief).map(|p| p.pid).collect(),
         Detail::Needed => worth_reading_in_full(&walk, &snap),
     };
-    walk::add_detail(&mut walk, &pids, budget)?;
+    walk::add_detail_cached(&mut walk, &pids, budget, walk::read_full, cache.as_deref_mut().map(|c| &mut c.stats))?;
+    if let Some(c) = cache {
+        c.rebuild(&walk.processes, &walk.info);
+    }
     snap.processes = walk.processes;
     snap.skipped = walk.skipped;
     read_resolvers(&mut snap);
     Ok(snap)
+}
+
+/// Keeps a process's allowed CPUs only where they are fewer than those
+/// online (taskset, a cpuset): where it competes for a part of the host.
+fn keep_narrow_cpu_lists(processes: &mut [unwedge_model::Process], online: Option<&str>) {
+    let Some(online) = online else {
+        // Without the online list nothing says which lists are narrower.
+        processes.iter_mut().for_each(|p| p.cpus_allowed = None);
+        return;
+    };
+    let all = unwedge_model::cpu::cpu_list(online).len();
+    for p in processes {
+        // Nearly every process may use every CPU: the same text, not counted.
+        let wide =
+            p.cpus_allowed.as_deref().is_none_or(|l| l == online || unwedge_model::cpu::cpu_list(l).len() >= all);
+        if wide {
+            p.cpus_allowed = None;
+        }
+    }
 }
 
 /// The processes a finding can be about, beyond those whose own state
@@ -228,7 +302,7 @@ fn host_tasks() -> Option<HostTasks> {
     })
 }
 
-fn read_uptime() -> Option<f64> {
+pub(crate) fn read_uptime() -> Option<f64> {
     let s = std::fs::read_to_string("/proc/uptime").ok()?;
     s.split_whitespace().next()?.parse().ok()
 }
@@ -262,6 +336,10 @@ pub struct ScanOptions {
     /// Keep command lines verbatim (`--no-redact`) instead of redacting
     /// what looks like a credential (`unwedge_model::redact`).
     pub keep_secrets: bool,
+    /// Applied to the first snapshot after `trim_first`, before the wait:
+    /// what other readers add while it is fresh (the pipeline reads each
+    /// JVM's hsperfdata counters, to compare them with the last snapshot's).
+    pub after_first: Option<fn(&mut Snapshot)>,
 }
 
 /// [`scan_until`] with every option.
@@ -272,6 +350,9 @@ pub fn scan_with(o: &ScanOptions) -> Result<Scan, CollectError> {
     let mut first = snapshot_within(budget)?;
     if let (false, Some(trim)) = (interval.is_zero(), o.trim_first) {
         trim(&mut first);
+    }
+    if let (false, Some(add)) = (interval.is_zero(), o.after_first) {
+        add(&mut first);
     }
     let mut snapshots = vec![first];
     if !interval.is_zero() {
@@ -289,4 +370,21 @@ pub fn scan_with(o: &ScanOptions) -> Result<Scan, CollectError> {
         }
     }
     Ok(Scan { snapshots })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unwedge_model::Process;
+
+    #[test]
+    fn only_narrow_cpu_lists_are_kept() {
+        let p = |pid, l: Option<&str>| Process { pid, cpus_allowed: l.map(String::from), ..Default::default() };
+        let mut ps = vec![p(1, Some("0-3")), p(2, Some("1")), p(3, Some("0,1,2,3")), p(4, None), p(5, Some("2-3"))];
+        keep_narrow_cpu_lists(&mut ps, Some("0-3"));
+        let kept: Vec<(u32, Option<&str>)> = ps.iter().map(|p| (p.pid, p.cpus_allowed.as_deref())).collect();
+        assert_eq!(kept, [(1, None), (2, Some("1")), (3, None), (4, None), (5, Some("2-3"))]);
+        keep_narrow_cpu_lists(&mut ps, None);
+        assert!(ps.iter().all(|p| p.cpus_allowed.is_none()), "nothing to compare with");
+    }
 }

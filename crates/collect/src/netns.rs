@@ -19,11 +19,57 @@ const NETNS_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// TCP sockets and counters of the namespace the calling thread is in.
 pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>) {
+    let mut ns = counters(inode);
+    let sockets = match sock_diag::dump(inode) {
+        Ok(s) => s,
+        Err(e) => {
+            ns.source = "proc_net_tcp".into();
+            notes.push(format!(
+                "netns {inode}: netlink sock_diag refused ({e}); read /proc/net/tcp instead (no tcp_info, no listener backlog)"
+            ));
+            sock_diag::read_proc_net_tcp(inode).unwrap_or_else(|e| {
+                notes.push(format!("netns {inode}: /proc/net/tcp unreadable too: {e}"));
+                Vec::new()
+            })
+        }
+    };
+    if ns.source == "sock_diag" {
+        dns(&mut ns, notes);
+    }
+    (ns, sockets)
+}
+
+/// A second look at the namespace the calling thread is in: its counters,
+/// and the sockets [`sock_diag::dump_look`] selects (`None`: not dumped).
+pub fn look_here(inode: u64, ports: &[u16], notes: &mut Vec<String>) -> (NetNs, Option<Vec<Socket>>) {
+    let mut ns = counters(inode);
+    let sockets = match sock_diag::dump_look(inode, ports) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            notes.push(format!("netns {inode}: the second look's socket dump failed ({e})"));
+            None
+        }
+    };
+    dns(&mut ns, notes);
+    (ns, sockets)
+}
+
+fn dns(ns: &mut NetNs, notes: &mut Vec<String>) {
+    match sock_diag::dump_dns() {
+        Ok(d) => ns.dns_sockets = d,
+        Err(e) => {
+            notes.push(format!("netns {}: UDP sockets not dumped ({e}): DNS lookups in flight not seen", ns.inode))
+        }
+    }
+}
+
+/// The counters and settings of the namespace the calling thread is in.
+fn counters(inode: u64) -> NetNs {
     let read = |p: &str| std::fs::read(p).ok();
     let tcpext = read("/proc/thread-self/net/netstat").map(|b| parse::netstat::parse(&b)).unwrap_or_default();
     // /proc/sys/net answers for the reading thread's namespace.
     let num = |p: &str| read(p).and_then(|b| parse::sysctl::single(&b));
-    let mut ns = NetNs {
+    NetNs {
         inode,
         listen_overflows: tcpext.listen_overflows,
         listen_drops: tcpext.listen_drops,
@@ -44,29 +90,7 @@ pub fn collect_here(inode: u64, notes: &mut Vec<String>) -> (NetNs, Vec<Socket>)
         syncookies_sent: tcpext.syncookies_sent,
         conntrack: conntrack(&read),
         ..Default::default()
-    };
-    let sockets = match sock_diag::dump(inode) {
-        Ok(s) => s,
-        Err(e) => {
-            ns.source = "proc_net_tcp".into();
-            notes.push(format!(
-                "netns {inode}: netlink sock_diag refused ({e}); read /proc/net/tcp instead (no tcp_info, no listener backlog)"
-            ));
-            sock_diag::read_proc_net_tcp(inode).unwrap_or_else(|e| {
-                notes.push(format!("netns {inode}: /proc/net/tcp unreadable too: {e}"));
-                Vec::new()
-            })
-        }
-    };
-    if ns.source == "sock_diag" {
-        match sock_diag::dump_dns() {
-            Ok(d) => ns.dns_sockets = d,
-            Err(e) => {
-                notes.push(format!("netns {inode}: UDP sockets not dumped ({e}): DNS lookups in flight not seen"))
-            }
-        }
     }
-    (ns, sockets)
 }
 
 /// [`collect_here`], and the unix sockets `unix_diag` keeps.
@@ -104,6 +128,8 @@ fn conntrack(read: &dyn Fn(&str) -> Option<Vec<u8>>) -> Option<Conntrack> {
 
 /// What [`collect_in`] returns for one namespace.
 pub type Collected = Result<(NetNs, Vec<Socket>, Vec<UnixSocket>, Vec<String>), CollectError>;
+/// What [`look_in`] returns: the namespace, the sockets of the ports looked at (`None`: the dump failed), notes.
+pub type Looked = Result<(NetNs, Option<Vec<Socket>>, Vec<String>), CollectError>;
 
 /// Every namespace other than `host` that a process is in now (found by
 /// reading each /proc/PID/ns/net), collected one after the other, with the
@@ -132,12 +158,31 @@ pub fn collect_foreign(
 
 /// Enters the namespace of `pid` on a helper thread and collects there.
 pub fn collect_in(pid: u32, inode: u64, until: Option<std::time::Instant>, unix: unix_diag::Connections) -> Collected {
+    let (ns, (socks, unix), notes) = run_in(pid, inode, until, move |notes| {
+        let (ns, socks, unix) = collect_here_with_unix(inode, unix, notes);
+        (ns, (socks, unix))
+    })?;
+    Ok((ns, socks, unix, notes))
+}
+
+/// [`look_here`] in the namespace of `pid`, on a helper thread.
+pub fn look_in(pid: u32, inode: u64, ports: Vec<u16>, until: Option<std::time::Instant>) -> Looked {
+    run_in(pid, inode, until, move |notes| look_here(inode, &ports, notes))
+}
+
+/// Runs `f` on a helper thread inside the namespace of `pid`.
+fn run_in<T: Send + 'static>(
+    pid: u32,
+    inode: u64,
+    until: Option<std::time::Instant>,
+    f: impl FnOnce(&mut Vec<String>) -> (NetNs, T) + Send + 'static,
+) -> Result<(NetNs, T, Vec<String>), CollectError> {
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new().name(format!("netns-{inode}")).spawn(move || {
         let res = enter(pid, inode).map(|()| {
             let mut notes = Vec::new();
-            let (ns, socks, unix) = collect_here_with_unix(inode, unix, &mut notes);
-            (ns, socks, unix, notes)
+            let (ns, socks) = f(&mut notes);
+            (ns, socks, notes)
         });
         let _ = tx.send(res);
     });

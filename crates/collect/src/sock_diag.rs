@@ -90,6 +90,75 @@ pub fn dump(netns: u64) -> io::Result<Vec<Socket>> {
     }
 }
 
+/// States a second look dumps whole: listeners, CLOSE-WAIT, half-open.
+const LOOK_STATES: u32 = (1 << 8) | (1 << 3) | (1 << 12);
+/// More ports than this and the look dumps every ESTABLISHED socket
+/// (a filter of 20 bytes a port stays well inside one request).
+pub const MAX_LOOK_PORTS: usize = 256;
+/// include/uapi/linux/inet_diag.h: the request attribute and the ops a port filter needs.
+const INET_DIAG_REQ_BYTECODE: u16 = 1;
+const BC_JMP: u8 = 1;
+const BC_S_GE: u8 = 2;
+const BC_S_LE: u8 = 3;
+
+/// A second look at the sockets of this namespace that a finding can
+/// compare (`unwedge_model::LookPlan`): listeners, CLOSE-WAIT and half-open
+/// connections, and the ESTABLISHED ones on `ports` (local ports). The
+/// kernel filters, so a host of 100k idle connections costs a walk of its
+/// hash table, not 100k messages.
+pub fn dump_look(netns: u64, ports: &[u16]) -> io::Result<Vec<Socket>> {
+    let sock = open()?;
+    let mut buf = vec![0u8; RECV_BUF];
+    let mut out = Vec::new();
+    run(&sock, &compat_request(LOOK_STATES & !LISTEN, INFO), netns, &mut buf, &mut out)?;
+    run(&sock, &compat_request(LISTEN, INFO | SKMEMINFO), netns, &mut buf, &mut out)?;
+    if !ports.is_empty() {
+        let mut req = compat_request(ESTABLISHED, INFO);
+        if ports.len() <= MAX_LOOK_PORTS {
+            add_bytecode(&mut req, &port_filter(ports));
+        }
+        run(&sock, &req, netns, &mut buf, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// inet_diag bytecode accepting a socket whose local port is one of
+/// `ports` (as `ss 'sport = :P or sport = :Q'` compiles it, with the
+/// `>=`/`<=` pair every kernel knows): per port a block S_GE, S_LE, then a
+/// jump to the end (accept); a failed test falls through to the next
+/// block, or past the end (reject) after the last.
+fn port_filter(ports: &[u16]) -> Vec<u8> {
+    let op = |code: u8, yes: u8, no: u16| {
+        let mut v = vec![code, yes];
+        v.extend_from_slice(&no.to_ne_bytes());
+        v
+    };
+    let total = ports.len() * 20 - 4;
+    let mut bc = Vec::with_capacity(total);
+    for (i, &p) in ports.iter().enumerate() {
+        let last = i + 1 == ports.len();
+        // Without the jump, the last block is 16 bytes: "no" lands 4 past the end.
+        bc.extend(op(BC_S_GE, 8, 20));
+        bc.extend(op(0, 0, p));
+        bc.extend(op(BC_S_LE, 8, 12));
+        bc.extend(op(0, 0, p));
+        if !last {
+            let at = bc.len();
+            bc.extend(op(BC_JMP, 4, (total - at) as u16));
+        }
+    }
+    bc
+}
+
+/// Appends INET_DIAG_REQ_BYTECODE to a request and fixes its length.
+fn add_bytecode(req: &mut Vec<u8>, bc: &[u8]) {
+    req.extend_from_slice(&((4 + bc.len()) as u16).to_ne_bytes());
+    req.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
+    req.extend_from_slice(bc);
+    let len = req.len() as u32;
+    req[..4].copy_from_slice(&len.to_ne_bytes());
+}
+
 /// Connected UDP sockets to port 53 in the current thread's namespace: a
 /// resolver's queries in flight (glibc and Go connect their query socket).
 /// Only connected sockets are asked for, so a busy DNS server's own
@@ -384,6 +453,58 @@ mod tests {
         let mut out = Vec::new();
         assert!(!decode_messages(&short, 1, &mut out).unwrap());
         assert!(out.is_empty());
+    }
+
+    /// The filter as the kernel runs it (net/ipv4/inet_diag.c,
+    /// inet_diag_bc_run): accepted when the program ends exactly at its end.
+    fn run_filter(bc: &[u8], sport: u16) -> bool {
+        let mut at = 0usize;
+        let mut len = bc.len() as isize;
+        while len > 0 {
+            let (code, yes, no) = (bc[at], bc[at + 1] as isize, u16::from_ne_bytes([bc[at + 2], bc[at + 3]]) as isize);
+            let port = || u16::from_ne_bytes([bc[at + 6], bc[at + 7]]);
+            let ok = match code {
+                BC_JMP => false,
+                BC_S_GE => sport >= port(),
+                BC_S_LE => sport <= port(),
+                _ => panic!("op {code}"),
+            };
+            let step = if ok { yes } else { no };
+            len -= step;
+            at = at.wrapping_add(step as usize);
+        }
+        len == 0
+    }
+
+    #[test]
+    fn a_port_filter_accepts_its_ports_only() {
+        for ports in [vec![80u16], vec![80, 443, 8080], (1000..1256).collect::<Vec<u16>>()] {
+            let bc = port_filter(&ports);
+            assert_eq!(bc.len(), ports.len() * 20 - 4);
+            for p in [1u16, 79, 80, 81, 443, 999, 1000, 1128, 1255, 1256, 8080, 65535] {
+                assert_eq!(run_filter(&bc, p), ports.contains(&p), "{p} in {:?}", &ports[..ports.len().min(3)]);
+            }
+        }
+    }
+
+    /// The kernel refuses a malformed program (EINVAL); this one it runs:
+    /// a listener on a port in the filter and one outside it, each with a
+    /// connection, and only the first's connection comes back.
+    #[test]
+    fn the_kernel_takes_the_filter() {
+        let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let (pa, pb) = (a.local_addr().unwrap().port(), b.local_addr().unwrap().port());
+        let _ca = std::net::TcpStream::connect(("127.0.0.1", pa)).unwrap();
+        let _cb = std::net::TcpStream::connect(("127.0.0.1", pb)).unwrap();
+        let (_sa, _) = a.accept().unwrap();
+        let (_sb, _) = b.accept().unwrap();
+        let got = dump_look(0, &[pa]).unwrap();
+        let est: Vec<u16> = got.iter().filter(|s| s.state == TcpState::Established).map(|s| s.local_port).collect();
+        assert!(est.contains(&pa), "{est:?}");
+        assert!(!est.contains(&pb), "{est:?}");
+        let listening: Vec<u16> = got.iter().filter(|s| s.state == TcpState::Listen).map(|s| s.local_port).collect();
+        assert!(listening.contains(&pa) && listening.contains(&pb), "{listening:?}");
     }
 
     #[test]

@@ -19,6 +19,18 @@ pub struct SchedStat {
     pub slices: u64,
 }
 
+impl SchedStat {
+    /// The file as the kernel writes it: "RUN_NS WAIT_NS SLICES\n"; `None`
+    /// for anything else. Pure (fuzzed): the collector reads it for the
+    /// threads it reads in full, the sampler around its window.
+    pub fn parse(buf: &[u8]) -> Option<SchedStat> {
+        let text = std::str::from_utf8(buf).ok()?;
+        let mut it = text.split_ascii_whitespace().map(|f| f.parse::<u64>().ok());
+        let s = SchedStat { run_ns: it.next()??, wait_ns: it.next()??, slices: it.next()?? };
+        it.next().is_none().then_some(s)
+    }
+}
+
 /// Where a thread spent its CPU time over a short window, sampled with
 /// perf events (without stopping it) after the last snapshot.
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
@@ -44,7 +56,8 @@ pub struct CpuProfile {
     pub ran_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waited_ms: Option<u64>,
-    /// The hottest stacks (by function), most samples first.
+    /// The hottest stacks (by function), most samples first: at most
+    /// three, each of at least 5 % of the samples, cut at `main`.
     pub stacks: Vec<HotStack>,
     /// What limits the profile ("JIT frames have no names: start node with
     /// --perf-basic-prof"), or why there is none.
@@ -93,6 +106,58 @@ impl HotStack {
             self.count as f64 / profile.samples as f64
         }
     }
+}
+
+/// What an unnamed frame of JIT code shows as its module (the sampler's
+/// mark), and how it reads in a folded stack.
+pub const JIT_MODULE: &str = "[jit]";
+
+impl HotStack {
+    /// Its frames for reading, innermost first, as user stacks fold
+    /// (`stack::fold`), a run of unnamed JIT frames read as one "[jit]",
+    /// at most `max` names ("… " past them).
+    pub fn folded(&self, max: usize) -> String {
+        let mut names: Vec<String> = Vec::new();
+        for n in crate::stack::fold(&self.frames) {
+            let jit = n.ends_with(&format!("({JIT_MODULE})"));
+            let n = if jit { JIT_MODULE.to_string() } else { without_arguments(&n).to_string() };
+            if names.last() != Some(&n) {
+                names.push(n);
+            }
+        }
+        let more = names.len() > max;
+        names.truncate(max);
+        let mut line = names.join(" ← ");
+        if more {
+            line.push_str(" ← …");
+        }
+        line
+    }
+}
+
+/// A C++ function's name without its argument list ("v8::internal::
+/// Execution::Call(v8::internal::Isolate*, …)" → "v8::internal::
+/// Execution::Call"): a hot stack reads by function, and the overloads a
+/// signature tells apart rarely matter there. Other names are left alone.
+pub fn without_arguments(name: &str) -> &str {
+    let body = name.strip_suffix(" const").unwrap_or(name);
+    if !name.contains("::") || !body.ends_with(')') {
+        return name;
+    }
+    let mut depth = 0usize;
+    for (i, c) in body.char_indices().rev() {
+        match c {
+            ')' => depth += 1,
+            '(' => {
+                depth -= 1;
+                if depth == 0 {
+                    return if i == 0 { name } else { &body[..i] };
+                }
+            }
+            _ => {}
+        }
+    }
+    name
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -187,17 +252,30 @@ pub fn thread_cpu(before: &Snapshot, after: &Snapshot, pid: u32, tid: u32) -> Op
     }
     let tb = pb.threads.iter().find(|t| t.tid == tid)?;
     let ta = pa.threads.iter().find(|t| t.tid == tid)?;
+    thread_use(seconds, after.clk_tck, (pb, tb), (pa, ta))
+}
+
+/// One thread, found in both snapshots (`(process, thread)` before and
+/// after, the same process), over an interval of `seconds`: what
+/// [`thread_cpu`] computes, for a caller that has already found them.
+pub fn thread_use(
+    seconds: f64,
+    clk_tck: u64,
+    before: (&Process, &Thread),
+    after: (&Process, &Thread),
+) -> Option<CpuUse> {
+    let ((pb, tb), (pa, ta)) = (before, after);
     let share = |d: f64| (d / seconds).clamp(0.0, 1.0);
     if let (Some(b), Some(a)) = (tb.schedstat, ta.schedstat) {
         let run = a.run_ns.checked_sub(b.run_ns)? as f64 / 1e9;
         let wait = a.wait_ns.checked_sub(b.wait_ns)? as f64 / 1e9;
         return Some(CpuUse { seconds, running: share(run), waiting: Some(share(wait)), from_schedstat: true });
     }
-    if !thread_times_read(pb) || !thread_times_read(pa) || after.clk_tck == 0 {
+    if !thread_times_read(pb) || !thread_times_read(pa) || clk_tck == 0 {
         return None;
     }
     let ticks = |t: &Thread| t.utime + t.stime;
-    let ran = ticks(ta).checked_sub(ticks(tb))? as f64 / after.clk_tck as f64;
+    let ran = ticks(ta).checked_sub(ticks(tb))? as f64 / clk_tck as f64;
     Some(CpuUse { seconds, running: share(ran), waiting: None, from_schedstat: false })
 }
 
@@ -403,6 +481,17 @@ mod tests {
     }
 
     #[test]
+    fn schedstat() {
+        // Captured on this host (kernel 6.18): a shell on a busy 2-CPU VM.
+        let s = SchedStat::parse(b"52888138 191950679 165\n").unwrap();
+        assert_eq!((s.run_ns, s.wait_ns, s.slices), (52888138, 191950679, 165));
+        assert_eq!(SchedStat::parse(b"1 2\n"), None, "truncated");
+        assert_eq!(SchedStat::parse(b"1 2 3 4\n"), None, "not the format we know");
+        assert_eq!(SchedStat::parse(b"a b c\n"), None);
+        assert_eq!(SchedStat::parse(b""), None);
+    }
+
+    #[test]
     fn cpu_lists() {
         assert_eq!(cpu_list("0-3,8,10-11\n"), [0, 1, 2, 3, 8, 10, 11]);
         assert_eq!(cpu_list("1"), [1]);
@@ -431,6 +520,36 @@ mod tests {
         assert_eq!(runtime_thread_role("java", 7, &t(9, "VM Periodic Tas")), None);
         assert_eq!(runtime_thread_role("java", 7, &t(9, "C2 CompilerThre")), Some("a JVM JIT compiler thread"));
         assert_eq!(runtime_thread_role("java", 7, &t(9, "http-nio-8080-e")), None);
+    }
+
+    #[test]
+    fn hot_stacks_fold() {
+        let f = |n: Option<&str>, m: &str, a: &str| crate::Frame {
+            addr: a.into(),
+            function: n.map(String::from),
+            module: Some(m.into()),
+            ..Default::default()
+        };
+        let h = HotStack {
+            count: 9,
+            frames: vec![
+                f(None, JIT_MODULE, "0x1"),
+                f(None, JIT_MODULE, "0x2"),
+                f(Some("v8::internal::Execution::Call"), "/usr/bin/node", "0x3"),
+                f(Some("node::Start"), "/usr/bin/node", "0x4"),
+                f(Some("main"), "/usr/bin/node", "0x5"),
+            ],
+        };
+        assert_eq!(h.folded(8), "[jit] ← v8::internal::Execution::Call ← node::Start ← main");
+        assert_eq!(h.folded(2), "[jit] ← v8::internal::Execution::Call ← …");
+        assert_eq!(
+            without_arguments("v8::internal::(anonymous namespace)::Invoke(v8::internal::Isolate*, Params const&)"),
+            "v8::internal::(anonymous namespace)::Invoke"
+        );
+        assert_eq!(without_arguments("node::Parser::on_headers_complete() const"), "node::Parser::on_headers_complete");
+        assert_eq!(without_arguments("spin_here"), "spin_here");
+        assert_eq!(without_arguments("RegExp:(a+)+$"), "RegExp:(a+)+$", "not C++");
+        assert_eq!(without_arguments("f::g(("), "f::g((", "unbalanced: as is");
     }
 
     #[test]

@@ -294,6 +294,148 @@ pub enum DeadlockLock {
     OwnableSynchronizer,
 }
 
+/// What a scan read of one JVM process (`Process::jvm` of a snapshot):
+/// its hsperfdata counters, read without asking the JVM anything, in
+/// both snapshots; and, with `--stacks attach` only, its own thread dump,
+/// after the last snapshot.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct JvmProcess {
+    /// The hsperfdata file as the JVM sees it ("/tmp/hsperfdata_app/7")
+    /// and its inode: the second read opens it again without the memory map.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hsperf_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hsperf_inode: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counters: Option<JvmCounters>,
+    /// Why the counters or the dump are missing ("the JVM runs with
+    /// -XX:+DisableAttachMechanism: it cannot be asked for its threads").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The JVM's thread dump over its attach socket (`--stacks attach`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dump: Option<JavaThreadDump>,
+    /// How long the dump took, milliseconds: the JVM's safepoint and the exchange.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dump_ms: Option<u64>,
+}
+
+/// What a finding says of the JVM it is about: its own housekeeping
+/// threads left out of the thread counts, its counters over the interval
+/// (hsperfdata, read without asking it anything), and, with `--stacks
+/// attach`, the JVM's own deadlock verdict where the threads' stacks agree.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct JvmEvidence {
+    /// "OpenJDK 64-Bit Server VM 17.0.15+6-Debian-1deb12u1".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm: Option<String>,
+    /// The JVM's own threads (garbage collection, JIT compilers, the VM
+    /// thread and its periodic task, reference handling, the launcher's
+    /// thread), left out of the thread counts and samples: they wake on
+    /// their own timers whatever the service does.
+    pub housekeeping_threads: usize,
+    /// Java threads alive (`java.threads.live`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_threads: Option<u64>,
+    /// The counters' growth between the two snapshots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<JvmInterval>,
+    /// Threads (by name) whose native stack shows them blocked entering a
+    /// Java monitor (`synchronized`: ObjectMonitor::enter,
+    /// InterpreterRuntime::monitorenter), among those whose stack was read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub monitor_enter: Vec<String>,
+    /// The JVM's own verdict ("Found one Java-level deadlock"), each cycle
+    /// confirmed by the stacks of its threads (`--stacks attach`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deadlocks: Vec<JavaDeadlock>,
+    /// The JVM was asked for its thread dump (`--stacks attach`) and gave it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dumped: bool,
+    /// Why the counters or the dump are missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// hsperfdata counters' growth over the interval between two snapshots
+/// (a counter the JVM does not publish is absent).
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct JvmInterval {
+    /// Between the two reads, milliseconds.
+    pub ms: u64,
+    /// Wake-ups of threads waiting for a monitor that found it still held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub futile_wakeups: Option<u64>,
+    /// Monitor entries that waited and then got the monitor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contended_lock_attempts: Option<u64>,
+    /// Monitor parks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor_parks: Option<u64>,
+    /// Safepoints reached, and the time threads stood still in them, microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safepoints: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safepoint_time_us: Option<u64>,
+    /// Collections, and the time spent in them, microseconds.
+    pub gc_invocations: u64,
+    pub gc_time_us: u64,
+    /// Java threads started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads_started: Option<u64>,
+}
+
+impl JvmInterval {
+    /// The growth from `a` to `b`, read `ms` apart (a counter that went
+    /// backwards, or is missing in either, is absent).
+    pub fn between(a: &JvmCounters, b: &JvmCounters, ms: u64) -> JvmInterval {
+        let d = |x: Option<u64>, y: Option<u64>| match (x, y) {
+            (Some(x), Some(y)) if y >= x => Some(y - x),
+            _ => None,
+        };
+        JvmInterval {
+            ms,
+            futile_wakeups: d(a.futile_wakeups, b.futile_wakeups),
+            contended_lock_attempts: d(a.contended_lock_attempts, b.contended_lock_attempts),
+            monitor_parks: d(a.monitor_parks, b.monitor_parks),
+            safepoints: d(a.safepoints, b.safepoints),
+            safepoint_time_us: d(a.safepoint_time_us, b.safepoint_time_us),
+            gc_invocations: b.gc_invocations().saturating_sub(a.gc_invocations()),
+            gc_time_us: b.gc_time_us().saturating_sub(a.gc_time_us()),
+            threads_started: d(a.threads_started, b.threads_started),
+        }
+    }
+}
+
+impl DeadlockWait {
+    /// "handler-1 waits to lock <0x…> (a java.lang.Object), held by index-refresher".
+    pub fn describe(&self) -> String {
+        let what = match (self.lock, &self.object, &self.class) {
+            (DeadlockLock::Monitor, Some(o), Some(c)) => format!("the monitor of <{o}> (a {c})"),
+            (DeadlockLock::Monitor, Some(o), None) => format!("the monitor of <{o}>"),
+            (DeadlockLock::Monitor, None, _) => match &self.monitor {
+                Some(m) => format!("monitor {m}"),
+                None => "a monitor".to_string(),
+            },
+            (DeadlockLock::OwnableSynchronizer, Some(o), Some(c)) => format!("<{o}> (a {c})"),
+            (DeadlockLock::OwnableSynchronizer, Some(o), None) => format!("<{o}>"),
+            (DeadlockLock::OwnableSynchronizer, None, _) => "a lock".to_string(),
+        };
+        let by = self.held_by.as_deref().unwrap_or("a thread the JVM did not name");
+        format!("{} waits for {what}, held by {by}", self.thread)
+    }
+}
+
+impl JavaFrame {
+    /// "JvmScenario.lookup (JvmScenario.java:99)", as a stack trace names it.
+    pub fn display(&self) -> String {
+        match &self.source {
+            Some(s) => format!("{} ({s})", self.method),
+            None => self.method.clone(),
+        }
+    }
+}
+
 /// HotSpot's own threads, as /proc/PID/task/TID/comm shows them (the
 /// kernel keeps 15 bytes of a name: "C2 CompilerThread0" reads "C2
 /// CompilerThre"). Exact names; the JVM numbers its worker gangs, see
@@ -349,6 +491,20 @@ const NUMBERED: &[&str] = &[
     "JVMCI CompilerThread",
     "JVMCI-native CompilerThread",
 ];
+
+/// Whether a process is a HotSpot JVM: its hsperfdata was read, or it has
+/// the threads every HotSpot JVM starts ("VM Thread", "VM Periodic Task").
+pub fn is_jvm(p: &crate::Process) -> bool {
+    p.jvm.is_some() || p.threads.iter().any(|t| t.comm == "VM Thread" || t.comm == "VM Periodic Tas")
+}
+
+/// Whether thread `t` of the JVM `p` is the runtime's own: a housekeeping
+/// thread ([`is_jvm_housekeeping`]), or the launcher's first thread, which
+/// waits for the one running `main` for the JVM's whole life (both carry
+/// the launcher's name).
+pub fn is_runtime_thread(p: &crate::Process, t: &crate::Thread) -> bool {
+    is_jvm_housekeeping(&t.comm) || (t.tid == p.pid && p.threads.iter().any(|o| o.tid != t.tid && o.comm == t.comm))
+}
 
 /// Whether a thread of a JVM is the runtime's own housekeeping (garbage
 /// collection, the JIT compilers, the VM thread and its periodic task,

@@ -69,6 +69,8 @@ macro_rules! for_each_kind {
             pid_limit:                 PidLimit,                Scan,  Process,  [PidLimit],                                         "5m";
             cpu_throttled:             CpuThrottled,            Scan,  Process,  [CpuThrottled],                                     "10m";
             memory_pressure:           MemoryPressure,          Scan,  Process,  [MemoryPressure],                                   "5m";
+            busy_thread:               BusyThread,              Scan,  Thread,   [BusyThread],                                       "2m";
+            cpu_starved:               CpuStarved,              Scan,  Process,  [CpuStarved],                                       "2m";
             connect_timeout:           ConnectTimeout,          Probe, Target,   [ConnectTimeout],                                   -;
             syn_retransmit:            SynRetransmit,           Probe, Target,   [SynRetransmit],                                    -;
             missing_content_type:      MissingContentType,      Probe, Target,   [MissingContentType],                               -;

@@ -2,9 +2,9 @@
 //! threads and host counters. Plain data with no handles, so that everything
 //! after collection can run from a JSON file on any machine.
 
+use crate::UnixSocket;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
-use std::sync::Arc;
 
 /// The pair (or single) of snapshots a scan analyses, as `--save-snapshot`
 /// writes it and `--from-snapshot` reads it.
@@ -33,7 +33,7 @@ pub struct Snapshot {
     pub sockets: Vec<Socket>,
     pub processes: Vec<Process>,
     /// What could not be read, and why.
-    pub skipped: Vec<Skipped>,
+    pub skipped: Vec<crate::Skipped>,
     /// Notes about how the snapshot was taken (fallbacks, missing privileges).
     pub notes: Vec<String>,
     /// The cgroups processes are in, and their limits (`Process::cgroup`).
@@ -60,129 +60,6 @@ pub struct Snapshot {
     /// use (see [`UnixSocket`]); a process's fds name the ones it holds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unix_sockets: Vec<UnixSocket>,
-}
-
-/// A unix-domain socket, from sock_diag AF_UNIX (what `ss -x` reads).
-///
-/// Dumped: listeners and unconnected sockets always; connected ones in a
-/// namespace whose `NetNs::unix_connections` says so. Of those, kept:
-/// every listener; every socket with a name (a path or an abstract name:
-/// listeners, datagram servers, and the server ends of accepted
-/// connections, which carry their listener's name); every socket with
-/// bytes queued, whose peer closed, or that waits in a listener's queue.
-/// Left out: an unnamed socket with nothing queued and a live peer (the
-/// client end of an idle connection, whose server end names it as `peer`,
-/// and idle socketpairs), and unnamed unconnected ones. `NetNs::unix_seen`
-/// counts every socket dumped.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct UnixSocket {
-    pub netns: u64,
-    /// The inode a process's fd link names (`socket:[N]`).
-    pub inode: u64,
-    pub kind: UnixKind,
-    pub state: UnixState,
-    /// The bound path, or `@name` for an abstract name (the kernel's NULs
-    /// shown as `@`, as `ss` does). An accepted connection carries its
-    /// listener's name; `None` for an unnamed socket.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<Arc<str>>,
-    /// The other end's inode. `Some(0)`: the connection waits in a
-    /// listener's queue, not yet accepted (the kernel's socket for the
-    /// server end has no inode yet), or the other end was closed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub peer: Option<u64>,
-    /// For LISTEN: connections waiting to be accepted (the kernel admits
-    /// one more than the backlog). Otherwise bytes not yet read (a datagram
-    /// socket: the size of the next datagram).
-    pub recv_q: u32,
-    /// For LISTEN: the backlog (listen()'s argument capped by
-    /// net.core.somaxconn). Otherwise memory of what this end sent that
-    /// the other end has not read yet (bytes, kernel overhead included).
-    pub send_q: u32,
-    /// For LISTEN: the inodes of the clients whose connections wait in the
-    /// queue, oldest first, at most [`UnixSocket::PENDING_KEPT`] (`recv_q`
-    /// counts them all).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub pending: Vec<u64>,
-    /// The socket file's inode and device, for a listener or an
-    /// unconnected socket bound to a path (the file `path` names now may
-    /// be another one: unlinked and bound again).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vfs: Option<UnixVfs>,
-    /// `sk_shutdown`: 1 no more receiving, 2 no more sending; 3 on a
-    /// connection whose other end closed.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub shutdown: u8,
-}
-
-fn is_zero(v: &u8) -> bool {
-    *v == 0
-}
-
-impl UnixSocket {
-    /// How many of a listener's waiting clients `pending` names.
-    pub const PENDING_KEPT: usize = 32;
-}
-
-/// The file a unix socket is bound to (UNIX_DIAG_VFS).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-pub struct UnixVfs {
-    pub inode: u64,
-    pub dev: u32,
-}
-
-/// The socket type of a unix socket.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
-#[serde(rename_all = "lowercase")]
-pub enum UnixKind {
-    Stream,
-    Seqpacket,
-    Dgram,
-    Unknown,
-}
-
-impl UnixKind {
-    /// SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_SEQPACKET 5.
-    pub fn from_kernel(n: u8) -> UnixKind {
-        match n {
-            1 => UnixKind::Stream,
-            2 => UnixKind::Dgram,
-            5 => UnixKind::Seqpacket,
-            _ => UnixKind::Unknown,
-        }
-    }
-}
-
-/// A unix socket's state: the kernel keeps it in TCP's numbering.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
-pub enum UnixState {
-    /// TCP_LISTEN (10).
-    #[serde(rename = "LISTEN")]
-    Listen,
-    /// TCP_ESTABLISHED (1): connected (a datagram socket: connect()ed).
-    #[serde(rename = "ESTABLISHED")]
-    Established,
-    /// TCP_SYN_SENT (2).
-    #[serde(rename = "CONNECTING")]
-    Connecting,
-    /// TCP_CLOSE (7): not connected (a datagram server, or a stream
-    /// socket not yet connected); `ss` prints UNCONN.
-    #[serde(rename = "UNCONNECTED")]
-    Unconnected,
-    #[serde(rename = "UNKNOWN")]
-    Unknown,
-}
-
-impl UnixState {
-    pub fn from_kernel(n: u8) -> UnixState {
-        match n {
-            10 => UnixState::Listen,
-            1 => UnixState::Established,
-            2 => UnixState::Connecting,
-            7 => UnixState::Unconnected,
-            _ => UnixState::Unknown,
-        }
-    }
 }
 
 /// What glibc's stub resolver reads from /etc/resolv.conf.
@@ -508,6 +385,11 @@ pub struct Process {
     /// the CPUs online (taskset, a cpuset): it competes only there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpus_allowed: Option<String>,
+    /// A HotSpot JVM's own facts: its hsperfdata counters (read in both
+    /// snapshots, without asking it anything) and, with `--stacks attach`,
+    /// its thread dump (after the last snapshot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jvm: Option<crate::jvm::JvmProcess>,
     /// Read in brief: stat, status, fds and limits only, so `cmdline` is
     /// empty and its threads carry no CPU times, wchan, syscall, stack or
     /// fd_args (a single-threaded process's one thread has its CPU times).
@@ -592,7 +474,7 @@ pub struct Thread {
     /// The user-space stack, read (without stopping the thread) after the
     /// last snapshot, for the threads that findings report only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_stack: Option<UserStack>,
+    pub user_stack: Option<crate::UserStack>,
     /// /proc/PID/task/TID/schedstat: time on a CPU and time runnable but
     /// waiting for one, to tell a busy thread from a starved one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -601,84 +483,6 @@ pub struct Thread {
     /// busy threads findings report only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_profile: Option<crate::CpuProfile>,
-}
-
-/// A thread's user-space stack as the stack reader found it.
-#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
-pub struct UserStack {
-    /// Innermost first; empty when none could be read (`note` says why).
-    pub frames: Vec<Frame>,
-    /// Why the stack is missing or ends early ("unwinding stopped at
-    /// 0x… (no unwind information)"); `None` for a stack that reached its
-    /// outermost frame.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    /// A tool that shows the interpreter's own frames, when the process runs
-    /// one ("py-spy dump --pid 1234 --nonblocking").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interpreter_hint: Option<String>,
-    /// A Go process's goroutines, grouped by stack (as `go tool pprof
-    /// goroutine?debug=1` does), most numerous first; on the first reported
-    /// thread of the process only. Its OS threads all sit in the scheduler,
-    /// so the goroutines are what names the wait.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub goroutines: Option<Vec<GoroutineGroup>>,
-    /// Why the goroutines are missing or incomplete ("goroutines need the
-    /// symbol table (runtime.allgs): the binary is stripped").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub goroutines_note: Option<String>,
-    /// A Python thread's own frames (function, file, line), innermost
-    /// first, read from its interpreter's thread state without stopping
-    /// it; empty for a thread that runs no Python code, or whose frames
-    /// could not be read (`python_note` says why).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub python: Vec<crate::stack::PyFrame>,
-    /// Why the Python frames are missing or cut ("the thread ran while its
-    /// frames were read", "CPython 3.14 is not known to unwedge: py-spy
-    /// dump --pid 1234").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub python_note: Option<String>,
-    /// Whether this thread held the GIL when it was read (`None`: not a
-    /// Python thread, or the GIL changed hands during the read).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub holds_gil: Option<bool>,
-    /// A Python process's threads as its interpreter lists them, grouped
-    /// by stack (as goroutines are), with the GIL's holder; on the first
-    /// reported thread of the process only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub python_threads: Option<crate::stack::PyThreads>,
-}
-
-/// Goroutines with the same stack (by function names).
-#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
-pub struct GoroutineGroup {
-    pub count: u32,
-    /// The runtime's wait reason ("sync.Mutex.Lock", "chan receive", "IO
-    /// wait"), when the Go version's table is known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wait_reason: Option<String>,
-    /// The stack of one of them, innermost first.
-    pub frames: Vec<Frame>,
-}
-
-/// One user-space frame (the contract's `user_stack` item).
-#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
-pub struct Frame {
-    /// The instruction pointer (innermost frame) or return address, "0x…".
-    pub addr: String,
-    /// Demangled function name, when a symbol covers the address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub function: Option<String>,
-    /// The file mapped at the address ("/usr/lib/x86_64-linux-gnu/libc.so.6").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub module: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line: Option<u32>,
-    /// The compiler inlined this function into the frame that follows.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub inlined: bool,
 }
 
 /// An fd and the target of its /proc/PID/fd link ("socket:[123]", "pipe:[9]", "/var/log/x").
@@ -720,71 +524,6 @@ pub struct SignalMasks {
     pub blocked: u64,
     pub ignored: u64,
     pub caught: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Skipped {
-    pub pid: u32,
-    pub reason: SkipReason,
-}
-
-/// Why a process is in `coverage.skipped`; serialised as the words a person reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SkipReason {
-    PermissionDenied,
-    Unreadable,
-    /// Its /proc reads hung (a thread stuck in the kernel holding its mmap lock).
-    TimedOut,
-    /// The scan's deadline came before it was read.
-    DeadlineReached,
-    /// Its fds could not be listed (the rest was read).
-    Fds(Box<SkipReason>),
-    /// A reason this version does not know (a snapshot from a newer one).
-    Other(String),
-}
-
-impl SkipReason {
-    pub fn text(&self) -> String {
-        match self {
-            SkipReason::PermissionDenied => "permission denied".into(),
-            SkipReason::Unreadable => "unreadable".into(),
-            SkipReason::TimedOut => "timed out reading /proc".into(),
-            SkipReason::DeadlineReached => "not read: scan deadline reached".into(),
-            SkipReason::Fds(r) => format!("fds: {}", r.text()),
-            SkipReason::Other(s) => s.clone(),
-        }
-    }
-
-    pub fn parse(s: &str) -> SkipReason {
-        match s {
-            "permission denied" => SkipReason::PermissionDenied,
-            "unreadable" => SkipReason::Unreadable,
-            "timed out reading /proc" => SkipReason::TimedOut,
-            "not read: scan deadline reached" => SkipReason::DeadlineReached,
-            _ => match s.strip_prefix("fds: ") {
-                Some(rest) => SkipReason::Fds(Box::new(SkipReason::parse(rest))),
-                None => SkipReason::Other(s.into()),
-            },
-        }
-    }
-}
-
-impl std::fmt::Display for SkipReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.text())
-    }
-}
-
-impl Serialize for SkipReason {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.text())
-    }
-}
-
-impl<'de> Deserialize<'de> for SkipReason {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(SkipReason::parse(&String::deserialize(d)?))
-    }
 }
 
 impl Process {

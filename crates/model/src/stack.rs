@@ -1,12 +1,90 @@
-//! A user stack as a person reads it: innermost first, the program's own
+//! A thread's user-space stack as the reader found it (`UserStack`, on a
+//! snapshot's thread), and as a person reads it: innermost first, the program's own
 //! functions kept, runtime and C library frames folded to the one call the
 //! program made into them ("pthread_join ← wait_for_filter ← handle_client
 //! ← main"), the start-up frames beneath `main` dropped; and an
 //! interpreter's own frames (Python's), as a traceback names them. Pure;
 //! used by the fix texts and the human report alike.
 
-use crate::Frame;
 use serde::{Deserialize, Serialize};
+
+/// A thread's user-space stack as the stack reader found it.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct UserStack {
+    /// Innermost first; empty when none could be read (`note` says why).
+    pub frames: Vec<Frame>,
+    /// Why the stack is missing or ends early ("unwinding stopped at
+    /// 0x… (no unwind information)"); `None` for a stack that reached its
+    /// outermost frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// A tool that shows the interpreter's own frames, when the process runs
+    /// one ("py-spy dump --pid 1234 --nonblocking").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreter_hint: Option<String>,
+    /// A Go process's goroutines, grouped by stack (as `go tool pprof
+    /// goroutine?debug=1` does), most numerous first; on the first reported
+    /// thread of the process only. Its OS threads all sit in the scheduler,
+    /// so the goroutines are what names the wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goroutines: Option<Vec<GoroutineGroup>>,
+    /// Why the goroutines are missing or incomplete ("goroutines need the
+    /// symbol table (runtime.allgs): the binary is stripped").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goroutines_note: Option<String>,
+    /// A Python thread's own frames (function, file, line), innermost
+    /// first, read from its interpreter's thread state without stopping
+    /// it; empty for a thread that runs no Python code, or whose frames
+    /// could not be read (`python_note` says why).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub python: Vec<PyFrame>,
+    /// Why the Python frames are missing or cut ("the thread ran while its
+    /// frames were read", "CPython 3.14 is not known to unwedge: py-spy
+    /// dump --pid 1234").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python_note: Option<String>,
+    /// Whether this thread held the GIL when it was read (`None`: not a
+    /// Python thread, or the GIL changed hands during the read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holds_gil: Option<bool>,
+    /// A Python process's threads as its interpreter lists them, grouped
+    /// by stack (as goroutines are), with the GIL's holder; on the first
+    /// reported thread of the process only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python_threads: Option<PyThreads>,
+}
+
+/// Goroutines with the same stack (by function names).
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct GoroutineGroup {
+    pub count: u32,
+    /// The runtime's wait reason ("sync.Mutex.Lock", "chan receive", "IO
+    /// wait"), when the Go version's table is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_reason: Option<String>,
+    /// The stack of one of them, innermost first.
+    pub frames: Vec<Frame>,
+}
+
+/// One user-space frame (the contract's `user_stack` item).
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct Frame {
+    /// The instruction pointer (innermost frame) or return address, "0x…".
+    pub addr: String,
+    /// Demangled function name, when a symbol covers the address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    /// The file mapped at the address ("/usr/lib/x86_64-linux-gnu/libc.so.6").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// The compiler inlined this function into the frame that follows.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inlined: bool,
+}
 
 /// One frame of a Python thread as its interpreter keeps it.
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq, Hash)]
@@ -68,6 +146,40 @@ pub struct PyGroup {
 /// ← handle (app.py:31)", innermost first.
 pub fn fold_python(frames: &[PyFrame]) -> String {
     frames.iter().map(PyFrame::display).collect::<Vec<_>>().join(" ← ")
+}
+
+/// A frame of the interpreter's own library (`/usr/lib/python3.11/queue.py`,
+/// a frozen module), not of the program or a package it installed.
+pub fn is_python_stdlib(f: &PyFrame) -> bool {
+    f.file.starts_with("<frozen ")
+        || ((f.file.contains("/lib/python3") || f.file.contains("/lib/python2")) && !f.file.contains("-packages/"))
+}
+
+/// A Python stack folded for reading, innermost first, as [`fold`] folds
+/// a native one: a run of the interpreter's library frames shows as the
+/// one call the program made into it ("Queue.get (queue.py:171)"), the
+/// library frames beneath the program's outermost one (threading's
+/// bootstrap, socketserver) are dropped.
+pub fn fold_python_own(frames: &[PyFrame]) -> Vec<String> {
+    let Some(last_own) = frames.iter().rposition(|f| !is_python_stdlib(f)) else {
+        return frames.iter().take(3).map(PyFrame::display).collect();
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i <= last_own {
+        if is_python_stdlib(&frames[i]) {
+            let mut j = i;
+            while j < last_own && is_python_stdlib(&frames[j + 1]) {
+                j += 1;
+            }
+            out.push(frames[j].display());
+            i = j + 1;
+        } else {
+            out.push(frames[i].display());
+            i += 1;
+        }
+    }
+    out
 }
 
 /// Library files whose frames are folded (interpreters too: their native
@@ -276,6 +388,28 @@ mod tests {
         let frames = [f("Queue.get", "/usr/lib/python3.11/queue.py", Some(171)), f("handle", "app.py", None)];
         assert_eq!(fold_python(&frames), "Queue.get (queue.py:171) ← handle (app.py)");
         assert_eq!(fold_python(&[]), "");
+        let lib = |n: &str, file: &str| f(n, &format!("/usr/lib/python3.11/{file}"), Some(1));
+        let handler = [
+            lib("Condition.wait", "threading.py"),
+            lib("Queue.get", "queue.py"),
+            f("Pool.get", "/srv/app.py", Some(30)),
+            lib("BaseServer.finish_request", "socketserver.py"),
+            f("handle_request", "/srv/app.py", Some(41)),
+            lib("Thread.run", "threading.py"),
+            f("_bootstrap", "<frozen threading>", None),
+        ];
+        assert_eq!(
+            fold_python_own(&handler),
+            [
+                "Queue.get (queue.py:1)",
+                "Pool.get (app.py:30)",
+                "BaseServer.finish_request (socketserver.py:1)",
+                "handle_request (app.py:41)"
+            ]
+        );
+        let site = f("Pool._do_get", "/usr/lib/python3/dist-packages/sqlalchemy/pool/impl.py", Some(9));
+        assert!(!is_python_stdlib(&site), "a package is the program's library, not the interpreter's");
+        assert_eq!(fold_python_own(&handler[..2]), ["Condition.wait (threading.py:1)", "Queue.get (queue.py:1)"]);
     }
 
     #[test]

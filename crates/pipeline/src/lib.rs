@@ -9,8 +9,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 pub use unwedge_analyze::Thresholds;
 use unwedge_collect::CollectError;
-use unwedge_model::{Coverage, Evidence, Report, Scan};
+use unwedge_model::{Coverage, Report, Scan, Snapshot};
 pub use unwedge_stacks::Mode as StackMode;
+
+mod continuous;
+mod stacks;
+pub use continuous::Continuous;
+pub use stacks::{read_stacks, Stacks};
 
 /// Where the snapshots come from.
 #[derive(Debug, Clone)]
@@ -87,13 +92,16 @@ pub fn snapshots(input: &Input) -> Result<Scan, PipelineError> {
             } else {
                 (unwedge_collect::Detail::Needed, Some(unwedge_analyze::keep_for_comparison))
             };
-            Ok(unwedge_collect::scan_with(&unwedge_collect::ScanOptions {
+            let mut scan = unwedge_collect::scan_with(&unwedge_collect::ScanOptions {
                 interval: *interval,
                 until: *until,
                 detail,
                 trim_first,
                 keep_secrets: *keep_secrets,
-            })?)
+                after_first: Some(read_jvm_counters),
+            })?;
+            read_last_jvm_counters(&mut scan);
+            Ok(scan)
         }
         Input::Recorded { path, keep_secrets } => {
             let mut scan = load(path)?;
@@ -102,6 +110,34 @@ pub fn snapshots(input: &Input) -> Result<Scan, PipelineError> {
             }
             Ok(scan)
         }
+    }
+}
+
+/// Reads the hsperfdata counters of every HotSpot JVM of a snapshot into
+/// it (`Process::jvm`): a file each JVM keeps for `jstat`, read without
+/// asking the JVM anything. Run on the first snapshot as soon as it is taken.
+fn read_jvm_counters(snap: &mut unwedge_model::Snapshot) {
+    for p in snap.processes.iter_mut().filter(|p| unwedge_model::jvm::is_jvm(p)) {
+        p.jvm = Some(unwedge_stacks::jvm::process_facts(p.pid, None));
+    }
+}
+
+/// The same for the last snapshot, opening each JVM's file again by the
+/// path the first read found (the same process: same start time).
+fn read_last_jvm_counters(scan: &mut Scan) {
+    let [first, .., last] = scan.snapshots.as_mut_slice() else {
+        if let Some(only) = scan.snapshots.first_mut() {
+            read_jvm_counters(only);
+        }
+        return;
+    };
+    for p in last.processes.iter_mut().filter(|p| unwedge_model::jvm::is_jvm(p)) {
+        let prev = first
+            .processes
+            .iter()
+            .find(|q| q.pid == p.pid && q.start_ticks == p.start_ticks)
+            .and_then(|q| q.jvm.as_ref());
+        p.jvm = Some(unwedge_stacks::jvm::process_facts(p.pid, prev));
     }
 }
 
@@ -211,12 +247,26 @@ pub fn report(scan: &Scan, thresholds: &Thresholds, elapsed: Duration) -> Report
         };
     };
     let first = &scan.snapshots[0];
+    let interval_ms = last.taken_at_ms.saturating_sub(first.taken_at_ms);
+    let all: Vec<&Snapshot> = scan.snapshots.iter().collect();
+    build_report(analysis, &all, interval_ms, elapsed)
+}
+
+/// The report of an analysis of `snapshots` (oldest first): coverage from
+/// the last, skipped processes and notes from all.
+pub(crate) fn build_report(
+    analysis: unwedge_analyze::Analysis,
+    snapshots: &[&Snapshot],
+    interval_ms: u64,
+    elapsed: Duration,
+) -> Report {
+    let (first, last) = (snapshots[0], snapshots[snapshots.len() - 1]);
     let mut skipped = BTreeMap::new();
-    for s in scan.snapshots.iter().flat_map(|s| &s.skipped) {
+    for s in snapshots.iter().flat_map(|s| &s.skipped) {
         skipped.entry(s.pid).or_insert_with(|| s.clone());
     }
     let mut notes: Vec<String> = Vec::new();
-    for n in scan.snapshots.iter().flat_map(|s| &s.notes).chain(&analysis.notes) {
+    for n in snapshots.iter().flat_map(|s| &s.notes).chain(&analysis.notes) {
         if !notes.contains(n) {
             notes.push(n.clone());
         }
@@ -225,7 +275,7 @@ pub fn report(scan: &Scan, thresholds: &Thresholds, elapsed: Duration) -> Report
         unwedge_version: env!("CARGO_PKG_VERSION").into(),
         host: last.hostname.clone(),
         taken_at: humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(first.taken_at_ms)).to_string(),
-        interval_ms: last.taken_at_ms.saturating_sub(first.taken_at_ms),
+        interval_ms,
         duration_ms: elapsed.as_millis() as u64,
         coverage: Coverage {
             processes: last.processes.len(),
@@ -246,90 +296,12 @@ pub fn report(scan: &Scan, thresholds: &Thresholds, elapsed: Duration) -> Report
 pub fn run(input: &Input, thresholds: &Thresholds, stacks: &mut Stacks) -> Result<(Scan, Report), PipelineError> {
     let started = Instant::now();
     let mut scan = snapshots(input)?;
-    if matches!(input, Input::Live { .. }) {
+    if let Input::Live { until, .. } = input {
+        stacks.until = *until;
         read_stacks(&mut scan, thresholds, stacks, Filter::default());
     }
     let report = report(&scan, thresholds, started.elapsed());
     Ok((scan, report))
-}
-
-/// The user-stack reader and its mode. Keep one for the life of the
-/// process: it caches each binary's unwind and symbol tables (by
-/// build-id, bounded), which `serve` reuses scan after scan.
-pub struct Stacks {
-    pub mode: StackMode,
-    reader: Option<unwedge_stacks::Reader>,
-}
-
-impl Stacks {
-    pub fn new(mode: StackMode) -> Stacks {
-        Stacks { mode, reader: None }
-    }
-
-    /// Binaries whose tables are cached now.
-    pub fn cached_modules(&self) -> usize {
-        self.reader.as_ref().map_or(0, |r| r.cached_modules())
-    }
-}
-
-/// Reads the user stacks of the threads the findings report (those the
-/// filter keeps), right after the last snapshot, into that snapshot's
-/// threads: a second analysis then carries them into the evidence and the
-/// fix texts, and `--save-snapshot` keeps them. Only threads that sat in
-/// the same syscall the snapshot saw are read, never more than
-/// `unwedge_stacks::MAX_THREADS`. Returns whether any thread was read.
-pub fn read_stacks(scan: &mut Scan, thresholds: &Thresholds, stacks: &mut Stacks, filter: Filter) -> bool {
-    if stacks.mode == StackMode::Off || scan.snapshots.is_empty() {
-        return false;
-    }
-    let analysis = unwedge_analyze::analyze(scan, thresholds);
-    let Some(last) = scan.snapshots.last_mut() else { return false };
-    let mut targets: Vec<unwedge_stacks::Target> = Vec::new();
-    for f in &analysis.findings {
-        let Some(pid) = f.pid.filter(|&p| filter.pid.is_none_or(|want| want == p)) else { continue };
-        // A process whose /proc reads failed or hung is not read again.
-        if last.skipped.iter().any(|s| s.pid == pid) {
-            continue;
-        }
-        if filter.port.is_some_and(|want| f.port != Some(want)) {
-            continue;
-        }
-        let mut tids: Vec<u32> = f.evidence.thread_blocks().iter().map(|(_, t)| t.tid).collect();
-        match &f.evidence {
-            Evidence::StuckThread(e) => tids.extend(e.other_stuck_threads.iter().map(|o| o.tid)),
-            // A few threads, the most telling first (and, for Go, the goroutines).
-            Evidence::UnansweredRequests(e) => tids.extend(e.threads.iter().map(|o| o.tid)),
-            _ => {}
-        }
-        for tid in tids {
-            if targets.iter().any(|t| t.pid == pid && t.tid == tid) {
-                continue;
-            }
-            let Some(thread) =
-                last.processes.iter().find(|p| p.pid == pid).and_then(|p| p.threads.iter().find(|t| t.tid == tid))
-            else {
-                continue;
-            };
-            targets.push(unwedge_stacks::Target { pid, tid, syscall: thread.syscall.clone() });
-        }
-    }
-    if targets.is_empty() {
-        return false;
-    }
-    let read = stacks.reader.get_or_insert_with(unwedge_stacks::Reader::new).read(stacks.mode, &targets);
-    for ((pid, tid), stack) in read.stacks {
-        if let Some(t) =
-            last.processes.iter_mut().find(|p| p.pid == pid).and_then(|p| p.threads.iter_mut().find(|t| t.tid == tid))
-        {
-            t.user_stack = Some(stack);
-        }
-    }
-    for n in read.notes {
-        if !last.notes.contains(&n) {
-            last.notes.push(n);
-        }
-    }
-    true
 }
 
 /// Which findings a reader asked for (`--pid`, `--port`, `?pid=`, `?port=`).

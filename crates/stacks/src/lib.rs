@@ -49,6 +49,10 @@ pub enum Mode {
     /// As `Auto`, and running threads are stopped for a moment with ptrace
     /// (PTRACE_SEIZE + PTRACE_INTERRUPT, never SIGSTOP), one at a time.
     Ptrace,
+    /// As `Auto`, and each JVM a finding is about is asked for its own
+    /// thread dump over its attach socket, as `jstack` does ([`jvm::attach`]):
+    /// the one mode that makes the target do anything (a brief safepoint).
+    Attach,
 }
 
 /// Threads read per scan at most.
@@ -195,9 +199,20 @@ impl Reader {
                     s.goroutines_note = note;
                 }
             }
-            // A Python process's own frames, for every reported thread.
+            // A Python process's own frames, for every reported thread;
+            // where they were read, py-spy has nothing more to say.
             if let Some(py) = self.python.read(pid, &proc.maps, &by_pid[&pid]) {
                 python::fill(&mut out.stacks, pid, &by_pid[&pid], py);
+                let read = |s: &UserStack| {
+                    !s.python.is_empty() || s.python_threads.as_ref().is_some_and(|p| !p.groups.is_empty())
+                };
+                if by_pid[&pid].iter().any(|t| out.stacks.get(&(pid, t.tid)).is_some_and(read)) {
+                    for t in &by_pid[&pid] {
+                        if let Some(s) = out.stacks.get_mut(&(pid, t.tid)) {
+                            s.interpreter_hint = None;
+                        }
+                    }
+                }
             }
         }
         if denied > 0 && !self.root {

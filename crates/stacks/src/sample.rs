@@ -24,14 +24,16 @@ use unwedge_model::{CpuProfile, Frame, HotStack};
 
 /// Threads sampled at once at most.
 pub const MAX_THREADS: usize = 32;
-/// Stacks kept per thread.
-pub const MAX_HOT_STACKS: usize = 5;
+/// Stacks kept per thread (what the report shows).
+pub const MAX_HOT_STACKS: usize = 3;
+/// ... each holding at least this share of the thread's samples.
+pub const MIN_HOT_SHARE: f64 = 0.05;
 /// The longest window a caller may ask for.
 pub const MAX_WINDOW: Duration = Duration::from_secs(5);
 /// Bytes of a perf map read at most (its newest part: the end).
 const MAX_PERF_MAP: u64 = 64 << 20;
 /// What an unnamed frame of JIT code shows as its module.
-pub const JIT_MODULE: &str = "[jit]";
+pub use unwedge_model::cpu::JIT_MODULE;
 /// How long reading a process's memory map may take.
 const MAPS_WAIT: Duration = Duration::from_millis(500);
 
@@ -147,6 +149,20 @@ struct Sampling {
 const MAX_PENDING: usize = 16 << 20;
 
 impl Sampling {
+    fn new(pid: u32, tid: u32, event: perf::Event) -> Sampling {
+        Sampling {
+            pid,
+            tid,
+            event,
+            samples: 0,
+            lost: 0,
+            stacks: HashMap::new(),
+            bare: 0,
+            sched: None,
+            pending: Vec::new(),
+        }
+    }
+
     /// Copies the ring's new records out, freeing the ring for the kernel;
     /// keeps at most `cap` bytes waiting.
     fn copy_out(&mut self, cost: &mut Cost, cap: usize) {
@@ -198,17 +214,7 @@ impl Reader {
         let mut sampling: Vec<Sampling> = Vec::new();
         for &(pid, tid) in threads.iter().take(MAX_THREADS) {
             match open(tid, &mut spec, paranoid) {
-                Ok(event) => sampling.push(Sampling {
-                    pid,
-                    tid,
-                    event,
-                    samples: 0,
-                    lost: 0,
-                    stacks: HashMap::new(),
-                    bare: 0,
-                    sched: None,
-                    pending: Vec::new(),
-                }),
+                Ok(event) => sampling.push(Sampling::new(pid, tid, event)),
                 Err(e) => {
                     let note = match e {
                         Refusal::Kernel(r) => {
@@ -386,12 +392,16 @@ impl Reader {
         let mut unnamed_jit = 0;
         let mut groups: HashMap<Vec<String>, (u32, u32, Vec<Frame>)> = HashMap::new();
         for (addrs, count) in &stacks {
-            let frames: Vec<Frame> = addrs
+            let mut frames: Vec<Frame> = addrs
                 .iter()
                 .enumerate()
                 .flat_map(|(i, &a)| named.get(&(a, i > 0)).cloned().unwrap_or_default())
                 .take(crate::MAX_FRAMES)
                 .collect();
+            // What lies beneath the program's main function is start-up code, the same in every stack.
+            if let Some(m) = frames.iter().position(|f| f.function.as_deref() == Some("main")) {
+                frames.truncate(m + 1);
+            }
             if frames.first().is_some_and(|f| f.function.is_none() && f.module.as_deref() == Some(JIT_MODULE)) {
                 unnamed_jit += count;
             }
@@ -408,6 +418,10 @@ impl Reader {
             groups.into_values().map(|(count, _, frames)| HotStack { count, frames }).collect();
         hot.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.frames.len().cmp(&b.frames.len())));
         hot.truncate(MAX_HOT_STACKS);
+        // A stack seen in a handful of samples says little and costs a
+        // report its whole frame list: kept from MIN_HOT_SHARE of them on.
+        let min = (f64::from(samples) * MIN_HOT_SHARE).ceil() as u32;
+        hot.retain(|h| h.count >= min);
         let mut notes = Vec::new();
         if unnamed_jit > 0 {
             notes.push(format!(

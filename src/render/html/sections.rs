@@ -197,8 +197,26 @@ fn thread(label: &str, t: &ThreadView) -> Thread {
     if let Some(n) = t.goroutines_note {
         fact("goroutines", n.to_string());
     }
-    let user_stack = t
-        .user_stack
+    // A runtime's own frames: Python's, and the JVM's view.
+    if let Some(py) = view::python_line(t) {
+        fact("python", py);
+    }
+    if let Some(n) = t.python_note {
+        fact("python", n.to_string());
+    }
+    for l in t.python_threads.filter(|p| p.total > 1).map(view::python_group_lines).unwrap_or_default() {
+        fact("python threads", l);
+    }
+    for l in t.java.map(view::java_lines).unwrap_or_default() {
+        fact("java", l);
+    }
+    let hottest = t.cpu.and_then(|c| c.cpu_profile.as_ref()).and_then(|p| p.stacks.first());
+    for (k, v) in t.cpu.map(view::cpu_lines).unwrap_or_default() {
+        fact(k, v);
+    }
+    // A busy thread's frames are those of its hottest stack.
+    let frames = hottest.map_or(t.user_stack, |h| h.frames.as_slice());
+    let user_stack = frames
         .iter()
         .map(|fr| {
             let file = fr.file.as_ref().map(|f| match fr.line {
@@ -219,7 +237,13 @@ fn evidence(f: &Finding) -> (Vec<Field>, Vec<Thread>) {
     let fields = view::fields(&f.evidence).unwrap_or_default();
     let threads =
         view::threads(&f.evidence).iter().flat_map(|l| l.threads.iter().map(|t| thread(l.role.label(), t))).collect();
-    (fields.iter().filter_map(|(k, v)| field(k, v)).collect(), threads)
+    let mut fields: Vec<Field> = fields.iter().filter_map(|(k, v)| field(k, v)).collect();
+    // A JVM's facts, as the text report tells them.
+    if let Some(j) = view::jvm(&f.evidence) {
+        let list: Vec<String> = view::jvm_lines(j).into_iter().map(|l| l.trim_start().to_string()).collect();
+        fields.push(Field { key: "jvm".into(), text: None, list, columns: Vec::new(), rows: Vec::new(), more: 0 });
+    }
+    (fields, threads)
 }
 
 fn tags(f: &Finding) -> Vec<String> {

@@ -40,6 +40,11 @@ pub(super) fn write(out: &mut dyn Write, ev: &Evidence, frames: usize, brief: bo
                     thread_block(out, "  Thread", t, 0, false)?;
                 }
             }
+            Role::Cpu => {
+                for t in ts {
+                    cpu_block(out, t)?;
+                }
+            }
             // Empty lists; and the accepting threads, which the explanation tells in words.
             _ => {}
         }
@@ -70,6 +75,7 @@ fn thread_block(out: &mut dyn Write, label: &str, t: &ThreadView, frames: usize,
     }
     user_stack(out, t)?;
     goroutines(out, t)?;
+    runtime_frames(out, t)?;
     if let Some(h) = t.interpreter_hint.filter(|_| !brief) {
         wrapped(out, &format!("        {DIM}interpreter frames:{DIM:#} "), h, "          ", Style::new())?;
     }
@@ -107,6 +113,33 @@ fn goroutines(out: &mut dyn Write, t: &ThreadView) -> io::Result<()> {
     Ok(())
 }
 
+/// A runtime's own frames: Python's (the thread's, and the process's
+/// groups with the GIL's holder) and the JVM's view (state, Java frames,
+/// monitors).
+fn runtime_frames(out: &mut dyn Write, t: &ThreadView) -> io::Result<()> {
+    let line = |out: &mut dyn Write, label: &str, text: &str, style: Style| {
+        wrapped(out, &format!("        {DIM}{label}:{DIM:#} "), text, "          ", style)
+    };
+    if let Some(py) = view::python_line(t) {
+        line(out, "python", &py, Style::new())?;
+    }
+    if let Some(n) = t.python_note {
+        line(out, "python", n, DIM)?;
+    }
+    // One thread: its own frames say it all.
+    if let Some(py) = t.python_threads.filter(|p| p.total > 1) {
+        for l in view::python_group_lines(py) {
+            line(out, "python threads", &l, Style::new())?;
+        }
+    }
+    if let Some(j) = t.java {
+        for l in view::java_lines(j) {
+            line(out, "java", &l, Style::new())?;
+        }
+    }
+    Ok(())
+}
+
 /// Another stuck thread of the process, in brief.
 fn summary_block(out: &mut dyn Write, t: &ThreadView) -> io::Result<()> {
     let head = format!("Thread {} ({}), in {}", t.tid, t.name, t.syscall.unwrap_or_default());
@@ -115,5 +148,29 @@ fn summary_block(out: &mut dyn Write, t: &ThreadView) -> io::Result<()> {
         wrapped(out, "        ", fd, "          ", Style::new())?;
     }
     user_stack(out, t)?;
-    goroutines(out, t)
+    goroutines(out, t)?;
+    runtime_frames(out, t)
+}
+
+/// A JVM's facts, after the evidence's fields.
+pub(super) fn jvm(out: &mut dyn Write, ev: &unwedge_model::Evidence) -> io::Result<()> {
+    let Some(j) = view::jvm(ev) else { return Ok(()) };
+    writeln!(out, "    JVM:")?;
+    for l in view::jvm_lines(j) {
+        let indent = l.len() - l.trim_start().len();
+        let pad = " ".repeat(6 + indent);
+        wrapped(out, &pad, l.trim_start(), &format!("{pad}  "), Style::new())?;
+    }
+    Ok(())
+}
+
+/// A busy or starved thread: its role and state, its shares of the
+/// interval, its hottest stacks and what limits its samples.
+fn cpu_block(out: &mut dyn Write, t: &ThreadView) -> io::Result<()> {
+    wrapped(out, "    ", &t.head("Thread"), "        ", BOLD)?;
+    let Some(c) = t.cpu else { return Ok(()) };
+    for (label, text) in view::cpu_lines(c) {
+        wrapped(out, &format!("        {DIM}{label}:{DIM:#} "), &text, "          ", Style::new())?;
+    }
+    Ok(())
 }

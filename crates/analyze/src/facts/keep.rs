@@ -11,13 +11,15 @@
 //!   CLOSE-WAIT (close_wait_leak,
 //!   stuck_thread), ESTABLISHED with unread bytes (stuck_thread) or unsent
 //!   ones (peer_not_reading's zero window), and every socket on a local
-//!   port where at least two connections await an answer
+//!   port where at least two connections await an answer (read or not)
 //!   (unanswered_requests compares the byte counters of every accepted
 //!   connection on such a port and counts those the server closed; with
 //!   fewer than two awaiting in the first snapshot it reports nothing
-//!   there) — a host's idle connections, client or server side, are dropped;
+//!   there), and each connection whose request awaits its answer
+//!   (busy_thread and cpu_starved: a request left unanswered across the
+//!   interval) — a host's idle connections, client or server side, are dropped;
 //! - processes: pid, parentage, group, state, start time, per thread the
-//!   CPU time, context switches, syscall and signal masks, signalfds, and
+//!   CPU time and schedstat, context switches, syscall and signal masks, signalfds, and
 //!   the fds on the sockets kept (who held them);
 //! - namespace counters, cgroups, host pressure, time, arch, skipped and
 //!   notes (all kept: small).
@@ -26,7 +28,7 @@
 //! `tests/fixtures.rs` analyses every recorded pair with and without this.
 
 use crate::facts::index::{is_queued_child, FastMap, FastSet};
-use crate::facts::requests::{awaits_answer, MIN_UNANSWERED};
+use crate::facts::requests::{awaits_answer, unread_request, MIN_UNANSWERED};
 use unwedge_model::{Snapshot, Socket, TcpState};
 
 fn compared(s: &Socket, asked: &FastSet<(u64, u16)>) -> bool {
@@ -34,26 +36,51 @@ fn compared(s: &Socket, asked: &FastSet<(u64, u16)>) -> bool {
         || is_queued_child(s)
         || (s.state == TcpState::Established && (s.recv_q > 0 || s.send_q > 0))
         || asked.contains(&(s.netns, s.local_port))
+        || (s.inode != 0 && awaits_answer(s))
+}
+
+/// Local ports with requests awaiting an answer, as unanswered_requests
+/// counts them (whether something listens there now or not: it may by
+/// the second snapshot).
+fn asked_ports(sockets: &[Socket]) -> FastSet<(u64, u16)> {
+    let mut awaiting: FastMap<(u64, u16), usize> = FastMap::default();
+    for s in sockets {
+        if s.inode != 0 && (awaits_answer(s) || unread_request(s)) {
+            *awaiting.entry((s.netns, s.local_port)).or_default() += 1;
+        }
+    }
+    awaiting.into_iter().filter(|(_, n)| *n >= MIN_UNANSWERED).map(|(k, _)| k).collect()
 }
 
 /// Drops from `snap` what no detector compares (see the module header).
 pub fn keep_for_comparison(snap: &mut Snapshot) {
-    // Local ports with requests awaiting an answer, as unanswered_requests
-    // counts them (whether something listens there now or not: it may by
-    // the second snapshot).
-    let mut awaiting: FastMap<(u64, u16), usize> = FastMap::default();
-    for s in &snap.sockets {
-        if s.inode != 0 && awaits_answer(s) {
-            *awaiting.entry((s.netns, s.local_port)).or_default() += 1;
-        }
-    }
-    let asked: FastSet<(u64, u16)> =
-        awaiting.into_iter().filter(|(_, n)| *n >= MIN_UNANSWERED).map(|(k, _)| k).collect();
+    let asked = asked_ports(&snap.sockets);
     snap.sockets.retain(|s| compared(s, &asked));
     snap.sockets.shrink_to_fit();
-    let mut kept: Vec<u64> = snap.sockets.iter().map(|s| s.inode).filter(|&i| i != 0).collect();
+    trim_processes(&mut snap.processes, &snap.sockets);
+}
+
+/// What [`keep_for_comparison`] would leave of `snap`, as a copy: `snap`
+/// stays whole (a continuous scan compares the next snapshot with this
+/// copy, and analyses `snap` itself now). Borrowed mutably only to copy
+/// the rest of it without its sockets and processes.
+pub fn kept_copy(snap: &mut Snapshot) -> Snapshot {
+    let asked = asked_ports(&snap.sockets);
+    let sockets = std::mem::take(&mut snap.sockets);
+    let processes = std::mem::take(&mut snap.processes);
+    let mut out = snap.clone();
+    out.sockets = sockets.iter().filter(|s| compared(s, &asked)).cloned().collect();
+    out.processes = processes.clone();
+    trim_processes(&mut out.processes, &out.sockets);
+    snap.sockets = sockets;
+    snap.processes = processes;
+    out
+}
+
+fn trim_processes(processes: &mut [unwedge_model::Process], sockets: &[Socket]) {
+    let mut kept: Vec<u64> = sockets.iter().map(|s| s.inode).filter(|&i| i != 0).collect();
     kept.sort_unstable();
-    for p in &mut snap.processes {
+    for p in processes {
         p.sockets.retain(|s| kept.binary_search(&s.inode).is_ok());
         p.sockets.shrink_to_fit();
         p.anon_fds.retain(|a| a.kind == "[signalfd]");

@@ -123,16 +123,7 @@ pub fn accepting_threads(ctx: &Ctx, pids: &[u32], max: usize) -> Vec<ThreadSumma
                 None if t.state == 'R' => ("running".to_string(), Vec::new()),
                 None => ("no syscall".to_string(), Vec::new()),
             };
-            out.push(ThreadSummary {
-                tid: t.tid,
-                name: t.comm.clone(),
-                state: t.state.to_string(),
-                syscall,
-                fds,
-                user_stack: t.user_stack.as_ref().filter(|u| !u.frames.is_empty()).map(|u| u.frames.clone()),
-                goroutines: None,
-                goroutines_note: None,
-            });
+            out.push(crate::facts::threads::summary(p, t, syscall, fds));
         }
     }
     out

@@ -1,5 +1,6 @@
 //! Whether a connection's request awaits its answer: the client sent
-//! bytes, the server read them and has sent nothing since. Read by
+//! bytes, the server read them and has sent nothing since; or it never
+//! even read them (`unread_request`). Read by
 //! `unanswered_requests` and by `keep` (which connections of the first
 //! snapshot a scan must keep to compare), and, in its simplest form
 //! (`never_answered`), by the accept-queue facts and `fd_exhaustion`.
@@ -74,6 +75,22 @@ pub fn oldest_unanswered(snap: &Snapshot) -> BTreeMap<u16, u64> {
         }
     }
     out
+}
+
+/// The client's request sits unread: the server accepted the connection
+/// and has neither read a byte of it (the receive queue holds all that
+/// was received; a client that gave up adds its FIN) nor sent one. The
+/// stronger sign than a request read and set aside: nobody even looked.
+pub fn unread_request(s: &Socket) -> bool {
+    let Some(i) = &s.info else { return false };
+    let (Some(rcvd), Some(sent)) = (i.bytes_received, sent(i)) else { return false };
+    let queued = s.recv_q as u64;
+    let all_queued = match s.state {
+        TcpState::Established => queued == rcvd,
+        TcpState::CloseWait => queued > 1 && (queued == rcvd || queued == rcvd + 1),
+        _ => false,
+    };
+    rcvd > 0 && sent == 0 && all_queued
 }
 
 /// The client sent a request and the server never sent a byte back.
@@ -183,6 +200,25 @@ mod tests {
         let mut i = info(80, 0, 15_000, 20_000);
         i.data_segs_in = Some(1);
         assert!(awaits_answer(&conn(est, 0, i)));
+    }
+
+    #[test]
+    fn a_request_never_read() {
+        let est = TcpState::Established;
+        // The JVM's dispatcher accepted it and queued it for a handler that never comes.
+        assert!(unread_request(&conn(est, 29, info(29, 0, 12_000, 12_000))));
+        // Read, not answered: the other rule.
+        assert!(!unread_request(&conn(est, 0, info(29, 0, 12_000, 12_000))));
+        // Partly read: the server looked at it.
+        assert!(!unread_request(&conn(est, 10, info(29, 0, 12_000, 12_000))));
+        // Answered once, the next request unread: not "never read".
+        assert!(!unread_request(&conn(est, 29, info(58, 300, 12_000, 15_000))));
+        // A client that gave up: its FIN behind the unread request.
+        assert!(unread_request(&conn(TcpState::CloseWait, 30, info(29, 0, 12_000, 12_000))));
+        assert!(!unread_request(&conn(TcpState::CloseWait, 1, info(1, 0, 12_000, 12_000))), "a bare FIN");
+        let mut i = info(29, 0, 12_000, 12_000);
+        i.bytes_received = None;
+        assert!(!unread_request(&conn(est, 29, i)));
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! 12.0 s"), wchan and kernel stack. Shared by the thread and signal findings.
 
 use crate::facts::index::{endpoint, Index};
+use crate::facts::runtime;
 use crate::facts::signals;
 use crate::facts::syscalls::Call;
-use unwedge_model::evidence::ThreadEvidence;
+use unwedge_model::evidence::{ThreadEvidence, ThreadSummary};
 use unwedge_model::{Process, Socket, TcpState, Thread};
 
 /// What fd `fd` of process `p` is, in one line.
@@ -97,9 +98,40 @@ pub fn evidence(idx: &Index, p: &Process, t: &Thread) -> ThreadEvidence {
         pending: t.signals.map(|m| signals::hex(m.pending)),
         user_stack: t.user_stack.as_ref().filter(|u| !u.frames.is_empty()).map(|u| u.frames.clone()),
         user_stack_note: t.user_stack.as_ref().and_then(|u| u.note.clone()),
-        interpreter_hint: t.user_stack.as_ref().and_then(|u| u.interpreter_hint.clone()),
+        // The JVM answered for its threads (`--stacks attach`): jcmd adds nothing.
+        interpreter_hint: t
+            .user_stack
+            .as_ref()
+            .and_then(|u| u.interpreter_hint.clone())
+            .filter(|_| p.jvm.as_ref().is_none_or(|j| j.dump.is_none())),
         goroutines: t.user_stack.as_ref().and_then(|u| u.goroutines.clone()).filter(|g| !g.is_empty()),
         goroutines_note: t.user_stack.as_ref().and_then(|u| u.goroutines_note.clone()),
+        python: t.user_stack.as_ref().map(|u| u.python.clone()).unwrap_or_default(),
+        python_note: t.user_stack.as_ref().and_then(|u| u.python_note.clone()),
+        holds_gil: t.user_stack.as_ref().and_then(|u| u.holds_gil),
+        python_threads: t.user_stack.as_ref().and_then(|u| u.python_threads.clone()),
+        java: runtime::java_thread(p, t.tid).cloned(),
+    }
+}
+
+/// Another thread in brief: its call (or `syscall` in words when it is in
+/// none), its fds, and its own frames where they were read (user stack,
+/// Python frames, the JVM's view).
+pub fn summary(p: &Process, t: &Thread, syscall: String, fds: Vec<String>) -> ThreadSummary {
+    let u = t.user_stack.as_ref();
+    ThreadSummary {
+        tid: t.tid,
+        name: t.comm.clone(),
+        state: t.state.to_string(),
+        syscall,
+        fds,
+        user_stack: u.filter(|u| !u.frames.is_empty()).map(|u| u.frames.clone()),
+        goroutines: None,
+        goroutines_note: None,
+        python: u.map(|u| u.python.clone()).unwrap_or_default(),
+        holds_gil: u.and_then(|u| u.holds_gil),
+        python_threads: None,
+        java: runtime::java_thread(p, t.tid).cloned(),
     }
 }
 

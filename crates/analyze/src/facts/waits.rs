@@ -19,7 +19,7 @@
 
 use crate::facts::index::{endpoint, Index};
 use crate::facts::syscalls::{Call, Class};
-use crate::facts::threads;
+use crate::facts::{pool, runtime, threads};
 use crate::Ctx;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -91,6 +91,8 @@ pub struct Summary {
     pub resolver: Option<ThreadsWait>,
     /// Threads blocked writing a full pipe.
     pub pipe: Option<ThreadsWait>,
+    /// Every thread at work on a lock while the connections to an upstream idle (`pool.rs`).
+    pub pool: Option<ThreadsWait>,
     pub samples: Vec<ThreadSummary>,
     pub dominant: Dominant,
     /// Threads blocked sending on a zero window.
@@ -98,6 +100,8 @@ pub struct Summary {
     pub go_runtime: bool,
     /// Every thread idles: in accept, an event loop, a sleep or a signal wait.
     pub idle_only: bool,
+    /// Every thread not idling waits in futex, whether or not an event loop polls.
+    pub busy_all_lock: bool,
 }
 
 /// What most of the threads wait on.
@@ -107,17 +111,26 @@ pub enum Dominant {
     Pipe,
     Dns,
     ZeroWindow,
+    /// Every thread at work waits on a lock while the process's
+    /// connections to an upstream sit idle: a pool that lent them out.
+    Pool,
     /// Every thread that is not idling in an event loop or accept waits in futex.
     Lock,
     #[default]
     Mixed,
 }
 
-/// The thread did not run between the two snapshots and sits in the same call.
+/// The thread did not run between the two snapshots and sits in the same
+/// call (a JVM's thread may have woken without working: `runtime::idle_in_place`).
 pub fn unchanged(ctx: &Ctx, p: &Process, t: &Thread) -> bool {
     let Some(first) = &ctx.first else { return false };
     let Some(before) = first.process(p.pid).filter(|q| q.start_ticks == p.start_ticks) else { return false };
-    before.threads.iter().find(|b| b.tid == t.tid).is_some_and(|tb| slept_through(tb, t))
+    let jvm = runtime::is_jvm(p);
+    before
+        .threads
+        .iter()
+        .find(|b| b.tid == t.tid)
+        .is_some_and(|tb| slept_through(tb, t) || (jvm && runtime::idle_in_place(ctx.snap().arch.as_str(), tb, t)))
 }
 
 /// The same thread in both snapshots (`before`, `now`) slept the whole
@@ -235,8 +248,9 @@ pub fn zero_window(s: &Socket) -> bool {
         })
 }
 
+/// What each thread waits in; a JVM's own threads (`runtime`) are left out.
 pub fn classify<'a>(ctx: &Ctx, p: &'a Process) -> Vec<ThreadWait<'a>> {
-    p.threads.iter().map(|t| classify_one(ctx, p, t)).collect()
+    p.threads.iter().filter(|t| !runtime::runtime_thread(p, t)).map(|t| classify_one(ctx, p, t)).collect()
 }
 
 /// Who holds the read end of pipe `inode` (other than the writer `p` itself when it also does).
@@ -271,10 +285,11 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
     // loop either: Redis's helper threads sit in futex while its loop polls.
     // A handler just started (running, or reading its client's request) is
     // not part of the picture: new connections keep arriving at a hung server.
-    let locked = busy.iter().any(|w| w.wait == Wait::Lock)
-        && busy.iter().all(|w| matches!(w.wait, Wait::Lock | Wait::Client | Wait::Running))
-        && !waits.iter().any(|w| w.wait == Wait::Poll);
+    sum.busy_all_lock = busy.iter().any(|w| w.wait == Wait::Lock)
+        && busy.iter().all(|w| matches!(w.wait, Wait::Lock | Wait::Client | Wait::Running));
+    let locked = sum.busy_all_lock && !waits.iter().any(|w| w.wait == Wait::Poll);
     sum.idle_only = busy.is_empty();
+    sum.pool = pool::idle_pool(ctx, p, &waits, sum.go_runtime);
     sum.dominant = if sum.pipe.is_some() {
         Dominant::Pipe
     } else if sum.resolver.is_some() {
@@ -283,6 +298,8 @@ pub fn summarize(ctx: &Ctx, p: &Process) -> Summary {
         Dominant::Upstream
     } else if sum.zero_window_senders > 0 {
         Dominant::ZeroWindow
+    } else if sum.pool.is_some() {
+        Dominant::Pool
     } else if locked {
         Dominant::Lock
     } else if sum.upstream.is_some() {
@@ -368,26 +385,19 @@ fn samples(p: &Process, waits: &[ThreadWait]) -> Vec<ThreadSummary> {
         Wait::Accept | Wait::Poll | Wait::Idle => 3,
         Wait::Running => 4,
     };
+    // A JVM's deadlocked threads (its own verdict, `--stacks attach`) tell most.
+    let deadlocked = runtime::deadlocked_tids(p);
     let mut order: Vec<&ThreadWait> = waits.iter().collect();
-    order.sort_by_key(|w| (rank(w), w.thread.tid));
+    // A JVM's main thread (named as the launcher) waits by design: last.
+    let main = |w: &ThreadWait| runtime::is_jvm(p) && w.thread.comm == p.comm;
+    order.sort_by_key(|w| (!deadlocked.contains(&w.thread.tid), rank(w), main(w), w.thread.tid));
     let mut samples: Vec<ThreadSummary> = order
         .into_iter()
         .take(SAMPLES)
-        .map(|w| ThreadSummary {
-            tid: w.thread.tid,
-            name: w.thread.comm.clone(),
-            syscall: w.syscall.clone().unwrap_or_else(|| {
-                if w.thread.state == 'R' {
-                    "running".into()
-                } else {
-                    "-".into()
-                }
-            }),
-            fds: w.fds.clone(),
-            state: w.thread.state.to_string(),
-            user_stack: w.thread.user_stack.as_ref().filter(|u| !u.frames.is_empty()).map(|u| u.frames.clone()),
-            goroutines: None,
-            goroutines_note: None,
+        .map(|w| {
+            let running = if w.thread.state == 'R' { "running" } else { "-" };
+            let syscall = w.syscall.clone().unwrap_or_else(|| running.into());
+            threads::summary(p, w.thread, syscall, w.fds.clone())
         })
         .collect();
     // A Go process's goroutines (read once, on whichever thread a finding
@@ -401,6 +411,10 @@ fn samples(p: &Process, waits: &[ThreadWait]) -> Vec<ThreadSummary> {
     ) {
         first.goroutines = with.goroutines.clone().filter(|g| !g.is_empty());
         first.goroutines_note = with.goroutines_note.clone();
+    }
+    // So do a Python process's thread groups.
+    if let (Some(first), Some(py)) = (samples.first_mut(), runtime::python_threads(p)) {
+        first.python_threads = Some(py.clone());
     }
     samples
 }

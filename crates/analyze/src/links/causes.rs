@@ -16,9 +16,10 @@ pub fn link_waits(findings: &mut [Finding]) {
     let mut causes: Vec<(usize, Vec<String>)> = Vec::new();
     for (i, f) in findings.iter().enumerate() {
         let (waits, own): (Vec<WaitsOn>, &[Kind]) = match &f.evidence {
-            Evidence::UnansweredRequests(e) => {
-                (e.waits_on(), &[Kind::StuckThread, Kind::PeerNotReading, Kind::ProcessStopped])
-            }
+            Evidence::UnansweredRequests(e) => (
+                e.waits_on(),
+                &[Kind::StuckThread, Kind::PeerNotReading, Kind::ProcessStopped, Kind::BusyThread, Kind::CpuStarved],
+            ),
             Evidence::StuckThread(e) => {
                 (e.waits_on.iter().flat_map(ThreadsWait::targets).collect(), &[Kind::ProcessStopped])
             }
@@ -159,6 +160,13 @@ pub fn link_causes(findings: &mut [Finding]) {
                 causes = all_have(&by_pid, Kind::ProcessStopped, &acc);
                 if causes.is_empty() && f.kind() != Kind::KeepaliveStarvation {
                     causes = all_have(&by_pid, Kind::FdExhaustion, &acc);
+                }
+                // Every accepting process computing, or waiting for a CPU, the whole interval.
+                if causes.is_empty() && f.kind() != Kind::KeepaliveStarvation {
+                    causes = all_have(&by_pid, Kind::BusyThread, &acc);
+                }
+                if causes.is_empty() && f.kind() != Kind::KeepaliveStarvation {
+                    causes = all_have(&by_pid, Kind::CpuStarved, &acc);
                 }
                 if causes.is_empty() && f.kind() == Kind::AcceptQueueOverflow {
                     if let Some(port) = f.port {

@@ -116,6 +116,8 @@ fn group_phrase(kind: Kind, members: &[&Finding]) -> String {
         Kind::OrphanPortHolder => "their master is gone and they still hold its listening port".into(),
         Kind::Zombie => "each leaves children unreaped".into(),
         Kind::ProcessStopped => "all are stopped".into(),
+        Kind::BusyThread => "each computes on a CPU the whole interval while its clients wait".into(),
+        Kind::CpuStarved => "each waits for a CPU while its clients wait".into(),
         k => format!("each has the same {k} finding"),
     }
 }

@@ -18,8 +18,8 @@
 //! groups"); each link runs from a kind to one below it in this order, so
 //! the links can form no cycle:
 //! `process_stopped` > `keepalive_starvation` > `stuck_thread` >
-//! `close_wait_leak` > `fd_exhaustion` > `accept_stalled` >
-//! `accept_queue_overflow`.
+//! `close_wait_leak` > `fd_exhaustion` > `busy_thread` > `cpu_starved` >
+//! `accept_stalled` > `accept_queue_overflow`.
 //! - everything about a stopped process (its stuck threads, CLOSE-WAIT
 //!   sockets, unreaped children), and a listener whose accepting processes
 //!   are all stopped, is caused by its `process_stopped`;
@@ -29,6 +29,9 @@
 //!   there because of its `close_wait_leak`;
 //! - a stalled (or full) queue whose accepting processes are all at their
 //!   fd limit (critical `fd_exhaustion`: accept() fails with EMFILE);
+//! - a stalled (or full) queue whose accepting processes all have threads
+//!   busy on a CPU the whole interval (`busy_thread`), or all wait for a
+//!   CPU (`cpu_starved`), is their consequence;
 //! - a full queue on a listener whose stall is named is its consequence;
 //! - a thread stuck reading a connection of a listener starved by keep-alive
 //!   is the slot that connection holds (the keep-alive starvation of
@@ -41,8 +44,8 @@
 //! - `unanswered_requests` and `stuck_thread` are `caused_by` the finding
 //!   about what their threads wait on: the listener finding on the upstream
 //!   port they wait on, the reader of their full pipe, and (for unanswered
-//!   requests) their own process's stuck threads, peers not reading, or its
-//!   being stopped.
+//!   requests) their own process's stuck threads, peers not reading, its
+//!   being stopped, or its threads busy on or starved of a CPU.
 //!
 //! One file per concern: `suppress`, `ids`, `causes` (including what the
 //! threads wait on), `groups`.

@@ -1,4 +1,5 @@
-//! /proc/PID/status and /proc/PID/task/TID/status: the thread group, the uid and the signal sets.
+//! /proc/PID/status and /proc/PID/task/TID/status: the thread group, the
+//! uid and the signal sets; and the CPUs a process may run on.
 
 use super::{dec, hex};
 use unwedge_model::SignalMasks;
@@ -78,6 +79,16 @@ pub fn parse(buf: &[u8]) -> Status {
     st
 }
 
+/// The `Cpus_allowed_list:` of a status ("0-3,8"), as written, when it is
+/// a CPU list (taskset, a cpuset and sched_setaffinity narrow it). Apart
+/// from [`parse`]: only a process's status needs it, not every thread's.
+pub fn cpus_allowed_list(buf: &[u8]) -> Option<&str> {
+    buf.split(|&b| b == b'\n').find_map(|l| {
+        let v = std::str::from_utf8(super::trim(l.strip_prefix(b"Cpus_allowed_list:")?)).ok()?;
+        (!v.is_empty() && !unwedge_model::cpu::cpu_list(v).is_empty()).then_some(v)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +109,16 @@ mod tests {
         assert_eq!(parse(b"TracerPid:\t0\n").tracer_pid, None);
         let st = parse(b"voluntary_ctxt_switches:\t11\nnonvoluntary_ctxt_switches:\t2\n");
         assert_eq!(st.ctxt_switches, Some(13));
+    }
+
+    #[test]
+    fn allowed_cpus() {
+        let status = b"Name:\tnode\nCpus_allowed:\t3\nCpus_allowed_list:\t0-1\nMems_allowed_list:\t0\n";
+        assert_eq!(cpus_allowed_list(status), Some("0-1"));
+        assert_eq!(cpus_allowed_list(b"Cpus_allowed_list:\t1,3-4\n"), Some("1,3-4"));
+        assert_eq!(cpus_allowed_list(b"Cpus_allowed_list:\tgarbage\n"), None);
+        assert_eq!(cpus_allowed_list(b"Cpus_allowed_list:\t\n"), None);
+        assert_eq!(cpus_allowed_list(b"Name:\tx\n"), None);
     }
 
     #[test]

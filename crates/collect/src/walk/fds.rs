@@ -23,9 +23,19 @@ use unwedge_model::{AnonFd, PipeFd, Process, SocketFd};
 
 /// Reads every fd of the process at `dir` into `p` (`fd_count`, sockets,
 /// pipes, anon inodes with a signalfd's mask), each list sorted by fd.
-pub(super) fn read_fds(dir: &OwnedFd, p: &mut Process, b: &mut Bufs, prog: &Progress) -> Result<(), CollectError> {
+/// `count`: the size of /proc/PID/fd if already known.
+pub(super) fn read_fds(
+    dir: &OwnedFd,
+    count: Option<u64>,
+    p: &mut Process,
+    b: &mut Bufs,
+    prog: &Progress,
+) -> Result<(), CollectError> {
     let fds = open_path(dir, c"fd").map_err(failed("/proc/PID/fd"))?;
-    let count = rfs::fstat(&fds).map_err(|e| CollectError::io("/proc/PID/fd", e.into()))?.st_size.max(0) as u64;
+    let count = match count {
+        Some(c) => c,
+        None => rfs::fstat(&fds).map_err(|e| CollectError::io("/proc/PID/fd", e.into()))?.st_size.max(0) as u64,
+    };
     let probed = by_number(&fds, count, p, b, prog)?;
     if let Some(probed) = probed {
         listed(dir, probed, p, b, prog)?;

@@ -22,6 +22,7 @@
 //! keep their results, and the calling thread is the watchdog
 //! (`watchdog.rs`) that gives up on a process whose reads hang in the kernel.
 
+pub mod cache;
 mod fds;
 mod frozen;
 mod pass_brief;
@@ -30,8 +31,9 @@ mod pool;
 pub(crate) mod read;
 mod watchdog;
 
-pub use pass_brief::{read_brief, walk_brief, walk_with, One, Reader};
-pub use pass_full::{add_detail, add_detail_with, read_full, DetailReader, Full};
+pub use cache::{CacheStats, ProcCache, ReadInfo};
+pub use pass_brief::{read_brief, read_job, walk_brief, walk_cached, walk_pids, walk_with, Job, One, Reader};
+pub use pass_full::{add_detail, add_detail_cached, add_detail_with, read_full, DetailReader, Full};
 pub use pool::Progress;
 pub(crate) use read::{read_capped, SMALL_CAP};
 
@@ -56,6 +58,8 @@ pub struct Walk {
     /// blocks a signal, has one pending or sleeps in D; SIGTERM ignored),
     /// for [`add_detail`].
     pub want_detail: Vec<u32>,
+    /// How each process was read (for pass two and the cache).
+    pub info: std::collections::HashMap<u32, ReadInfo>,
 }
 
 /// How much of each process to read.
@@ -122,5 +126,10 @@ mod tests {
         let p = w.processes.iter().find(|p| p.pid == me).unwrap();
         assert!(!p.brief && p.cmdline.contains("unwedge_collect"), "{}", p.cmdline);
         assert!(p.threads.iter().any(|t| t.tid == me && t.syscall.is_some()));
+        // CPU facts: the process's ticks in brief, each thread's schedstat in full.
+        assert!(p.cpu_ticks_total.is_some());
+        if std::path::Path::new("/proc/self/schedstat").exists() {
+            assert!(p.threads.iter().all(|t| t.schedstat.is_some()), "{:?}", p.threads);
+        }
     }
 }

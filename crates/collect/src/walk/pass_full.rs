@@ -1,9 +1,10 @@
 //! Pass two, only over the processes the caller names: the rest of each —
-//! its cmdline, and per thread stat, status, wchan, syscall, kernel stack
+//! its cmdline, and per thread stat, status, schedstat, wchan, syscall, kernel stack
 //! and the fds among its syscall arguments, and for a stopped-looking one
 //! its frozen cgroup. A process that hangs now, or is gone since pass one,
 //! keeps its brief record.
 
+use super::cache::{refresh_thread, CacheStats, FullPart};
 use super::frozen::{frozen_cgroup, looks_stopped_or_frozen};
 use super::pool::{run_pool, workers, Progress, ReadFn};
 use super::read::{failed, open_dir, open_id, read_at, task_ids, trimmed, with_bufs, Bufs, SMALL_CAP};
@@ -81,6 +82,10 @@ fn full_thread(dir: &OwnedFd, t: &OwnedFd, tid: u32, b: &mut Bufs) -> Option<Thr
         th.signals = st.signals;
         th.ctxt_switches = st.ctxt_switches;
     }
+    // Time on a CPU and runnable but waiting for one: busy or starved.
+    if read_at(t, c"schedstat", &mut b.file, SMALL_CAP).is_ok() {
+        th.schedstat = unwedge_model::SchedStat::parse(&b.file);
+    }
     if read_at(t, c"wchan", &mut b.file, SMALL_CAP).is_ok() {
         th.wchan = trimmed(&b.file).filter(|w| w != "0");
     }
@@ -97,6 +102,22 @@ fn full_thread(dir: &OwnedFd, t: &OwnedFd, tid: u32, b: &mut Bufs) -> Option<Thr
         }
     }
     Some(th)
+}
+
+/// Fills a process read in brief with the detail the cache holds of it
+/// (it did not run since), each thread brought up to date.
+fn reuse_full(p: &mut unwedge_model::Process, full: &FullPart) {
+    p.cmdline.clone_from(&full.cmdline);
+    p.frozen.clone_from(&full.frozen);
+    p.threads = full
+        .threads
+        .iter()
+        .map(|d| match p.threads.iter().find(|t| t.tid == d.tid) {
+            Some(now) => refresh_thread(d, now),
+            None => d.clone(),
+        })
+        .collect();
+    p.brief = false;
 }
 
 /// The /proc/PID/fd targets of the first three syscall arguments that are
@@ -125,13 +146,36 @@ pub fn add_detail(w: &mut Walk, pids: &[u32], budget: Budget) -> Result<(), Coll
 }
 
 pub fn add_detail_with(w: &mut Walk, pids: &[u32], budget: Budget, reader: DetailReader) -> Result<(), CollectError> {
-    let jobs: Vec<(u32, u64)> = pids
-        .iter()
-        .filter_map(|&pid| w.processes.binary_search_by_key(&pid, |p| p.pid).ok())
-        .map(|i| &w.processes[i])
-        .filter(|p| p.brief)
-        .map(|p| (p.pid, p.start_ticks))
-        .collect();
+    add_detail_cached(w, pids, budget, reader, None)
+}
+
+/// [`add_detail_with`], taking a process's detail from the cache when pass
+/// one found it did not run since it was read in full.
+pub fn add_detail_cached(
+    w: &mut Walk,
+    pids: &[u32],
+    budget: Budget,
+    reader: DetailReader,
+    mut stats: Option<&mut CacheStats>,
+) -> Result<(), CollectError> {
+    let mut jobs: Vec<(u32, u64)> = Vec::new();
+    for &pid in pids {
+        let Ok(i) = w.processes.binary_search_by_key(&pid, |p| p.pid) else { continue };
+        let p = &mut w.processes[i];
+        if !p.brief {
+            continue;
+        }
+        let info = w.info.get(&pid);
+        let cached = info.filter(|i| i.reused).and_then(|i| i.cached.as_ref()).and_then(|c| c.full.as_ref());
+        if let Some(s) = stats.as_deref_mut() {
+            s.full_reads += 1;
+            s.full_reused += u64::from(cached.is_some());
+        }
+        match cached {
+            Some(full) => reuse_full(p, full),
+            None => jobs.push((p.pid, p.start_ticks)),
+        }
+    }
     if jobs.is_empty() {
         return Ok(());
     }

@@ -23,6 +23,9 @@ pub struct StuckThread {
     /// in flight, a full pipe), where they show one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waits_on: Option<ThreadsWait>,
+    /// A JVM's own facts, as in `unanswered_requests`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jvm: Option<crate::jvm::JvmEvidence>,
 }
 
 /// A piece of work a stuck thread keeps from being done, waiting untouched

@@ -2,6 +2,8 @@
 //! and what a process's threads wait on, typed.
 
 use crate::fmt::{endpoint, measured_ms};
+use crate::jvm::JavaThread;
+use crate::stack::{PyFrame, PyThreads};
 use crate::{Frame, GoroutineGroup, ResolvConf};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -40,6 +42,24 @@ pub struct ThreadEvidence {
     /// Why `goroutines` is missing or incomplete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goroutines_note: Option<String>,
+    /// A Python thread's own frames, innermost first, read from its
+    /// interpreter without stopping it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub python: Vec<PyFrame>,
+    /// Why `python` is missing or cut.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python_note: Option<String>,
+    /// Whether the thread held the GIL when it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holds_gil: Option<bool>,
+    /// A Python process's threads grouped by stack, with the GIL's holder
+    /// (on one thread of the process only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python_threads: Option<PyThreads>,
+    /// The JVM's own view of this thread, from its thread dump (`--stacks
+    /// attach`): its Java state, frames and the monitors it holds and waits for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub java: Option<JavaThread>,
 }
 
 /// Another stuck thread of the same process, named in a `stuck_thread` finding.
@@ -61,6 +81,17 @@ pub struct ThreadSummary {
     /// Why `goroutines` is missing or incomplete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goroutines_note: Option<String>,
+    /// Its Python frames, as in [`ThreadEvidence::python`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub python: Vec<PyFrame>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holds_gil: Option<bool>,
+    /// The process's Python threads, as in [`ThreadEvidence::python_threads`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python_threads: Option<PyThreads>,
+    /// The JVM's own view of it, as in [`ThreadEvidence::java`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub java: Option<JavaThread>,
 }
 
 /// A peer or process that threads wait on, so the analysis' second pass
@@ -98,6 +129,20 @@ pub enum ThreadsWait {
     Resolver { tid: u32, comm: String, waited_ms: u64, server: String, conf: Option<ResolvConf> },
     /// Threads blocked writing a full pipe the whole interval, and who reads it.
     Pipe { threads: usize, inode: u64, readers: Vec<PipeReader> },
+    /// Every busy thread waited on a lock the whole interval while the
+    /// process's only connections to an upstream sat idle both ways, none
+    /// carrying a request: connections checked out of a pool and never
+    /// returned look like this from outside. `confirmed`: the threads'
+    /// own frames pass through a pool's get (`frames` names them).
+    IdlePool {
+        threads: usize,
+        of: usize,
+        netns: u64,
+        peer: SocketAddr,
+        connections: usize,
+        idle_ms: u32,
+        confirmed: bool,
+    },
     /// Read back from a report: the words only.
     Reported(String),
 }
@@ -119,7 +164,7 @@ impl ThreadsWait {
                 vec![WaitsOn::Endpoint(*netns, peer.ip(), peer.port())]
             }
             ThreadsWait::Pipe { readers, .. } => readers.iter().map(|r| WaitsOn::Process(r.pid)).collect(),
-            ThreadsWait::Resolver { .. } | ThreadsWait::Reported(_) => Vec::new(),
+            ThreadsWait::Resolver { .. } | ThreadsWait::IdlePool { .. } | ThreadsWait::Reported(_) => Vec::new(),
         }
     }
 }
@@ -191,6 +236,24 @@ impl fmt::Display for ThreadsWait {
                     "{threads} thread{} blocked writing pipe:[{inode}] for the whole interval (the pipe is full): {read_by}",
                     if *threads == 1 { "" } else { "s" }
                 )
+            }
+            ThreadsWait::IdlePool { threads, of, peer, connections, idle_ms, confirmed, .. } => {
+                let conns = if *connections == 1 {
+                    "its only connection".to_string()
+                } else {
+                    format!("its only {connections} connections")
+                };
+                write!(
+                    f,
+                    "{threads} of its {of} threads waited on a lock the whole interval while {conns} to {} sat idle both ways for {}, none carrying a request: ",
+                    endpoint(peer.ip(), peer.port()),
+                    measured_ms(*idle_ms as u64)
+                )?;
+                if *confirmed {
+                    f.write_str("a pool whose connections were checked out and never returned (the threads' frames wait in its get)")
+                } else {
+                    f.write_str("connections checked out of a pool and never returned look like this (or a lock held elsewhere)")
+                }
             }
             ThreadsWait::Reported(line) => f.write_str(line),
         }

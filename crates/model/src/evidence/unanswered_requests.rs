@@ -5,8 +5,14 @@ use serde::{Deserialize, Serialize};
 pub struct UnansweredRequests {
     /// The listening address ("127.0.0.1:8080").
     pub listen: String,
-    /// Connections whose request was read and not answered for >= answer_timeout_ms.
+    /// Connections whose request has not been answered for >=
+    /// answer_timeout_ms: read and set aside, or (`unread` of them) never read.
     pub unanswered: usize,
+    /// Of those, connections accepted whose request was never even read
+    /// (its bytes in the receive queue, as many as were received, unchanged
+    /// across the interval): the stronger sign.
+    #[serde(default)]
+    pub unread: usize,
     /// How long the oldest of them has waited since its request arrived.
     pub oldest_wait_ms: u64,
     pub answer_timeout_ms: u64,
@@ -42,6 +48,14 @@ pub struct UnansweredRequests {
     /// Threads blocked writing a full pipe, and who reads it (`ThreadsWait::Pipe`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pipe: Option<ThreadsWait>,
+    /// Every busy thread on a lock while the process's connections to an
+    /// upstream sit idle: a pool that lent them out for good (`ThreadsWait::IdlePool`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<ThreadsWait>,
+    /// A JVM's own facts: its housekeeping threads left out, its counters
+    /// over the interval, its deadlock verdict (`--stacks attach`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jvm: Option<crate::jvm::JvmEvidence>,
     pub threads_total: usize,
     /// A few threads, the most telling first.
     pub threads: Vec<ThreadSummary>,
@@ -69,6 +83,13 @@ pub struct WaitingRequest {
     pub bytes_received: u64,
     pub bytes_sent: u64,
     pub pid: u32,
+    /// Bytes waiting unread in its receive queue: the request was never read.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unread_bytes: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl super::Measure for UnansweredRequests {

@@ -19,7 +19,7 @@ use std::ffi::CString;
 use std::io::{self, Read};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::time::Duration;
-use unwedge_model::jvm::JvmCounters;
+use unwedge_model::jvm::{JvmCounters, JvmProcess};
 
 /// What /proc/PID/status says of a target.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -125,6 +125,31 @@ pub fn reread_hsperf(pid: u32, prev: &Hsperf) -> Result<Option<Hsperf>, String> 
     match read_mapped(pid, &prev.path, prev.inode) {
         Ok(bytes) => counters_of(prev.path.clone(), prev.inode, &bytes).map(Some),
         Err(_) => read_hsperf(pid),
+    }
+}
+
+/// A JVM's hsperfdata in the snapshot's form (`Process::jvm`): the
+/// counters and where they are, or why not. `prev`: what an earlier read
+/// of the same process found, to open the file again without its memory
+/// map. The caller knows `pid` is a JVM and still the same process.
+pub fn process_facts(pid: u32, prev: Option<&JvmProcess>) -> JvmProcess {
+    let known = prev.and_then(|p| Some((p.hsperf_path.clone()?, p.hsperf_inode?)));
+    let read = match known {
+        Some((path, inode)) => reread_hsperf(pid, &Hsperf { path, inode, counters: JvmCounters::default() }),
+        None => read_hsperf(pid),
+    };
+    match read {
+        Ok(Some(h)) => JvmProcess {
+            hsperf_path: Some(h.path),
+            hsperf_inode: Some(h.inode),
+            counters: Some(h.counters),
+            ..Default::default()
+        },
+        Ok(None) => JvmProcess {
+            note: Some("no hsperfdata: the JVM runs with -XX:-UsePerfData or -XX:+PerfDisableSharedMem".into()),
+            ..Default::default()
+        },
+        Err(e) => JvmProcess { note: Some(format!("hsperfdata not read: {e}")), ..Default::default() },
     }
 }
 

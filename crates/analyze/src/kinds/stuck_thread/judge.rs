@@ -3,6 +3,7 @@
 //! something (not a sleep, a sigwait or an accept with nothing queued).
 
 use crate::facts::index::FastSet;
+use crate::facts::runtime;
 use crate::facts::signals;
 use crate::facts::syscalls::{Call, Class};
 use crate::facts::threads;
@@ -66,12 +67,21 @@ pub fn judge<'a>(ctx: &Ctx<'a>) -> Vec<Judged<'a>> {
             continue;
         }
         let Some(before) = first.process(p.pid).filter(|q| q.start_ticks == p.start_ticks) else { continue };
+        let jvm = runtime::is_jvm(p);
+        let arch = ctx.snap().arch.as_str();
         let unchanged = |i: usize, t: &Thread| {
+            // A JVM's own threads wake on their timers whatever the service
+            // does; its other threads may wake without working.
+            if jvm && runtime::runtime_thread(p, t) {
+                return true;
+            }
             // /proc lists a process's threads in the same order both times:
             // look at the same index first (no quadratic search on a
             // 2,000-thread JVM).
             let same_slot = before.threads.get(i).filter(|b| b.tid == t.tid);
-            same_slot.or_else(|| before.threads.iter().find(|b| b.tid == t.tid)).is_some_and(|tb| waits::slept_through(tb, t))
+            same_slot.or_else(|| before.threads.iter().find(|b| b.tid == t.tid)).is_some_and(|tb| {
+                waits::slept_through(tb, t) || (jvm && runtime::idle_in_place(arch, tb, t))
+            })
         };
         // A thread that ran is the one doing the work (a busy event loop
         // whose helper threads idle in futex): the process is not stuck.
@@ -82,30 +92,39 @@ pub fn judge<'a>(ctx: &Ctx<'a>) -> Vec<Judged<'a>> {
         if work.is_empty() {
             continue;
         }
-        let stuck = stuck_threads(ctx, p);
+        let stuck = stuck_threads(ctx, p, before);
         if stuck.is_empty() {
             continue;
         }
         let process = Rc::new(Stalled { p, stuck, waits: waits::summarize(ctx, p) });
-        out.extend((0..process.stuck.len().min(MAX_PER_PROCESS)).map(|i| judged(ctx, &process, i, &work)));
+        // A JVM's threads are told by name in one finding (its parked pool
+        // would fill the report otherwise).
+        let max = if jvm { 1 } else { MAX_PER_PROCESS };
+        out.extend((0..process.stuck.len().min(max)).map(|i| judged(ctx, &process, i, &work)));
     }
     out
 }
 
 /// Every thread is unchanged here; keep those whose wait says something,
 /// the most telling first.
-fn stuck_threads<'a>(ctx: &Ctx<'a>, p: &'a Process) -> Vec<Stuck<'a>> {
+fn stuck_threads<'a>(ctx: &Ctx<'a>, p: &'a Process, before: &Process) -> Vec<Stuck<'a>> {
     let arch = ctx.last.snap.arch.as_str();
+    let jvm = runtime::is_jvm(p);
+    // An event loop that woke during the interval (a JVM's dispatcher
+    // times its epoll_wait out every second) is alive, not stuck.
+    let woke = |t: &Thread| before.threads.iter().find(|b| b.tid == t.tid).is_none_or(|b| b.ctxt_switches != t.ctxt_switches);
     let mut stuck: Vec<Stuck> = p
         .threads
         .iter()
+        .filter(|t| !runtime::runtime_thread(p, t))
         .filter_map(|t| {
             let call = Call::of(arch, t)?;
             // Sigwait threads wait by design; a sleeping thread chose to sleep; a
             // thread in accept on a listener with nothing queued is ready for work
             // that has not come (the CLOSE-WAIT sockets are its handlers' business).
             let by_design = matches!(call.class, Class::SigWait | Class::Sleep)
-                || (call.class == Class::Accept && idle_listener(ctx, p, call.arg(0)));
+                || (call.class == Class::Accept && idle_listener(ctx, p, call.arg(0)))
+                || (jvm && call.class.polls() && woke(t));
             if by_design {
                 return None;
             }
@@ -123,21 +142,30 @@ fn stuck_threads<'a>(ctx: &Ctx<'a>, p: &'a Process) -> Vec<Stuck<'a>> {
         .collect();
     // Threads on a connection tell most (and survive the second pass when
     // other findings explain the work), then those on any fd, then the main thread.
-    stuck.sort_by_key(|s| (s.conn.is_none(), s.fds.is_empty(), s.thread.tid != p.pid, s.thread.tid));
+    // A JVM's deadlocked threads first, when it said so (`--stacks attach`);
+    // then its largest pool of like-named threads (handler-1, handler-2…):
+    // its main thread and timers wait by design.
+    let deadlocked = runtime::deadlocked_tids(p);
+    let pool = |t: &Thread| if jvm { usize::MAX - same_stem(p, &t.comm) } else { 0 };
+    stuck.sort_by_key(|s| {
+        let in_cycle = deadlocked.iter().position(|&t| t == s.thread.tid).unwrap_or(usize::MAX);
+        (in_cycle, s.conn.is_none(), s.fds.is_empty(), pool(s.thread), s.thread.tid != p.pid, s.thread.tid)
+    });
     stuck
 }
 
-fn summary(s: &Stuck) -> ThreadSummary {
-    ThreadSummary {
-        tid: s.thread.tid,
-        name: s.thread.comm.clone(),
-        state: s.thread.state.to_string(),
-        syscall: s.call.name.clone(),
-        fds: s.fds.clone(),
-        user_stack: s.thread.user_stack.as_ref().filter(|u| !u.frames.is_empty()).map(|u| u.frames.clone()),
-        goroutines: None,
-        goroutines_note: None,
+/// Threads of `p` named as `comm` is but for a trailing number: a pool.
+fn same_stem(p: &Process, comm: &str) -> usize {
+    let stem = |c: &str| c.trim_end_matches(|ch: char| ch.is_ascii_digit()).len();
+    let n = stem(comm);
+    if n == comm.len() {
+        return 1;
     }
+    p.threads.iter().filter(|t| stem(&t.comm) == n && t.comm.len() > n && t.comm.get(..n) == comm.get(..n)).count()
+}
+
+fn summary(p: &Process, s: &Stuck) -> ThreadSummary {
+    threads::summary(p, s.thread, s.call.name.clone(), s.fds.clone())
 }
 
 fn judged<'a>(ctx: &Ctx, process: &Rc<Stalled<'a>>, i: usize, work: &[Work]) -> Judged<'a> {
@@ -148,7 +176,7 @@ fn judged<'a>(ctx: &Ctx, process: &Rc<Stalled<'a>>, i: usize, work: &[Work]) -> 
         .iter()
         .enumerate()
         .filter(|(j, _)| *j != i)
-        .map(|(_, s)| summary(s))
+        .map(|(_, s)| summary(p, s))
         .take(MAX_OTHERS)
         .collect();
     let w = &process.waits;
@@ -161,7 +189,13 @@ fn judged<'a>(ctx: &Ctx, process: &Rc<Stalled<'a>>, i: usize, work: &[Work]) -> 
         cmdline: p.cmdline.clone(),
         on_connection: st.conn.is_some(),
         // What most threads wait on, in one line (an upstream, a DNS lookup, a full pipe).
-        waits_on: w.upstream.clone().or_else(|| w.resolver.clone()).or_else(|| w.pipe.clone()),
+        waits_on: w
+            .upstream
+            .clone()
+            .or_else(|| w.resolver.clone())
+            .or_else(|| w.pipe.clone())
+            .or_else(|| w.pool.clone()),
+        jvm: runtime::jvm_evidence(ctx, p),
     };
     let port = served_port(ctx, p, &st.call.fds().collect::<Vec<_>>());
     let mut verdict = Verdict::new(Severity::Warning, Some(p.pid), port, p.netns, ev);

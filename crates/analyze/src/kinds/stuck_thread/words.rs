@@ -5,8 +5,10 @@
 use super::judge::{Judged, Stuck};
 use crate::facts::index::endpoint;
 use crate::facts::syscalls::Class;
+use crate::kinds::shared;
 use crate::{secs, Ctx, Words};
-use unwedge_model::evidence::Work;
+use unwedge_model::evidence::{StuckThread, Work};
+use unwedge_model::jvm::JavaThread;
 use unwedge_model::{stack, Process};
 
 pub fn words(ctx: &Ctx, j: &Judged) -> Words {
@@ -39,14 +41,20 @@ pub fn words(ctx: &Ctx, j: &Judged) -> Words {
         })
         .unwrap_or_default();
     let texts: Vec<String> = e.work.iter().map(Work::to_string).collect();
+    let (ran, same) = if e.jvm.is_some() {
+        ("did no work during the", "(no CPU time; it may have woken to recheck, as a JVM's parked threads do) and was in the same syscall on the same object both times")
+    } else {
+        ("did not run at all during the", "(no CPU time, no context switch) and was in the same syscall with the same arguments both times")
+    };
     let explanation = format!(
-        "Thread {tid} ({tname}) of {who} did not run at all during the {interval} between the two snapshots (no CPU time, no context switch) and was in the same syscall with the same arguments both times: {name}, {meaning}{on}.{hint} \
-Meanwhile the process has work it is not doing: {work}. A healthy idle thread looks the same, which is why this is raised only while work waits.{waits_txt}{others_txt}",
+        "Thread {tid} ({tname}) of {who} {ran} {interval} between the two snapshots {same}: {name}, {meaning}{on}.{hint} \
+Meanwhile the process has work it is not doing: {work}. A healthy idle thread looks the same, which is why this is raised only while work waits.{waits_txt}{others_txt}{runtime}",
         tid = t.tid,
         tname = t.comm,
         meaning = st.call.class.meaning(),
         hint = hint(ctx, st),
         work = texts.join("; "),
+        runtime = runtime_story(e),
     );
     Words {
         title: format!(
@@ -71,10 +79,42 @@ fn hint(ctx: &Ctx, st: &Stuck) -> &'static str {
     }
 }
 
+/// What the runtime shows of itself: a JVM's counters and deadlock verdict.
+fn runtime_story(e: &StuckThread) -> String {
+    let Some(jvm) = &e.jvm else { return String::new() };
+    let mut out = shared::jvm_sentences(jvm);
+    if let Some(d) = shared::deadlock_sentence(jvm, &java_threads(e)) {
+        out.push(' ');
+        out.push_str(&d);
+    }
+    out
+}
+
+/// The JVM's view of the threads the finding shows (`--stacks attach`).
+fn java_threads(e: &StuckThread) -> Vec<&JavaThread> {
+    e.thread.java.iter().chain(e.other_stuck_threads.iter().filter_map(|o| o.java.as_ref())).collect()
+}
+
 fn fix(j: &Judged) -> String {
     let (p, st) = (j.process.p, j.stuck());
     let pid = p.pid;
+    let e = &j.verdict.evidence;
+    if let Some(jvm) = &e.jvm {
+        let deadline = "and give every request a deadline, so a stuck one fails instead of holding its client forever";
+        let fix = shared::jvm_fix(pid, jvm, &java_threads(e), deadline);
+        if !jvm.deadlocks.is_empty() {
+            return fix;
+        }
+        return format!(
+            "{fix} If it never recovers, restart it with `unwedge stop {pid}` (SIGTERM, then SIGKILL after a grace period)."
+        );
+    }
     let hint = st.thread.user_stack.as_ref().and_then(|u| u.interpreter_hint.as_deref());
+    if let Some(story) = python_story(p, st) {
+        return format!(
+            "{story}. If it never recovers, restart it with `unwedge stop {pid}` (SIGTERM, then SIGKILL after a grace period)."
+        );
+    }
     if let Some(story) = stack_story(p, st, &j.process.stuck) {
         let interp = hint.map(|h| format!(" For the interpreter's own frames: {h}.")).unwrap_or_default();
         return format!(
@@ -152,6 +192,26 @@ fn stack_story(p: &Process, st: &Stuck, all: &[Stuck]) -> Option<String> {
     }
     let (what, fix) = waits_on(st);
     Some(format!("The user stack shows where: {who} waits in {call}, called from {path}, and {what}. {fix}."))
+}
+
+/// The thread as its Python frames tell it: the function that made the
+/// call, and who called it.
+fn python_story(p: &Process, st: &Stuck) -> Option<String> {
+    let frames = &st.thread.user_stack.as_ref()?.python;
+    if frames.is_empty() {
+        return None;
+    }
+    let who = if st.thread.tid == p.pid {
+        "the main thread".to_string()
+    } else {
+        format!("thread {} ({})", st.thread.tid, st.thread.comm)
+    };
+    let path = stack::fold_python_own(frames).into_iter().take(4).collect::<Vec<_>>().join(" ← ");
+    let (what, fix) = waits_on(st);
+    Some(format!(
+        "Its Python frames (read without stopping it) show where: {who} waits in {}, called from {path}, and {what}. {fix}",
+        st.call.name
+    ))
 }
 
 /// What a stuck thread waits on, in words, and what to change.

@@ -2,8 +2,9 @@
 //! interval while nothing else on them made progress, which process holds
 //! them, and what its threads wait on.
 
-use crate::facts::index::{endpoint, FastMap, FastSet};
-use crate::facts::requests::{awaits_answer, sent, MIN_UNANSWERED};
+use crate::facts::index::{addr_matches, endpoint, FastMap, FastSet};
+use crate::facts::requests::{awaits_answer, sent, unread_request, MIN_UNANSWERED};
+use crate::facts::runtime;
 use crate::facts::waits::{self, Dominant};
 use crate::{Ctx, Verdict};
 use std::net::IpAddr;
@@ -31,8 +32,11 @@ pub struct Judged {
     pub other_holders: Vec<u32>,
 }
 
+/// A request read and unanswered, or never read, for `timeout_ms`.
 fn candidate(s: &Socket, timeout_ms: u32) -> bool {
-    s.inode != 0 && awaits_answer(s) && s.info.is_some_and(|i| i.last_data_recv_ms >= timeout_ms)
+    s.inode != 0
+        && (awaits_answer(s) || unread_request(s))
+        && s.info.is_some_and(|i| i.last_data_recv_ms >= timeout_ms)
 }
 
 type Key = (u64, u16);
@@ -68,11 +72,18 @@ pub fn judge(ctx: &Ctx) -> Vec<Judged> {
     if count.is_empty() {
         return Vec::new();
     }
+    // The listeners' addresses: a connection to the same port on another
+    // local address (127.0.0.2:80 beside 127.0.0.1:80) is another server's.
+    let mut addrs: FastMap<Key, Vec<IpAddr>> = FastMap::default();
+    for l in ctx.last.listeners() {
+        addrs.entry((l.netns, l.local_port)).or_default().push(l.local);
+    }
+    let ours = |key: &Key, s: &Socket| addrs.get(key).is_none_or(|a| a.iter().any(|&l| addr_matches(l, s.local)));
     let mut conns: FastMap<Key, Vec<&Socket>> = FastMap::default();
     let mut closed_now: FastMap<Key, Vec<Tuple>> = FastMap::default();
     for s in &ctx.snap().sockets {
         let key = (s.netns, s.local_port);
-        if !count.contains_key(&key) {
+        if !count.contains_key(&key) || !ours(&key, s) {
             continue;
         }
         if s.inode != 0 && matches!(s.state, TcpState::Established | TcpState::CloseWait) {
@@ -104,6 +115,8 @@ pub fn judge(ctx: &Ctx) -> Vec<Judged> {
 /// interval, and the severity when nothing else on it made progress.
 struct Unanswered<'a> {
     stuck: Vec<&'a Socket>,
+    /// Of those, never even read.
+    unread: usize,
     oldest_ms: u32,
     /// Accepted during the interval.
     fresh: Vec<&'a Socket>,
@@ -125,10 +138,10 @@ fn unanswered<'a>(ctx: &Ctx, list: &[&'a Socket], closed_during: usize) -> Optio
         .filter(|s| {
             let (Some(b), Some(i)) = (before(s), s.info) else { return false };
             let Some(bi) = b.info else { return false };
-            awaits_answer(b)
-                && bi.bytes_received == i.bytes_received
-                && sent(&bi) == sent(&i)
-                && bi.bytes_acked == i.bytes_acked
+            let same = bi.bytes_received == i.bytes_received && sent(&bi) == sent(&i) && bi.bytes_acked == i.bytes_acked;
+            // Unread in both snapshots: the same bytes still queued.
+            let unread = unread_request(s) && unread_request(b) && b.recv_q == s.recv_q;
+            same && (awaits_answer(b) || unread)
         })
         // A process-per-connection server's backend that ran during the
         // interval works on its request (a long query burns CPU or waits on
@@ -175,7 +188,8 @@ fn unanswered<'a>(ctx: &Ctx, list: &[&'a Socket], closed_during: usize) -> Optio
     } else {
         return None;
     };
-    Some(Unanswered { stuck, oldest_ms, fresh, new_unanswered, severity })
+    let unread = stuck.iter().filter(|s| unread_request(s)).count();
+    Some(Unanswered { stuck, unread, oldest_ms, fresh, new_unanswered, severity })
 }
 
 fn listener(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Option<Judged> {
@@ -202,12 +216,20 @@ fn listener(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Opti
     // An event loop that runs and keeps these connections in its poll set
     // parks them on purpose (BLPOP, long polling) or awaits what never comes:
     // the kernel cannot tell which, so it is said without an alarm. Not for
-    // Go, whose netpoller holds every connection whatever the goroutines do.
-    let parked = !sum.go_runtime && waits::live_event_loop(ctx, p, held_by_pid);
+    // Go, whose netpoller holds every connection whatever the goroutines do;
+    // nor where requests sit unread: a loop that kept them would read them.
+    let parked = !sum.go_runtime && u.unread == 0 && waits::live_event_loop(ctx, p, held_by_pid);
+    // Requests nobody read, and every thread at work on a lock: the
+    // handlers are stuck, whatever the event loop (a JVM's dispatcher) does.
+    let dominant = match sum.dominant {
+        Dominant::Mixed if u.unread > 0 && sum.busy_all_lock => Dominant::Lock,
+        d => d,
+    };
     let severity = if parked { Severity::Info } else { u.severity };
     let ev = UnansweredRequests {
         listen: listeners.first().map(|l| endpoint(l.local, l.local_port)).unwrap_or_else(|| format!("port {port}")),
         unanswered: u.stuck.len(),
+        unread: u.unread,
         oldest_wait_ms: u.oldest_ms as u64,
         answer_timeout_ms: ctx.t.answer_timeout_ms as u64,
         connections: list.len(),
@@ -222,6 +244,8 @@ fn listener(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Opti
         upstream: sum.upstream.clone(),
         resolver: sum.resolver.clone(),
         pipe: sum.pipe.clone(),
+        pool: sum.pool.clone(),
+        jvm: runtime::jvm_evidence(ctx, p),
         threads_total: sum.total,
         threads: sum.samples.clone(),
         go_runtime: sum.go_runtime,
@@ -229,7 +253,7 @@ fn listener(ctx: &Ctx, key: Key, list: &[&Socket], closed_during: usize) -> Opti
     };
     Some(Judged {
         verdict: Verdict::new(severity, Some(pid), Some(port), netns, ev),
-        dominant: sum.dominant,
+        dominant,
         zero_window_senders: sum.zero_window_senders,
         idle_only: sum.idle_only,
         parked,
@@ -254,6 +278,7 @@ fn waiting(ctx: &Ctx, stuck: &[&Socket]) -> Vec<WaitingRequest> {
                 bytes_received: i.bytes_received.unwrap_or(0),
                 bytes_sent: sent(&i).unwrap_or(0),
                 pid: ctx.last.owners_of(s.inode).first().copied().unwrap_or(0),
+                unread_bytes: if unread_request(s) { s.recv_q } else { 0 },
             }
         })
         .collect()

@@ -3,9 +3,13 @@
 //! and where to look and what to bound.
 
 use super::judge::Judged;
+use crate::facts::runtime;
+use crate::facts::syscalls::Class;
 use crate::facts::waits::Dominant;
+use crate::kinds::shared;
 use crate::{secs, Ctx, Words};
 use unwedge_model::evidence::{ThreadSummary, ThreadsWait, UnansweredRequests};
+use unwedge_model::jvm::JavaThread;
 
 pub fn words(ctx: &Ctx, j: &Judged) -> Words {
     let e = &j.verdict.evidence;
@@ -35,19 +39,75 @@ pub fn words(ctx: &Ctx, j: &Judged) -> Words {
     } else {
         ""
     };
+    let accepted = if e.unread == 0 {
+        format!("{who} accepted these connections and read their requests (their receive queues are empty) but has sent nothing back since they arrived, the oldest {oldest} ago; clients wait until they time out.")
+    } else {
+        format!(
+            "{who} accepted these connections and has sent nothing back since their requests arrived, the oldest {oldest} ago; clients wait until they time out. {} of the {n} requests it never even read: their bytes still wait in the receive queue, as many as arrived, unchanged across the interval — no thread picked them up{}.",
+            e.unread,
+            if e.unread < n { "; the others it read and set aside" } else { "" }
+        )
+    };
     let explanation = format!(
-        "{who} accepted these connections and read their requests (their receive queues are empty) but has sent nothing back since they arrived, the oldest {oldest} ago; clients wait until they time out.{progress}{gave_up_txt}{spread}{story}{parked_txt} Legitimate long waits (long polling, BLPOP, a backend waiting on a lock) look the same per connection; this is raised only because nothing else on this listener is being answered.",
+        "{accepted}{progress}{gave_up_txt}{spread}{story}{runtime}{parked_txt} Legitimate long waits (long polling, BLPOP, a backend waiting on a lock) look the same per connection; this is raised only because nothing else on this listener is being answered.",
         spread = spread(ctx, j, &who),
         story = story(j),
+        runtime = runtime_story(j),
     );
-    Words {
-        title: format!(
-            "{who} accepts and reads requests on {}, answers none for {oldest}: {n} connections wait{cause}",
-            e.listen
-        ),
-        explanation,
-        fix: fix_text(pid, j),
+    let title = if e.unread == 0 {
+        format!("{who} accepts and reads requests on {}, answers none for {oldest}: {n} connections wait{cause}", e.listen)
+    } else {
+        format!(
+            "{who} accepts requests on {} and answers none for {oldest}: {n} connections wait, {} never read{cause}",
+            e.listen, e.unread
+        )
+    };
+    Words { title, explanation, fix: fix_text(pid, j) }
+}
+
+/// What the runtime shows of itself: a JVM's counters and deadlock
+/// verdict, a Python process's frames.
+fn runtime_story(j: &Judged) -> String {
+    let e = &j.verdict.evidence;
+    let mut out = String::new();
+    if let Some(jvm) = &e.jvm {
+        out.push_str(&shared::jvm_sentences(jvm));
+        if let Some(d) = shared::deadlock_sentence(jvm, &java_threads(e)) {
+            out.push(' ');
+            out.push_str(&d);
+        }
     }
+    if let Some(py) = python(e) {
+        out.push(' ');
+        out.push_str(&py);
+    }
+    out
+}
+
+/// The JVM's view of the sampled threads (`--stacks attach`).
+fn java_threads(e: &UnansweredRequests) -> Vec<&JavaThread> {
+    e.threads.iter().filter_map(|t| t.java.as_ref()).collect()
+}
+
+/// The handlers' largest group of Python frames, in a sentence.
+fn python(e: &UnansweredRequests) -> Option<String> {
+    let py = e.threads.iter().find_map(|t| t.python_threads.as_ref())?;
+    // The sampled threads in a busy wait (not accept, an event loop, a sleep).
+    let busy: Vec<u32> = e.threads.iter().filter(|t| !idles(&t.syscall)).map(|t| t.tid).collect();
+    shared::python_sentence(py, |tid| busy.contains(&tid) || !e.threads.iter().any(|t| t.tid == tid))
+}
+
+fn idles(syscall: &str) -> bool {
+    let c = Class::of(syscall);
+    c.polls() || matches!(c, Class::Accept | Class::Sleep | Class::SigWait | Class::SigSuspend)
+}
+
+/// The handlers' largest group of Python frames, folded ("8 threads in Queue.get (queue.py:171) ← Pool.get (app.py:30) ← …").
+fn python_group(e: &UnansweredRequests) -> Option<String> {
+    let py = e.threads.iter().find_map(|t| t.python_threads.as_ref())?;
+    let busy: Vec<u32> = e.threads.iter().filter(|t| !idles(&t.syscall)).map(|t| t.tid).collect();
+    runtime::busiest_group(py, |tid| busy.contains(&tid) || !e.threads.iter().any(|t| t.tid == tid))
+        .map(runtime::python_group_words)
 }
 
 fn line(w: &Option<ThreadsWait>) -> String {
@@ -57,12 +117,25 @@ fn line(w: &Option<ThreadsWait>) -> String {
 /// The cause in a few words, for the title ("every thread waits on a lock (futex)").
 fn headline(j: &Judged) -> Option<String> {
     let e = &j.verdict.evidence;
+    if let Some(d) = e.jvm.as_ref().and_then(|v| v.deadlocks.first()) {
+        let names: Vec<&str> = d.cycle.iter().map(|w| w.thread.as_str()).collect();
+        return Some(format!("a Java-level deadlock between {}", names.join(" and ")));
+    }
     match j.dominant {
+        Dominant::Pool => Some(match &e.pool {
+            Some(ThreadsWait::IdlePool { confirmed: true, .. }) => {
+                "its handlers wait on a connection pool whose connections were never returned".to_string()
+            }
+            _ => "every thread at work waits on a lock while its upstream connections sit idle".to_string(),
+        }),
         Dominant::Upstream => e.upstream.as_ref().map(ThreadsWait::to_string),
         Dominant::Pipe => Some("its threads block writing a full pipe".into()),
         Dominant::Dns => Some("a DNS lookup stalls".into()),
         Dominant::ZeroWindow => Some("threads block sending to peers that stopped reading".into()),
         _ if e.go_runtime => None,
+        Dominant::Lock if e.jvm.as_ref().is_some_and(|j| !j.monitor_enter.is_empty()) => {
+            Some("its threads block entering Java monitors (synchronized)".into())
+        }
         Dominant::Lock => Some("every thread waits on a lock (futex)".into()),
         Dominant::Mixed => None,
     }
@@ -78,6 +151,7 @@ fn story(j: &Judged) -> String {
         ),
         Dominant::Pipe => format!(" {}: the handlers block writing to a pipe nobody drains.", line(&e.pipe)),
         Dominant::Dns => format!(" {}.", line(&e.resolver)),
+        Dominant::Pool => format!(" {}.", line(&e.pool)),
         Dominant::ZeroWindow => format!(
             " {} thread(s) block sending to peers whose receive window is zero: a client that stopped reading holds each of them (see peer_not_reading).",
             j.zero_window_senders
@@ -87,6 +161,10 @@ fn story(j: &Judged) -> String {
             goroutines(&e.threads).unwrap_or_default()
         ),
         _ if e.go_runtime => " It is a Go program (its runtime catches every signal, SIGURG included): Go parks its OS threads in futex and epoll whatever the goroutines do, so the kernel cannot show which lock or channel the handlers wait on, only that none of them answers.".to_string(),
+        Dominant::Lock if e.jvm.is_some() => format!(
+            " Its threads at work all wait on locks (futex) and used no CPU during the interval — a deadlock or a lock held across a blocking call: {}.",
+            e.thread_waits.join("; ")
+        ),
         Dominant::Lock => " Every thread that is not idling in accept or an event loop waits on a lock (futex) — a deadlock or a lock held across a blocking call.".to_string(),
         Dominant::Mixed if j.idle_only => format!(
             " None of its threads is busy with them ({}): its handlers wait for something the kernel does not show — an event, a lock in shared memory, a queue or channel nobody serves.",
@@ -172,6 +250,7 @@ fn fix_text(pid: u32, j: &Judged) -> String {
         Dominant::Pipe => "Resume or restart the reader of the pipe (`kill -CONT PID` if it was stopped) and never block the request path on a log pipe: write logs through a non-blocking writer that drops or buffers when the reader lags.".to_string(),
         Dominant::Dns => "Fix or replace the nameserver, lower `options timeout:` / `attempts:` in /etc/resolv.conf, cache lookups (nscd, systemd-resolved), or resolve upstream names once at start.".to_string(),
         Dominant::ZeroWindow => "Set send timeouts (SO_SNDTIMEO, write deadlines, nginx send_timeout) so a client that stopped reading cannot hold a handler forever.".to_string(),
+        Dominant::Pool => "Return every connection to the pool on every path (try/finally, a context manager around the checkout) and give the checkout a timeout (the pool's get(timeout=…), pool_timeout), so a leak fails requests instead of hanging them; restarting gives the connections back.".to_string(),
         _ => String::new(),
     };
     let stacks = if e.go_runtime {
@@ -181,6 +260,14 @@ fn fix_text(pid: u32, j: &Judged) -> String {
         };
         format!(
             "{seen}Dump the goroutines to see what each handler waits on: where the service exposes net/http/pprof, `curl 'http://HOST:PORT/debug/pprof/goroutine?debug=2'`; else `dlv attach {pid}` then `goroutines -t`. SIGQUIT prints every goroutine's stack but kills the process (GOTRACEBACK=all or crash decides how much it prints): use it only when restarting anyway. A mutex deadlock shows as goroutines in sync.(*Mutex).Lock, a channel nobody feeds as chan receive. Fix the lock order or the missing sender, {deadline} (http.Server WriteTimeout, http.TimeoutHandler, context.WithTimeout)."
+        )
+    } else if let Some(jvm) = &e.jvm {
+        shared::jvm_fix(pid, jvm, &java_threads(e), deadline)
+    } else if let (Some(g), Dominant::Pool) = (python_group(e), j.dominant) {
+        format!("Its Python frames, read without stopping it, show where the checkout waits: {g}.")
+    } else if let Some(g) = python_group(e) {
+        format!(
+            "Its Python frames, read without stopping it, show {g}: fix what that code waits for (a lock held across I/O, a pool whose connections are not given back, a queue nobody feeds) {deadline}."
         )
     } else {
         format!(
@@ -194,3 +281,4 @@ fn fix_text(pid: u32, j: &Judged) -> String {
         format!("{cause} {stacks}{restart}")
     }
 }
+
