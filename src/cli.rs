@@ -5,6 +5,9 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod probe;
+pub use probe::*;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "unwedge",
@@ -107,7 +110,7 @@ A zombie is already dead: only its parent can remove it, by reaping it. A proces
 dies only when its kernel call returns. Refuses pid 1, unwedge itself and its ancestors (your shell, sshd).\n\n\
 Exit status: 0 all targets gone and the port free (or a dry run that would proceed); 1 something survived or the \
 port is still held; 2 bad usage, nothing to stop, a refused or unknown pid, or permission denied.",
-        after_help = "Examples:\n  unwedge stop --port 8080 --dry-run      who would be stopped, and why\n  unwedge stop --port 8080                SIGTERM, 10 s grace, SIGKILL, check 8080 is free\n  unwedge stop --port 8080 --grace 2s && ./start-server\n  unwedge stop 1234 --grace 500ms --json"
+        after_help = "Examples:\n  unwedge stop --port 8080 --dry-run      who would be stopped, and why\n  unwedge stop --port 8080                SIGTERM, 10 s grace, SIGKILL, check 8080 is free\n  unwedge stop --port 8080 --grace 2s && ./start-server\n  unwedge stop 1234 --grace 500ms --json\n  unwedge stop 1234 --capture /var/lib/unwedge/captures/     keep the evidence, then stop"
     )]
     Stop(StopArgs),
     /// Probe a service from the outside: TCP connect latency, HTTP(S) checks.
@@ -142,9 +145,10 @@ Exit status: as scan's, for the last scan: 0 no warning or critical finding; 1 a
     /// Print the man pages or shell completions, generated from this command line.
     #[command(
         long_about = "Writes the manual pages (roff) or a shell's completion script, generated from the same \
-definition as --help, so they never drift from the binary they come with. Packagers run it once at build time; \
+definition as --help, so they never drift from the binary they come with; or the Prometheus alert rules for \
+`unwedge serve`, one per finding kind of this build, and their promtool tests. Packagers run it once at build time; \
 users without the .deb can install them by hand.",
-        after_help = "Examples:\n  unwedge generate man | man -l -                  read the manual without installing it\n  unwedge generate man --dir /usr/local/share/man/man1     one page per subcommand\n  unwedge generate completions bash > /etc/bash_completion.d/unwedge\n  unwedge generate completions zsh > ~/.zfunc/_unwedge\n\nExit status: 0 written; 2 bad usage or a file that cannot be written."
+        after_help = "Examples:\n  unwedge generate man | man -l -                  read the manual without installing it\n  unwedge generate man --dir /usr/local/share/man/man1     one page per subcommand\n  unwedge generate completions bash > /etc/bash_completion.d/unwedge\n  unwedge generate completions zsh > ~/.zfunc/_unwedge\n  unwedge generate rules > /etc/prometheus/rules/unwedge.yml     an alert per finding kind\n\nExit status: 0 written; 2 bad usage or a file that cannot be written."
     )]
     Generate(GenerateArgs),
     /// Explain a finding kind: what it means, the kernel facts, the false alarms it avoids, the fix.
@@ -204,6 +208,10 @@ pub struct WatchArgs {
     /// scans.
     #[arg(long, value_enum, default_value_t = StacksWhen::Auto, value_name = "WHEN")]
     pub stacks: StacksWhen,
+    /// Keep command lines verbatim: by default an argument that looks like a credential (--password=…, -p… of
+    /// mysql, *_TOKEN=…, user:pass@ in a URL, Authorization: values, token= parameters) is shown as ‹redacted›.
+    #[arg(long)]
+    pub no_redact: bool,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
 }
@@ -227,6 +235,17 @@ pub enum GenerateWhat {
         /// The shell to complete for.
         #[arg(value_enum, value_name = "SHELL")]
         shell: clap_complete::Shell,
+    },
+    /// Prometheus alert rules for `unwedge serve`, one per finding kind (deploy/prometheus/unwedge-rules.yml), on
+    /// stdout.
+    Rules {
+        /// Print their promtool unit tests instead (unwedge-rules.test.yml: `promtool test rules` runs them).
+        #[arg(long)]
+        tests: bool,
+        /// Put before each runbook_url, which is otherwise the kind's page in the source tree
+        /// (docs/kinds/KIND.md): e.g. https://git.example.com/unwedge/blob/main/
+        #[arg(long, value_name = "URL", default_value = "")]
+        runbook_base: String,
     },
 }
 
@@ -263,10 +282,25 @@ pub struct ServeArgs {
     /// (a replay of an incident, a demo, a test).
     #[arg(long, value_name = "FILE")]
     pub from_snapshot: Option<PathBuf>,
+    /// Flight recorder: when a warning or critical finding appears or gets worse, keep that scan (its HTML page
+    /// with the snapshots embedded, 0600) in DIR, so the evidence outlives a restart. Listed at /v1/recordings.
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+    /// The most the recordings in --record DIR may take (bytes; K, M, G: KiB, MiB, GiB); the oldest go first.
+    #[arg(long, default_value = "256M", value_parser = parse_bytes, value_name = "BYTES", requires = "record")]
+    pub record_max: u64,
+    /// How long a finding (kind, pid, port) that was recorded is not recorded again unless it gets worse; at
+    /// most 5 recordings per cooldown in all.
+    #[arg(long, default_value = "10m", value_parser = parse_positive_duration, value_name = "DURATION", requires = "record", allow_hyphen_values = true)]
+    pub record_cooldown: Duration,
     /// User-space stacks of the threads findings report (as `scan --stacks`); symbol tables stay cached
     /// between scans (64 binaries at most).
     #[arg(long, value_enum, default_value_t = StacksWhen::Auto, value_name = "WHEN")]
     pub stacks: StacksWhen,
+    /// Keep command lines verbatim: by default an argument that looks like a credential (--password=…, -p… of
+    /// mysql, *_TOKEN=…, user:pass@ in a URL, Authorization: values, token= parameters) is shown as ‹redacted›.
+    #[arg(long)]
+    pub no_redact: bool,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
 }
@@ -303,6 +337,15 @@ pub struct StopArgs {
     /// Print the result (targets, steps with timings, port check) as one JSON document.
     #[arg(long)]
     pub json: bool,
+    /// Before the first signal, scan the targets (two snapshots 1 s apart) and write the report as one HTML page
+    /// with the snapshots embedded (0600): the evidence a restart would destroy. FILE, or a directory to write
+    /// TIME-COMM-PID.html into.
+    #[arg(long, value_name = "FILE|DIR")]
+    pub capture: Option<PathBuf>,
+    /// Keep command lines verbatim: by default an argument that looks like a credential (--password=…, -p… of
+    /// mysql, *_TOKEN=…, user:pass@ in a URL, Authorization: values, token= parameters) is shown as ‹redacted›.
+    #[arg(long)]
+    pub no_redact: bool,
 }
 
 #[derive(Args, Debug)]
@@ -345,6 +388,10 @@ pub struct ScanArgs {
     /// (or --from-snapshot) the raw snapshots are embedded too, so `scan --from-snapshot FILE` re-reads it.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Keep command lines verbatim: by default an argument that looks like a credential (--password=…, -p… of
+    /// mysql, *_TOKEN=…, user:pass@ in a URL, Authorization: values, token= parameters) is shown as ‹redacted›.
+    #[arg(long)]
+    pub no_redact: bool,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
 }
@@ -390,6 +437,26 @@ pub struct ThresholdArgs {
     /// Percent of the interval all tasks stalled on memory (PSI full) that memory_pressure calls a stall.
     #[arg(long, default_value_t = dflt().psi_full, value_name = "PCT", value_parser = parse_percent)]
     pub psi_full: f64,
+}
+
+/// A size in bytes: 1048576, 64K, 256M, 1G (powers of 1024; KiB, MiB, GiB also read).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let n: u64 = num.parse().map_err(|_| format!("'{s}' is not a size (1048576, 64K, 256M, 1G)"))?;
+    let mult: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        _ => return Err(format!("'{s}': unknown unit '{unit}' (K, M or G)")),
+    };
+    match n.checked_mul(mult) {
+        Some(0) => Err(format!("'{s}': the size must be above 0")),
+        Some(b) => Ok(b),
+        None => Err(format!("'{s}' is too large")),
+    }
 }
 
 fn dflt() -> unwedge_pipeline::Thresholds {
@@ -455,108 +522,6 @@ impl ThresholdArgs {
     }
 }
 
-#[derive(Args, Debug)]
-pub struct ProbeArgs {
-    #[command(subcommand)]
-    pub kind: ProbeKind,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum ProbeKind {
-    /// TCP connect latency, like hping3 --syn or tcping, without raw sockets or root.
-    #[command(
-        long_about = "Connects COUNT times with a plain non-blocking connect() and reports each connect time (one \
-SYN/SYN-ACK round trip), as ping does, then min/median/p95/max/stddev. Refusals (RST) are told apart from \
-timeouts. A connect that needs >= 0.9 s had its SYN retransmitted (syn_retransmit: full accept queue, \
-CLOSE-WAIT 4-tuple collision, loss); one with no answer within --timeout raises connect_timeout.",
-        after_help = "Examples:\n  unwedge probe tcp 127.0.0.1:5000              5 connects, 1 s apart\n  unwedge probe tcp db.internal:5432 -c 20 -i 0.2\n  unwedge probe tcp [::1]:8080 --timeout 500ms --json\n  unwedge probe tcp app.internal:80 --source-port 40000   reuse one 4-tuple on purpose\n\nExit status: 0 all connects succeeded and no warning; 1 a connect failed or a warning/critical finding; 2 bad target or usage."
-    )]
-    Tcp(TcpArgs),
-    /// HTTP(S) checks: timings, keep-alive starvation, Content-Type, TLS close.
-    #[command(
-        long_about = "Sends one GET over HTTP/1.1 and reports dns/connect/tls/ttfb/total timings, the status and headers, \
-and for HTTPS the protocol, cipher and certificate. Then, while that connection idles in keep-alive, sends the \
-same request on a second connection: a server that answers it only once the first closes has its concurrency \
-slots held by idle keep-alive connections (keepalive_starvation). Also flags a body without Content-Type and, \
-for HTTPS, a server that takes over 1 s to close after the client's close_notify (slow_tls_shutdown).",
-        after_help = "Examples:\n  unwedge probe http http://127.0.0.1:8080/\n  unwedge probe http https://localhost:8443/ --insecure      self-signed test server\n  unwedge probe http https://api.example/ --cacert ca.pem --json\n  unwedge probe http http://127.0.0.1:8080/ --measure-idle --max-wait 2m\n\nExit status: 0 answered and no warning; 1 a request failed or a warning/critical finding; 2 bad URL or usage."
-    )]
-    Http(HttpArgs),
-}
-
-#[derive(Args, Debug)]
-pub struct TcpArgs {
-    /// HOST:PORT, IPV4:PORT or [IPV6]:PORT.
-    #[arg(value_name = "HOST:PORT", allow_hyphen_values = true)]
-    pub target: String,
-    /// Number of connects.
-    #[arg(short = 'c', long, default_value_t = 5, value_name = "COUNT", allow_hyphen_values = true, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    pub count: u32,
-    /// Time between the starts of two connects (2, 0.2, 200ms).
-    #[arg(short = 'i', long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
-    pub interval: Duration,
-    /// Give up on a connect (and name resolution) after this long.
-    #[arg(long, default_value = "3s", value_parser = parse_positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
-    pub timeout: Duration,
-    /// Give up on the whole command after this long (one line on stderr, exit 2); a scan finishes early with what
-    /// it has. Default: 30s plus the time the command waits on purpose (interval, grace, count × interval, max-wait).
-    #[arg(long, value_parser = parse_positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
-    pub deadline: Option<Duration>,
-    /// Connect from this local port, e.g. to hit a stale CLOSE-WAIT 4-tuple on purpose.
-    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
-    pub source_port: Option<u16>,
-    #[command(flatten)]
-    pub out: ProbeOutput,
-}
-
-/// Address family and output format, shared by `probe tcp` and `probe http`.
-#[derive(Args, Debug)]
-pub struct ProbeOutput {
-    /// Use IPv4 only.
-    #[arg(short = '4', conflicts_with = "ipv6")]
-    pub ipv4: bool,
-    /// Use IPv6 only.
-    #[arg(short = '6')]
-    pub ipv6: bool,
-    /// Print the result as one JSON document, whose keys are a stable contract (docs/contract.md in the source).
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct HttpArgs {
-    /// http:// or https:// URL.
-    #[arg(value_name = "URL", allow_hyphen_values = true)]
-    pub url: String,
-    /// Give up on each step (resolve, connect, TLS handshake, first byte, each body read) after this long.
-    #[arg(long, default_value = "3s", value_parser = parse_positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
-    pub timeout: Duration,
-    /// How long a second connection may wait for its answer while the first idles.
-    #[arg(long, default_value = "2s", value_parser = parse_positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
-    pub starvation_wait: Duration,
-    /// Give up on the whole command after this long (one line on stderr, exit 2); a scan finishes early with what
-    /// it has. Default: 30s plus the time the command waits on purpose (interval, grace, count × interval, max-wait).
-    #[arg(long, value_parser = parse_positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
-    pub deadline: Option<Duration>,
-    /// Skip the keep-alive starvation check (one connection only).
-    #[arg(long)]
-    pub no_starvation_check: bool,
-    /// Also measure how long the server keeps an idle keep-alive connection open.
-    #[arg(long)]
-    pub measure_idle: bool,
-    /// Upper bound for --measure-idle.
-    #[arg(long, default_value = "60s", value_parser = parse_positive_duration, value_name = "DURATION", allow_hyphen_values = true)]
-    pub max_wait: Duration,
-    /// Accept any server certificate (self-signed test servers); handshake signatures are still checked.
-    #[arg(long, short = 'k')]
-    pub insecure: bool,
-    /// Trust the CA certificates in FILE (PEM) instead of the system's.
-    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
-    pub cacert: Option<PathBuf>,
-    #[command(flatten)]
-    pub out: ProbeOutput,
-}
-
 /// Beyond the time a command waits on purpose, how long it may take by default.
 const DEADLINE_SLACK: Duration = Duration::from_secs(30);
 
@@ -566,7 +531,10 @@ pub fn deadline(cmd: &Command) -> Result<Option<Duration>, String> {
     match cmd {
         Command::Exec(_) => Ok(None),
         Command::Scan(a) => scan_deadline(a).map(Some),
-        Command::Stop(a) => bound(a.deadline, a.grace, "--grace").map(Some),
+        Command::Stop(a) => {
+            let capture = if a.capture.is_some() { crate::cmd::stop::CAPTURE_TIMEOUT } else { Duration::ZERO };
+            bound(a.deadline, a.grace.saturating_add(capture), "--grace").map(Some)
+        }
         Command::Probe(p) => match &p.kind {
             ProbeKind::Tcp(a) => {
                 bound(a.deadline, a.interval.saturating_mul(a.count.saturating_sub(1)), "-c × -i").map(Some)

@@ -49,6 +49,8 @@ pub enum Fatal {
         addr: SocketAddr,
         err: std::io::Error,
     },
+    /// `serve --record DIR` cannot make or read its directory.
+    Record(crate::serve::record::RecordError),
     /// `serve` stopped on an error of its runtime or listener.
     Serve(std::io::Error),
     /// The report could not be serialised as JSON.
@@ -84,6 +86,7 @@ impl fmt::Display for Fatal {
             Fatal::CreateDir { path, err } => write!(f, "cannot create {}: {err}", path.display()),
             Fatal::Listen { addr, err } => write!(f, "cannot listen on {addr}: {err}"),
             Fatal::Serve(e) => write!(f, "serve: {e}"),
+            Fatal::Record(e) => write!(f, "cannot record: {e}"),
             Fatal::Json(e) => e.fmt(f),
             Fatal::Io(e) => e.fmt(f),
             Fatal::Stop(e) => e.fmt(f),

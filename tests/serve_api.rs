@@ -374,19 +374,24 @@ fn real_prometheus_scrapes_the_leak_and_loads_the_rules() {
     });
     assert!(found, "Prometheus did not get unwedge_close_wait_sockets=30 for pid {pid} within 45 s: {last:?}");
 
-    // The deploy rules load, and CloseWaitLeak is pending for that process
-    // (it fires after its 5 minute `for:`; promtool test rules covers firing).
-    let pid_label = pid.to_string();
+    // The deploy rules load, and CloseWaitLeak (one alert per kind and
+    // instance, labelled with its kind) is pending for this serve: it fires
+    // after its 5 minute `for:`; promtool test rules covers firing.
+    let instance = server.addr.to_string();
     let mut alerts = None;
     let pending = wait_until(Duration::from_secs(20), || {
         alerts = prom_get(prom.addr, "/api/v1/alerts");
         alerts.as_ref().and_then(|v| v["data"]["alerts"].as_array()).is_some_and(|a| {
             a.iter().any(|x| {
-                x["labels"]["alertname"] == "CloseWaitLeak" && x["labels"]["pid"].as_str() == Some(&*pid_label)
+                x["labels"]["alertname"] == "CloseWaitLeak"
+                    && x["labels"]["kind"] == "close_wait_leak"
+                    && x["labels"]["instance"].as_str() == Some(&*instance)
+                    && x["annotations"]["runbook_url"] == "docs/kinds/close_wait_leak.md"
             })
         })
     });
-    assert!(pending, "no CloseWaitLeak alert for pid {pid}: {alerts:?}");
+    assert!(pending, "no CloseWaitLeak alert for {instance}: {alerts:?}");
+    drop(leaky);
 }
 
 /// Serve fed recorded snapshots (`--from-snapshot`): /v1/scan equals what

@@ -1,7 +1,10 @@
-//! The deploy kit in deploy/: Prometheus rules pass `promtool check rules`
-//! and their unit tests, the example config is valid, the dashboard only
+//! The deploy kit in deploy/: the Prometheus rules are what `unwedge
+//! generate rules` makes from the kind table (an alert per kind, each with
+//! a runbook that is a page of the repository), pass `promtool check
+//! rules` and their unit tests (a firing and a silent case per kind), the
+//! example config is valid, the dashboard shows every kind and only
 //! queries metrics unwedge serves, and the unit and DaemonSet keep their
-//! hardening. promtool comes from Debian's `prometheus` package
+//! hardening and record incidents. promtool comes from Debian's `prometheus` package
 //! (.ci/install-test-deps.sh); without it those checks fail under
 //! UNWEDGE_REQUIRE_LIVE=1 (CI) and are skipped loudly otherwise.
 
@@ -9,6 +12,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use unwedge_model::Kind;
 
 fn deploy() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy")
@@ -31,28 +35,95 @@ fn promtool(args: &[&str], dir: &Path) -> bool {
     true
 }
 
-const ALERTS: &[&str] = &[
-    "CloseWaitLeak",
-    "AcceptQueueOverflow",
-    "KeepaliveStarvation",
-    "BlockedSignal",
-    "StuckThread",
-    "OrphanPortHolder",
-    "FdExhaustion",
+/// The alerts no kind covers (the rest are one per kind, from the table).
+const SPECIAL_ALERTS: &[&str] = &[
+    "CloseWaitCollisions",
+    "ListenOverflows",
+    "OldestRequestUnanswered",
+    "UnwedgeScanFailing",
+    "UnwedgeRecordingFailing",
 ];
 
+/// `CloseWaitLeak` for `close_wait_leak`.
+fn alert_name(kind: Kind) -> String {
+    kind.name().split('_').map(|w| w[..1].to_ascii_uppercase() + &w[1..]).collect()
+}
+
+fn generate(args: &[&str]) -> String {
+    let out = common::unwedge().arg("generate").arg("rules").args(args).output().expect("run unwedge");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
 #[test]
-fn alert_rules_check_and_pass_their_unit_tests() {
+fn alert_rules_are_generated_from_the_kind_table_and_pass_their_unit_tests() {
     let dir = deploy().join("prometheus");
     let rules = std::fs::read_to_string(dir.join("unwedge-rules.yml")).unwrap();
     let tests = std::fs::read_to_string(dir.join("unwedge-rules.test.yml")).unwrap();
-    for a in ALERTS {
+    let regenerate = "regenerate: unwedge generate rules > deploy/prometheus/unwedge-rules.yml; unwedge generate rules --tests > deploy/prometheus/unwedge-rules.test.yml";
+    assert!(
+        rules == generate(&[]),
+        "deploy/prometheus/unwedge-rules.yml is not what the kind table gives ({regenerate})"
+    );
+    assert!(tests == generate(&["--tests"]), "deploy/prometheus/unwedge-rules.test.yml is stale ({regenerate})");
+    let mut alerts: Vec<String> = Vec::new();
+    for kind in Kind::scan_kinds() {
+        let name = alert_name(kind);
+        let rule = rules
+            .split("- alert: ")
+            .find(|r| r.starts_with(&format!("{name}\n")))
+            .unwrap_or_else(|| panic!("no alert for {kind}"));
+        assert!(rule.contains(&format!("kind=\"{kind}\"")), "{name}'s expr does not name kind=\"{kind}\"");
+        assert!(rule.contains(&format!("for: {}\n", kind.alert_for().unwrap())), "{name}: for");
+        for a in ["summary: ", "description: ", "runbook_url: "] {
+            assert!(rule.contains(a), "{name} has no {a}");
+        }
+        assert!(
+            rule.contains("unwedge_findings_caused") && rule.contains("ALERTS{"),
+            "{name} does not wait for its cause"
+        );
+        // A firing case (exp_alerts naming it) and a silent one (exp_alerts: []).
+        let firing = format!("alertname: {name}\n        exp_alerts:\n          - exp_labels:");
+        let silent = format!("alertname: {name}\n        exp_alerts: []");
+        assert!(tests.contains(&firing) && tests.contains(&silent), "{name}: a firing and a silent test");
+        alerts.push(name);
+    }
+    for a in SPECIAL_ALERTS {
         assert!(rules.contains(&format!("- alert: {a}\n")), "rule {a} missing");
         assert!(tests.contains(&format!("alertname: {a}\n")), "no unit test for {a}");
+        alerts.push(a.to_string());
     }
+    assert_eq!(rules.matches("- alert: ").count(), alerts.len(), "an alert neither per kind nor special");
     if promtool(&["check", "rules", "unwedge-rules.yml"], &dir) {
         promtool(&["test", "rules", "unwedge-rules.test.yml"], &dir);
         promtool(&["check", "config", "prometheus.yml"], &dir);
+    }
+}
+
+/// The `runbook_url: "…"` values of a rules file.
+fn runbooks(rules: &str) -> Vec<&str> {
+    rules.lines().filter_map(|l| l.trim().strip_prefix("runbook_url: \"")).map(|v| v.trim_end_matches('"')).collect()
+}
+
+#[test]
+fn every_rule_has_a_runbook_that_is_a_page_in_the_repository() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let rules = std::fs::read_to_string(deploy().join("prometheus/unwedge-rules.yml")).unwrap();
+    let urls = runbooks(&rules);
+    assert_eq!(urls.len(), rules.matches("- alert: ").count(), "a rule without a runbook_url");
+    for url in &urls {
+        assert!(root.join(url).is_file(), "runbook_url {url} is no file in the repository");
+    }
+    for kind in Kind::scan_kinds() {
+        assert!(urls.contains(&kind.doc_page()), "{kind}'s runbook is not its page {}", kind.doc_page());
+    }
+    // With a base, every link is that base and the same path.
+    let base = "https://git.example.com/unwedge/blob/main/";
+    let based = generate(&["--runbook-base", base]);
+    let with_base = runbooks(&based);
+    assert_eq!(with_base.len(), urls.len());
+    for (b, u) in with_base.iter().zip(&urls) {
+        assert_eq!(*b, format!("{base}{u}"));
     }
 }
 
@@ -68,6 +139,11 @@ fn metric_names(expr: &str) -> Vec<String> {
 fn dashboard_and_rules_query_only_metrics_unwedge_serves() {
     let served = [
         "unwedge_findings",
+        "unwedge_findings_caused",
+        "unwedge_oldest_unanswered_seconds",
+        "unwedge_recordings_total",
+        "unwedge_recording_errors_total",
+        "unwedge_recording_bytes",
         "unwedge_close_wait_sockets",
         "unwedge_blocked_pending_signals",
         "unwedge_stuck_threads",
@@ -89,6 +165,15 @@ fn dashboard_and_rules_query_only_metrics_unwedge_serves() {
         }
     }
     assert!(exprs.len() >= 8);
+    // Every kind on the dashboard: findings grouped by kind, no kind left out.
+    assert!(
+        exprs.iter().any(|e| e.starts_with("sum by (kind) (unwedge_findings{") && !e.contains("kind=")),
+        "no panel shows every kind"
+    );
+    assert!(
+        exprs.iter().any(|e| e.contains("unwedge_oldest_unanswered_seconds")),
+        "no panel of the oldest unanswered request"
+    );
     let rules = std::fs::read_to_string(deploy().join("prometheus/unwedge-rules.yml")).unwrap();
     exprs.push(rules);
     for e in &exprs {
@@ -107,7 +192,9 @@ fn service_unit_and_daemonset_stay_hardened() {
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
         "DynamicUser=yes",
-        "ExecStart=/usr/local/bin/unwedge serve --listen 127.0.0.1:9464 --scan-interval 15s",
+        "ExecStart=/usr/local/bin/unwedge serve --listen 127.0.0.1:9464 --scan-interval 15s --record /var/lib/unwedge/recordings --record-max 256M",
+        "StateDirectory=unwedge",
+        "StateDirectoryMode=0700",
     ] {
         assert!(unit.lines().any(|l| l == line), "unwedge.service lacks {line}");
     }
@@ -119,6 +206,10 @@ fn service_unit_and_daemonset_stay_hardened() {
         "allowPrivilegeEscalation: false",
         "drop: [\"ALL\"]",
         "--token-file=/etc/unwedge/token",
+        "--record=/var/lib/unwedge/recordings",
+        "--record-max=256M",
+        "mountPath: /var/lib/unwedge/recordings",
+        "path: /var/lib/unwedge/recordings",
     ] {
         assert!(ds.contains(needle), "daemonset.yaml lacks {needle}");
     }

@@ -33,12 +33,12 @@ fn parse(name: &str) -> Option<Kind> {
     Kind::from_name(&name.trim().to_ascii_lowercase().replace('-', "_"))
 }
 
-fn page(kind: Kind) -> Option<&'static str> {
+pub(crate) fn page(kind: Kind) -> Option<&'static str> {
     KIND_PAGES.iter().find(|(stem, _)| *stem == kind.name()).map(|(_, page)| *page)
 }
 
 /// The one-line summary of a page: its first `> ` line.
-fn summary(page: &str) -> &str {
+pub(crate) fn summary(page: &str) -> &str {
     page.lines().find_map(|l| l.strip_prefix("> ")).unwrap_or("")
 }
 

@@ -1,10 +1,12 @@
-//! `unwedge generate man|completions`: manual pages and shell completions
+//! `unwedge generate man|completions|rules`: manual pages and shell completions
 //! made from the clap definition at run time, as ripgrep does, so that they
 //! can never drift from `--help`. Descriptions, options and each command's
 //! "Examples:" and "Exit status:" come from cli.rs; what a man page needs
 //! beyond `--help` (the incidents of docs/stories.md, FILES, SEE ALSO) is here.
 //! tests/generate.rs checks that FILES names every /proc and /sys path the
-//! code reads.
+//! code reads. The alert rules are made in `rules`, from the kind table.
+//! Man pages and rules are written 0644: they are meant to be installed
+//! and read by others, and hold nothing about the host.
 
 use crate::build_info;
 use crate::cli::{Cli, GenerateArgs, GenerateWhat};
@@ -13,6 +15,8 @@ use clap::CommandFactory;
 use roff::{bold, italic, roman, Inline, Roff};
 use std::io::Write;
 use std::path::Path;
+
+pub mod rules;
 
 pub fn run(args: &GenerateArgs) -> Result<u8, Fatal> {
     match &args.what {
@@ -26,6 +30,12 @@ pub fn run(args: &GenerateArgs) -> Result<u8, Fatal> {
         GenerateWhat::Completions { shell } => {
             let mut out = std::io::stdout().lock();
             clap_complete::generate(*shell, &mut command(), "unwedge", &mut out);
+            out.flush()?;
+        }
+        GenerateWhat::Rules { tests, runbook_base } => {
+            let text = if *tests { rules::tests(runbook_base) } else { rules::rules(runbook_base) };
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
             out.flush()?;
         }
     }
@@ -281,7 +291,7 @@ fn exit_status(r: &mut Roff, page: &str, given: Option<&str>) {
              bound, or the token file cannot be read.",
         ),
         "unwedge-probe" => Some("0 all good; 1 a target failed or a warning/critical finding; 2 bad target or usage."),
-        "unwedge-generate-man" | "unwedge-generate-completions" => {
+        "unwedge-generate-man" | "unwedge-generate-completions" | "unwedge-generate-rules" => {
             Some("0 written; 2 bad usage or a file that cannot be written.")
         }
         _ => None,

@@ -10,7 +10,7 @@ pub fn run(args: &ScanArgs) -> Result<u8, Fatal> {
     let thresholds = args.thresholds.thresholds().map_err(Fatal::Thresholds)?;
     let started = Instant::now();
     let input = match &args.from_snapshot {
-        Some(path) => Input::Recorded(path.clone()),
+        Some(path) => Input::Recorded { path: path.clone(), keep_secrets: args.no_redact },
         None => {
             if !unwedge_collect::is_root() {
                 eprintln!("unwedge: not running as root: other users' sockets, fds, threads and user stacks are hidden (run as root, or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
@@ -22,6 +22,7 @@ pub fn run(args: &ScanArgs) -> Result<u8, Fatal> {
                 interval: args.interval,
                 until: Some(started + deadline.mul_f64(0.8)),
                 record: args.save_snapshot.is_some(),
+                keep_secrets: args.no_redact,
             }
         }
     };
@@ -47,9 +48,11 @@ pub fn run(args: &ScanArgs) -> Result<u8, Fatal> {
         // The raw snapshots go in only where the user already has them saved:
         // they hold every process's command line on the host.
         let embed = args.save_snapshot.is_some() || args.from_snapshot.is_some();
-        let extras = render::html::Extras { scan: embed.then_some(&scan), ..Default::default() };
+        let extras =
+            render::html::Extras { scan: embed.then_some(&scan), unredacted: args.no_redact, ..Default::default() };
         let page = render::html::render(&report, &extras).map_err(Fatal::Html)?;
-        std::fs::write(path, page).map_err(|err| Fatal::Write { path: path.clone(), err })?;
+        unwedge_pipeline::write_private(path, page.as_bytes())
+            .map_err(|err| Fatal::Write { path: path.clone(), err })?;
     }
     let stdout = std::io::stdout();
     if args.json {

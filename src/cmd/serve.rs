@@ -13,9 +13,14 @@ pub fn run(args: &ServeArgs) -> Result<u8, Fatal> {
         // Loaded once up front, so a bad file is one clear line now, not an error per scan.
         Some(path) => {
             unwedge_pipeline::load(path)?;
-            unwedge_pipeline::Input::Recorded(path.clone())
+            unwedge_pipeline::Input::Recorded { path: path.clone(), keep_secrets: args.no_redact }
         }
-        None => unwedge_pipeline::Input::Live { interval: args.interval, until: None, record: false },
+        None => unwedge_pipeline::Input::Live {
+            interval: args.interval,
+            until: None,
+            record: false,
+            keep_secrets: args.no_redact,
+        },
     };
     let token = match &args.token_file {
         Some(path) => Some(auth::load_token(path).map_err(Fatal::Token)?),
@@ -43,6 +48,13 @@ pub fn run(args: &ServeArgs) -> Result<u8, Fatal> {
         input,
         thresholds,
         stacks: args.stacks.mode(),
+        record: args.record.as_ref().map(|dir| crate::serve::record::Config {
+            dir: dir.clone(),
+            max_bytes: args.record_max,
+            cooldown: args.record_cooldown,
+            unredacted: args.no_redact,
+        }),
+        keep_secrets: args.no_redact,
         continuous: args.mode == crate::cli::ScanMode::Continuous,
     })?;
     Ok(0)

@@ -61,12 +61,13 @@ pub fn run(args: &WatchArgs) -> Result<u8, Fatal> {
     let (tx, rx) = sync_channel::<Cycle>(1);
     let (every, interval, count, files) = (args.every, args.interval, args.count, args.from_snapshot.clone());
     let mode = args.stacks.mode();
+    let keep_secrets = args.no_redact;
     let continuous = args.mode == crate::cli::ScanMode::Continuous && files.is_empty();
     std::thread::Builder::new().name("scan".into()).spawn(move || {
         // Lives as long as the scanner: each binary's symbol tables load once.
         let mut stacks = unwedge_pipeline::Stacks::new(mode);
         // Continuous mode: the previous snapshot and the collector's cache, kept from scan to scan.
-        let mut state = continuous.then(|| unwedge_pipeline::Continuous::new(interval));
+        let mut state = continuous.then(|| unwedge_pipeline::Continuous::new(interval).keeping_secrets(keep_secrets));
         let mut n: u64 = 0;
         while count.is_none_or(|c| n < c) {
             let started = Instant::now();
@@ -75,9 +76,9 @@ pub fn run(args: &WatchArgs) -> Result<u8, Fatal> {
                 Some(c) => c.step(&thresholds, &mut stacks, until),
                 None => {
                     let input = if files.is_empty() {
-                        Input::Live { interval, until, record: false }
+                        Input::Live { interval, until, record: false, keep_secrets }
                     } else {
-                        Input::Recorded(files[(n % files.len() as u64) as usize].clone())
+                        Input::Recorded { path: files[(n % files.len() as u64) as usize].clone(), keep_secrets }
                     };
                     unwedge_pipeline::run(&input, &thresholds, &mut stacks)
                 }

@@ -37,6 +37,8 @@ pub struct Options {
     pub target: Target,
     pub grace: Duration,
     pub dry_run: bool,
+    /// `--no-redact`: the targets' command lines verbatim.
+    pub keep_secrets: bool,
 }
 
 /// The whole run, as `--json` prints it.
@@ -57,6 +59,8 @@ pub struct Report {
     pub listeners_left: Vec<Listener>,
     /// Every target is gone and every port checked is free (a dry run: the plan is feasible).
     pub success: bool,
+    /// `--capture`: the page (with the snapshots) written before the first signal.
+    pub capture: Option<std::path::PathBuf>,
     pub duration_ms: u64,
 }
 
@@ -115,16 +119,30 @@ pub struct Listener {
     pub text: String,
 }
 
+/// `--capture`: given the pids about to be signalled, takes the scan and
+/// writes it; returns the file and the line to print.
+pub type Capture<'a> = &'a mut dyn FnMut(&[u32]) -> Result<(std::path::PathBuf, String), String>;
+
 /// Finds the targets, then (unless a dry run) stops them. `on_step` sees
-/// each step as it happens, so a long grace period shows progress.
-pub fn run(opts: &Options, on_step: &mut dyn FnMut(&Step)) -> Result<Report, StopError> {
-    let cx = sequence::Ctx::start(on_step);
+/// each step as it happens, so a long grace period shows progress;
+/// `capture` runs after the targets are pinned, before the first signal.
+pub fn run<'a>(
+    opts: &Options,
+    on_step: &'a mut dyn FnMut(&Step),
+    capture: Option<Capture<'a>>,
+) -> Result<Report, StopError> {
+    let cx = sequence::Ctx::start(on_step, capture);
     let me = caller();
     if let Target::Pid(pid) = opts.target {
         // Before any snapshot: the cheapest and most important refusals.
         select::refuse(pid, &me, None)?;
     }
-    let snap = unwedge_collect::snapshot().map_err(StopError::Collect)?;
+    let budget = unwedge_collect::walk::Budget {
+        detail: unwedge_collect::Detail::Full,
+        keep_secrets: opts.keep_secrets,
+        ..Default::default()
+    };
+    let snap = unwedge_collect::snapshot_within(budget).map_err(StopError::Collect)?;
     let sel = select::select(&snap, opts.target, &me).map_err(|e| match e {
         StopError::NotFound { pid } => not_found(pid),
         e => e,

@@ -50,6 +50,9 @@ pub struct Extras<'a> {
     pub subtitle: Option<String>,
     /// The heading of the charts ("Last hour").
     pub charts_title: String,
+    /// Command lines were kept verbatim (`--no-redact`): the header says so,
+    /// since the page may then hold passwords.
+    pub unredacted: bool,
 }
 
 /// JSON safe inside `<script type="application/json">`: no `<`, `>` or `&`
@@ -128,6 +131,7 @@ pub fn render(r: &Report, extras: &Extras) -> Result<String, String> {
         },
         sections => Value::from(Serde(sections(r))),
         subtitle => extras.subtitle.clone(),
+        unredacted => extras.unredacted,
         charts_title => extras.charts_title.clone(),
         charts => extras.charts.iter().map(|ch| minijinja::context! {
             title => ch.title.clone(), now => ch.now.clone(), max => ch.max.clone(),

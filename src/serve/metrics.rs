@@ -39,6 +39,23 @@ pub struct Facts {
     pub listen_drops: Option<u64>,
     pub syn_challenges: Option<u64>,
     pub scan_duration_s: f64,
+    /// (kind, severity, kind of its cause) -> findings of that kind and
+    /// severity whose first warning or critical cause (of another kind) is
+    /// of that kind: what an alert needs to wait while the cause's alert
+    /// is pending or firing.
+    pub caused: BTreeMap<(Kind, &'static str, Kind), i64>,
+    /// port -> seconds the oldest request read and not answered has waited
+    /// (0 where none waits), for every port something listens on.
+    pub oldest_unanswered: BTreeMap<u16, f64>,
+}
+
+/// The flight recorder's counts (`serve --record`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Recordings {
+    pub written: u64,
+    pub failed: u64,
+    /// Bytes of the recordings in the directory now.
+    pub bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +71,13 @@ pub struct ProcValue {
 struct FindingLabels {
     kind: String,
     severity: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CausedLabels {
+    kind: String,
+    severity: String,
+    caused_by_kind: String,
 }
 
 /// pid, comm and, where known, container: a process with no container
@@ -107,8 +131,18 @@ impl Facts {
     pub fn new(report: &Report, scan: &Scan) -> Facts {
         let mut f = Facts { scan_duration_s: report.duration_ms as f64 / 1000.0, ..Facts::default() };
         let mut stuck: BTreeMap<u32, (String, String, i64)> = BTreeMap::new();
+        let by_id: BTreeMap<&str, &unwedge_model::Finding> =
+            report.findings.iter().map(|x| (x.id.as_str(), x)).collect();
         for x in &report.findings {
             *f.findings.entry((x.kind(), x.severity.name())).or_default() += 1;
+            let cause = x
+                .caused_by
+                .iter()
+                .filter_map(|id| by_id.get(id.as_str()))
+                .find(|c| c.severity.is_alarm() && c.kind() != x.kind());
+            if let Some(c) = cause {
+                *f.caused.entry((x.kind(), x.severity.name(), c.kind())).or_default() += 1;
+            }
             let (Some(pid), comm) = (x.pid, x.comm.clone().unwrap_or_default()) else { continue };
             let container = x.container.as_ref().map(|c| c.label()).unwrap_or_default();
             let pv = |value: i64| ProcValue { pid, comm: comm.clone(), container: container.clone(), value };
@@ -140,6 +174,10 @@ impl Facts {
                 e.0 += i64::from(s.recv_q);
                 e.1 += i64::from(s.send_q);
             }
+            f.oldest_unanswered = unwedge_analyze::facts::requests::oldest_unanswered(last)
+                .into_iter()
+                .map(|(port, ms)| (port, ms as f64 / 1000.0))
+                .collect();
             if let Some(ns) = last.netns.iter().find(|n| n.inode == last.host_netns) {
                 f.listen_overflows = ns.listen_overflows;
                 f.listen_drops = ns.listen_drops;
@@ -184,8 +222,9 @@ pub struct ProcLabelsOut {
     pub container: String,
 }
 
-/// Encodes the registry for one scan's facts (or none before the first scan).
-pub fn render(facts: Option<&Facts>, scan_errors: u64, top_n: usize) -> String {
+/// Encodes the registry for one scan's facts (or none before the first
+/// scan), and the recorder's counts when it is on.
+pub fn render(facts: Option<&Facts>, scan_errors: u64, top_n: usize, rec: Option<Recordings>) -> String {
     let mut reg = Registry::default();
 
     let build = Family::<BuildLabels, Gauge>::default();
@@ -204,104 +243,173 @@ pub fn render(facts: Option<&Facts>, scan_errors: u64, top_n: usize) -> String {
     errors.inc_by(scan_errors);
     reg.register("unwedge_scan_errors", "Background scans that failed", errors);
 
+    if let Some(r) = rec {
+        recordings(&mut reg, r);
+    }
     if let Some(f) = facts {
-        let duration = Gauge::<f64, AtomicU64>::default();
-        duration.set(f.scan_duration_s);
-        reg.register(
-            "unwedge_scan_duration_seconds",
-            "Wall time of the latest scan, both snapshots and analysis",
-            duration,
-        );
-
-        let findings = Family::<FindingLabels, Gauge>::default();
-        // Zeros for every contract kind, so that "no finding" is a 0 on a
-        // dashboard rather than a gap, and rate()/changes() work.
-        for kind in Kind::scan_kinds().map(Kind::name) {
-            for severity in ["info", "warning", "critical"] {
-                findings.get_or_create(&FindingLabels { kind: kind.into(), severity: severity.into() }).set(0);
-            }
-        }
-        for ((kind, severity), n) in &f.findings {
-            findings.get_or_create(&FindingLabels { kind: kind.name().into(), severity: (*severity).into() }).set(*n);
-        }
-        reg.register("unwedge_findings", "Findings of the latest scan by kind and severity", findings);
-
-        for (name, help, values) in [
-            (
-                "unwedge_close_wait_sockets",
-                "CLOSE-WAIT sockets held by a process with a close_wait_leak finding",
-                &f.close_wait,
-            ),
-            (
-                "unwedge_blocked_pending_signals",
-                "Signals pending but blocked in every thread, for processes with a blocked_signal finding",
-                &f.blocked_pending,
-            ),
-            ("unwedge_stuck_threads", "Threads of a process with a stuck_thread finding", &f.stuck_threads),
-        ] {
-            let fam = Family::<ProcLabels, Gauge>::default();
-            for (l, v) in cap(values.clone(), top_n) {
-                fam.get_or_create(&ProcLabels { pid: l.pid, comm: l.comm, container: l.container }).set(v);
-            }
-            reg.register(name, help, fam);
-        }
-
-        // Limits around processes: capped per limit like the series above.
-        let limits = Family::<LimitLabels, Gauge>::default();
-        for which in ["pids", "cpu_throttled_periods", "memory"] {
-            let values: Vec<ProcValue> = f.limits.iter().filter(|(w, _)| *w == which).map(|(_, v)| v.clone()).collect();
-            for (l, v) in cap(values, top_n) {
-                let proc = ProcLabels { pid: l.pid, comm: l.comm, container: l.container };
-                limits.get_or_create(&LimitLabels { limit: which.into(), proc }).set(v);
-            }
-        }
-        reg.register(
-            "unwedge_limit_percent",
-            "Processes with a pid_limit, cpu_throttled or memory_pressure finding: percent of pids.max in use (limit=pids), of CPU quota periods throttled (cpu_throttled_periods), of the memory limit in use (memory)",
-            limits,
-        );
-
-        // Listeners: the ports with the fullest queues first.
-        let mut ports: Vec<(u16, i64, i64)> = f.listeners.iter().map(|(p, (q, b))| (*p, *q, *b)).collect();
-        ports.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let queue = Family::<PortLabels, Gauge>::default();
-        let backlog = Family::<PortLabels, Gauge>::default();
-        for (port, q, b) in ports.iter().take(top_n) {
-            queue.get_or_create(&PortLabels { port: port.to_string() }).set(*q);
-            backlog.get_or_create(&PortLabels { port: port.to_string() }).set(*b);
-        }
-        if ports.len() > top_n {
-            let (q, b) = ports[top_n..].iter().fold((0, 0), |acc, p| (acc.0 + p.1, acc.1 + p.2));
-            queue.get_or_create(&PortLabels { port: "other".into() }).set(q);
-            backlog.get_or_create(&PortLabels { port: "other".into() }).set(b);
-        }
-        reg.register("unwedge_listen_queue", "Connections waiting in the accept queues of a port's listeners", queue);
-        reg.register("unwedge_listen_backlog", "Accept queue size (backlog) of a port's listeners", backlog);
-
-        for (name, help, v) in [
-            (
-                "unwedge_listen_overflows",
-                "Host TcpExt ListenOverflows: SYNs dropped because an accept queue was full",
-                f.listen_overflows,
-            ),
-            ("unwedge_listen_drops", "Host TcpExt ListenDrops: SYNs dropped at a listener", f.listen_drops),
-            (
-                "unwedge_syn_challenges",
-                "Host TcpExt TCPSYNChallenge: SYNs that hit an existing connection's 4-tuple (CLOSE-WAIT collisions among them)",
-                f.syn_challenges,
-            ),
-        ] {
-            if let Some(v) = v {
-                let c = Counter::<u64>::default();
-                c.inc_by(v);
-                reg.register(name, help, c);
-            }
-        }
+        findings(&mut reg, f);
+        processes(&mut reg, f, top_n);
+        listeners(&mut reg, f, top_n);
+        host_counters(&mut reg, f);
     }
 
     let mut out = String::new();
     encode(&mut out, &reg).expect("writing to a String cannot fail");
     out
+}
+
+/// The flight recorder's counts.
+fn recordings(reg: &mut Registry, r: Recordings) {
+    let written = Counter::<u64>::default();
+    written.inc_by(r.written);
+    reg.register("unwedge_recordings", "Incident recordings serve --record wrote since it started", written);
+    let failed = Counter::<u64>::default();
+    failed.inc_by(r.failed);
+    reg.register(
+        "unwedge_recording_errors",
+        "Incident recordings that could not be written (disk full, larger than --record-max)",
+        failed,
+    );
+    let bytes = Gauge::<i64>::default();
+    bytes.set(i64::try_from(r.bytes).unwrap_or(i64::MAX));
+    reg.register("unwedge_recording_bytes", "Bytes of the recordings in the --record directory", bytes);
+}
+
+/// The scan's duration, its findings by kind and severity, and their causes' kinds.
+fn findings(reg: &mut Registry, f: &Facts) {
+    let duration = Gauge::<f64, AtomicU64>::default();
+    duration.set(f.scan_duration_s);
+    reg.register(
+        "unwedge_scan_duration_seconds",
+        "Wall time of the latest scan, both snapshots and analysis",
+        duration,
+    );
+
+    let findings = Family::<FindingLabels, Gauge>::default();
+    // Zeros for every contract kind, so that "no finding" is a 0 on a
+    // dashboard rather than a gap, and rate()/changes() work.
+    for kind in Kind::scan_kinds().map(Kind::name) {
+        for severity in ["info", "warning", "critical"] {
+            findings.get_or_create(&FindingLabels { kind: kind.into(), severity: severity.into() }).set(0);
+        }
+    }
+    for ((kind, severity), n) in &f.findings {
+        findings.get_or_create(&FindingLabels { kind: kind.name().into(), severity: (*severity).into() }).set(*n);
+    }
+    reg.register("unwedge_findings", "Findings of the latest scan by kind and severity", findings);
+
+    let caused = Family::<CausedLabels, Gauge>::default();
+    for ((kind, severity, cause), n) in &f.caused {
+        let l = CausedLabels {
+            kind: kind.name().into(),
+            severity: (*severity).into(),
+            caused_by_kind: cause.name().into(),
+        };
+        caused.get_or_create(&l).set(*n);
+    }
+    reg.register(
+        "unwedge_findings_caused",
+        "Findings of the latest scan by kind and severity whose first warning or critical cause is of caused_by_kind (the report's caused_by): their alert waits while the cause's is pending or firing",
+        caused,
+    );
+}
+
+/// Per-process series, capped at the top N.
+fn processes(reg: &mut Registry, f: &Facts, top_n: usize) {
+    for (name, help, values) in [
+        (
+            "unwedge_close_wait_sockets",
+            "CLOSE-WAIT sockets held by a process with a close_wait_leak finding",
+            &f.close_wait,
+        ),
+        (
+            "unwedge_blocked_pending_signals",
+            "Signals pending but blocked in every thread, for processes with a blocked_signal finding",
+            &f.blocked_pending,
+        ),
+        ("unwedge_stuck_threads", "Threads of a process with a stuck_thread finding", &f.stuck_threads),
+    ] {
+        let fam = Family::<ProcLabels, Gauge>::default();
+        for (l, v) in cap(values.clone(), top_n) {
+            fam.get_or_create(&ProcLabels { pid: l.pid, comm: l.comm, container: l.container }).set(v);
+        }
+        reg.register(name, help, fam);
+    }
+
+    // Limits around processes: capped per limit like the series above.
+    let limits = Family::<LimitLabels, Gauge>::default();
+    for which in ["pids", "cpu_throttled_periods", "memory"] {
+        let values: Vec<ProcValue> = f.limits.iter().filter(|(w, _)| *w == which).map(|(_, v)| v.clone()).collect();
+        for (l, v) in cap(values, top_n) {
+            let proc = ProcLabels { pid: l.pid, comm: l.comm, container: l.container };
+            limits.get_or_create(&LimitLabels { limit: which.into(), proc }).set(v);
+        }
+    }
+    reg.register(
+        "unwedge_limit_percent",
+        "Processes with a pid_limit, cpu_throttled or memory_pressure finding: percent of pids.max in use (limit=pids), of CPU quota periods throttled (cpu_throttled_periods), of the memory limit in use (memory)",
+        limits,
+    );
+}
+
+/// Per-port series of the listeners, capped at the top N.
+fn listeners(reg: &mut Registry, f: &Facts, top_n: usize) {
+    // Listeners: the ports with the fullest queues first.
+    let mut ports: Vec<(u16, i64, i64)> = f.listeners.iter().map(|(p, (q, b))| (*p, *q, *b)).collect();
+    ports.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let queue = Family::<PortLabels, Gauge>::default();
+    let backlog = Family::<PortLabels, Gauge>::default();
+    for (port, q, b) in ports.iter().take(top_n) {
+        queue.get_or_create(&PortLabels { port: port.to_string() }).set(*q);
+        backlog.get_or_create(&PortLabels { port: port.to_string() }).set(*b);
+    }
+    if ports.len() > top_n {
+        let (q, b) = ports[top_n..].iter().fold((0, 0), |acc, p| (acc.0 + p.1, acc.1 + p.2));
+        queue.get_or_create(&PortLabels { port: "other".into() }).set(q);
+        backlog.get_or_create(&PortLabels { port: "other".into() }).set(b);
+    }
+    reg.register("unwedge_listen_queue", "Connections waiting in the accept queues of a port's listeners", queue);
+    reg.register("unwedge_listen_backlog", "Accept queue size (backlog) of a port's listeners", backlog);
+
+    // The oldest first; the rest folded into "other" at their oldest.
+    let mut ages: Vec<(u16, f64)> = f.oldest_unanswered.iter().map(|(p, a)| (*p, *a)).collect();
+    ages.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let oldest = Family::<PortLabels, Gauge<f64, AtomicU64>>::default();
+    for (port, age) in ages.iter().take(top_n) {
+        oldest.get_or_create(&PortLabels { port: port.to_string() }).set(*age);
+    }
+    if ages.len() > top_n {
+        let rest = ages[top_n..].iter().map(|a| a.1).fold(0.0, f64::max);
+        oldest.get_or_create(&PortLabels { port: "other".into() }).set(rest);
+    }
+    reg.register(
+        "unwedge_oldest_unanswered_seconds",
+        "Per listening port: how long the oldest request a server read and has not answered has waited (0: none); grows through a deadlock that fails no request",
+        oldest,
+    );
+}
+
+/// The host's TcpExt counters.
+fn host_counters(reg: &mut Registry, f: &Facts) {
+    for (name, help, v) in [
+        (
+            "unwedge_listen_overflows",
+            "Host TcpExt ListenOverflows: SYNs dropped because an accept queue was full",
+            f.listen_overflows,
+        ),
+        ("unwedge_listen_drops", "Host TcpExt ListenDrops: SYNs dropped at a listener", f.listen_drops),
+        (
+            "unwedge_syn_challenges",
+            "Host TcpExt TCPSYNChallenge: SYNs that hit an existing connection's 4-tuple (CLOSE-WAIT collisions among them)",
+            f.syn_challenges,
+        ),
+    ] {
+        if let Some(v) = v {
+            let c = Counter::<u64>::default();
+            c.inc_by(v);
+            reg.register(name, help, c);
+        }
+    }
 }
 
 /// The same exposition in the classic Prometheus text format (0.0.4), for
@@ -366,7 +474,7 @@ mod tests {
         }
         let facts = Facts::new(&report(fs), &Scan::default());
         let n = 20;
-        let text = render(Some(&facts), 0, n);
+        let text = render(Some(&facts), 0, n, None);
         for m in ["unwedge_close_wait_sockets", "unwedge_blocked_pending_signals", "unwedge_stuck_threads"] {
             let s = series(&text, m);
             assert_eq!(s.len(), n + 1, "{m}");
@@ -400,7 +508,7 @@ mod tests {
             y.container = Container::from_cgroup_or_bare("/batch");
             fs.push(y);
         }
-        let text = render(Some(&Facts::new(&report(fs), &Scan::default())), 0, 5);
+        let text = render(Some(&Facts::new(&report(fs), &Scan::default())), 0, 5, None);
         let cw = series(&text, "unwedge_close_wait_sockets");
         assert_eq!(cw.len(), 6, "{cw:?}");
         assert!(cw.iter().any(|l| l.contains("container=\"app30.service\"") && l.ends_with(" 30")), "{cw:?}");
@@ -412,6 +520,7 @@ mod tests {
             )),
             0,
             5,
+            None,
         );
         let line = series(&plain, "unwedge_close_wait_sockets");
         assert_eq!(line, vec!["unwedge_close_wait_sockets{pid=\"7\",comm=\"w_7_\"} 9"], "no container: no label");
@@ -422,8 +531,37 @@ mod tests {
     }
 
     #[test]
+    fn causes_of_another_kind_and_the_recorder() {
+        let mut cause = finding(7, CloseWaitLeak { close_wait: 9, ..Default::default() });
+        cause.id = "f1".into();
+        let mut weak = finding(8, CloseWaitLeak::default());
+        weak.id = "f2".into();
+        weak.severity = Severity::Info;
+        let mut effect = finding(7, StuckThread::default());
+        effect.id = "f3".into();
+        effect.severity = Severity::Critical;
+        effect.caused_by = vec!["f2".into(), "f1".into()];
+        let mut lone = finding(9, StuckThread::default());
+        lone.id = "f4".into();
+        lone.caused_by = vec!["f2".into()];
+        let rec = Recordings { written: 3, failed: 1, bytes: 4096 };
+        let text =
+            render(Some(&Facts::new(&report(vec![cause, weak, effect, lone]), &Scan::default())), 0, 5, Some(rec));
+        // The info cause is skipped for the warning one; a finding with only an info cause is its own.
+        let caused = series(&text, "unwedge_findings_caused");
+        assert_eq!(
+            caused,
+            vec!["unwedge_findings_caused{kind=\"stuck_thread\",severity=\"critical\",caused_by_kind=\"close_wait_leak\"} 1"]
+        );
+        assert!(text.contains("\nunwedge_recordings_total 3\n"), "{text}");
+        assert!(text.contains("\nunwedge_recording_errors_total 1\n"), "{text}");
+        assert!(text.contains("\nunwedge_recording_bytes 4096\n"), "{text}");
+        assert!(!render(None, 0, 5, None).contains("unwedge_recording"));
+    }
+
+    #[test]
     fn before_the_first_scan_only_build_info_and_errors() {
-        let text = render(None, 3, 10);
+        let text = render(None, 3, 10, None);
         assert!(text.contains("unwedge_build_info{version=\""));
         // The same facts as `unwedge --version`.
         let build = format!(

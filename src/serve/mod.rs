@@ -12,6 +12,7 @@ pub mod limits;
 pub mod metrics;
 pub mod page;
 mod probe;
+pub mod record;
 mod respond;
 mod routes;
 
@@ -44,6 +45,10 @@ pub struct Config {
     pub thresholds: unwedge_pipeline::Thresholds,
     /// How user stacks are read; the reader (and its symbol cache) lives as long as the scan thread.
     pub stacks: unwedge_pipeline::StackMode,
+    /// `--record DIR`: the flight recorder, off when `None`.
+    pub record: Option<record::Config>,
+    /// `--no-redact`: command lines are verbatim, which the page says.
+    pub keep_secrets: bool,
     /// Continuous mode (one snapshot per scan, compared with the last) for live input; else pairs.
     pub continuous: bool,
 }
@@ -81,6 +86,8 @@ pub struct State {
     pub latest: RwLock<Latest>,
     /// Per-client limits of the probe endpoints.
     pub probes: probe::Gate,
+    /// The recordings, when `--record` is on.
+    pub shelf: Option<Arc<record::Shelf>>,
 }
 
 impl State {
@@ -96,8 +103,17 @@ impl State {
             finished: None,
             continuous: None,
         };
-        latest.set_metrics(metrics::render(None, 0, cfg.top_n));
-        State { cfg, latest: RwLock::new(latest), probes: probe::Gate::default() }
+        latest.set_metrics(metrics::render(None, 0, cfg.top_n, None));
+        State { cfg, latest: RwLock::new(latest), probes: probe::Gate::default(), shelf: None }
+    }
+
+    /// What /metrics says about the recordings.
+    fn recordings(&self) -> Option<metrics::Recordings> {
+        self.shelf.as_ref().map(|s| metrics::Recordings {
+            written: s.written.load(std::sync::atomic::Ordering::Relaxed),
+            failed: s.failed.load(std::sync::atomic::Ordering::Relaxed),
+            bytes: s.bytes(),
+        })
     }
 }
 
@@ -110,6 +126,21 @@ impl Latest {
 
 /// Binds, prints where, then serves until SIGTERM or SIGINT.
 pub fn run(cfg: Config) -> Result<(), Fatal> {
+    // Before listening: a bad --record DIR is one line and exit 2, and "listening" means ready.
+    let recorder = match cfg.record.clone() {
+        Some(rc) => {
+            let (dir, max) = (rc.dir.clone(), rc.max_bytes);
+            let (recorder, shelf) = record::Recorder::start(rc).map_err(Fatal::Record)?;
+            eprintln!(
+                "unwedge serve: recording incidents to {} ({} recordings there, {} of {max} bytes)",
+                dir.display(),
+                shelf.list().len(),
+                shelf.bytes()
+            );
+            Some((recorder, shelf))
+        }
+        None => None,
+    };
     let listener = std::net::TcpListener::bind(cfg.listen).map_err(|err| Fatal::Listen { addr: cfg.listen, err })?;
     let local = listener.local_addr()?;
     listener.set_nonblocking(true)?;
@@ -117,9 +148,12 @@ pub fn run(cfg: Config) -> Result<(), Fatal> {
     if !unwedge_collect::is_root() {
         eprintln!("unwedge serve: not running as root: other users' sockets, fds, threads and user stacks are hidden (grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for the full view)");
     }
-    let state = Arc::new(State::new(cfg));
+    let mut state = State::new(cfg);
+    state.shelf = recorder.as_ref().map(|(_, s)| s.clone());
+    let state = Arc::new(state);
     let scanner = state.clone();
-    std::thread::Builder::new().name("scan".into()).spawn(move || scan_loop(&scanner))?;
+    let recorder = recorder.map(|(r, _)| r);
+    std::thread::Builder::new().name("scan".into()).spawn(move || scan_loop(&scanner, recorder))?;
 
     // One thread is plenty: requests copy pre-rendered bytes. Probes, which
     // block, go to tokio's blocking pool.
@@ -133,7 +167,7 @@ pub fn run(cfg: Config) -> Result<(), Fatal> {
 /// Scans forever; each scan starts `scan_interval` after the previous one
 /// started (at once if a scan took longer). The process exits without
 /// joining this thread: a scan holds nothing that needs cleaning up.
-fn scan_loop(state: &State) {
+fn scan_loop(state: &State, mut recorder: Option<record::Recorder>) {
     // The last good scan's facts: a failed scan keeps its series.
     let mut last_facts: Option<metrics::Facts> = None;
     let mut stacks = unwedge_pipeline::Stacks::new(state.cfg.stacks);
@@ -141,7 +175,7 @@ fn scan_loop(state: &State) {
     let mut history = page::History::default();
     let mut continuous = match &state.cfg.input {
         unwedge_pipeline::Input::Live { interval, .. } if state.cfg.continuous => {
-            Some(unwedge_pipeline::Continuous::new(*interval))
+            Some(unwedge_pipeline::Continuous::new(*interval).keeping_secrets(state.cfg.keep_secrets))
         }
         _ => None,
     };
@@ -167,8 +201,13 @@ fn scan_loop(state: &State) {
                     .map_or(0, |d| d.as_millis() as u64);
                 history.push(page::Point::new(now_ms, &report, &facts));
                 let scans = state.latest.read().map_or(0, |l| l.scans) + 1;
-                let html = page::render(&report, &history, now_ms, scans, state.cfg.scan_interval.as_secs());
-                published = Some((Arc::new(report), Bytes::from(json), facts, Bytes::from(html)));
+                let every = state.cfg.scan_interval.as_secs();
+                let html = page::render(&report, &history, now_ms, scans, every, state.cfg.keep_secrets);
+                let report = Arc::new(report);
+                if let Some(r) = recorder.as_mut() {
+                    r.observe(&report, move || scan, now_ms);
+                }
+                published = Some((report, Bytes::from(json), facts, Bytes::from(html)));
             }
             Ok(_) => eprintln!("unwedge serve: scan returned no snapshot"),
             Err(e) => eprintln!("unwedge serve: scan failed: {e}"),
@@ -178,7 +217,7 @@ fn scan_loop(state: &State) {
             match published {
                 Some((report, json, facts, html)) => {
                     l.page = html;
-                    let text = metrics::render(Some(&facts), l.scan_errors, state.cfg.top_n);
+                    let text = metrics::render(Some(&facts), l.scan_errors, state.cfg.top_n, state.recordings());
                     l.set_metrics(text);
                     l.report = Some(report);
                     l.report_json = json;
@@ -188,7 +227,7 @@ fn scan_loop(state: &State) {
                 None => {
                     l.scan_errors += 1;
                     // Keep the last good series; only the error count moves.
-                    let text = metrics::render(last_facts.as_ref(), l.scan_errors, state.cfg.top_n);
+                    let text = metrics::render(last_facts.as_ref(), l.scan_errors, state.cfg.top_n, state.recordings());
                     l.set_metrics(text);
                 }
             }

@@ -96,7 +96,8 @@ impl History {
 }
 
 /// The page for the latest report.
-pub fn render(report: &Report, history: &History, now_ms: u64, scans: u64, every_s: u64) -> String {
+/// `unredacted`: serve runs with `--no-redact`, which the header says.
+pub fn render(report: &Report, history: &History, now_ms: u64, scans: u64, every_s: u64, unredacted: bool) -> String {
     let span_min = history.span_ms(now_ms).div_ceil(60_000);
     let extras = Extras {
         scan: None,
@@ -107,6 +108,7 @@ pub fn render(report: &Report, history: &History, now_ms: u64, scans: u64, every
         } else {
             format!("Last {span_min} min (charts keep an hour)")
         },
+        unredacted,
     };
     html::render(report, &extras).unwrap_or_else(|e| {
         format!(

@@ -300,9 +300,16 @@ mod tests {
             allow: limits::loopback(),
             metrics_public: false,
             top_n: 10,
-            input: unwedge_pipeline::Input::Live { interval: Duration::from_secs(1), until: None, record: false },
+            input: unwedge_pipeline::Input::Live {
+                interval: Duration::from_secs(1),
+                until: None,
+                record: false,
+                keep_secrets: false,
+            },
             thresholds: Default::default(),
             stacks: unwedge_pipeline::StackMode::Off,
+            record: None,
+            keep_secrets: false,
             continuous: false,
         }))
     }

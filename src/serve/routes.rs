@@ -31,11 +31,25 @@ pub enum Route {
     ProbeTcp,
     ProbeHttp,
     OpenApi,
+    /// The flight recorder's recordings (`serve --record`), newest first.
+    Recordings,
+    /// One recording's page, `/v1/recordings/ID`, and its snapshots,
+    /// `/v1/recordings/ID/snapshots.json.gz`.
+    Recording,
 }
 
 impl Route {
-    pub const ALL: [Route; 7] =
-        [Route::Page, Route::Metrics, Route::Healthz, Route::Scan, Route::ProbeTcp, Route::ProbeHttp, Route::OpenApi];
+    pub const ALL: [Route; 9] = [
+        Route::Page,
+        Route::Metrics,
+        Route::Healthz,
+        Route::Scan,
+        Route::ProbeTcp,
+        Route::ProbeHttp,
+        Route::OpenApi,
+        Route::Recordings,
+        Route::Recording,
+    ];
 
     pub fn path(self) -> &'static str {
         match self {
@@ -46,10 +60,17 @@ impl Route {
             Route::ProbeTcp => "/v1/probe/tcp",
             Route::ProbeHttp => "/v1/probe/http",
             Route::OpenApi => "/v1/openapi.json",
+            Route::Recordings => "/v1/recordings",
+            Route::Recording => "/v1/recordings/{id}",
         }
     }
 
+    /// The route of a request path (`/v1/recordings/ID` is `Recording`
+    /// whatever ID is; its handler checks it).
     pub fn from_path(path: &str) -> Option<Route> {
+        if path.strip_prefix("/v1/recordings/").is_some_and(|id| !id.is_empty()) {
+            return Some(Route::Recording);
+        }
         Route::ALL.into_iter().find(|r| r.path() == path)
     }
 }
@@ -88,6 +109,8 @@ pub async fn handle(state: Arc<State>, peer: SocketAddr, req: Request<Incoming>)
         Some(Route::ProbeTcp) => probe::tcp(state.clone(), peer, query).await,
         Some(Route::ProbeHttp) => probe::http(state.clone(), peer, query).await,
         Some(Route::OpenApi) => body(StatusCode::OK, JSON, Bytes::from_static(OPENAPI.as_bytes())),
+        Some(Route::Recordings) => recordings(&state),
+        Some(Route::Recording) => recording(&state, path.trim_start_matches("/v1/recordings/")).await,
         None => error(StatusCode::NOT_FOUND, "no such endpoint (see /v1/openapi.json)"),
     }
 }
@@ -104,10 +127,56 @@ fn metrics(state: &State, accept: Option<&HeaderValue>) -> Resp {
 
 const HTML: &str = "text/html; charset=utf-8";
 
-/// The latest scan as the HTML page; it fetches nothing, and says so in its headers too.
+/// A page of ours: it fetches nothing, and its headers say so too.
+fn page_headers(mut r: Resp) -> Resp {
+    let h = r.headers_mut();
+    if let Ok(csp) = HeaderValue::from_str(&crate::render::html::csp()) {
+        h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    r
+}
+
+const NOT_RECORDING: &str = "serve is not recording (start it with --record DIR)";
+
+fn recordings(state: &State) -> Resp {
+    let Some(shelf) = &state.shelf else { return error(StatusCode::NOT_FOUND, NOT_RECORDING) };
+    json_body(StatusCode::OK, &json!({ "recordings": shelf.list() }))
+}
+
+/// How long reading one recording from disk may take.
+const RECORDING_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// One recording's page (`/v1/recordings/ID`) or its snapshots
+/// (`/v1/recordings/ID/snapshots.json.gz`), read from disk off the
+/// server's thread, with a deadline.
+async fn recording(state: &State, rest: &str) -> Resp {
+    let Some(shelf) = &state.shelf else { return error(StatusCode::NOT_FOUND, NOT_RECORDING) };
+    let snapshots = format!("/{}", unwedge_pipeline::RECORDING_SNAPSHOTS);
+    let (id, gz) = match rest.strip_suffix(&snapshots) {
+        Some(id) => (id, true),
+        None => (rest, false),
+    };
+    let page = if super::record::valid_id(id) { shelf.path_of(id) } else { None };
+    let Some(page) = page else { return error(StatusCode::NOT_FOUND, "no such recording (see /v1/recordings)") };
+    let path = if gz { page.with_file_name(unwedge_pipeline::RECORDING_SNAPSHOTS) } else { page };
+    let read = tokio::task::spawn_blocking(move || std::fs::read(path));
+    match tokio::time::timeout(RECORDING_READ_TIMEOUT, read).await {
+        Ok(Ok(Ok(bytes))) if gz => body(StatusCode::OK, "application/gzip", Bytes::from(bytes)),
+        Ok(Ok(Ok(bytes))) => page_headers(body(StatusCode::OK, HTML, Bytes::from(bytes))),
+        Ok(Ok(Err(e))) if e.kind() == std::io::ErrorKind::NotFound => {
+            error(StatusCode::NOT_FOUND, "that recording was evicted (see /v1/recordings)")
+        }
+        Ok(Ok(Err(e))) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("cannot read the recording: {e}")),
+        _ => error(StatusCode::SERVICE_UNAVAILABLE, "reading the recording timed out"),
+    }
+}
+
+/// The latest scan as the HTML page.
 fn page(state: &State) -> Resp {
     let page = state.latest.read().unwrap_or_else(|p| p.into_inner()).page.clone();
-    let mut r = if page.is_empty() {
+    let r = if page.is_empty() {
         let mut r = body(
             StatusCode::SERVICE_UNAVAILABLE,
             HTML,
@@ -118,13 +187,7 @@ fn page(state: &State) -> Resp {
     } else {
         body(StatusCode::OK, HTML, page)
     };
-    let h = r.headers_mut();
-    if let Ok(csp) = HeaderValue::from_str(&crate::render::html::csp()) {
-        h.insert(header::CONTENT_SECURITY_POLICY, csp);
-    }
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    r
+    page_headers(r)
 }
 
 fn healthz(state: &State) -> Resp {

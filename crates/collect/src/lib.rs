@@ -335,6 +335,9 @@ pub struct ScanOptions {
     /// (`unwedge_analyze::keep_for_comparison`), so that a scan does not
     /// hold two whole snapshots at once.
     pub trim_first: Option<fn(&mut Snapshot)>,
+    /// Keep command lines verbatim (`--no-redact`) instead of redacting
+    /// what looks like a credential (`unwedge_model::redact`).
+    pub keep_secrets: bool,
     /// Applied to the first snapshot after `trim_first`, before the wait:
     /// what other readers add while it is fresh (the pipeline reads each
     /// JVM's hsperfdata counters, to compare them with the last snapshot's).
@@ -344,7 +347,7 @@ pub struct ScanOptions {
 /// [`scan_until`] with every option.
 pub fn scan_with(o: &ScanOptions) -> Result<Scan, CollectError> {
     let (interval, until) = (o.interval, o.until);
-    let budget = walk::Budget { until, detail: o.detail, ..Default::default() };
+    let budget = walk::Budget { until, detail: o.detail, keep_secrets: o.keep_secrets, ..Default::default() };
     let started = Instant::now();
     let mut first = snapshot_within(budget)?;
     if let (false, Some(trim)) = (interval.is_zero(), o.trim_first) {

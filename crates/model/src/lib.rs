@@ -14,6 +14,7 @@ pub mod jvm;
 mod kind;
 mod look;
 mod mount;
+pub mod redact;
 mod report;
 mod skipped;
 mod snapshot;

@@ -32,11 +32,19 @@ pub struct Continuous {
     /// Scans run, and those that took a second look.
     pub scans: u64,
     pub looks: u64,
+    keep_secrets: bool,
 }
 
 impl Continuous {
     pub fn new(look_after: Duration) -> Continuous {
-        Continuous { collector: Collector::new(), prev: None, look_after, scans: 0, looks: 0 }
+        Continuous { collector: Collector::new(), prev: None, look_after, scans: 0, looks: 0, keep_secrets: false }
+    }
+
+    /// Keep command lines verbatim (`--no-redact`) instead of redacting
+    /// what looks like a credential.
+    pub fn keeping_secrets(mut self, keep: bool) -> Continuous {
+        self.keep_secrets = keep;
+        self
     }
 
     /// What the collector's cache did so far.
@@ -56,7 +64,7 @@ impl Continuous {
         until: Option<Instant>,
     ) -> Result<(Scan, Report), PipelineError> {
         let started = Instant::now();
-        let budget = Budget { until, ..Default::default() };
+        let budget = Budget { until, keep_secrets: self.keep_secrets, ..Default::default() };
         let mut snap = self.collector.snapshot(budget)?;
         self.scans += 1;
         let Some(prev) = self.prev.take() else { return self.first(snap, started, t, stacks, budget) };

@@ -24,10 +24,12 @@ pub enum Input {
     /// /proc walk stops at `until` and reports what it has. `record`: the
     /// snapshots will be saved (`--save-snapshot`), so every process is
     /// read in full and the first snapshot is kept whole; otherwise only
-    /// what the analysis uses is read and kept.
-    Live { interval: Duration, until: Option<Instant>, record: bool },
-    /// Snapshots recorded with `--save-snapshot`.
-    Recorded(PathBuf),
+    /// what the analysis uses is read and kept. `keep_secrets`
+    /// (`--no-redact`): command lines verbatim, credentials and all.
+    Live { interval: Duration, until: Option<Instant>, record: bool, keep_secrets: bool },
+    /// Snapshots recorded with `--save-snapshot`; their command lines are
+    /// redacted again as they are loaded unless `keep_secrets`.
+    Recorded { path: PathBuf, keep_secrets: bool },
 }
 
 #[derive(Debug)]
@@ -84,7 +86,7 @@ impl From<CollectError> for PipelineError {
 /// Takes (or loads) the snapshots.
 pub fn snapshots(input: &Input) -> Result<Scan, PipelineError> {
     match input {
-        Input::Live { interval, until, record } => {
+        Input::Live { interval, until, record, keep_secrets } => {
             let (detail, trim_first): (_, Option<fn(&mut unwedge_model::Snapshot)>) = if *record {
                 (unwedge_collect::Detail::Full, None)
             } else {
@@ -95,12 +97,19 @@ pub fn snapshots(input: &Input) -> Result<Scan, PipelineError> {
                 until: *until,
                 detail,
                 trim_first,
+                keep_secrets: *keep_secrets,
                 after_first: Some(read_jvm_counters),
             })?;
             read_last_jvm_counters(&mut scan);
             Ok(scan)
         }
-        Input::Recorded(path) => load(path),
+        Input::Recorded { path, keep_secrets } => {
+            let mut scan = load(path)?;
+            if !keep_secrets {
+                unwedge_model::redact::scan(&mut scan);
+            }
+            Ok(scan)
+        }
     }
 }
 
@@ -150,10 +159,25 @@ fn embedded_snapshots(text: &[u8]) -> Option<Result<&[u8], ()>> {
     Some(find(body, b"</script>").map(|j| &body[..j]).ok_or(()))
 }
 
-/// Reads a file written by [`save`], or the snapshots embedded in an HTML
-/// report written with them (`scan --html F --save-snapshot S`).
+/// The snapshots of a recording (`serve --record`), gzipped, in its directory.
+pub const RECORDING_SNAPSHOTS: &str = "snapshots.json.gz";
+
+/// Reads a file written by [`save`] (gzipped or not), the snapshots
+/// embedded in an HTML report written with them (`scan --html F
+/// --save-snapshot S`), or a recording's directory (`serve --record`).
 pub fn load(path: &Path) -> Result<Scan, PipelineError> {
-    let text = std::fs::read(path).map_err(|err| PipelineError::Read { path: path.into(), err })?;
+    if path.is_dir() {
+        return load(&path.join(RECORDING_SNAPSHOTS));
+    }
+    let raw = std::fs::read(path).map_err(|err| PipelineError::Read { path: path.into(), err })?;
+    let text = if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut out)
+            .map_err(|err| PipelineError::Read { path: path.into(), err })?;
+        out
+    } else {
+        raw
+    };
     let json = match embedded_snapshots(&text) {
         None => &text[..],
         Some(Ok(json)) => json,
@@ -167,13 +191,43 @@ pub fn load(path: &Path) -> Result<Scan, PipelineError> {
     Ok(scan)
 }
 
-/// Writes the raw snapshots (a bug report, a fixture).
+/// Writes the raw snapshots (a bug report, a fixture), readable by its owner only.
 pub fn save(path: &Path, scan: &Scan) -> Result<(), PipelineError> {
     let err = |err| PipelineError::Write { path: path.into(), err };
-    let file = std::fs::File::create(path).map_err(err)?;
+    let file = create_private(path).map_err(err)?;
     let mut w = std::io::BufWriter::new(file);
     serde_json::to_writer(&mut w, scan).map_err(|e| err(e.into()))?;
     w.flush().map_err(err)
+}
+
+/// Writes the snapshots gzipped to `w` (a recording's [`RECORDING_SNAPSHOTS`]):
+/// a host's sockets compress about tenfold.
+pub fn save_compressed<W: Write>(w: W, scan: &Scan) -> std::io::Result<W> {
+    let mut gz = flate2::write::GzEncoder::new(std::io::BufWriter::new(w), flate2::Compression::fast());
+    serde_json::to_writer(&mut gz, scan)?;
+    gz.finish()?.into_inner().map_err(|e| e.into_error())
+}
+
+/// Creates (or truncates) a file for writing, mode 0600: every file unwedge
+/// writes holds the host's process names and command lines. A regular file
+/// that existed with a wider mode is narrowed; anything else (`/dev/stdout`,
+/// a pipe) is written as it is.
+pub fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_file() && meta.permissions().mode() & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
+}
+
+/// Writes `bytes` to a file made by [`create_private`].
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut f = create_private(path)?;
+    f.write_all(bytes)?;
+    f.flush()
 }
 
 /// Analyses the snapshots (both passes) into the contract's report.
@@ -276,33 +330,12 @@ impl Filter {
     }
 
     /// Which of `findings` (linked: their `caused_by` set) the reader
-    /// asked for, with what causes them, transitively: what [`apply`]
+    /// asked for, with what causes them, transitively: what [`Filter::apply`]
     /// keeps, and whose threads' stacks are read.
     pub(crate) fn keeps(&self, findings: &[unwedge_model::Finding]) -> Vec<bool> {
-        let wanted = |f: &unwedge_model::Finding| {
+        keeps(findings, |f| {
             self.pid.is_none_or(|p| f.pid == Some(p) || f.evidence.owners().contains(&p)) && self.on_listener(f)
-        };
-        let mut keep: Vec<bool> = findings.iter().map(wanted).collect();
-        // Causes of kept findings, transitively (the links form no cycle; bounded anyway).
-        for _ in 0..findings.len() {
-            let causes: Vec<String> = findings
-                .iter()
-                .zip(&keep)
-                .filter(|(_, k)| **k)
-                .flat_map(|(f, _)| f.caused_by.iter().cloned())
-                .collect();
-            let mut grew = false;
-            for (f, k) in findings.iter().zip(keep.iter_mut()) {
-                if !*k && causes.contains(&f.id) {
-                    *k = true;
-                    grew = true;
-                }
-            }
-            if !grew {
-                break;
-            }
-        }
-        keep
+        })
     }
 
     /// Keeps the findings asked for, and what causes them (a stalled queue
@@ -315,11 +348,44 @@ impl Filter {
             return;
         }
         let keep = self.keeps(&report.findings);
-        let mut it = keep.into_iter();
-        report.findings.retain(|_| it.next().unwrap_or(false));
-        let kept: Vec<&str> = report.findings.iter().filter_map(|f| f.group.as_deref()).collect();
-        report.groups.retain(|g| kept.contains(&g.id.as_str()));
+        keep_only(report, keep);
     }
+}
+
+/// Which of `findings` `wanted` says, with what causes them, transitively.
+fn keeps(findings: &[unwedge_model::Finding], wanted: impl Fn(&unwedge_model::Finding) -> bool) -> Vec<bool> {
+    let mut keep: Vec<bool> = findings.iter().map(wanted).collect();
+    // Causes of kept findings, transitively (the links form no cycle; bounded anyway).
+    for _ in 0..findings.len() {
+        let causes: Vec<String> =
+            findings.iter().zip(&keep).filter(|(_, k)| **k).flat_map(|(f, _)| f.caused_by.iter().cloned()).collect();
+        let mut grew = false;
+        for (f, k) in findings.iter().zip(keep.iter_mut()) {
+            if !*k && causes.contains(&f.id) {
+                *k = true;
+                grew = true;
+            }
+        }
+        if !grew {
+            break;
+        }
+    }
+    keep
+}
+
+/// Keeps the findings `wanted` says, and what causes them, transitively;
+/// and the groups that still have one. What [`Filter`] does, for any test
+/// (`stop --capture` keeps those about any of its targets).
+pub fn retain(report: &mut Report, wanted: impl Fn(&unwedge_model::Finding) -> bool) {
+    let keep = keeps(&report.findings, wanted);
+    keep_only(report, keep);
+}
+
+fn keep_only(report: &mut Report, keep: Vec<bool>) {
+    let mut it = keep.into_iter();
+    report.findings.retain(|_| it.next().unwrap_or(false));
+    let kept: Vec<&str> = report.findings.iter().filter_map(|f| f.group.as_deref()).collect();
+    report.groups.retain(|g| kept.contains(&g.id.as_str()));
 }
 
 /// The pid does not exist in any snapshot: `--pid` names nothing.
@@ -330,6 +396,24 @@ pub fn has_process(scan: &Scan, pid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gzipped_snapshots_and_a_recording_directory_load() {
+        let dir = std::env::temp_dir().join(format!("unwedge-pipeline-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let scan = Scan { snapshots: vec![unwedge_model::Snapshot { hostname: "h1".into(), ..Default::default() }] };
+        let gz = save_compressed(Vec::new(), &scan).unwrap();
+        assert_eq!(&gz[..2], &[0x1f, 0x8b]);
+        std::fs::write(dir.join(RECORDING_SNAPSHOTS), &gz).unwrap();
+        assert_eq!(load(&dir.join(RECORDING_SNAPSHOTS)).unwrap().snapshots[0].hostname, "h1");
+        assert_eq!(load(&dir).unwrap().snapshots[0].hostname, "h1", "a recording's directory");
+        let plain = dir.join("plain.json");
+        save(&plain, &scan).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&plain).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(load(&plain).unwrap().snapshots[0].hostname, "h1");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn snapshots_are_found_inside_an_html_report() {

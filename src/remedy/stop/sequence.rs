@@ -7,7 +7,7 @@
 use super::error::StopError;
 use super::pidfd::{self, Handle};
 use super::select::{d_state, Pick, Selection};
-use super::{Listener, Options, Outcome, Report, Step, Target, TargetReport};
+use super::{Capture, Listener, Options, Outcome, Report, Step, Target, TargetReport};
 use std::time::{Duration, Instant};
 use unwedge_analyze::index::{endpoint, Index};
 use unwedge_model::fmt;
@@ -22,12 +22,15 @@ pub struct Ctx<'a> {
     t0: Instant,
     steps: Vec<Step>,
     on_step: &'a mut dyn FnMut(&Step),
+    /// `--capture`: what to run before the first signal, and the file it wrote.
+    capture: Option<Capture<'a>>,
+    captured: Option<std::path::PathBuf>,
 }
 
 impl<'a> Ctx<'a> {
     /// Starts the clock: step times count from here.
-    pub fn start(on_step: &'a mut dyn FnMut(&Step)) -> Self {
-        Ctx { t0: Instant::now(), steps: Vec::new(), on_step }
+    pub fn start(on_step: &'a mut dyn FnMut(&Step), capture: Option<Capture<'a>>) -> Self {
+        Ctx { t0: Instant::now(), steps: Vec::new(), on_step, capture, captured: None }
     }
 
     fn step(&mut self, action: &'static str, pid: Option<u32>, text: String) {
@@ -56,6 +59,7 @@ pub fn run(mut cx: Ctx, opts: &Options, sel: Selection) -> Result<Report, StopEr
     }
 
     let live: Vec<usize> = (0..targets.len()).filter(|&i| handles[i].is_some()).collect();
+    capture(&mut cx, &targets, &live);
     if opts.dry_run {
         dry_run(&mut cx, opts, &mut targets, &live, &ports);
         return Ok(finish(cx, opts, targets, ports, None, Vec::new()));
@@ -84,6 +88,23 @@ pub fn run(mut cx: Ctx, opts: &Options, sel: Selection) -> Result<Report, StopEr
     let (port_free, left) =
         if ports.is_empty() { (None, Vec::new()) } else { check_ports(&mut cx, &ports, recheck_netns, &targets)? };
     Ok(finish(cx, opts, targets, ports, port_free, left))
+}
+
+/// `--capture`: the scan of the live targets, before any signal. A capture
+/// that fails is said, and the stop goes on: it was asked for.
+fn capture(cx: &mut Ctx, targets: &[TargetReport], live: &[usize]) {
+    let Some(take) = cx.capture.as_mut() else { return };
+    let pids: Vec<u32> = live.iter().map(|&i| targets[i].pid).collect();
+    if pids.is_empty() {
+        return;
+    }
+    match take(&pids) {
+        Ok((path, text)) => {
+            cx.captured = Some(path);
+            cx.step("capture", None, text);
+        }
+        Err(e) => cx.step("capture_failed", None, format!("capture failed, stopping all the same: {e}")),
+    }
 }
 
 /// Pins each live target with a [`Handle`] before anything else can happen
@@ -226,6 +247,7 @@ fn finish(
         ports,
         port_free,
         listeners_left,
+        capture: cx.captured,
     }
 }
 

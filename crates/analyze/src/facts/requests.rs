@@ -14,7 +14,9 @@
 //! answer and the next request, tie to the jiffy, so the byte counters,
 //! not the timestamps, tell answered from never answered.
 
-use unwedge_model::{Socket, TcpInfo, TcpState};
+use super::index::Index;
+use std::collections::BTreeMap;
+use unwedge_model::{Snapshot, Socket, TcpInfo, TcpState};
 
 /// A connection never answered whose client sent data over more than this
 /// span of its life is a one-way stream.
@@ -129,6 +131,29 @@ pub fn idle_after_answer(s: &Socket, idle_ms: u32) -> bool {
     })
 }
 
+/// For every port something listens on: how long the oldest request a
+/// server process read and has not answered has waited (ms since the
+/// client's last byte; 0 where none waits). What `unwedge serve` exports as
+/// `unwedge_oldest_unanswered_seconds`: a deadlock that fails no request
+/// shows as this age growing, whatever `--answer-timeout` says. Ports
+/// served in several network namespaces take their oldest.
+pub fn oldest_unanswered(snap: &Snapshot) -> BTreeMap<u16, u64> {
+    let idx = Index::new(snap);
+    let mut out: BTreeMap<u16, u64> = idx.listeners().map(|l| (l.local_port, 0)).collect();
+    for s in &snap.sockets {
+        if matches!(s.state, TcpState::Established | TcpState::CloseWait)
+            && s.inode != 0
+            && idx.is_served(s)
+            && awaits_answer(s)
+        {
+            if let (Some(i), Some(age)) = (s.info, out.get_mut(&s.local_port)) {
+                *age = (*age).max(u64::from(i.last_data_recv_ms));
+            }
+        }
+    }
+    out
+}
+
 /// The client's request sits unread: the server accepted the connection
 /// and has neither read a byte of it (the receive queue holds all that
 /// was received; a client that gave up adds its FIN) nor sent one. The
@@ -182,6 +207,26 @@ mod tests {
             data_segs_out: Some(if sent > 0 { 1 } else { 0 }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_oldest_unanswered_request_per_listener() {
+        let est = TcpState::Established;
+        let mut listen = conn(TcpState::Listen, 0, TcpInfo::default());
+        listen.info = None;
+        listen.remote_port = 0;
+        let mut other = listen.clone();
+        other.local_port = 81;
+        let mut young = conn(est, 0, info(80, 0, 2_000, 2_000));
+        young.remote_port = 40001;
+        let old = conn(est, 0, info(80, 0, 45_000, 45_000));
+        let answered = conn(est, 0, info(80, 300, 90_000, 89_000));
+        // A client connection of this host's (nothing listens on its port) waits too, but is not served here.
+        let mut outbound = conn(est, 0, info(80, 0, 99_000, 99_000));
+        outbound.local_port = 50000;
+        let snap = Snapshot { sockets: vec![listen, other, young, old, answered, outbound], ..Default::default() };
+        let ages = oldest_unanswered(&snap);
+        assert_eq!(ages, BTreeMap::from([(80, 45_000), (81, 0)]));
     }
 
     #[test]

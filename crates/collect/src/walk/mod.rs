@@ -78,11 +78,15 @@ pub struct Budget {
     pub per_process: Duration,
     pub until: Option<Instant>,
     pub detail: Detail,
+    /// Keep command lines verbatim (`--no-redact`); by default what looks
+    /// like a credential in them is redacted as they are read
+    /// (`unwedge_model::redact`).
+    pub keep_secrets: bool,
 }
 
 impl Default for Budget {
     fn default() -> Self {
-        Budget { per_process: PROCESS_BUDGET, until: None, detail: Detail::Needed }
+        Budget { per_process: PROCESS_BUDGET, until: None, detail: Detail::Needed, keep_secrets: false }
     }
 }
 

@@ -25,6 +25,8 @@ const MAX_FD_ARG: u64 = 1 << 20;
 
 /// The rest of one process: its cmdline and every thread in full.
 pub struct Full {
+    /// Its arguments, each ended by a NUL as /proc/PID/cmdline gives them
+    /// (joined, and redacted unless `Budget::keep_secrets`, by `add_detail`).
     pub cmdline: String,
     pub threads: Vec<Thread>,
     pub frozen: Option<Frozen>,
@@ -43,8 +45,7 @@ pub fn read_full(proc: &OwnedFd, pid: u32, start_ticks: u64, prog: &Progress) ->
         }
         let mut full = Full { cmdline: String::new(), threads: Vec::new(), frozen: None };
         if read_at(&dir, c"cmdline", &mut b.file, CMDLINE_CAP).is_ok() {
-            let text: Vec<u8> = b.file.iter().map(|&c| if c == 0 { b' ' } else { c }).collect();
-            full.cmdline = String::from_utf8_lossy(parse::trim(&text)).into_owned();
+            full.cmdline = String::from_utf8_lossy(&b.file).into_owned();
         }
         full.threads = full_threads(&dir, b, prog);
         if looks_stopped_or_frozen(&full.threads) {
@@ -198,7 +199,7 @@ pub fn add_detail_cached(
             Ok(Ok(full)) => {
                 if let Ok(at) = w.processes.binary_search_by_key(&pid, |p| p.pid) {
                     let p = &mut w.processes[at];
-                    p.cmdline = full.cmdline;
+                    p.cmdline = cmdline(&full.cmdline, budget.keep_secrets);
                     p.threads = full.threads;
                     p.frozen = full.frozen;
                     p.brief = false;
@@ -210,6 +211,19 @@ pub fn add_detail_cached(
     }
     w.skipped.sort_by_key(|s| s.pid);
     Ok(())
+}
+
+/// The arguments of /proc/PID/cmdline joined by spaces, credentials
+/// redacted unless `keep_secrets`. A process that rewrote its title
+/// (setproctitle) may have spaces, or no NUL at all, in it: the title is
+/// redacted word by word.
+fn cmdline(raw: &str, keep_secrets: bool) -> String {
+    let args = raw.trim_end_matches(['\0', ' ', '\n', '\t']).split('\0');
+    if keep_secrets {
+        let joined: Vec<&str> = args.collect();
+        return joined.join(" ").trim().to_string();
+    }
+    unwedge_model::redact::args(args).trim().to_string()
 }
 
 #[cfg(test)]
@@ -244,6 +258,17 @@ mod tests {
         let k = w.processes.iter().find(|p| p.pid == kid).unwrap();
         assert!(!k.brief && k.cmdline == "sleep 30", "{k:?}");
         assert!(k.threads.iter().all(|t| t.syscall.is_some()), "{:?}", k.threads);
+    }
+
+    #[test]
+    fn command_lines_are_redacted_unless_kept() {
+        let raw = "mysql\0-uapp\0-phunter2\0--init-command=SET a=1\0shop\0";
+        assert_eq!(cmdline(raw, false), "mysql -uapp -p‹redacted› --init-command=SET a=1 shop");
+        assert_eq!(cmdline(raw, true), "mysql -uapp -phunter2 --init-command=SET a=1 shop");
+        assert_eq!(
+            cmdline("postgres: app shop --password=x idle", false),
+            "postgres: app shop --password=‹redacted› idle"
+        );
     }
 
     #[test]
