@@ -231,7 +231,7 @@ fn a_busy_event_loop_is_named_and_its_stall_told_beneath() {
     assert_eq!(kinds(&f), ["accept_stalled", "busy_thread"]);
     let busy = f.iter().find(|f| f.kind().name() == "busy_thread").unwrap();
     let stall = f.iter().find(|f| f.kind().name() == "accept_stalled").unwrap();
-    assert_eq!(stall.caused_by, [busy.id.clone()], "the stall is told beneath its cause");
+    assert_eq!(stall.caused_by, std::slice::from_ref(&busy.id), "the stall is told beneath its cause");
     assert_eq!((busy.pid, busy.tid, busy.port), (Some(SERVER), Some(SERVER), Some(PORT)));
     let Evidence::BusyThread(e) = &busy.evidence else { unreachable!() };
     assert_eq!(e.busy_threads, 1);
@@ -312,7 +312,7 @@ fn a_starved_worker_is_starved_not_busy_and_the_hogs_are_named() {
     let f = starved().findings();
     assert_eq!(kinds(&f), ["accept_stalled", "cpu_starved"], "never busy_thread");
     let s = &f[1];
-    assert_eq!(f[0].caused_by, [s.id.clone()]);
+    assert_eq!(f[0].caused_by, std::slice::from_ref(&s.id));
     let Evidence::CpuStarved(e) = &s.evidence else { unreachable!() };
     assert_eq!(e.scope, unwedge_model::evidence::CpuScope::AllowedCpus);
     assert_eq!((e.cpus_allowed.as_deref(), e.cpus), (Some("1"), Some(1)));

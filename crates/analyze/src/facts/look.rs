@@ -218,7 +218,7 @@ mod tests {
 
     #[test]
     fn what_lasted_unchanged_is_settled_and_what_is_new_or_ran_is_not() {
-        let sockets = vec![sock(TcpState::CloseWait, 80, 4000, 2, 1), sock(TcpState::CloseWait, 81, 4001, 5, 1)];
+        let sockets = [sock(TcpState::CloseWait, 80, 4000, 2, 1), sock(TcpState::CloseWait, 81, 4001, 5, 1)];
         let prev = snap(vec![proc_(10, 5, &[2]), proc_(30, 5, &[5])], vec![sockets[0].clone(), sockets[1].clone()]);
         // 10 did not run; 30 ran; 40 is new; 50 holds a CLOSE-WAIT that is new.
         let now = snap(
