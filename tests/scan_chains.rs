@@ -133,10 +133,10 @@ fn human(args: &[&str]) -> String {
 }
 
 /// The human report of an incident: one story (told together), its
-/// root's section first, the path printed once, at most 70 lines (a root whose Python frames were read tells them in its thread list).
+/// root's section first, the path printed once, at most 60 lines.
 fn one_story(text: &str, root_header: &str, path_parts: &[&str]) {
     let lines = text.lines().count();
-    assert!(lines <= 70, "{lines} lines:\n{text}");
+    assert!(lines <= 60, "{lines} lines:\n{text}");
     let sections: Vec<&str> = text.lines().filter(|l| l.starts_with('■')).collect();
     assert!(sections.first().is_some_and(|s| s.contains(root_header)), "root first ({root_header}):\n{text}");
     let path: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with("Path: ")).collect();

@@ -280,7 +280,14 @@ fn body(out: &mut dyn Write, f: &Finding, in_group: bool) -> io::Result<()> {
     wrapped(out, "    Why: ", &f.explanation, "         ", Style::new())?;
     if let Some(map) = view::fields(&f.evidence) {
         writeln!(out, "    Evidence:")?;
+        // The thread list below counts and shows what the threads wait in.
+        let sampled = view::threads(&f.evidence)
+            .iter()
+            .any(|l| matches!(l.role, view::Role::Sample { .. }) && !l.threads.is_empty());
         for (k, v) in &map {
+            if sampled && matches!(k.as_str(), "thread_waits" | "threads_total") {
+                continue;
+            }
             // Zero counts and false flags say nothing the story does not
             // (the JSON keeps every field): the story must fit on one screen.
             if v.is_null() || v.as_u64() == Some(0) || v.as_bool() == Some(false) {

@@ -222,11 +222,11 @@ pub fn python_line(t: &ThreadView) -> Option<String> {
 
 /// A Python process's largest thread groups, one line each, then who
 /// holds the GIL.
-pub fn python_group_lines(py: &PyThreads) -> Vec<String> {
+pub fn python_group_lines(py: &PyThreads, shown: usize) -> Vec<String> {
     let mut out: Vec<String> = py
         .groups
         .iter()
-        .take(PYTHON_GROUPS)
+        .take(shown)
         .map(|g| {
             let folded = stack::fold_python_own(&g.frames);
             let mut line = format!("{} × {}", g.count, folded.iter().take(4).cloned().collect::<Vec<_>>().join(" ← "));
@@ -236,9 +236,9 @@ pub fn python_group_lines(py: &PyThreads) -> Vec<String> {
             line
         })
         .collect();
-    let rest: u32 = py.groups.iter().skip(PYTHON_GROUPS).map(|g| g.count).sum();
+    let rest: u32 = py.groups.iter().skip(shown).map(|g| g.count).sum();
     if rest > 0 {
-        out.push(format!("{} more groups ({rest} threads) in the JSON", py.groups.len() - PYTHON_GROUPS));
+        out.push(format!("{} more groups ({rest} threads) in the JSON", py.groups.len() - shown));
     }
     let threads = if py.total == 1 { "1 thread".to_string() } else { format!("{} threads", py.total) };
     out.push(match py.gil_holder {

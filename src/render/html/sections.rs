@@ -204,7 +204,12 @@ fn thread(label: &str, t: &ThreadView) -> Thread {
     if let Some(n) = t.python_note {
         fact("python", n.to_string());
     }
-    for l in t.python_threads.filter(|p| p.total > 1).map(view::python_group_lines).unwrap_or_default() {
+    for l in t
+        .python_threads
+        .filter(|p| p.total > 1)
+        .map(|p| view::python_group_lines(p, view::PYTHON_GROUPS))
+        .unwrap_or_default()
+    {
         fact("python threads", l);
     }
     for l in t.java.map(view::java_lines).unwrap_or_default() {

@@ -34,7 +34,7 @@ pub(super) fn write(out: &mut dyn Write, ev: &Evidence, frames: usize, brief: bo
                 // waits: shown once, the threads then by name and call only.
                 let groups = ts.iter().find_map(|t| t.python_threads.filter(|p| p.total > 1));
                 if let Some(py) = groups {
-                    for l in view::python_group_lines(py) {
+                    for l in view::python_group_lines(py, HUMAN_PYTHON_GROUPS) {
                         wrapped(out, &format!("      {DIM}python threads:{DIM:#} "), &l, "          ", Style::new())?;
                     }
                 }
@@ -161,7 +161,7 @@ fn runtime_frames(out: &mut dyn Write, t: &ThreadView) -> io::Result<()> {
     }
     // One thread: its own frames say it all.
     if let Some(py) = t.python_threads.filter(|p| p.total > 1) {
-        for l in view::python_group_lines(py) {
+        for l in view::python_group_lines(py, view::PYTHON_GROUPS) {
             line(out, "python threads", &l, Style::new())?;
         }
     }
@@ -174,6 +174,10 @@ fn runtime_frames(out: &mut dyn Write, t: &ThreadView) -> io::Result<()> {
 }
 
 /// Another stuck thread of the process, in brief.
+/// Python thread groups shown above a thread list (the largest first; the
+/// page and the JSON have more).
+const HUMAN_PYTHON_GROUPS: usize = 2;
+
 /// A summary thread with nothing but its name and call to show.
 fn bare(t: &ThreadView) -> bool {
     t.fds.is_empty()

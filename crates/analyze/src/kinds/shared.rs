@@ -6,13 +6,11 @@
 //! waiting on it and where it burns (`busy_thread`, `cpu_starved`).
 
 use crate::facts::queues::AcceptFacts;
-use crate::facts::runtime;
 use crate::facts::syscalls::Class;
 use crate::Ctx;
 use unwedge_model::chain::Hop;
 use unwedge_model::evidence::{CpuThread, CpuWaitingWork, ThreadSummary};
 use unwedge_model::jvm::{JavaThread, JvmEvidence, LockAction};
-use unwedge_model::stack::PyThreads;
 
 /// "php-fpm8.2 (pids 1240, 1241) over unix:/run/php/fpm.sock": the
 /// processes the first hop of a chain leads to, when it leads to some.
@@ -249,21 +247,6 @@ pub fn deadlock_places(j: &JvmEvidence, threads: &[&JavaThread]) -> Vec<String> 
             Some(format!("{} in {}", w.thread, waiting_frame(t)?))
         })
         .collect()
-}
-
-/// Where a Python process's handlers wait, from their own frames: the
-/// largest group of threads at work (`busy`), and the GIL's holder.
-pub fn python_sentence(py: &PyThreads, busy: impl Fn(u32) -> bool) -> Option<String> {
-    let g = runtime::busiest_group(py, busy)?;
-    let gil = match py.gil_holder {
-        Some(tid) => format!("; thread {tid} holds the GIL"),
-        None => "; no thread holds the GIL".to_string(),
-    };
-    Some(format!(
-        "Its Python frames (CPython {}, read without stopping it) show where the handlers wait: {}{gil}.",
-        py.version,
-        runtime::python_group_words(g)
-    ))
 }
 
 /// A JVM's fix: its own deadlock verdict where it gave one, else how to

@@ -87,24 +87,14 @@ fn runtime_story(j: &Judged) -> String {
             out.push_str(&d);
         }
     }
-    if let Some(py) = python(e) {
-        out.push(' ');
-        out.push_str(&py);
-    }
+    // A Python process's frames are told once, in the fix (which names the
+    // largest group of handler frames) and the thread list (every group).
     out
 }
 
 /// The JVM's view of the sampled threads (`--stacks attach`).
 fn java_threads(e: &UnansweredRequests) -> Vec<&JavaThread> {
     e.threads.iter().filter_map(|t| t.java.as_ref()).collect()
-}
-
-/// The handlers' largest group of Python frames, in a sentence.
-fn python(e: &UnansweredRequests) -> Option<String> {
-    let py = e.threads.iter().find_map(|t| t.python_threads.as_ref())?;
-    // The sampled threads in a busy wait (not accept, an event loop, a sleep).
-    let busy: Vec<u32> = e.threads.iter().filter(|t| !idles(&t.syscall)).map(|t| t.tid).collect();
-    shared::python_sentence(py, |tid| busy.contains(&tid) || !e.threads.iter().any(|t| t.tid == tid))
 }
 
 fn idles(syscall: &str) -> bool {
@@ -115,6 +105,7 @@ fn idles(syscall: &str) -> bool {
 /// The handlers' largest group of Python frames, folded ("8 threads in Queue.get (queue.py:171) ← Pool.get (app.py:30) ← …").
 fn python_group(e: &UnansweredRequests) -> Option<String> {
     let py = e.threads.iter().find_map(|t| t.python_threads.as_ref())?;
+    // The sampled threads in a busy wait (not accept, an event loop, a sleep).
     let busy: Vec<u32> = e.threads.iter().filter(|t| !idles(&t.syscall)).map(|t| t.tid).collect();
     runtime::busiest_group(py, |tid| busy.contains(&tid) || !e.threads.iter().any(|t| t.tid == tid))
         .map(runtime::python_group_words)
