@@ -6,6 +6,8 @@ use crate::facts::graph::path::{Next, Path, Step, Via};
 use crate::facts::graph::{hops, unix};
 use crate::facts::index::endpoint;
 use crate::facts::requests::owes_us;
+use crate::facts::syscalls::Class;
+use crate::facts::waits::{self, Wait};
 use crate::{Ctx, Verdict};
 use unwedge_model::evidence::{CrossProcessDeadlock, DeadlockSide};
 use unwedge_model::Severity;
@@ -47,6 +49,31 @@ fn via_words(via: &Via) -> String {
     }
 }
 
+/// Whether a thread of `pids` sat the whole interval waiting for an answer:
+/// reading an upstream that owes it one, or, over a unix socket, in a read;
+/// or in its event loop (epoll, poll: the fds it waits on are not shown)
+/// while it reads what its clients send (a loop that leaves a request
+/// unread is not waiting on it, whatever else it polls).
+fn waits_on_its_edge(ctx: &Ctx, pids: &[u32], via: &Via) -> bool {
+    pids.iter().filter_map(|&pid| ctx.last.process(pid)).any(|p| {
+        let leaves_unread = p.sockets.iter().filter_map(|fd| ctx.last.socket(fd.inode)).any(|s| {
+            s.state == unwedge_model::TcpState::Established && s.recv_q > 0 && !ctx.last.is_outbound(s)
+        });
+        waits::classify(ctx, p).iter().any(|w| {
+            w.whole_interval
+                && match &w.wait {
+                    Wait::Upstream { owes_ms, .. } => owes_ms.is_some(),
+                    Wait::Poll => !leaves_unread,
+                    Wait::Other => {
+                        matches!(via, Via::Unix(_))
+                            && w.syscall.as_deref().is_some_and(|s| Class::of(s).reads())
+                    }
+                    _ => false,
+                }
+        })
+    })
+}
+
 pub fn judge(ctx: &Ctx) -> Vec<Judged> {
     if ctx.first.is_none() {
         return Vec::new();
@@ -69,6 +96,12 @@ pub fn judge(ctx: &Ctx) -> Vec<Judged> {
         // Every edge shown for the whole interval, and one side that takes no work.
         let stuck_side = edges.iter().any(|t| t.across.queued_whole_interval || t.across.unread_whole_interval);
         if edges.len() != steps.len() || !edges.iter().all(|t| t.definite) || !stuck_side {
+            continue;
+        }
+        // Every side waits itself: a process that only holds connections
+        // (owed answers, requests it never reads) while its threads do
+        // other things is the end of a chain, not half of a deadlock.
+        if !steps.iter().zip(&edges).all(|(s, t)| waits_on_its_edge(ctx, &s.pids, &t.via)) {
             continue;
         }
         let mut pids: Vec<u32> = steps.iter().flat_map(|s| s.pids.iter().copied()).collect();
