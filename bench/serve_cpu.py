@@ -54,8 +54,9 @@ try:
     n1, c1, t1, l1 = scans(), cpu(serve.pid), time.time(), os.getloadavg()[0]
     share = 100 * (c1 - c0) / (t1 - t0)
     per = (c1 - c0) / max(1, n1 - n0)
+    hwm = next((l.split()[1] for l in open("/proc/%d/status" % serve.pid) if l.startswith("VmHWM:")), "?")
     print(f"serve: {n1 - n0} scans in {t1 - t0:.0f} s, CPU {c1 - c0:.2f} s = {share:.2f}% of one core "
-          f"({per:.2f} s per scan); load average {l0:.2f} -> {l1:.2f}")
+          f"({per:.2f} s per scan); peak RSS {int(hwm) / 1024:.1f} MB over its life; load average {l0:.2f} -> {l1:.2f}")
 finally:
     serve.terminate()
     try:
