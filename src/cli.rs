@@ -39,7 +39,7 @@ pub enum StacksWhen {
     /// Not at all.
     Off,
     /// Threads blocked in a syscall, copied without stopping them (needs root for other users' processes);
-    /// threads busy on a CPU sampled for half a second with perf events, which never stop them.
+    /// threads busy on a CPU sampled for a quarter of a second with perf events, which never stop them.
     Auto,
     /// Also running threads, stopped for milliseconds each with PTRACE_SEIZE + PTRACE_INTERRUPT (never SIGSTOP;
     /// a thread that already has a tracer is left alone).
@@ -378,7 +378,7 @@ pub struct ScanArgs {
     pub from_snapshot: Option<PathBuf>,
     /// User-space stacks of the threads findings report (at most 64 per scan), read right after the second
     /// snapshot: `auto` copies the stacks of threads blocked in a syscall without stopping them (and a Python
-    /// process's own frames), and samples where busy threads burn their CPU (perf events, half a second);
+    /// process's own frames), and samples where busy threads burn their CPU (perf events, a quarter of a second);
     /// `ptrace` also stops running threads for milliseconds each; `attach` also asks each JVM a finding is about
     /// for its own thread dump, as jstack does (the one mode that asks a JVM for a safepoint, a brief one); `off`
     /// reads and samples none. A JVM's hsperfdata counters are read in every mode.

@@ -220,7 +220,14 @@ fn deadlocked_pool_hsperf_and_attach_dump() {
     assert_eq!(again.counters.command, c.command);
 
     assert!(!socket_of(pid).exists(), "no attach listener before the first attach");
-    let d = dump_until(pid, Duration::from_secs(10), |d| !d.deadlocks.is_empty());
+    // The deadlock, and the other three handlers queued behind it (their
+    // requests arrive over the next moments: a dump may come first).
+    let d = dump_until(pid, Duration::from_secs(10), |d| {
+        let waiting = |t: &&unwedge_model::jvm::JavaThread| {
+            t.name.starts_with("handler-") && t.waiting_for().is_some_and(|l| l.action == LockAction::WaitingToLock)
+        };
+        !d.deadlocks.is_empty() && d.threads.iter().filter(waiting).count() >= 4
+    });
     assert!(socket_of(pid).exists(), "the JVM opened its attach socket");
     no_trigger_left(pid);
     assert!(d.vm.as_deref().is_some_and(|v| v.contains("17.")), "{:?}", d.vm);

@@ -49,7 +49,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { window: Duration::from_millis(500), hz: 199, stack_bytes: 16 << 10 }
+        Settings { window: Duration::from_millis(250), hz: 199, stack_bytes: 16 << 10 }
     }
 }
 
