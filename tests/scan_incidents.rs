@@ -438,7 +438,13 @@ fn server_held_by_gdb_names_the_debugger_and_is_silent_once_detached() {
     assert_eq!(f["evidence"]["tracer"]["comm"], "gdb", "{f:#}");
     assert!(f["title"].as_str().unwrap().starts_with(&format!("gdb (pid {})", gdb_child.pid())), "{f:#}");
     for st in findings(&report, "accept_stalled") {
-        assert_eq!(st["caused_by"], serde_json::json!([f["id"]]), "{st:#}");
+        let all: Vec<String> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| format!("{} {} pid {} caused_by {}: {}", x["id"], x["kind"], x["pid"], x["caused_by"], x["title"]))
+            .collect();
+        assert_eq!(st["caused_by"], serde_json::json!([f["id"]]), "{st:#}\n{all:#?}");
     }
 
     // End gdb's `shell sleep` (sh and sleep, which this test started): its

@@ -35,6 +35,9 @@ pub struct Facts {
     /// port -> (queued, backlog), summed over every listener on that port
     /// (SO_REUSEPORT groups, other network namespaces).
     pub listeners: BTreeMap<u16, (i64, i64)>,
+    /// A unix listener's path (`@name` for an abstract one) -> (queued,
+    /// backlog), summed over the namespaces that have one by that name.
+    pub unix_listeners: BTreeMap<String, (i64, i64)>,
     pub listen_overflows: Option<u64>,
     pub listen_drops: Option<u64>,
     pub syn_challenges: Option<u64>,
@@ -117,6 +120,11 @@ struct PortLabels {
     port: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PathLabels {
+    path: String,
+}
+
 /// The facts `unwedge --version` prints (build.rs).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
@@ -171,6 +179,12 @@ impl Facts {
                 // For a listener the kernel reports queued connections in
                 // recv_q and the backlog in send_q.
                 let e = f.listeners.entry(s.local_port).or_default();
+                e.0 += i64::from(s.recv_q);
+                e.1 += i64::from(s.send_q);
+            }
+            for s in last.unix_sockets.iter().filter(|s| s.state == unwedge_model::UnixState::Listen) {
+                let Some(path) = &s.path else { continue };
+                let e = f.unix_listeners.entry(path.to_string()).or_default();
                 e.0 += i64::from(s.recv_q);
                 e.1 += i64::from(s.send_q);
             }
@@ -370,6 +384,31 @@ fn listeners(reg: &mut Registry, f: &Facts, top_n: usize) {
     }
     reg.register("unwedge_listen_queue", "Connections waiting in the accept queues of a port's listeners", queue);
     reg.register("unwedge_listen_backlog", "Accept queue size (backlog) of a port's listeners", backlog);
+
+    // Unix listeners by path, the fullest queues first, as the ports.
+    let mut paths: Vec<(&String, i64, i64)> = f.unix_listeners.iter().map(|(p, (q, b))| (p, *q, *b)).collect();
+    paths.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let queue = Family::<PathLabels, Gauge>::default();
+    let backlog = Family::<PathLabels, Gauge>::default();
+    for (path, q, b) in paths.iter().take(top_n) {
+        queue.get_or_create(&PathLabels { path: path.to_string() }).set(*q);
+        backlog.get_or_create(&PathLabels { path: path.to_string() }).set(*b);
+    }
+    if paths.len() > top_n {
+        let (q, b) = paths[top_n..].iter().fold((0, 0), |acc, p| (acc.0 + p.1, acc.1 + p.2));
+        queue.get_or_create(&PathLabels { path: "other".into() }).set(q);
+        backlog.get_or_create(&PathLabels { path: "other".into() }).set(b);
+    }
+    reg.register(
+        "unwedge_unix_listen_queue",
+        "Connections waiting in the accept queue of a unix listener, by path (@name: abstract)",
+        queue,
+    );
+    reg.register(
+        "unwedge_unix_listen_backlog",
+        "Accept queue size (backlog) of a unix listener, by path; connect() fails with EAGAIN past backlog + 1",
+        backlog,
+    );
 
     // The oldest first; the rest folded into "other" at their oldest.
     let mut ages: Vec<(u16, f64)> = f.oldest_unanswered.iter().map(|(p, a)| (*p, *a)).collect();

@@ -208,7 +208,8 @@ fn facts_of(ctx: &Ctx, owners: &[u32], accepting: &[u32]) -> AcceptFacts {
     let masters = owners.iter().copied().filter(|o| !accepting.contains(o)).collect();
     let blocked_loop =
         accepting.iter().find_map(|&pid| ctx.last.process(pid).and_then(|p| crate::facts::event_loop::blocked(ctx, p)));
-    let waits = accepting.iter().find_map(|&pid| {
+    // A stopped process's stall is its stop, whatever its threads were in.
+    let waits = accepting.iter().filter(|_| stopped.is_none()).find_map(|&pid| {
         let p = ctx.last.process(pid)?;
         let sum = waits::summarize(ctx, p);
         match sum.dominant {

@@ -53,6 +53,14 @@ pub fn link_waits(findings: &mut [Finding]) {
             causes.push((i, ids));
         }
     }
+    add_causes(findings, causes);
+}
+
+/// Whether finding `g` is the root a wait names for a finding about `pid`:
+/// the connects of that process to that endpoint, or the mount its threads
+/// block on.
+/// Adds each finding's causes (by index) that it does not have yet.
+fn add_causes(findings: &mut [Finding], causes: Vec<(usize, Vec<String>)>) {
     for (i, ids) in causes {
         for id in ids {
             if !findings[i].caused_by.contains(&id) {
@@ -62,9 +70,6 @@ pub fn link_waits(findings: &mut [Finding]) {
     }
 }
 
-/// Whether finding `g` is the root a wait names for a finding about `pid`:
-/// the connects of that process to that endpoint, or the mount its threads
-/// block on.
 fn names_root(g: &Finding, pid: u32, w: &WaitsOn) -> bool {
     if g.pid != Some(pid) {
         return false;
@@ -116,13 +121,7 @@ pub fn link_roots(findings: &mut [Finding]) {
             causes.push((i, ids));
         }
     }
-    for (i, ids) in causes {
-        for id in ids {
-            if !findings[i].caused_by.contains(&id) {
-                findings[i].caused_by.push(id);
-            }
-        }
-    }
+    add_causes(findings, causes);
 }
 
 /// A listener, as findings name it: a TCP port or a unix path.

@@ -46,7 +46,10 @@ fn next_causes(f: &Finding, findings: &[Finding]) -> Vec<String> {
         let found: Vec<&Finding> = findings
             .iter()
             .filter(|g| g.id != f.id && explains(g.kind()) && g.kind() != Kind::CrossProcessDeadlock)
-            .filter(|g| g.pid.is_some_and(|pid| h.on.pids.contains(&pid) && !own.contains(&pid)))
+            // Other processes only: a finding's own process's findings are
+            // linked to it by `causes` (a listener finding's path starts
+            // with its clients, so its own process is down the chain).
+            .filter(|g| g.pid.is_some_and(|pid| h.on.pids.contains(&pid) && !own.contains(&pid) && g.pid != f.pid))
             .collect();
         if found.is_empty() {
             continue;
