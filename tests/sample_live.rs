@@ -12,6 +12,7 @@
 
 mod common;
 
+use common::states::{assert_never_stopped, states_during};
 use common::{require, start, Child};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -68,40 +69,6 @@ fn bounded(mut cmd: Command, cpu_s: u64, pin: Option<usize>) -> Command {
         });
     }
     cmd
-}
-
-/// The states a process's threads showed while `f` ran, sampled every 2 ms.
-fn states_during<T>(pid: u32, f: impl FnOnce() -> T) -> (T, Vec<char>) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let watcher = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut seen = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-                    for e in dir.flatten() {
-                        if let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) {
-                            if let Some(s) = stat.rsplit_once(") ").and_then(|(_, r)| r.chars().next()) {
-                                if !seen.contains(&s) {
-                                    seen.push(s);
-                                }
-                            }
-                        }
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            seen
-        })
-    };
-    let out = f();
-    stop.store(true, Ordering::Relaxed);
-    (out, watcher.join().unwrap())
-}
-
-fn assert_never_stopped(states: &[char]) {
-    assert!(!states.is_empty(), "the watcher saw no thread");
-    assert!(states.iter().all(|s| matches!(s, 'R' | 'S')), "the target left R/S while sampled: {states:?}");
 }
 
 fn tids(pid: u32) -> Vec<u32> {
@@ -266,7 +233,7 @@ fn c_busy_loop_named_from_samples() {
     let pid = child.pid();
     let mut reader = Reader::new();
     let (profile, states) = states_during(pid, || sample(&mut reader, pid, pid, Duration::from_millis(500)));
-    assert_never_stopped(&states);
+    assert_never_stopped(&states, "while sampled");
     check_spin(&profile);
     let u = profile.cpu_use().expect("schedstat over the window");
     assert_eq!(u.state(), CpuState::Busy, "{u:?}");
@@ -300,7 +267,7 @@ fn stripped_busy_loop_named_from_its_debug_file() {
     let pid = child.pid();
     let mut reader = Reader::with_debug_dirs(vec![root]);
     let (profile, states) = states_during(pid, || sample(&mut reader, pid, pid, Duration::from_millis(500)));
-    assert_never_stopped(&states);
+    assert_never_stopped(&states, "while sampled");
     check_spin(&profile);
     // Without its debug file the loop is an address in the binary: no name is made up.
     let mut bare = Reader::with_debug_dirs(vec![dir.join("none")]);
@@ -372,7 +339,7 @@ fn node_redos_event_loop_busy_and_jit_frames() {
     // Then sampled for 1 s: busy over the window too, by the samples and by schedstat.
     let mut reader = Reader::new();
     let (profile, states) = states_during(pid, || sample(&mut reader, pid, pid, Duration::from_secs(1)));
-    assert_never_stopped(&states);
+    assert_never_stopped(&states, "while sampled");
     let w = profile.cpu_use().expect("schedstat over the window");
     assert_eq!(w.state(), CpuState::Busy, "{w:?}");
     assert!(w.running >= 0.9 && profile.cpu_share() >= 0.8, "{w:?} {:.2}", profile.cpu_share());
@@ -398,7 +365,7 @@ fn node_redos_jit_frames_named_with_perf_basic_prof() {
     let (profile, states) = states_during(pid, || sample(&mut reader, pid, pid, Duration::from_secs(1)));
     drop(child);
     let _ = std::fs::remove_file(&map);
-    assert_never_stopped(&states);
+    assert_never_stopped(&states, "while sampled");
     let hot = &profile.stacks[0];
     let jit: Vec<&unwedge_model::Frame> =
         hot.frames.iter().filter(|f| f.module.as_deref().is_some_and(|m| m.starts_with("/tmp/perf-"))).collect();
@@ -475,7 +442,7 @@ fn worker_starved_by_cpu_hogs_is_not_busy() {
     for c in load {
         c.join().unwrap();
     }
-    assert_never_stopped(&states);
+    assert_never_stopped(&states, "while sampled");
     let u = cpu::thread_cpu(&before, &after, vpid, vpid).unwrap();
     assert_eq!(u.state(), CpuState::Starved, "the worker over 1 s: {u:?}");
     let waiting = u.waiting.unwrap();

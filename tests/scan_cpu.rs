@@ -16,6 +16,7 @@
 
 mod common;
 
+use common::states::{assert_never_stopped, states_during};
 use common::{findings, require, scan_until, start, Child};
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -86,37 +87,6 @@ fn bounded(mut cmd: Command, cpu_s: u64, cg: &common::cgroup::TestCgroup) -> Chi
         });
     }
     start(cmd)
-}
-
-/// The states the process's threads showed while `f` ran, sampled every 2 ms.
-fn states_during<T>(pid: u32, f: impl FnOnce() -> T) -> (T, Vec<char>) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let watcher = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut seen = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                for e in std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
-                    let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
-                    if let Some(s) = stat.rsplit_once(") ").and_then(|(_, r)| r.chars().next()) {
-                        if !seen.contains(&s) {
-                            seen.push(s);
-                        }
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            seen
-        })
-    };
-    let out = f();
-    stop.store(true, Ordering::Relaxed);
-    (out, watcher.join().unwrap())
-}
-
-fn assert_never_stopped(states: &[char]) {
-    assert!(!states.is_empty(), "the watcher saw no thread");
-    assert!(states.iter().all(|s| matches!(s, 'R' | 'S')), "the target left R/S during the scan: {states:?}");
 }
 
 /// Scans (`--pid PID`, default flags otherwise) until `pred` holds, watching
@@ -216,7 +186,7 @@ fn node_redos_is_a_busy_event_loop_with_its_share_and_where_it_burns() {
                 && stall_caused_by(r, pid, b)
         })
     });
-    assert_never_stopped(&states);
+    assert_never_stopped(&states, "during the scan");
     let busy = the(&report, "busy_thread", pid).unwrap_or_else(|| panic!("no busy_thread: {report:#}"));
     assert_eq!(busy["severity"], "critical");
     assert!(stall_caused_by(&report, pid, busy), "the accept stall is told beneath it: {report:#}");
@@ -267,7 +237,7 @@ fn c_busy_loop_serving_a_socket_is_named_from_its_samples() {
         the(r, "busy_thread", pid)
             .is_some_and(|b| b["evidence"]["threads"][0]["cpu_profile"]["samples"].as_u64().unwrap_or(0) > 0)
     });
-    assert_never_stopped(&states);
+    assert_never_stopped(&states, "during the scan");
     let busy = the(&report, "busy_thread", pid).unwrap_or_else(|| panic!("no busy_thread: {report:#}"));
     assert!(stall_caused_by(&report, pid, busy), "{report:#}");
     let hot: Vec<&str> = busy["evidence"]["threads"][0]["cpu_profile"]["stacks"][0]["frames"]
@@ -359,7 +329,7 @@ fn a_worker_starved_by_cpu_hogs_is_starvation_with_the_hogs_not_its_own_stall() 
         })
     });
     let _ = load.finish();
-    assert_never_stopped(&states);
+    assert_never_stopped(&states, "during the scan");
     let starved = the(&report, "cpu_starved", pid).unwrap_or_else(|| panic!("no cpu_starved: {report:#}"));
     assert!(the(&report, "busy_thread", pid).is_none(), "a starved thread is never called busy: {report:#}");
     assert!(stall_caused_by(&report, pid, starved), "its stall is told beneath the starvation: {report:#}");
@@ -396,7 +366,7 @@ fn twin_a_cpu_heavy_python_service_answering_within_the_timeout_is_silent() {
     let (busy, _) = schedstat_delta(pid, Duration::from_secs(1));
     let (report, states) = scan_for(pid, |_| true);
     let took = load.finish();
-    assert_never_stopped(&states);
+    assert_never_stopped(&states, "during the scan");
     assert!(busy > 300_000_000, "it computes most of the time: {busy} ns of 1 s");
     assert!(
         took.len() >= 10 && took.iter().all(|t| *t < Duration::from_secs(10)),
@@ -421,7 +391,7 @@ fn twin_a_node_server_under_load_is_silent() {
     std::thread::sleep(Duration::from_secs(1));
     let (report, states) = scan_for(pid, |_| true);
     let took = load.finish();
-    assert_never_stopped(&states);
+    assert_never_stopped(&states, "during the scan");
     assert!(took.len() >= 10 && took.iter().all(|t| *t < Duration::from_secs(10)), "answered: {} requests", took.len());
     let loud: Vec<&Value> = common::alarms(&report).into_iter().filter(|f| f["pid"] == pid).collect();
     assert!(loud.is_empty(), "a node server under load is no finding: {loud:#?}");

@@ -6,6 +6,7 @@
 
 pub mod cgroup;
 pub mod continuous;
+pub mod states;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};

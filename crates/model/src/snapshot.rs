@@ -545,6 +545,33 @@ pub struct SignalMasks {
     pub caught: u64,
 }
 
+impl SignalMasks {
+    /// SIGTERM's bit (signal 15).
+    pub const SIGTERM: u64 = 1 << 14;
+}
+
+/// Whether a process's own threads show a state a finding can be about
+/// (blocked_signal, sigterm_blocked, stuck_thread's pending signals, a
+/// D-state hang, process_stopped): a superset of what those detectors
+/// test — a signal blocked in every thread, one pending anywhere, SIGTERM
+/// ignored, a thread in D, T or t; unknown masks count as "may". What the
+/// collector reads in full, and what a continuous scan's second look
+/// re-reads.
+pub fn own_state_may_matter(threads: &[Thread]) -> bool {
+    let mut blocked_everywhere = !0u64;
+    for t in threads {
+        if matches!(t.state, 'D' | 'T' | 't') {
+            return true;
+        }
+        let Some(m) = t.signals else { return true };
+        if m.pending != 0 || m.shared_pending != 0 || m.ignored & SignalMasks::SIGTERM != 0 {
+            return true;
+        }
+        blocked_everywhere &= m.blocked;
+    }
+    !threads.is_empty() && blocked_everywhere != 0
+}
+
 impl Process {
     /// Seconds the process has been alive at `snap`.
     pub fn age_s(&self, snap: &Snapshot) -> f64 {

@@ -31,9 +31,6 @@ use crate::facts::requests::{awaits_answer, MIN_UNANSWERED};
 use crate::facts::waits::zero_window;
 use unwedge_model::{LookPlan, Process, Snapshot, Socket, TcpState};
 
-/// SIGTERM's bit in a signal mask.
-const SIGTERM_BIT: u64 = 1 << 14;
-
 /// The processes and ports a second look re-reads; empty when the
 /// comparison with `prev` settles everything (`None`: there is no
 /// previous snapshot, so nothing is settled).
@@ -89,7 +86,8 @@ pub fn look_plan(prev: Option<&Snapshot>, snap: &Snapshot) -> LookPlan {
             continue;
         }
         let settled = settled_proc(p);
-        let mut wanted = (!settled && own_state_may_matter(p)) || zombie_parents.contains(&p.pid);
+        let mut wanted =
+            (!settled && unwedge_model::own_state_may_matter(&p.threads)) || zombie_parents.contains(&p.pid);
         for fd in &p.sockets {
             let Some(&(sock_settled, _)) = candidates.get(&fd.inode) else { continue };
             wanted |= !sock_settled || !settled;
@@ -136,24 +134,6 @@ pub fn did_not_run(before: &Process, now: &Process) -> bool {
                 && b.ctxt_switches == t.ctxt_switches
                 && matches!(t.state, 'S' | 'D' | 'T' | 't' | 'I')
         })
-}
-
-/// Whether a process's own state can make a finding about it (a superset
-/// of what blocked_signal, sigterm_blocked, process_stopped and
-/// stuck_thread's pending signals test; unknown masks count).
-fn own_state_may_matter(p: &Process) -> bool {
-    let mut blocked_everywhere = !0u64;
-    for t in &p.threads {
-        if matches!(t.state, 'D' | 'T' | 't') {
-            return true;
-        }
-        let Some(m) = t.signals else { return true };
-        if m.pending != 0 || m.shared_pending != 0 || m.ignored & SIGTERM_BIT != 0 {
-            return true;
-        }
-        blocked_everywhere &= m.blocked;
-    }
-    !p.threads.is_empty() && blocked_everywhere != 0
 }
 
 #[cfg(test)]

@@ -17,10 +17,9 @@ use rustix::fs as rfs;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
+// Whether a process must be read in full: its signal state or a thread's sleep can make a finding.
+use unwedge_model::own_state_may_matter as may_matter;
 use unwedge_model::{CgroupSet, Process, SkipReason, Skipped, Thread};
-
-/// SIGTERM's bit in a signal mask.
-const SIGTERM_BIT: u64 = 1 << 14;
 
 /// What reading one process in brief gave: the process, or why not, and its skips.
 pub struct One {
@@ -208,26 +207,6 @@ fn read_limits(dir: &OwnedFd, p: &mut Process, b: &mut Bufs) {
     }
 }
 
-/// Whether the signal state or a thread's sleep can make a finding about
-/// this process (blocked_signal, sigterm_blocked, stuck_thread's pending
-/// signals, a D-state hang, process_stopped), so it must be read in full. A superset of what
-/// those detectors test: blocked in every thread, pending anywhere, SIGTERM
-/// ignored; and unknown masks count as "may".
-fn may_matter(threads: &[Thread]) -> bool {
-    let mut blocked_everywhere = !0u64;
-    for t in threads {
-        if matches!(t.state, 'D' | 'T' | 't') {
-            return true;
-        }
-        let Some(m) = t.signals else { return true };
-        if m.pending != 0 || m.shared_pending != 0 || m.ignored & SIGTERM_BIT != 0 {
-            return true;
-        }
-        blocked_everywhere &= m.blocked;
-    }
-    !threads.is_empty() && blocked_everywhere != 0
-}
-
 /// Each thread's status: comm, state and signal masks (no CPU times).
 fn brief_threads(dir: &OwnedFd, p: &mut Process, b: &mut Bufs, prog: &Progress) {
     let Some((task, tids)) = task_ids(dir, b) else { return };
@@ -371,6 +350,7 @@ fn kept_entries(text: &[u8]) -> Vec<unwedge_model::CgroupEntry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    const SIGTERM_BIT: u64 = unwedge_model::SignalMasks::SIGTERM;
     use std::time::{Duration, Instant};
     use unwedge_model::SignalMasks;
 
