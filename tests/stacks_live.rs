@@ -232,6 +232,27 @@ fn cpp_names_are_demangled() {
     assert!(main["fix"].as_str().unwrap().contains("proxy::Session::relay_upstream_filter"), "{main:#}");
 }
 
+/// A long-lived reader (serve, watch) drops at the end of a scan the
+/// binaries' tables no read of that scan used: a lasting finding's
+/// sleeping threads come from the caller's cache and need none.
+#[test]
+fn a_scan_that_reads_no_stack_drops_the_tables() {
+    let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+    let pid = child.id();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut reader = Reader::new();
+    let read = reader.read(Mode::Auto, &[Target { pid, tid: pid, syscall: None }]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(read.stacks.get(&(pid, pid)).is_some_and(|s| !s.frames.is_empty()), "{read:?}");
+    let loaded = reader.cached_modules();
+    assert!(loaded > 0, "the read loaded no table");
+    reader.end_scan();
+    assert_eq!(reader.cached_modules(), loaded, "a table this scan used stays");
+    reader.end_scan();
+    assert_eq!(reader.cached_modules(), 0, "a scan that used none drops them");
+}
+
 #[test]
 fn rust_program_is_named() {
     if !require("rustc for the stack tests", has("rustc")) {

@@ -155,6 +155,9 @@ impl Stacks {
     pub(crate) fn end_scan(&mut self) {
         let used = std::mem::take(&mut self.used);
         self.cache.retain(|k, _| used.contains(k));
+        if let Some(r) = self.reader.as_mut() {
+            r.end_scan();
+        }
     }
 }
 

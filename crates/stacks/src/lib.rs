@@ -137,6 +137,19 @@ impl Reader {
         self.cache.entries.len()
     }
 
+    /// The end of a scan of a long-lived reader (serve, watch): the
+    /// binaries' tables no read of this scan used are dropped. A finding
+    /// that lasts shows its sleeping threads' stacks from the caller's
+    /// cache (they did not run), so it needs no table again; an agent on
+    /// every host should not hold a dozen binaries' tables between
+    /// incidents.
+    pub fn end_scan(&mut self) {
+        self.cache.drop_unused();
+        for p in self.cache.evicted.drain(..) {
+            self.symbols.evict(&p);
+        }
+    }
+
     /// Reads the stacks of `targets` (at most [`MAX_THREADS`], in the
     /// order given: most important first).
     pub fn read(&mut self, mode: Mode, targets: &[Target]) -> Stacks {
@@ -535,6 +548,8 @@ struct ModuleCache {
     /// Entries dropped since the symbolizer last forgot them.
     evicted: Vec<PathBuf>,
     clock: u64,
+    /// The clock when the scan began (`drop_unused`).
+    scan_start: u64,
     bytes: usize,
 }
 
@@ -584,6 +599,20 @@ impl ModuleCache {
         }
         self.files.insert(id, key.clone());
         Some(key)
+    }
+
+    /// Drops the entries not used since the last call.
+    fn drop_unused(&mut self) {
+        let since = self.scan_start;
+        let unused: Vec<Key> = self.entries.iter().filter(|(_, e)| e.used <= since).map(|(k, _)| k.clone()).collect();
+        for k in unused {
+            if let Some(e) = self.entries.remove(&k) {
+                self.bytes = self.bytes.saturating_sub(e.data.size());
+                self.evicted.push(e.path);
+            }
+        }
+        self.files.retain(|_, k| self.entries.contains_key(k));
+        self.scan_start = self.clock;
     }
 
     /// Drops least recently used entries beyond the bounds (never `keep`).
