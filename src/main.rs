@@ -6,6 +6,7 @@ mod build_info;
 mod cli;
 mod cmd;
 mod error;
+mod memory;
 mod remedy;
 mod render;
 mod serve;
@@ -50,6 +51,7 @@ fn static_nss() {
 }
 
 fn main() -> ExitCode {
+    memory::one_arena();
     #[cfg(all(target_env = "gnu", target_feature = "crt-static"))]
     static_nss();
     let cli = match cli::Cli::try_parse() {

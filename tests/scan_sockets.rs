@@ -61,6 +61,19 @@ fn close_wait_leak_tells_read_eof_from_never_read() {
     assert_eq!(f["evidence"]["never_read_to_eof"], 0);
 }
 
+/// Clients that connect and close without a byte (TCP health checks): the
+/// leak is named, and their FINs are no requests left unanswered.
+#[test]
+fn close_wait_leak_of_bare_connects_is_no_unanswered_request() {
+    let srv = python("leaky_listener.py", &["--count", "20", "--no-request"]);
+    let pid = pid_of(&srv);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let f = expect_finding("close_wait_leak", pid, &["--answer-timeout", "1s"]);
+    assert_eq!(f["evidence"]["close_wait"], 20);
+    let (report, _) = scan_json(&["--pid", &pid.to_string(), "--answer-timeout", "1s"]);
+    assert!(findings(&report, "unanswered_requests").is_empty(), "{report:#}");
+}
+
 #[test]
 fn close_wait_leak_on_ipv6() {
     let srv = python("leaky_listener.py", &["--count", "12", "--host", "::1"]);

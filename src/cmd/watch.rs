@@ -94,6 +94,7 @@ pub fn run(args: &WatchArgs) -> Result<u8, Fatal> {
             if count.is_some_and(|c| n >= c) {
                 return;
             }
+            crate::memory::give_back();
             let next = started + every;
             let now = Instant::now();
             if next > now {

@@ -272,6 +272,8 @@ fn finding_with(out: &mut dyn Write, f: &Finding, path: Option<&str>) -> io::Res
 /// Items of an evidence list shown (the JSON has them all): the story
 /// must fit on one screen.
 const LIST_ITEMS: usize = 3;
+/// Entries of an evidence map (counts per peer, per port) shown, the largest first.
+const MAP_ITEMS: usize = 6;
 
 /// Explanation, evidence, threads and fix of one finding (its title, or
 /// a group's headline, comes before). In a group (`in_group`) the kernel
@@ -303,6 +305,15 @@ fn body(out: &mut dyn Write, f: &Finding, in_group: bool) -> io::Result<()> {
                     if items.len() > LIST_ITEMS {
                         writeln!(out, "        … {} more (--json lists them)", items.len() - LIST_ITEMS)?;
                     }
+                }
+                // Maps (peers, ports: counts): the largest few.
+                Value::Object(map) if map.len() > MAP_ITEMS => {
+                    let mut entries: Vec<(&String, &Value)> = map.iter().filter(|(_, x)| !x.is_null()).collect();
+                    entries.sort_by(|a, b| b.1.as_f64().unwrap_or(0.0).total_cmp(&a.1.as_f64().unwrap_or(0.0)));
+                    let shown: Vec<String> =
+                        entries.iter().take(MAP_ITEMS).map(|(k, x)| format!("{k}={}", scalar(x))).collect();
+                    let text = format!("{} … {} more (--json lists them)", shown.join(", "), entries.len() - MAP_ITEMS);
+                    wrapped(out, &format!("      {k}: "), &text, "        ", Style::new())?
                 }
                 Value::Object(_) => wrapped(out, &format!("      {k}: "), &inline(v), "        ", Style::new())?,
                 other => {
@@ -396,6 +407,20 @@ mod tests {
 
     fn leak() -> CloseWaitLeak {
         CloseWaitLeak { close_wait: 60, ..Default::default() }
+    }
+
+    #[test]
+    fn a_long_evidence_map_shows_its_largest_entries() {
+        let mut ev = leak();
+        ev.peers = (1..=600).map(|i| (format!("10.0.{}.{}", i / 250, i % 250), if i == 77 { 9 } else { 1 })).collect();
+        let mut out = Vec::new();
+        write(&mut out, &report(vec![f(ev, Severity::Critical, Some(7))])).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let line = text.lines().find(|l| l.contains("peers:")).unwrap();
+        assert!(line.contains("peers: 10.0.0.77=9, "), "{line}");
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains("10.0.0.102=1 … 594 more (--json lists them)"), "{text}");
+        assert!(text.lines().count() < 40, "{text}");
     }
 
     #[test]

@@ -234,6 +234,7 @@ fn scan_loop(state: &State, mut recorder: Option<record::Recorder>) {
             l.finished = Some(Instant::now());
             l.continuous = stats;
         }
+        crate::memory::give_back();
         let next = started + state.cfg.scan_interval;
         let now = Instant::now();
         if next > now {

@@ -3,7 +3,9 @@ Its clients (in this process) connect and close at once, so every accepted
 socket ends in CLOSE-WAIT. --read-eof reads each connection to EOF first
 (the "read EOF, forgot close()" variant). Each SIGUSR1 leaks --count more
 (the leak getting worse, for `unwedge watch`); --name sets the process name
-(comm) with prctl(PR_SET_NAME), e.g. to a hostile "<script>x"."""
+(comm) with prctl(PR_SET_NAME), e.g. to a hostile "<script>x". --no-request:
+the clients connect and close without a byte (a TCP health check): a FIN
+is not a request."""
 import argparse, ctypes, signal, socket, threading
 from _scn import ready, self_destruct
 
@@ -12,6 +14,7 @@ ap.add_argument("--count", type=int, default=60)
 ap.add_argument("--read-eof", action="store_true")
 ap.add_argument("--host", default="127.0.0.1")
 ap.add_argument("--name")
+ap.add_argument("--no-request", action="store_true")
 args = ap.parse_args()
 self_destruct()
 if args.name:
@@ -38,7 +41,8 @@ def serve():
 def leak(total):
     for _ in range(total - len(leaked)):
         cl = socket.create_connection((args.host, port), timeout=5)
-        cl.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        if not args.no_request:
+            cl.sendall(b"GET / HTTP/1.0\r\n\r\n")
         cl.close()
     while len(leaked) < total:
         threading.Event().wait(0.01)

@@ -81,7 +81,9 @@ pub fn awaits_answer(s: &Socket) -> bool {
     let consumed = match s.state {
         TcpState::Established => s.recv_q == 0,
         // A client that gave up: its FIN (one in the queue) may be unread.
-        TcpState::CloseWait => s.recv_q <= 1,
+        // The FIN counts one in bytes_received and none in data_segs_in: a
+        // client that connected and closed without a byte asked nothing.
+        TcpState::CloseWait => s.recv_q <= 1 && i.bytes_received.is_some_and(|r| r > 1) && i.data_segs_in != Some(0),
         _ => false,
     };
     if !consumed || last_sender(i, Side::Peer) != Some(Side::Peer) {
@@ -244,6 +246,10 @@ mod tests {
         assert!(!awaits_answer(&conn(est, 0, info(0, 0, 12_000, 12_000))));
         // A client that gave up: its FIN unread.
         assert!(awaits_answer(&conn(TcpState::CloseWait, 1, info(80, 0, 12_000, 12_000))));
+        // A client that connected and closed without sending a byte: the FIN is not a request.
+        let mut fin_only = info(1, 0, 12_000, 12_000);
+        fin_only.data_segs_in = Some(0);
+        assert!(!awaits_answer(&conn(TcpState::CloseWait, 1, fin_only)));
     }
 
     #[test]

@@ -6,13 +6,15 @@
 //! waits, without a file, in the accept queue of a listener (the processes
 //! that accept on it are the peer).
 //!
-//! The lookup table holds every connection of the snapshot (~50 bytes
-//! each), so it is built on first use only: a healthy host, where no
+//! The lookup table holds every connection of the snapshot (a 12-byte
+//! fingerprint each), so it is built on first use only: a healthy host, where no
 //! finding follows a wait, never pays for it.
 
-use crate::facts::index::{addr_matches, is_queued_child, FastMap};
+use crate::facts::index::{addr_matches, is_queued_child, FastMap, IntHasher};
 use crate::Ctx;
 use std::cell::OnceCell;
+use std::collections::hash_map::Entry;
+use std::hash::Hasher;
 use std::net::{IpAddr, SocketAddr};
 use unwedge_model::{Socket, TcpState};
 
@@ -47,30 +49,86 @@ pub enum End<'a> {
 
 #[derive(Default)]
 pub struct Peers {
-    by_tuple: OnceCell<FastMap<Key, u32>>,
+    by_tuple: OnceCell<Table>,
+}
+
+/// Every connection by its 4-tuple's fingerprint (12 bytes an entry, where
+/// the tuple itself took ~50): a lookup checks the socket it lands on, and
+/// the rare connection whose fingerprint another already has waits in
+/// `clashes`.
+#[derive(Default)]
+struct Table {
+    by_print: FastMap<u64, u32>,
+    clashes: Vec<(Key, u32)>,
+}
+
+fn key_of(s: &Socket) -> Key {
+    key(s.netns, s.local, s.local_port, s.remote, s.remote_port)
+}
+
+fn fingerprint(k: &Key) -> u64 {
+    let mut h = IntHasher::default();
+    h.write_u64(k.0);
+    for a in [k.1, k.3] {
+        match a {
+            IpAddr::V4(v4) => h.write_u64(u64::from(u32::from(v4))),
+            IpAddr::V6(v6) => {
+                let x = u128::from(v6);
+                h.write_u64((x >> 64) as u64);
+                h.write_u64(x as u64);
+            }
+        }
+    }
+    h.write_u64((u64::from(k.2) << 16) | u64::from(k.4));
+    h.finish()
+}
+
+impl Table {
+    fn get(&self, socks: &[Socket], k: &Key) -> Option<u32> {
+        let i = *self.by_print.get(&fingerprint(k))?;
+        if socks.get(i as usize).is_some_and(|s| key_of(s) == *k) {
+            return Some(i);
+        }
+        self.clashes.iter().find(|(c, _)| c == k).map(|&(_, i)| i)
+    }
 }
 
 impl Peers {
-    fn table<'a>(&self, ctx: &Ctx<'a>) -> &FastMap<Key, u32> {
+    fn table<'a>(&self, ctx: &Ctx<'a>) -> &Table {
         self.by_tuple.get_or_init(|| {
             let socks = &ctx.snap().sockets;
-            let mut m = FastMap::with_capacity_and_hasher(socks.len(), Default::default());
+            let mut t = Table {
+                by_print: FastMap::with_capacity_and_hasher(socks.len(), Default::default()),
+                clashes: Vec::new(),
+            };
             for (i, s) in socks.iter().enumerate() {
                 let live = !matches!(s.state, TcpState::Listen | TcpState::TimeWait | TcpState::Close);
-                if live && s.remote_port != 0 {
-                    if let Ok(i) = u32::try_from(i) {
-                        m.entry(key(s.netns, s.local, s.local_port, s.remote, s.remote_port)).or_insert(i);
+                let Ok(i) = u32::try_from(i) else { break };
+                if !live || s.remote_port == 0 {
+                    continue;
+                }
+                let k = key_of(s);
+                match t.by_print.entry(fingerprint(&k)) {
+                    Entry::Vacant(e) => {
+                        e.insert(i);
                     }
+                    // The first socket with a tuple answers for it, as before.
+                    Entry::Occupied(e) if key_of(&socks[*e.get() as usize]) != k => {
+                        if !t.clashes.iter().any(|(c, _)| *c == k) {
+                            t.clashes.push((k, i));
+                        }
+                    }
+                    Entry::Occupied(_) => {}
                 }
             }
-            m
+            t
         })
     }
 
     /// The other end of `s`, when it is on this host.
     pub fn end_of<'a>(&self, ctx: &Ctx<'a>, s: &Socket) -> Option<End<'a>> {
         let snap = ctx.last.snap;
-        let i = *self.table(ctx).get(&key(s.netns, s.remote, s.remote_port, s.local, s.local_port))?;
+        let i = self.table(ctx).get(&snap.sockets, &key(s.netns, s.remote, s.remote_port, s.local, s.local_port))?;
         let end = snap.sockets.get(i as usize)?;
         if end.inode != 0 {
             return Some(End::Held(end));

@@ -323,11 +323,11 @@ fn own_process_works(ctx: &Ctx, inode: u64) -> bool {
     let Some(first) = &ctx.first else { return false };
     let [pid] = ctx.last.owners_of(inode) else { return false };
     let Some(p) = ctx.last.process(*pid) else { return false };
-    let alone =
-        p.sockets.iter().filter(|f| ctx.last.state_of(f.inode).is_some_and(|st| st == TcpState::Established)).count()
-            == 1;
     let Some(before) = first.process(p.pid).filter(|q| q.start_ticks == p.start_ticks) else { return false };
     let ticks = |q: &unwedge_model::Process| q.threads.iter().map(|t| t.utime + t.stime).sum::<u64>();
-    alone && (ticks(p) > ticks(before) || p.threads.iter().any(|t| matches!(t.state, 'R' | 'D')))
+    let ran = ticks(p) > ticks(before) || p.threads.iter().any(|t| matches!(t.state, 'R' | 'D'));
+    // Asked last, and stopping at a second connection: a server holding
+    // thousands is asked once per connection it holds.
+    ran && p.sockets.iter().filter(|f| ctx.last.state_of(f.inode) == Some(TcpState::Established)).nth(1).is_none()
 }
 
