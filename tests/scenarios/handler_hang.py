@@ -134,8 +134,6 @@ def handle(c, state):
 
 
 info = {}
-if args.mode == "lock":
-    deadlock()
 log_fd = None
 if args.mode == "pipe":
     info["reader"], log_fd = log_pipe()
@@ -152,31 +150,6 @@ ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 ls.bind(("127.0.0.1", 0))
 ls.listen(128)
 port = ls.getsockname()[1]
-
-if args.mode == "upstream":
-    # A fixed pool of workers, each with its own upstream connection.
-    jobs = queue.Queue()
-
-    def worker():
-        state = {"up": socket.create_connection(("127.0.0.1", up_port))}
-        while True:
-            handle(jobs.get(), state)
-
-    for i in range(args.workers):
-        threading.Thread(target=worker, daemon=True, name="worker-%d" % i).start()
-
-    def accept_loop():
-        while True:
-            c, _ = ls.accept()
-            jobs.put(c)
-else:
-    def accept_loop():
-        while True:
-            c, _ = ls.accept()
-            threading.Thread(target=handle, args=(c, {"log": log_fd}), daemon=True).start()
-
-threading.Thread(target=accept_loop, daemon=True, name="acceptor").start()
-
 
 def clients():
     """A child process: N waiting clients, then one more every --every s.
@@ -222,7 +195,39 @@ def clients():
             time.sleep(3600)
 
 
+# Every child is forked before this process starts a thread (but
+# self_destruct's, asleep): a child forked while another thread holds a lock
+# finds it held forever. The pool workers' first create_connection imports
+# encodings.idna under its module lock; a clients child forked during that
+# import hung in its own first connect, so the pool server got no request.
 if args.clients or args.every:
     info["client"] = clients()
+if args.mode == "lock":
+    deadlock()
+
+if args.mode == "upstream":
+    # A fixed pool of workers, each with its own upstream connection.
+    jobs = queue.Queue()
+
+    def worker():
+        state = {"up": socket.create_connection(("127.0.0.1", up_port))}
+        while True:
+            handle(jobs.get(), state)
+
+    for i in range(args.workers):
+        threading.Thread(target=worker, daemon=True, name="worker-%d" % i).start()
+
+    def accept_loop():
+        while True:
+            c, _ = ls.accept()
+            jobs.put(c)
+else:
+    def accept_loop():
+        while True:
+            c, _ = ls.accept()
+            threading.Thread(target=handle, args=(c, {"log": log_fd}), daemon=True).start()
+
+threading.Thread(target=accept_loop, daemon=True, name="acceptor").start()
+
 ready(port=port, **info)
 park()
