@@ -4,8 +4,8 @@
 //! and the snapshot is brought up to date with them: the rest of the host
 //! is not read twice. The processes go through the cache (one that did
 //! not run in between costs its stat and status), the sockets through one
-//! filtered dump per namespace (listeners, CLOSE-WAIT, half-open, and the
-//! ESTABLISHED connections on the ports the plan names).
+//! filtered dump per namespace (listeners, and the CLOSE-WAIT, half-open
+//! and ESTABLISHED connections on the ports the plan names).
 
 use crate::walk::{self, Budget, ProcCache};
 use crate::{netns, read_uptime, CollectError};
@@ -77,12 +77,12 @@ fn add_notes(notes: &mut Vec<String>, new: Vec<String>) {
     }
 }
 
-/// Replaces in `sockets` what the look dumped again in namespace `ns`:
-/// every listener, CLOSE-WAIT and half-open socket there, and the
-/// ESTABLISHED ones on `ports`; a socket that changed state since (an idle
-/// connection now in CLOSE-WAIT) is dropped from what stays.
+/// Replaces in `sockets` what the look dumped again in namespace `ns`
+/// (`sock_diag::dump_look`): every listener there, and the CLOSE-WAIT,
+/// half-open and ESTABLISHED ones on `ports`; a socket that changed state
+/// since (an idle connection now in CLOSE-WAIT) is dropped from what stays.
 fn replace_sockets(sockets: &mut Vec<Socket>, ns: u64, ports: &[u16], fresh: Vec<Socket>) {
-    let every_established = ports.len() > crate::sock_diag::MAX_LOOK_PORTS;
+    let every_port = ports.len() > crate::sock_diag::MAX_LOOK_PORTS;
     let inodes: HashSet<u64> = fresh.iter().map(|s| s.inode).filter(|&i| i != 0).collect();
     let tuples: HashSet<Tuple> = fresh.iter().map(tuple).collect();
     sockets.retain(|s| {
@@ -90,8 +90,10 @@ fn replace_sockets(sockets: &mut Vec<Socket>, ns: u64, ports: &[u16], fresh: Vec
             return true;
         }
         let covered = match s.state {
-            TcpState::Listen | TcpState::CloseWait | TcpState::SynRecv | TcpState::NewSynRecv => true,
-            TcpState::Established => every_established || ports.contains(&s.local_port),
+            TcpState::Listen => true,
+            TcpState::CloseWait | TcpState::SynRecv | TcpState::NewSynRecv | TcpState::Established => {
+                every_port || ports.binary_search(&s.local_port).is_ok()
+            }
             _ => false,
         };
         // A listener's 4-tuple is shared under SO_REUSEPORT: listeners are all covered.

@@ -90,9 +90,9 @@ pub fn dump(netns: u64) -> io::Result<Vec<Socket>> {
     }
 }
 
-/// States a second look dumps whole: listeners, CLOSE-WAIT, half-open.
+/// States a second look dumps besides ESTABLISHED: listeners, CLOSE-WAIT, half-open.
 const LOOK_STATES: u32 = (1 << 8) | (1 << 3) | (1 << 12);
-/// More ports than this and the look dumps every ESTABLISHED socket
+/// More ports than this and the look dumps every connection in those states
 /// (a filter of 20 bytes a port stays well inside one request).
 pub const MAX_LOOK_PORTS: usize = 256;
 /// include/uapi/linux/inet_diag.h: the request attribute and the ops a port filter needs.
@@ -102,22 +102,27 @@ const BC_S_GE: u8 = 2;
 const BC_S_LE: u8 = 3;
 
 /// A second look at the sockets of this namespace that a finding can
-/// compare (`unwedge_model::LookPlan`): listeners, CLOSE-WAIT and half-open
-/// connections, and the ESTABLISHED ones on `ports` (local ports). The
-/// kernel filters, so a host of 100k idle connections costs a walk of its
-/// hash table, not 100k messages.
+/// compare (`unwedge_model::LookPlan`): every listener, and the CLOSE-WAIT,
+/// half-open and ESTABLISHED connections on `ports` (local ports; past
+/// [`MAX_LOOK_PORTS`], every one of those). The kernel filters, so a host
+/// of 100k idle connections costs one walk of its hash table, not 100k
+/// messages; listeners alone (no ports) cost no walk of it at all (they
+/// have a table of their own).
 pub fn dump_look(netns: u64, ports: &[u16]) -> io::Result<Vec<Socket>> {
     let sock = open()?;
     let mut buf = vec![0u8; RECV_BUF];
     let mut out = Vec::new();
-    run(&sock, &compat_request(LOOK_STATES & !LISTEN, INFO), netns, &mut buf, &mut out)?;
     run(&sock, &compat_request(LISTEN, INFO | SKMEMINFO), netns, &mut buf, &mut out)?;
-    if !ports.is_empty() {
-        let mut req = compat_request(ESTABLISHED, INFO);
-        if ports.len() <= MAX_LOOK_PORTS {
-            add_bytecode(&mut req, &port_filter(ports));
-        }
+    if ports.is_empty() {
+        return Ok(out);
+    }
+    if ports.len() <= MAX_LOOK_PORTS {
+        let mut req = compat_request((LOOK_STATES & !LISTEN) | ESTABLISHED, INFO);
+        add_bytecode(&mut req, &port_filter(ports));
         run(&sock, &req, netns, &mut buf, &mut out)?;
+    } else {
+        run(&sock, &compat_request(LOOK_STATES & !LISTEN, INFO), netns, &mut buf, &mut out)?;
+        run(&sock, &compat_request(ESTABLISHED, INFO), netns, &mut buf, &mut out)?;
     }
     Ok(out)
 }
@@ -505,6 +510,20 @@ mod tests {
         assert!(!est.contains(&pb), "{est:?}");
         let listening: Vec<u16> = got.iter().filter(|s| s.state == TcpState::Listen).map(|s| s.local_port).collect();
         assert!(listening.contains(&pa) && listening.contains(&pb), "{listening:?}");
+        // CLOSE-WAIT on the port asked for, not on another.
+        drop(_ca);
+        drop(_cb);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let closing =
+            |got: &[Socket], port: u16| got.iter().any(|s| s.state == TcpState::CloseWait && s.local_port == port);
+        let mut got = dump_look(0, &[pa]).unwrap();
+        while !closing(&got, pa) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            got = dump_look(0, &[pa]).unwrap();
+        }
+        assert!(closing(&got, pa) && !closing(&got, pb), "{got:?}");
+        // No port: the listeners alone.
+        assert!(dump_look(0, &[]).unwrap().iter().all(|s| s.state == TcpState::Listen));
     }
 
     #[test]
