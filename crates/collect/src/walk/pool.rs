@@ -85,7 +85,9 @@ pub(super) fn spawn_worker<J: Send + Sync + 'static, R: Send + 'static>(
         progress: Progress(AtomicU64::new(0)),
         current: AtomicUsize::new(IDLE),
         exited: AtomicBool::new(false),
-        done: Mutex::new((true, Vec::new())),
+        // Room for every job (untouched pages cost nothing): a result holds
+        // a whole process, and growing by doubling copied them all again.
+        done: Mutex::new((true, Vec::with_capacity(shared.jobs.len()))),
     });
     let (sh, sl) = (shared.clone(), slot.clone());
     std::thread::Builder::new().name("proc-read".into()).stack_size(256 * 1024).spawn(move || work(&sh, &sl)).ok()?;
@@ -152,6 +154,7 @@ where
 /// took; jobs in flight when it stopped and those never started are `cut`.
 fn collect<R>(w: watchdog::Outcome<R>, n: usize) -> Results<R> {
     let mut out = w.taken;
+    out.reserve(n.saturating_sub(out.len()));
     let mut seen = vec![false; n];
     for (i, _) in &out {
         seen[*i] = true;

@@ -6,16 +6,17 @@
 //! waits, without a file, in the accept queue of a listener (the processes
 //! that accept on it are the peer).
 //!
-//! The lookup table holds every connection of the snapshot (a 12-byte
-//! fingerprint each), so it is built on first use only: a healthy host, where no
-//! finding follows a wait, never pays for it.
+//! The lookups go through tables built on first use (`Peers`): a healthy
+//! host, where no finding follows a wait, never pays for them, and one
+//! that follows a few upstreams pays for those ports' connections only.
 
 use crate::facts::index::{addr_matches, is_queued_child, FastMap, IntHasher};
 use crate::Ctx;
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::hash_map::Entry;
 use std::hash::Hasher;
 use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
 use unwedge_model::{Socket, TcpState};
 
 /// (namespace, local, local port, remote, remote port); the namespace is 0
@@ -47,10 +48,19 @@ pub enum End<'a> {
     Queued { end: &'a Socket, listener: &'a Socket },
 }
 
+/// The other ends looked up so far. Every lookup is for a connection
+/// whose local port is an upstream's port, and a scan follows few of
+/// those: a port's connections are gathered on its first lookup (one pass
+/// over the sockets), and only past [`PORTS_BEFORE_ALL`] ports is one table
+/// of every connection on the host built.
 #[derive(Default)]
 pub struct Peers {
-    by_tuple: OnceCell<Table>,
+    by_port: RefCell<FastMap<u16, Rc<Table>>>,
+    all: OnceCell<Rc<Table>>,
 }
+
+/// Ports looked up one by one before a table of every connection pays.
+const PORTS_BEFORE_ALL: usize = 8;
 
 /// Every connection by its 4-tuple's fingerprint (12 bytes an entry, where
 /// the tuple itself took ~50): a lookup checks the socket it lands on, and
@@ -84,6 +94,32 @@ fn fingerprint(k: &Key) -> u64 {
 }
 
 impl Table {
+    /// The live connections of `socks` that `keep` keeps.
+    fn build(socks: &[Socket], keep: impl Fn(&Socket) -> bool) -> Table {
+        let mut t = Table::default();
+        for (i, s) in socks.iter().enumerate() {
+            let live = !matches!(s.state, TcpState::Listen | TcpState::TimeWait | TcpState::Close);
+            let Ok(i) = u32::try_from(i) else { break };
+            if !live || s.remote_port == 0 || !keep(s) {
+                continue;
+            }
+            let k = key_of(s);
+            match t.by_print.entry(fingerprint(&k)) {
+                Entry::Vacant(e) => {
+                    e.insert(i);
+                }
+                // The first socket with a tuple answers for it.
+                Entry::Occupied(e) if key_of(&socks[*e.get() as usize]) != k => {
+                    if !t.clashes.iter().any(|(c, _)| *c == k) {
+                        t.clashes.push((k, i));
+                    }
+                }
+                Entry::Occupied(_) => {}
+            }
+        }
+        t
+    }
+
     fn get(&self, socks: &[Socket], k: &Key) -> Option<u32> {
         let i = *self.by_print.get(&fingerprint(k))?;
         if socks.get(i as usize).is_some_and(|s| key_of(s) == *k) {
@@ -94,41 +130,29 @@ impl Table {
 }
 
 impl Peers {
-    fn table<'a>(&self, ctx: &Ctx<'a>) -> &Table {
-        self.by_tuple.get_or_init(|| {
-            let socks = &ctx.snap().sockets;
-            let mut t = Table {
-                by_print: FastMap::with_capacity_and_hasher(socks.len(), Default::default()),
-                clashes: Vec::new(),
-            };
-            for (i, s) in socks.iter().enumerate() {
-                let live = !matches!(s.state, TcpState::Listen | TcpState::TimeWait | TcpState::Close);
-                let Ok(i) = u32::try_from(i) else { break };
-                if !live || s.remote_port == 0 {
-                    continue;
-                }
-                let k = key_of(s);
-                match t.by_print.entry(fingerprint(&k)) {
-                    Entry::Vacant(e) => {
-                        e.insert(i);
-                    }
-                    // The first socket with a tuple answers for it, as before.
-                    Entry::Occupied(e) if key_of(&socks[*e.get() as usize]) != k => {
-                        if !t.clashes.iter().any(|(c, _)| *c == k) {
-                            t.clashes.push((k, i));
-                        }
-                    }
-                    Entry::Occupied(_) => {}
-                }
-            }
-            t
-        })
+    /// The table holding the connections whose local port is `port`.
+    fn table(&self, socks: &[Socket], port: u16) -> Rc<Table> {
+        if let Some(all) = self.all.get() {
+            return all.clone();
+        }
+        let mut by_port = self.by_port.borrow_mut();
+        if let Some(t) = by_port.get(&port) {
+            return t.clone();
+        }
+        if by_port.len() >= PORTS_BEFORE_ALL {
+            by_port.clear();
+            return self.all.get_or_init(|| Rc::new(Table::build(socks, |_| true))).clone();
+        }
+        let t = Rc::new(Table::build(socks, |s| s.local_port == port));
+        by_port.insert(port, t.clone());
+        t
     }
 
     /// The other end of `s`, when it is on this host.
     pub fn end_of<'a>(&self, ctx: &Ctx<'a>, s: &Socket) -> Option<End<'a>> {
         let snap = ctx.last.snap;
-        let i = self.table(ctx).get(&snap.sockets, &key(s.netns, s.remote, s.remote_port, s.local, s.local_port))?;
+        let table = self.table(&snap.sockets, s.remote_port);
+        let i = table.get(&snap.sockets, &key(s.netns, s.remote, s.remote_port, s.local, s.local_port))?;
         let end = snap.sockets.get(i as usize)?;
         if end.inode != 0 {
             return Some(End::Held(end));
