@@ -6,13 +6,18 @@
 //! a one-request-at-a-time worker starved by six CPU hogs on its CPU
 //! (cpu_starved with the hogs, the stall beneath it, never busy); and the
 //! twins that stay silent: a CPU-heavy Python service that answers within
-//! the answer timeout, a Node server under load. During every scan the
+//! the answer timeout, a Node server under load, Redis starved of its CPU
+//! by a dozen hogs while it answers redis-benchmark and clients wait in
+//! BLPOP by design. During every scan the
 //! target's threads stay running or sleeping (R/S): sampling stops nothing.
 //!
 //! The targets run in a cpu cgroup with the largest weight (a loaded test
 //! host cannot take the CPU from them: busy is about a thread that gets
 //! the CPU, and the starvation here is the hogs' the test starts), one
-//! test at a time; every spinning child has a CPU-time limit.
+//! test at a time; every spinning child has a CPU-time limit. Redis and
+//! its hogs share the test's own cgroup instead: hogs in the favouring
+//! cgroup would leave it hardly a slice, and its twin is a service that
+//! gets a fraction of its CPU, not none.
 
 mod common;
 
@@ -68,8 +73,13 @@ fn favouring_cgroup() -> common::cgroup::TestCgroup {
 
 /// A child with a CPU-time limit (SIGXCPU ends it), in `cg` from its start
 /// (so that its children are born there too).
-fn bounded(mut cmd: Command, cpu_s: u64, cg: &common::cgroup::TestCgroup) -> Child {
-    let procs = std::ffi::CString::new(format!("{}/cgroup.procs", cg.dir.display())).unwrap();
+fn bounded(cmd: Command, cpu_s: u64, cg: &common::cgroup::TestCgroup) -> Child {
+    bounded_in(cmd, cpu_s, Some(cg))
+}
+
+/// `bounded`, in the test's own cgroup when `cg` is None.
+fn bounded_in(mut cmd: Command, cpu_s: u64, cg: Option<&common::cgroup::TestCgroup>) -> Child {
+    let procs = cg.map(|cg| std::ffi::CString::new(format!("{}/cgroup.procs", cg.dir.display())).unwrap());
     // SAFETY: between fork and exec only async-signal-safe calls on the child itself.
     unsafe {
         cmd.pre_exec(move || {
@@ -77,6 +87,7 @@ fn bounded(mut cmd: Command, cpu_s: u64, cg: &common::cgroup::TestCgroup) -> Chi
             if libc::setrlimit(libc::RLIMIT_CPU, &lim) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            let Some(procs) = &procs else { return Ok(()) };
             // "0" moves the writing process.
             let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
             if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
@@ -395,4 +406,108 @@ fn twin_a_node_server_under_load_is_silent() {
     assert!(took.len() >= 10 && took.iter().all(|t| *t < Duration::from_secs(10)), "answered: {} requests", took.len());
     let loud: Vec<&Value> = common::alarms(&report).into_iter().filter(|f| f["pid"] == pid).collect();
     assert!(loud.is_empty(), "a node server under load is no finding: {loud:#?}");
+}
+
+/// `cmd`, run on the CPUs `cpus` only.
+fn pinned(mut cmd: Command, cpus: Vec<usize>) -> Command {
+    // SAFETY: between fork and exec only sched_setaffinity on the child itself.
+    unsafe {
+        cmd.pre_exec(move || {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            for &c in &cpus {
+                libc::CPU_SET(c, &mut set);
+            }
+            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd
+}
+
+/// The twin cpu_starved once blamed (scan_unanswered's Redis test on a
+/// loaded host): Redis on one CPU among a dozen CPU hogs of the same
+/// scheduling group, redis-benchmark served (slowly) from the other CPUs,
+/// ten clients in BLPOP on empty lists. Redis waits for its CPU most of
+/// the time; the BLPOP requests wait by design, and it answers others
+/// meanwhile: no finding says its requests wait for the CPU.
+#[test]
+fn twin_redis_starved_of_its_cpu_with_blpop_clients_is_silent() {
+    let cpus: Vec<usize> = (0..=last_cpu())
+        .filter(|&c| {
+            // SAFETY: sched_getaffinity writes the set we pass.
+            unsafe {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set);
+                libc::CPU_ISSET(c, &set)
+            }
+        })
+        .collect();
+    let ok = has("redis-server") && has("redis-benchmark") && has("python3") && common::is_root() && cpus.len() >= 2;
+    if !require("redis-server, redis-benchmark, python3, root, and 2 CPUs", ok) {
+        return;
+    }
+    let _one = one_at_a_time();
+    let cpu = last_cpu();
+    // In the test's own cgroup and session, as Redis: the hogs share its
+    // CPU with it evenly, and a dozen leave it a fraction.
+    let mut hog_cmd = Command::new("python3");
+    hog_cmd.arg("-u").arg(common::scenario_path("cpu_bound.py")).args(["--pin", &cpu.to_string(), "--hogs", "12"]);
+    let _hogs = bounded_in(hog_cmd, 120, None);
+    let dir = tmp("redis_blpop");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut cmd = Command::new("sh");
+    cmd.current_dir(&dir).arg("-c").arg(format!(
+        "echo READY; exec redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no --daemonize no --loglevel warning"
+    ));
+    let redis = start(pinned(cmd, vec![cpu]));
+    let pid = redis.pid();
+    assert!(
+        common::wait_until(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).is_ok()),
+        "redis did not start"
+    );
+    let _blocked: Vec<TcpStream> = (0..10)
+        .map(|i| {
+            let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            let key = format!("q{i}");
+            write!(c, "*3\r\n$5\r\nBLPOP\r\n${}\r\n{key}\r\n$1\r\n0\r\n", key.len()).unwrap();
+            c
+        })
+        .collect();
+    // Pipelined, so that Redis always has requests to answer.
+    let mut bench = Command::new("sh");
+    bench
+        .arg("-c")
+        .arg(format!("echo READY; exec redis-benchmark -p {port} -c 20 -P 8 -n 50000000 -q -t set,get,lpush,lpop"));
+    let _bench = start(pinned(bench, cpus.into_iter().filter(|&c| c != cpu).collect()));
+    std::thread::sleep(Duration::from_secs(3));
+    let read = || {
+        let t = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/schedstat")).unwrap_or_default();
+        let v: Vec<u64> = t.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+        (v.first().copied().unwrap_or(0), v.get(1).copied().unwrap_or(0), Instant::now())
+    };
+    let (mut starved, deadline) = (0, Instant::now() + SCANNING);
+    while starved < 3 && Instant::now() < deadline {
+        let before = read();
+        let (report, _) = common::scan_json(&["--pid", &pid.to_string(), "--answer-timeout", "2s"]);
+        let after = read();
+        let ns = after.2.duration_since(before.2).as_nanos() as f64;
+        let (ran, waited) = ((after.0 - before.0) as f64 / ns, (after.1 - before.1) as f64 / ns);
+        eprintln!("redis during the scan: ran {ran:.2}, waited {waited:.2}");
+        // The premise: during the scan Redis waited for its CPU at least half the time, longer than it ran.
+        if waited >= 0.5 && waited > ran {
+            starved += 1;
+        }
+        let loud: Vec<&Value> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["pid"] == pid)
+            .filter(|f| f["kind"] == "cpu_starved" || f["kind"] == "busy_thread")
+            .collect();
+        assert!(loud.is_empty(), "ran {ran:.2}, waited {waited:.2} of the scan: {loud:#?}");
+        assert!(common::alarms(&report).iter().all(|f| f["pid"] != pid), "{report:#}");
+    }
+    assert!(starved > 0, "Redis was never starved of its CPU during a scan: the twin was not staged");
 }

@@ -451,8 +451,18 @@ fn redis_blpop_clients_under_redis_benchmark_are_silent() {
 fn clients_that_never_read_a_large_file_are_peer_not_reading() {
     let srv = common::python("slow_reader.py", &["--clients", "3", "--mode", "stuck"]);
     let pid = srv.pid().to_string();
-    let report =
-        common::scan_until(&["--pid", &pid], Duration::from_secs(10), |r| !findings(r, "peer_not_reading").is_empty());
+    // The first finding may come while a handler thread is still filling
+    // its socket's buffers: scan until all three are blocked on a zero
+    // window (on a loaded host a scan takes seconds).
+    let all_blocked = |r: &Value| {
+        about(r, "peer_not_reading", srv.pid()).first().is_some_and(|f| {
+            let ev = &f["evidence"];
+            let conns = ev["connections"].as_array().map_or(&[][..], Vec::as_slice);
+            ev["blocked_threads"].as_u64() == Some(3)
+                && conns.iter().all(|c| c["peer_window"].as_u64() == Some(0) && c["bytes_queued"].as_u64() > Some(0))
+        })
+    };
+    let report = common::scan_until(&["--pid", &pid], Duration::from_secs(30), all_blocked);
     let f = about(&report, "peer_not_reading", srv.pid());
     assert_eq!(f.len(), 1, "{report:#}");
     let ev = &f[0]["evidence"];

@@ -393,6 +393,63 @@ def frozen_v1():
     return [], [s.pid], note, cleanup, []
 
 
+def main_thread_starved(pid, seconds=1.0):
+    """PID's main thread waited for a CPU at least 60 % of SECONDS, and
+    longer than it ran (its schedstat before and after)."""
+
+    def read():
+        with open("/proc/%d/task/%d/schedstat" % (pid, pid)) as f:
+            run, wait, _ = (int(x) for x in f.read().split())
+        return run, wait
+
+    (r0, w0), _, (r1, w1) = read(), time.sleep(seconds), read()
+    run, wait = (r1 - r0) / 1e9 / seconds, (w1 - w0) / 1e9 / seconds
+    return wait >= 0.6 and wait > run
+
+
+def redis_blpop_starved():
+    """The healthy twin cpu_starved once blamed: Redis pinned to one CPU
+    with a dozen CPU hogs, redis-benchmark served (slowly) from the other CPUs,
+    while ten clients wait in BLPOP on empty lists, by design."""
+    cpu = last_cpu()
+    hogs = Scenario("cpu_bound.py", "--pin", str(cpu), "--hogs", "12")
+    d = tempfile.mkdtemp(prefix="unwedge-redis-")
+    port = free_port()
+    redis = Proc(["taskset", "-c", str(cpu), "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", d,
+                  "--save", "", "--appendonly", "no", "--daemonize", "no"], listening(port))
+    # Each session is a scheduling group of its own (autogroup): Redis's
+    # alone would get half its CPU against the hogs' twelve. Its group's
+    # nice 10 leaves it about a tenth, as a service among many would get.
+    if os.path.exists("/proc/%d/autogroup" % redis.pid):
+        with open("/proc/%d/autogroup" % redis.pid, "w") as f:
+            f.write("10")
+    blocked = []
+    for i in range(10):
+        c = socket.create_connection(("127.0.0.1", port))
+        key = b"q%d" % i
+        c.sendall(b"*3\r\n$5\r\nBLPOP\r\n$%d\r\n%s\r\n$1\r\n0\r\n" % (len(key), key))
+        blocked.append(c)
+    others = sorted(os.sched_getaffinity(0) - {cpu})
+    pin = ["taskset", "-c", ",".join(map(str, others))] if others else []
+    bench = Proc(pin + ["redis-benchmark", "-p", str(port), "-c", "20", "-P", "8", "-n", "50000000", "-q",
+                         "-t", "set,get,lpush,lpop"],
+                 lambda: True)
+    time.sleep(11)  # the BLPOP requests age past the default --answer-timeout
+    deadline = time.monotonic() + 30
+    while not main_thread_starved(redis.pid) and time.monotonic() < deadline:
+        pass
+
+    def cleanup():
+        for c in blocked:
+            c.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+    note = ("taskset -c CPU redis-server (CPU: the host's last; its autogroup at nice 10) beside python3 -u cpu_bound.py --pin CPU --hogs 12; "
+            "10 clients (in the recorder) in BLPOP on empty lists; redis-benchmark -c 20 -P 8 on the other CPUs (pipelined: Redis always has work); "
+            "scanned 11 s later, once Redis's thread waited for its CPU most of a second")
+    return [bench, redis, hogs], [redis.pid, bench.pid, hogs.pid], note, cleanup, ["--drop-time-wait"]
+
+
 INCIDENTS = {
     # name: (recipe, kinds that must be raised, kinds that must not)
     "nginx-fd-limit": (nginx_fd_limit, ["fd_exhaustion", "accept_stalled"], ["keepalive_starvation"]),
@@ -421,6 +478,8 @@ INCIDENTS = {
         ["keepalive_starvation"],
     ),
     "nginx-tcp-upstream-lock": (simple("front_end.py", "tcp", wait=lambda s: time.sleep(11)), ["unanswered_requests"], []),
+    # Redis starved of its CPU while BLPOP clients wait by design: once cpu_starved's "requests it read went unanswered".
+    "redis-blpop-starved": (redis_blpop_starved, [], ["cpu_starved", "busy_thread", "unanswered_requests"]),
 }
 
 def sleep(seconds):
@@ -672,10 +731,35 @@ RECIPES = {
 }
 
 
+def redis_was_starved(path):
+    """Its premise: between the two snapshots Redis's main thread waited for
+    a CPU at least half the interval, and longer than it ran."""
+    with open(path) as f:
+        first, last = json.load(f)["snapshots"]
+    seconds = last["uptime_s"] - first["uptime_s"]
+
+    def sched(snap):
+        p = next(p for p in snap["processes"] if p["comm"] == "redis-server")
+        t = next(t for t in p["threads"] if t["tid"] == p["pid"])
+        return t["schedstat"]["run_ns"], t["schedstat"]["wait_ns"]
+
+    (r0, w0), (r1, w1) = sched(first), sched(last)
+    run, wait = (r1 - r0) / 1e9 / seconds, (w1 - w0) / 1e9 / seconds
+    ok = wait >= 0.5 and wait > run
+    return None if ok else "Redis was not starved in the interval (ran %.0f%%, waited %.0f%%)" % (run * 100, wait * 100)
+
+
+# Incidents worth keeping only when the recorded interval shows their premise.
+PREMISES = {"redis-blpop-starved": redis_was_starved}
+
+
 def check(kind, which, path):
     out = subprocess.run([UNWEDGE, "scan", "--from-snapshot", path, "--json"], capture_output=True)
     if out.returncode == 2:
         return "unwedge failed: " + out.stderr.decode()
+    premise = PREMISES.get(which) if kind == "incident" else None
+    if premise and premise(path):
+        return premise(path)
     report = json.loads(out.stdout)
     got = [(f["kind"], f["severity"], f.get("pid")) for f in report["findings"]]
     if kind == "incident":

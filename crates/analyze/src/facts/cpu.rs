@@ -3,14 +3,16 @@
 //! stalled accept queue, requests read and not answered), how each of
 //! their threads used the interval (on a CPU, or runnable but waiting for
 //! one: `unwedge_model::cpu`), and, for a starved one, who held its CPUs
-//! and how hard the host or its cgroup was pressed. `busy_thread` and
-//! `cpu_starved` judge from these.
+//! and how hard the host or its cgroup was pressed; and whether a process
+//! answered anyone during the interval. `busy_thread` and `cpu_starved`
+//! judge from these.
 //!
 //! Kernel facts: /proc/PID/task/TID/schedstat (nanoseconds on a CPU and
 //! runnable but waiting for one, since the thread started), stat's
 //! utime+stime of every process (who took the CPUs), Cpus_allowed_list
 //! (where it may run), /proc/pressure/cpu and a v2 cgroup's cpu.pressure
-//! (share of time some runnable task waited).
+//! (share of time some runnable task waited), tcp_info's `bytes_sent` and
+//! `last_data_sent` (what a process sent its clients, and when).
 
 use crate::facts::cgroups::{rise, Cgroups};
 use crate::facts::index::{endpoint, FastMap};
@@ -19,7 +21,7 @@ use crate::facts::requests::{awaits_answer, sent};
 use crate::Ctx;
 use unwedge_model::cpu::{self, CpuState, CpuUse};
 use unwedge_model::evidence::{CpuTaker, CpuThread, CpuWaitingWork};
-use unwedge_model::{Process, TcpState, Thread};
+use unwedge_model::{Process, Socket, TcpState, Thread};
 
 /// Work that waited on each process across the whole interval: connections
 /// queued on a listener it accepts on that accepted none of them, and
@@ -61,6 +63,28 @@ pub fn waiting_work(ctx: &Ctx) -> FastMap<u32, CpuWaitingWork> {
     }
     out.retain(|_, w| !w.is_empty());
     out
+}
+
+/// Whether `pid` sent a client data during the interval, on a connection
+/// it serves: its sent counter grew since the first snapshot, or its last
+/// data out (tcp_info `last_data_sent`) is younger than the interval. A
+/// process that answered others meanwhile had a CPU for them: a request it
+/// read and still holds waits on something else (a blocking pop, a long
+/// poll, a lock), not on a CPU.
+pub fn answered_during(ctx: &Ctx, pid: u32) -> bool {
+    let Some(p) = ctx.last.process(pid) else { return false };
+    p.sockets.iter().filter_map(|fd| ctx.last.socket(fd.inode)).any(|s| {
+        let Some(i) = s.info else { return false };
+        // Nothing ever sent: last_data_sent counts from the handshake.
+        let Some(now) = sent(&i).filter(|&n| n > 0) else { return false };
+        if !ctx.last.is_served(s) {
+            return false;
+        }
+        let tuple = |s: &Socket| (s.local, s.local_port, s.remote, s.remote_port);
+        let before = ctx.first.as_ref().and_then(|f| f.socket(s.inode)).filter(|b| tuple(b) == tuple(s));
+        let grew = before.and_then(|b| sent(b.info.as_ref()?)).is_some_and(|then| now > then);
+        grew || u64::from(i.last_data_sent_ms) < ctx.interval_ms
+    })
 }
 
 /// Whether the work that waited is clients left hanging: a queue nobody

@@ -2,11 +2,12 @@
 //! a CPU, and gathers who held those CPUs.
 
 use crate::facts::cpu::{
-    cgroup_pressure, clients_hang, cpu_thread, host_pressure, pct, takers, throttled, waiting_work, ProcCpu,
+    answered_during, cgroup_pressure, clients_hang, cpu_thread, host_pressure, pct, takers, throttled, waiting_work,
+    ProcCpu,
 };
 use crate::{Ctx, Verdict};
 use unwedge_model::cpu::{CpuState, CpuUse};
-use unwedge_model::evidence::{CpuScope, CpuStarved, MAX_CPU_THREADS};
+use unwedge_model::evidence::{CpuScope, CpuStarved, CpuWaitingWork, MAX_CPU_THREADS};
 use unwedge_model::Severity;
 
 /// Processes named as having taken the CPUs, at most.
@@ -26,8 +27,8 @@ pub fn judge(ctx: &Ctx) -> Vec<Judged> {
     pids.sort_unstable();
     let mut out = Vec::new();
     for pid in pids {
-        let w = &work[&pid];
-        if !clients_hang(ctx, w) {
+        let w = &starved_work(ctx, pid, &work[&pid]);
+        if w.is_empty() || !clients_hang(ctx, w) {
             continue;
         }
         let Some(pc) = ProcCpu::of(ctx, pid) else { continue };
@@ -65,4 +66,20 @@ pub fn judge(ctx: &Ctx) -> Vec<Judged> {
         out.push(Judged { verdict, demand_pct: pct(CpuUse::demand(&use0)), online: ctx.snap().online_cpus });
     }
     out
+}
+
+/// Of the work that waited on `pid`, what waited for its CPU. Connections
+/// left in its accept queue the whole interval always do: it did not get
+/// to accept them. A request it read and left unanswered does only while
+/// it answered nobody: a service that sent other clients their answers
+/// during the interval had a CPU for them, so the request it holds waits
+/// by design (a blocking pop like Redis's BLPOP, a long poll) or on
+/// something else, and starvation is no cause to name for it.
+fn starved_work(ctx: &Ctx, pid: u32, w: &CpuWaitingWork) -> CpuWaitingWork {
+    let mut w = w.clone();
+    if w.unanswered > 0 && answered_during(ctx, pid) {
+        w.unanswered = 0;
+        w.oldest_unanswered_ms = None;
+    }
+    w
 }

@@ -13,7 +13,9 @@
 //! utime+stime in both snapshots (who used those CPUs meanwhile, and their
 //! cgroups); /proc/pressure/cpu and its v2 cgroup's cpu.pressure (the
 //! share of the interval some runnable task waited); the work that waited
-//! the whole interval (sock_diag, as `busy_thread` reads it).
+//! the whole interval (sock_diag, as `busy_thread` reads it), and whether
+//! the process sent any client data during it (tcp_info's `bytes_sent` and
+//! `last_data_sent` on the connections it serves).
 //!
 //! False alarms avoided: a starved thread with no work waiting on it (a
 //! batch job on a busy host) is silent, and so is a service that still
@@ -21,7 +23,11 @@
 //! ran more than it waited is busy, not starved (`busy_thread`), and
 //! threads starved by their own process's other threads are busy
 //! together; a run delay caused by a CPU quota is `cpu_throttled`'s, not
-//! this kind's (the cgroup's nr_throttled rose).
+//! this kind's (the cgroup's nr_throttled rose). Requests a starved
+//! process read and holds while it answers others (Redis clients in
+//! `BLPOP` on an empty list under redis-benchmark, a long poll) wait by
+//! design, not for a CPU: it had a CPU for the answers it sent, so they
+//! are not its waiting work (a stalled accept queue still is).
 
 mod judge;
 mod words;
