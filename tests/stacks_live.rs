@@ -49,7 +49,13 @@ struct Story {
     _origin: Option<TcpStream>,
     _client: TcpStream,
     filter: u32,
+    /// One story at a time: this test process is every story's origin,
+    /// and two origins left unread at once make it a stuck process whose
+    /// finding (rightly) heads the story, folding the proxy's beneath it.
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
+
+static STORY_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Story {
     fn pid(&self) -> u32 {
@@ -58,6 +64,7 @@ impl Story {
 }
 
 fn start_story(bin: &Path, env: &[(&str, &str)]) -> Story {
+    let turn = STORY_TURN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let upstream = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut cmd = Command::new(bin);
     cmd.arg(upstream.local_addr().unwrap().port().to_string());
@@ -84,7 +91,7 @@ fn start_story(bin: &Path, env: &[(&str, &str)]) -> Story {
         origin.is_some()
     });
     assert!(accepted, "the proxy did not connect to its upstream");
-    Story { child, _upstream: upstream, _origin: origin, _client: client, filter }
+    Story { child, _upstream: upstream, _origin: origin, _client: client, filter, _turn: turn }
 }
 
 fn tasks(pid: u32) -> Vec<u32> {
