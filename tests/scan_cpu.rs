@@ -467,14 +467,7 @@ fn twin_redis_starved_of_its_cpu_with_blpop_clients_is_silent() {
         common::wait_until(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).is_ok()),
         "redis did not start"
     );
-    let _blocked: Vec<TcpStream> = (0..10)
-        .map(|i| {
-            let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-            let key = format!("q{i}");
-            write!(c, "*3\r\n$5\r\nBLPOP\r\n${}\r\n{key}\r\n$1\r\n0\r\n", key.len()).unwrap();
-            c
-        })
-        .collect();
+    let _blocked = common::redis_blpop_clients(port, 10);
     // Pipelined, so that Redis always has requests to answer.
     let mut bench = Command::new("sh");
     bench

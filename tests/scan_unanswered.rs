@@ -427,14 +427,7 @@ fn redis_blpop_clients_under_redis_benchmark_are_silent() {
         "redis did not start"
     );
     let started = Instant::now();
-    let _blocked: Vec<TcpStream> = (0..10)
-        .map(|i| {
-            let mut c = connect(port);
-            let key = format!("q{i}");
-            write!(c, "*3\r\n$5\r\nBLPOP\r\n${}\r\n{key}\r\n$1\r\n0\r\n", key.len()).unwrap();
-            c
-        })
-        .collect();
+    let _blocked = common::redis_blpop_clients(port, 10);
     let mut bench = Command::new("sh");
     bench
         .arg("-c")

@@ -367,38 +367,43 @@ fn processes(reg: &mut Registry, f: &Facts, top_n: usize) {
 }
 
 /// Per-port series of the listeners, capped at the top N.
+/// The queue and backlog gauges of listeners given in order (`(name,
+/// queued, backlog)`, the fullest first): the first `top_n` by name, the
+/// rest summed under "other".
+fn queues_and_backlogs<N: ToString, L>(
+    rows: &[(N, i64, i64)],
+    top_n: usize,
+    label: impl Fn(String) -> L,
+) -> (Family<L, Gauge>, Family<L, Gauge>)
+where
+    L: Clone + std::hash::Hash + Eq + EncodeLabelSet + std::fmt::Debug + Send + Sync + 'static,
+{
+    let queue = Family::<L, Gauge>::default();
+    let backlog = Family::<L, Gauge>::default();
+    for (name, q, b) in rows.iter().take(top_n) {
+        queue.get_or_create(&label(name.to_string())).set(*q);
+        backlog.get_or_create(&label(name.to_string())).set(*b);
+    }
+    if rows.len() > top_n {
+        let (q, b) = rows[top_n..].iter().fold((0, 0), |acc, p| (acc.0 + p.1, acc.1 + p.2));
+        queue.get_or_create(&label("other".into())).set(q);
+        backlog.get_or_create(&label("other".into())).set(b);
+    }
+    (queue, backlog)
+}
+
 fn listeners(reg: &mut Registry, f: &Facts, top_n: usize) {
     // Listeners: the ports with the fullest queues first.
     let mut ports: Vec<(u16, i64, i64)> = f.listeners.iter().map(|(p, (q, b))| (*p, *q, *b)).collect();
     ports.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let queue = Family::<PortLabels, Gauge>::default();
-    let backlog = Family::<PortLabels, Gauge>::default();
-    for (port, q, b) in ports.iter().take(top_n) {
-        queue.get_or_create(&PortLabels { port: port.to_string() }).set(*q);
-        backlog.get_or_create(&PortLabels { port: port.to_string() }).set(*b);
-    }
-    if ports.len() > top_n {
-        let (q, b) = ports[top_n..].iter().fold((0, 0), |acc, p| (acc.0 + p.1, acc.1 + p.2));
-        queue.get_or_create(&PortLabels { port: "other".into() }).set(q);
-        backlog.get_or_create(&PortLabels { port: "other".into() }).set(b);
-    }
+    let (queue, backlog) = queues_and_backlogs(&ports, top_n, |port| PortLabels { port });
     reg.register("unwedge_listen_queue", "Connections waiting in the accept queues of a port's listeners", queue);
     reg.register("unwedge_listen_backlog", "Accept queue size (backlog) of a port's listeners", backlog);
 
     // Unix listeners by path, the fullest queues first, as the ports.
     let mut paths: Vec<(&String, i64, i64)> = f.unix_listeners.iter().map(|(p, (q, b))| (p, *q, *b)).collect();
     paths.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let queue = Family::<PathLabels, Gauge>::default();
-    let backlog = Family::<PathLabels, Gauge>::default();
-    for (path, q, b) in paths.iter().take(top_n) {
-        queue.get_or_create(&PathLabels { path: path.to_string() }).set(*q);
-        backlog.get_or_create(&PathLabels { path: path.to_string() }).set(*b);
-    }
-    if paths.len() > top_n {
-        let (q, b) = paths[top_n..].iter().fold((0, 0), |acc, p| (acc.0 + p.1, acc.1 + p.2));
-        queue.get_or_create(&PathLabels { path: "other".into() }).set(q);
-        backlog.get_or_create(&PathLabels { path: "other".into() }).set(b);
-    }
+    let (queue, backlog) = queues_and_backlogs(&paths, top_n, |path| PathLabels { path });
     reg.register(
         "unwedge_unix_listen_queue",
         "Connections waiting in the accept queue of a unix listener, by path (@name: abstract)",

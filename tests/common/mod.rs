@@ -331,3 +331,17 @@ pub fn build_go_scenario(folder: &str) -> Option<PathBuf> {
     assert!(out.status.success(), "go build failed: {}", String::from_utf8_lossy(&out.stderr));
     Some(bin)
 }
+
+/// `n` Redis clients on `port`, each blocked in BLPOP on its own empty list
+/// (a wait by design, the healthy twin of a request left unanswered).
+pub fn redis_blpop_clients(port: u16, n: usize) -> Vec<std::net::TcpStream> {
+    use std::io::Write;
+    (0..n)
+        .map(|i| {
+            let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            let key = format!("q{i}");
+            write!(c, "*3\r\n$5\r\nBLPOP\r\n${}\r\n{key}\r\n$1\r\n0\r\n", key.len()).unwrap();
+            c
+        })
+        .collect()
+}

@@ -606,10 +606,7 @@ impl ModuleCache {
         let since = self.scan_start;
         let unused: Vec<Key> = self.entries.iter().filter(|(_, e)| e.used <= since).map(|(k, _)| k.clone()).collect();
         for k in unused {
-            if let Some(e) = self.entries.remove(&k) {
-                self.bytes = self.bytes.saturating_sub(e.data.size());
-                self.evicted.push(e.path);
-            }
+            self.evict(&k);
         }
         self.files.retain(|_, k| self.entries.contains_key(k));
         self.scan_start = self.clock;
@@ -623,10 +620,15 @@ impl ModuleCache {
             else {
                 break;
             };
-            if let Some(e) = self.entries.remove(&oldest) {
-                self.bytes = self.bytes.saturating_sub(e.data.size());
-                self.evicted.push(e.path);
-            }
+            self.evict(&oldest);
+        }
+    }
+
+    /// Drops one entry; the symbolizer forgets its file at the next chance.
+    fn evict(&mut self, k: &Key) {
+        if let Some(e) = self.entries.remove(k) {
+            self.bytes = self.bytes.saturating_sub(e.data.size());
+            self.evicted.push(e.path);
         }
     }
 }
